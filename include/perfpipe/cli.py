@@ -1,0 +1,40 @@
+"""The perfpipe command line: one subcommand per stage, for runs outside Airflow.
+
+Each stage package exposes ``register(subparsers)``, which adds its subcommands and sets
+``func`` on them: a callable taking the parsed arguments and returning the exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+STAGE_COMMANDS = (
+    "include.perfpipe.loadtest.cli",
+    "include.perfpipe.database.cli",
+    "include.perfpipe.validation.cli",
+    "include.perfpipe.reporting.cli",
+    "include.perfpipe.regression.cli",
+    "include.perfpipe.embedded_db",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m include.perfpipe",
+        description="perfpipe: load tests, PostgreSQL optimisation, GX validation and reports.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in STAGE_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
