@@ -1,0 +1,108 @@
+"""Endpoints of the demo service, one of every class the thresholds name (health, api, tool)."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Query
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
+
+from include.demo_service.schema import prepare
+
+DEFAULT_DB_URL = "postgresql://postgres@127.0.0.1:54329/demo"
+
+
+class NewItem(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=50)
+    price: float = Field(ge=0)
+    description: str = ""
+
+
+class ToolRun(BaseModel):
+    kind: str = Field("cpu", pattern="^(cpu|io)$", description="cpu: hash in a worker thread; io: sleep")
+    duration_ms: int = Field(100, ge=50, le=1000, description="how long the work lasts, 50 ms to 1 s")
+
+
+def _burn_cpu(seconds: float) -> int:
+    deadline = time.perf_counter() + seconds
+    rounds, digest = 0, b"perfpipe"
+    while time.perf_counter() < deadline:
+        digest = hashlib.sha256(digest).digest()
+        rounds += 1
+    return rounds
+
+
+def create_app(db_url: str | None = None, health_delay_ms: int | None = None) -> FastAPI:
+    """Build the app; ``DEMO_DB_URL`` and ``DEMO_HEALTH_DELAY_MS`` (a deliberately slow /health) configure it."""
+    db_url = db_url or os.environ.get("DEMO_DB_URL", DEFAULT_DB_URL)
+    if health_delay_ms is None:
+        health_delay_ms = int(os.environ.get("DEMO_HEALTH_DELAY_MS", "0"))
+    pool = AsyncConnectionPool(db_url, min_size=2, max_size=20, open=False, kwargs={"row_factory": dict_row})
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await pool.open(wait=True, timeout=30)
+        async with pool.connection() as conn:
+            await prepare(conn)
+        yield
+        await pool.close()
+
+    app = FastAPI(title="perfpipe demo service", lifespan=lifespan)
+
+    async def fetch_all(query: str, params: dict) -> list[dict]:
+        async with pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+    @app.get("/health")
+    async def health() -> dict:
+        if health_delay_ms:
+            await asyncio.sleep(health_delay_ms / 1000)
+        return {"status": "ok"}
+
+    @app.get("/items")
+    async def list_items(limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)) -> list[dict]:
+        return await fetch_all(
+            "SELECT id, name, category, price FROM items ORDER BY id LIMIT %(limit)s OFFSET %(offset)s",
+            {"limit": limit, "offset": offset},
+        )
+
+    @app.get("/items/search")
+    async def search_items(q: str = Query(..., min_length=1, max_length=50), limit: int = Query(20, ge=1, le=100)):
+        return await fetch_all(
+            "SELECT id, name, category, price FROM items WHERE category = %(q)s ORDER BY price DESC LIMIT %(limit)s",
+            {"q": q, "limit": limit},
+        )
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict:
+        rows = await fetch_all("SELECT * FROM items WHERE id = %(id)s", {"id": item_id})
+        if not rows:
+            raise HTTPException(404, f"item {item_id} not found")
+        return rows[0]
+
+    @app.post("/items", status_code=201)
+    async def create_item(item: NewItem) -> dict:
+        rows = await fetch_all(
+            "INSERT INTO items (name, category, description, price) VALUES "
+            "(%(name)s, %(category)s, %(description)s, %(price)s) RETURNING id, name, category, price",
+            item.model_dump(),
+        )
+        return rows[0]
+
+    @app.post("/tools/execute")
+    async def execute_tool(run: ToolRun) -> dict:
+        started = time.perf_counter()
+        if run.kind == "cpu":
+            await asyncio.to_thread(_burn_cpu, run.duration_ms / 1000)
+        else:
+            await asyncio.sleep(run.duration_ms / 1000)
+        return {"kind": run.kind, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+    return app
