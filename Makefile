@@ -1,0 +1,30 @@
+# perfpipe: `make demo` runs the smoke pipeline against the demo service; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: demo test airflow bench clean
+
+demo: $(STAMP)  ## set up, then run perf_smoke once with `airflow dags test`
+	$(PY) -m tools.devstack demo $(if $(CONF),--conf '$(CONF)')
+
+test: $(STAMP)  ## set up, then run every test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+airflow: $(STAMP)  ## set up, then serve airflow standalone on :8080 with the demo wired in
+	$(PY) -m tools.devstack airflow
+
+bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust (docs/benchmarks.md)
+	$(PY) -m benchmarks.loadtest
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "perfpipe needs Python 3.11+")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+clean:  ## stop the embedded database and remove local state (keeps .venv)
+	-$(PY) -m include.perfpipe embedded-db stop
+	rm -rf .pgdata .airflow reports

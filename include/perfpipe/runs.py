@@ -1,0 +1,35 @@
+"""Where a run's local files go, and how a whole run is judged (shared by the CLI and the DAGs)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from include.perfpipe.metrics import MetricsRecorder
+
+REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"
+
+
+def run_dir(dag_id: str, run_id: str) -> Path:
+    """``$PERFPIPE_REPORTS_DIR/<dag_id>/<run_id>`` (default ``reports/``), with the run id made path- and URL-safe."""
+    safe_run = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
+    path = Path(os.environ.get(REPORTS_DIR_ENV, "reports")) / dag_id / safe_run
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | None, out_dir: Path) -> dict:
+    """Validate a merged load result (and an optional DB benchmark) with the GX threshold suites."""
+    from include.perfpipe.validation import load_thresholds, validate
+
+    thresholds = load_thresholds(overrides=overrides, profile=run["profile"], target=run["target"])
+    recorder = MetricsRecorder.from_dict(load["metrics"])
+    db_stats = None
+    if benchmark:
+        db_stats = MetricsRecorder.from_dict(benchmark["metrics"]).stats_frame(benchmark["duration_s"])
+    result = validate(
+        recorder.stats_frame(load["duration_s"]), recorder.timeseries_frame(), thresholds=thresholds,
+        stages=load["stages"], health=load["health"], run_dir=out_dir, recorder=recorder,
+        aborted=load["aborted"], abort_reason=load["abort_reason"], db_stats=db_stats,
+    )
+    return result.to_dict()

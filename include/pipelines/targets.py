@@ -1,0 +1,53 @@
+"""Resolve what a run talks to from Airflow connections and variables."""
+from __future__ import annotations
+
+import os
+
+TARGET_HTTP_CONN = "perf_target_http"
+TARGET_DB_CONN = "perf_target_db"
+RESULTS_DB_CONN = "perf_results_db"
+ALLOWLIST_VARIABLE = "perfpipe_target_allowlist"
+DB_APPLY_ALLOWLIST_VARIABLE = "perfpipe_db_apply_allowlist"
+DEFAULT_ALLOWLIST = "127.0.0.1,localhost"
+
+
+def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
+    """Base URL and headers of an HTTP connection (login/password become basic auth, extra "headers" are added)."""
+    import base64
+
+    from airflow.sdk.bases.hook import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if not conn.host:
+        raise ValueError(f"connection {conn_id!r} has no host: set it to the base URL of the service under test")
+    scheme = conn.schema or ("https" if conn.conn_type == "https" else "http")
+    host = conn.host if "://" not in conn.host else conn.host.split("://", 1)[1]
+    base_url = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+    headers = dict(conn.extra_dejson.get("headers", {}))
+    if conn.login:
+        token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
+        headers.setdefault("Authorization", f"Basic {token}")
+    return base_url.rstrip("/"), headers
+
+
+def postgres_dsn(conn_id: str) -> str:
+    """A libpq URL for a Postgres connection, through the postgres provider's hook."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return PostgresHook(postgres_conn_id=conn_id).get_uri()
+
+
+def _csv_variable(name: str, default: str) -> list[str]:
+    from airflow.sdk import Variable
+
+    return [item.strip() for item in Variable.get(name, default=default).split(",") if item.strip()]
+
+
+def target_allowlist() -> list[str]:
+    """Hosts a load test may target: the Airflow Variable, else $PERFPIPE_TARGET_ALLOWLIST, else loopback."""
+    return _csv_variable(ALLOWLIST_VARIABLE, os.environ.get("PERFPIPE_TARGET_ALLOWLIST", DEFAULT_ALLOWLIST))
+
+
+def db_apply_allowlist() -> list[str]:
+    """Tables and indexes whose recommended index changes may be applied (empty: none, advice only)."""
+    return _csv_variable(DB_APPLY_ALLOWLIST_VARIABLE, "")
