@@ -1,0 +1,206 @@
+"""``ResultsStore``: the run history in PostgreSQL schema ``perfpipe`` (psycopg 3).
+
+Writes are idempotent: ``save_run`` upserts by (dag_id, run_id); ``save_stage`` replaces every row
+of its (dag_id, run_id, stage, map_index) key in one transaction, so a retried or re-run task
+never doubles its results. Each call opens and closes its own connection.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from include.perfpipe.store.migrations import apply_migrations
+from include.perfpipe.store.rows import DATA_TABLES, stage_rows
+
+STAGES = ("loadtest", "database", "db_benchmark", "validation")
+VERDICTS = ("pass", "fail", "invalid", "error")
+_JSON_COLUMNS = {"status_counts", "evidence"}
+_RUN_COLUMNS = ("dag_id", "run_id", "profile", "target", "version", "started_at", "ended_at", "verdict", "reason",
+                "report_url")
+HISTORY_COLUMNS = [
+    "dag_id", "run_id", "profile", "target", "version", "started_at", "ended_at", "verdict", "reason",
+    "report_url", "is_baseline", "requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms",
+]
+_HISTORY_SQL = """
+SELECT r.dag_id, r.run_id, r.profile, r.target, r.version, r.started_at, r.ended_at, r.verdict, r.reason,
+       r.report_url, r.is_baseline, h.requests, h.errors,
+       CASE WHEN h.requests > 0 THEN h.errors::float8 / h.requests END AS error_rate,
+       h.rps, h.p50_ms, h.p95_ms, h.p99_ms
+FROM perfpipe.runs r
+LEFT JOIN LATERAL (
+    -- headline of the load test; shards saved under separate map indexes add up (latency: worst shard)
+    SELECT sum(s.count) AS requests, sum(s.errors) AS errors, sum(s.rps) AS rps,
+           max(s.p50_ms) AS p50_ms, max(s.p95_ms) AS p95_ms, max(s.p99_ms) AS p99_ms
+    FROM perfpipe.endpoint_stats s
+    WHERE s.dag_id = r.dag_id AND s.run_id = r.run_id AND s.stage = 'loadtest' AND s.scope = 'total'
+) h ON true
+"""
+
+
+def _text(value: Any, field: str, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{field} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _timestamp(value: Any, field: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} must be an ISO 8601 timestamp, got {value!r}") from None
+
+
+def _validate_run(run: dict) -> dict:
+    if not isinstance(run, dict):
+        raise ValueError(f"run must be a dict, got {type(run).__name__}")
+    clean = {
+        "dag_id": _text(run.get("dag_id"), "run.dag_id"),
+        "run_id": _text(run.get("run_id"), "run.run_id"),
+        "profile": _text(run.get("profile"), "run.profile"),
+        "target": _text(run.get("target"), "run.target"),
+        "version": _text(run.get("version"), "run.version", required=False),
+        "started_at": _timestamp(run.get("started_at"), "run.started_at"),
+        "ended_at": _timestamp(run.get("ended_at"), "run.ended_at"),
+        "verdict": run.get("verdict"),
+        "reason": run.get("reason"),
+        "report_url": run.get("report_url"),
+    }
+    if clean["verdict"] is not None and clean["verdict"] not in VERDICTS:
+        raise ValueError(f"run.verdict must be one of {VERDICTS} or null, got {clean['verdict']!r}")
+    return clean
+
+
+def _key(dag_id: Any, run_id: Any, stage: Any, map_index: Any) -> tuple[str, str, str, int]:
+    _text(dag_id, "dag_id")
+    _text(run_id, "run_id")
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if isinstance(map_index, bool) or not isinstance(map_index, int) or map_index < -1:
+        raise ValueError(f"map_index must be an integer >= -1, got {map_index!r}")
+    return dag_id, run_id, stage, map_index
+
+
+def _adapt(column: str, value: Any) -> Any:
+    if column in _JSON_COLUMNS and value is not None:
+        return Jsonb(json.loads(value) if isinstance(value, str) and column == "status_counts" else value)
+    return value
+
+
+class ResultsStore:
+    """Results history; ``dsn`` is any libpq connection string or URL."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.dsn, row_factory=dict_row)
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (idempotent, safe concurrently); returns versions applied now."""
+        with self._connect() as conn:
+            return apply_migrations(conn)
+
+    def save_run(self, run: dict) -> None:
+        """Insert or update the run row; ``is_baseline`` is left as it is."""
+        row = _validate_run(run)
+        cols = ", ".join(_RUN_COLUMNS)
+        params = ", ".join(f"%({c})s" for c in _RUN_COLUMNS)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _RUN_COLUMNS[2:])
+        with self._connect() as conn:
+            conn.execute(
+                f"INSERT INTO perfpipe.runs ({cols}) VALUES ({params}) "
+                f"ON CONFLICT (dag_id, run_id) DO UPDATE SET {updates}, updated_at = now()",
+                row,
+            )
+
+    def save_stage(self, dag_id: str, run_id: str, stage: str, map_index: int, bundle_part: dict) -> dict[str, int]:
+        """Replace the rows of one (dag_id, run_id, stage, map_index); returns rows written per table."""
+        key = _key(dag_id, run_id, stage, map_index)
+        tables, summary = stage_rows(stage, bundle_part)
+        key_sql = "dag_id = %s AND run_id = %s AND stage = %s AND map_index = %s"
+        written = {}
+        with self._connect() as conn, conn.transaction():
+            # serialise concurrent writers of the same key so delete+insert can never interleave
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("|".join(map(str, key)),))
+            for table in (*DATA_TABLES, "stage_writes"):
+                conn.execute(f"DELETE FROM perfpipe.{table} WHERE {key_sql}", key)
+            conn.execute(
+                "INSERT INTO perfpipe.stage_writes (dag_id, run_id, stage, map_index, summary) VALUES (%s, %s, %s, %s, %s)",
+                (*key, Jsonb(summary, dumps=lambda o: json.dumps(o, default=str))),
+            )
+            for table, rows in tables.items():
+                if not rows:
+                    written[table] = 0
+                    continue
+                columns = list(rows[0])
+                sql = (
+                    f"INSERT INTO perfpipe.{table} (dag_id, run_id, stage, map_index, {', '.join(columns)}) "
+                    f"VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(columns))})"
+                )
+                with conn.cursor() as cur:
+                    cur.executemany(sql, [(*key, *(_adapt(c, r[c]) for c in columns)) for r in rows])
+                written[table] = len(rows)
+        return written
+
+    def history(self, target: str, profile: str, limit: int = 20) -> pd.DataFrame:
+        """The ``limit`` most recent runs of target/profile, oldest first, with load-test headline stats."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s "
+                "ORDER BY r.started_at DESC NULLS LAST, r.updated_at DESC LIMIT %s",
+                (target, profile, limit),
+            ).fetchall()
+        return pd.DataFrame(list(reversed(rows)), columns=HISTORY_COLUMNS)
+
+    def list_runs(self, limit: int = 200) -> list[dict]:
+        """The most recent runs of every target and profile, newest first (for the UI)."""
+        with self._connect() as conn:
+            return conn.execute(
+                _HISTORY_SQL + " ORDER BY r.started_at DESC NULLS LAST, r.updated_at DESC LIMIT %s", (limit,)
+            ).fetchall()
+
+    def mark_baseline(self, dag_id: str, run_id: str) -> None:
+        """Make this run the baseline of its target/profile (replacing any earlier one)."""
+        with self._connect() as conn, conn.transaction():
+            run = conn.execute(
+                "SELECT target, profile FROM perfpipe.runs WHERE dag_id = %s AND run_id = %s FOR UPDATE",
+                (dag_id, run_id),
+            ).fetchone()
+            if run is None:
+                raise ValueError(f"no run with dag_id={dag_id!r} and run_id={run_id!r} in the results store")
+            conn.execute(
+                "UPDATE perfpipe.runs SET is_baseline = false WHERE target = %s AND profile = %s AND is_baseline",
+                (run["target"], run["profile"]),
+            )
+            conn.execute(
+                "UPDATE perfpipe.runs SET is_baseline = true WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
+            )
+
+    def baseline(self, target: str, profile: str) -> dict | None:
+        """The explicit baseline of target/profile, else its most recent passing run, else None."""
+        with self._connect() as conn:
+            return conn.execute(
+                _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s AND (r.is_baseline OR r.verdict = 'pass') "
+                "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT 1",
+                (target, profile),
+            ).fetchone()
+
+    def stage_rows(self, dag_id: str, run_id: str, table: str) -> list[dict]:
+        """Every stored row of one run in one data table (for reports and checks)."""
+        if table not in (*DATA_TABLES, "stage_writes"):
+            raise ValueError(f"table must be one of {(*DATA_TABLES, 'stage_writes')}, got {table!r}")
+        with self._connect() as conn:
+            return conn.execute(
+                f"SELECT * FROM perfpipe.{table} WHERE dag_id = %s AND run_id = %s ORDER BY stage, map_index",
+                (dag_id, run_id),
+            ).fetchall()
