@@ -1,7 +1,7 @@
 """perf_load: ramp to 200 virtual users in k6-style stages."""
 from include.pipelines.perf_dag import build_perf_dag
 
-build_perf_dag(
+dag = build_perf_dag(
     "perf_load",
     profile="load",
     tags=["load"],

@@ -1,7 +1,7 @@
 """perf_smoke: one virtual user for a minute against the target, judged against the thresholds."""
 from include.pipelines.perf_dag import build_perf_dag
 
-build_perf_dag(
+dag = build_perf_dag(
     "perf_smoke",
     profile="smoke",
     tags=["smoke"],

@@ -1,7 +1,7 @@
 """perf_stress: ramp to 400 virtual users to find where the target bends."""
 from include.pipelines.perf_dag import build_perf_dag
 
-build_perf_dag(
+dag = build_perf_dag(
     "perf_stress",
     profile="stress",
     tags=["stress"],

@@ -17,7 +17,7 @@ from include.pipelines.targets import RESULTS_DB_CONN, TARGET_DB_CONN, TARGET_HT
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_SCENARIO = str(CONFIG_DIR / "scenarios" / "demo.yaml")
-SHARD_START_DELAY_S = 15  # shards start together, this long after preflight, so all workers are up
+SHARD_START_DELAY_S = 15  # several shards start together, this long after preflight, so all workers are up
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)}
 
 
@@ -89,7 +89,7 @@ def preflight() -> dict:
             psycopg.connect(postgres_dsn(conn_id), connect_timeout=10).close()
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"database of connection {conn_id!r} is unreachable: {exc}") from exc
-    start_at = time.time() + SHARD_START_DELAY_S
+    start_at = time.time() + (SHARD_START_DELAY_S if params["shards"] > 1 else 0)
     return {
         "run": {
             "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"], "profile": params["profile"],

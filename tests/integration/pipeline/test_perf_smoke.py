@@ -1,0 +1,70 @@
+"""perf_smoke end to end with ``dag.test()``: demo service, real PostgreSQL, report files and results rows."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import ROOT, running_demo_service
+
+pytestmark = pytest.mark.integration
+RUNNER = Path(__file__).with_name("run_dag.py")
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory, scratch_db, demo_db_url):
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_PERF_TARGET_DB": demo_db_url,
+        "AIRFLOW_CONN_PERF_RESULTS_DB": scratch_db("perfpipe_results"),
+        "PERFPIPE_REPORTS_DIR": str(tmp_path_factory.mktemp("reports")),
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
+    return env
+
+
+def run_smoke(env: dict, target_url: str, conf: dict) -> tuple[dict, Path]:
+    env = {**env, "AIRFLOW_CONN_PERF_TARGET_HTTP": target_url}
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), str(ROOT / "dags" / "perf_smoke.py"), json.dumps(conf)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    run_dirs = [d for d in (Path(env["PERFPIPE_REPORTS_DIR"]) / "perf_smoke").iterdir()]
+    run_dir = max(run_dirs, key=lambda d: d.stat().st_mtime)
+    return outcome, run_dir
+
+
+def test_smoke_run_passes_and_publishes(airflow_env, demo_service):
+    outcome, run_dir = run_smoke(airflow_env, demo_service, {"duration": "5s"})
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert outcome["state"] == "success", summary.get("verdict")
+    assert summary["verdict"]["verdict"] == "pass"
+    classes = {row["klass"]: row for row in summary["classes"]}
+    assert set(classes) >= {"health", "api", "tool"}
+    assert all(row["count"] > 0 and row["p95_ms"] > 0 for row in classes.values())
+    assert (run_dir / "report.html").stat().st_size > 10_000
+    with psycopg.connect(airflow_env["AIRFLOW_CONN_PERF_RESULTS_DB"]) as conn:
+        verdicts = conn.execute(
+            "SELECT verdict FROM perfpipe.runs WHERE dag_id = 'perf_smoke' AND run_id = %s", [outcome["run_id"]]
+        ).fetchall()
+    assert verdicts == [("pass",)]
+
+
+def test_threshold_breach_fails_the_run(airflow_env, demo_db_url):
+    with running_demo_service(demo_db_url, DEMO_HEALTH_DELAY_MS="250") as slow_target:
+        outcome, run_dir = run_smoke(airflow_env, slow_target, {"duration": "4s", "db_stage": False})
+    assert outcome["state"] == "failed"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"]["verdict"] == "fail"
+    assert "health" in summary["verdict"]["reason"]
