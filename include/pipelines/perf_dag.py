@@ -63,8 +63,11 @@ def perf_params(profile: str) -> dict[str, Param]:
 
 
 @task(task_id="preflight")
-def preflight() -> dict:
-    """Check the target (allow-listed, reachable), the databases and the thresholds; plan the shards."""
+def preflight(profile: str | None = None) -> dict:
+    """Check the target (allow-listed, reachable), the databases and the thresholds; plan the shards.
+
+    ``profile`` overrides the ``profile`` Param (the release gate runs several profiles in one DAG run).
+    """
     import httpx
     import psycopg
 
@@ -74,12 +77,13 @@ def preflight() -> dict:
 
     ctx = get_current_context()
     params = ctx["params"]
+    profile = profile or params["profile"]
     base_url, headers = http_target(params["target_conn_id"])
     check_target(base_url, target_allowlist())
     overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
-    spec = load_spec(profile=params["profile"], target=base_url, scenario=params["scenario"],
+    spec = load_spec(profile=profile, target=base_url, scenario=params["scenario"],
                      overrides=overrides, headers=headers, allowlist=target_allowlist())
-    load_thresholds(overrides=params["thresholds"], profile=params["profile"], target=base_url)
+    load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
     try:
         httpx.get(base_url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
@@ -92,7 +96,7 @@ def preflight() -> dict:
     start_at = time.time() + (SHARD_START_DELAY_S if params["shards"] > 1 else 0)
     return {
         "run": {
-            "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"], "profile": params["profile"],
+            "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"], "profile": profile,
             "target": base_url, "version": params["version"] or None,
             "started_at": datetime.now().astimezone().isoformat(),
         },
@@ -188,7 +192,9 @@ def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     return judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
 
 
-@task(task_id="publish", trigger_rule=TriggerRule.ALL_DONE, outlets=[report_asset])
+# Publishing and the verdict run whatever happened upstream (failed included), except when the release
+# gate skipped this profile altogether: hence NONE_SKIPPED rather than ALL_DONE.
+@task(task_id="publish", trigger_rule=TriggerRule.NONE_SKIPPED, outlets=[report_asset])
 def publish(plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None,
             validation: dict | None) -> dict:
     """Render the report, record the run in the results DB and publish, whatever the verdict."""
@@ -198,7 +204,7 @@ def publish(plan: dict | None, load: dict | None, db: dict | None, benchmark: di
     return publish_run(ctx, plan=plan, load=load, db=db, benchmark=benchmark, validation=validation)
 
 
-@task(task_id="verdict", trigger_rule=TriggerRule.ALL_DONE)
+@task(task_id="verdict", trigger_rule=TriggerRule.NONE_SKIPPED)
 def verdict(publication: dict | None) -> dict:
     """Fail the DAG run (without retrying: AirflowFailException) unless the verdict is pass."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -210,9 +216,11 @@ def verdict(publication: dict | None) -> dict:
     return publication
 
 
-def perf_pipeline() -> dict:
-    """Wire one run's tasks inside a DAG context; returns the verdict task's output."""
-    plan = preflight()
+def perf_pipeline(profile: str | None = None, after=None):
+    """Wire one run's tasks inside a DAG (or task group); returns the (publish, verdict) outputs."""
+    plan = preflight(profile)
+    if after is not None:
+        after >> plan
     before = db_snapshot()
     plan >> before
     shards = load_test.partial(plan=plan).expand(shard=shard_list(plan))
@@ -222,7 +230,8 @@ def perf_pipeline() -> dict:
     benchmark = db_benchmark()
     db >> benchmark
     validation = validate(plan, load, benchmark)
-    return verdict(publish(plan, load, db, benchmark, validation))
+    publication = publish(plan, load, db, benchmark, validation)
+    return publication, verdict(publication)
 
 
 def build_perf_dag(dag_id: str, profile: str, *, schedule=None, doc_md: str, tags: list[str]):

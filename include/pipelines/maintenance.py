@@ -1,0 +1,67 @@
+"""The weekly db_maintenance DAG: inspect, maintain, record. No load test."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+
+from include.pipelines.perf_dag import DEFAULT_ARGS
+from include.pipelines.targets import TARGET_DB_CONN
+
+
+def maintenance_params() -> dict[str, Param]:
+    return {
+        "db_conn_id": Param(TARGET_DB_CONN, type="string", title="Database connection",
+                            description="Postgres connection of the database to maintain."),
+        "vacuum": Param(True, type="boolean", title="VACUUM (ANALYZE)",
+                        description="Vacuum and analyze every table, skipping locked ones."),
+        "apply_recommendations": Param(False, type="boolean", title="Apply recommendations",
+                                       description="Run allow-listed index changes (CONCURRENTLY). Off: advice only."),
+    }
+
+
+@task(task_id="inspect")
+def inspect() -> dict:
+    """PgHero-style findings and table statistics."""
+    from include.perfpipe.database import inspect_database, snapshot_statements, table_stats
+    from include.pipelines.targets import postgres_dsn
+
+    dsn = postgres_dsn(get_current_context()["params"]["db_conn_id"])
+    return {"findings": inspect_database(dsn), "table_stats": table_stats(dsn),
+            "statements": snapshot_statements(dsn)}
+
+
+@task(task_id="maintain")
+def maintain(inspection: dict) -> dict:
+    """VACUUM (ANALYZE) table by table, then the allow-listed recommendations when opted in."""
+    import logging
+
+    from include.perfpipe.database import apply_recommendations, vacuum_analyze
+    from include.pipelines.targets import db_apply_allowlist, postgres_dsn
+
+    params = get_current_context()["params"]
+    dsn = postgres_dsn(params["db_conn_id"])
+    done = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info) if params["vacuum"] else []
+    done += apply_recommendations(dsn, inspection["findings"], allowlist=db_apply_allowlist(),
+                                  apply=params["apply_recommendations"])
+    return {**inspection, "maintenance": done}
+
+
+@task(task_id="publish", trigger_rule=TriggerRule.NONE_SKIPPED)
+def publish(database: dict | None) -> dict:
+    """Report the findings and record them in the results history."""
+    from include.pipelines.publishing import publish_run
+
+    return publish_run(get_current_context(), plan=None, load=None, db=database, benchmark=None, validation=None)
+
+
+def build_db_maintenance_dag(dag_id: str, *, schedule: str, doc_md: str):
+    @dag(
+        dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
+        doc_md=doc_md, tags=["perfpipe", "database", "maintenance"], default_args=DEFAULT_ARGS,
+        params=maintenance_params(),
+    )
+    def db_maintenance():
+        publish(maintain(inspect()))
+
+    return db_maintenance()
