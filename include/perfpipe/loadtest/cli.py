@@ -1,0 +1,88 @@
+"""``python -m include.perfpipe loadtest``: run a load test, validate it, write summary.json and timeseries.csv.
+
+Exit codes: 0 pass, 1 threshold failure, 2 invalid test (generator saturated), 3 error (bad input,
+target refused or unreachable).
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_ERROR = 3
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "loadtest", help="run an HTTP load test and validate it against thresholds",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--target", required=True, help="base URL; without --scenario, the exact URL to GET")
+    parser.add_argument("--profile", default="smoke", help="profile in include/config/profiles.yaml (default smoke)")
+    parser.add_argument("--vus", type=int, help="constant virtual users (closed model); open model: max in flight")
+    parser.add_argument("--duration", help="test length, e.g. 30s or 2m (scales the profile's stages)")
+    parser.add_argument("--rate", type=float, help="constant arrival rate in req/s (open model)")
+    parser.add_argument("--max-vus", type=int, help="open model: cap on requests in flight")
+    parser.add_argument("--scenario", help="scenario YAML (endpoints, weights, classes)")
+    parser.add_argument("--processes", type=int, default=1, help="generator processes, one event loop each")
+    parser.add_argument("--class", dest="klass", help="class of the single URL (default api); with "
+                        "--scenario, run only that class's endpoints")
+    parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                        help="extra request header (repeatable), e.g. for auth")
+    parser.add_argument("--timeout", help="per-request timeout (default 30s)")
+    parser.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
+    parser.add_argument("--out", required=True, help="directory for summary.json and timeseries.csv")
+    parser.set_defaults(func=run_cli)
+
+
+def _headers(values: list[str]) -> dict:
+    headers = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"--header: expected 'Name: value', got {value!r}")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from include.perfpipe.loadtest import load_spec, run_load_test
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    out = Path(args.out)
+    try:
+        from include.perfpipe.validation import load_thresholds, validate
+
+        thresholds = load_thresholds(args.thresholds)
+        abort_rules = thresholds.abort_rules() if hasattr(thresholds, "abort_rules") else []
+        overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
+                     "timeout": args.timeout, "abort_rules": abort_rules}
+        spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
+                         klass=args.klass)
+        result = run_load_test(spec, processes=args.processes)
+    except (ValueError, ConnectionError, ImportError) as exc:
+        return _error(out, exc)
+    kwargs = dict(thresholds=thresholds, stages=result.stages, health=result.health, run_dir=out,
+                  aborted=result.aborted, abort_reason=result.abort_reason)
+    if "recorder" in inspect.signature(validate).parameters:
+        kwargs["recorder"] = result.metrics
+    validation = validate(result.stats_frame(), result.timeseries_frame(), **kwargs)
+    path = result.write(out, validation.to_dict())
+    total = result.summary()["totals"]
+    print(f"{validation.verdict}: {validation.reason} | {total.get('count', 0)} requests, "
+          f"{total.get('rps') or 0:.1f} req/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} "
+          f"| {path}")
+    return int(validation.exit_code)
+
+
+def _error(out: Path, exc: Exception) -> int:
+    """Bad input or an unreachable target: say why on stderr and in summary.json, exit 3."""
+    message = f"{type(exc).__name__}: {exc}"
+    print(f"error: {message}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps({"version": 1, "verdict": "error", "reason": message}, indent=2) + "\n")
+    return EXIT_ERROR

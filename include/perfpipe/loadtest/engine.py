@@ -1,0 +1,411 @@
+"""One shard of a load test on one event loop: the closed (VU) and open (arrival-rate) models.
+
+A run is split into ``count`` equal parts (Airflow shards x processes); part ``index`` runs its
+share of the VUs or of the arrivals from the common start ``t0``, records into its own
+``MetricsRecorder`` and watches itself: event-loop lag, CPU, dropped sends, abort rules.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from bisect import bisect
+from collections.abc import Callable
+from datetime import datetime, timezone
+from time import perf_counter
+
+from hdrh.histogram import HdrHistogram
+
+from include.perfpipe.loadtest.connection import HttpConnection, Prepared
+from include.perfpipe.loadtest.guard import breached, window_stats
+from include.perfpipe.loadtest.result import LoadResult
+from include.perfpipe.loadtest.spec import LoadSpec
+from include.perfpipe.metrics import MetricsRecorder
+
+log = logging.getLogger("perfpipe.loadtest")
+TICK_S = 0.1  # controller period: VU ramps, active-VU samples, loop-lag probe
+CONNECT_BACKOFF_S = 0.1  # a VU whose connect failed waits this long before trying again
+LATE_START_S = 1.0  # a shard starting later than this after start_at did not run its share
+
+
+def share(total: int, index: int, count: int) -> int:
+    """Part ``index`` of ``total`` split as evenly as possible over ``count`` parts."""
+    return total // count + (1 if index < total % count else 0)
+
+
+class ArrivalSchedule:
+    """Intended send times of an arrival-rate profile: arrival ``j`` is due when the integral of the
+    (piecewise linear) rate reaches ``j``."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        self.segments = []  # (t_begin, duration, rate_begin, rate_end, count_begin, count_end)
+        t, rate, count = 0.0, spec.start, 0.0
+        for stage in spec.stages:
+            d, target = stage["duration_s"], stage["target"]
+            added = (rate + target) / 2 * d
+            if d > 0:
+                self.segments.append((t, d, rate, target, count, count + added))
+            t, rate, count = t + d, target, count + added
+        self.total = count
+
+    def time_of(self, j: float) -> float | None:
+        for t, d, r0, r1, c0, c1 in self.segments:
+            if c0 <= j < c1:
+                dc = j - c0
+                if r0 == r1:
+                    return t + dc / r0
+                a = (r1 - r0) / (2 * d)
+                return t + 2 * dc / (r0 + math.sqrt(max(r0 * r0 + 4 * a * dc, 0.0)))
+        return None
+
+
+class Shard:
+    """Runs part ``index`` of ``count`` of a spec; ``run(t0_epoch)`` returns its ``LoadResult``."""
+
+    def __init__(self, spec: LoadSpec, index: int = 0, count: int = 1,
+                 progress: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
+                 on_abort: Callable[[], None] | None = None):
+        if not 0 <= index < count:
+            raise ValueError(f"shard_index: expected 0 <= index < {count}, got {index}")
+        self.spec, self.index, self.count = spec, index, count
+        self.progress, self.should_stop = progress, should_stop or (lambda: False)
+        self.on_abort = on_abort
+        self.endpoints = [Prepared(e) for e in spec.endpoints if e.weight > 0]
+        weights = [e.weight for e in spec.endpoints if e.weight > 0]
+        self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
+        self.rec = MetricsRecorder()
+        self.live: set[HttpConnection] = set()
+        self.connecting = 0
+        self.stopping = False
+        self.requests = self.errors = self.dropped = 0
+        self.abort_reason: str | None = None
+        self.lag = HdrHistogram(1, 60_000_000, 2)  # event-loop lag, microseconds
+        low, high = spec.think_time_s
+        self.think = (lambda: random.uniform(low, high)) if high > 0 else None
+        self.t0 = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- shared by both models ---------------------------------------------------------------------
+    def pick(self) -> Prepared:
+        if len(self.endpoints) == 1:
+            return self.endpoints[0]
+        return self.endpoints[bisect(self.cumulative, random.random() * self.cumulative[-1])]
+
+    async def connect(self, endpoint: Prepared) -> HttpConnection:
+        _, conn = await asyncio.wait_for(
+            self.loop.create_connection(lambda: HttpConnection(self), endpoint.host, endpoint.port,
+                                        ssl=endpoint.ssl),
+            self.spec.timeout_s,
+        )
+        self.live.add(conn)
+        return conn
+
+    def completed(self, conn: HttpConnection, status: int, response) -> None:
+        now = perf_counter()
+        endpoint = conn.endpoint
+        try:
+            ok = endpoint.judge(status, response)
+        except Exception:  # a user check that raises is a failed check, not a crashed generator
+            ok, status = False, "CheckError"
+        self.requests += 1
+        if not ok:
+            self.errors += 1
+        self.rec.record(endpoint.name, endpoint.klass, now - conn.start, ok, status, now - self.t0)
+        self.after(conn)
+
+    def record_error(self, endpoint: Prepared, start: float, error: str) -> None:
+        now = perf_counter()
+        self.requests += 1
+        self.errors += 1
+        self.rec.record(endpoint.name, endpoint.klass, now - start, False, error, now - self.t0)
+
+    def failed(self, conn: HttpConnection, error: str) -> None:
+        self.record_error(conn.endpoint, conn.start, error)
+        self.after(conn)
+
+    def lost(self, conn: HttpConnection) -> None:
+        self.live.discard(conn)
+
+    def spawn(self, coro) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the run -----------------------------------------------------------------------------------
+    async def run(self, t0_epoch: float) -> LoadResult:
+        self.loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task] = set()
+        self.t0 = perf_counter() + (t0_epoch - time.time())
+        wait = self.t0 - perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        start_delay = max(0.0, perf_counter() - self.t0)
+        cpu0, wall0 = time.process_time(), perf_counter()
+        self.begin()
+        watchdog = self.loop.create_task(self.watch_timeouts())
+        await self.control()
+        sending_s = min(perf_counter() - self.t0, self.spec.duration_s)
+        self.stopping = True
+        await self.drain()
+        watchdog.cancel()
+        ended = perf_counter()
+        cpu = 100.0 * (time.process_time() - cpu0) / max(ended - wall0, 1e-9)
+        return LoadResult(
+            spec=self.spec.to_dict(), started_at=_iso(t0_epoch), ended_at=_iso(t0_epoch + (ended - self.t0)),
+            duration_s=sending_s, metrics=self.rec, stages=self.spec.stage_windows(),
+            health=self.health(cpu, start_delay), aborted=self.abort_reason is not None,
+            abort_reason=self.abort_reason,
+        )
+
+    async def control(self) -> None:
+        """Every tick: ramp, sample active VUs and loop lag; every second: abort checks, sealing, progress."""
+        keep = int(max([r["window_s"] for r in self.spec.abort_rules] + [
+            (self.spec.circuit_breaker or {}).get("window_s", 0), self.spec.progress_interval_s])) + 2
+        done_second, last_progress, last_requests = 0, 0.0, 0
+        expected = perf_counter()
+        while True:
+            now = perf_counter()
+            if now > self.t0 + 0.05:
+                self.lag.record_value(max(1, min(int((now - expected) * 1e6), 60_000_000)))
+            elapsed = now - self.t0
+            if elapsed >= self.spec.duration_s or self.should_stop():
+                if self.should_stop() and self.abort_reason is None and elapsed < self.spec.duration_s:
+                    self.abort_reason = "stopped: another part of this run aborted"
+                return
+            self.adjust(elapsed)
+            self.rec.set_active_vus(elapsed, self.active())
+            second = int(elapsed)
+            if second > done_second:
+                done_second = second
+                self.abort_reason = breached(self.rec, second, self.spec.abort_rules, self.spec.circuit_breaker)
+                if self.abort_reason:
+                    log.warning("load test aborted at %.1f s: %s", elapsed, self.abort_reason)
+                    if self.on_abort is not None:
+                        self.on_abort()
+                    return
+                self.rec.seal_before(second - keep)
+                if elapsed - last_progress >= self.spec.progress_interval_s:
+                    self.report(elapsed, last_progress, last_requests)
+                    last_progress, last_requests = elapsed, self.requests
+            expected = perf_counter() + TICK_S
+            await asyncio.sleep(TICK_S)
+
+    def report(self, elapsed: float, since: float, requests_then: int) -> None:
+        first = int(since)
+        stats = window_stats(self.rec, first, int(elapsed))
+        snapshot = {
+            "elapsed_s": round(elapsed, 1), "vus": self.active(),
+            "rps": round((self.requests - requests_then) / max(elapsed - since, 1e-9), 1),
+            "p95_ms": round(stats.get("p95_ms", float("nan")), 2), "requests": self.requests,
+            "errors": self.errors, "dropped": self.dropped,
+        }
+        log.info("elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms "
+                 "errors %(errors)s dropped %(dropped)s", snapshot)
+        if self.progress is not None:
+            self.progress(snapshot)
+
+    async def watch_timeouts(self) -> None:
+        period = min(1.0, self.spec.timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            deadline = perf_counter() - self.spec.timeout_s
+            for conn in [c for c in self.live if c.busy and c.sent < deadline]:
+                conn.fail("ReadTimeout")
+
+    async def drain(self) -> None:
+        """Let requests in flight finish (up to the timeout, at most 10 s), then cut the rest."""
+        give_up = perf_counter() + min(self.spec.timeout_s, 10.0)
+        while (self.connecting or any(c.busy for c in self.live)) and perf_counter() < give_up:
+            await asyncio.sleep(0.02)
+        self.interrupted = sum(1 for c in self.live if c.busy) + self.connecting
+        for conn in list(self.live):
+            conn.busy = False
+            conn.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.sleep(0)
+
+    def health(self, cpu_percent: float, start_delay: float) -> dict:
+        spec = self.spec
+        lag_p99 = self.lag.get_value_at_percentile(99) / 1000.0 if self.lag.get_total_count() else 0.0
+        lag_max = self.lag.get_max_value() / 1000.0 if self.lag.get_total_count() else 0.0
+        reasons = []
+        if lag_p99 > spec.loop_lag_bound_ms:
+            reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms above {spec.loop_lag_bound_ms:g} ms: "
+                           "the generator could not keep up")
+        if self.dropped:
+            reasons.append(f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
+                           "generator were busy (raise max_vus or add processes/shards)")
+        if cpu_percent >= spec.cpu_bound_percent:
+            reasons.append(f"generator CPU {cpu_percent:.0f}% at or above {spec.cpu_bound_percent:g}%")
+        if start_delay > LATE_START_S:
+            reasons.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")
+        return {
+            "loop_lag_p99_ms": round(lag_p99, 3), "loop_lag_max_ms": round(lag_max, 3),
+            "cpu_percent": round(cpu_percent, 1), "dropped": self.dropped,
+            "interrupted": getattr(self, "interrupted", 0), "start_delay_s": round(start_delay, 3),
+            "processes": 1, "saturated": bool(reasons), "reasons": reasons,
+        }
+
+    # -- model hooks -------------------------------------------------------------------------------
+    def begin(self) -> None: ...
+    def adjust(self, elapsed: float) -> None: ...
+    def active(self) -> int: ...
+    def after(self, conn: HttpConnection) -> None: ...
+    def max_conns(self) -> int: ...
+
+
+class _VU:
+    __slots__ = ("conn", "retired")
+
+    def __init__(self) -> None:
+        self.conn: HttpConnection | None = None
+        self.retired = False
+
+
+class ClosedShard(Shard):
+    """Closed model: each virtual user sends, waits for the response, thinks, and sends again."""
+
+    def begin(self) -> None:
+        self.vus: list[_VU] = []
+        self.adjust(0.0)
+
+    def adjust(self, elapsed: float) -> None:
+        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
+        while len(self.vus) < want:
+            vu = _VU()
+            self.vus.append(vu)
+            self.next(vu)
+        while len(self.vus) > want:
+            self.vus.pop().retired = True  # finishes its request in flight, then stops
+
+    def active(self) -> int:
+        return len(self.vus)
+
+    def max_conns(self) -> int:
+        return share(self.spec.max_vus, self.index, self.count)
+
+    def next(self, vu: _VU) -> None:
+        conn = vu.conn
+        if vu.retired or self.stopping:
+            if conn is not None:
+                conn.close()
+            return
+        endpoint = self.pick()
+        if conn is not None and not conn.closed and conn.endpoint is not None and \
+                conn.endpoint.host == endpoint.host and conn.endpoint.port == endpoint.port:
+            conn.send(endpoint, perf_counter())
+        else:
+            if conn is not None:
+                conn.close()
+            vu.conn = None
+            self.spawn(self.connect_and_send(vu, endpoint))
+
+    async def connect_and_send(self, vu: _VU, endpoint: Prepared) -> None:
+        start = perf_counter()
+        self.connecting += 1
+        try:
+            conn = await self.connect(endpoint)
+        except (OSError, asyncio.TimeoutError) as exc:
+            self.record_error(endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError)
+                              else "ConnectError")
+            self.loop.call_later(CONNECT_BACKOFF_S, self.next, vu)
+            return
+        finally:
+            self.connecting -= 1
+        conn.vu, vu.conn = vu, conn
+        if vu.retired or self.stopping:
+            conn.close()
+        else:
+            conn.send(endpoint, start)
+
+    def after(self, conn: HttpConnection) -> None:
+        vu = conn.vu
+        if self.think is not None and not (vu.retired or self.stopping):
+            self.loop.call_later(self.think(), self.next, vu)
+        else:
+            self.next(vu)
+
+
+class OpenShard(Shard):
+    """Open model: requests leave at the profile's arrival rate whatever the responses do; latency runs
+    from the intended send time (coordinated omission corrected, as wrk2); with every connection
+    busy the send is dropped and counted (k6 dropped_iterations)."""
+
+    def begin(self) -> None:
+        self.idle: dict[tuple, list[HttpConnection]] = {}
+        self.conns = 0  # open or opening
+        self.schedule = ArrivalSchedule(self.spec)
+        self.spawn(self.send_on_schedule())
+
+    def active(self) -> int:
+        return self.conns - sum(len(v) for v in self.idle.values())
+
+    def max_conns(self) -> int:
+        return max(1, share(self.spec.max_vus, self.index, self.count))
+
+    async def send_on_schedule(self) -> None:
+        j = self.index
+        t0, step, limit = self.t0, self.count, self.max_conns()
+        while not self.stopping:
+            due = self.schedule.time_of(j)
+            if due is None:
+                return
+            now = perf_counter()
+            if t0 + due > now + 0.001:  # ahead: wait, waking a little early rather than late
+                await asyncio.sleep(t0 + due - now - 0.0005)
+                continue
+            endpoint = self.pick()
+            # a send made early is timed from when it left; a late one from when it was due
+            start = min(t0 + due, now)
+            pool = self.idle.get((endpoint.host, endpoint.port))
+            if pool:
+                pool.pop().send(endpoint, start)
+            elif self.conns < limit:
+                self.conns += 1
+                self.spawn(self.connect_and_send(endpoint, start))
+            else:
+                self.dropped += 1
+                self.rec.record_dropped(endpoint.name, endpoint.klass, due)
+            j += step
+            if j % 64 < step:
+                await asyncio.sleep(0)  # never starve the responses while catching up
+
+    async def connect_and_send(self, endpoint: Prepared, start: float) -> None:
+        self.connecting += 1
+        try:
+            conn = await self.connect(endpoint)
+        except (OSError, asyncio.TimeoutError) as exc:
+            self.conns -= 1
+            self.record_error(endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError)
+                              else "ConnectError")
+            return
+        finally:
+            self.connecting -= 1
+        if self.stopping:
+            conn.close()
+        else:
+            conn.send(endpoint, start)
+
+    def after(self, conn: HttpConnection) -> None:
+        if not conn.closed and not self.stopping:
+            self.idle.setdefault((conn.endpoint.host, conn.endpoint.port), []).append(conn)
+
+    def lost(self, conn: HttpConnection) -> None:
+        super().lost(conn)
+        self.conns -= 1
+        pool = self.idle.get((conn.endpoint.host, conn.endpoint.port)) if conn.endpoint else None
+        if pool and conn in pool:
+            pool.remove(conn)
+
+
+def make_shard(spec: LoadSpec, index: int = 0, count: int = 1, progress=None, should_stop=None,
+               on_abort=None) -> Shard:
+    cls = OpenShard if spec.model == "open" else ClosedShard
+    return cls(spec, index, count, progress, should_stop, on_abort)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()

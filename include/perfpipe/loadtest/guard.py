@@ -1,0 +1,60 @@
+"""Live checks while a test runs: abort rules, the error-rate circuit breaker, progress figures.
+
+Each looks at a trailing window of whole seconds in the shard's ``MetricsRecorder``, merging the
+per-second HDR histograms (exact, never averaged percentiles).
+"""
+from __future__ import annotations
+
+from include.perfpipe.metrics import ALL, MetricsRecorder, _decode, new_histogram
+
+_PERCENTILE = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
+
+
+def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = ALL) -> dict:
+    """requests, errors, error_rate and latency figures (ms) over seconds ``first`` to ``last - 1``."""
+    hist = new_histogram(2)
+    requests = errors = 0
+    klasses = {e.klass for e in recorder.endpoints.values()} if klass == ALL else {klass}
+    for t in range(first, last):
+        for k in klasses:
+            bucket = recorder.seconds.get((t, k))
+            if bucket is None:
+                continue
+            hist.add(bucket.hist if bucket.hist is not None else _decode(bucket.encoded))
+            requests += bucket.requests
+            errors += bucket.errors
+    stats = {"requests": requests, "errors": errors, "error_rate": errors / requests if requests else 0.0}
+    if requests:
+        stats.update({m: hist.get_value_at_percentile(p) / 1000.0 for m, p in _PERCENTILE.items()})
+        stats.update(mean_ms=hist.get_mean_value() / 1000.0, max_ms=hist.get_max_value() / 1000.0)
+    return stats
+
+
+def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker: dict | None) -> str | None:
+    """Why the test must stop now (``second`` = the first not yet complete), or None.
+
+    A rule ``{klass, metric, limit, window_s}`` breaches when its metric over the last ``window_s``
+    whole seconds exceeds ``limit``; the breaker when the error rate over its window exceeds
+    ``error_rate`` with at least ``min_requests`` requests. Nothing is judged before a full window.
+    """
+    for rule in rules:
+        window = int(rule["window_s"])
+        if second < window:
+            continue
+        stats = window_stats(recorder, second - window, second, rule["klass"])
+        observed = stats.get(rule["metric"])
+        if stats["requests"] and observed is not None and observed > rule["limit"]:
+            return (
+                f"abort_on_fail: {rule['metric']} of class {rule['klass']} was {observed:.4g} over "
+                f"{second - window}-{second} s, above the limit {rule['limit']:g}"
+            )
+    if breaker:
+        window = int(breaker["window_s"])
+        if second >= window:
+            stats = window_stats(recorder, second - window, second)
+            if stats["requests"] >= breaker["min_requests"] and stats["error_rate"] > breaker["error_rate"]:
+                return (
+                    f"circuit breaker: error rate {stats['error_rate']:.1%} over {second - window}-{second} s "
+                    f"({stats['errors']}/{stats['requests']}), above {breaker['error_rate']:.0%}"
+                )
+    return None
