@@ -1,0 +1,64 @@
+"""Thresholds of the database insights: PgHero / check_postgres defaults, overridable per run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    # table analysis (pg_stat_user_tables)
+    "stale_vacuum_days": 1,
+    "stale_analyze_days": 2,
+    # sequential-scan-heavy tables
+    "seq_scan_min_rows": 10_000,
+    "index_use_min_pct": 95,
+    # slow queries (pg_stat_statements, plan + exec time)
+    "slow_query_mean_ms": 20,
+    "slow_query_min_calls": 100,
+    # cache hit rate (pg_statio_user_tables / pg_statio_user_indexes)
+    "cache_hit_min_pct": 99,
+    "cache_hit_min_blocks": 1_000,
+    # connections (pg_stat_activity)
+    "connections_max_pct": 90,
+    "idle_in_transaction_max_count": 100,
+    "idle_in_transaction_max_s": 300,
+    # long-running queries
+    "long_running_s": 60,
+    # transaction ID wraparound: age(datfrozenxid), age(relfrozenxid)
+    "xid_age_warning": 1_300_000_000,
+    "xid_age_critical": 1_400_000_000,
+    # sequences near exhaustion, percent of min(sequence max, column type max)
+    "sequence_warning_pct": 85,
+    "sequence_critical_pct": 95,
+    # bloat estimate: both limits must be reached
+    "bloat_min_bytes": 100 * 1024 * 1024,
+    "bloat_min_pct": 30,
+}
+
+
+def load_config(config: dict | str | Path | None = None) -> dict[str, float]:
+    """Defaults overlaid with ``config``: a dict, or a YAML file (its ``database`` section if it has one).
+
+    Unknown keys and values that are not non-negative numbers raise ``ValueError`` naming them.
+    """
+    source = "config"
+    if isinstance(config, (str, Path)):
+        source = str(config)
+        try:
+            data = yaml.safe_load(Path(config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{source}: cannot read database thresholds: {exc}") from exc
+        if isinstance(data, dict) and isinstance(data.get("database"), dict):
+            data = data["database"]
+        config = data
+    config = config or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{source}: database thresholds must be a mapping, got {type(config).__name__}")
+    merged = dict(DEFAULT_THRESHOLDS)
+    for key, value in config.items():
+        if key not in DEFAULT_THRESHOLDS:
+            raise ValueError(f"{source}: unknown database threshold {key!r} (known: {', '.join(DEFAULT_THRESHOLDS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{source}: database threshold {key!r} must be a number >= 0, got {value!r}")
+        merged[key] = value
+    return merged

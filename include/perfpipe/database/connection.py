@@ -1,0 +1,39 @@
+"""Opening connections to the inspected database, with bad DSNs reported clearly."""
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+APPLICATION_NAME = "perfpipe-db"
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password masked, for error messages and logs."""
+    dsn = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", dsn)
+
+
+def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> psycopg.Connection:
+    """An autocommit connection with dict rows; a malformed DSN raises ``ValueError`` naming it."""
+    if not isinstance(dsn, str) or not dsn.strip():
+        raise ValueError(f"dsn: a libpq connection string or URL is required, got {dsn!r}")
+    try:
+        return psycopg.connect(
+            dsn, autocommit=True, row_factory=dict_row, application_name=application_name,
+            connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs,
+        )
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"dsn: invalid connection string {redact(dsn)!r}: {exc}") from exc
+
+
+def qualified(schema: str, name: str) -> sql.Composed:
+    """``schema.name`` as two quoted identifiers."""
+    return sql.SQL(".").join([sql.Identifier(schema), sql.Identifier(name)])
+
+
+def render(conn: psycopg.Connection, statement: sql.Composable) -> str:
+    """The SQL text of a composed statement, for recommendations."""
+    return statement.as_string(conn)

@@ -1,0 +1,136 @@
+"""Index insights: unused, duplicate (covered by another index) and invalid indexes."""
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg import sql
+
+from .connection import qualified, render
+from .findings import finding
+from .tables import size_sql
+
+LEFTOVER_OF_REINDEX = re.compile(r"_cc(new|old)\d*$")
+
+
+def stats_reset_time(conn: psycopg.Connection):
+    """When this database's statistics were last reset (None: never), reported beside every "unused" finding."""
+    return conn.execute(
+        "SELECT pg_stat_get_db_stat_reset_time((SELECT oid FROM pg_database WHERE datname = current_database())) AS t"
+    ).fetchone()["t"]
+
+
+def check_unused_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Valid, non-unique indexes never scanned since the statistics were reset."""
+    reset = stats_reset_time(conn)
+    rows = conn.execute(f"""
+        SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
+               {size_sql("s.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(s.indexrelid) AS definition
+          FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+         WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.indisvalid
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
+         ORDER BY index_bytes DESC NULLS LAST, s.schemaname, s.indexrelname""").fetchall()
+    return [
+        finding(
+            "unused_indexes", "warning", f"{r['schema']}.{r['index']}",
+            {"schema": r["schema"], "index": r["index"], "table": f"{r['schema']}.{r['table']}", "idx_scan": 0,
+             "index_bytes": r["index_bytes"], "definition": r["definition"], "stats_reset": reset},
+            "Never used since statistics were last reset (stats_reset; null means never): if that covers a full "
+            "business cycle and replicas do not use it either, drop it to speed up writes and free space.",
+            render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
+        )
+        for r in rows
+    ]
+
+
+_INDEXES = f"""
+SELECT n.nspname AS schema, t.relname AS table, c.relname AS index, i.indexrelid AS oid, i.indrelid,
+       am.amname AS method, (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys,
+       (i.indclass::oid[])[0:i.indnkeyatts - 1] AS opclasses,
+       (i.indcollation::oid[])[0:i.indnkeyatts - 1] AS collations,
+       i.indnatts > i.indnkeyatts AS has_include, i.indexprs IS NOT NULL AS has_expressions,
+       coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS predicate,
+       i.indisunique AS is_unique, i.indisprimary AS is_primary,
+       EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
+       {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(i.indexrelid) AS definition
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_am am ON am.oid = c.relam
+ WHERE i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+ ORDER BY i.indrelid, i.indexrelid
+"""
+
+
+def covering_index(index: dict, other: dict) -> bool:
+    """True if ``other`` makes ``index`` redundant: same table, method and predicate, and ``index``'s key
+    columns (with operator classes and collations) are a leading prefix of ``other``'s."""
+    if index["oid"] == other["oid"] or index["indrelid"] != other["indrelid"]:
+        return False
+    if index["has_expressions"] or other["has_expressions"] or index["has_include"] or index["backs_constraint"]:
+        return False
+    if index["method"] != other["method"] or index["predicate"] != other["predicate"]:
+        return False
+    n = len(index["keys"])
+    for field in ("keys", "opclasses", "collations"):
+        if list(other[field][:n]) != list(index[field]):
+            return False
+    same_keys = len(other["keys"]) == n
+    if index["is_unique"] and not (other["is_unique"] and same_keys):
+        return False  # a unique index enforces a constraint the wider index does not
+    if same_keys and index["is_unique"] == other["is_unique"]:
+        # identical twins: report only the newer one (higher oid), never both
+        return index["oid"] > other["oid"]
+    return True
+
+
+def check_duplicate_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Indexes whose columns are a leading prefix of another valid index with the same method and predicate."""
+    by_table: dict[int, list[dict]] = {}
+    for row in conn.execute(_INDEXES).fetchall():
+        by_table.setdefault(row["indrelid"], []).append(row)
+    found = []
+    for indexes in by_table.values():
+        for index in indexes:
+            cover = next((o for o in indexes if covering_index(index, o)), None)
+            if cover is None:
+                continue
+            found.append(finding(
+                "duplicate_indexes", "warning", f"{index['schema']}.{index['index']}",
+                {"schema": index["schema"], "index": index["index"], "table": f"{index['schema']}.{index['table']}",
+                 "definition": index["definition"],
+                 "covered_by": f"{cover['schema']}.{cover['index']}", "covered_by_definition": cover["definition"],
+                 "index_bytes": index["index_bytes"]},
+                f"Every lookup this index serves can use {cover['index']} instead: drop it.",
+                render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(index["schema"], index["index"]))),
+            ))
+    return found
+
+
+def check_invalid_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Indexes left invalid (pg_index.indisvalid = false), e.g. by a failed CREATE/REINDEX ... CONCURRENTLY."""
+    rows = conn.execute(f"""
+        SELECT n.nspname AS schema, t.relname AS table, c.relname AS index,
+               {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(i.indexrelid) AS definition
+          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE NOT i.indisvalid AND n.nspname <> 'pg_catalog'
+         ORDER BY n.nspname, c.relname""").fetchall()
+    found = []
+    for r in rows:
+        target = qualified(r["schema"], r["index"])
+        if LEFTOVER_OF_REINDEX.search(r["index"]):
+            advice = "Leftover of a failed REINDEX CONCURRENTLY: drop it."
+            statement = sql.SQL("DROP INDEX CONCURRENTLY {}").format(target)
+        else:
+            advice = ("Not used by queries but still maintained on every write: rebuild it once the cause of the "
+                      "failure (e.g. duplicate keys for a unique index) is fixed, or drop it.")
+            statement = sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(target)
+        found.append(finding(
+            "invalid_indexes", "warning", f"{r['schema']}.{r['index']}",
+            {"schema": r["schema"], "index": r["index"], "table": f"{r['schema']}.{r['table']}",
+             "definition": r["definition"], "index_bytes": r["index_bytes"]},
+            advice, render(conn, statement),
+        ))
+    return found

@@ -1,0 +1,214 @@
+"""Safe maintenance: VACUUM (ANALYZE) table by table, and opt-in, allowlisted, online index changes.
+
+VACUUM runs on an autocommit connection with SKIP_LOCKED plus a per-table lock_timeout and
+statement_timeout: a table whose lock is taken is skipped and reported, never failing the run.
+Schema changes (CREATE INDEX / DROP INDEX / REINDEX, always CONCURRENTLY) only run when ``apply`` is true
+AND the object is allowlisted; an invalid index left behind by a failed attempt is dropped again.
+"""
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+from typing import Callable, Iterable
+
+import psycopg
+from psycopg import errors, sql
+
+from .connection import connect, qualified
+
+log = logging.getLogger(__name__)
+
+LOCK_NOT_AVAILABLE = "55P03"
+CLEANUP_LOCK_TIMEOUT_S = 30
+
+
+def _set_timeouts(conn: psycopg.Connection, lock_timeout_s: float, statement_timeout_s: float | None) -> None:
+    conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                 [f"{int(lock_timeout_s * 1000)}ms", f"{int((statement_timeout_s or 0) * 1000)}ms"])
+
+
+def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> list[tuple[str, str]]:
+    if tables is None:
+        rows = conn.execute("SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY 1, 2").fetchall()
+        return [(r["schemaname"], r["relname"]) for r in rows]
+    if isinstance(tables, str):
+        raise ValueError(f"tables: expected a list of table names, got the string {tables!r}")
+    resolved = []
+    for name in tables:
+        row = conn.execute(
+            """SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'm', 'p')""", [name]).fetchone()
+        if row is None:
+            raise ValueError(f"tables: no table {name!r} in database {conn.info.dbname!r}")
+        resolved.append((row["nspname"], row["relname"]))
+    return resolved
+
+
+def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: float = 5,
+                   statement_timeout_s: float | None = 300,
+                   progress: Callable[[dict, int, int], None] | None = None) -> list[dict]:
+    """``VACUUM (ANALYZE, SKIP_LOCKED)`` each table (all user tables by default), one at a time.
+
+    Returns one ``{table, action, status, seconds, message}`` per table; status is ``done``,
+    ``skipped_lock`` (lock held elsewhere) or ``error`` (e.g. statement_timeout reached).
+    ``progress(result, index, total)`` is called after each table; progress is also logged.
+    """
+    if lock_timeout_s <= 0:
+        raise ValueError(f"lock_timeout_s: must be > 0, got {lock_timeout_s!r}")
+    if statement_timeout_s is not None and statement_timeout_s < 0:
+        raise ValueError(f"statement_timeout_s: must be >= 0 or None, got {statement_timeout_s!r}")
+    notices: list[psycopg.errors.Diagnostic] = []
+    results = []
+    conn = connect(dsn)
+    try:
+        conn.add_notice_handler(notices.append)
+        targets = _resolve_tables(conn, tables)
+        _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
+        for index, (schema, table) in enumerate(targets, 1):
+            notices.clear()
+            started = time.monotonic()
+            status, message = "done", ""
+            try:
+                conn.execute(sql.SQL("VACUUM (ANALYZE, SKIP_LOCKED) {}").format(qualified(schema, table)))
+                skipped = [n.message_primary for n in notices if n.sqlstate == LOCK_NOT_AVAILABLE]
+                if skipped:
+                    status, message = "skipped_lock", "; ".join(skipped)
+            except errors.LockNotAvailable as exc:
+                status, message = "skipped_lock", str(exc).strip()
+            except errors.QueryCanceled as exc:
+                status, message = "error", f"statement_timeout ({statement_timeout_s}s) reached: {str(exc).strip()}"
+            except psycopg.OperationalError as exc:
+                status, message = "error", str(exc).strip()
+                if conn.closed:
+                    conn = connect(dsn)
+                    conn.add_notice_handler(notices.append)
+                    _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
+            except psycopg.Error as exc:
+                status, message = "error", str(exc).strip()
+            result = {"table": f"{schema}.{table}", "action": "vacuum_analyze", "status": status,
+                      "seconds": round(time.monotonic() - started, 3), "message": message}
+            results.append(result)
+            log.info("vacuum_analyze %d/%d %s: %s (%.2fs) %s", index, len(targets), result["table"], status,
+                     result["seconds"], message)
+            if progress:
+                progress(result, index, len(targets))
+    finally:
+        conn.close()
+    return results
+
+
+# check -> how its finding is applied online; everything else is advice for a human
+_INDEX_ACTIONS = {
+    "unused_indexes": "drop_index",
+    "duplicate_indexes": "drop_index",
+    "index_bloat": "reindex_index",
+}
+
+
+def planned_action(f: dict) -> str | None:
+    """The online action that applies ``f`` (drop_index, reindex_index, create_index), or None if manual."""
+    if f["check"] == "invalid_indexes":
+        return "drop_index" if (f["sql"] or "").startswith("DROP") else "reindex_index"
+    if f["check"] == "seq_scans":
+        return "create_index" if f["evidence"].get("suggested_index") else None
+    return _INDEX_ACTIONS.get(f["check"])
+
+
+def _statement(action: str, f: dict) -> sql.Composed:
+    ev = f["evidence"]
+    if action == "create_index":
+        s = ev["suggested_index"]
+        return sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(
+            sql.Identifier(s["name"]), qualified(s["schema"], s["table"]),
+            sql.SQL(", ").join(map(sql.Identifier, s["columns"])))
+    target = qualified(ev["schema"], ev["index"])
+    if action == "drop_index":
+        return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(target)
+    return sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(target)
+
+
+def allowed(obj: str, allowlist: Iterable[str]) -> bool:
+    """Whether ``obj`` (``schema.name``) matches an allowlist entry (exact, or a glob such as ``public.*``)."""
+    return any(obj == pattern or fnmatch.fnmatchcase(obj, pattern) for pattern in allowlist)
+
+
+def _drop_invalid_leftovers(conn: psycopg.Connection, action: str, f: dict) -> list[str]:
+    """Drop the invalid index a failed CONCURRENTLY build left: the new index, or REINDEX's ``*_ccnew``."""
+    ev = f["evidence"]
+    if action == "create_index":
+        schema, exact, prefix = ev["suggested_index"]["schema"], ev["suggested_index"]["name"], None
+    elif action == "reindex_index":
+        schema, exact, prefix = ev["schema"], None, ev["index"] + "_ccnew"
+    else:
+        return []
+    like = None if prefix is None else prefix.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    rows = conn.execute(
+        """SELECT n.nspname, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT i.indisvalid AND n.nspname = %s AND (c.relname = %s OR c.relname LIKE %s)""",
+        [schema, exact, like],
+    ).fetchall()
+    dropped = []
+    _set_timeouts(conn, CLEANUP_LOCK_TIMEOUT_S, CLEANUP_LOCK_TIMEOUT_S * 2)
+    for r in rows:
+        name = f"{r['nspname']}.{r['relname']}"
+        try:
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(qualified(r["nspname"], r["relname"])))
+            dropped.append(name)
+        except psycopg.Error as exc:
+            dropped.append(f"{name} NOT dropped ({str(exc).strip()}): drop it by hand")
+    return dropped
+
+
+def apply_recommendations(dsn: str, findings: list[dict], allowlist: Iterable[str] = (), apply: bool = False,
+                          lock_timeout_s: float = 5, statement_timeout_s: float | None = None) -> list[dict]:
+    """Plan, and with ``apply=True`` run, the online index changes the findings recommend.
+
+    One row per finding with ready SQL: ``{check, object, action, sql, status, seconds, message}``, status
+    ``recommended`` (apply is false), ``not_allowlisted``, ``manual_only`` (not an online index change: left
+    to a human), ``applied``, ``skipped_lock``, ``error`` or ``already_done`` (same change listed twice).
+    """
+    allowlist = [allowlist] if isinstance(allowlist, str) else list(allowlist or ())
+    results, done = [], set()
+    conn = connect(dsn)
+    try:
+        for f in findings:
+            if not f.get("sql"):
+                continue
+            action = planned_action(f)
+            row = {"check": f["check"], "object": f["object"], "action": action or "manual", "sql": f["sql"],
+                   "status": "recommended", "seconds": 0.0, "message": ""}
+            results.append(row)
+            if action is None:
+                row["status"] = "manual_only"
+                continue
+            statement = _statement(action, f)
+            row["sql"] = statement.as_string(conn)
+            if not apply:
+                continue
+            if not allowed(f["object"], allowlist):
+                row["status"], row["message"] = "not_allowlisted", "object is not in the allowlist"
+                continue
+            if (action, f["object"]) in done:
+                row["status"] = "already_done"
+                continue
+            started = time.monotonic()
+            try:
+                _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
+                conn.execute(statement)
+                row["status"] = "applied"
+                done.add((action, f["object"]))
+            except (errors.LockNotAvailable, errors.QueryCanceled, psycopg.Error) as exc:
+                if conn.closed:
+                    conn = connect(dsn)
+                row["status"] = "skipped_lock" if isinstance(exc, errors.LockNotAvailable) else "error"
+                row["message"] = str(exc).strip()
+                dropped = _drop_invalid_leftovers(conn, action, f)
+                if dropped:
+                    row["message"] += f"; invalid leftover index cleanup: {', '.join(dropped)}"
+            row["seconds"] = round(time.monotonic() - started, 3)
+            log.info("apply %s %s: %s %s", action, f["object"], row["status"], row["message"])
+    finally:
+        conn.close()
+    return results

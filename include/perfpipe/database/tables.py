@@ -1,0 +1,176 @@
+"""Table-level insights: table analysis, stale (auto)vacuum/analyze, sequential-scan-heavy tables, cache hit rate."""
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg import sql
+
+from .connection import connect, qualified, render
+from .findings import finding, jsonable
+from .statements import read_snapshot
+
+
+def size_sql(oid_expr: str, function: str = "pg_total_relation_size") -> str:
+    """``function(oid)``, or NULL while another session holds an ACCESS EXCLUSIVE lock on it (never waits)."""
+    return (f"CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation = {oid_expr}"
+            f" AND l.mode = 'AccessExclusiveLock' AND l.granted) THEN {function}({oid_expr}) END")
+
+
+_TABLE_STATS = f"""
+SELECT s.schemaname AS schema, s.relname AS table,
+       {size_sql("s.relid")} AS total_bytes,
+       {size_sql("s.relid", "pg_relation_size")} AS table_bytes,
+       {size_sql("s.relid", "pg_indexes_size")} AS index_bytes,
+       s.n_live_tup AS live_tuples, s.n_dead_tup AS dead_tuples,
+       round(100.0 * s.n_dead_tup / nullif(s.n_live_tup + s.n_dead_tup, 0), 2) AS dead_pct,
+       s.n_mod_since_analyze AS modified_since_analyze,
+       s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan,
+       round(100.0 * coalesce(s.idx_scan, 0) / nullif(s.seq_scan + coalesce(s.idx_scan, 0), 0), 2) AS index_use_pct,
+       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+       s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum))::float8 AS vacuum_age_s,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze))::float8 AS analyze_age_s
+  FROM pg_stat_user_tables s
+ ORDER BY total_bytes DESC NULLS LAST, s.schemaname, s.relname
+"""
+
+
+def fetch_table_stats(conn: psycopg.Connection) -> list[dict]:
+    return [{k: jsonable(v) for k, v in row.items()} for row in conn.execute(_TABLE_STATS).fetchall()]
+
+
+def table_stats(dsn: str) -> list[dict]:
+    """One row per user table: sizes, live/dead tuples, scans, last (auto)vacuum/analyze and their ages."""
+    with connect(dsn) as conn:
+        return fetch_table_stats(conn)
+
+
+def _age_days(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 86400.0, 3)
+
+
+def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Tables with dead tuples not vacuumed, or changes not analyzed, within the configured days (or never)."""
+    found = []
+    for t in fetch_table_stats(conn):
+        name = f"{t['schema']}.{t['table']}"
+        target = qualified(t["schema"], t["table"])
+        vacuum_limit_s = cfg["stale_vacuum_days"] * 86400
+        if t["dead_tuples"] > 0 and (t["vacuum_age_s"] is None or t["vacuum_age_s"] > vacuum_limit_s):
+            found.append(finding(
+                "stale_vacuum", "warning", name,
+                {"dead_tuples": t["dead_tuples"], "live_tuples": t["live_tuples"], "dead_pct": t["dead_pct"],
+                 "last_vacuum": t["last_vacuum"], "last_autovacuum": t["last_autovacuum"],
+                 "days_since_vacuum": _age_days(t["vacuum_age_s"]), "threshold_days": cfg["stale_vacuum_days"]},
+                "Vacuum the table (perfpipe vacuum_analyze does it safely) and check that autovacuum keeps up "
+                "(autovacuum_vacuum_scale_factor, long transactions holding back cleanup).",
+                render(conn, sql.SQL("VACUUM (ANALYZE) {}").format(target)),
+            ))
+        analyze_limit_s = cfg["stale_analyze_days"] * 86400
+        if t["modified_since_analyze"] > 0 and (t["analyze_age_s"] is None or t["analyze_age_s"] > analyze_limit_s):
+            found.append(finding(
+                "stale_analyze", "warning", name,
+                {"modified_since_analyze": t["modified_since_analyze"], "live_tuples": t["live_tuples"],
+                 "last_analyze": t["last_analyze"], "last_autoanalyze": t["last_autoanalyze"],
+                 "days_since_analyze": _age_days(t["analyze_age_s"]), "threshold_days": cfg["stale_analyze_days"]},
+                "Analyze the table so the planner sees current row counts and value distributions.",
+                render(conn, sql.SQL("ANALYZE {}").format(target)),
+            ))
+    return found
+
+
+def check_seq_scans(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Tables of at least ``seq_scan_min_rows`` rows read by index less than ``index_use_min_pct`` of the time."""
+    rows = conn.execute(
+        """SELECT schemaname AS schema, relname AS table, relid, seq_scan, seq_tup_read,
+                  coalesce(idx_scan, 0) AS idx_scan, n_live_tup AS live_tuples,
+                  round(100.0 * coalesce(idx_scan, 0) / (seq_scan + coalesce(idx_scan, 0)), 2)::float8 AS index_use_pct
+             FROM pg_stat_user_tables
+            WHERE seq_scan > 0 AND n_live_tup >= %s
+            ORDER BY seq_tup_read DESC""",
+        [cfg["seq_scan_min_rows"]],
+    ).fetchall()
+    rows = [r for r in rows if r["index_use_pct"] < cfg["index_use_min_pct"]]
+    if not rows:
+        return []
+    statements = read_snapshot(conn)["rows"]
+    found = []
+    for r in rows:
+        suggestion = suggest_index(conn, r["schema"], r["table"], statements)
+        statement = None
+        if suggestion:
+            statement = render(conn, sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(
+                sql.Identifier(suggestion["name"]), qualified(r["schema"], r["table"]),
+                sql.SQL(", ").join(map(sql.Identifier, suggestion["columns"]))))
+        found.append(finding(
+            "seq_scans", "warning", f"{r['schema']}.{r['table']}",
+            {"seq_scan": r["seq_scan"], "seq_tup_read": r["seq_tup_read"], "idx_scan": r["idx_scan"],
+             "index_use_pct": r["index_use_pct"], "live_tuples": r["live_tuples"],
+             "threshold_pct": cfg["index_use_min_pct"], "threshold_rows": cfg["seq_scan_min_rows"],
+             "suggested_index": suggestion},
+            ("Index the column the busiest query on this table filters on (suggested from pg_stat_statements); "
+             "confirm with EXPLAIN." if suggestion else
+             "Find the queries scanning this table (slow_queries findings, pg_stat_statements) and index the "
+             "columns they filter or join on with CREATE INDEX CONCURRENTLY; confirm with EXPLAIN."),
+            statement,
+        ))
+    return found
+
+
+_FILTER_COLUMN = re.compile(
+    r"\bwhere\s+(?:\(\s*)?(?:\w+\.)?\"?([A-Za-z_][\w$]*)\"?\s*(?:=|<|>|\bin\b|\bbetween\b|\blike\b)", re.I)
+
+
+def suggest_index(conn: psycopg.Connection, schema: str, table: str, statements: list[dict]) -> dict | None:
+    """A single-column index for the first WHERE column of the most expensive statement reading ``table``,
+    if that column exists and no valid index leads with it yet (a heuristic: confirm with EXPLAIN)."""
+    from_table = re.compile(rf'\bfrom\s+(?:"?{re.escape(schema)}"?\.)?"?{re.escape(table)}"?(?:\s|$|;)', re.I)
+    reading = sorted((s for s in statements if from_table.search(s["query"])),
+                     key=lambda s: s["total_exec_ms"], reverse=True)
+    for s in reading:
+        match = _FILTER_COLUMN.search(s["query"])
+        if not match:
+            continue
+        column = match.group(1)
+        row = conn.execute(
+            """SELECT a.attnum,
+                      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisvalid
+                                 AND i.indkey[0] = a.attnum) AS indexed,
+                      to_regclass(quote_ident(%s) || '.' || quote_ident(left(%s, 63))) IS NOT NULL AS name_taken
+                 FROM pg_attribute a
+                WHERE a.attrelid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s))
+                  AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped""",
+            [schema, f"{table}_{column}_idx", schema, table, column],
+        ).fetchone()
+        if row and not row["indexed"] and not row["name_taken"]:
+            return {"schema": schema, "table": table, "columns": [column],
+                    "name": f"{table}_{column}_idx"[:63], "queryid": s["queryid"]}
+    return None
+
+
+def check_cache_hit_rate(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Buffer cache hit rate of user tables and of user indexes below ``cache_hit_min_pct``."""
+    row = conn.execute(
+        """SELECT (SELECT coalesce(sum(heap_blks_hit), 0) FROM pg_statio_user_tables)::float8 AS table_hit,
+                  (SELECT coalesce(sum(heap_blks_read), 0) FROM pg_statio_user_tables)::float8 AS table_read,
+                  (SELECT coalesce(sum(idx_blks_hit), 0) FROM pg_statio_user_indexes)::float8 AS index_hit,
+                  (SELECT coalesce(sum(idx_blks_read), 0) FROM pg_statio_user_indexes)::float8 AS index_read,
+                  pg_stat_get_db_stat_reset_time((SELECT oid FROM pg_database WHERE datname = current_database()))
+                    AS stats_reset"""
+    ).fetchone()
+    found = []
+    for kind in ("table", "index"):
+        hit, read = row[f"{kind}_hit"], row[f"{kind}_read"]
+        if hit + read < max(cfg["cache_hit_min_blocks"], 1):
+            continue
+        pct = 100.0 * hit / (hit + read)
+        if pct < cfg["cache_hit_min_pct"]:
+            found.append(finding(
+                "cache_hit_rate", "warning", f"{conn.info.dbname} {kind}s",
+                {"hit_pct": round(pct, 3), "blocks_hit": int(hit), "blocks_read": int(read),
+                 "threshold_pct": cfg["cache_hit_min_pct"], "stats_reset": row["stats_reset"]},
+                f"The {kind} working set does not fit in shared_buffers: raise shared_buffers (about 25 % of RAM), "
+                "add memory, or cut the data read (indexes for sequential scans, drop bloat).",
+            ))
+    return found
