@@ -1,0 +1,166 @@
+"""Thresholds as GX Core Expectation Suites, validated by one Checkpoint with Data Docs.
+
+A GX file context lives under ``run_dir / "gx"``. The window frame is one pandas dataframe asset;
+each (suite, window) becomes an Expectation Suite whose Expectations select their rows with a
+row condition on ``window``, ``klass`` and ``scope``:
+- upper limits: ``ExpectColumnMaxToBeBetween``; lower limits: ``ExpectColumnMinToBeBetween``;
+- per-endpoint (per-query) limits and the per-second window: ``ExpectColumnValuesToBeBetween``.
+Success and observed values come from GX's own results. ``great_expectations`` is imported here,
+inside functions only (it takes seconds to import).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+from include.perfpipe.validation.thresholds import SECOND, WHOLE, Threshold, Thresholds
+
+RESULT_COLUMNS = ["suite", "window", "metric", "klass", "operator", "threshold", "observed", "success"]
+DATASOURCE, ASSET, BATCH, CHECKPOINT = "perfpipe", "windows", "run", "perfpipe"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One (threshold, window) pair with data to check."""
+
+    rule: Threshold
+    window: str
+    scopes: tuple[str, ...]
+
+    @property
+    def upper(self) -> bool:
+        return self.rule.operator in ("<", "<=")
+
+    @property
+    def every_row(self) -> bool:
+        return len(self.scopes) > 1 or self.window == SECOND
+
+
+def plan_checks(frame: pd.DataFrame, thresholds: Thresholds) -> tuple[list[Check], list[str]]:
+    """The checks that have data in ``frame``, and a note for each one that has none."""
+    checks, notes = [], []
+    measured = set(frame["klass"])
+    absent = sorted({rule.klass for rule in thresholds.rules} - measured)
+    if absent:
+        notes.append(f"not checked: classes this run did not measure: {', '.join(absent)}")
+    for rule in thresholds.rules:
+        if rule.klass not in measured:
+            continue
+        for window in rule.windows:
+            scopes = ("class", "total")
+            if rule.per_endpoint and window == WHOLE:
+                scopes = ("class", "total", "endpoint")
+            rows = frame[(frame["window"] == window) & (frame["klass"] == rule.klass) & frame["scope"].isin(scopes)]
+            if rows[rule.metric].notna().any():
+                checks.append(Check(rule, window, scopes))
+            else:
+                notes.append(f"not checked: {rule.suite} {rule.klass} {rule.metric} over {window} (no data)")
+    return checks, notes
+
+
+def run_checkpoint(frame: pd.DataFrame, checks: list[Check], run_dir: Path) -> tuple[pd.DataFrame, str | None, list[str]]:
+    """Validate ``frame`` against ``checks`` in a fresh GX file context.
+
+    Returns the results, the Data Docs index path, and the checks GX could not evaluate (with why).
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    shutil.rmtree(run_dir / "gx", ignore_errors=True)  # a re-validation replaces the previous one
+    context = gx.get_context(mode="file", project_root_dir=str(run_dir))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch = context.data_sources.add_pandas(DATASOURCE).add_dataframe_asset(ASSET) \
+        .add_batch_definition_whole_dataframe(BATCH)
+
+    suites: dict[str, object] = {}
+    for check in checks:
+        name = f"{check.rule.suite}.{check.window}"
+        if name not in suites:
+            suites[name] = context.suites.add(gx.ExpectationSuite(name=name))
+        suites[name].add_expectation(_expectation(gx, check))
+    definitions = [
+        context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        for name, suite in suites.items()
+    ]
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=CHECKPOINT, validation_definitions=definitions,
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["name", "start_s"]},
+    ))
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+    results = [r for run in outcome.run_results.values() for r in run.results]
+    rows = [_result_row(frame, r) for r in results]
+    failures = [f"{r.expectation_config.meta['notes']}: {_exception(r)}" for r in results if _exception(r)]
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS), _docs_index(context), failures
+
+
+def _expectation(gx, check: Check):
+    from great_expectations.expectations.row_conditions import Column
+
+    rule = check.rule
+    condition = (Column("window") == check.window) & (Column("klass") == rule.klass) \
+        & Column("scope").is_in(list(check.scopes))
+    bound = {"max_value": rule.limit, "strict_max": rule.operator == "<"} if check.upper else \
+        {"min_value": rule.limit, "strict_min": rule.operator == ">"}
+    meta = {"perfpipe": {"suite": rule.suite, "window": check.window, "metric": rule.metric, "klass": rule.klass,
+                         "operator": rule.operator, "threshold": rule.limit, "scopes": list(check.scopes)},
+            "notes": f"{rule.klass} {rule.metric} {rule.operator} {rule.limit:g} over {check.window}"}
+    if check.every_row:
+        kind = gx.expectations.ExpectColumnValuesToBeBetween
+    else:
+        kind = gx.expectations.ExpectColumnMaxToBeBetween if check.upper else gx.expectations.ExpectColumnMinToBeBetween
+    return kind(column=rule.metric, row_condition=condition, meta=meta, **bound)
+
+
+def _result_row(frame: pd.DataFrame, result) -> dict:
+    meta = result.expectation_config.meta["perfpipe"]
+    upper = meta["operator"] in ("<", "<=")
+    observed = result.result.get("observed_value")
+    if observed is None:  # ExpectColumnValuesToBeBetween reports the offending values, not one figure
+        offending = result.result.get("unexpected_list") or []
+        if offending:
+            observed = max(offending) if upper else min(offending)
+        else:  # all rows met the limit: show the worst of them
+            rows = frame[(frame["window"] == meta["window"]) & (frame["klass"] == meta["klass"])
+                         & frame["scope"].isin(meta["scopes"])][meta["metric"]]
+            observed = rows.max() if upper else rows.min()
+    return {
+        "suite": meta["suite"], "window": meta["window"], "metric": meta["metric"], "klass": meta["klass"],
+        "operator": meta["operator"], "threshold": float(meta["threshold"]),
+        "observed": _number(observed), "success": bool(result.success),
+    }
+
+
+def _exception(result) -> str | None:
+    """GX's exception message when it could not evaluate the expectation, else ``None``."""
+    info = result.exception_info or {}
+    entries = [info] if "raised_exception" in info else list(info.values())
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            return entry.get("exception_message") or "unknown GX error"
+    return None
+
+
+def _number(value) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def _docs_index(context) -> str | None:
+    for site in context.get_docs_sites_urls():
+        url = site.get("site_url") or ""
+        if url.startswith("file://"):
+            path = Path(unquote(urlparse(url).path))
+            if path.is_file():
+                return str(path)
+    return None

@@ -1,0 +1,72 @@
+"""Parsing of threshold limits (``"< 100ms"``, ``">= 1000/s"``, ``"1%"``) and durations (``"30s"``).
+
+Every metric has a kind that fixes its base unit and the units a limit may be written in:
+latency in milliseconds, ratios as fractions, rates in requests per second, counts as plain numbers.
+A parse failure raises ``ValueError`` with a short problem text; the caller adds file and field.
+"""
+from __future__ import annotations
+
+import re
+
+LATENCY, RATIO, RATE, COUNT = "latency", "ratio", "rate", "count"
+
+# metric -> (kind, default operator when the limit omits one)
+METRICS: dict[str, tuple[str, str]] = {
+    "p50_ms": (LATENCY, "<"), "p90_ms": (LATENCY, "<"), "p95_ms": (LATENCY, "<"), "p99_ms": (LATENCY, "<"),
+    "p999_ms": (LATENCY, "<"), "mean_ms": (LATENCY, "<"), "max_ms": (LATENCY, "<"),
+    "error_rate": (RATIO, "<"),
+    "rps": (RATE, ">="),
+    "peak_vus": (COUNT, ">="),
+}
+
+# kind -> unit suffix -> factor to the base unit ("" is a bare number)
+UNITS: dict[str, dict[str, float]] = {
+    LATENCY: {"": 1.0, "ms": 1.0, "us": 0.001, "µs": 0.001, "s": 1000.0},
+    RATIO: {"": 1.0, "%": 0.01},
+    RATE: {"": 1.0, "/s": 1.0, "rps": 1.0, "req/s": 1.0},
+    COUNT: {"": 1.0, "vus": 1.0, "users": 1.0, "connections": 1.0},
+}
+OPERATORS = ("<", "<=", ">", ">=")
+_LIMIT = re.compile(r"^\s*(<=|>=|<|>)?\s*(\d+(?:\.\d*)?|\.\d+)\s*(\S*)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_limit(metric: str, value: object) -> tuple[str, float]:
+    """Return ``(operator, limit in the metric's base unit)`` for a YAML number or limit string."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric; known: {', '.join(METRICS)}")
+    kind, default_op = METRICS[metric]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("a limit is a number or a string like '< 100ms'")
+    if isinstance(value, (int, float)):
+        op, number, unit = default_op, float(value), ""
+    else:
+        match = _LIMIT.match(value)
+        if not match:
+            raise ValueError("cannot read this limit; write e.g. '< 100ms', '>= 1000/s' or '1%'")
+        op, number, unit = match.group(1) or default_op, float(match.group(2)), match.group(3)
+    factors = UNITS[kind]
+    if unit not in factors:
+        allowed = ", ".join(repr(u) for u in factors if u)
+        raise ValueError(f"unknown unit {unit!r} for a {kind} metric; use one of {allowed} or a bare number")
+    limit = number * factors[unit]
+    if kind == RATIO and limit > 1.0:
+        raise ValueError("a ratio is a fraction between 0 and 1 (or a percentage like '1%')")
+    return op, limit
+
+
+def parse_duration_s(value: object, minimum: int = 1) -> int:
+    """Whole seconds from ``30``, ``"30s"``, ``"1m"``; at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("a duration is a number of seconds or a string like '30s' or '1m'")
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("cannot read this duration; write e.g. '30s' or '1m'")
+        seconds = float(match.group(1)) * _DURATION_FACTORS[match.group(2)]
+    else:
+        seconds = float(value)
+    if seconds < minimum or seconds != int(seconds):
+        raise ValueError(f"a whole number of seconds, at least {minimum}, is needed")
+    return int(seconds)

@@ -1,0 +1,78 @@
+"""The verdict of a run and the validation result handed on through XCom, the CLI and the store."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import pandas as pd
+
+from include.perfpipe.validation.gx_checkpoint import RESULT_COLUMNS
+
+RESULT_FILE = "validation.json"
+
+
+class Verdict(str, Enum):
+    """pass: every threshold met; fail: one breached; invalid: the generator could not measure;
+    error: the target or DB was unreachable, or the run failed."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INVALID = "invalid"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "fail": 1, "invalid": 2, "error": 3}[self.value]
+
+
+@dataclass
+class ValidationResult:
+    verdict: Verdict
+    reason: str
+    results: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESULT_COLUMNS))
+    data_docs: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def to_dict(self) -> dict:
+        """JSON-able (NaN observed values become ``None``)."""
+        records = [
+            {col: _plain(row[col]) for col in RESULT_COLUMNS} for row in self.results.to_dict(orient="records")
+        ]
+        return {
+            "verdict": self.verdict.value, "reason": self.reason, "exit_code": self.exit_code,
+            "results": records, "data_docs": self.data_docs, "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ValidationResult":
+        try:
+            verdict = Verdict(data["verdict"])
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"verdict: expected one of pass, fail, invalid, error, got {data.get('verdict')!r}") from exc
+        results = pd.DataFrame(data.get("results") or [], columns=RESULT_COLUMNS)
+        results["observed"] = results["observed"].astype(float)
+        return cls(verdict, data.get("reason", ""), results, data.get("data_docs"), list(data.get("notes") or []))
+
+    def save(self, run_dir: Path) -> Path:
+        """Write ``validation.json`` into ``run_dir`` atomically (a rerun replaces, never appends)."""
+        path = Path(run_dir) / RESULT_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _plain(value):
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

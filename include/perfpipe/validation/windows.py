@@ -1,0 +1,226 @@
+"""Window frames: the run's numbers per window, ready for GX Expectations.
+
+One tidy frame, one row per (window, window start, class), columns ``WINDOW_COLUMNS``:
+- ``whole``: the engine's ``stats_frame`` rows (endpoint, class and total), plus the DB benchmark's
+  per-query rows when given;
+- ``steady``: the seconds wholly inside ``hold`` stages (ramps excluded);
+- ``rolling_<N>s``: every N-second window, sliding by one second;
+- ``second``: the engine's ``timeseries_frame`` rows.
+Steady and rolling percentiles are exact for their window: the per-second HDR histograms of the
+recorder are merged, never averaged.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pandas as pd
+from hdrh.histogram import HdrHistogram
+
+from include.perfpipe.metrics import ALL, MetricsRecorder, new_histogram
+from include.perfpipe.validation.thresholds import SECOND, STEADY, WHOLE, window_seconds
+
+WINDOW_COLUMNS = [
+    "window", "start_s", "end_s", "scope", "name", "klass", "count", "errors", "error_rate", "rps",
+    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "peak_vus",
+]
+_PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
+_STATS_NEEDED = {"scope", "name", "klass", "count", "errors", "error_rate", "rps", *_PERCENTILES, "mean_ms", "max_ms"}
+_TIMESERIES_NEEDED = {"t", "klass", "active_vus", "requests", "rps", "errors", "p50_ms", "p95_ms", "p99_ms"}
+_STAGE_KINDS = ("ramp", "hold")
+_WINDOW_DIGITS = 2  # the precision of the recorder's per-second histograms
+
+
+def check_frame(name: str, frame: object, needed: set[str]) -> pd.DataFrame:
+    """Raise ``ValueError`` naming the argument and the missing columns unless ``frame`` fits."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = sorted(needed - set(frame.columns))
+    if missing:
+        raise ValueError(f"{name}: missing columns {', '.join(missing)}")
+    return frame
+
+
+def check_stages(stages: object) -> list[dict]:
+    """Raise ``ValueError`` naming ``stages[i].<field>`` and the value unless the stage list is well formed."""
+    if not isinstance(stages, list):
+        raise ValueError(f"stages: expected a list of {{start_s, end_s, kind}}, got {stages!r}")
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            raise ValueError(f"stages[{i}]: expected a mapping, got {stage!r}")
+        for key in ("start_s", "end_s"):
+            value = stage.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"stages[{i}].{key}: expected seconds >= 0, got {value!r}")
+        if stage["end_s"] < stage["start_s"]:
+            raise ValueError(f"stages[{i}].end_s: {stage['end_s']!r} is before start_s {stage['start_s']!r}")
+        if stage.get("kind") not in _STAGE_KINDS:
+            raise ValueError(f"stages[{i}].kind: expected 'ramp' or 'hold', got {stage.get('kind')!r}")
+    return stages
+
+
+def steady_seconds(stages: list[dict]) -> list[int]:
+    """Seconds ``t`` whose whole interval ``[t, t+1)`` lies inside a hold stage."""
+    seconds: set[int] = set()
+    for stage in stages:
+        if stage["kind"] == "hold":
+            seconds.update(range(math.ceil(stage["start_s"]), math.floor(stage["end_s"])))
+    return sorted(seconds)
+
+
+def window_frame(
+    stats: pd.DataFrame,
+    timeseries: pd.DataFrame,
+    *,
+    windows: set[str],
+    stages: list[dict],
+    recorder: MetricsRecorder | None,
+    db_stats: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rows for each window in ``windows``; steady and rolling windows need ``recorder``."""
+    check_frame("stats", stats, _STATS_NEEDED)
+    check_frame("timeseries", timeseries, _TIMESERIES_NEEDED)
+    parts = []
+    if WHOLE in windows:
+        parts.append(_whole_rows(stats, timeseries))
+        if db_stats is not None:
+            parts.append(_whole_rows(check_frame("db_stats", db_stats, _STATS_NEEDED), None))
+    if SECOND in windows:
+        parts.append(_second_rows(timeseries))
+    if recorder is not None:
+        merger = _WindowMerger(recorder)
+        if STEADY in windows:
+            parts.append(pd.DataFrame(merger.rows(STEADY, steady_seconds(stages))))
+        for window in sorted(w for w in windows if w.startswith("rolling_")):
+            parts.append(pd.DataFrame(merger.rolling_rows(window, window_seconds(window))))
+    parts = [p.reindex(columns=WINDOW_COLUMNS) for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=WINDOW_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _whole_rows(stats: pd.DataFrame, timeseries: pd.DataFrame | None) -> pd.DataFrame:
+    rows = stats.copy()
+    if timeseries is None:  # a separate benchmark's frame: its total is not this run's total
+        rows = rows[rows["scope"] != "total"]
+        rows["peak_vus"] = float("nan")
+    else:
+        rows["peak_vus"] = [_peak_vus(timeseries, klass) for klass in rows["klass"]]
+    rows["window"] = WHOLE
+    rows["start_s"] = 0
+    rows["end_s"] = int(timeseries["t"].max()) + 1 if timeseries is not None and len(timeseries) else float("nan")
+    return rows
+
+
+def _peak_vus(timeseries: pd.DataFrame, klass: str) -> float:
+    """Most users active at once while ``klass`` was being requested."""
+    totals = timeseries[timeseries["klass"] == ALL].set_index("t")["active_vus"]
+    if klass != ALL:
+        busy = timeseries[(timeseries["klass"] == klass) & (timeseries["requests"] > 0)]["t"]
+        totals = totals[totals.index.isin(busy)]
+    return float(totals.max()) if len(totals) else float("nan")
+
+
+def _second_rows(timeseries: pd.DataFrame) -> pd.DataFrame:
+    rows = timeseries.copy()
+    requests = rows["requests"].astype(float)
+    rows["window"] = SECOND
+    rows["start_s"], rows["end_s"] = rows["t"], rows["t"] + 1
+    rows["scope"] = ["total" if k == ALL else "class" for k in rows["klass"]]
+    rows["name"] = rows["klass"]
+    rows["count"] = rows["requests"]
+    rows["error_rate"] = (rows["errors"] / requests).where(requests > 0)
+    rows["peak_vus"] = rows["active_vus"].astype(float)
+    return rows
+
+
+class _WindowMerger:
+    """Merges a recorder's per-second histograms over arbitrary sets of seconds."""
+
+    def __init__(self, recorder: MetricsRecorder) -> None:
+        self.recorder = recorder
+        self.by_second: dict[int, dict[str, object]] = {}
+        for (t, klass), bucket in recorder.seconds.items():
+            self.by_second.setdefault(t, {})[klass] = bucket
+        self._decoded: dict[tuple[int, str], HdrHistogram] = {}  # sealed seconds of the current rolling range
+
+    def rolling_rows(self, window: str, size: int) -> list[dict]:
+        if not self.by_second:
+            return []
+        first, last = min(self.by_second), max(self.by_second)
+        rows = []
+        for start in range(first, max(first, last - size + 1) + 1):
+            rows += self.rows(window, range(start, start + size), start, start + size, cache=True)
+            for key in [k for k in self._decoded if k[0] <= start]:
+                del self._decoded[key]
+        self._decoded.clear()
+        return rows
+
+    def rows(self, window: str, seconds, start: int | None = None, end: int | None = None,
+             cache: bool = False) -> list[dict]:
+        seconds = list(seconds)
+        if not seconds:
+            return []
+        start = min(seconds) if start is None else start
+        end = max(seconds) + 1 if end is None else end
+        merged: dict[str, dict] = {}
+        for t in seconds:
+            for klass, bucket in self.by_second.get(t, {}).items():
+                hist = self._histogram(t, klass, bucket, cache)
+                for key in (klass, ALL):
+                    acc = merged.setdefault(key, {"hist": new_histogram(_WINDOW_DIGITS), "count": 0, "errors": 0, "busy": []})
+                    acc["hist"].add(hist)
+                    acc["count"] += bucket.requests
+                    acc["errors"] += bucket.errors
+                    if bucket.requests:
+                        acc["busy"].append(t)
+        vus = self.recorder.active_vus
+        rows = []
+        for klass, acc in sorted(merged.items()):
+            if not acc["count"]:
+                continue
+            busy = seconds if klass == ALL else acc["busy"]
+            peak = max((vus.get(t, 0) for t in busy), default=0)
+            rows.append({
+                "window": window, "start_s": start, "end_s": end,
+                "scope": "total" if klass == ALL else "class", "name": klass, "klass": klass,
+                "count": acc["count"], "errors": acc["errors"], "error_rate": acc["errors"] / acc["count"],
+                "rps": acc["count"] / (end - start), "peak_vus": float(peak), **_latency(acc["hist"]),
+            })
+        return rows
+
+    def _histogram(self, t: int, klass: str, bucket, cache: bool) -> HdrHistogram:
+        if bucket.hist is not None:  # a second not sealed yet
+            return bucket.hist
+        hist = self._decoded.get((t, klass))
+        if hist is None:
+            hist = HdrHistogram.decode(bucket.encoded.encode("ascii"))
+            if cache:
+                self._decoded[(t, klass)] = hist
+        return hist
+
+
+def _latency(hist: HdrHistogram) -> dict:
+    """Percentiles (as ``HdrHistogram.get_value_at_percentile``), mean and max, in ms, vectorised."""
+    counts = np.ctypeslib.as_array(hist.counts)[: hist.counts_len].astype(np.float64)
+    highest, median = _index_values()
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    row = {}
+    for col, p in _PERCENTILES.items():
+        target = max(int(p * total / 100 + 0.5), 1)
+        row[col] = round(int(highest[np.searchsorted(cumulative, target)]) / 1000.0, 3)
+    row["mean_ms"] = round(float(counts @ median) / float(total) / 1000.0, 3)
+    row["max_ms"] = round(hist.get_max_value() / 1000.0, 3)
+    return row
+
+
+@functools.cache
+def _index_values() -> tuple[np.ndarray, np.ndarray]:
+    """Per counts index of a merged window histogram: highest and median equivalent value (µs)."""
+    hist = new_histogram(_WINDOW_DIGITS)
+    lowest = [hist.get_value_from_index(i) for i in range(hist.counts_len)]
+    highest = np.array([hist.get_highest_equivalent_value(v) for v in lowest], dtype=np.int64)
+    median = np.array(lowest, dtype=np.int64) + ((highest - np.array(lowest, dtype=np.int64) + 1) >> 1)
+    return highest, median.astype(np.float64)
