@@ -186,14 +186,41 @@ class ResultsStore:
                 "UPDATE perfpipe.runs SET is_baseline = true WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
             )
 
-    def baseline(self, target: str, profile: str) -> dict | None:
-        """The explicit baseline of target/profile, else its most recent passing run, else None."""
+    def baseline(self, target: str, profile: str, exclude: tuple[str, str] | None = None) -> dict | None:
+        """The explicit baseline of target/profile, else its most recent passing run, else None.
+
+        ``exclude`` is a (dag_id, run_id) never returned: the run being compared with its baseline.
+        """
+        dag_id, run_id = exclude or ("", "")
         with self._connect() as conn:
             return conn.execute(
                 _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s AND (r.is_baseline OR r.verdict = 'pass') "
+                "AND NOT (r.dag_id = %s AND r.run_id = %s) "
                 "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT 1",
-                (target, profile),
+                (target, profile, dag_id, run_id),
             ).fetchone()
+
+    def comparison(self, run: dict, limit: int = 20) -> dict:
+        """``{"baseline", "history"}`` for a report of ``run``: its baseline and the recent runs before it."""
+        key = (run["dag_id"], run["run_id"])
+        history = self.history(run["target"], run["profile"], limit=limit + 1)
+        history = history[~((history["dag_id"] == key[0]) & (history["run_id"] == key[1]))].tail(limit)
+        return {
+            "baseline": self.baseline(run["target"], run["profile"], exclude=key),
+            "history": history.astype(object).where(history.notna(), None).to_dict("records"),
+        }
+
+    def save_bundle(self, bundle: dict, verdict: str, reason: str, report_url: str | None = None) -> None:
+        """Save a whole run bundle (each present stage under map index -1) and then its run row."""
+        run = bundle["run"]
+        parts = {"loadtest": bundle.get("loadtest"), "validation": bundle.get("validation")}
+        database = dict(bundle.get("database") or {})
+        parts["db_benchmark"] = database.pop("benchmark", None)
+        parts["database"] = database or None
+        for stage, part in parts.items():
+            if part:
+                self.save_stage(run["dag_id"], run["run_id"], stage, -1, part)
+        self.save_run({**run, "verdict": verdict, "reason": reason, "report_url": report_url or run.get("report_url")})
 
     def stage_rows(self, dag_id: str, run_id: str, table: str) -> list[dict]:
         """Every stored row of one run in one data table (for reports and checks)."""

@@ -1,0 +1,77 @@
+"""Interactive plotly charts, rendered offline: the plotly.js bundle is inlined once by the page, not here."""
+from __future__ import annotations
+
+import pandas as pd
+
+from include.perfpipe.metrics import ALL, MetricsRecorder
+
+_CONFIG = {"displaylogo": False, "responsive": True}
+_RAMP_FILL = "rgba(255, 165, 0, 0.12)"
+
+
+def _div(fig, div_id: str) -> str:
+    fig.update_layout(margin={"l": 60, "r": 60, "t": 50, "b": 40}, height=360, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG, div_id=div_id)
+
+
+def _shade_ramps(fig, stages: list[dict]) -> None:
+    for stage in stages:
+        if stage.get("kind") == "ramp":
+            fig.add_vrect(x0=stage["start_s"], x1=stage["end_s"], fillcolor=_RAMP_FILL, line_width=0, layer="below",
+                          annotation_text="ramp", annotation_position="top left")
+
+
+def load_charts(load: dict) -> list[str]:
+    """Throughput (req/s, errors, active VUs) and latency (p50/p95/p99) over time, ramps shaded."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    series = MetricsRecorder.from_dict(load["metrics"]).timeseries_frame()
+    total = series[series["klass"] == ALL]
+    if total.empty:
+        return []
+    stages = load.get("stages") or []
+
+    throughput = make_subplots(specs=[[{"secondary_y": True}]])
+    throughput.add_trace(go.Scatter(x=total["t"], y=total["rps"], name="req/s", mode="lines"))
+    throughput.add_trace(go.Scatter(x=total["t"], y=total["errors"], name="errors/s", mode="lines",
+                                    line={"color": "crimson"}))
+    throughput.add_trace(go.Scatter(x=total["t"], y=total["active_vus"], name="active VUs", mode="lines",
+                                    line={"dash": "dot", "color": "gray"}), secondary_y=True)
+    throughput.update_layout(title="Throughput, errors and active virtual users")
+    throughput.update_xaxes(title_text="seconds since start")
+    throughput.update_yaxes(title_text="per second", secondary_y=False)
+    throughput.update_yaxes(title_text="VUs", secondary_y=True)
+    _shade_ramps(throughput, stages)
+
+    latency = go.Figure()
+    for col, name in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        latency.add_trace(go.Scatter(x=total["t"], y=total[col], name=f"{name} (all)", mode="lines"))
+    for klass, group in series[series["klass"] != ALL].groupby("klass"):
+        latency.add_trace(go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {klass}", mode="lines",
+                                     visible="legendonly"))
+    latency.update_layout(title="Latency percentiles per second (ms)", xaxis_title="seconds since start",
+                          yaxis_title="ms")
+    _shade_ramps(latency, stages)
+    return [_div(throughput, "chart-throughput"), _div(latency, "chart-latency")]
+
+
+def trend_chart(history: list[dict]) -> str | None:
+    """p95/p99 latency and throughput over the recent runs (oldest first), one point per run."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    points = pd.DataFrame(history)
+    if len(points) < 2:
+        return None
+    labels = [f"{i + 1}: {r}" for i, r in enumerate(points["run_id"])]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=labels, y=points["p95_ms"], name="p95 ms", mode="lines+markers"))
+    fig.add_trace(go.Scatter(x=labels, y=points["p99_ms"], name="p99 ms", mode="lines+markers"))
+    fig.add_trace(go.Bar(x=labels, y=points["rps"], name="req/s", opacity=0.3), secondary_y=True)
+    fig.update_layout(title=f"Trend over the last {len(points)} runs")
+    fig.update_xaxes(showticklabels=False, title_text="runs, oldest first (hover for run id)")
+    fig.update_yaxes(title_text="ms", secondary_y=False)
+    fig.update_yaxes(title_text="req/s", secondary_y=True)
+    return _div(fig, "chart-trend")

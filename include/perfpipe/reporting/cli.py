@@ -1,0 +1,50 @@
+"""``python -m include.perfpipe report``: render a saved run bundle, optionally against the results history."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+RESULTS_DB_ENV = "PERFPIPE_DB_URL"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report", help="render report.html, summary.md, summary.json and junit.xml from a run bundle (JSON file)",
+        description="Render a run bundle (docs/architecture.md) into a report folder. With --results-db the "
+                    "run is also saved to the results history and compared with its baseline and recent runs.",
+    )
+    parser.add_argument("bundle", type=Path, help="JSON file with the run bundle")
+    parser.add_argument("--out", type=Path, required=True, help="folder to render into")
+    parser.add_argument("--results-db", default=os.environ.get(RESULTS_DB_ENV),
+                        help=f"results store DSN (default ${RESULTS_DB_ENV}); omit to render without history")
+    parser.add_argument("--history", type=int, default=20, help="runs in the trend (default 20)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from include.perfpipe.reporting import render_report
+    from include.perfpipe.reporting.summary import decide_verdict
+
+    try:
+        bundle = json.loads(args.bundle.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"perfpipe report: cannot read bundle {str(args.bundle)!r}: {exc}")
+        return 3
+    try:
+        if args.results_db:
+            from include.perfpipe.store import ResultsStore
+
+            store = ResultsStore(args.results_db)
+            store.migrate()
+            bundle.update(store.comparison(bundle["run"], limit=args.history))
+            store.save_bundle(bundle, *decide_verdict(bundle))
+        paths = render_report(bundle, args.out)
+    except (KeyError, ValueError) as exc:
+        print(f"perfpipe report: bad bundle {str(args.bundle)!r}: {exc}")
+        return 3
+    summary = json.loads(paths["json"].read_text())
+    print(f"perfpipe report: {summary['verdict']['verdict']}: {summary['verdict']['reason']}")
+    print(f"perfpipe report: {paths['html']}")
+    return {"pass": 0, "fail": 1, "invalid": 2, "error": 3}[summary["verdict"]["verdict"]]
