@@ -50,19 +50,20 @@ def _headers(values: list[str]) -> dict:
 
 def run_cli(args: argparse.Namespace) -> int:
     from include.perfpipe.loadtest import load_spec, run_load_test
+    from include.perfpipe.loadtest.spec import abort_rules
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out = Path(args.out)
     try:
-        from include.perfpipe.validation import load_thresholds, validate
-
-        thresholds = load_thresholds(args.thresholds)
-        abort_rules = thresholds.abort_rules() if hasattr(thresholds, "abort_rules") else []
         overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
-                     "timeout": args.timeout, "abort_rules": abort_rules}
+                     "timeout": args.timeout}
         spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
                          klass=args.klass)
+        from include.perfpipe.validation import load_thresholds, validate
+
+        thresholds = load_thresholds(args.thresholds, profile=args.profile)
+        spec.abort_rules = abort_rules(thresholds.abort_rules())
         result = run_load_test(spec, processes=args.processes)
     except (ValueError, ConnectionError, ImportError) as exc:
         return _error(out, exc)

@@ -161,7 +161,7 @@ class Shard:
 
     async def control(self) -> None:
         """Every tick: ramp, sample active VUs and loop lag; every second: abort checks, sealing, progress."""
-        keep = int(max([r["window_s"] for r in self.spec.abort_rules] + [
+        keep = int(max([r["window_s"] or 0 for r in self.spec.abort_rules] + [
             (self.spec.circuit_breaker or {}).get("window_s", 0), self.spec.progress_interval_s])) + 2
         done_second, last_progress, last_requests = 0, 0.0, 0
         expected = perf_counter()

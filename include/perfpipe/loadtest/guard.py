@@ -23,6 +23,10 @@ def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = 
             hist.add(bucket.hist if bucket.hist is not None else _decode(bucket.encoded))
             requests += bucket.requests
             errors += bucket.errors
+    return _figures(hist, requests, errors)
+
+
+def _figures(hist, requests: int, errors: int) -> dict:
     stats = {"requests": requests, "errors": errors, "error_rate": errors / requests if requests else 0.0}
     if requests:
         stats.update({m: hist.get_value_at_percentile(p) / 1000.0 for m, p in _PERCENTILE.items()})
@@ -30,23 +34,47 @@ def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = 
     return stats
 
 
-def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker: dict | None) -> str | None:
-    """Why the test must stop now (``second`` = the first not yet complete), or None.
+def totals_stats(recorder: MetricsRecorder, klass: str = ALL) -> dict:
+    """The same figures as ``window_stats`` over everything recorded so far (endpoint totals)."""
+    hist = new_histogram()
+    requests = errors = 0
+    for totals in recorder.endpoints.values():
+        if klass == ALL or totals.klass == klass:
+            hist.add(totals.hist)
+            requests += totals.count
+            errors += totals.errors
+    return _figures(hist, requests, errors)
 
-    A rule ``{klass, metric, limit, window_s}`` breaches when its metric over the last ``window_s``
-    whole seconds exceeds ``limit``; the breaker when the error rate over its window exceeds
-    ``error_rate`` with at least ``min_requests`` requests. Nothing is judged before a full window.
+
+_HOLDS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker: dict | None) -> str | None:
+    """Why the test must stop now (``second`` = the first second not yet complete), or None.
+
+    A rule ``{klass, metric, operator, limit, window_s, delay_s}`` breaches when ``metric operator
+    limit`` fails over the last ``window_s`` whole seconds (None: since the start), judged from
+    ``delay_s`` and only once a full window has passed. The breaker trips when the error rate over
+    its window exceeds ``error_rate`` with at least ``min_requests`` requests.
     """
     for rule in rules:
-        window = int(rule["window_s"])
-        if second < window:
+        window = rule["window_s"]
+        if second < max(rule["delay_s"], window or 1):
             continue
-        stats = window_stats(recorder, second - window, second, rule["klass"])
+        first = 0 if window is None else second - int(window)
+        if window is None:
+            stats = totals_stats(recorder, rule["klass"])
+        else:
+            stats = window_stats(recorder, first, second, rule["klass"])
+        stats["rps"] = stats["requests"] / (second - first)
+        stats["peak_vus"] = max((v for t, v in recorder.active_vus.items() if first <= t < second), default=0)
         observed = stats.get(rule["metric"])
-        if stats["requests"] and observed is not None and observed > rule["limit"]:
+        if observed is not None and (stats["requests"] or rule["metric"] in ("rps", "peak_vus")) \
+                and not _HOLDS[rule["operator"]](observed, rule["limit"]):
             return (
                 f"abort_on_fail: {rule['metric']} of class {rule['klass']} was {observed:.4g} over "
-                f"{second - window}-{second} s, above the limit {rule['limit']:g}"
+                f"{first}-{second} s, breaking '{rule['operator']} {rule['limit']:g}'"
+                + (f" (suite {rule['suite']})" if rule.get("suite") else "")
             )
     if breaker:
         window = int(breaker["window_s"])

@@ -18,7 +18,8 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ABORT_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "error_rate")
+ABORT_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "error_rate", "rps", "peak_vus")
+OPERATORS = ("<", "<=", ">", ">=")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _ENDPOINT_KEYS = {"name", "method", "path", "url", "class", "weight", "expect_status", "headers", "json", "body", "check"}
@@ -85,7 +86,7 @@ class LoadSpec:
     profile: str | None = None
     think_time_s: tuple[float, float] = (0.0, 0.0)
     timeout_s: float = 30.0
-    abort_rules: list[dict] = field(default_factory=list)  # [{"klass","metric","limit","window_s"}]
+    abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
     circuit_breaker: dict | None = field(default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50})
     allowlist: list[str] = field(default_factory=list)
     loop_lag_bound_ms: float = 50.0
@@ -272,6 +273,8 @@ def load_spec(
     if profile not in profiles:
         raise ValueError(f"profile: unknown profile {profile!r}; known: {sorted(profiles)}")
     raw = profiles[profile]
+    if not isinstance(raw, dict) or set(raw) - {"model", "start", "stages", "max_vus"}:
+        raise ValueError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
     unknown = set(overrides) - {
         "vus", "duration", "rate", "max_vus", "stages", "model", "think_time", "timeout", "abort_rules",
         "circuit_breaker", "loop_lag_bound_ms", "progress_interval",
@@ -336,7 +339,6 @@ def load_spec(
     for endpoint in endpoints:
         check_target(endpoint.url, allowed)
 
-    abort_rules = [_abort_rule(r, i) for i, r in enumerate(overrides.get("abort_rules", []))]
     breaker = overrides.get("circuit_breaker", LoadSpec.__dataclass_fields__["circuit_breaker"].default_factory())
     if breaker:
         breaker = {
@@ -349,25 +351,37 @@ def load_spec(
         profile=profile,
         think_time_s=_think_time(overrides.get("think_time", settings.get("think_time", 0))),
         timeout_s=parse_duration(overrides.get("timeout", settings.get("timeout", 30)), "timeout"),
-        abort_rules=abort_rules, circuit_breaker=breaker or None, allowlist=allowed,
+        abort_rules=abort_rules(overrides.get("abort_rules", [])), circuit_breaker=breaker or None, allowlist=allowed,
         loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
         progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),
     )
 
 
+def abort_rules(rules: list[dict]) -> list[dict]:
+    """Checked abort rules; each as validation's ``Thresholds.abort_rules()`` gives them."""
+    if not isinstance(rules, list):
+        raise ValueError(f"abort_rules: expected a list of rules, got {rules!r}")
+    return [_abort_rule(rule, i) for i, rule in enumerate(rules)]
+
+
 def _abort_rule(raw: dict, i: int) -> dict:
-    """Normalise one abort rule ``{klass, metric, limit, window_s}`` (validation's ``abort_rules()``)."""
+    """Normalise one abort rule as validation's ``Thresholds.abort_rules()`` gives it:
+    ``{klass, metric, operator, limit, window_s, delay_s}``; the test passes while ``metric operator
+    limit`` holds. ``window_s`` None means everything since the start."""
     where = f"abort_rules[{i}]"
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected {{klass, metric, limit, window_s}}, got {raw!r}")
+        raise ValueError(f"{where}: expected {{klass, metric, operator, limit, window_s}}, got {raw!r}")
     metric = raw.get("metric")
     if metric not in ABORT_METRICS:
         raise ValueError(f"{where}.metric: expected one of {ABORT_METRICS}, got {metric!r}")
-    window = raw.get("window_s", raw.get("window", 10))
+    operator = raw.get("operator", "<")
+    if operator not in OPERATORS:
+        raise ValueError(f"{where}.operator: expected one of {OPERATORS}, got {operator!r}")
+    window = raw.get("window_s")
+    window_s = None if window is None else max(1.0, parse_duration(window, f"{where}.window_s"))
+    delay = raw.get("delay_s")
     return {
-        "klass": str(raw.get("klass", "all")),
-        "metric": metric,
-        "limit": _number(raw.get("limit"), f"{where}.limit"),
-        "window_s": max(1.0, parse_duration(window, f"{where}.window_s")),
+        "suite": raw.get("suite"), "klass": str(raw.get("klass", "all")), "metric": metric, "operator": operator,
+        "limit": _number(raw.get("limit"), f"{where}.limit"), "window_s": window_s,
+        "delay_s": parse_duration(delay, f"{where}.delay_s") if delay is not None else (window_s or 0.0),
     }
-
