@@ -32,7 +32,7 @@ def render_markdown(summary: dict) -> str:
         "",
         f"DAG {md_code(run['dag_id'])} · run {md_code(run['run_id'])} · version {md_code(run.get('version') or '–')}",
     ]
-    totals = (summary.get("loadtest") or {}).get("totals")
+    totals = summary.get("totals")
     if totals:
         lines += [
             "",

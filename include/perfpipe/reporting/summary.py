@@ -101,21 +101,32 @@ def _cells(row: dict, checks: list[dict]) -> dict:
 
 
 def _latency_section(result: dict, where: str, checks: list[dict]) -> dict:
+    """Run facts, headline totals and the class/endpoint rows (with threshold cells) of a LoadResult."""
     rows = _stats_rows(result, where)
     for row in rows:
         row["cells"] = _cells(row, checks)
     total = next((r for r in rows if r["scope"] == "total"), None)
     return {
-        "duration_s": result.get("duration_s"),
-        "started_at": result.get("started_at"), "ended_at": result.get("ended_at"),
-        "aborted": bool(result.get("aborted")), "abort_reason": result.get("abort_reason"),
-        "health": result.get("health") or {}, "stages": result.get("stages") or [],
+        "run": {
+            "duration_s": result.get("duration_s"),
+            "started_at": result.get("started_at"), "ended_at": result.get("ended_at"),
+            "aborted": bool(result.get("aborted")), "abort_reason": result.get("abort_reason"),
+            "health": result.get("health") or {}, "stages": result.get("stages") or [],
+            "error_samples": result.get("error_samples") or [],
+        },
         "totals": _headline(total) if total else None,
         "total": total,
         "classes": [r for r in rows if r["scope"] == "class"],
         "endpoints": [r for r in rows if r["scope"] == "endpoint"],
-        "error_samples": result.get("error_samples") or [],
     }
+
+
+def _benchmark(bench: dict | None, checks: list[dict]) -> dict | None:
+    if not bench:
+        return None
+    section = _latency_section(bench, "bundle.database.benchmark", checks)
+    return {"duration_s": bench.get("duration_s"), "totals": section["totals"],
+            "queries": section["endpoints"], "classes": section["classes"]}
 
 
 def _headline(row: dict) -> dict:
@@ -201,7 +212,11 @@ def build_summary(bundle: dict) -> dict:
         "schema_version": SCHEMA_VERSION,
         "run": run,
         "verdict": {"verdict": verdict, "reason": reason},
-        "loadtest": loadtest,
+        "loadtest": loadtest["run"] if loadtest else None,
+        "totals": totals,
+        "total": loadtest["total"] if loadtest else None,
+        "classes": loadtest["classes"] if loadtest else [],
+        "endpoints": loadtest["endpoints"] if loadtest else [],
         "thresholds": checks,
         "thresholds_failed": sum(1 for c in checks if not c["success"]),
         "validation": None if validation is None else {
@@ -209,7 +224,7 @@ def build_summary(bundle: dict) -> dict:
             "data_docs": validation.get("data_docs"),
         },
         "database": _database(database),
-        "benchmark": _latency_section(bench, "bundle.database.benchmark", checks) if bench else None,
+        "benchmark": _benchmark(bench, checks),
         "baseline": _baseline(bundle.get("baseline"), totals),
         "history": _history(bundle.get("history"), run, verdict, totals),
         "regression": bundle.get("regression"),

@@ -54,8 +54,8 @@ def test_summary_json_numbers_come_from_the_recorder(rendered):
     summary = json.loads(paths["json"].read_text())
     stats = MetricsRecorder.from_dict(bundle["loadtest"]["metrics"]).stats_frame(bundle["loadtest"]["duration_s"])
     total = stats[stats["scope"] == "total"].iloc[0]
-    assert summary["loadtest"]["totals"]["requests"] == total["count"]
-    assert summary["loadtest"]["totals"]["p99_ms"] == total["p99_ms"]
+    assert summary["totals"]["requests"] == total["count"]
+    assert summary["totals"]["p99_ms"] == total["p99_ms"]
     assert summary["verdict"] == {"verdict": "fail", "reason": bundle["validation"]["reason"]}
     assert summary["thresholds_failed"] == 1
     assert summary["database"]["counts"] == {"critical": 1, "warning": 1, "info": 1}
@@ -65,10 +65,10 @@ def test_summary_json_numbers_come_from_the_recorder(rendered):
 
 def test_cells_mark_the_breached_threshold(rendered):
     summary = json.loads(rendered[1]["json"].read_text())
-    api = next(r for r in summary["loadtest"]["classes"] if r["klass"] == "api")
+    api = next(r for r in summary["classes"] if r["klass"] == "api")
     assert api["cells"]["p95_ms"]["status"] == "fail"
     assert api["cells"]["error_rate"]["status"] == "pass"
-    endpoint = next(r for r in summary["loadtest"]["endpoints"] if r["name"] == "get_item")
+    endpoint = next(r for r in summary["endpoints"] if r["name"] == "get_item")
     assert endpoint["cells"]["p95_ms"]["advisory"] is True
     assert endpoint["cells"]["p95_ms"]["status"] == ("pass" if endpoint["p95_ms"] < 20.0 else "fail")
 

@@ -1,0 +1,170 @@
+"""Publishing a run: record it in the results store, render its report, copy the report folder to
+``ObjectStoragePath(PERFPIPE_REPORTS_URL)/<dag_id>/<run>/``, annotate the report Asset's event and,
+when the verdict is not pass, notify through an optional Slack or SMTP connection.
+
+The rendering and the store live in ``include.perfpipe`` (no Airflow); this module is the Airflow side.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from airflow.sdk import Asset
+
+from include.pipelines.targets import RESULTS_DB_CONN
+
+log = logging.getLogger(__name__)
+
+REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"
+SLACK_CONN = "perf_notify_slack"  # a Slack incoming-webhook connection (apache-airflow-providers-slack)
+SMTP_CONN = "perf_notify_smtp"  # an SMTP connection; extra {"to": "a@x, b@y"} lists the recipients
+HISTORY_RUNS = 20
+
+# Asset URIs are fixed when the DAG is parsed, so there is one report Asset; each event's extra names
+# the run, target, profile, verdict and report URL (read them from ``inlet_events`` downstream).
+report_asset = Asset(uri="perfpipe://reports", name="perfpipe_reports", group="perfpipe")
+
+
+def reports_base() -> str:
+    """``$PERFPIPE_REPORTS_URL`` (``s3://``, ``gs://``, ``file://``), else the local reports folder."""
+    from include.perfpipe.runs import REPORTS_DIR_ENV
+
+    return os.environ.get(REPORTS_URL_ENV) or Path(os.environ.get(REPORTS_DIR_ENV, "reports")).resolve().as_uri()
+
+
+def publish_folder(local_dir: Path, base: str, dag_id: str) -> str:
+    """Copy a rendered report folder to ``<base>/<dag_id>/<folder name>/``; returns the report.html URL.
+
+    ``summary.json`` is copied last, so its presence means the whole report has arrived.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    local_dir = Path(local_dir).resolve()
+    dest = ObjectStoragePath(base) / dag_id / local_dir.name
+    if dest.protocol == "file" and Path(dest.path).resolve() == local_dir:
+        return str(dest / "report.html")  # rendered in place: nothing to copy
+    files = sorted((p for p in local_dir.rglob("*") if p.is_file()), key=lambda p: (p.name == "summary.json", p))
+    for src in files:
+        target = dest / src.relative_to(local_dir).as_posix()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with src.open("rb") as fin, target.open("wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    return str(dest / "report.html")
+
+
+def _connection(conn_id: str):
+    """The Airflow connection, or None when it is not configured."""
+    from airflow.sdk.bases.hook import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - not configured (the exception type differs across secrets backends)
+        return None
+
+
+def notify(summary_md: str, verdict: str, subject: str) -> list[str]:
+    """Send ``summary.md`` when the verdict is not pass, through each configured notifier; returns their names."""
+    if verdict == "pass":
+        return []
+    sent = []
+    if _connection(SLACK_CONN) is not None:
+        try:
+            from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+        except ImportError:
+            log.warning("connection %s is set but apache-airflow-providers-slack is not installed", SLACK_CONN)
+        else:
+            SlackWebhookHook(slack_webhook_conn_id=SLACK_CONN).send_text(summary_md)
+            sent.append("slack")
+    smtp = _connection(SMTP_CONN)
+    if smtp is not None:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        recipients = [a.strip() for a in str(smtp.extra_dejson.get("to", "")).split(",") if a.strip()]
+        if not recipients:
+            log.warning("connection %s has no recipients: set its extra to {\"to\": \"a@example.com\"}", SMTP_CONN)
+        else:
+            with SmtpHook(smtp_conn_id=SMTP_CONN) as hook:
+                hook.send_email_smtp(to=recipients, subject=subject,
+                                     html_content=f"<pre>{html.escape(summary_md)}</pre>")
+            sent.append("smtp")
+    return sent
+
+
+def _run_info(ctx, plan: dict | None) -> dict:
+    """The run's identity: from the preflight plan, else (preflight failed, or no load test) from the context."""
+    params = ctx["params"]
+    if plan:
+        run = dict(plan["run"])
+    else:
+        run = {
+            "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"],
+            "profile": params.get("profile") or ctx["dag"].dag_id,
+            "target": params.get("target_conn_id") or params.get("db_conn_id") or "unknown",
+            "version": params.get("version") or None,
+            "started_at": ctx["dag_run"].start_date.isoformat() if ctx["dag_run"].start_date else None,
+        }
+    group = ctx["ti"].task_id.rpartition(".")[0]
+    if group and run["run_id"] == ctx["run_id"]:
+        # several publish tasks in one DAG run (the release gate's task groups): keep their results apart
+        run["run_id"] = f"{run['run_id']}.{group}"
+    run["ended_at"] = datetime.now(timezone.utc).isoformat()
+    return run
+
+
+def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None,
+                validation: dict | None, regression: dict | None = None) -> dict:
+    """Record, render and publish one run; returns ``{verdict, reason, report_url, report_dir, run_id}``.
+
+    The report is rendered and published even when the results store is unreachable; the task then
+    fails afterwards, so a retry records the run (writes are idempotent).
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    from include.perfpipe.reporting import render_report
+    from include.perfpipe.reporting.summary import decide_verdict
+    from include.perfpipe.runs import run_dir
+    from include.perfpipe.store import ResultsStore
+    from include.pipelines.targets import postgres_dsn
+
+    run = _run_info(ctx, plan)
+    database = {**(db or {}), "benchmark": benchmark} if (db or benchmark) else None
+    bundle = {"run": run, "loadtest": load, "validation": validation, "database": database, "regression": regression}
+    verdict, reason = decide_verdict(bundle)
+    out_dir = run_dir(run["dag_id"], run["run_id"])
+    base = reports_base()
+    run["report_url"] = str(ObjectStoragePath(base) / run["dag_id"] / out_dir.name / "report.html")
+
+    store_error = None
+    store = None
+    try:
+        store = ResultsStore(postgres_dsn(RESULTS_DB_CONN))
+        store.migrate()
+        bundle.update(store.comparison(run, limit=HISTORY_RUNS))
+    except Exception as exc:  # noqa: BLE001 - publish the report anyway, then fail the task
+        store_error = exc
+        log.exception("results store (connection %s) unavailable; publishing the report without history",
+                      RESULTS_DB_CONN)
+    paths = render_report(bundle, out_dir)
+    report_url = publish_folder(out_dir, base, run["dag_id"])
+    if store_error is None:
+        store.save_bundle(bundle, verdict, reason, report_url=report_url)
+        if ctx["params"].get("mark_baseline") and verdict == "pass":
+            store.mark_baseline(run["dag_id"], run["run_id"])
+        elif ctx["params"].get("mark_baseline"):
+            log.warning("not marked as baseline: the verdict is %s, not pass", verdict)
+
+    ctx["outlet_events"][report_asset].extra = {
+        "dag_id": run["dag_id"], "run_id": run["run_id"], "target": run["target"], "profile": run["profile"],
+        "version": run.get("version"), "verdict": verdict, "reason": reason, "report_url": report_url,
+    }
+    notify(paths["markdown"].read_text(), verdict,
+           subject=f"perfpipe {verdict.upper()}: {run['target']} / {run['profile']} ({run['dag_id']})")
+    if store_error is not None:
+        raise RuntimeError(f"report published at {report_url}, but the results store failed: {store_error}") \
+            from store_error
+    return {"verdict": verdict, "reason": reason, "report_url": report_url, "report_dir": str(out_dir),
+            "run_id": run["run_id"]}

@@ -1,0 +1,47 @@
+"""The Airflow side of publishing: folder copy through ObjectStoragePath, and a notifier that no-ops unconfigured."""
+import pytest
+
+from include.pipelines.publishing import SLACK_CONN, SMTP_CONN, notify, publish_folder, report_asset
+
+
+def _report(tmp_path):
+    src = tmp_path / "reports" / "perf_smoke" / "manual__run_1"
+    (src / "gx").mkdir(parents=True)
+    for name in ("report.html", "summary.md", "summary.json", "junit.xml", "gx/index.html"):
+        (src / name).write_text(f"content of {name}")
+    return src
+
+
+def test_folder_is_copied_under_dag_and_run(tmp_path):
+    src = _report(tmp_path)
+    url = publish_folder(src, (tmp_path / "published").as_uri(), "perf_smoke")
+    dest = tmp_path / "published" / "perf_smoke" / "manual__run_1"
+    assert url == (dest / "report.html").as_uri()
+    copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert copied == ["gx/index.html", "junit.xml", "report.html", "summary.json", "summary.md"]
+    assert (dest / "gx/index.html").read_text() == "content of gx/index.html"
+    publish_folder(src, (tmp_path / "published").as_uri(), "perf_smoke")  # a retry overwrites, same files
+    assert len([p for p in dest.rglob("*") if p.is_file()]) == 5
+
+
+def test_rendering_in_place_copies_nothing(tmp_path):
+    src = _report(tmp_path)
+    url = publish_folder(src, (tmp_path / "reports").as_uri(), "perf_smoke")
+    assert url == (src / "report.html").as_uri()
+    assert (src / "report.html").read_text() == "content of report.html"
+
+
+def test_notifier_is_a_no_op_without_connections(monkeypatch):
+    for conn in (SLACK_CONN, SMTP_CONN):
+        monkeypatch.delenv(f"AIRFLOW_CONN_{conn.upper()}", raising=False)
+    assert notify("summary", "fail", subject="s") == []
+
+
+@pytest.mark.parametrize("verdict", ["pass"])
+def test_passing_runs_do_not_notify(monkeypatch, verdict):
+    monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", "smtp://127.0.0.1:9")  # would fail if used
+    assert notify("summary", verdict, subject="s") == []
+
+
+def test_report_asset_uri_is_static():
+    assert report_asset.uri.startswith("perfpipe://reports")
