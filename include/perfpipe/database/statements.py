@@ -45,19 +45,19 @@ def statements_status(conn: psycopg.Connection) -> dict:
               "readable": False, "schema": row["schema"], "reason": None}
     if not row["available"]:
         status["reason"] = "slow-query analysis unavailable: the pg_stat_statements extension is not shipped with this server"
-    elif not preloaded:
-        status["reason"] = UNAVAILABLE_NOT_PRELOADED
-    elif not status["installed"]:
-        status["reason"] = ("slow-query analysis unavailable: run CREATE EXTENSION pg_stat_statements "
-                            "in database " + conn.info.dbname)
-    else:
+    elif status["installed"]:
         try:
             conn.execute(sql.SQL("SELECT 1 FROM {}.pg_stat_statements LIMIT 1").format(sql.Identifier(row["schema"])))
             status["readable"] = True
-        except errors.ObjectNotInPrerequisiteState:  # SQLSTATE 55000: loaded but not preloaded
+        except errors.ObjectNotInPrerequisiteState:  # SQLSTATE 55000: installed but not preloaded
             status["reason"] = UNAVAILABLE_NOT_PRELOADED
         except errors.InsufficientPrivilege as exc:
             status["reason"] = f"slow-query analysis unavailable: {exc.diag.message_primary}"
+    elif not preloaded:
+        status["reason"] = UNAVAILABLE_NOT_PRELOADED
+    else:
+        status["reason"] = ("slow-query analysis unavailable: run CREATE EXTENSION pg_stat_statements "
+                            "in database " + conn.info.dbname)
     return status
 
 

@@ -1,0 +1,72 @@
+"""Real servers for the database stage: the system PostgreSQL 15 and an embedded PostgreSQL 18
+(pg_stat_statements preloaded) in a pytest temp dir. Tests get scratch databases named ``perfdb_*``."""
+from __future__ import annotations
+
+import socket
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+
+SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class Server:
+    name: str
+    admin_dsn: str
+    statements: bool  # pg_stat_statements preloaded
+
+    def dsn(self, database: str) -> str:
+        return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
+
+    @contextmanager
+    def scratch(self, label: str, setup_sql: str = ""):
+        """A fresh ``perfdb_<label>_<random>`` database (dropped afterwards), set up by ``setup_sql``: statements
+        ending in ``;`` + newline, each run on its own (autocommit, so VACUUM works)."""
+        name = f"perfdb_{label}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            if setup_sql:
+                run_and_close(self.dsn(name), [s for s in setup_sql.split(";\n") if s.strip()])
+            yield self.dsn(name)
+        finally:
+            with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session", params=["pg15", "pg18"])
+def server(request, tmp_path_factory) -> Server:
+    if request.param == "pg15":
+        try:
+            psycopg.connect(SYSTEM_PG, connect_timeout=3).close()
+        except psycopg.OperationalError as exc:
+            pytest.skip(f"system PostgreSQL 15 unreachable: {exc}")
+        return Server("pg15", SYSTEM_PG, statements=False)
+    embedded = pytest.importorskip("include.perfpipe.embedded_db")
+    data_dir = tmp_path_factory.mktemp("perfdb_pg18") / "data"
+    dsn = embedded.ensure_embedded_postgres(data_dir, _free_port())
+    request.addfinalizer(lambda: embedded.stop_embedded_postgres(data_dir))
+    return Server("pg18", dsn.rsplit("/", 1)[0] + "/postgres", statements=True)
+
+
+def run_and_close(dsn: str, statements: list[str], repeat: int = 1) -> None:
+    """Run statements on a separate connection and close it, which flushes its statistics."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(repeat):
+            for statement in statements:
+                conn.execute(statement)
+
+
+def by_check(findings: list[dict], check: str) -> dict[str, dict]:
+    return {f["object"]: f for f in findings if f["check"] == check}
