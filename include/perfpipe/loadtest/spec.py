@@ -261,7 +261,7 @@ def load_spec(
 
     overrides (all optional): ``vus`` (closed: constant VUs; open: ``max_vus``), ``duration`` (a
     constant level's length, or the profile's stages scaled to it), ``rate`` (constant arrival rate:
-    open model), ``max_vus``, ``stages`` (``[{duration, target}]``), ``model``, ``think_time``,
+    open model), ``max_vus``, ``stages`` (``[{duration, target}]``, from ``start``, default 0), ``model``, ``think_time``,
     ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``.
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
     with one, ``klass`` keeps only that class's endpoints. ``auth`` (user, password) and ``headers``
@@ -276,7 +276,7 @@ def load_spec(
     if not isinstance(raw, dict) or set(raw) - {"model", "start", "stages", "max_vus"}:
         raise ValueError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
     unknown = set(overrides) - {
-        "vus", "duration", "rate", "max_vus", "stages", "model", "think_time", "timeout", "abort_rules",
+        "vus", "duration", "rate", "max_vus", "stages", "start", "model", "think_time", "timeout", "abort_rules",
         "circuit_breaker", "loop_lag_bound_ms", "progress_interval",
     }
     if unknown:
@@ -285,7 +285,7 @@ def load_spec(
     if model not in MODELS:
         raise ValueError(f"model: expected one of {MODELS}, got {model!r}")
     stages = _stages(overrides.get("stages", raw.get("stages")), f"profiles.{profile}")
-    start = _number(raw.get("start", 0), f"profiles.{profile}.start")
+    start = _number(overrides.get("start", 0 if "stages" in overrides else raw.get("start", 0)), "start")
     duration = overrides.get("duration")
     duration_s = parse_duration(duration, "duration") if duration is not None else None
     level_key = "rate" if model == "open" else "vus"

@@ -1,0 +1,91 @@
+"""A tiny HTTP/1.1 test server on 127.0.0.1 (port 0) in a background thread, counting what it serves.
+
+Paths: ``/ok``; ``/sleep/<ms>``; ``/status/<code>``; ``/chunked``; ``/close`` (Connection: close);
+``/stall`` (answers at once, except that every request arriving during a stall window waits until
+the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start).
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+
+class LoopbackServer:
+    def __init__(self, stall_every_s: float = 10.0, stall_s: float = 1.0, stall_offset_s: float = 0.0) -> None:
+        self.requests = 0
+        self.stall_every_s, self.stall_s, self.stall_offset_s = stall_every_s, stall_s, stall_offset_s
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.port = 0
+        self.started = 0.0
+
+    def __enter__(self) -> "LoopbackServer":
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(5)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        self.started = time.monotonic()
+        self._ready.set()
+        await self._stop.wait()
+        server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                if length:
+                    await reader.readexactly(length)
+                self.requests += 1
+                path = head.split(b" ")[1].decode()
+                if not await self._respond(path, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(self, path: str, writer: asyncio.StreamWriter) -> bool:
+        status, body, close = 200, b"ok", False
+        if path.startswith("/sleep/"):
+            await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
+        elif path.startswith("/status/"):
+            status = int(path.rsplit("/", 1)[1])
+        elif path == "/stall":
+            into = (time.monotonic() - self.started - self.stall_offset_s) % self.stall_every_s
+            if into < self.stall_s:
+                await asyncio.sleep(self.stall_s - into)
+        elif path == "/chunked":
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\nhello\r\n6; ext=1\r\n world\r\n0\r\n\r\n")
+            await writer.drain()
+            return True
+        elif path == "/close":
+            close = True
+        headers = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n"
+        if close:
+            headers += "Connection: close\r\n"
+        writer.write(headers.encode() + b"\r\n" + body)
+        await writer.drain()
+        return not close

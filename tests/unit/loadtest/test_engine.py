@@ -1,0 +1,128 @@
+"""The engine against a loopback server: both models, exact counts, aborts, allowlist, stalls, drops.
+
+Every run is bounded (a few seconds, a handful of VUs) and asserts loose bounds only.
+"""
+import threading
+import time
+
+import pytest
+
+from include.perfpipe.loadtest import TargetNotAllowed, TargetUnreachable, load_spec, merge_results, run_load_test
+from include.perfpipe.loadtest.runner import run_part
+from tests.unit.loadtest.server import LoopbackServer
+
+
+@pytest.fixture
+def server():
+    with LoopbackServer() as srv:
+        yield srv
+
+
+def _total(result):
+    return result.stats_frame().set_index("name").loc["all"]
+
+
+def test_closed_model_counts_every_response(server):
+    progress = []
+    spec = load_spec("smoke", server.url("/sleep/20"), overrides={"vus": 4, "duration": "2s", "progress_interval": 1})
+    result = run_load_test(spec, progress=progress.append)
+    total = _total(result)
+    assert total["count"] == server.requests > 0 and total["errors"] == 0
+    assert 20 <= total["p50_ms"] <= 60 and 40 <= total["rps"] <= 200  # 4 VUs at ~20 ms each: ~160/s
+    series = result.timeseries_frame()
+    assert set(series[(series.klass == "all") & (series.t < 2)].active_vus) == {4}
+    assert progress and {"elapsed_s", "vus", "rps", "p95_ms", "errors", "dropped"} <= set(progress[0])
+    assert not result.aborted and result.duration_s == 2.0
+
+
+def test_closed_model_ramps_vus(server):
+    spec = load_spec("smoke", server.url("/sleep/10"), overrides={
+        "stages": [{"duration": "2s", "target": 6}], "progress_interval": 10})
+    series = run_load_test(spec).timeseries_frame()
+    vus = series[series.klass == "all"].set_index("t").active_vus
+    assert 1 <= vus[0] <= 3 and vus[1] == 6  # 0 -> 6 over 2 s; the sample is the second's maximum
+
+
+def test_open_model_sends_every_arrival(server):
+    spec = load_spec("smoke", server.url("/sleep/5"), overrides={"rate": 100, "duration": "2s", "max_vus": 20})
+    result = run_load_test(spec)
+    assert _total(result)["count"] == server.requests == 200  # 100/s for 2 s, none dropped
+    assert result.health["dropped"] == 0 and not result.health["saturated"]
+
+
+def test_open_model_counts_dropped_sends(server):
+    # 2 connections at 100 ms each carry 20 req/s; 100 req/s are asked for
+    spec = load_spec("smoke", server.url("/sleep/100"), overrides={"rate": 100, "duration": "2s", "max_vus": 2})
+    result = run_load_test(spec)
+    total, dropped = _total(result)["count"], result.health["dropped"]
+    assert total + dropped == 200 and 100 <= dropped <= 180 and total == server.requests
+    assert result.health["saturated"] and "dropped" in result.health["reasons"][0]
+    assert result.timeseries_frame().query("klass == 'all'").dropped.sum() == dropped
+
+
+def test_open_model_shows_a_stall_the_closed_model_hides():
+    # the server freezes 1 s, from 1 s to 2 s into a 3 s run; latency runs from the intended send time
+    with LoopbackServer(stall_every_s=100, stall_s=1.0, stall_offset_s=1.0) as srv:
+        spec = load_spec("smoke", srv.url("/stall"), overrides={"rate": 100, "duration": "3s", "max_vus": 200})
+        start_at = srv.started + (time.time() - time.monotonic())  # the server's clock start, as epoch
+        open_p99 = _total(run_load_test(spec, start_at=start_at))["p99_ms"]
+    with LoopbackServer(stall_every_s=100, stall_s=1.0, stall_offset_s=1.0) as srv:
+        spec = load_spec("smoke", srv.url("/stall"), overrides={"vus": 1, "duration": "3s"})
+        closed_p99 = _total(run_load_test(spec, start_at=srv.started + (time.time() - time.monotonic())))["p99_ms"]
+    assert open_p99 >= 500 and closed_p99 < 500  # one slow request among thousands: hidden
+
+
+def test_shards_merge_exactly(server):
+    spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 5, "duration": "1s"})
+    start_at, results = time.time() + 0.5, [None, None]
+
+    def run(index):
+        results[index] = run_part(spec, index, 2, start_at)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.timeseries_frame().query("klass == 'all'").active_vus.max() for r in results) == [2, 3]
+    merged = merge_results(results)
+    assert _total(merged)["count"] == sum(_total(r)["count"] for r in results) == server.requests
+
+
+def test_abort_on_fail_stops_early(server):
+    rule = {"klass": "all", "metric": "p95_ms", "operator": "<", "limit": 10, "window_s": 1, "delay_s": 1}
+    spec = load_spec("smoke", server.url("/sleep/30"), overrides={"vus": 2, "duration": "20s", "abort_rules": [rule]})
+    started = time.monotonic()
+    result = run_load_test(spec)
+    assert result.aborted and "p95_ms" in result.abort_reason and "< 10" in result.abort_reason
+    assert result.duration_s < 5 and time.monotonic() - started < 10
+
+
+def test_error_circuit_breaker_stops_early(server):
+    spec = load_spec("smoke", server.url("/status/500"), overrides={
+        "vus": 2, "duration": "20s", "circuit_breaker": {"error_rate": 0.5, "window_s": 1, "min_requests": 10}})
+    result = run_load_test(spec)
+    assert result.aborted and result.abort_reason.startswith("circuit breaker") and result.duration_s < 5
+    assert _total(result)["error_rate"] == 1.0 and '"500"' in _total(result)["status_counts"]
+
+
+def test_disallowed_target_is_refused_before_any_request(server):
+    spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 1, "duration": "1s"})
+    spec.allowlist = ["localhost"]  # e.g. an Airflow Variable that does not list 127.0.0.1
+    with pytest.raises(TargetNotAllowed, match="127.0.0.1"):
+        run_load_test(spec)
+    assert server.requests == 0
+
+
+def test_unreachable_target_is_an_error(server):
+    port = server.port
+    server.__exit__()
+    spec = load_spec("smoke", f"http://127.0.0.1:{port}/", overrides={"vus": 1, "duration": "1s"})
+    with pytest.raises(TargetUnreachable, match=f"127.0.0.1:{port}"):
+        run_load_test(spec)
+
+
+def test_errors_and_timeouts_are_recorded_by_name(server):
+    spec = load_spec("smoke", server.url("/sleep/2000"), overrides={"vus": 2, "duration": "1s", "timeout": "300ms"})
+    total = _total(run_load_test(spec))
+    assert total["errors"] == total["count"] > 0 and "ReadTimeout" in total["status_counts"]

@@ -1,0 +1,112 @@
+"""Profiles, scenarios and overrides become a LoadSpec; bad input is refused naming field and value."""
+import json
+from pathlib import Path
+
+import pytest
+
+from include.perfpipe.loadtest import LoadSpec, TargetNotAllowed, check_target, load_spec, parse_duration
+from include.perfpipe.loadtest.engine import ArrivalSchedule, share
+
+DEMO = Path(__file__).resolve().parents[3] / "include" / "config" / "scenarios" / "demo.yaml"
+TARGET = "http://127.0.0.1:8000"
+
+
+def test_durations():
+    assert [parse_duration(v) for v in ("30s", "1m", "500ms", "2h", 3)] == [30, 60, 0.5, 7200, 3]
+    with pytest.raises(ValueError, match=r"think_time.*'soon'"):
+        parse_duration("soon", "think_time")
+
+
+def test_profiles_give_stages_and_hold_windows():
+    load = load_spec("load", TARGET)
+    assert load.model == "closed" and load.max_vus == 200 and load.duration_s == 270
+    assert [w["kind"] for w in load.stage_windows()] == ["ramp", "hold", "ramp", "hold", "ramp"]
+    assert load.level_at(15) == pytest.approx(50) and load.level_at(100) == pytest.approx(133.333, rel=1e-3)
+    smoke = load_spec("smoke", TARGET)
+    assert smoke.level_at(0) == 1 and smoke.stage_windows() == [{"start_s": 0.0, "end_s": 60.0, "kind": "hold"}]
+    arrival = load_spec("arrival", TARGET)
+    assert arrival.model == "open" and arrival.max_vus == 500
+
+
+def test_overrides():
+    constant = load_spec("load", TARGET, overrides={"vus": 7, "duration": "10s"})
+    assert (constant.start, constant.stages, constant.max_vus) == (7, [{"duration_s": 10.0, "target": 7}], 7)
+    scaled = load_spec("load", TARGET, overrides={"duration": "27s"})
+    assert [s["duration_s"] for s in scaled.stages] == pytest.approx([3, 6, 3, 12, 3])
+    rate = load_spec("smoke", TARGET, overrides={"rate": 50, "duration": "5s", "vus": 9})
+    assert (rate.model, rate.start, rate.max_vus) == ("open", 50, 9)
+
+
+def test_single_url_is_get_of_that_exact_url():
+    spec = load_spec("smoke", "http://127.0.0.1:9/a/b?x=1", klass="health")
+    (endpoint,) = spec.endpoints
+    assert (endpoint.name, endpoint.url, endpoint.method, endpoint.klass) == (
+        "GET /a/b?x=1", "http://127.0.0.1:9/a/b?x=1", "GET", "health")
+
+
+def test_demo_scenario_and_class_filter():
+    spec = load_spec("smoke", TARGET, DEMO, headers={"Authorization": "Bearer t"})
+    assert {e.klass for e in spec.endpoints} == {"health", "api", "tool"}
+    create = next(e for e in spec.endpoints if e.name == "create_item")
+    assert (create.method, create.url, create.expect_status) == ("POST", TARGET + "/items", [201])
+    assert all(e.headers["Authorization"] == "Bearer t" for e in spec.endpoints)
+    tools = load_spec("smoke", TARGET, DEMO, klass="tool")
+    assert [e.name for e in tools.endpoints] == ["execute_tool"]
+
+
+def test_spec_round_trips_through_json():
+    spec = load_spec("arrival", TARGET, DEMO, auth=("u", "p"))
+    again = LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again == spec
+    assert spec.endpoints[0].headers["Authorization"] == "Basic dTpw"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"profile": "nope"}, r"profile: unknown profile 'nope'"),
+    ({"overrides": {"vus": 6000}}, r"vus: 6000 exceeds the cap of 5000"),
+    ({"overrides": {"rate": 10**6}}, r"rate: 1e\+06 req/s exceeds the cap"),
+    ({"overrides": {"duration": "3h"}}, r"duration: 10800 s exceeds the cap"),
+    ({"overrides": {"vus": -1}}, r"vus: expected a number >= 0, got -1"),
+    ({"overrides": {"speed": 1}}, r"overrides: unknown field\(s\) \['speed'\]"),
+    ({"overrides": {"abort_rules": [{"metric": "p42", "limit": 1}]}}, r"abort_rules\[0\]\.metric.*'p42'"),
+    ({"target": "ftp://127.0.0.1/"}, r"target: expected an http:// or https:// URL"),
+])
+def test_bad_input_names_field_and_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_spec(**{"profile": "smoke", "target": TARGET, **kwargs})
+
+
+def test_bad_scenario_names_file_field_and_value(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("endpoints:\n  - {name: a, path: /a, method: FETCH}\n")
+    with pytest.raises(ValueError, match=r"s.yaml: endpoints\[0\]\.method.*'FETCH'"):
+        load_spec("smoke", TARGET, scenario)
+    scenario.write_text("endpoints:\n  - {name: a, path: /a, expect: 200}\n")
+    with pytest.raises(ValueError, match=r"endpoints\[0\]: unknown field\(s\) \['expect'\]"):
+        load_spec("smoke", TARGET, scenario)
+
+
+def test_allowlist(monkeypatch):
+    assert check_target("http://LOCALHOST:80/x") == "localhost"
+    with pytest.raises(TargetNotAllowed, match=r"'example\.com'.*not in the allowlist"):
+        check_target("https://example.com/")
+    monkeypatch.setenv("PERFPIPE_TARGET_ALLOWLIST", "svc.internal, other")
+    assert check_target("http://svc.internal:8080/") == "svc.internal"
+    with pytest.raises(TargetNotAllowed):
+        load_spec("smoke", "http://127.0.0.1:8000")
+    assert load_spec("smoke", "http://127.0.0.1:8000", allowlist="127.0.0.1").allowlist == ["127.0.0.1"]
+    with pytest.raises(TargetNotAllowed):  # absolute URLs in a scenario are checked too
+        check_target("http://127.0.0.1:8001/", ["127.0.0.1:8000"])
+
+
+def test_arrival_schedule_inverts_the_rate_integral():
+    constant = ArrivalSchedule(load_spec("smoke", TARGET, overrides={"rate": 100, "duration": "10s"}))
+    assert constant.total == 1000 and constant.time_of(250) == pytest.approx(2.5) and constant.time_of(1000) is None
+    ramp = ArrivalSchedule(load_spec("smoke", TARGET, overrides={
+        "model": "open", "stages": [{"duration": "10s", "target": 100}], "max_vus": 10}))
+    assert ramp.total == 500 and ramp.time_of(125) == pytest.approx(5.0)  # 100/10 * t^2 / 2 = 125 at t = 5
+
+
+def test_share_splits_exactly():
+    assert [share(10, i, 3) for i in range(3)] == [4, 3, 3]
+    assert sum(share(7, i, 4) for i in range(4)) == 7
