@@ -7,6 +7,7 @@ never doubles its results. Each call opens and closes its own connection.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -96,11 +97,16 @@ def _adapt(column: str, value: Any) -> Any:
     return value
 
 
+def libpq_dsn(dsn: str) -> str:
+    """A libpq DSN; SQLAlchemy-style URLs (``postgresql+psycopg://``, as hooks return them) lose the driver."""
+    return re.sub(r"^postgres(?:ql)?\+[a-z0-9_]+://", "postgresql://", dsn)
+
+
 class ResultsStore:
-    """Results history; ``dsn`` is any libpq connection string or URL."""
+    """Results history; ``dsn`` is a libpq connection string or URL (a ``+driver`` suffix is dropped)."""
 
     def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+        self.dsn = libpq_dsn(dsn)
 
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.dsn, row_factory=dict_row)

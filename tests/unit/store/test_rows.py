@@ -1,7 +1,7 @@
 import pytest
 
 from include.perfpipe.store.migrations import MIGRATIONS_DIR, load_migrations
-from include.perfpipe.store.results_store import _key
+from include.perfpipe.store.results_store import _key, libpq_dsn
 from include.perfpipe.store.rows import stage_rows
 from tests.unit.reporting import synthetic
 
@@ -50,3 +50,9 @@ def test_migration_files_are_versioned(tmp_path):
     (tmp_path / "2_bad.sql").write_text("select 1")
     with pytest.raises(ValueError, match="'2_bad.sql'"):
         load_migrations(tmp_path)
+
+
+def test_sqlalchemy_style_urls_become_libpq_urls():
+    assert libpq_dsn("postgresql+psycopg://u@h:5432/d") == "postgresql://u@h:5432/d"
+    assert libpq_dsn("postgres+psycopg2://u@h/d") == "postgresql://u@h/d"
+    assert libpq_dsn("host=h dbname=d") == "host=h dbname=d"

@@ -1,0 +1,1 @@
+"""The "Performance reports" page of the perfpipe Airflow plugin."""

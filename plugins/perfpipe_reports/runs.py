@@ -1,0 +1,79 @@
+"""Where the page's runs come from: the results store, else the report folders on disk."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+RESULTS_DB_CONN = "perf_results_db"
+RESULTS_DSN_ENV = "PERFPIPE_DB_URL"
+REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get(REPORTS_DIR_ENV, "reports")).resolve()
+
+
+def results_dsn() -> str | None:
+    """The results store: the ``perf_results_db`` connection, else ``$PERFPIPE_DB_URL``, else None."""
+    try:
+        from airflow.models.connection import Connection
+
+        conn = Connection.get_connection_from_secrets(RESULTS_DB_CONN)
+        return conn.get_uri()
+    except Exception:  # noqa: BLE001 - not configured: fall back
+        return os.environ.get(RESULTS_DSN_ENV)
+
+
+def local_report(report_url: str | None, base: Path) -> str | None:
+    """``<dag_id>/<run folder>`` when the report URL is a file under the reports folder, else None."""
+    if not report_url or urlsplit(report_url).scheme != "file":
+        return None
+    path = Path(unquote(urlsplit(report_url).path))
+    try:
+        rel = path.parent.resolve().relative_to(base)
+    except ValueError:
+        return None
+    return rel.as_posix() if len(rel.parts) == 2 else None
+
+
+def runs_from_disk(base: Path, limit: int) -> list[dict]:
+    """Runs read from ``<base>/<dag_id>/<run>/summary.json``, newest first."""
+    found = []
+    for summary in base.glob("*/*/summary.json"):
+        try:
+            data = json.loads(summary.read_text())
+        except (OSError, ValueError):
+            continue
+        run, verdict = data.get("run") or {}, data.get("verdict") or {}
+        totals = data.get("totals") or {}
+        found.append({
+            **{k: run.get(k) for k in ("dag_id", "run_id", "profile", "target", "version", "started_at")},
+            "verdict": verdict.get("verdict"), "reason": verdict.get("reason"), "is_baseline": False,
+            "rps": totals.get("rps"), "p95_ms": totals.get("p95_ms"), "error_rate": totals.get("error_rate"),
+            "local": summary.parent.relative_to(base).as_posix(), "report_url": None,
+            "mtime": summary.stat().st_mtime,
+        })
+    found.sort(key=lambda r: r["mtime"], reverse=True)
+    return found[:limit]
+
+
+def list_runs(base: Path, dsn: str | None, limit: int = 200) -> tuple[list[dict], str | None]:
+    """Runs for the page and a notice (why the store was not used), newest first."""
+    if not dsn:
+        return runs_from_disk(base, limit), "No results store configured; showing the report folders on disk."
+    try:
+        from include.perfpipe.store import ResultsStore
+
+        runs = ResultsStore(dsn).list_runs(limit)
+    except Exception as exc:  # noqa: BLE001 - the page must still work
+        log.warning("results store unavailable: %s", exc)
+        return runs_from_disk(base, limit), f"The results store is unavailable ({type(exc).__name__}); " \
+                                           "showing the report folders on disk."
+    for run in runs:
+        run["local"] = local_report(run.get("report_url"), base)
+    return runs, None

@@ -1,0 +1,21 @@
+"""The plugin as Airflow loads it: a FastAPI app at /perfpipe and a nav entry pointing at it."""
+
+
+def test_airflow_loads_the_app_and_the_nav_entry():
+    from airflow import plugins_manager
+
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    ours = [a for a in apps if a["url_prefix"] == "/perfpipe"]
+    assert len(ours) == 1
+    views, _ = plugins_manager._get_ui_plugins()
+    view = next(v for v in views if v["name"] == "Performance reports")
+    assert view["href"] == "perfpipe/" and view["destination"] == "nav"  # relative: resolves under the UI base URL
+
+
+def test_app_is_protected_by_airflow_auth():
+    from fastapi.testclient import TestClient
+
+    import perfpipe_reports_plugin
+
+    response = TestClient(perfpipe_reports_plugin.reports_app).get("/api/runs")
+    assert response.status_code == 401  # no session cookie, no bearer token

@@ -1,0 +1,73 @@
+"""The reports page's FastAPI app in-process: listing, escaping, file serving and its auth hook."""
+import json
+
+import pytest
+from fastapi import HTTPException
+from fastapi.testclient import TestClient
+from perfpipe_reports.app import create_app
+from perfpipe_reports.runs import local_report
+
+from tests.unit.reporting.synthetic import HOSTILE
+
+
+def _write_run(base, dag_id, run, verdict="pass", target="demo", mtime=None):
+    folder = base / dag_id / run
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text(f"<html>report {run}</html>")
+    (folder / "summary.json").write_text(json.dumps({
+        "run": {"dag_id": dag_id, "run_id": run, "profile": "smoke", "target": target},
+        "verdict": {"verdict": verdict, "reason": "why"}, "totals": {"rps": 12.5, "p95_ms": 40.0, "error_rate": 0.01},
+    }))
+    return folder
+
+
+@pytest.fixture()
+def reports(tmp_path):
+    _write_run(tmp_path, "perf_smoke", "run_a", "pass")
+    _write_run(tmp_path, "perf_load", "run_b", "fail", target=HOSTILE)
+    return tmp_path
+
+
+def test_page_lists_runs_from_disk_without_a_store(reports):
+    client = TestClient(create_app(reports, dsn=lambda: None))
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="reports/perf_smoke/run_a/report.html"' in page.text
+    assert "v-fail" in page.text and "No results store configured" in page.text
+    assert {r["run_id"] for r in client.get("/api/runs").json()["runs"]} == {"run_a", "run_b"}
+
+
+def test_hostile_names_are_escaped(reports):
+    page = TestClient(create_app(reports, dsn=lambda: None)).get("/")
+    assert HOSTILE not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_report_files_are_served_and_traversal_refused(reports, tmp_path):
+    (tmp_path.parent / "secret.txt").write_text("secret")
+    client = TestClient(create_app(reports, dsn=lambda: None))
+    assert client.get("/reports/perf_smoke/run_a/report.html").text == "<html>report run_a</html>"
+    for path in ("/reports/perf_smoke/run_a/..%2F..%2F..%2Fsecret.txt", "/reports/perf_smoke/run_a/missing.html",
+                 "/reports/perf_smoke/run_b/report.html"):
+        assert client.get(path).status_code == 404
+
+
+def test_unreachable_store_falls_back_to_disk(reports):
+    client = TestClient(create_app(reports, dsn=lambda: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"))
+    body = client.get("/api/runs").json()
+    assert "unavailable" in body["notice"] and len(body["runs"]) == 2
+
+
+def test_every_route_goes_through_the_auth_dependency(reports):
+    def deny():
+        raise HTTPException(status_code=401, detail="Not authenticated")
+
+    client = TestClient(create_app(reports, dsn=lambda: None, auth=deny))
+    for path in ("/", "/api/runs", "/reports/perf_smoke/run_a/report.html"):
+        assert client.get(path).status_code == 401
+
+
+def test_local_report_only_for_files_under_the_reports_folder(tmp_path):
+    inside = (tmp_path / "perf_smoke" / "run_a" / "report.html").as_uri()
+    assert local_report(inside, tmp_path) == "perf_smoke/run_a"
+    assert local_report("file:///elsewhere/d/r/report.html", tmp_path) is None
+    assert local_report("s3://bucket/perf_smoke/run_a/report.html", tmp_path) is None
