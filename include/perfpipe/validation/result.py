@@ -5,7 +5,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +15,7 @@ from include.perfpipe.validation.gx_checkpoint import RESULT_COLUMNS
 RESULT_FILE = "validation.json"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """pass: every threshold met; fail: one breached; invalid: the generator could not measure;
     error: the target or DB was unreachable, or the run failed."""
 

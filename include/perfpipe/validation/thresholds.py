@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -147,11 +148,13 @@ def load_thresholds(
     for section, key in (("profiles", profile), ("targets", target)):
         per_name = p.mapping(section, data.get(section))
         for name, block in per_name.items():
-            p.name(f"{section}.{name}", name)
+            if not isinstance(name, str) or not name.strip():
+                raise p.fail(f"{section}.{name}", name, "expected a non-empty name")
             if section == "profiles" and known_profiles is not None and name not in known_profiles:
-                raise p.fail(f"profiles.{name}", name, f"unknown profile; profiles.yaml has {', '.join(sorted(known_profiles))}")
+                raise p.fail(f"profiles.{name}", name,
+                             f"unknown profile; profiles.yaml has {', '.join(sorted(known_profiles))}")
             changes = p.overrides(f"{section}.{name}", block)
-            if name == key:
+            if name in _aliases(key):
                 rules = _apply(p, rules, changes)
     if overrides is not None:
         run = _Parser("overrides (run parameters)", p.known_classes, rolling_s)
@@ -180,6 +183,14 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ThresholdConfigError(str(path), "(top level)", data, "expected a mapping with a 'suites' key")
     return data
+
+
+def _aliases(name: str | None) -> set[str]:
+    """What a ``targets`` key may match: the target as given, or its host:port or host when it is a URL."""
+    if not name:
+        return set()
+    url = urlparse(name)
+    return {name, url.netloc, url.hostname or ""} - {""}
 
 
 def _profile_names(path: Path) -> set[str] | None:
