@@ -58,11 +58,15 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
         raise ValueError(f"lock_timeout_s: must be > 0, got {lock_timeout_s!r}")
     if statement_timeout_s is not None and statement_timeout_s < 0:
         raise ValueError(f"statement_timeout_s: must be >= 0 or None, got {statement_timeout_s!r}")
-    notices: list[psycopg.errors.Diagnostic] = []
+    notices: list[tuple[str | None, str | None]] = []
+
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:  # diag is only valid during the call
+        notices.append((diag.sqlstate, diag.message_primary))
+
     results = []
     conn = connect(dsn)
     try:
-        conn.add_notice_handler(notices.append)
+        conn.add_notice_handler(on_notice)
         targets = _resolve_tables(conn, tables)
         _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
         for index, (schema, table) in enumerate(targets, 1):
@@ -71,7 +75,7 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
             status, message = "done", ""
             try:
                 conn.execute(sql.SQL("VACUUM (ANALYZE, SKIP_LOCKED) {}").format(qualified(schema, table)))
-                skipped = [n.message_primary for n in notices if n.sqlstate == LOCK_NOT_AVAILABLE]
+                skipped = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
                 if skipped:
                     status, message = "skipped_lock", "; ".join(skipped)
             except errors.LockNotAvailable as exc:
@@ -82,7 +86,7 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
                 status, message = "error", str(exc).strip()
                 if conn.closed:
                     conn = connect(dsn)
-                    conn.add_notice_handler(notices.append)
+                    conn.add_notice_handler(on_notice)
                     _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
             except psycopg.Error as exc:
                 status, message = "error", str(exc).strip()

@@ -2,10 +2,13 @@
 (pg_stat_statements preloaded) in a pytest temp dir. Tests get scratch databases named ``perfdb_*``."""
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -46,7 +49,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session", params=["pg15", "pg18"])
-def server(request, tmp_path_factory) -> Server:
+def server(request) -> Server:
     if request.param == "pg15":
         try:
             psycopg.connect(SYSTEM_PG, connect_timeout=3).close()
@@ -54,9 +57,15 @@ def server(request, tmp_path_factory) -> Server:
             pytest.skip(f"system PostgreSQL 15 unreachable: {exc}")
         return Server("pg15", SYSTEM_PG, statements=False)
     embedded = pytest.importorskip("include.perfpipe.embedded_db")
-    data_dir = tmp_path_factory.mktemp("perfdb_pg18") / "data"
-    dsn = embedded.ensure_embedded_postgres(data_dir, _free_port())
-    request.addfinalizer(lambda: embedded.stop_embedded_postgres(data_dir))
+    # not under pytest's basetemp: concurrent pytest sessions prune each other's old basetemp dirs
+    root = Path(tempfile.mkdtemp(prefix="perfdb_pg18_"))
+
+    def stop():
+        embedded.stop_embedded_postgres(root / "data")
+        shutil.rmtree(root, ignore_errors=True)
+
+    request.addfinalizer(stop)
+    dsn = embedded.ensure_embedded_postgres(root / "data", _free_port())
     return Server("pg18", dsn.rsplit("/", 1)[0] + "/postgres", statements=True)
 
 
