@@ -138,6 +138,7 @@ class Shard:
         self.loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task] = set()
         self.t0 = perf_counter() + (t0_epoch - time.time())
+        self.t_end = self.t0 + self.spec.duration_s
         wait = self.t0 - perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -189,12 +190,12 @@ class Shard:
                 if elapsed - last_progress >= self.spec.progress_interval_s:
                     self.report(elapsed, last_progress, last_requests)
                     last_progress, last_requests = elapsed, self.requests
-            expected = perf_counter() + TICK_S
-            await asyncio.sleep(TICK_S)
+            pause = min(TICK_S, max(self.t_end - perf_counter(), 0.0))
+            expected = perf_counter() + pause
+            await asyncio.sleep(pause)
 
     def report(self, elapsed: float, since: float, requests_then: int) -> None:
-        first = int(since)
-        stats = window_stats(self.rec, first, int(elapsed))
+        stats = window_stats(self.rec, int(elapsed) - 1, int(elapsed), metric="p95_ms")  # the last whole second
         snapshot = {
             "elapsed_s": round(elapsed, 1), "vus": self.active(),
             "rps": round((self.requests - requests_then) / max(elapsed - since, 1e-9), 1),
@@ -289,7 +290,7 @@ class ClosedShard(Shard):
 
     def next(self, vu: _VU) -> None:
         conn = vu.conn
-        if vu.retired or self.stopping:
+        if vu.retired or self.stopping or perf_counter() >= self.t_end:
             if conn is not None:
                 conn.close()
             return

@@ -8,11 +8,13 @@ from __future__ import annotations
 from include.perfpipe.metrics import ALL, MetricsRecorder, _decode, new_histogram
 
 _PERCENTILE = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
+_LATENCY = {*_PERCENTILE, "mean_ms", "max_ms"}
 
 
-def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = ALL) -> dict:
-    """requests, errors, error_rate and latency figures (ms) over seconds ``first`` to ``last - 1``."""
-    hist = new_histogram(2)
+def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = ALL, metric: str | None = None) -> dict:
+    """requests, errors, error_rate and (when asked) one latency ``metric`` in ms over seconds
+    ``first`` to ``last - 1``. Computing only what is asked keeps the event loop free."""
+    hist = new_histogram(2) if metric in _LATENCY else None
     requests = errors = 0
     klasses = {e.klass for e in recorder.endpoints.values()} if klass == ALL else {klass}
     for t in range(first, last):
@@ -20,30 +22,36 @@ def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = 
             bucket = recorder.seconds.get((t, k))
             if bucket is None:
                 continue
-            hist.add(bucket.hist if bucket.hist is not None else _decode(bucket.encoded))
+            if hist is not None:
+                hist.add(bucket.hist if bucket.hist is not None else _decode(bucket.encoded))
             requests += bucket.requests
             errors += bucket.errors
-    return _figures(hist, requests, errors)
+    return _figures(hist, requests, errors, metric)
 
 
-def _figures(hist, requests: int, errors: int) -> dict:
-    stats = {"requests": requests, "errors": errors, "error_rate": errors / requests if requests else 0.0}
-    if requests:
-        stats.update({m: hist.get_value_at_percentile(p) / 1000.0 for m, p in _PERCENTILE.items()})
-        stats.update(mean_ms=hist.get_mean_value() / 1000.0, max_ms=hist.get_max_value() / 1000.0)
-    return stats
-
-
-def totals_stats(recorder: MetricsRecorder, klass: str = ALL) -> dict:
+def totals_stats(recorder: MetricsRecorder, klass: str = ALL, metric: str | None = None) -> dict:
     """The same figures as ``window_stats`` over everything recorded so far (endpoint totals)."""
-    hist = new_histogram()
+    hist = new_histogram() if metric in _LATENCY else None
     requests = errors = 0
     for totals in recorder.endpoints.values():
         if klass == ALL or totals.klass == klass:
-            hist.add(totals.hist)
+            if hist is not None:
+                hist.add(totals.hist)
             requests += totals.count
             errors += totals.errors
-    return _figures(hist, requests, errors)
+    return _figures(hist, requests, errors, metric)
+
+
+def _figures(hist, requests: int, errors: int, metric: str | None) -> dict:
+    stats = {"requests": requests, "errors": errors, "error_rate": errors / requests if requests else 0.0}
+    if hist is not None and requests:
+        if metric in _PERCENTILE:
+            stats[metric] = hist.get_value_at_percentile(_PERCENTILE[metric]) / 1000.0
+        elif metric == "mean_ms":
+            stats[metric] = hist.get_mean_value() / 1000.0
+        else:
+            stats[metric] = hist.get_max_value() / 1000.0
+    return stats
 
 
 _HOLDS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
@@ -63,9 +71,9 @@ def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker:
             continue
         first = 0 if window is None else second - int(window)
         if window is None:
-            stats = totals_stats(recorder, rule["klass"])
+            stats = totals_stats(recorder, rule["klass"], rule["metric"])
         else:
-            stats = window_stats(recorder, first, second, rule["klass"])
+            stats = window_stats(recorder, first, second, rule["klass"], rule["metric"])
         stats["rps"] = stats["requests"] / (second - first)
         stats["peak_vus"] = max((v for t, v in recorder.active_vus.items() if first <= t < second), default=0)
         observed = stats.get(rule["metric"])

@@ -7,12 +7,17 @@ the VUs or arrivals from the same ``start_at`` and the parts' results merge exac
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import multiprocessing
+import os
 import queue as queue_module
 import resource
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from include.perfpipe.loadtest.engine import make_shard
 from include.perfpipe.loadtest.result import LoadResult, merge_results
@@ -21,6 +26,7 @@ from include.perfpipe.loadtest.target import check_target, probe_target, split_u
 
 log = logging.getLogger("perfpipe.loadtest")
 STARTUP_TIMEOUT_S = 120.0
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_load_test(
@@ -73,67 +79,77 @@ def _raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _child(spec_dict, index, count, start_at, messages, stop, go, start_value) -> None:
-    """A worker process: announce readiness, wait for the common start, run, send the result back."""
-    try:
-        spec = LoadSpec.from_dict(spec_dict)
-        messages.put(("ready", index, None))
-        if not go.wait(STARTUP_TIMEOUT_S):
-            return
-        start = start_at if start_at is not None else start_value.value
-        result = run_part(
-            spec, index, count, start, progress=lambda snap: messages.put(("progress", index, snap)),
-            should_stop=stop.is_set, on_abort=stop.set,
-        )
-        messages.put(("result", index, result.to_dict()))
-    except BaseException as exc:  # reported to the parent, which fails the run
-        stop.set()
-        messages.put(("error", index, f"{type(exc).__name__}: {exc}"))
-
-
 def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start_at, progress) -> LoadResult:
-    ctx = multiprocessing.get_context("spawn")
-    messages, stop, go, start_value = ctx.Queue(), ctx.Event(), ctx.Event(), ctx.Value("d", 0.0)
+    """Run parts ``first .. first + processes - 1`` in worker subprocesses (``loadtest.worker``).
+
+    Subprocesses rather than multiprocessing: nothing of the caller's ``__main__`` is re-imported and
+    it works inside daemonic worker processes (Celery). Every worker says when it is ready; the
+    common start is then sent to all; a worker that aborts makes the parent stop the others.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     workers = [
-        ctx.Process(target=_child, args=(spec.to_dict(), first + p, count, start_at, messages, stop, go, start_value),
-                    name=f"perfpipe-loadtest-{first + p}", daemon=True)
-        for p in range(processes)
+        subprocess.Popen([sys.executable, "-m", "include.perfpipe.loadtest.worker"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        for _ in range(processes)
     ]
-    for worker in workers:
-        worker.start()
-    ready, results, latest = set(), {}, {}
+    messages: queue_module.Queue = queue_module.Queue()
+    for p, worker in enumerate(workers):
+        _send(worker, {"spec": spec.to_dict(), "index": first + p, "count": count})
+        threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
+    ready, results, latest, failure = set(), {}, {}, None
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     try:
-        while len(results) < processes:
+        while len(results) < processes and failure is None:
             try:
-                kind, index, payload = messages.get(timeout=1.0)
+                p, message = messages.get(timeout=1.0)
             except queue_module.Empty:
-                dead = [w.name for w in workers if not w.is_alive() and w.exitcode not in (0, None)]
-                if dead or (len(ready) < processes and time.monotonic() > deadline):
-                    raise RuntimeError(f"load test processes failed to start or died: {dead or 'startup timeout'}")
+                if len(ready) < processes and time.monotonic() > deadline:
+                    failure = "load test worker processes did not start in time"
                 continue
+            kind = message.get("kind")
             if kind == "ready":
-                ready.add(index)
+                ready.add(p)
                 if len(ready) == processes:
-                    start_value.value = time.time() + 0.2
-                    go.set()
+                    start = start_at if start_at is not None else time.time() + 0.2
+                    for worker in workers:
+                        _send(worker, {"start_at": start})
             elif kind == "progress":
-                latest[index] = payload
-                if index == first:
+                latest[p] = message["progress"]
+                if p == 0:
                     _combined_progress(latest, progress)
+            elif kind == "aborted":
+                for worker in workers:
+                    _send(worker, {"stop": True})
             elif kind == "result":
-                results[index] = LoadResult.from_dict(payload)
+                results[p] = LoadResult.from_dict(message["result"])
             else:
-                raise RuntimeError(f"load test process {index} failed: {payload}")
+                failure = f"load test worker {first + p} failed: {message.get('error', message)}"
     finally:
-        stop.set()
-        go.set()
         for worker in workers:
-            worker.join(timeout=15)
-            if worker.is_alive():
-                worker.terminate()
-    merged = merge_results([results[i] for i in sorted(results)])
-    return merged
+            _send(worker, {"stop": True})
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    if failure:
+        raise RuntimeError(failure)
+    return merge_results([results[p] for p in sorted(results)])
+
+
+def _send(worker: subprocess.Popen, message: dict) -> None:
+    try:
+        worker.stdin.write(json.dumps(message) + "\n")
+        worker.stdin.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # the worker is gone; its exit is noticed on its stdout
+
+
+def _read_lines(p: int, worker: subprocess.Popen, messages: queue_module.Queue) -> None:
+    for line in worker.stdout:
+        if line.startswith("{"):
+            messages.put((p, json.loads(line)))
+    if worker.wait() != 0:
+        messages.put((p, {"kind": "error", "error": f"exit code {worker.returncode}"}))
 
 
 def _combined_progress(latest: dict, progress) -> None:

@@ -1,0 +1,50 @@
+"""A load generator worker process, driven by ``runner._run_processes`` over JSON lines.
+
+stdin: ``{"spec", "index", "count"}``, then ``{"start_at"}``, then possibly ``{"stop": true}``.
+stdout: ``{"kind": "ready"}``, ``{"kind": "progress", ...}``, ``{"kind": "aborted"}`` and finally
+``{"kind": "result", "result": LoadResult.to_dict()}`` or ``{"kind": "error", "error": ...}``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+
+def _emit(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    try:
+        from include.perfpipe.loadtest.runner import run_part
+        from include.perfpipe.loadtest.spec import LoadSpec
+
+        job = json.loads(sys.stdin.readline())
+        spec = LoadSpec.from_dict(job["spec"])
+        _emit({"kind": "ready"})
+        start = json.loads(sys.stdin.readline())
+        if "start_at" not in start:
+            return
+        stop = threading.Event()
+
+        def watch_stdin() -> None:
+            for line in sys.stdin:
+                if json.loads(line).get("stop"):
+                    stop.set()
+            stop.set()  # the parent went away
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+        result = run_part(
+            spec, job["index"], job["count"], start["start_at"],
+            progress=lambda snapshot: _emit({"kind": "progress", "progress": snapshot}),
+            should_stop=stop.is_set, on_abort=lambda: _emit({"kind": "aborted"}),
+        )
+        _emit({"kind": "result", "result": result.to_dict()})
+    except Exception as exc:  # reported to the parent, which fails the run
+        _emit({"kind": "error", "error": f"{type(exc).__name__}: {exc}"})
+
+
+if __name__ == "__main__":
+    main()
