@@ -3,8 +3,10 @@
 A GX file context lives under ``run_dir / "gx"``. The window frame is one pandas dataframe asset;
 each (suite, window) becomes an Expectation Suite whose Expectations select their rows with a
 row condition on ``window``, ``klass`` and ``scope``:
-- upper limits: ``ExpectColumnMaxToBeBetween``; lower limits: ``ExpectColumnMinToBeBetween``;
-- per-endpoint (per-query) limits and the per-second window: ``ExpectColumnValuesToBeBetween``.
+- one row per class (whole run, steady state): ``ExpectColumnMaxToBeBetween`` for upper limits,
+  ``ExpectColumnMinToBeBetween`` for lower ones;
+- several rows per class (per-endpoint/per-query limits, rolling windows, seconds):
+  ``ExpectColumnValuesToBeBetween``, whose Data Docs list the offending rows by ``name`` and ``start_s``.
 Success and observed values come from GX's own results. ``great_expectations`` is imported here,
 inside functions only (it takes seconds to import).
 """
@@ -39,7 +41,8 @@ class Check:
 
     @property
     def every_row(self) -> bool:
-        return len(self.scopes) > 1 or self.window == SECOND
+        """Several rows per class (queries, seconds, rolling windows): check each, so GX lists the offenders."""
+        return "endpoint" in self.scopes or self.window == SECOND or self.window.startswith("rolling_")
 
 
 def plan_checks(frame: pd.DataFrame, thresholds: Thresholds) -> tuple[list[Check], list[str]]:
