@@ -36,7 +36,7 @@ SELECT r.dag_id, r.run_id, r.profile, r.target, r.version, r.started_at, r.ended
 FROM perfpipe.runs r
 LEFT JOIN LATERAL (
     -- headline of the load test; shards saved under separate map indexes add up (latency: worst shard)
-    SELECT sum(s.count) AS requests, sum(s.errors) AS errors, sum(s.rps) AS rps,
+    SELECT sum(s.count)::bigint AS requests, sum(s.errors)::bigint AS errors, sum(s.rps) AS rps,
            max(s.p50_ms) AS p50_ms, max(s.p95_ms) AS p95_ms, max(s.p99_ms) AS p99_ms
     FROM perfpipe.endpoint_stats s
     WHERE s.dag_id = r.dag_id AND s.run_id = r.run_id AND s.stage = 'loadtest' AND s.scope = 'total'

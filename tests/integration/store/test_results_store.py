@@ -113,7 +113,7 @@ def test_save_run_upserts_and_history_has_headline(store):
     h2 = hist.iloc[-1]
     assert h2["verdict"] == "pass" and h2["reason"] == "rerun"
     total = [r for r in store.stage_rows("perf_load", "h2", "endpoint_stats") if r["scope"] == "total"][0]
-    assert h2["requests"] == total["count"] and h2["p95_ms"] == total["p95_ms"]
+    assert h2["requests"] == total["count"] and isinstance(h2["requests"], int) and h2["p95_ms"] == total["p95_ms"]
     assert list(store.history("hist", "smoke", limit=1)["run_id"]) == ["h2"]
 
 

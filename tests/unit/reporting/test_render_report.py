@@ -44,7 +44,8 @@ def test_html_is_self_contained_with_plotly_inlined_once(rendered):
 
     html = rendered[1]["html"].read_text()
     assert html.count(get_plotlyjs()[:200]) == 1
-    assert "<script src=" not in html and "<link" not in html  # nothing fetched: no CDN, works offline
+    # nothing fetched: no CDN, no stylesheet, not even a favicon request
+    assert "<script src=" not in html and 'rel="stylesheet"' not in html and '<link rel="icon" href="data:,">' in html
     assert html.count('class="plotly-graph-div"') == 3  # throughput, latency, trend
     assert "ramp" in html and "Regression analysis" in html
 

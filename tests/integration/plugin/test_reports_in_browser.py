@@ -1,0 +1,189 @@
+"""The reports page end to end: Airflow's real auth (JWT cookie), the results store, and a report in headless Chromium.
+
+Chromium stays on loopback (every other host resolves to nothing, no proxy) and gets a fresh profile.
+The screenshot goes to the test's tmp dir and to reports/screenshots/ for humans.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import ROOT, free_port
+from tests.integration.plugin.cdp import Page
+from tests.unit.reporting import synthetic
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The chromium binary, installed with apt-get when missing (skipped only if apt itself fails)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = subprocess.run(["apt-get", "install", "-y", "chromium"], env=env, capture_output=True, text=True)
+    if install.returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+        install = subprocess.run(["apt-get", "install", "-y", "chromium"], env=env, capture_output=True, text=True)
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip(f"chromium is missing and `apt-get install -y chromium` failed: {install.stderr[-500:]}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def viewer_token() -> str:
+    """A JWT for a viewer, from Airflow's own (simple) auth manager, after `airflow db migrate`."""
+    airflow = Path(sys.executable).with_name("airflow")
+    done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="perf-viewer", role="viewer"))
+
+
+@pytest.fixture(scope="module")
+def results_dsn():
+    name = f"perfstore_plugin_{os.getpid()}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, results_dsn):
+    """One rendered, recorded run (failing, with hostile text), as publish_run leaves it."""
+    from include.perfpipe.reporting import render_report
+    from include.perfpipe.reporting.summary import decide_verdict
+    from include.perfpipe.store import ResultsStore
+
+    reports = tmp_path_factory.mktemp("reports")
+    bundle = synthetic.bundle(run_id="manual__browser_check")
+    store = ResultsStore(results_dsn)
+    store.migrate()
+    for i, slow in enumerate((0.8, 0.9, 1.0)):  # earlier passing runs: a baseline and a trend
+        old = synthetic.bundle(run_id=f"scheduled__{i}", fail=False)
+        old["loadtest"] = synthetic.load_result(seed=i, slow=slow)
+        old["run"]["started_at"] = f"2026-11-2{i}T11:00:00+00:00"
+        store.save_bundle(old, "pass", "all thresholds met")
+    bundle.update(store.comparison(bundle["run"]))
+    out_dir = reports / "perf_load" / "manual__browser_check"
+    paths = render_report(bundle, out_dir)
+    store.save_bundle(bundle, *decide_verdict(bundle), report_url=paths["html"].as_uri())
+    return reports, bundle
+
+
+@pytest.fixture(scope="module")
+def server(published, results_dsn, viewer_token):
+    """The plugin's app, behind Airflow's auth dependency, served by uvicorn on loopback."""
+    import uvicorn
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api.security import requires_access_view
+    from perfpipe_reports.app import create_app
+
+    app = create_app(published[0], dsn=lambda: results_dsn, auth=requires_access_view(AccessView.WEBSITE))
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(10)
+
+
+def test_page_needs_airflow_login_and_lists_store_runs(server, viewer_token, published):
+    assert httpx.get(f"{server}/").status_code == 401
+    assert httpx.get(f"{server}/", cookies={"_token": "forged"}).status_code == 403
+    page = httpx.get(f"{server}/", cookies={"_token": viewer_token})
+    assert page.status_code == 200
+    assert "manual__browser_check" in page.text and "v-fail" in page.text
+    assert 'href="reports/perf_load/manual__browser_check/report.html"' in page.text
+    runs = httpx.get(f"{server}/api/runs", headers={"Authorization": f"Bearer {viewer_token}"}).json()
+    assert runs["notice"] is None and [r["run_id"] for r in runs["runs"]][0] == "manual__browser_check"
+
+
+async def _open(chromium: str, profile: Path):
+    port_file = profile / "DevToolsActivePort"
+    proc = await asyncio.create_subprocess_exec(
+        chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
+    )
+    for _ in range(200):
+        if port_file.exists() and port_file.read_text().strip():
+            break
+        await asyncio.sleep(0.1)
+    port = port_file.read_text().split()[0]
+    session = aiohttp.ClientSession()
+    targets = await (await session.get(f"http://127.0.0.1:{port}/json/list")).json()
+    target = next(t for t in targets if t["type"] == "page")
+    page = Page(await session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0))
+    return proc, session, page
+
+
+async def _check_report(chromium: str, profile: Path, url: str, token: str, shot: Path) -> dict:
+    proc, session, page = await _open(chromium, profile)
+    try:
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            await page.send(f"{domain}.enable")
+        await page.send("Emulation.setDeviceMetricsOverride", width=1300, height=900, deviceScaleFactor=1, mobile=False)
+        await page.send("Network.setCookie", name="_token", value=token, domain="127.0.0.1", path="/")
+        await page.send("Page.navigate", url=url)
+        charts = await page.wait_for("document.querySelectorAll('.plotly .main-svg').length >= 6 && "
+                                     "document.querySelectorAll('.plotly .main-svg').length")
+        facts = {
+            "charts": charts,
+            "plots": await page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
+            "verdict": await page.evaluate("document.getElementById('verdict').innerText"),
+            "scripts": await page.evaluate("document.scripts.length"),
+            "hostile_script": await page.evaluate("[...document.scripts].some(s => s.text.includes(\"alert('pwned')\"))"),
+            "title": await page.evaluate("document.title"),
+        }
+        await page.screenshot(shot)
+        facts["errors"] = page.js_errors()
+        return facts
+    finally:
+        await page.close()
+        await session.close()
+        proc.terminate()
+        await proc.wait()
+
+
+def test_report_renders_in_headless_chromium(server, viewer_token, chromium, tmp_path):
+    url = f"{server}/reports/perf_load/manual__browser_check/report.html"
+    shot = tmp_path / "report.png"
+    facts = asyncio.run(_check_report(chromium, tmp_path / "profile", url, viewer_token, shot))
+    keep = ROOT / "reports" / "screenshots"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / "report.png")
+    assert facts["errors"] == []
+    assert facts["plots"] == 3 and facts["charts"] >= 6  # throughput, latency, trend: each draws its SVG layers
+    assert facts["verdict"].startswith("FAIL") and synthetic.HOSTILE in facts["verdict"]  # shown as text
+    assert facts["scripts"] == 1 + facts["plots"]  # plotly.js once, one newPlot per chart, nothing else
+    assert facts["hostile_script"] is False
+    assert shot.stat().st_size > 50_000
