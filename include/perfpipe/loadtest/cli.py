@@ -6,7 +6,6 @@ target refused or unreachable).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import sys
@@ -56,32 +55,46 @@ def run_cli(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out = Path(args.out)
     try:
-        overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
-                     "timeout": args.timeout}
-        spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
-                         klass=args.klass)
         from include.perfpipe.validation import load_thresholds, validate
 
         thresholds = load_thresholds(args.thresholds, profile=args.profile)
-        spec.abort_rules = abort_rules(thresholds.abort_rules())
-        result = run_load_test(spec, processes=args.processes)
-    except (ValueError, ConnectionError, ImportError) as exc:
+    except (ValueError, ImportError) as exc:  # no verdict possible without thresholds
         return _error(out, exc)
-    kwargs = dict(thresholds=thresholds, stages=result.stages, health=result.health, run_dir=out,
-                  aborted=result.aborted, abort_reason=result.abort_reason)
-    if "recorder" in inspect.signature(validate).parameters:
-        kwargs["recorder"] = result.metrics
-    validation = validate(result.stats_frame(), result.timeseries_frame(), **kwargs)
+    try:
+        overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
+                     "timeout": args.timeout, "abort_rules": thresholds.abort_rules()}
+        spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
+                         klass=args.klass)
+        result = run_load_test(spec, processes=args.processes)
+    except (ValueError, ConnectionError) as exc:
+        from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
+
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        validation = validate(pd_frame(STATS_COLUMNS), pd_frame(TIMESERIES_COLUMNS), thresholds=thresholds,
+                              stages=[], health={}, run_dir=out, error=f"{type(exc).__name__}: {exc}")
+        (out / "summary.json").write_text(json.dumps(
+            {"version": 1, "verdict": str(validation.verdict), "reason": validation.reason,
+             "validation": validation.to_dict()}, indent=2, default=str) + "\n")
+        return int(validation.exit_code)
+    validation = validate(result.stats_frame(), result.timeseries_frame(), thresholds=thresholds,
+                          stages=result.stages, health=result.health, run_dir=out, recorder=result.metrics,
+                          aborted=result.aborted, abort_reason=result.abort_reason)
     path = result.write(out, validation.to_dict())
     total = result.summary()["totals"]
-    print(f"{validation.verdict}: {validation.reason} | {total.get('count', 0)} requests, "
+    print(f"{validation.reason} | {total.get('count', 0)} requests, "
           f"{total.get('rps') or 0:.1f} req/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} "
           f"| {path}")
     return int(validation.exit_code)
 
 
+def pd_frame(columns: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame(columns=columns)
+
+
 def _error(out: Path, exc: Exception) -> int:
-    """Bad input or an unreachable target: say why on stderr and in summary.json, exit 3."""
+    """No thresholds to validate against: say why on stderr and in summary.json, exit 3."""
     message = f"{type(exc).__name__}: {exc}"
     print(f"error: {message}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,8 @@ class LoadResult:
         rows = {scope: {} for scope in ("endpoint", "class", "total")}
         for row in stats.to_dict("records"):
             row["status_counts"] = json.loads(row["status_counts"])
-            rows[row.pop("scope")][row.pop("name")] = {k: _clean(v) for k, v in row.items()}
+            scope, name = row.pop("scope"), row.pop("name")
+            rows[scope][name] = {k: _clean(v) for k, v in row.items()}
         dropped = sum(t.dropped for t in self.metrics.endpoints.values())
         validation = validation or {}
         return {
