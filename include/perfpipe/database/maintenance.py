@@ -47,9 +47,10 @@ def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> l
 
 def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: float = 5,
                    statement_timeout_s: float | None = 300,
-                   progress: Callable[[dict, int, int], None] | None = None) -> list[dict]:
+                   progress: Callable[[dict, int, int], None] | None = None, skip_locked: bool = True) -> list[dict]:
     """``VACUUM (ANALYZE, SKIP_LOCKED)`` each table (all user tables by default), one at a time.
 
+    With ``skip_locked=False`` a held lock is waited for up to ``lock_timeout_s`` before the table is skipped.
     Returns one ``{table, action, status, seconds, message}`` per table; status is ``done``,
     ``skipped_lock`` (lock held elsewhere) or ``error`` (e.g. statement_timeout reached).
     ``progress(result, index, total)`` is called after each table; progress is also logged.
@@ -69,12 +70,13 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
         conn.add_notice_handler(on_notice)
         targets = _resolve_tables(conn, tables)
         _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
+        statement = sql.SQL("VACUUM (ANALYZE, SKIP_LOCKED) {}" if skip_locked else "VACUUM (ANALYZE) {}")
         for index, (schema, table) in enumerate(targets, 1):
             notices.clear()
             started = time.monotonic()
             status, message = "done", ""
             try:
-                conn.execute(sql.SQL("VACUUM (ANALYZE, SKIP_LOCKED) {}").format(qualified(schema, table)))
+                conn.execute(statement.format(qualified(schema, table)))
                 skipped = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
                 if skipped:
                     status, message = "skipped_lock", "; ".join(skipped)

@@ -1,0 +1,62 @@
+"""The db-inspect, db-bench and db-maintain subcommands end to end (db-bench validates through GX)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from include.perfpipe.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def db(server):
+    setup = "CREATE TABLE w (k int PRIMARY KEY, v int);\nINSERT INTO w SELECT g, g FROM generate_series(1, 100) g;\n"
+    with server.scratch("cli", setup) as dsn:
+        yield dsn
+
+
+def test_db_inspect_writes_findings_json(db, tmp_path):
+    code = main(["db-inspect", "--dsn", db, "--out", str(tmp_path), "--config", _config(tmp_path),
+                 "--fail-on", "warning"])
+    document = json.loads((tmp_path / "findings.json").read_text())
+    assert code == 1  # the lowered xid threshold yields warnings
+    assert {f["object"] for f in document["findings"] if f["check"] == "xid_wraparound"} >= {"public.w"}
+    assert document["counts"]["warning"] >= 1 and document["tables"][0]["table"] == "w"
+    assert set(document["findings"][0]) == {"check", "severity", "object", "evidence", "recommendation", "sql"}
+
+
+def _config(tmp_path) -> str:
+    path = tmp_path / "db.yaml"
+    path.write_text("database:\n  xid_age_warning: 1\n")
+    return str(path)
+
+
+def test_unreachable_database_is_exit_3(tmp_path):
+    code = main(["db-inspect", "--dsn", "postgresql://postgres@127.0.0.1:1/none", "--out", str(tmp_path)])
+    assert code == 3 and json.loads((tmp_path / "findings.json").read_text())["verdict"] == "error"
+
+
+def test_bad_threshold_is_exit_3_naming_it(db, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("database:\n  cache_hit_min_pct: lots\n")
+    assert main(["db-inspect", "--dsn", db, "--out", str(tmp_path), "--config", str(bad)]) == 3
+    assert "cache_hit_min_pct" in capsys.readouterr().err
+
+
+def test_db_maintain_vacuums_and_only_plans(db, tmp_path):
+    assert main(["db-maintain", "--dsn", db, "--out", str(tmp_path)]) == 0
+    document = json.loads((tmp_path / "maintenance.json").read_text())
+    assert [(r["table"], r["status"]) for r in document["vacuum"]] == [("public.w", "done")]
+
+
+def test_db_bench_writes_the_loadtest_summary_shape(db, server, tmp_path):
+    if server.name != "pg15":
+        pytest.skip("one end-to-end GX run is enough")
+    code = main(["db-bench", "--dsn", db, "--out", str(tmp_path), "--connections", "2", "--duration", "1s",
+                 "--query", "SELECT v FROM w WHERE k = 1"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert code == 0 and summary["verdict"] == "pass"
+    assert summary["classes"]["db"]["count"] > 0 and summary["connections"] == 2
+    assert "select_w" in summary["endpoints"] and (tmp_path / "timeseries.csv").exists()
