@@ -1,0 +1,31 @@
+"""Seeded synthetic runs recorded through a real MetricsRecorder, shaped like LoadResult dicts."""
+from __future__ import annotations
+
+import numpy as np
+
+from include.perfpipe.metrics import MetricsRecorder
+
+ENDPOINTS = {"list_items": ("api", 0.020), "get_item": ("api", 0.015), "health": ("health", 0.002)}
+
+
+def synthetic_run(
+    seed: int, seconds: int = 40, per_second: int = 40, scale: dict[str, float] | None = None,
+    error_rate: float = 0.0, stages: list[dict] | None = None, rate_scale: float = 1.0,
+) -> dict:
+    """A run with log-normal latencies; ``scale`` multiplies an endpoint's latencies (e.g. 1.2 = +20 %)."""
+    rng = np.random.default_rng(seed)
+    recorder = MetricsRecorder()
+    scale = scale or {}
+    for second in range(seconds):
+        recorder.set_active_vus(second, 10)
+        for name, (klass, median_s) in ENDPOINTS.items():
+            n = rng.poisson(per_second * rate_scale)
+            latencies = median_s * scale.get(name, 1.0) * rng.lognormal(0.0, 0.35, n)
+            failed = rng.random(n) < error_rate
+            finished = second + rng.random(n)
+            for latency, bad, at in zip(latencies, failed, finished):
+                recorder.record(name, klass, float(latency), not bad, 500 if bad else 200, float(at))
+    return {
+        "metrics": recorder.to_dict(), "duration_s": float(seconds),
+        "stages": stages if stages is not None else [{"start_s": 0, "end_s": seconds, "kind": "hold"}],
+    }
