@@ -1,0 +1,39 @@
+"""A one-task DAG that publishes a synthetic run with ``publish_run``; run it with ``dag.test()``.
+
+The test copies this file into a DAGs folder and runs it as a script (the outcome is JSON on the last line).
+"""
+import json
+from datetime import datetime
+
+from airflow.sdk import DAG, Param, get_current_context, task
+
+from include.pipelines.publishing import publish_run, report_asset
+from tests.unit.reporting import synthetic
+
+with DAG("perfpipe_publish_check", start_date=datetime(2026, 1, 1), schedule=None,
+         params={"profile": Param("smoke", type="string"), "mark_baseline": Param(False, type="boolean")}) as dag:
+
+    @task(outlets=[report_asset])
+    def publish() -> dict:
+        ctx = get_current_context()
+        bundle = synthetic.bundle(run_id=ctx["run_id"])
+        plan = {"run": {**bundle["run"], "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"]}}
+        database = dict(bundle["database"])
+        benchmark = database.pop("benchmark")
+        return publish_run(ctx, plan=plan, load=bundle["loadtest"], db=database, benchmark=benchmark,
+                           validation=bundle["validation"])
+
+    publish()
+
+if __name__ == "__main__":
+    from airflow.models.asset import AssetEvent
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run = dag.test()
+    with create_session() as session:
+        events = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)]
+        value = session.query(XComModel.value).filter(XComModel.run_id == run.run_id,
+                                                       XComModel.key == "return_value").scalar()
+    print(json.dumps({"state": str(run.state), "run_id": run.run_id, "events": events,
+                      "result": value if isinstance(value, dict) else json.loads(value)}, default=str))

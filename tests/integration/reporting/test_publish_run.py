@@ -1,0 +1,63 @@
+"""``publish_run`` inside a real Airflow task: store rows, the copied report, the Asset event and the return value."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture(scope="module")
+def results_url():
+    name = f"perfstore_publish_{os.getpid()}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url):
+    dags = tmp_path / "dags"  # dag.test() runs DAGs from the configured bundle: put this one there
+    dags.mkdir()
+    dag_file = dags / "publish_dag.py"
+    dag_file.write_text(Path(__file__).with_name("publish_dag.py").read_text())
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW_CONN_PERF_RESULTS_DB": results_url,
+        "PERFPIPE_REPORTS_DIR": str(tmp_path / "reports"),
+        "PERFPIPE_REPORTS_URL": (tmp_path / "published").as_uri(),
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, str(dag_file)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["state"] == "success", done.stderr[-4000:]
+    result = outcome["result"]
+    assert result["verdict"] == "fail"
+
+    published = tmp_path / "published" / "perfpipe_publish_check"
+    [run_folder] = list(published.iterdir())
+    assert result["report_url"] == (run_folder / "report.html").as_uri()
+    assert {p.name for p in run_folder.iterdir()} >= {"report.html", "summary.md", "summary.json", "junit.xml"}
+    assert json.loads((run_folder / "summary.json").read_text())["verdict"]["verdict"] == "fail"
+
+    [extra] = outcome["events"]
+    assert extra["verdict"] == "fail" and extra["report_url"] == result["report_url"] and extra["profile"] == "smoke"
+
+    with psycopg.connect(results_url) as conn:
+        runs = conn.execute("SELECT run_id, verdict, report_url FROM perfpipe.runs").fetchall()
+        stages = dict(conn.execute("SELECT stage, count(*) FROM perfpipe.stage_writes GROUP BY stage").fetchall())
+    assert runs == [(outcome["run_id"], "fail", result["report_url"])]
+    assert stages == {"loadtest": 1, "database": 1, "db_benchmark": 1, "validation": 1}
