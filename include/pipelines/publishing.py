@@ -115,9 +115,44 @@ def _run_info(ctx, plan: dict | None) -> dict:
     return run
 
 
+def regression_for(store, bundle: dict, verdict: str) -> dict | None:
+    """The report's regression section: this load test against its baseline, and change points in the trend.
+
+    None without a load test. A comparison that cannot be made (e.g. no steady-state seconds) is reported
+    in the section's gate reason rather than failing the publication.
+    """
+    import pandas as pd
+
+    from include.perfpipe.metrics import MetricsRecorder
+    from include.perfpipe.regression import compare_runs, regression_section
+
+    load, run = bundle.get("loadtest"), bundle["run"]
+    if not load:
+        return None
+    stats = MetricsRecorder.from_dict(load["metrics"]).stats_frame(load["duration_s"])
+    total = stats[stats["scope"] == "total"]
+    current = {"dag_id": run["dag_id"], "run_id": run["run_id"], "started_at": run.get("started_at"),
+               "verdict": verdict, "is_baseline": False,
+               **({m: total.iloc[0][m] for m in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")}
+                  if not total.empty else {})}
+    history = pd.DataFrame([*bundle.get("history", []), current])
+    baseline = bundle.get("baseline")
+    try:
+        frames = store.run_frames(baseline["dag_id"], baseline["run_id"]) if baseline else None
+        comparison = compare_runs(frames, load) if frames else None
+        return regression_section(comparison, history)
+    except ValueError as exc:
+        log.warning("no regression analysis: %s", exc)
+        return {"baseline_found": baseline is not None, "comparison": [], "change_points": [], "trend": [],
+                "gate": {"regressed": False, "reason": f"comparison not possible: {exc}"}}
+
+
 def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None,
-                validation: dict | None, regression: dict | None = None) -> dict:
-    """Record, render and publish one run; returns ``{verdict, reason, report_url, report_dir, run_id}``.
+                validation: dict | None) -> dict:
+    """Record, render and publish one run.
+
+    Returns ``{verdict, reason, report_url, report_dir, run_id, regressed, regression_reason}``; the
+    regression fields say whether the load test is significantly worse than its baseline.
 
     The report is rendered and published even when the results store is unreachable; the task then
     fails afterwards, so a retry records the run (writes are idempotent).
@@ -132,7 +167,7 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
 
     run = _run_info(ctx, plan)
     database = {**(db or {}), "benchmark": benchmark} if (db or benchmark) else None
-    bundle = {"run": run, "loadtest": load, "validation": validation, "database": database, "regression": regression}
+    bundle = {"run": run, "loadtest": load, "validation": validation, "database": database, "regression": None}
     verdict, reason = decide_verdict(bundle)
     out_dir = run_dir(run["dag_id"], run["run_id"])
     base = reports_base()
@@ -144,6 +179,7 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
         store = ResultsStore(postgres_dsn(RESULTS_DB_CONN))
         store.migrate()
         bundle.update(store.comparison(run, limit=HISTORY_RUNS))
+        bundle["regression"] = regression_for(store, bundle, verdict)
     except Exception as exc:  # noqa: BLE001 - publish the report anyway, then fail the task
         store_error = exc
         log.exception("results store (connection %s) unavailable; publishing the report without history",
@@ -166,5 +202,6 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
     if store_error is not None:
         raise RuntimeError(f"report published at {report_url}, but the results store failed: {store_error}") \
             from store_error
+    gate = (bundle["regression"] or {}).get("gate") or {}
     return {"verdict": verdict, "reason": reason, "report_url": report_url, "report_dir": str(out_dir),
-            "run_id": run["run_id"]}
+            "run_id": run["run_id"], "regressed": bool(gate.get("regressed")), "regression_reason": gate.get("reason")}

@@ -59,9 +59,9 @@ def render_markdown(summary: dict) -> str:
                   if m in ("rps", "p95_ms", "p99_ms") and d["delta_pct"] is not None]
         if deltas:
             lines += ["", f"Against baseline {md_code(baseline['run_id'])}: " + ", ".join(deltas) + "."]
-    regression = summary.get("regression") or {}
-    if regression.get("reason"):
-        lines += ["", f"Regression: {md_text(regression.get('verdict', ''))} {md_text(regression['reason'])}".rstrip()]
+    gate = (summary.get("regression") or {}).get("gate") or {}
+    if gate.get("reason"):
+        lines += ["", f"Regression: {'**regressed**: ' if gate.get('regressed') else ''}{md_text(gate['reason'])}"]
     if run.get("report_url"):
         lines += ["", f"[Full report]({run['report_url']})"]
     return "\n".join(lines) + "\n"

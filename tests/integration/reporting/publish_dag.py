@@ -11,12 +11,15 @@ from include.pipelines.publishing import publish_run, report_asset
 from tests.unit.reporting import synthetic
 
 with DAG("perfpipe_publish_check", start_date=datetime(2026, 1, 1), schedule=None,
-         params={"profile": Param("smoke", type="string"), "mark_baseline": Param(False, type="boolean")}) as dag:
+         params={"profile": Param("smoke", type="string"), "mark_baseline": Param(False, type="boolean"),
+                 "fail": Param(True, type="boolean"), "slow": Param(1.0, type="number")}) as dag:
 
     @task(outlets=[report_asset])
     def publish() -> dict:
         ctx = get_current_context()
-        bundle = synthetic.bundle(run_id=ctx["run_id"])
+        params = ctx["params"]
+        bundle = synthetic.bundle(run_id=ctx["run_id"], fail=params["fail"])
+        bundle["loadtest"] = synthetic.load_result(slow=params["slow"])
         plan = {"run": {**bundle["run"], "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"]}}
         database = dict(bundle["database"])
         benchmark = database.pop("benchmark")
@@ -30,10 +33,13 @@ if __name__ == "__main__":
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    run = dag.test()
-    with create_session() as session:
-        events = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)]
-        value = session.query(XComModel.value).filter(XComModel.run_id == run.run_id,
-                                                       XComModel.key == "return_value").scalar()
-    print(json.dumps({"state": str(run.state), "run_id": run.run_id, "events": events,
-                      "result": value if isinstance(value, dict) else json.loads(value)}, default=str))
+    outcomes = []
+    for conf in ({"fail": False, "slow": 1.0}, {"fail": True, "slow": 2.0}):  # a passing baseline, then a slower run
+        run = dag.test(run_conf=conf)
+        with create_session() as session:
+            events = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)]
+            value = session.query(XComModel.value).filter(XComModel.run_id == run.run_id,
+                                                           XComModel.key == "return_value").scalar()
+        outcomes.append({"state": str(run.state), "run_id": run.run_id, "events": events,
+                         "result": value if isinstance(value, dict) else json.loads(value)})
+    print(json.dumps(outcomes, default=str))

@@ -42,22 +42,30 @@ def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url)
     done = subprocess.run([sys.executable, str(dag_file)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    assert outcome["state"] == "success", done.stderr[-4000:]
-    result = outcome["result"]
-    assert result["verdict"] == "fail"
+    first, second = json.loads(done.stdout.strip().splitlines()[-1])
+    assert first["state"] == second["state"] == "success", done.stderr[-4000:]
+    result = second["result"]
+    assert first["result"]["verdict"] == "pass" and result["verdict"] == "fail"
 
     published = tmp_path / "published" / "perfpipe_publish_check"
-    [run_folder] = list(published.iterdir())
-    assert result["report_url"] == (run_folder / "report.html").as_uri()
+    assert len(list(published.iterdir())) == 2
+    run_folder = Path(result["report_url"].removeprefix("file://")).parent
+    assert run_folder.parent == published
     assert {p.name for p in run_folder.iterdir()} >= {"report.html", "summary.md", "summary.json", "junit.xml"}
-    assert json.loads((run_folder / "summary.json").read_text())["verdict"]["verdict"] == "fail"
+    summary = json.loads((run_folder / "summary.json").read_text())
+    assert summary["verdict"]["verdict"] == "fail"
+    assert summary["baseline"]["run_id"] == first["run_id"]  # the last passing run
+    assert summary["regression"]["baseline_found"] is True
+    assert result["regressed"] is True and "p95_ms" in result["regression_reason"]  # twice as slow
 
-    [extra] = outcome["events"]
+    [extra] = second["events"]
     assert extra["verdict"] == "fail" and extra["report_url"] == result["report_url"] and extra["profile"] == "smoke"
 
     with psycopg.connect(results_url) as conn:
-        runs = conn.execute("SELECT run_id, verdict, report_url FROM perfpipe.runs").fetchall()
-        stages = dict(conn.execute("SELECT stage, count(*) FROM perfpipe.stage_writes GROUP BY stage").fetchall())
-    assert runs == [(outcome["run_id"], "fail", result["report_url"])]
+        runs = conn.execute("SELECT run_id, verdict, report_url FROM perfpipe.runs ORDER BY started_at, run_id")
+        runs = {r[0]: r[1:] for r in runs.fetchall()}
+        stages = dict(conn.execute("SELECT stage, count(*) FROM perfpipe.stage_writes WHERE run_id = %s "
+                                   "GROUP BY stage", [second["run_id"]]).fetchall())
+    assert runs == {first["run_id"]: ("pass", first["result"]["report_url"]),
+                    second["run_id"]: ("fail", result["report_url"])}
     assert stages == {"loadtest": 1, "database": 1, "db_benchmark": 1, "validation": 1}

@@ -1,4 +1,5 @@
 import threading
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -113,7 +114,7 @@ def test_save_run_upserts_and_history_has_headline(store):
     h2 = hist.iloc[-1]
     assert h2["verdict"] == "pass" and h2["reason"] == "rerun"
     total = [r for r in store.stage_rows("perf_load", "h2", "endpoint_stats") if r["scope"] == "total"][0]
-    assert h2["requests"] == total["count"] and isinstance(h2["requests"], int) and h2["p95_ms"] == total["p95_ms"]
+    assert h2["requests"] == total["count"] and not isinstance(h2["requests"], Decimal) and h2["p95_ms"] == total["p95_ms"]
     assert list(store.history("hist", "smoke", limit=1)["run_id"]) == ["h2"]
 
 
@@ -141,3 +142,19 @@ def test_baseline_explicit_else_last_passing(store):
 def test_bad_run_is_rejected_naming_the_field(store, run, message):
     with pytest.raises(ValueError, match=message):
         store.save_run(run)
+
+
+def test_run_frames_round_trip_the_load_test(store):
+    from include.perfpipe.metrics import MetricsRecorder
+
+    part = synthetic.load_result()
+    store.save_stage("perf_load", "frames", "loadtest", -1, part)
+    frames = store.run_frames("perf_load", "frames")
+    recorder = MetricsRecorder.from_dict(part["metrics"])
+    expected = recorder.stats_frame(part["duration_s"]).set_index(["scope", "name"])
+    got = frames["stats"].set_index(["scope", "name"])
+    assert (got.loc[expected.index, "count"] == expected["count"]).all()
+    assert (got.loc[expected.index, "p95_ms"] == expected["p95_ms"]).all()
+    assert len(frames["timeseries"]) == len(recorder.timeseries_frame())
+    assert frames["stages"] == part["stages"]
+    assert store.run_frames("perf_load", "no-such-run") is None

@@ -13,8 +13,13 @@ from tests.unit.reporting.synthetic import HOSTILE
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     bundle = synthetic.bundle()
-    bundle["regression"] = {"verdict": "regressed", "reason": f"p95 up 30 % {HOSTILE}",
-                            "comparisons": [{"metric": "p95_ms", "change_pct": 30.0, "note": HOSTILE}]}
+    bundle["regression"] = {
+        "baseline_found": True, "gate": {"regressed": True, "reason": f"1 significant regression(s) {HOSTILE}"},
+        "counts": {"regression": 1, "improvement": 0, "unchanged": 4},
+        "comparison": [{"scope": "class", "name": HOSTILE, "metric": "p95_ms", "change_pct": 30.0,
+                        "direction": "regression"}],
+        "change_points": [], "trend": [],
+    }
     bundle["baseline"] = {"dag_id": "perf_load", "run_id": "base-run", "version": "v0", "verdict": "pass",
                           "is_baseline": True, "started_at": "2026-11-26T10:00:00+00:00", "requests": 700,
                           "errors": 0, "error_rate": 0.0, "rps": 20.0, "p50_ms": 10.0, "p95_ms": 40.0, "p99_ms": 50.0}
@@ -47,7 +52,7 @@ def test_html_is_self_contained_with_plotly_inlined_once(rendered):
     # nothing fetched: no CDN, no stylesheet, not even a favicon request
     assert "<script src=" not in html and 'rel="stylesheet"' not in html and '<link rel="icon" href="data:,">' in html
     assert html.count('class="plotly-graph-div"') == 3  # throughput, latency, trend
-    assert "ramp" in html and "Regression analysis" in html
+    assert "ramp" in html and 'id="regression"' in html and "1 significant regression(s)" in html
 
 
 def test_summary_json_numbers_come_from_the_recorder(rendered):
