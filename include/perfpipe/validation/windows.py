@@ -136,84 +136,100 @@ def _second_rows(timeseries: pd.DataFrame) -> pd.DataFrame:
 
 
 class _WindowMerger:
-    """Merges a recorder's per-second histograms over arbitrary sets of seconds."""
+    """Merges a recorder's per-second histograms over windows of seconds.
+
+    Each second's histogram is decoded once and kept as its non-zero (index, count) pairs; a window's
+    histogram is the exact sum of its seconds' counts, kept up to date as the window slides.
+    """
 
     def __init__(self, recorder: MetricsRecorder) -> None:
-        self.recorder = recorder
-        self.by_second: dict[int, dict[str, object]] = {}
-        for (t, klass), bucket in recorder.seconds.items():
-            self.by_second.setdefault(t, {})[klass] = bucket
-        self._decoded: dict[tuple[int, str], HdrHistogram] = {}  # sealed seconds of the current rolling range
+        self.vus = recorder.active_vus
+        self.buckets: dict[int, list[tuple[str, np.ndarray, np.ndarray, int, int]]] = {}
+        for (t, klass), bucket in sorted(recorder.seconds.items()):
+            hist = bucket.hist if bucket.hist is not None else HdrHistogram.decode(bucket.encoded.encode("ascii"))
+            counts = _counts(hist)
+            index = np.flatnonzero(counts)
+            self.buckets.setdefault(t, []).append((klass, index, counts[index], bucket.requests, bucket.errors))
 
     def rolling_rows(self, window: str, size: int) -> list[dict]:
-        if not self.by_second:
+        if not self.buckets:
             return []
-        first, last = min(self.by_second), max(self.by_second)
-        rows = []
-        for start in range(first, max(first, last - size + 1) + 1):
-            rows += self.rows(window, range(start, start + size), start, start + size, cache=True)
-            for key in [k for k in self._decoded if k[0] <= start]:
-                del self._decoded[key]
-        self._decoded.clear()
-        return rows
+        first, last = min(self.buckets), max(self.buckets)
+        spans = [(start, min(start + size, last + 1)) for start in range(first, max(first, last - size + 1) + 1)]
+        return self._sweep(window, spans)
 
-    def rows(self, window: str, seconds, start: int | None = None, end: int | None = None,
-             cache: bool = False) -> list[dict]:
-        seconds = list(seconds)
+    def rows(self, window: str, seconds: list[int]) -> list[dict]:
+        """One window made of ``seconds`` (consecutive runs of them, e.g. several hold stages)."""
         if not seconds:
             return []
-        start = min(seconds) if start is None else start
-        end = max(seconds) + 1 if end is None else end
-        merged: dict[str, dict] = {}
-        for t in seconds:
-            for klass, bucket in self.by_second.get(t, {}).items():
-                hist = self._histogram(t, klass, bucket, cache)
-                for key in (klass, ALL):
-                    acc = merged.setdefault(key, {"hist": new_histogram(_WINDOW_DIGITS), "count": 0, "errors": 0, "busy": []})
-                    acc["hist"].add(hist)
-                    acc["count"] += bucket.requests
-                    acc["errors"] += bucket.errors
-                    if bucket.requests:
-                        acc["busy"].append(t)
-        vus = self.recorder.active_vus
+        return self._sweep(window, [(min(seconds), max(seconds) + 1)], only=set(seconds))
+
+    def _sweep(self, window: str, spans: list[tuple[int, int]], only: set[int] | None = None) -> list[dict]:
+        """Rows per class and total for each ``[start, end)`` span; spans move forward."""
+        sums: dict[str, dict] = {}
+        inside: set[int] = set()
         rows = []
-        for klass, acc in sorted(merged.items()):
-            if not acc["count"]:
-                continue
-            busy = seconds if klass == ALL else acc["busy"]
-            peak = max((vus.get(t, 0) for t in busy), default=0)
-            rows.append({
-                "window": window, "start_s": start, "end_s": end,
-                "scope": "total" if klass == ALL else "class", "name": klass, "klass": klass,
-                "count": acc["count"], "errors": acc["errors"], "error_rate": acc["errors"] / acc["count"],
-                "rps": acc["count"] / (end - start), "peak_vus": float(peak), **_latency(acc["hist"]),
-            })
+        for start, end in spans:
+            wanted = {t for t in range(start, end) if only is None or t in only}
+            for t in sorted(wanted - inside):
+                self._apply(sums, t, +1)
+            for t in sorted(inside - wanted):
+                self._apply(sums, t, -1)
+            inside = wanted
+            for klass, acc in sorted(sums.items()):
+                if acc["count"] <= 0:
+                    continue
+                busy = inside if klass == ALL else [t for t in inside if acc["busy"].get(t)]
+                rows.append({
+                    "window": window, "start_s": start, "end_s": end,
+                    "scope": "total" if klass == ALL else "class", "name": klass, "klass": klass,
+                    "count": acc["count"], "errors": acc["errors"], "error_rate": acc["errors"] / acc["count"],
+                    "rps": acc["count"] / len(inside),
+                    "peak_vus": float(max((self.vus.get(t, 0) for t in busy), default=0)),
+                    **_latency(acc["counts"]),
+                })
         return rows
 
-    def _histogram(self, t: int, klass: str, bucket, cache: bool) -> HdrHistogram:
-        if bucket.hist is not None:  # a second not sealed yet
-            return bucket.hist
-        hist = self._decoded.get((t, klass))
-        if hist is None:
-            hist = HdrHistogram.decode(bucket.encoded.encode("ascii"))
-            if cache:
-                self._decoded[(t, klass)] = hist
-        return hist
+    def _apply(self, sums: dict[str, dict], t: int, sign: int) -> None:
+        for klass, index, values, requests, errors in self.buckets.get(t, []):
+            for key in (klass, ALL):
+                acc = sums.get(key)
+                if acc is None:
+                    acc = sums[key] = {"counts": np.zeros(_counts_len(), dtype=np.int64), "count": 0, "errors": 0,
+                                       "busy": {}}
+                acc["counts"][index] += sign * values
+                acc["count"] += sign * requests
+                acc["errors"] += sign * errors
+                if requests:
+                    acc["busy"][t] = acc["busy"].get(t, 0) + sign
 
 
-def _latency(hist: HdrHistogram) -> dict:
-    """Percentiles (as ``HdrHistogram.get_value_at_percentile``), mean and max, in ms, vectorised."""
-    counts = np.ctypeslib.as_array(hist.counts)[: hist.counts_len].astype(np.float64)
+def _latency(counts: np.ndarray) -> dict:
+    """Percentiles (as ``HdrHistogram.get_value_at_percentile``), mean and max in ms, from bucket counts."""
     highest, median = _index_values()
     cumulative = np.cumsum(counts)
-    total = cumulative[-1]
+    total = int(cumulative[-1])
     row = {}
     for col, p in _PERCENTILES.items():
         target = max(int(p * total / 100 + 0.5), 1)
         row[col] = round(int(highest[np.searchsorted(cumulative, target)]) / 1000.0, 3)
-    row["mean_ms"] = round(float(counts @ median) / float(total) / 1000.0, 3)
-    row["max_ms"] = round(hist.get_max_value() / 1000.0, 3)
+    row["mean_ms"] = round(float(counts.astype(np.float64) @ median) / total / 1000.0, 3)
+    row["max_ms"] = round(int(highest[np.flatnonzero(counts)[-1]]) / 1000.0, 3)
     return row
+
+
+def _counts(hist: HdrHistogram) -> np.ndarray:
+    """The bucket counts of ``hist`` in the layout of a window histogram."""
+    if hist.counts_len != _counts_len():  # recorded at another precision: re-bucket exactly as HdrHistogram.add
+        into = new_histogram(_WINDOW_DIGITS)
+        into.add(hist)
+        hist = into
+    return np.ctypeslib.as_array(hist.counts)[: hist.counts_len].astype(np.int64)
+
+
+@functools.cache
+def _counts_len() -> int:
+    return new_histogram(_WINDOW_DIGITS).counts_len
 
 
 @functools.cache

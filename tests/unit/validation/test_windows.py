@@ -21,12 +21,17 @@ def frame(recorder):
                         windows={"whole", "steady", "rolling_30s", "second"}, stages=STAGES, recorder=recorder)
 
 
-def merged_p95_ms(recorder, klass, seconds):
+def merged(recorder, klass, seconds):
     """Independent reference: merge the window's histograms with hdrh itself."""
     hist = new_histogram(2)
     for (t, k), bucket in recorder.seconds.items():
-        if t in seconds and k == klass:
+        if t in seconds and (k == klass or klass == "all"):
             hist.add(HdrHistogram.decode(bucket.encoded.encode("ascii")))
+    return hist
+
+
+def merged_p95_ms(recorder, klass, seconds):
+    hist = merged(recorder, klass, seconds)
     return hist.get_value_at_percentile(95) / 1000.0, hist.get_total_count()
 
 
@@ -59,6 +64,16 @@ def test_window_percentiles_are_exact_merges_of_the_second_histograms(recorder, 
     for start in (0, 17, 45, 90):
         row = rolling[rolling["start_s"] == start].iloc[0]
         assert (row.p95_ms, row["count"]) == merged_p95_ms(recorder, "api", set(range(start, start + 30)))
+
+
+def test_every_latency_figure_matches_the_hdr_merge(recorder, frame):
+    for klass in ("api", "all"):
+        row = one(frame, window="rolling_30s", klass=klass, start_s=12)
+        hist = merged(recorder, klass, set(range(12, 42)))
+        for col, p in {"p50_ms": 50, "p90_ms": 90, "p99_ms": 99, "p999_ms": 99.9}.items():
+            assert row[col] == hist.get_value_at_percentile(p) / 1000.0, (klass, col)
+        assert row.max_ms == hist.get_max_value() / 1000.0
+        assert row.mean_ms == pytest.approx(hist.get_mean_value() / 1000.0, abs=0.001)
 
 
 def test_total_rows_merge_all_classes(frame):
@@ -105,3 +120,15 @@ def test_frames_missing_columns_are_named(recorder):
     with pytest.raises(ValueError, match="stats: missing columns p95_ms"):
         window_frame(recorder.stats_frame(120).drop(columns=["p95_ms"]), recorder.timeseries_frame(),
                      windows={"whole"}, stages=STAGES, recorder=None)
+
+
+def test_a_run_shorter_than_the_rolling_window_is_one_window():
+    from include.perfpipe.metrics import MetricsRecorder
+
+    short = MetricsRecorder()
+    for t in range(5):
+        short.record("a", "api", 0.01 * (t + 1), True, 200, t + 0.5)
+    frame = window_frame(short.stats_frame(5), short.timeseries_frame(), windows={"rolling_30s"}, stages=[],
+                         recorder=short)
+    row = one(frame, klass="api")
+    assert (row.start_s, row.end_s, row["count"], row.rps) == (0, 5, 5, 1.0)
