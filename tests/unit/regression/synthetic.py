@@ -1,4 +1,4 @@
-"""Seeded synthetic runs recorded through a real MetricsRecorder, shaped like LoadResult dicts."""
+"""Seeded synthetic runs recorded through a real MetricsRecorder: as LoadResult dicts or as frames."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,11 +8,11 @@ from include.perfpipe.metrics import MetricsRecorder
 ENDPOINTS = {"list_items": ("api", 0.020), "get_item": ("api", 0.015), "health": ("health", 0.002)}
 
 
-def synthetic_run(
+def record_run(
     seed: int, seconds: int = 40, per_second: int = 40, scale: dict[str, float] | None = None,
-    error_rate: float = 0.0, stages: list[dict] | None = None, rate_scale: float = 1.0,
-) -> dict:
-    """A run with log-normal latencies; ``scale`` multiplies an endpoint's latencies (e.g. 1.2 = +20 %)."""
+    error_rate: float = 0.0, rate_scale: float = 1.0,
+) -> MetricsRecorder:
+    """Log-normal latencies; ``scale`` multiplies an endpoint's latencies (1.2 = +20 %), ``rate_scale`` its rate."""
     rng = np.random.default_rng(seed)
     recorder = MetricsRecorder()
     scale = scale or {}
@@ -25,7 +25,22 @@ def synthetic_run(
             finished = second + rng.random(n)
             for latency, bad, at in zip(latencies, failed, finished):
                 recorder.record(name, klass, float(latency), not bad, 500 if bad else 200, float(at))
-    return {
-        "metrics": recorder.to_dict(), "duration_s": float(seconds),
-        "stages": stages if stages is not None else [{"start_s": 0, "end_s": seconds, "kind": "hold"}],
-    }
+    return recorder
+
+
+def hold_all(seconds: int = 40) -> list[dict]:
+    return [{"start_s": 0, "end_s": seconds, "kind": "hold"}]
+
+
+def synthetic_run(seed: int, seconds: int = 40, stages: list[dict] | None = None, **kwargs) -> dict:
+    """A ``LoadResult``-shaped dict (``metrics``, ``duration_s``, ``stages``)."""
+    recorder = record_run(seed, seconds=seconds, **kwargs)
+    return {"metrics": recorder.to_dict(), "duration_s": float(seconds),
+            "stages": hold_all(seconds) if stages is None else stages}
+
+
+def synthetic_frames(seed: int, seconds: int = 40, stages: list[dict] | None = None, **kwargs) -> dict:
+    """The ``{"stats", "timeseries", "stages"}`` input of ``compare_runs``."""
+    recorder = record_run(seed, seconds=seconds, **kwargs)
+    return {"stats": recorder.stats_frame(seconds), "timeseries": recorder.timeseries_frame(),
+            "stages": hold_all(seconds) if stages is None else stages}

@@ -1,0 +1,133 @@
+import math
+
+import pandas as pd
+import pytest
+
+from include.perfpipe.regression import compare_runs
+from include.perfpipe.regression.compare import COMPARISON_COLUMNS, METRICS
+from tests.unit.regression.synthetic import synthetic_frames, synthetic_run
+
+
+def _row(comparison: pd.DataFrame, name: str, metric: str, scope: str = "class") -> pd.Series:
+    rows = comparison[(comparison["scope"] == scope) & (comparison["name"] == name) & (comparison["metric"] == metric)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_rows_cover_total_classes_and_endpoints(regressed_comparison):
+    assert list(regressed_comparison.columns) == COMPARISON_COLUMNS
+    keys = set(zip(regressed_comparison["scope"], regressed_comparison["name"]))
+    assert keys == {("total", "all"), ("class", "api"), ("class", "health"),
+                    ("endpoint", "list_items"), ("endpoint", "get_item"), ("endpoint", "health")}
+    assert (regressed_comparison.groupby(["scope", "name"])["metric"].apply(list) == [list(METRICS)] * 6).all()
+
+
+def test_twenty_percent_p95_shift_over_seconds_is_a_significant_regression(regressed_comparison):
+    row = _row(regressed_comparison, "api", "p95_ms")
+    assert row["test"] == "mannwhitneyu" and row["n_baseline"] == 40 and row["n_current"] == 40
+    assert 12 < row["change_pct"] < 28
+    assert row["p_value"] < 1e-6
+    assert bool(row["significant"]) and row["direction"] == "regression"
+    assert _row(regressed_comparison, "all", "p95_ms", scope="total")["direction"] == "regression"
+
+
+def test_untouched_class_and_throughput_are_unchanged(regressed_comparison):
+    for metric in METRICS:
+        assert _row(regressed_comparison, "health", metric)["direction"] == "unchanged", metric
+    assert _row(regressed_comparison, "api", "rps")["direction"] == "unchanged"
+
+
+@pytest.mark.parametrize("seeds", [(10, 11), (12, 13), (14, 15), (16, 17)])
+def test_two_runs_from_the_same_distribution_are_not_a_regression(seeds):
+    comparison = compare_runs(synthetic_frames(seeds[0]), synthetic_frames(seeds[1]))
+    tested = comparison[comparison["test"] == "mannwhitneyu"]
+    assert len(tested) == 15
+    assert not tested["significant"].any(), tested[tested["significant"]]
+    assert set(comparison["direction"]) == {"unchanged"}
+
+
+def test_faster_run_is_an_improvement(baseline_frames):
+    faster = synthetic_frames(seed=3, scale={"list_items": 0.8, "get_item": 0.8})
+    row = _row(compare_runs(baseline_frames, faster), "api", "p95_ms")
+    assert row["direction"] == "improvement" and row["change_pct"] < -12
+
+
+def test_lower_throughput_is_a_regression(baseline_frames):
+    slower = synthetic_frames(seed=4, rate_scale=0.7)
+    row = _row(compare_runs(baseline_frames, slower), "all", "rps", scope="total")
+    assert row["direction"] == "regression"
+    assert -36 < row["change_pct"] < -24
+
+
+def test_errors_appearing_are_a_regression_with_infinite_change(baseline_frames):
+    failing = synthetic_frames(seed=5, error_rate=0.05)
+    row = _row(compare_runs(baseline_frames, failing), "all", "error_rate", scope="total")
+    assert row["baseline"] == 0 and 0.03 < row["current"] < 0.07
+    assert math.isinf(row["change_pct"]) and row["direction"] == "regression"
+
+
+def test_endpoint_rows_come_from_the_stats_frame_untested(regressed_comparison, baseline_frames, slower_api_frames):
+    row = _row(regressed_comparison, "list_items", "p95_ms", scope="endpoint")
+    stats = baseline_frames["stats"].set_index("name")
+    assert row["baseline"] == stats.loc["list_items", "p95_ms"]
+    assert row["current"] == slower_api_frames["stats"].set_index("name").loc["list_items", "p95_ms"]
+    assert row["test"] == "none" and math.isnan(row["p_value"])
+    assert not row["significant"] and row["direction"] == "unchanged"
+
+
+def test_only_hold_seconds_are_compared():
+    stages = [{"start_s": 0, "end_s": 10, "kind": "ramp"}, {"start_s": 10, "end_s": 40, "kind": "hold"}]
+    base = synthetic_frames(seed=6, stages=stages)
+    cur = synthetic_frames(seed=7, stages=stages)
+    ramp = cur["timeseries"]["t"] < 10
+    for column in ("p50_ms", "p95_ms", "p99_ms"):
+        cur["timeseries"].loc[ramp, column] *= 5  # a slow warm-up outside the steady state
+    steady = _row(compare_runs(base, cur), "all", "p95_ms", scope="total")
+    assert steady["direction"] == "unchanged" and steady["n_current"] == 30
+    whole = _row(compare_runs({**base, "stages": []}, {**cur, "stages": []}), "all", "p95_ms", scope="total")
+    assert whole["n_current"] == 40 and whole["current"] > steady["current"]
+
+
+def test_load_result_dicts_give_the_same_rows_as_frames():
+    from_results = compare_runs(synthetic_run(8), synthetic_run(9))
+    from_frames = compare_runs(synthetic_frames(8), synthetic_frames(9))
+    pd.testing.assert_frame_equal(from_results, from_frames)
+
+
+def test_a_class_missing_from_one_run_is_reported_untested(baseline_frames):
+    no_health = {**baseline_frames, "timeseries": baseline_frames["timeseries"].query("klass != 'health'")}
+    row = _row(compare_runs(baseline_frames, no_health), "health", "p95_ms")
+    assert math.isnan(row["current"]) and row["test"] == "none" and row["direction"] == "unchanged"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timeseries": None}, "'stats' and 'timeseries'"),
+        ({"stages": [{"start_s": 0, "end_s": 40, "kind": "flat"}]}, r"current.stages\[0\].kind"),
+        ({"stages": [{"start_s": 100, "end_s": 140, "kind": "hold"}]}, "no whole second"),
+        ({"stages": "hold"}, "current.stages must be a list"),
+    ],
+)
+def test_bad_input_names_the_field(baseline_frames, change, message):
+    current = {k: v for k, v in {**baseline_frames, **change}.items() if v is not None}
+    with pytest.raises(ValueError, match=message):
+        compare_runs(baseline_frames, current)
+
+
+def test_missing_columns_are_named(baseline_frames):
+    current = {**baseline_frames, "timeseries": baseline_frames["timeseries"].drop(columns=["p95_ms"])}
+    with pytest.raises(ValueError, match=r"current.timeseries lacks columns \['p95_ms'\]"):
+        compare_runs(baseline_frames, current)
+
+
+def test_bad_load_result_duration_is_named():
+    run = synthetic_run(1, seconds=5)
+    with pytest.raises(ValueError, match="baseline.duration_s"):
+        compare_runs({**run, "duration_s": 0}, run)
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"alpha": 1.5}, "alpha"), ({"min_change_pct": -1}, "min_change_pct")])
+def test_bad_thresholds_are_named(baseline_frames, kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        compare_runs(baseline_frames, baseline_frames, **kwargs)
