@@ -238,7 +238,8 @@ def run_query_benchmark(dsn: str, queries: list | None = None, connections: int 
             await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         return conns, started, recorder, lag, elapsed, cpu, lost
 
-    conns, started, recorder, lag, elapsed, cpu, lost = asyncio.run(main())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        conns, started, recorder, lag, elapsed, cpu, lost = runner.run(main())
     aborted = lost == len(conns)
     return {
         "spec": {"kind": "db", "database": database, "server_version": server_version, "queries": spec_queries,
@@ -255,3 +256,12 @@ def run_query_benchmark(dsn: str, queries: list | None = None, connections: int 
         "connections": len(conns),
         "connection_cap": cap,
     }
+
+
+def _loop_factory():
+    """uvloop when installed (it is a runtime requirement of the load engine), else asyncio's default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
