@@ -7,6 +7,7 @@ The rendering and the store live in ``include.perfpipe`` (no Airflow); this modu
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import shutil
@@ -185,6 +186,8 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
         log.exception("results store (connection %s) unavailable; publishing the report without history",
                       RESULTS_DB_CONN)
     paths = render_report(bundle, out_dir)
+    # the inputs too, so the report can be rendered again: python -m include.perfpipe report <bundle.json> --out DIR
+    (out_dir / "bundle.json").write_text(json.dumps(bundle, default=str) + "\n")
     report_url = publish_folder(out_dir, base, run["dag_id"])
     if store_error is None:
         store.save_bundle(bundle, verdict, reason, report_url=report_url)

@@ -51,7 +51,12 @@ def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url)
     assert len(list(published.iterdir())) == 2
     run_folder = Path(result["report_url"].removeprefix("file://")).parent
     assert run_folder.parent == published
-    assert {p.name for p in run_folder.iterdir()} >= {"report.html", "summary.md", "summary.json", "junit.xml"}
+    assert {p.name for p in run_folder.iterdir()} >= {"report.html", "summary.md", "summary.json", "junit.xml",
+                                                      "bundle.json"}
+    rerendered = subprocess.run([sys.executable, "-m", "include.perfpipe", "report", str(run_folder / "bundle.json"),
+                                 "--out", str(tmp_path / "again")], cwd=ROOT, capture_output=True, text=True)
+    assert rerendered.returncode == 1, rerendered.stdout + rerendered.stderr  # exit code of a fail verdict
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["verdict"]["verdict"] == "fail"
     summary = json.loads((run_folder / "summary.json").read_text())
     assert summary["verdict"]["verdict"] == "fail"
     assert summary["baseline"]["run_id"] == first["run_id"]  # the last passing run
