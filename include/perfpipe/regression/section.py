@@ -34,7 +34,7 @@ def regression_section(
         change_points.extend(_change_points(metric, klass, values, runs, min_size, alpha))
     section = {
         "baseline_found": comparison is not None,
-        "comparison": _records(comparison[COMPARISON_COLUMNS]) if comparison is not None else [],
+        "comparison": comparison_records(comparison) if comparison is not None else [],
         "gate": gate_decision(comparison) if comparison is not None else
         {"regressed": False, "reason": "no baseline to compare with"},
         "change_points": change_points,
@@ -97,8 +97,9 @@ def _trend_point(run: dict, index: int, series: dict) -> dict:
     return point
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
+def comparison_records(comparison: pd.DataFrame) -> list[dict]:
+    """``compare_runs`` rows as JSON-able dicts (NaN and infinite numbers become None)."""
+    return [{k: _json_value(v) for k, v in row.items()} for row in comparison[COMPARISON_COLUMNS].to_dict("records")]
 
 
 def _json_value(value):
