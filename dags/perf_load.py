@@ -1,4 +1,4 @@
-"""perf_load: ramp to 200 virtual users in k6-style stages."""
+"""Airflow DAG perf_load: ramp to 200 virtual users in k6-style stages."""
 from include.pipelines.perf_dag import build_perf_dag
 
 dag = build_perf_dag(

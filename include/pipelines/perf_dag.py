@@ -21,7 +21,7 @@ SHARD_START_DELAY_S = 15  # several shards start together, this long after prefl
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)}
 
 
-def perf_params(profile: str) -> dict[str, Param]:
+def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Param]:
     """The run form: every field has a UI description; empty fields keep the profile's own values."""
     return {
         "profile": Param(profile, type="string", enum=["smoke", "load", "stress", "arrival"], title="Profile",
@@ -59,6 +59,9 @@ def perf_params(profile: str) -> dict[str, Param]:
         "mark_baseline": Param(False, type="boolean", title="Mark as baseline",
                                description="Use this run as the baseline for its target and profile.",
                                section="Regression"),
+        "fail_on_regression": Param(fail_on_regression, type="boolean", title="Fail on regression",
+                                    description="Fail the run when it is significantly worse than its baseline.",
+                                    section="Regression"),
     }
 
 
@@ -213,6 +216,8 @@ def verdict(publication: dict | None) -> dict:
         raise AirflowFailException("no verdict: the run failed before publishing (see the failed task's log)")
     if publication["verdict"] != "pass":
         raise AirflowFailException(f"verdict {publication['verdict']}: {publication['reason']}")
+    if publication["regressed"] and get_current_context()["params"]["fail_on_regression"]:
+        raise AirflowFailException(f"regression against the baseline: {publication['regression_reason']}")
     return publication
 
 
@@ -234,12 +239,14 @@ def perf_pipeline(profile: str | None = None, after=None):
     return publication, verdict(publication)
 
 
-def build_perf_dag(dag_id: str, profile: str, *, schedule=None, doc_md: str, tags: list[str]):
+def build_perf_dag(dag_id: str, profile: str, *, schedule=None, fail_on_regression: bool = False, doc_md: str,
+                   tags: list[str]):
     """A performance DAG for one profile; the smoke, load and stress DAGs all come from here."""
 
     @dag(
         dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
-        doc_md=doc_md, tags=["perfpipe", *tags], default_args=DEFAULT_ARGS, params=perf_params(profile),
+        doc_md=doc_md, tags=["perfpipe", *tags], default_args=DEFAULT_ARGS,
+        params=perf_params(profile, fail_on_regression),
         render_template_as_native_obj=True,
     )
     def perf_dag():
