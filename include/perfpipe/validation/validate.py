@@ -63,24 +63,24 @@ def validate(
 
     failed = error or _unreachable(stats)
     if failed:
-        result.verdict, result.reason = Verdict.ERROR, f"error: {failed}"
+        result.verdict, result.reason = Verdict.ERROR, failed
     elif gx_errors:
-        result.verdict, result.reason = Verdict.ERROR, "error: GX could not evaluate " + "; ".join(gx_errors)
+        result.verdict, result.reason = Verdict.ERROR, "GX could not evaluate " + "; ".join(gx_errors)
     elif saturated or dropped:
         detail = "; ".join(reasons) or "the load generator was saturated"
         if dropped:
             detail += f"; {dropped} sends dropped"
         result.verdict = Verdict.INVALID
-        result.reason = f"invalid: {detail}. The numbers say nothing about the target"
+        result.reason = f"{detail}: the numbers say nothing about the target"
     else:
         breaches = result.results[~result.results["success"].astype(bool)]
         if len(breaches) or aborted:
             result.verdict, result.reason = Verdict.FAIL, _fail_reason(breaches, len(result.results), aborted,
                                                                      abort_reason)
         else:
-            result.reason = f"pass: all {len(result.results)} checks met"
+            result.reason = f"all {len(result.results)} checks met"
             if not checks:
-                result.reason = "pass: no threshold applies to this run"
+                result.reason = "no threshold applies to this run"
     result.notes = notes
     result.save(run_dir)
     return result
@@ -128,4 +128,4 @@ def _fail_reason(breaches: pd.DataFrame, total: int, aborted: bool, abort_reason
         parts.append(f"{len(breaches)} of {total} checks breached: " + "; ".join(shown) + more)
     if aborted:
         parts.append(f"the run was aborted: {abort_reason or 'no reason given'}")
-    return "fail: " + ". ".join(parts)
+    return ". ".join(parts)

@@ -25,7 +25,7 @@ def test_cli_exits_with_the_verdict_code(tmp_path, capsys):
     path = result_file(tmp_path, 0.02)
     assert main(["validate", "--result", str(path), "--override", '{"api": {"p95_ms": "< 10ms"}}']) == 1
     out = capsys.readouterr().out
-    assert out.startswith("fail: ") and "api p95_ms" in out
+    assert out.startswith("fail: 3 of 8 checks breached: latency api p95_ms over whole") and "(limit < 10)" in out
     saved = json.loads((tmp_path / "validation.json").read_text())
     assert saved["verdict"] == "fail" and Path(saved["data_docs"]).is_file()
 

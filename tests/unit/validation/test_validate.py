@@ -99,7 +99,9 @@ def test_per_query_limits_catch_one_slow_query(breached):
 
 def test_a_breach_fails_the_run_with_a_reason(breached):
     assert breached.verdict == Verdict.FAIL and breached.exit_code == 1
-    assert breached.reason.startswith("fail: ") and "tight api p95_ms over whole" in breached.reason
+    breaches = int((~breached.results["success"]).sum())
+    assert breached.reason.startswith(f"{breaches} of {len(breached.results)} checks breached: ")
+    assert "tight api p95_ms over whole: " in breached.reason and "(limit < 100)" in breached.reason
 
 
 def test_results_have_the_contract_columns_and_gx_data_docs(breached):
