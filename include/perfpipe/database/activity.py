@@ -28,9 +28,10 @@ def check_connections(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     pct = 100.0 * row["used"] / row["max_connections"]
     if pct < cfg["connections_max_pct"]:
         return []
+    full = row["used"] >= row["max_connections"] - row["superuser_reserved"]
     return [finding(
-        "connections", "critical" if pct >= 100 - 100 * row["superuser_reserved"] / row["max_connections"] else "warning",
-        "server", {**row, "used_pct": round(pct, 2), "threshold_pct": cfg["connections_max_pct"]},
+        "connections", "critical" if full else "warning", "server",
+        {**row, "used_pct": round(pct, 2), "threshold_pct": cfg["connections_max_pct"]},
         "Use a connection pooler (PgBouncer, transaction mode) or smaller application pools; idle connections "
         "still cost memory.",
     )]

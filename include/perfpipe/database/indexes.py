@@ -25,7 +25,8 @@ def check_unused_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     reset = stats_reset_time(conn)
     rows = conn.execute(f"""
         SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
-               {size_sql("s.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(s.indexrelid) AS definition
+               {size_sql("s.indexrelid", "pg_relation_size")} AS index_bytes,
+               pg_get_indexdef(s.indexrelid) AS definition
           FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
          WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.indisvalid
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
@@ -112,7 +113,8 @@ def check_invalid_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     """Indexes left invalid (pg_index.indisvalid = false), e.g. by a failed CREATE/REINDEX ... CONCURRENTLY."""
     rows = conn.execute(f"""
         SELECT n.nspname AS schema, t.relname AS table, c.relname AS index,
-               {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(i.indexrelid) AS definition
+               {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes,
+               pg_get_indexdef(i.indexrelid) AS definition
           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
           JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE NOT i.indisvalid AND n.nspname <> 'pg_catalog'

@@ -45,18 +45,17 @@ def run_checks(conn: psycopg.Connection, cfg: dict, checks: list[str] | None = N
     for name in names:
         try:
             found.extend(CHECKS[name](conn, cfg))
-        except psycopg.errors.QueryCanceled as exc:  # statement or lock timeout
-            found.append(_not_run(name, conn, exc))
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.LockNotAvailable) as exc:
+        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
+                psycopg.errors.InsufficientPrivilege) as exc:  # statement/lock timeout, missing privilege
             found.append(_not_run(name, conn, exc))
         log.debug("check %s done", name)
     found.sort(key=lambda f: severity_rank(f["severity"]))
     return found
 
 
-def _not_run(name: str, conn: psycopg.Connection, exc: Exception) -> dict:
+def _not_run(name: str, conn: psycopg.Connection, exc: psycopg.Error) -> dict:
     log.warning("check %s could not run: %s", name, exc)
-    return finding(name, "info", conn.info.dbname, {"error": str(exc).strip(), "sqlstate": getattr(exc, "sqlstate", None)},
+    return finding(name, "info", conn.info.dbname, {"error": str(exc).strip(), "sqlstate": exc.sqlstate},
                    f"The {name} check could not run; grant pg_monitor to the inspecting role or retry.")
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import psycopg
 from psycopg import errors, sql
 
-from .connection import connect
+from .connection import connect, render
 from .findings import finding
 
 UNAVAILABLE_NOT_PRELOADED = "slow-query analysis unavailable: add pg_stat_statements to shared_preload_libraries"
@@ -44,7 +44,8 @@ def statements_status(conn: psycopg.Connection) -> dict:
     status = {"available": row["available"], "installed": row["schema"] is not None, "preloaded": preloaded,
               "readable": False, "schema": row["schema"], "reason": None}
     if not row["available"]:
-        status["reason"] = "slow-query analysis unavailable: the pg_stat_statements extension is not shipped with this server"
+        status["reason"] = ("slow-query analysis unavailable: the pg_stat_statements extension is not shipped "
+                            "with this server")
     elif status["installed"]:
         try:
             conn.execute(sql.SQL("SELECT 1 FROM {}.pg_stat_statements LIMIT 1").format(sql.Identifier(row["schema"])))
@@ -157,7 +158,7 @@ def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
         libraries = ", ".join(p for p in [preload.strip(), "pg_stat_statements"] if p)
         fix = None
         if snap["reason"] == UNAVAILABLE_NOT_PRELOADED:
-            fix = sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(sql.Literal(libraries)).as_string(conn)
+            fix = render(conn, sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(sql.Literal(libraries)))
         return [finding(
             "slow_queries", "info", conn.info.dbname, {"available": False, "reason": snap["reason"]},
             snap["reason"] + ("; then restart PostgreSQL and CREATE EXTENSION pg_stat_statements" if fix else ""), fix,

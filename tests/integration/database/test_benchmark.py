@@ -23,8 +23,8 @@ def db(server):
 
 
 def test_result_has_the_load_engine_shape_in_class_db(db):
-    result = run_query_benchmark(db, ["SELECT count(*) FROM w", {"name": "point", "sql": "SELECT v FROM w WHERE k = 5"}],
-                                 connections=4, duration_s=1.0)
+    queries = ["SELECT count(*) FROM w", {"name": "point", "sql": "SELECT v FROM w WHERE k = 5"}]
+    result = run_query_benchmark(db, queries, connections=4, duration_s=1.0)
     assert set(result) == LOAD_RESULT_KEYS | {"connections", "connection_cap"}
     assert result["connections"] == 4 and result["aborted"] is False
     recorder = MetricsRecorder.from_dict(result["metrics"])

@@ -94,8 +94,9 @@ def test_apply_allowlisted_drop_and_clean_up_failed_reindex(db):
     found = inspect_database(db, None, ["unused_indexes", "invalid_indexes"])
     results = apply_recommendations(db, found, allowlist=["public.t_label_idx", "public.twins_x_key"], apply=True)
     status = {(r["object"], r["action"]): r for r in results}
-    assert status[("public.t_label_idx", "drop_index")]["status"] == "applied"
-    assert status[("public.t_label_idx", "drop_index")]["sql"] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_label_idx"'
+    dropped = status[("public.t_label_idx", "drop_index")]
+    assert dropped["status"] == "applied"
+    assert dropped["sql"] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_label_idx"'
     # twins has duplicates: REINDEX CONCURRENTLY fails and leaves twins_x_key_ccnew, which is dropped again
     reindex = status[("public.twins_x_key", "reindex_index")]
     assert reindex["status"] == "error" and "twins_x_key_ccnew" in reindex["message"]
