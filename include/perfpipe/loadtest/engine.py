@@ -326,8 +326,8 @@ class ClosedShard(Shard):
         vu = conn.vu
         if self.think is not None and not (vu.retired or self.stopping):
             self.loop.call_later(self.think(), self.next, vu)
-        else:
-            self.next(vu)
+        else:  # after this loop pass: every response already read is timed before any new send
+            self.loop.call_soon(self.next, vu)
 
 
 class OpenShard(Shard):

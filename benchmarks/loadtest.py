@@ -1,0 +1,296 @@
+"""Benchmark of the load engine against its peers, on loopback, every client pinned to one core.
+
+``python -m benchmarks.loadtest [--seconds 5] [--users 50,200,500] [--no-locust] [--memory-seconds 60]``
+
+1. Throughput per core: nginx (one worker, pinned to core 1) served by our engine, wrk, hey, Locust
+   FastHttpUser, aiohttp and plain httpx, each pinned to core 0 (taskset), at each user count.
+2. Fidelity: a server with a known service time (20 ms; then 10-30 ms uniform) measures its own
+   service times; our engine's p50/p95/p99 are compared with them.
+3. Coordinated omission: the server stalls 1 s every 10 s; the open model's p99 must show it.
+4. Memory: the open model at 1,000 req/s, peak RSS after a short and a longer run.
+Installs nginx, wrk and hey with apt-get when missing, and Locust into a throwaway venv (not our pins).
+Prints markdown tables; record them in docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCUST_VERSION = "2.47.0"
+LOCUSTFILE = """
+from locust import FastHttpUser, constant, task
+
+class Get(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def get(self):
+        self.client.get("/")
+"""
+NGINX_CONF = """
+worker_processes 1;
+{affinity}
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{port} backlog=8192;
+    location / {{ return 200 "ok"; }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _tool(name: str) -> str | None:
+    return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if Path(p).exists()), None)
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("nginx", "wrk", "hey") if not _tool(tool)]
+    if missing:
+        print(f"installing {missing} with apt-get", file=sys.stderr)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light", "wrk", "hey"], check=True)
+
+
+def ensure_locust(venv: Path) -> Path | None:
+    locust = venv / "bin" / "locust"
+    if not locust.exists():
+        print(f"installing locust=={LOCUST_VERSION} into {venv}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"locust=={LOCUST_VERSION}"])
+        if done.returncode != 0:
+            return None
+    return locust
+
+
+def pinned(core: int, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *cmd] if shutil.which("taskset") else cmd
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "secs": 1000.0}[unit]
+
+
+def run_wrk(url: str, users: int, seconds: float) -> dict:
+    out = subprocess.run(pinned(0, ["wrk", "-t1", f"-c{users}", f"-d{int(seconds)}s", "--latency", url]),
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in (50, 99):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
+        figures[f"p{pct}_ms"] = _ms(value, unit)
+    return figures
+
+
+def run_hey(url: str, users: int, seconds: float) -> dict:
+    out = subprocess.run(pinned(0, ["hey", "-z", f"{int(seconds)}s", "-c", str(users), "-cpus", "1", url]),
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in (50, 99):
+        figures[f"p{pct}_ms"] = float(re.search(rf"{pct}% in ([\d.]+) secs", out).group(1)) * 1000
+    return figures
+
+
+def run_locust(locust: Path, url: str, users: int, seconds: float, workdir: Path) -> dict:
+    locustfile = workdir / "locustfile.py"
+    locustfile.write_text(LOCUSTFILE)
+    prefix = workdir / f"locust_{users}"
+    subprocess.run(pinned(0, [str(locust), "-f", str(locustfile), "--headless", "-u", str(users), "-r", str(users),
+                              "-t", f"{int(seconds) + 1}s", "--host", url.rstrip("/"), "--csv", str(prefix),
+                              "--reset-stats", "--only-summary", "--loglevel", "ERROR"]),
+                   capture_output=True, text=True, timeout=seconds + 60)
+    with open(f"{prefix}_stats.csv") as f:
+        header, *rows = [line.rstrip("\n").split(",") for line in f]
+    row = dict(zip(header, next(r for r in rows if r[1].strip('"') == "Aggregated")))
+    return {"rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"])}
+
+
+def run_python(kind: str, url: str, users: int, seconds: float, *extra: str, core: int | None = 0) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.peers", kind, url, str(users), str(seconds), *extra]
+    done = subprocess.run(pinned(core, cmd) if core is not None else cmd, capture_output=True, text=True,
+                          timeout=seconds + 120, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def timed_server(port: int, *args: str) -> subprocess.Popen:
+    server = subprocess.Popen(pinned(1, [sys.executable, "-m", "benchmarks.timed_server", "--port", str(port), *args]),
+                              cwd=ROOT)
+    wait_port(port)
+    return server
+
+
+def server_stats(port: int, path: str = "/stats") -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return json.loads(response.read()) if path == "/stats" else {}
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def throughput(args, url: str, locust: Path | None, workdir: Path) -> tuple[str, dict]:
+    tools = ["engine", "wrk", "hey"] + (["locust"] if locust else []) + ["aiohttp", "httpx"]
+    results: dict = {}
+    for users in args.users:
+        for tool in tools:
+            if tool == "httpx" and users != args.users[0]:
+                continue  # plain httpx collapses; one level shows it
+            try:
+                if tool == "wrk":
+                    figures = run_wrk(url, users, args.seconds)
+                elif tool == "hey":
+                    figures = run_hey(url, users, args.seconds)
+                elif tool == "locust":
+                    figures = run_locust(locust, url, users, args.seconds, workdir)
+                else:
+                    figures = run_python(tool, url, users, args.seconds)
+            except Exception as exc:  # one failing peer must not hide the others
+                figures = {"error": str(exc)[:200]}
+            results[(tool, users)] = figures
+            print(f"  {tool:8} {users:4} users: {figures}", file=sys.stderr)
+    rows = []
+    for (tool, users), f in results.items():
+        if "error" in f:
+            rows.append([tool, users, "error", "", "", f["error"][:60]])
+            continue
+        ratio = f["rps"] / results[("locust", users)]["rps"] if ("locust", users) in results and \
+            "rps" in results[("locust", users)] else float("nan")
+        rows.append([tool, users, f"{f['rps']:,.0f}", f"{f['p50_ms']:.2f}", f"{f['p99_ms']:.2f}", f"{ratio:.2f}x"])
+    engine = {u: results[("engine", u)].get("rps") for u in args.users}
+    summary = (f"engine at {args.users[-1]} users / at {args.users[0]} users: "
+               f"{engine[args.users[-1]] / engine[args.users[0]]:.2f}" if all(engine.values()) else "")
+    return table(["client (1 core)", "users", "req/s", "p50 ms", "p99 ms", "vs Locust"], rows) + "\n\n" + summary, results
+
+
+def fidelity(args) -> str:
+    """Our engine and, as a control, aiohttp against the same server; each compared with the
+    server's own service times over the same requests."""
+    rows = []
+    for label, server_args in (("20 ms fixed", ["--delay-ms", "20"]),
+                               ("10-30 ms uniform", ["--delay-ms", "10", "--jitter-ms", "20"])):
+        port = free_port()
+        server = timed_server(port, *server_args)
+        try:
+            measured = {}
+            for client in ("engine", "aiohttp"):
+                server_stats(port, "/reset")
+                measured[client] = (run_python(client, f"http://127.0.0.1:{port}/work", 50, args.seconds),
+                                    server_stats(port))
+        finally:
+            server.terminate()
+            server.wait()
+        for p in ("p50_ms", "p95_ms", "p99_ms"):
+            (ours, theirs), (peer, peer_server) = measured["engine"], measured["aiohttp"]
+            diff = (ours[p] - theirs[p]) / theirs[p]
+            peer_diff = (peer[p] - peer_server[p]) / peer_server[p]
+            rows.append([label, p, f"{theirs[p]:.2f}", f"{ours[p]:.2f}", f"{diff:+.1%}",
+                         "yes" if abs(diff) <= 0.05 else "NO", f"{peer_diff:+.1%}"])
+    return table(["server service time", "percentile", "server ms", "engine ms", "difference", "within 5%",
+                  "aiohttp difference (control)"], rows)
+
+
+def omission(args) -> str:
+    rows = []
+    for model, extra, users in (("open, 200 req/s", ["200"], 500), ("closed, 50 VUs", [], 50)):
+        port = free_port()
+        server = timed_server(port, "--delay-ms", "5", "--stall-every", "10", "--stall", "1")
+        try:
+            ours = run_python("engine", f"http://127.0.0.1:{port}/work", users, args.co_seconds, *extra)
+        finally:
+            server.terminate()
+            server.wait()
+        rows.append([model, ours["count"], f"{ours['p50_ms']:.1f}", f"{ours['p99_ms']:.1f}",
+                     "yes" if ours["p99_ms"] >= 500 else "no"])
+    return table(["model (server stalls 1 s every 10 s)", "requests", "p50 ms", "p99 ms", "p99 shows the stall"], rows)
+
+
+def memory(args, url: str) -> str:
+    rows = []
+    for seconds in (10, args.memory_seconds):
+        ours = run_python("engine", url, 200, seconds, "1000")
+        rows.append([f"{seconds} s", f"{ours['count']:,}", ours["dropped"], f"{ours['max_rss_mb']:.0f}"])
+    return table(["open model 1,000 req/s", "requests", "dropped", "peak RSS MB"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--users", default="50,200,500")
+    parser.add_argument("--co-seconds", type=float, default=12)
+    parser.add_argument("--memory-seconds", type=float, default=60)
+    parser.add_argument("--no-locust", action="store_true")
+    parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
+    parser.add_argument("--only", default="throughput,fidelity,omission,memory")
+    args = parser.parse_args()
+    args.users = [int(u) for u in args.users.split(",")]
+    only = set(args.only.split(","))
+    ensure_tools()
+    locust = None if args.no_locust or "throughput" not in only else ensure_locust(Path(args.locust_venv))
+    workdir = Path(tempfile.mkdtemp(prefix="perfpipe-bench-"))
+    port = free_port()
+    affinity = "worker_cpu_affinity 10;" if (os.cpu_count() or 1) > 1 else ""
+    (workdir / "nginx.conf").write_text(NGINX_CONF.format(affinity=affinity, dir=workdir, port=port))
+    nginx = subprocess.Popen([_tool("nginx"), "-c", str(workdir / "nginx.conf"),
+                              "-p", str(workdir)])
+    url = f"http://127.0.0.1:{port}/"
+    out = [f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores "
+           f"(shared), {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
+           f"{args.seconds:g} s per measurement, clients on core 0, servers on core 1."]
+    try:
+        wait_port(port)
+        if "throughput" in only:
+            text, _ = throughput(args, url, locust, workdir)
+            out += ["", "### Throughput per core (nginx `return 200`)", "", text]
+        if "fidelity" in only:
+            out += ["", "### Fidelity (50 VUs, closed model)", "", fidelity(args)]
+        if "omission" in only:
+            out += ["", f"### Coordinated omission ({args.co_seconds:g} s runs)", "", omission(args)]
+        if "memory" in only:
+            out += ["", "### Memory", "", memory(args, url)]
+    finally:
+        nginx.terminate()
+        nginx.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
