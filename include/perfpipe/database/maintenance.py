@@ -47,13 +47,14 @@ def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> l
 
 def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: float = 5,
                    statement_timeout_s: float | None = 300,
-                   progress: Callable[[dict, int, int], None] | None = None, skip_locked: bool = True) -> list[dict]:
+                   progress: Callable[[dict], None] | None = None, skip_locked: bool = True) -> list[dict]:
     """``VACUUM (ANALYZE, SKIP_LOCKED)`` each table (all user tables by default), one at a time.
 
     With ``skip_locked=False`` a held lock is waited for up to ``lock_timeout_s`` before the table is skipped.
     Returns one ``{table, action, status, seconds, message}`` per table; status is ``done``,
     ``skipped_lock`` (lock held elsewhere) or ``error`` (e.g. statement_timeout reached).
-    ``progress(result, index, total)`` is called after each table; progress is also logged.
+    ``progress`` gets each result plus ``index`` and ``total`` after its table (a logger's ``info`` works);
+    progress is logged too.
     """
     if lock_timeout_s <= 0:
         raise ValueError(f"lock_timeout_s: must be > 0, got {lock_timeout_s!r}")
@@ -98,7 +99,7 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
             log.info("vacuum_analyze %d/%d %s: %s (%.2fs) %s", index, len(targets), result["table"], status,
                      result["seconds"], message)
             if progress:
-                progress(result, index, len(targets))
+                progress({**result, "index": index, "total": len(targets)})
     finally:
         conn.close()
     return results

@@ -44,10 +44,11 @@ def db(server):
 
 def test_vacuum_analyze_every_table_with_progress(db):
     seen = []
-    results = vacuum_analyze(db, progress=lambda r, i, n: seen.append((r["table"], i, n)))
+    results = vacuum_analyze(db, progress=seen.append)
     assert {r["table"]: r["status"] for r in results} == {
         "public.a": "done", "public.B-mixed": "done", "public.t": "done", "public.twins": "done"}
-    assert [s[1:] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [(s["index"], s["total"]) for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [s["table"] for s in seen] == [r["table"] for r in results]
     stats = {r["table"]: r for r in table_stats(db)}
     assert stats["a"]["last_vacuum"] is not None and stats["a"]["dead_tuples"] == 0
     assert stats["B-mixed"]["last_analyze"] is not None
