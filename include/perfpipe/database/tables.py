@@ -61,6 +61,7 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             found.append(finding(
                 "stale_vacuum", "warning", name,
                 {"dead_tuples": t["dead_tuples"], "live_tuples": t["live_tuples"], "dead_pct": t["dead_pct"],
+                 "total_bytes": t["total_bytes"],
                  "last_vacuum": t["last_vacuum"], "last_autovacuum": t["last_autovacuum"],
                  "days_since_vacuum": _age_days(t["vacuum_age_s"]), "threshold_days": cfg["stale_vacuum_days"]},
                 "Vacuum the table (perfpipe vacuum_analyze does it safely) and check that autovacuum keeps up "
@@ -72,6 +73,7 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             found.append(finding(
                 "stale_analyze", "warning", name,
                 {"modified_since_analyze": t["modified_since_analyze"], "live_tuples": t["live_tuples"],
+                 "total_bytes": t["total_bytes"],
                  "last_analyze": t["last_analyze"], "last_autoanalyze": t["last_autoanalyze"],
                  "days_since_analyze": _age_days(t["analyze_age_s"]), "threshold_days": cfg["stale_analyze_days"]},
                 "Analyze the table so the planner sees current row counts and value distributions.",
