@@ -195,10 +195,11 @@ def _aliases(name: str | None) -> set[str]:
 
 def _profile_names(path: Path) -> set[str] | None:
     """Profile names from the ``profiles.yaml`` beside the threshold file, if there is one."""
-    if not path.is_file():
-        return None
-    profiles = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("profiles") or {}
-    return set(profiles)
+    try:
+        profiles = yaml.safe_load(path.read_text(encoding="utf-8"))["profiles"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return None  # no usable profiles.yaml: the load engine reports its own problems
+    return set(profiles) if isinstance(profiles, dict) else None
 
 
 def _as_mapping(p: "_Parser", overrides: dict | str) -> dict:
