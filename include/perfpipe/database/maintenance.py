@@ -177,6 +177,9 @@ def apply_recommendations(dsn: str, findings: list[dict], allowlist: Iterable[st
     to a human), ``applied``, ``skipped_lock``, ``error`` or ``already_done`` (same change listed twice).
     """
     allowlist = [allowlist] if isinstance(allowlist, str) else list(allowlist or ())
+    for i, f in enumerate(findings):
+        if not isinstance(f, dict) or not {"check", "object", "evidence", "sql"} <= set(f):
+            raise ValueError(f"findings[{i}]: expected a finding with check, object, evidence and sql, got {f!r}")
     results, done = [], set()
     conn = connect(dsn)
     try:
@@ -206,7 +209,7 @@ def apply_recommendations(dsn: str, findings: list[dict], allowlist: Iterable[st
                 conn.execute(statement)
                 row["status"] = "applied"
                 done.add((action, f["object"]))
-            except (errors.LockNotAvailable, errors.QueryCanceled, psycopg.Error) as exc:
+            except psycopg.Error as exc:
                 if conn.closed:
                     conn = connect(dsn)
                 row["status"] = "skipped_lock" if isinstance(exc, errors.LockNotAvailable) else "error"

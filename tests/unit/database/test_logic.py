@@ -116,3 +116,11 @@ def test_only_online_index_changes_are_applicable():
     assert planned_action({"check": "seq_scans", "sql": None, "evidence": {"suggested_index": None}}) is None
     for manual in ("table_bloat", "sequence_exhaustion", "stale_vacuum", "idle_in_transaction"):
         assert planned_action({"check": manual, "sql": "X", "evidence": {}}) is None
+
+
+def test_malformed_findings_are_refused_before_connecting():
+    from include.perfpipe.database import apply_recommendations
+
+    with pytest.raises(ValueError, match=r"findings\[1\]"):
+        apply_recommendations("postgresql://nowhere.invalid/x", [
+            {"check": "c", "object": "o", "evidence": {}, "sql": None}, {"check": "c"}])
