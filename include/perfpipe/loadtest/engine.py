@@ -54,6 +54,8 @@ class ArrivalSchedule:
         for t, d, r0, r1, c0, c1 in self.segments:
             if c0 <= j < c1:
                 dc = j - c0
+                if dc == 0:
+                    return t
                 if r0 == r1:
                     return t + dc / r0
                 a = (r1 - r0) / (2 * d)
@@ -82,6 +84,8 @@ class Shard:
         self.requests = self.errors = self.dropped = 0
         self.abort_reason: str | None = None
         self.lag = HdrHistogram(1, 60_000_000, 2)  # event-loop lag, microseconds
+        self.interrupted = 0  # requests still in flight when the drain gave up
+        self._tasks: set[asyncio.Task] = set()
         low, high = spec.think_time_s
         self.think = (lambda: random.uniform(low, high)) if high > 0 else None
         self.t0 = 0.0
@@ -136,7 +140,6 @@ class Shard:
     # -- the run -----------------------------------------------------------------------------------
     async def run(self, t0_epoch: float) -> LoadResult:
         self.loop = asyncio.get_running_loop()
-        self._tasks: set[asyncio.Task] = set()
         self.t0 = perf_counter() + (t0_epoch - time.time())
         self.t_end = self.t0 + self.spec.duration_s
         wait = self.t0 - perf_counter()
@@ -246,7 +249,7 @@ class Shard:
         return {
             "loop_lag_p99_ms": round(lag_p99, 3), "loop_lag_max_ms": round(lag_max, 3),
             "cpu_percent": round(cpu_percent, 1), "dropped": self.dropped,
-            "interrupted": getattr(self, "interrupted", 0), "start_delay_s": round(start_delay, 3),
+            "interrupted": self.interrupted, "start_delay_s": round(start_delay, 3),
             "processes": 1, "saturated": bool(reasons), "reasons": reasons,
         }
 

@@ -105,6 +105,9 @@ def test_arrival_schedule_inverts_the_rate_integral():
     ramp = ArrivalSchedule(load_spec("smoke", TARGET, overrides={
         "model": "open", "stages": [{"duration": "10s", "target": 100}], "max_vus": 10}))
     assert ramp.total == 500 and ramp.time_of(125) == pytest.approx(5.0)  # 100/10 * t^2 / 2 = 125 at t = 5
+    assert ramp.time_of(0) == 0.0 and ramp.time_of(499.99) < 10 and ramp.time_of(500) is None
+    down = ArrivalSchedule(load_spec("arrival", TARGET))  # 0 -> 200 over 30 s, hold 2 min, 200 -> 0 over 30 s
+    assert down.total == 3000 + 24000 + 3000 and down.time_of(28500) == pytest.approx(150 + 30 - 30 * 0.5 ** 0.5)
 
 
 def test_share_splits_exactly():
