@@ -103,6 +103,7 @@ async def _open(dsn: str, n: int, read_only: bool, statement_timeout_s: float) -
 
     async def one():
         async with gate:
+            conn = None
             try:
                 conn = await AsyncConnection.connect(dsn, autocommit=True, application_name=f"{APPLICATION_NAME}-bench",
                                                      connect_timeout=10)
@@ -112,6 +113,8 @@ async def _open(dsn: str, n: int, read_only: bool, statement_timeout_s: float) -
                 return conn
             except psycopg.Error as exc:
                 errors.append(str(exc).strip())
+                if conn is not None:
+                    await conn.close()
                 return None
 
     conns = await asyncio.gather(*(one() for _ in range(n)))
