@@ -33,9 +33,11 @@ def _config(tmp_path) -> str:
     return str(path)
 
 
-def test_unreachable_database_is_exit_3(tmp_path):
-    code = main(["db-inspect", "--dsn", "postgresql://postgres@127.0.0.1:1/none", "--out", str(tmp_path)])
-    assert code == 3 and json.loads((tmp_path / "findings.json").read_text())["verdict"] == "error"
+@pytest.mark.parametrize("command, written", [("db-inspect", "findings.json"), ("db-bench", "summary.json"),
+                                               ("db-maintain", "maintenance.json")])
+def test_unreachable_database_is_exit_3(command, written, tmp_path):
+    code = main([command, "--dsn", "postgresql://postgres@127.0.0.1:1/none", "--out", str(tmp_path)])
+    assert code == 3 and json.loads((tmp_path / written).read_text())["verdict"] == "error"
 
 
 def test_bad_threshold_is_exit_3_naming_it(db, tmp_path, capsys):
