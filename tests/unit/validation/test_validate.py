@@ -15,6 +15,7 @@ SUITES = """
     suites:
       loose: {windows: [whole], thresholds: {api: {p95_ms: "< 1s"}}}
       tight: {windows: [whole], thresholds: {api: {p95_ms: "< 100ms"}}}
+      each_second: {windows: [second], thresholds: {api: {p99_ms: "< 1s"}, all: {error_rate: "< 50%"}}}
       latency:
         windows: [whole, steady, rolling]
         thresholds:
@@ -92,6 +93,12 @@ def test_rolling_window_catches_a_spike_the_whole_run_hides(breached):
     assert not rolling.success and rolling.observed > 2000
 
 
+def test_per_second_checks_hold_for_every_second(breached):
+    p99, errors = check(breached, "each_second", "second"), check(breached, "each_second", "second", "all")
+    assert p99.success and 400 < p99.observed < 1000  # the slowest second is in the slow ramp-up
+    assert errors.success and errors.observed == 0.0
+
+
 def test_per_query_limits_catch_one_slow_query(breached):
     db = check(breached, "latency", "whole", "db")
     assert not db.success and db.observed > 100
@@ -112,8 +119,8 @@ def test_results_have_the_contract_columns_and_gx_data_docs(breached):
     pages = list(docs.parent.rglob("*.html"))
     assert len(pages) > 1  # the index links validation result pages
     suites = sorted(p.name for p in (docs.parents[3] / "validation_definitions").glob("*.json"))
-    assert suites == ["latency.rolling_30s.json", "latency.steady.json", "latency.whole.json",
-                      "loose.whole.json", "tight.whole.json"]
+    assert suites == ["each_second.second.json", "latency.rolling_30s.json", "latency.steady.json",
+                      "latency.whole.json", "loose.whole.json", "tight.whole.json"]
 
 
 def test_the_result_is_saved_and_round_trips(breached):
