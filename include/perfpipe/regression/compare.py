@@ -130,7 +130,8 @@ def _mann_whitney(base: np.ndarray, cur: np.ndarray) -> tuple[float, str]:
     return float(mannwhitneyu(base, cur, alternative="two-sided").pvalue), "mannwhitneyu"
 
 
-def _change_pct(base: float, cur: float) -> float:
+def change_pct(base: float, cur: float) -> float:
+    """Change from ``base`` to ``cur`` in %; +-inf from a zero base, NaN when either is missing."""
     if math.isnan(base) or math.isnan(cur):
         return math.nan
     if base == 0:
@@ -141,7 +142,7 @@ def _change_pct(base: float, cur: float) -> float:
 def _row(scope, name, klass, metric, base, cur, p_value, test, n_base, n_cur) -> dict:
     return {
         "scope": scope, "name": name, "klass": klass, "metric": metric, "baseline": base, "current": cur,
-        "change_pct": _change_pct(base, cur), "p_value": p_value, "significant": False,
+        "change_pct": change_pct(base, cur), "p_value": p_value, "significant": False,
         "direction": "unchanged", "test": test, "n_baseline": n_base, "n_current": n_cur,
     }
 

@@ -9,11 +9,11 @@ import pandas as pd
 
 from include.perfpipe.metrics import ALL
 from include.perfpipe.regression.changepoints import detect_change_points
-from include.perfpipe.regression.compare import COMPARISON_COLUMNS, HIGHER_IS_BETTER
+from include.perfpipe.regression.compare import COMPARISON_COLUMNS, HIGHER_IS_BETTER, change_pct
 from include.perfpipe.regression.gate import gate_decision
 
 TREND_METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
-_RUN_COLUMNS = ("dag_id", "run_id", "started_at", "verdict", "is_baseline")
+_RUN_COLUMNS = ("dag_id", "run_id", "started_at", "version", "verdict", "is_baseline")
 
 
 def regression_section(
@@ -78,7 +78,7 @@ def _change_points(metric: str, klass: str, values: np.ndarray, runs: list[dict]
     for before_start, at, after_end in zip(bounds, bounds[1:], bounds[2:]):
         before = float(np.median(values[present[before_start:at]]))
         after = float(np.median(values[present[at:after_end]]))
-        change = (after - before) / abs(before) * 100.0 if before else math.nan
+        change = change_pct(before, after)
         worse = change < 0 if metric in HIGHER_IS_BETTER else change > 0
         run = runs[present[at]]
         out.append({

@@ -86,3 +86,11 @@ def test_missing_runs_in_a_series_are_skipped_not_counted():
 def test_bad_history_is_named(history, kwargs, message):
     with pytest.raises(ValueError, match=message):
         regression_section(None, history, **kwargs)
+
+
+def test_errors_appearing_in_the_history_are_a_regression_change_point():
+    history = _history()
+    history["error_rate"] = np.r_[np.zeros(12), np.random.default_rng(3).uniform(0.04, 0.06, RUNS - 12)]
+    [point] = [c for c in regression_section(None, history)["change_points"] if c["metric"] == "error_rate"]
+    assert point["index"] == 12 and point["before"] == 0.0
+    assert point["change_pct"] is None and point["direction"] == "regression"
