@@ -221,7 +221,7 @@ def build_summary(bundle: dict) -> dict:
         "thresholds_failed": sum(1 for c in checks if not c["success"]),
         "validation": None if validation is None else {
             "verdict": validation.get("verdict"), "reason": validation.get("reason"),
-            "data_docs": validation.get("data_docs"),
+            "data_docs": validation.get("data_docs"), "notes": validation.get("notes") or [],
         },
         "database": _database(database),
         "benchmark": _benchmark(bench, checks),

@@ -187,3 +187,17 @@ def test_report_renders_in_headless_chromium(server, viewer_token, chromium, tmp
     assert facts["scripts"] == 1 + facts["plots"]  # plotly.js once, one newPlot per chart, nothing else
     assert facts["hostile_script"] is False
     assert shot.stat().st_size > 50_000
+
+
+def test_airflow_api_server_serves_the_page_behind_its_login(viewer_token):
+    """The whole Airflow API app, plugins loaded from plugins/: the page is mounted and guarded."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app())
+    assert client.get("/perfpipe/").status_code == 401
+    page = client.get("/perfpipe/", cookies={"_token": viewer_token})
+    assert page.status_code == 200 and "Performance reports" in page.text
+    views = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {viewer_token}"})
+    names = [v["name"] for p in views.json()["plugins"] for v in p["external_views"]]
+    assert "Performance reports" in names

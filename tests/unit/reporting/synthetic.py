@@ -57,6 +57,7 @@ def validation_result(fail: bool = True) -> dict:
              "threshold": 100.0, "observed": 7.9, "success": True},
         ],
         "data_docs": "/tmp/gx/data_docs/local_site/index.html",
+        "notes": ["suite not applied: capacity (applies to profiles load, stress)"],
     }
 
 

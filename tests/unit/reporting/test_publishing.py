@@ -1,6 +1,4 @@
 """The Airflow side of publishing: folder copy through ObjectStoragePath, and a notifier that no-ops unconfigured."""
-import pytest
-
 from include.pipelines.publishing import SLACK_CONN, SMTP_CONN, notify, publish_folder, report_asset
 
 
@@ -37,10 +35,18 @@ def test_notifier_is_a_no_op_without_connections(monkeypatch):
     assert notify("summary", "fail", subject="s") == []
 
 
-@pytest.mark.parametrize("verdict", ["pass"])
-def test_passing_runs_do_not_notify(monkeypatch, verdict):
-    monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", "smtp://127.0.0.1:9")  # would fail if used
-    assert notify("summary", verdict, subject="s") == []
+def test_failing_run_is_mailed_to_the_connection_recipients(monkeypatch):
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    sent = []
+    monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", "smtp://127.0.0.1:9?to=a%40x.test%2C+b%40x.test")
+    monkeypatch.setattr(SmtpHook, "__enter__", lambda self: self)
+    monkeypatch.setattr(SmtpHook, "__exit__", lambda self, *exc: None)
+    monkeypatch.setattr(SmtpHook, "send_email_smtp", lambda self, **kw: sent.append(kw))
+    assert notify("<b>summary</b>", "fail", subject="perfpipe FAIL") == ["smtp"]
+    assert sent[0]["to"] == ["a@x.test", "b@x.test"] and sent[0]["subject"] == "perfpipe FAIL"
+    assert sent[0]["html_content"] == "<pre>&lt;b&gt;summary&lt;/b&gt;</pre>"
+    assert notify("summary", "pass", subject="s") == []  # pass never notifies
 
 
 def test_report_asset_uri_is_static():

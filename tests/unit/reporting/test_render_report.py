@@ -52,6 +52,7 @@ def test_html_is_self_contained_with_plotly_inlined_once(rendered):
     # nothing fetched: no CDN, no stylesheet, not even a favicon request
     assert "<script src=" not in html and 'rel="stylesheet"' not in html and '<link rel="icon" href="data:,">' in html
     assert html.count('class="plotly-graph-div"') == 3  # throughput, latency, trend
+    assert "suite not applied: capacity" in html
     assert "ramp" in html and 'id="regression"' in html and "1 significant regression(s)" in html
 
 
