@@ -1,8 +1,10 @@
 """Compare a run with its baseline: per class (and in total) over per-second windows, per endpoint as totals.
 
 Class and total rows test the steady-state per-second samples of the two runs with a two-sided
-Mann-Whitney U test (scipy). The per-second frame has no endpoint breakdown, so endpoint rows come
-from the whole-run stats frame and carry no test (``p_value`` NaN, never significant).
+Mann-Whitney U test (scipy), Holm-adjusted across the comparison; their values are the median
+per-second percentile, the mean req/s and the pooled error rate. The per-second frame has no endpoint
+breakdown, so endpoint rows come from the whole-run stats frame and carry no test (``p_value`` NaN,
+never significant). Method and measured error rates: docs/regression.md.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_
     """One row per (scope, name, metric): the change from ``baseline`` to ``current`` and its significance.
 
     ``baseline``/``current``: ``{"stats", "timeseries", "stages"}`` (or ``LoadResult`` dicts).
-    A change is ``significant`` when its p-value is below ``alpha`` and it moves by at least
-    ``min_change_pct`` percent; only significant changes are a ``regression`` or ``improvement``.
+    A change is ``significant`` when its Holm-adjusted p-value is below ``alpha`` and it moves by at
+    least ``min_change_pct`` percent; only significant changes are a ``regression`` or ``improvement``.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")

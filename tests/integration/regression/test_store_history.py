@@ -7,8 +7,7 @@ import pytest
 
 from include.perfpipe.regression import compare_runs, gate_decision, regression_section
 from include.perfpipe.store.results_store import ResultsStore
-from tests.unit.regression.conftest import SLOWER_API
-from tests.unit.regression.synthetic import synthetic_run
+from tests.unit.regression.synthetic import SLOWER_API, synthetic_run
 
 pytestmark = pytest.mark.integration
 

@@ -2,9 +2,7 @@
 import pytest
 
 from include.perfpipe.regression import compare_runs
-from tests.unit.regression.synthetic import synthetic_frames
-
-SLOWER_API = {"list_items": 1.2, "get_item": 1.2}
+from tests.unit.regression.synthetic import SLOWER_API, synthetic_frames
 
 
 @pytest.fixture(scope="session")

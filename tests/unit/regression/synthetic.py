@@ -6,6 +6,7 @@ import numpy as np
 from include.perfpipe.metrics import MetricsRecorder
 
 ENDPOINTS = {"list_items": ("api", 0.020), "get_item": ("api", 0.015), "health": ("health", 0.002)}
+SLOWER_API = {"list_items": 1.2, "get_item": 1.2}  # every api request 20 % slower, health untouched
 
 
 def record_run(

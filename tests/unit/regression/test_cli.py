@@ -4,8 +4,7 @@ import pytest
 
 from include.perfpipe.cli import main
 from include.perfpipe.loadtest.result import LoadResult
-from tests.unit.regression.conftest import SLOWER_API
-from tests.unit.regression.synthetic import hold_all, record_run, synthetic_run
+from tests.unit.regression.synthetic import SLOWER_API, hold_all, record_run, synthetic_run
 
 
 def _write_engine_dir(path, seed, **kwargs):
