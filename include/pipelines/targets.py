@@ -31,10 +31,15 @@ def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
 
 
 def postgres_dsn(conn_id: str) -> str:
-    """A libpq URL for a Postgres connection, through the postgres provider's hook."""
+    """A libpq URL for a Postgres connection, through the postgres provider's hook.
+
+    The hook answers with an SQLAlchemy URL (``postgresql+psycopg://``); libpq wants ``postgresql://``.
+    """
+    import re
+
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    return PostgresHook(postgres_conn_id=conn_id).get_uri()
+    return re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", PostgresHook(postgres_conn_id=conn_id).get_uri())
 
 
 def _csv_variable(name: str, default: str) -> list[str]:
