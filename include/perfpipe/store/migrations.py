@@ -18,7 +18,7 @@ _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x70657266  # "perf": one advisory lock id for every perfpipe migrator
 _BOOTSTRAP = """
 CREATE SCHEMA IF NOT EXISTS perfpipe;
-CREATE TABLE IF NOT EXISTS perfpipe.schema_migrations (
+CREATE TABLE perfpipe.schema_migrations (
     version    integer PRIMARY KEY,
     name       text NOT NULL,
     checksum   text NOT NULL,
@@ -57,8 +57,9 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
     migrations = load_migrations(directory)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute(_BOOTSTRAP)  # the ledger itself is the one object created outside a migration
         with conn.cursor(row_factory=tuple_row) as cur:
+            if cur.execute("SELECT to_regclass('perfpipe.schema_migrations')").fetchone()[0] is None:
+                cur.execute(_BOOTSTRAP)  # the ledger is the one object created outside a migration file
             applied = dict(cur.execute("SELECT version, checksum FROM perfpipe.schema_migrations").fetchall())
         done = []
         for migration in migrations:
