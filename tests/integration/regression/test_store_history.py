@@ -1,44 +1,11 @@
 """End to end on PostgreSQL 15: runs saved through ResultsStore, compared and trended from what it returns."""
-import uuid
-from datetime import datetime, timedelta, timezone
-
-import psycopg
 import pytest
 
 from include.perfpipe.regression import compare_runs, gate_decision, regression_section
-from include.perfpipe.store.results_store import ResultsStore
-from tests.unit.regression.synthetic import SLOWER_API, synthetic_run
+from tests.integration.regression.conftest import DAG, PROFILE, RUNS, SLOW_FROM, TARGET
+from tests.unit.regression.synthetic import synthetic_run
 
 pytestmark = pytest.mark.integration
-
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-DAG, TARGET, PROFILE = "perf_regression_nightly", "http://127.0.0.1:8000", "load"
-RUNS, SLOW_FROM = 12, 6
-
-
-@pytest.fixture(scope="module")
-def store():
-    name = f"regression_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"system PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            store = ResultsStore(f"host=127.0.0.1 port=5432 user=postgres dbname={name}")
-            store.migrate()
-            start = datetime(2026, 11, 1, 1, 0, tzinfo=timezone.utc)
-            for night in range(RUNS):
-                scale = SLOWER_API if night >= SLOW_FROM else None
-                began = start + timedelta(days=night)
-                result = synthetic_run(100 + night, scale=scale)
-                run = {"dag_id": DAG, "run_id": f"night{night:02d}", "profile": PROFILE, "target": TARGET,
-                       "started_at": began.isoformat(), "ended_at": (began + timedelta(seconds=40)).isoformat()}
-                store.save_bundle({"run": run, "loadtest": result}, "pass", "thresholds met")
-            yield store
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _compare_with_baseline(store, run_id):
