@@ -51,3 +51,27 @@ def test_failing_run_is_mailed_to_the_connection_recipients(monkeypatch):
 
 def test_report_asset_uri_is_static():
     assert report_asset.uri.startswith("perfpipe://reports")
+
+
+def _ctx(task_id, **params):
+    from types import SimpleNamespace
+
+    return {"params": params, "dag": SimpleNamespace(dag_id="perf_release_gate"), "run_id": "manual__1",
+            "ti": SimpleNamespace(task_id=task_id), "dag_run": SimpleNamespace(start_date=None)}
+
+
+def test_publish_tasks_in_task_groups_keep_their_runs_apart():
+    from include.pipelines.publishing import _run_info
+
+    plan = {"run": {"dag_id": "perf_release_gate", "run_id": "manual__1", "profile": "load", "target": "t"}}
+    assert _run_info(_ctx("load.publish"), plan)["run_id"] == "manual__1.load"
+    assert _run_info(_ctx("publish"), plan)["run_id"] == "manual__1"
+
+
+def test_run_identity_without_a_plan_comes_from_the_context():
+    from include.pipelines.publishing import _run_info
+
+    run = _run_info(_ctx("publish", db_conn_id="perf_target_db"), None)
+    assert (run["dag_id"], run["run_id"], run["profile"], run["target"]) == (
+        "perf_release_gate", "manual__1", "perf_release_gate", "perf_target_db")
+    assert run["ended_at"]
