@@ -35,7 +35,7 @@ th,td{border-bottom:1px solid #d9e2ec;padding:.35rem .5rem;text-align:left}th{ba
 <td><span class="v v-{{ r.verdict or 'none' }}" title="{{ r.reason or '' }}">{{ r.verdict or "running" }}</span></td>
 <td class="num">{{ "%.1f"|format(r.rps) if r.rps is not none else "" }}</td><td class="num">{{ "%.1f"|format(r.p95_ms) if r.p95_ms is not none else "" }}</td>
 <td class="num">{{ "%.2f %%"|format(r.error_rate * 100) if r.error_rate is not none else "" }}</td>
-<td>{% if r.local %}<a href="reports/{{ r.local|urlencode }}/report.html">report</a>{% elif r.report_url and r.report_url.startswith(("http://", "https://")) %}<a href="{{ r.report_url }}">report</a>{% elif r.report_url %}<code>{{ r.report_url }}</code>{% endif %}</td></tr>
+<td>{% if r.local %}<a href="reports/{{ r.local|urlencode }}/report.html" target="_blank" rel="noopener">report</a>{% elif r.report_url and r.report_url.startswith(("http://", "https://")) %}<a href="{{ r.report_url }}" target="_blank" rel="noopener">report</a>{% elif r.report_url %}<code>{{ r.report_url }}</code>{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}
 </body></html>""")
 
