@@ -155,8 +155,9 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
     Returns ``{verdict, reason, report_url, report_dir, run_id, regressed, regression_reason}``; the
     regression fields say whether the load test is significantly worse than its baseline.
 
-    The report is rendered and published even when the results store is unreachable; the task then
-    fails afterwards, so a retry records the run (writes are idempotent).
+    The run is recorded first, then rendered and published; the report is published even when the
+    results store is unreachable, and the task fails afterwards, so a retry records the run (writes
+    are idempotent).
     """
     from airflow.sdk import ObjectStoragePath
 
@@ -175,26 +176,24 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
     run["report_url"] = str(ObjectStoragePath(base) / run["dag_id"] / out_dir.name / "report.html")
 
     store_error = None
-    store = None
-    try:
+    try:  # record first: the results must not depend on rendering or publishing succeeding
         store = ResultsStore(postgres_dsn(RESULTS_DB_CONN))
         store.migrate()
         bundle.update(store.comparison(run, limit=HISTORY_RUNS))
         bundle["regression"] = regression_for(store, bundle, verdict)
-    except Exception as exc:  # noqa: BLE001 - publish the report anyway, then fail the task
-        store_error = exc
-        log.exception("results store (connection %s) unavailable; publishing the report without history",
-                      RESULTS_DB_CONN)
-    paths = render_report(bundle, out_dir)
-    # the inputs too, so the report can be rendered again: python -m include.perfpipe report <bundle.json> --out DIR
-    (out_dir / "bundle.json").write_text(json.dumps(bundle, default=str) + "\n")
-    report_url = publish_folder(out_dir, base, run["dag_id"])
-    if store_error is None:
-        store.save_bundle(bundle, verdict, reason, report_url=report_url)
+        store.save_bundle(bundle, verdict, reason, report_url=run["report_url"])
         if ctx["params"].get("mark_baseline") and verdict == "pass":
             store.mark_baseline(run["dag_id"], run["run_id"])
         elif ctx["params"].get("mark_baseline"):
             log.warning("not marked as baseline: the verdict is %s, not pass", verdict)
+    except Exception as exc:  # noqa: BLE001 - publish the report anyway, then fail the task
+        store_error = exc
+        log.exception("recording the run in the results store (connection %s) failed; publishing the report "
+                      "without history", RESULTS_DB_CONN)
+    paths = render_report(bundle, out_dir)
+    # the inputs too, so the report can be rendered again: python -m include.perfpipe report <bundle.json> --out DIR
+    (out_dir / "bundle.json").write_text(json.dumps(bundle, default=str) + "\n")
+    report_url = publish_folder(out_dir, base, run["dag_id"])
 
     ctx["outlet_events"][report_asset].extra = {
         "dag_id": run["dag_id"], "run_id": run["run_id"], "target": run["target"], "profile": run["profile"],
@@ -203,8 +202,8 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
     notify(paths["markdown"].read_text(), verdict,
            subject=f"perfpipe {verdict.upper()}: {run['target']} / {run['profile']} ({run['dag_id']})")
     if store_error is not None:
-        raise RuntimeError(f"report published at {report_url}, but the results store failed: {store_error}") \
-            from store_error
+        raise RuntimeError(f"report published at {report_url}, but recording the run in the results store "
+                           f"failed: {store_error}") from store_error
     gate = (bundle["regression"] or {}).get("gate") or {}
     return {"verdict": verdict, "reason": reason, "report_url": report_url, "report_dir": str(out_dir),
             "run_id": run["run_id"], "regressed": bool(gate.get("regressed")), "regression_reason": gate.get("reason")}

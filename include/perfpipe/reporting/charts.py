@@ -57,8 +57,9 @@ def load_charts(load: dict) -> list[str]:
     return [_div(throughput, "chart-throughput"), _div(latency, "chart-latency")]
 
 
-def trend_chart(history: list[dict]) -> str | None:
-    """p95/p99 latency and throughput over the recent runs (oldest first), one point per run."""
+def trend_chart(history: list[dict], change_points: list[dict] | None = None) -> str | None:
+    """p95/p99 latency and throughput over the recent runs (oldest first), one point per run, with the
+    regression analysis's change points of the run total marked where the new level starts."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -70,6 +71,16 @@ def trend_chart(history: list[dict]) -> str | None:
     fig.add_trace(go.Scatter(x=labels, y=points["p95_ms"], name="p95 ms", mode="lines+markers"))
     fig.add_trace(go.Scatter(x=labels, y=points["p99_ms"], name="p99 ms", mode="lines+markers"))
     fig.add_trace(go.Bar(x=labels, y=points["rps"], name="req/s", opacity=0.3), secondary_y=True)
+    label_of = dict(zip(points["run_id"], labels))
+    marked: dict[str, list[str]] = {}
+    for cp in change_points or []:
+        if cp.get("klass") == ALL and cp.get("run_id") in label_of:
+            marked.setdefault(label_of[cp["run_id"]], []).append(f"{cp.get('metric')} {cp.get('direction')}")
+    for label, notes in marked.items():
+        fig.add_shape(type="line", xref="x", yref="paper", x0=label, x1=label, y0=0, y1=1,
+                      line={"dash": "dash", "color": "crimson"})
+        fig.add_annotation(x=label, y=1, yref="paper", text="change: " + ", ".join(notes), showarrow=False,
+                           font={"color": "crimson", "size": 10}, yanchor="bottom")
     fig.update_layout(title=f"Trend over the last {len(points)} runs")
     fig.update_xaxes(showticklabels=False, title_text="runs, oldest first (hover for run id)")
     fig.update_yaxes(title_text="ms", secondary_y=False)

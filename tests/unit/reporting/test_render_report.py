@@ -18,7 +18,9 @@ def rendered(tmp_path_factory):
         "counts": {"regression": 1, "improvement": 0, "unchanged": 4},
         "comparison": [{"scope": "class", "name": HOSTILE, "metric": "p95_ms", "change_pct": 30.0,
                         "direction": "regression"}],
-        "change_points": [], "trend": [],
+        "change_points": [{"metric": "p95_ms", "klass": "all", "index": 3, "run_id": bundle["run"]["run_id"],
+                           "direction": "regression", "before": 40.0, "after": 52.0, "change_pct": 30.0}],
+        "trend": [],
     }
     bundle["baseline"] = {"dag_id": "perf_load", "run_id": "base-run", "version": "v0", "verdict": "pass",
                           "is_baseline": True, "started_at": "2026-11-26T10:00:00+00:00", "requests": 700,
@@ -53,6 +55,7 @@ def test_html_is_self_contained_with_plotly_inlined_once(rendered):
     assert "<script src=" not in html and 'rel="stylesheet"' not in html and '<link rel="icon" href="data:,">' in html
     assert html.count('class="plotly-graph-div"') == 3  # throughput, latency, trend
     assert "suite not applied: capacity" in html
+    assert "change: p95_ms regression" in html  # the change point is marked on the trend chart
     assert "ramp" in html and 'id="regression"' in html and "1 significant regression(s)" in html
 
 
