@@ -7,8 +7,9 @@ def test_airflow_loads_the_app_and_the_nav_entry():
     apps, _ = plugins_manager.get_fastapi_plugins()
     ours = [a for a in apps if a["url_prefix"] == "/perfpipe"]
     assert len(ours) == 1
-    views, _ = plugins_manager._get_ui_plugins()
-    view = next(v for v in views if v["name"] == "Performance reports")
+    assert plugins_manager.get_import_errors() == {}
+    [info] = [p for p in plugins_manager.get_plugin_info() if p["name"] == "perfpipe_reports"]
+    view = next(v for v in info["external_views"] if v["name"] == "Performance reports")
     assert view["href"] == "perfpipe/" and view["destination"] == "nav"  # relative: resolves under the UI base URL
 
 
