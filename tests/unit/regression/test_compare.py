@@ -131,3 +131,11 @@ def test_bad_load_result_duration_is_named():
 def test_bad_thresholds_are_named(baseline_frames, kwargs, field):
     with pytest.raises(ValueError, match=field):
         compare_runs(baseline_frames, baseline_frames, **kwargs)
+
+
+def test_holm_adjustment_matches_a_worked_example():
+    from include.perfpipe.regression.compare import _holm
+
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> kept monotone at 0.06
+    assert _holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert _holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])

@@ -94,3 +94,16 @@ def test_errors_appearing_in_the_history_are_a_regression_change_point():
     [point] = [c for c in regression_section(None, history)["change_points"] if c["metric"] == "error_rate"]
     assert point["index"] == 12 and point["before"] == 0.0
     assert point["change_pct"] is None and point["direction"] == "regression"
+
+
+def test_history_records_with_mixed_timestamps_as_the_publisher_builds_them():
+    from datetime import datetime, timezone
+
+    records = _history().head(8).astype(object).to_dict("records")
+    for record in records[:-1]:
+        record["started_at"] = record["started_at"].to_pydatetime()  # as psycopg returns them
+    records[-1]["started_at"] = datetime(2026, 11, 8, 1, tzinfo=timezone.utc).isoformat()  # the current run
+    section = regression_section(None, pd.DataFrame(records))
+    json.dumps(section, allow_nan=False)
+    assert section["trend"][0]["started_at"] == "2026-11-01T00:00:00+00:00"
+    assert section["trend"][-1]["started_at"] == "2026-11-08T01:00:00+00:00"
