@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -50,9 +51,9 @@ def db_server_url() -> str:
 
 @pytest.fixture(scope="session")
 def scratch_db(db_server_url: str):
-    """A factory of empty databases on the test server, dropped at the end of the session."""
+    """A factory of empty databases on the test server (as URLs), dropped at the end of the session."""
     import psycopg
-    from psycopg import conninfo, sql
+    from psycopg import sql
 
     created: list[str] = []
 
@@ -62,7 +63,7 @@ def scratch_db(db_server_url: str):
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         created.append(name)
-        return conninfo.make_conninfo(db_server_url, dbname=name)
+        return urlsplit(db_server_url)._replace(path=f"/{name}").geturl()
 
     yield make
     with psycopg.connect(db_server_url, autocommit=True) as admin:

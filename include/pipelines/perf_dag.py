@@ -96,7 +96,7 @@ def preflight(profile: str | None = None) -> dict:
             psycopg.connect(postgres_dsn(conn_id), connect_timeout=10).close()
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"database of connection {conn_id!r} is unreachable: {exc}") from exc
-    start_at = time.time() + (SHARD_START_DELAY_S if params["shards"] > 1 else 0)
+    start_at = time.time() + SHARD_START_DELAY_S if params["shards"] > 1 else None  # one shard starts at once
     return {
         "run": {
             "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"], "profile": profile,

@@ -38,6 +38,8 @@ def run_smoke(env: dict, target_url: str, conf: dict) -> tuple[dict, Path]:
         [sys.executable, str(RUNNER), str(ROOT / "dags" / "perf_smoke.py"), json.dumps(conf)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
+    log = Path(env["PERFPIPE_REPORTS_DIR"]) / "dag_test.log"
+    log.write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stderr[-4000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     run_dirs = [d for d in (Path(env["PERFPIPE_REPORTS_DIR"]) / "perf_smoke").iterdir()]
@@ -48,7 +50,7 @@ def run_smoke(env: dict, target_url: str, conf: dict) -> tuple[dict, Path]:
 def test_smoke_run_passes_and_publishes(airflow_env, demo_service):
     outcome, run_dir = run_smoke(airflow_env, demo_service, {"duration": "5s"})
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert outcome["state"] == "success", summary.get("verdict")
+    assert outcome["state"] == "success", (summary.get("verdict"), run_dir.parent.parent / "dag_test.log")
     assert summary["verdict"]["verdict"] == "pass"
     classes = {row["klass"]: row for row in summary["classes"]}
     assert set(classes) >= {"health", "api", "tool"}
