@@ -1,83 +1,122 @@
-"""A loopback HTTP/1.1 server with a known service time, measuring its own service times.
+"""A loopback HTTP/1.1 server with a known service time that measures its own service times.
 
 ``python -m benchmarks.timed_server --port P --delay-ms 20 [--jitter-ms 10] [--stall-every 10 --stall 1]``
-Each request waits ``delay + uniform(0, jitter)`` ms (or, during a stall window, until the window ends)
-and the server records, per request, the time from the request's last byte read to the response
-written. ``GET /stats`` answers the recorded p50/p95/p99 (ms) and count as JSON; ``GET /reset`` clears.
+
+A request is answered ``delay + uniform(0, jitter)`` ms after the kernel received it (or, when it
+arrives in a stall window, when the window ends). The service time recorded per request runs from
+the kernel's receive timestamp (``SO_TIMESTAMPNS``) to the response's send, so the server's own
+scheduling delays count too. ``GET /stats`` answers the count and p50/p95/p99 (ms) as JSON;
+``GET /reset`` clears them. Single-threaded (selectors), Linux only.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
+import heapq
 import json
 import random
+import selectors
+import socket
+import struct
 import time
 
 from hdrh.histogram import HdrHistogram
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; not exported by every Python
+_ANCILLARY = socket.CMSG_SPACE(16)
 
-class TimedServer(asyncio.Protocol):
-    def __init__(self, options, hist_box) -> None:
-        self.options, self.box = options, hist_box
-        self.buffer = b""
-        self.transport = None
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+def _response(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while b"\r\n\r\n" in self.buffer:  # GET requests only: no bodies
-            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            path = head.split(b" ", 2)[1]
-            if path == b"/stats":
-                self._write(json.dumps(_figures(self.box[0])).encode())
-            elif path == b"/reset":
-                self.box[0] = HdrHistogram(1, 60_000_000, 3)
-                self._write(b"reset")
-            else:
-                asyncio.get_running_loop().create_task(self._serve(time.perf_counter()))
 
-    async def _serve(self, received: float) -> None:
+class TimedServer:
+    def __init__(self, options) -> None:
+        self.options = options
+        self.hist = HdrHistogram(1, 60_000_000, 3)
+        self.started_ns = time.time_ns()
+        self.due: list[tuple[int, int, socket.socket, int]] = []  # (due_ns, seq, conn, received_ns)
+        self.seq = 0
+        self.selector = selectors.DefaultSelector()
+        self.buffers: dict[socket.socket, bytes] = {}
+
+    def serve(self, port: int) -> None:
+        listener = socket.create_server(("127.0.0.1", port), backlog=4096)
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, self._accept)
+        while True:
+            timeout = max(0.0, (self.due[0][0] - time.time_ns()) / 1e9) if self.due else None
+            for key, _ in self.selector.select(timeout):
+                key.data(key.fileobj)
+            now = time.time_ns()
+            while self.due and self.due[0][0] <= now:
+                _, _, conn, received = heapq.heappop(self.due)
+                self._send(conn, _response(b"ok"))
+                self.hist.record_value(max(1, (time.time_ns() - received) // 1000))
+
+    def _accept(self, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.buffers[conn] = b""
+        self.selector.register(conn, selectors.EVENT_READ, self._read)
+
+    def _read(self, conn: socket.socket) -> None:
+        try:
+            data, ancillary, _, _ = conn.recvmsg(65536, _ANCILLARY)
+        except (BlockingIOError, ConnectionError):
+            data, ancillary = b"", []
+        if not data:
+            self.selector.unregister(conn)
+            self.buffers.pop(conn, None)
+            conn.close()
+            return
+        received = time.time_ns()
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanos = struct.unpack("qq", payload[:16])
+                received = seconds * 1_000_000_000 + nanos
+        buffer = self.buffers[conn] + data
+        while b"\r\n\r\n" in buffer:  # GET requests only: no bodies
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            self._request(conn, head.split(b" ", 2)[1], received)
+        self.buffers[conn] = buffer
+
+    def _request(self, conn: socket.socket, path: bytes, received: int) -> None:
         o = self.options
-        delay = (o.delay_ms + random.uniform(0, o.jitter_ms)) / 1000
+        if path == b"/stats":
+            figures = {"count": self.hist.get_total_count(),
+                       **{f"p{p}_ms": self.hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)}}
+            self._send(conn, _response(json.dumps(figures).encode()))
+            return
+        if path == b"/reset":
+            self.hist = HdrHistogram(1, 60_000_000, 3)
+            self._send(conn, _response(b"reset"))
+            return
+        due = received + int((o.delay_ms + random.uniform(0, o.jitter_ms)) * 1e6)
         if o.stall_every:
-            into = (time.monotonic() - o.started) % o.stall_every
+            into = ((received - self.started_ns) / 1e9) % o.stall_every
             if into < o.stall:
-                delay = max(delay, o.stall - into)
-        await asyncio.sleep(max(0.0, received + delay - time.perf_counter()))
-        self._write(b"ok")
-        self.box[0].record_value(max(1, int((time.perf_counter() - received) * 1e6)))
+                due = max(due, received + int((o.stall - into) * 1e9))
+        self.seq += 1
+        heapq.heappush(self.due, (due, self.seq, conn, received))
 
-    def _write(self, body: bytes) -> None:
-        if not self.transport.is_closing():
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-
-
-def _figures(hist: HdrHistogram) -> dict:
-    return {"count": hist.get_total_count(),
-            **{f"p{p}_ms": hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)}}
+    def _send(self, conn: socket.socket, data: bytes) -> None:
+        try:
+            conn.send(data)  # small responses to a reading client: the socket buffer takes them whole
+        except OSError:
+            pass
 
 
 def main() -> None:
-    import uvloop
-
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     parser.add_argument("--stall-every", type=float, default=0.0, help="seconds between stalls (0: none)")
     parser.add_argument("--stall", type=float, default=1.0, help="stall length in seconds")
     options = parser.parse_args()
-    options.started = time.monotonic()
-    box = [HdrHistogram(1, 60_000_000, 3)]
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: TimedServer(options, box), "127.0.0.1", options.port, backlog=4096)
-        await server.serve_forever()
-
-    uvloop.run(serve())
+    TimedServer(options).serve(options.port)
 
 
 if __name__ == "__main__":
