@@ -43,7 +43,7 @@ def final_verdict(publications: dict) -> dict:
     from include.perfpipe.regression import release_verdict
 
     ctx = get_current_context()
-    results = [(p, publications[p]["verdict"]) for p in GATE_ORDER if publications.get(p)]
+    results = [(p, publications[p]["verdict"], publications[p]["reason"]) for p in GATE_ORDER if publications.get(p)]
     outcome = release_verdict(results, planned=[p for p in GATE_ORDER if p in ctx["params"]["profiles"]])
     outcome["version"] = ctx["params"]["version"]
     outcome["reports"] = {p: pub.get("report_url") for p, pub in publications.items() if pub}
