@@ -84,6 +84,7 @@ def airflow_env(results_db: str, target_db: str, target_url: str) -> dict[str, s
     home.mkdir(exist_ok=True)
     return {
         **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # standalone spawns `airflow`
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
