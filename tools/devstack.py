@@ -91,6 +91,7 @@ def airflow_env(results_db: str, target_db: str, target_url: str) -> dict[str, s
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",  # a laptop-sized LocalExecutor; load tests want the cores
         "AIRFLOW_CONN_PERF_TARGET_HTTP": target_url,
         "AIRFLOW_CONN_PERF_TARGET_DB": target_db,
         "AIRFLOW_CONN_PERF_RESULTS_DB": results_db,
@@ -123,11 +124,21 @@ def run_demo(dag_id: str, conf: dict) -> int:
 
 def run_airflow() -> int:
     with databases() as (results_db, target_db), demo_service(target_db) as target_url:
-        env = airflow_env(results_db, target_db, target_url)
+        env = {**airflow_env(results_db, target_db, target_url), "AIRFLOW__API__HOST": "127.0.0.1"}
         print("perfpipe: Airflow on http://127.0.0.1:8080 (the admin password is printed below); Ctrl-C stops all.")
-        with contextlib.suppress(KeyboardInterrupt):
-            return _airflow(env, "standalone")
-        return 0
+        standalone = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, cwd=ROOT,
+                                      start_new_session=True)
+        try:
+            return standalone.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if standalone.poll() is None:  # stop the scheduler, API server and the rest with it
+                os.killpg(standalone.pid, signal.SIGTERM)
+                try:
+                    standalone.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(standalone.pid, signal.SIGKILL)
 
 
 def main() -> int:

@@ -58,7 +58,7 @@ def publish(database: dict | None) -> dict:
 def build_db_maintenance_dag(dag_id: str, *, schedule: str, doc_md: str):
     @dag(
         dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
-        doc_md=doc_md, tags=["perfpipe", "database", "maintenance"], default_args=DEFAULT_ARGS,
+        is_paused_upon_creation=True, doc_md=doc_md, tags=["perfpipe", "database", "maintenance"], default_args=DEFAULT_ARGS,
         params=maintenance_params(),
     )
     def db_maintenance():

@@ -245,6 +245,7 @@ def build_perf_dag(dag_id: str, profile: str, *, schedule=None, fail_on_regressi
 
     @dag(
         dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
+        is_paused_upon_creation=schedule is not None,  # a schedule starts loading a target only once unpaused
         doc_md=doc_md, tags=["perfpipe", *tags], default_args=DEFAULT_ARGS,
         params=perf_params(profile, fail_on_regression),
         render_template_as_native_obj=True,
