@@ -6,13 +6,14 @@ a plain, JSON-able description that every shard and process rebuilds its work fr
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
-from include.perfpipe.loadtest.target import check_target, parse_allowlist
+from include.perfpipe.loadtest.target import ALLOWLIST_ENV, check_target, parse_allowlist
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
@@ -335,6 +336,8 @@ def load_spec(
         endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api")]
     for endpoint in endpoints:
         endpoint.headers = {**(settings.get("headers") or {}), **extra_headers, **endpoint.headers}
+    if allowlist is None:  # the environment wins over the profiles file, which wins over the default
+        allowlist = os.environ.get(ALLOWLIST_ENV) or config.get("target_allowlist")
     allowed = parse_allowlist(allowlist)
     for endpoint in endpoints:
         check_target(endpoint.url, allowed)

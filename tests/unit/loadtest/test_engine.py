@@ -126,3 +126,21 @@ def test_errors_and_timeouts_are_recorded_by_name(server):
     spec = load_spec("smoke", server.url("/sleep/2000"), overrides={"vus": 2, "duration": "1s", "timeout": "300ms"})
     total = _total(run_load_test(spec))
     assert total["errors"] == total["count"] > 0 and "ReadTimeout" in total["status_counts"]
+
+
+def test_scenario_weights_classes_and_think_time(server, tmp_path):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "think_time: 50ms\n"
+        "endpoints:\n"
+        "  - {name: ping, path: /ok, class: health, weight: 3}\n"
+        "  - {name: create, method: POST, path: /status/201, class: api, weight: 1, expect_status: 201,\n"
+        "     json: {name: x}}\n"
+    )
+    spec = load_spec("smoke", server.url(""), scenario, overrides={"vus": 4, "duration": "2s"})
+    stats = run_load_test(spec).stats_frame().set_index("name")
+    ping, create = stats.loc["ping"], stats.loc["create"]
+    assert ping["count"] + create["count"] == server.requests and stats.loc["all"]["errors"] == 0
+    assert 1.5 <= ping["count"] / create["count"] <= 6  # weights 3:1
+    assert set(stats[stats.scope == "class"].index) == {"api", "health"}
+    assert stats.loc["all"]["count"] <= 4 * 2 / 0.05  # every VU pauses 50 ms after each response

@@ -113,3 +113,14 @@ def test_arrival_schedule_inverts_the_rate_integral():
 def test_share_splits_exactly():
     assert [share(10, i, 3) for i in range(3)] == [4, 3, 3]
     assert sum(share(7, i, 4) for i in range(4)) == 7
+
+
+def test_allowlist_from_the_profiles_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERFPIPE_TARGET_ALLOWLIST", raising=False)
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("target_allowlist: [svc.test]\nprofiles:\n  p: {model: closed, stages: [{duration: 1s, target: 1}]}\n")
+    assert load_spec("p", "http://svc.test/", profiles_file=profiles).allowlist == ["svc.test"]
+    with pytest.raises(TargetNotAllowed):
+        load_spec("p", "http://127.0.0.1/", profiles_file=profiles)
+    monkeypatch.setenv("PERFPIPE_TARGET_ALLOWLIST", "127.0.0.1")
+    assert load_spec("p", "http://127.0.0.1/", profiles_file=profiles).allowlist == ["127.0.0.1"]
