@@ -144,3 +144,15 @@ def test_scenario_weights_classes_and_think_time(server, tmp_path):
     assert 1.5 <= ping["count"] / create["count"] <= 6  # weights 3:1
     assert set(stats[stats.scope == "class"].index) == {"api", "health"}
     assert stats.loc["all"]["count"] <= 4 * 2 / 0.05  # every VU pauses 50 ms after each response
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"processes": 0}, r"processes: expected an integer >= 1, got 0"),
+    ({"shard_count": 2, "shard_index": 2}, r"shard_index: expected 0 <= shard_index < 2, got 2"),
+    ({"shard_count": 0}, r"shard_count: expected an integer >= 1, got 0"),
+])
+def test_bad_run_arguments_are_refused_before_any_request(server, kwargs, message):
+    spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 1, "duration": "1s"})
+    with pytest.raises(ValueError, match=message):
+        run_load_test(spec.to_dict(), **kwargs)
+    assert server.requests == 0
