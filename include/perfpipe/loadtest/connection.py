@@ -91,6 +91,10 @@ class HttpConnection(asyncio.Protocol):
     def send(self, endpoint: Prepared, start: float) -> None:
         self.endpoint, self.start, self.busy = endpoint, start, True
         self.sent = perf_counter()
+        if self.closed:  # the server closed it between connect and send
+            self.busy = False
+            self.owner.failed(self, "RemoteProtocolError")
+            return
         if endpoint.check is not None:
             self._parts = []
         self.transport.write(endpoint.raw)

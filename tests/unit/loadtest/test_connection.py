@@ -121,3 +121,13 @@ def test_expected_status_and_checks_judge_success():
     assert checked.judge(200, ok) and not checked.judge(200, httpx.Response(200, content=b"bye"))
     with pytest.raises(ValueError, match=r"check: cannot import 'nowhere:fn'"):
         Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", check="nowhere:fn"))
+
+
+def test_sending_on_a_connection_the_server_closed_fails_at_once():
+    owner, conn = Owner(), None
+    conn = HttpConnection(owner)
+    conn.connection_made(Transport())
+    conn.connection_lost(None)
+    conn.send(Prepared(Endpoint(name="e", url="http://127.0.0.1:1/x")), 0.0)
+    assert owner.events == [("lost",), ("failed", "RemoteProtocolError")] and not conn.busy
+    assert conn.transport.written == []

@@ -156,3 +156,10 @@ def test_bad_run_arguments_are_refused_before_any_request(server, kwargs, messag
     with pytest.raises(ValueError, match=message):
         run_load_test(spec.to_dict(), **kwargs)
     assert server.requests == 0
+
+
+@pytest.mark.parametrize("path", ["/close", "/chunked"])
+def test_connection_close_and_chunked_responses_end_to_end(server, path):
+    spec = load_spec("smoke", server.url(path), overrides={"vus": 2, "duration": "1s"})
+    total = _total(run_load_test(spec))
+    assert total["count"] == server.requests > 10 and total["errors"] == 0
