@@ -49,7 +49,6 @@ def _headers(values: list[str]) -> dict:
 
 def run_cli(args: argparse.Namespace) -> int:
     from include.perfpipe.loadtest import load_spec, run_load_test
-    from include.perfpipe.loadtest.spec import abort_rules
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -57,7 +56,7 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         from include.perfpipe.validation import load_thresholds, validate
 
-        thresholds = load_thresholds(args.thresholds, profile=args.profile)
+        thresholds = load_thresholds(args.thresholds, profile=args.profile, target=args.target)
     except (ValueError, ImportError) as exc:  # no verdict possible without thresholds
         return _error(out, exc)
     try:
@@ -70,7 +69,7 @@ def run_cli(args: argparse.Namespace) -> int:
         from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        validation = validate(pd_frame(STATS_COLUMNS), pd_frame(TIMESERIES_COLUMNS), thresholds=thresholds,
+        validation = validate(_empty_frame(STATS_COLUMNS), _empty_frame(TIMESERIES_COLUMNS), thresholds=thresholds,
                               stages=[], health={}, run_dir=out, error=f"{type(exc).__name__}: {exc}")
         (out / "summary.json").write_text(json.dumps(
             {"version": 1, "verdict": str(validation.verdict), "reason": validation.reason,
@@ -87,7 +86,7 @@ def run_cli(args: argparse.Namespace) -> int:
     return int(validation.exit_code)
 
 
-def pd_frame(columns: list[str]):
+def _empty_frame(columns: list[str]):
     import pandas as pd
 
     return pd.DataFrame(columns=columns)
