@@ -97,6 +97,7 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
         _send(worker, {"spec": spec.to_dict(), "index": first + p, "count": count})
         threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
     ready, results, latest, failure = set(), {}, {}, None
+    rounds, emitted = [0] * processes, 0
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     try:
         while len(results) < processes and failure is None:
@@ -113,9 +114,10 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
                     start = start_at if start_at is not None else time.time() + 0.2
                     for worker in workers:
                         _send(worker, {"start_at": start})
-            elif kind == "progress":
-                latest[p] = message["progress"]
-                if p == 0:
+            elif kind == "progress":  # once every process has reported its next snapshot: their sum
+                latest[p], rounds[p] = message["progress"], rounds[p] + 1
+                if min(rounds) > emitted:
+                    emitted = min(rounds)
                     _combined_progress(latest, progress)
             elif kind == "aborted":
                 for worker in workers:
