@@ -55,7 +55,7 @@ def test_open_model_counts_dropped_sends(server):
     spec = load_spec("smoke", server.url("/sleep/100"), overrides={"rate": 100, "duration": "2s", "max_vus": 2})
     result = run_load_test(spec)
     total, dropped = _total(result)["count"], result.health["dropped"]
-    assert total + dropped == 200 and 100 <= dropped <= 180 and total == server.requests
+    assert total + dropped == 200 and 100 <= dropped < 200 and total == server.requests
     assert result.health["saturated"] and "dropped" in result.health["reasons"][0]
     assert result.timeseries_frame().query("klass == 'all'").dropped.sum() == dropped
 
