@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                         help="extra request header (repeatable), e.g. for auth")
     parser.add_argument("--timeout", help="per-request timeout (default 30s)")
+    parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
     parser.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
     parser.add_argument("--out", required=True, help="directory for summary.json and timeseries.csv")
     parser.set_defaults(func=run_cli)
@@ -61,7 +62,8 @@ def run_cli(args: argparse.Namespace) -> int:
         return _error(out, exc)
     try:
         overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
-                     "timeout": args.timeout, "abort_rules": thresholds.abort_rules()}
+                     "timeout": args.timeout, "abort_rules": thresholds.abort_rules(),
+                     "verify_tls": False if args.insecure else None}
         spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
                          klass=args.klass)
         result = run_load_test(spec, processes=args.processes)

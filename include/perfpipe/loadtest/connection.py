@@ -28,7 +28,7 @@ class Prepared:
 
     __slots__ = ("name", "klass", "raw", "host", "port", "ssl", "expect", "check", "request", "no_body")
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, verify_tls: bool = True) -> None:
         self.name, self.klass = endpoint.name, endpoint.klass
         self.request = httpx.Request(
             endpoint.method, endpoint.url, headers={"User-Agent": USER_AGENT, **endpoint.headers},
@@ -36,7 +36,7 @@ class Prepared:
         )
         self.raw = serialise(self.request)
         scheme, self.host, self.port = split_url(endpoint.url)
-        self.ssl = ssl.create_default_context() if scheme == "https" else None
+        self.ssl = _tls_context(verify_tls) if scheme == "https" else None
         self.expect = frozenset(endpoint.expect_status)
         self.check = _resolve_check(endpoint.check)
         self.no_body = endpoint.method == "HEAD"
@@ -45,6 +45,14 @@ class Prepared:
         if status not in self.expect:
             return False
         return self.check is None or bool(self.check(response))
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:  # e.g. a staging service with a self-signed certificate
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def serialise(request: httpx.Request) -> bytes:

@@ -43,6 +43,12 @@ def parse_duration(value, field_name: str = "duration") -> float:
     return seconds
 
 
+def _flag(value, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{field_name}: expected true or false, got {value!r}")
+    return value
+
+
 def _number(value, field_name: str, minimum: float = 0.0) -> float:
     try:
         number = float(value)
@@ -87,6 +93,7 @@ class LoadSpec:
     profile: str | None = None
     think_time_s: tuple[float, float] = (0.0, 0.0)
     timeout_s: float = 30.0
+    verify_tls: bool = True
     abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
     circuit_breaker: dict | None = field(default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50})
     allowlist: list[str] = field(default_factory=list)
@@ -263,7 +270,8 @@ def load_spec(
     overrides (all optional): ``vus`` (closed: constant VUs; open: ``max_vus``), ``duration`` (a
     constant level's length, or the profile's stages scaled to it), ``rate`` (constant arrival rate:
     open model), ``max_vus``, ``stages`` (``[{duration, target}]``, from ``start``, default 0), ``model``, ``think_time``,
-    ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``.
+    ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``,
+    ``verify_tls`` (False accepts self-signed certificates).
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
     with one, ``klass`` keeps only that class's endpoints. ``auth`` (user, password) and ``headers``
     are added to every request.
@@ -278,7 +286,7 @@ def load_spec(
         raise ValueError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
     unknown = set(overrides) - {
         "vus", "duration", "rate", "max_vus", "stages", "start", "model", "think_time", "timeout", "abort_rules",
-        "circuit_breaker", "loop_lag_bound_ms", "progress_interval",
+        "circuit_breaker", "loop_lag_bound_ms", "progress_interval", "verify_tls",
     }
     if unknown:
         raise ValueError(f"overrides: unknown field(s) {sorted(unknown)}")
@@ -354,6 +362,7 @@ def load_spec(
         profile=profile,
         think_time_s=_think_time(overrides.get("think_time", settings.get("think_time", 0))),
         timeout_s=parse_duration(overrides.get("timeout", settings.get("timeout", 30)), "timeout"),
+        verify_tls=_flag(overrides.get("verify_tls", True), "verify_tls"),
         abort_rules=abort_rules(overrides.get("abort_rules", [])), circuit_breaker=breaker or None, allowlist=allowed,
         loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
         progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),

@@ -12,8 +12,10 @@ import time
 
 
 class LoopbackServer:
-    def __init__(self, stall_every_s: float = 10.0, stall_s: float = 1.0, stall_offset_s: float = 0.0) -> None:
+    def __init__(self, stall_every_s: float = 10.0, stall_s: float = 1.0, stall_offset_s: float = 0.0,
+                 ssl_context=None) -> None:
         self.requests = 0
+        self.ssl_context = ssl_context
         self.stall_every_s, self.stall_s, self.stall_offset_s = stall_every_s, stall_s, stall_offset_s
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -32,7 +34,8 @@ class LoopbackServer:
             self._thread.join(5)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def _serve(self) -> None:
         asyncio.run(self._main())
@@ -40,7 +43,7 @@ class LoopbackServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.ssl_context)
         self.port = server.sockets[0].getsockname()[1]
         self.started = time.monotonic()
         self._ready.set()

@@ -163,3 +163,39 @@ def test_connection_close_and_chunked_responses_end_to_end(server, path):
     spec = load_spec("smoke", server.url(path), overrides={"vus": 2, "duration": "1s"})
     total = _total(run_load_test(spec))
     assert total["count"] == server.requests > 10 and total["errors"] == 0
+
+
+def _self_signed(tmp_path):
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+def test_https_verifies_certificates_unless_told_not_to(tmp_path):
+    with LoopbackServer(ssl_context=_self_signed(tmp_path)) as srv:
+        url = srv.url("/ok")
+        verified = _total(run_load_test(load_spec("smoke", url, overrides={"vus": 1, "duration": "1s"})))
+        trusting = _total(run_load_test(load_spec("smoke", url, overrides={
+            "vus": 2, "duration": "1s", "verify_tls": False})))
+    assert verified["errors"] == verified["count"] > 0 and "ConnectError" in verified["status_counts"]
+    assert trusting["errors"] == 0 and trusting["count"] > 10
