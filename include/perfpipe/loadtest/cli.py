@@ -27,10 +27,11 @@ def register(subparsers) -> None:
     parser.add_argument("--max-vus", type=int, help="open model: cap on requests in flight")
     parser.add_argument("--scenario", help="scenario YAML (endpoints, weights, classes)")
     parser.add_argument("--processes", type=int, default=1, help="generator processes, one event loop each")
-    parser.add_argument("--class", dest="klass", help="class of the single URL (default api); with "
+    parser.add_argument("--class", dest="klass", metavar="NAME", help="class of the single URL (default api); with "
                         "--scenario, run only that class's endpoints")
     parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                         help="extra request header (repeatable), e.g. for auth")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="HTTP Basic auth for every request")
     parser.add_argument("--timeout", help="per-request timeout (default 30s)")
     parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
     parser.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
@@ -64,8 +65,10 @@ def run_cli(args: argparse.Namespace) -> int:
         overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
                      "timeout": args.timeout, "abort_rules": thresholds.abort_rules(),
                      "verify_tls": False if args.insecure else None}
+        if args.auth is not None and ":" not in args.auth:
+            raise ValueError("--auth: expected USER:PASSWORD")
         spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
-                         klass=args.klass)
+                         klass=args.klass, auth=tuple(args.auth.split(":", 1)) if args.auth else None)
         result = run_load_test(spec, processes=args.processes)
     except (ValueError, ConnectionError) as exc:
         from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
