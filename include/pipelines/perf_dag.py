@@ -21,10 +21,16 @@ SHARD_START_DELAY_S = 15  # several shards start together, this long after prefl
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)}
 
 
+def profile_names() -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load((CONFIG_DIR / "profiles.yaml").read_text())["profiles"])
+
+
 def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Param]:
     """The run form: every field has a UI description; empty fields keep the profile's own values."""
     return {
-        "profile": Param(profile, type="string", enum=["smoke", "load", "stress", "arrival"], title="Profile",
+        "profile": Param(profile, type="string", enum=profile_names(), title="Profile",
                          description="Load profile from include/config/profiles.yaml.", section="Load"),
         "vus": Param(None, type=["null", "integer"], minimum=1, maximum=2000, title="Virtual users",
                      description="Closed model: hold this many VUs for the whole run (overrides the stages).",
@@ -83,10 +89,11 @@ def preflight(profile: str | None = None) -> dict:
     profile = profile or params["profile"]
     base_url, headers = http_target(params["target_conn_id"])
     check_target(base_url, target_allowlist())
+    thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
     overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
+    overrides["abort_rules"] = thresholds.abort_rules()
     spec = load_spec(profile=profile, target=base_url, scenario=params["scenario"],
                      overrides=overrides, headers=headers, allowlist=target_allowlist())
-    load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
     try:
         httpx.get(base_url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
@@ -129,14 +136,12 @@ def db_snapshot() -> dict | None:
 @task(task_id="load_test", execution_timeout=timedelta(hours=3))
 def load_test(plan: dict, shard: dict) -> dict:
     """Run this shard's share of the load from the common start time."""
-    import logging
-
     from include.perfpipe.loadtest import LoadSpec, run_load_test
 
     params = get_current_context()["params"]
-    result = run_load_test(
+    result = run_load_test(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
         LoadSpec.from_dict(plan["spec"]), processes=params["processes"], shard_index=shard["index"],
-        shard_count=shard["count"], start_at=shard["start_at"], progress=logging.getLogger("perfpipe.load").info,
+        shard_count=shard["count"], start_at=shard["start_at"],
     )
     return result.to_dict()
 
@@ -241,7 +246,14 @@ def perf_pipeline(profile: str | None = None, after=None):
 
 def build_perf_dag(dag_id: str, profile: str, *, schedule=None, fail_on_regression: bool = False, doc_md: str,
                    tags: list[str]):
-    """A performance DAG for one profile; the smoke, load and stress DAGs all come from here."""
+    """A performance DAG for one profile; the smoke, load and stress DAGs all come from here.
+
+    The threshold file is checked here, at parse time, so a malformed one shows as a DAG import error
+    naming the file, field and value.
+    """
+    from include.perfpipe.validation import load_thresholds
+
+    load_thresholds(profile=profile)
 
     @dag(
         dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,

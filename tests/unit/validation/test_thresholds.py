@@ -37,7 +37,7 @@ MINIMAL = """
 
 
 def test_seed_targets_load_from_the_default_file():
-    t = load_thresholds(profile="stress")
+    t = load_thresholds(profile="capacity")
     limits = {(r.klass, r.metric): (r.operator, r.limit) for r in t.rules}
     assert limits[("health", "p95_ms")] == ("<", 100.0)
     assert limits[("api", "p99_ms")] == ("<", 1000.0)
