@@ -24,7 +24,6 @@ from tests.integration.plugin.cdp import Page
 from tests.unit.reporting import synthetic
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
@@ -61,14 +60,8 @@ def viewer_token() -> str:
 
 
 @pytest.fixture(scope="module")
-def results_dsn():
-    name = f"perfstore_plugin_{os.getpid()}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def results_dsn(scratch_db):
+    return scratch_db("perfstore_plugin")
 
 
 @pytest.fixture(scope="module")

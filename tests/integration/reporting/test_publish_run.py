@@ -11,18 +11,11 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 @pytest.fixture(scope="module")
-def results_url():
-    name = f"perfstore_publish_{os.getpid()}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def results_url(scratch_db):
+    return scratch_db("perfstore_publish")
 
 
 def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url):

@@ -56,7 +56,7 @@ def validation_result(fail: bool = True) -> dict:
             {"suite": "health", "window": "whole", "metric": "p99_ms", "klass": "health", "operator": "<=",
              "threshold": 100.0, "observed": 7.9, "success": True},
         ],
-        "data_docs": "/tmp/gx/data_docs/local_site/index.html",
+        "data_docs": "gx/data_docs/local_site/index.html",
         "notes": ["suite not applied: capacity (applies to profiles load, stress)"],
     }
 

@@ -1,8 +1,8 @@
 """Benchmark: change-point detectors on the same synthetic run histories (figures in docs/regression.md).
 
 Runs under any interpreter with numpy, so each candidate can live in its own throwaway venv:
-    .venv/bin/python tests/integration/regression/bench_change_points.py --make-series /tmp/series.json
-    PYTHON tests/integration/regression/bench_change_points.py --series /tmp/series.json --engine ENGINE
+    .venv/bin/python benchmarks/change_points.py --make-series .bench/series.json
+    PYTHON benchmarks/change_points.py --series .bench/series.json --engine ENGINE
 ENGINE: perfpipe (run from the repo root with .venv), ruptures-pelt-rbf, spa (signal-processing-algorithms),
 otava (Apache Otava's Hunter algorithm), otava-orig (Otava's plain E-Divisive with permutations).
 """

@@ -1,6 +1,6 @@
 """Benchmark: how often compare_runs calls noise a regression, how often it finds real shifts, and its cost.
 
-    .venv/bin/python -m tests.integration.regression.bench_compare [--pairs 40]
+    .venv/bin/python -m benchmarks.regression_compare [--pairs 40]
 Figures are recorded in docs/regression.md. Runs are seeded synthetic MetricsRecorder runs (40 s, ~120 req/s).
 """
 from __future__ import annotations
