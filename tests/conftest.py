@@ -42,7 +42,7 @@ def db_server_url() -> str:
         return
     from include.perfpipe import embedded_db
 
-    was_running = embedded_db.is_running()
+    was_running = embedded_db.is_running(embedded_db.default_port(ROOT / ".pgdata"))
     url = embedded_db.ensure_embedded_postgres(ROOT / ".pgdata")
     yield url
     if not was_running:

@@ -40,10 +40,11 @@ def databases():
         yield url, url
         return
     data_dir = ROOT / ".pgdata"
-    was_running = embedded_db.is_running()
-    results = embedded_db.ensure_embedded_postgres(data_dir)
+    port = embedded_db.default_port(data_dir)
+    was_running = embedded_db.is_running(port)
+    results = embedded_db.ensure_embedded_postgres(data_dir, port)
     try:
-        yield results, embedded_db.dsn(database="demo")
+        yield results, embedded_db.dsn(port, "demo")
     finally:
         if not was_running:
             embedded_db.stop_embedded_postgres(data_dir)

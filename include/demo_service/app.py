@@ -13,8 +13,8 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from include.demo_service.schema import prepare
+from include.perfpipe import embedded_db
 
-DEFAULT_DB_URL = "postgresql://postgres@127.0.0.1:54329/demo"
 
 
 class NewItem(BaseModel):
@@ -39,8 +39,9 @@ def _burn_cpu(seconds: float) -> int:
 
 
 def create_app(db_url: str | None = None, health_delay_ms: int | None = None) -> FastAPI:
-    """Build the app; ``DEMO_DB_URL`` and ``DEMO_HEALTH_DELAY_MS`` (a deliberately slow /health) configure it."""
-    db_url = db_url or os.environ.get("DEMO_DB_URL", DEFAULT_DB_URL)
+    """Build the app; ``DEMO_DB_URL`` (default: the embedded demo DB) and ``DEMO_HEALTH_DELAY_MS``
+    (a deliberately slow /health) configure it."""
+    db_url = db_url or os.environ.get("DEMO_DB_URL") or embedded_db.dsn(embedded_db.default_port(), "demo")
     if health_delay_ms is None:
         health_delay_ms = int(os.environ.get("DEMO_HEALTH_DELAY_MS", "0"))
     pool = AsyncConnectionPool(db_url, min_size=2, max_size=20, open=False, kwargs={"row_factory": dict_row})

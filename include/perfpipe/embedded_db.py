@@ -2,7 +2,8 @@
 
 Used when ``PERFPIPE_DB_URL`` points nowhere, so that a fresh machine needs nothing installed by hand.
 The cluster keeps its data directory between runs, preloads pg_stat_statements, and is started and
-stopped explicitly (``python -m include.perfpipe embedded-db start|stop|status``).
+stopped explicitly (``python -m include.perfpipe embedded-db start|stop|status``). Each data directory
+has a port of its own, so two checkouts on one machine never share (or stop) each other's cluster.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pwd
 import subprocess
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path(".pgdata")
-DEFAULT_PORT = 54329
 DATABASES = ("perfpipe", "demo")
 _RUN_AS = "embedded_postgres"  # PostgreSQL refuses to run as root
 _SETTINGS = {
@@ -60,18 +61,24 @@ def _grant_access(data_dir: Path) -> None:
     os.chown(data_dir, entry.pw_uid, entry.pw_gid)
 
 
-def dsn(port: int = DEFAULT_PORT, database: str = "perfpipe") -> str:
+def default_port(data_dir: Path = DEFAULT_DATA_DIR) -> int:
+    """The data directory's own loopback port, in 40000-49999, stable across runs."""
+    return 40000 + zlib.crc32(str(Path(data_dir).resolve()).encode()) % 10000
+
+
+def dsn(port: int, database: str = "perfpipe") -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/{database}"
 
 
-def is_running(port: int = DEFAULT_PORT) -> bool:
+def is_running(port: int) -> bool:
     probe = subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True)
     return probe.returncode == 0
 
 
-def ensure_embedded_postgres(data_dir: Path = DEFAULT_DATA_DIR, port: int = DEFAULT_PORT) -> str:
+def ensure_embedded_postgres(data_dir: Path = DEFAULT_DATA_DIR, port: int | None = None) -> str:
     """Initialise (once) and start the cluster; return the DSN of its ``perfpipe`` database."""
     data_dir = Path(data_dir).resolve()
+    port = port or default_port(data_dir)
     if not is_running(port):
         data_dir.mkdir(parents=True, exist_ok=True)
         as_user = _run_as()
@@ -130,7 +137,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("embedded-db", help="start, stop or check the embedded PostgreSQL")
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=None, help="default: the data directory's own port")
     parser.set_defaults(func=_main)
 
 
@@ -141,6 +148,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.action == "stop":
         print("stopped" if stop_embedded_postgres(args.data_dir) else "not running")
         return 0
-    running = is_running(args.port)
-    print(f"{'running' if running else 'stopped'}: {dsn(args.port)}")
+    port = args.port or default_port(args.data_dir)
+    running = is_running(port)
+    print(f"{'running' if running else 'stopped'}: {dsn(port)}")
     return 0 if running else 1

@@ -27,3 +27,10 @@ def test_start_reuse_and_stop(tmp_path):
             assert conn.execute("SELECT to_regclass('kept') IS NOT NULL").fetchone()[0] is True
     finally:
         embedded_db.stop_embedded_postgres(data_dir)
+
+
+def test_each_checkout_has_its_own_port(tmp_path):
+    first, second = tmp_path / "a" / ".pgdata", tmp_path / "b" / ".pgdata"
+    assert embedded_db.default_port(first) == embedded_db.default_port(first)
+    assert embedded_db.default_port(first) != embedded_db.default_port(second)
+    assert 40000 <= embedded_db.default_port(first) < 50000
