@@ -1,4 +1,5 @@
-"""The README's release-gate example against a real `airflow standalone`: trigger over REST, poll, read the verdict."""
+"""A real `airflow standalone` (LocalExecutor): the README's release-gate example over REST, and a load test
+sharded across mapped tasks that run in parallel and merge into one result."""
 import json
 import os
 import signal
@@ -72,12 +73,16 @@ def airflow_server(tmp_path_factory, scratch_db, demo_db_url, slow_target):
         log.close()
 
 
-def wait_for_dag(server: dict, dag_id: str) -> None:
+def api(server: dict) -> httpx.Client:
     token = httpx.post(f"{server['url']}/auth/token",
                        json={"username": server["user"], "password": server["password"]}).json()["access_token"]
+    return httpx.Client(base_url=f"{server['url']}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def wait_for_dag(server: dict, dag_id: str) -> None:
+    client = api(server)
     deadline = time.monotonic() + 120
-    while httpx.get(f"{server['url']}/api/v2/dags/{dag_id}", headers={"Authorization": f"Bearer {token}"},
-                    timeout=5).status_code != 200:
+    while client.get(f"/dags/{dag_id}").status_code != 200:
         assert time.monotonic() < deadline, f"{dag_id} not parsed in 120 s; see {server['log']}"
         time.sleep(2)
 
@@ -96,3 +101,25 @@ def test_gate_stops_at_the_first_failed_profile_and_reports_over_rest(airflow_se
     assert verdict["version"] == "1.2.3"
     assert verdict["ran"] == ["smoke"]
     assert verdict["skipped"] == ["load", "stress"]
+
+
+def test_shards_run_in_parallel_and_merge_exactly(airflow_server):
+    wait_for_dag(airflow_server, "perf_smoke")
+    client = api(airflow_server)
+    conf = {"shards": 2, "vus": 2, "duration": "4s", "db_stage": False,
+            "thresholds": {"health": {"p95_ms": "< 2s", "p99_ms": "< 2s"}}}  # the target's /health is slow
+    run_id = client.post("/dags/perf_smoke/dagRuns", json={"logical_date": None, "conf": conf}).json()["dag_run_id"]
+    run = f"/dags/perf_smoke/dagRuns/{run_id}"
+    deadline = time.monotonic() + 300
+    while (state := client.get(run).json()["state"]) in ("queued", "running"):
+        assert time.monotonic() < deadline, f"perf_smoke still {state} after 300 s; see {airflow_server['log']}"
+        time.sleep(3)
+    publication = client.get(f"{run}/taskInstances/publish/xcomEntries/return_value").json()["value"]
+    assert state == "success", (publication, airflow_server["log"])
+    shards = [client.get(f"{run}/taskInstances/load_test/xcomEntries/return_value",
+                         params={"map_index": i}).json()["value"] for i in (0, 1)]
+    shard_counts = [sum(e["count"] for e in shard["metrics"]["endpoints"]) for shard in shards]
+    assert all(count > 0 for count in shard_counts)
+    summary = json.loads((Path(publication["report_dir"]) / "summary.json").read_text())
+    assert summary["total"]["count"] == sum(shard_counts)
+    assert not summary["loadtest"]["health"]["saturated"], summary["loadtest"]["health"]
