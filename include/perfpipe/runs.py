@@ -24,12 +24,15 @@ def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | N
 
     thresholds = load_thresholds(overrides=overrides, profile=run["profile"], target=run["target"])
     recorder = MetricsRecorder.from_dict(load["metrics"])
-    db_stats = None
+    db_stats, health = None, load["health"]
     if benchmark:
         db_stats = MetricsRecorder.from_dict(benchmark["metrics"]).stats_frame(benchmark["duration_s"])
+        if benchmark["health"]["saturated"]:  # a starved benchmark client invalidates its numbers too
+            health = {**health, "saturated": True, "reasons": [
+                *health["reasons"], *(f"DB benchmark: {r}" for r in benchmark["health"]["reasons"])]}
     result = validate(
         recorder.stats_frame(load["duration_s"]), recorder.timeseries_frame(), thresholds=thresholds,
-        stages=load["stages"], health=load["health"], run_dir=out_dir, recorder=recorder,
+        stages=load["stages"], health=health, run_dir=out_dir, recorder=recorder,
         aborted=load["aborted"], abort_reason=load["abort_reason"], db_stats=db_stats,
     )
     return result.to_dict()

@@ -1,0 +1,46 @@
+"""judge_run: one GX verdict for a merged load result and an optional DB benchmark."""
+import pytest
+
+from include.perfpipe.metrics import MetricsRecorder
+from include.perfpipe.runs import judge_run, run_dir
+
+RUN = {"profile": "smoke", "target": "http://127.0.0.1:8000"}
+HEALTHY = {"saturated": False, "dropped": 0, "reasons": []}
+
+
+def result(klass: str, latency_s: float, name: str, health: dict = HEALTHY) -> dict:
+    recorder = MetricsRecorder()
+    for i in range(400):
+        recorder.record(name, klass, latency_s, True, 200, i / 40)
+        recorder.set_active_vus(i / 40, 1)
+    return {"metrics": recorder.to_dict(), "duration_s": 10.0, "stages": [{"start_s": 0, "end_s": 10, "kind": "hold"}],
+            "health": health, "aborted": False, "abort_reason": None}
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("judge")
+
+
+def test_fast_run_with_a_healthy_benchmark_passes(out_dir):
+    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.005, "select_one"), {}, out_dir / "a")
+    assert verdict["verdict"] == "pass", verdict["reason"]
+
+
+def test_a_slow_db_query_fails_the_run(out_dir):
+    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.3, "slow_select"), {}, out_dir / "b")
+    assert verdict["verdict"] == "fail"
+    assert "db" in verdict["reason"]
+
+
+def test_a_saturated_benchmark_client_makes_the_run_invalid(out_dir):
+    starved = {"saturated": True, "dropped": 0, "reasons": ["event-loop lag p99 80 ms"]}
+    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.005, "q", starved), {}, out_dir / "c")
+    assert verdict["verdict"] == "invalid"
+    assert "DB benchmark: event-loop lag" in verdict["reason"]
+
+
+def test_run_dir_is_path_and_url_safe(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERFPIPE_REPORTS_DIR", str(tmp_path))
+    path = run_dir("perf_smoke", "manual__2026-11-27T11:00:00+00:00")
+    assert path == tmp_path / "perf_smoke" / "manual__2026-11-27T11_00_00_00_00" and path.is_dir()
