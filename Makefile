@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 
 .PHONY: demo test airflow bench clean
 
-demo: $(STAMP)  ## set up, then run perf_smoke once with `airflow dags test`
-	$(PY) -m tools.devstack demo $(if $(CONF),--conf '$(CONF)')
+DAG ?= perf_smoke
+
+demo: $(STAMP)  ## set up, then run a pipeline DAG (perf_smoke) once with `airflow dags test`
+	$(PY) -m tools.devstack demo --dag $(DAG) $(if $(CONF),--conf '$(CONF)')
 
 test: $(STAMP)  ## set up, then run every test
 	$(PY) -m pytest $(PYTEST_ARGS)

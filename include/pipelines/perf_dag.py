@@ -117,6 +117,7 @@ def preflight(profile: str | None = None) -> dict:
 
 @task
 def shard_list(plan: dict) -> list[dict]:
+    """The shards to map the load test over (one mapped task instance each)."""
     return plan["shards"]
 
 
