@@ -59,6 +59,9 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
         "db_benchmark": Param(False, type="boolean", title="DB query benchmark",
                               description="Run the query-latency benchmark after the load test.",
                               section="Database"),
+        "db_queries": Param(str(CONFIG_DIR / "db_queries.yaml"), type="string", title="Benchmark queries",
+                            description="YAML file of read-only queries to benchmark; empty: top pg_stat_statements.",
+                            section="Database"),
         "apply_recommendations": Param(False, type="boolean", title="Apply DB recommendations",
                                        description="Run allow-listed index changes (CONCURRENTLY). Off: advice only.",
                                        section="Database"),
@@ -185,10 +188,13 @@ def db_benchmark() -> dict | None:
     from include.perfpipe.database import run_query_benchmark
     from include.pipelines.targets import postgres_dsn
 
+    import yaml
+
     params = get_current_context()["params"]
     if not params["db_benchmark"]:
         return None
-    return run_query_benchmark(postgres_dsn(params["db_conn_id"]), duration_s=30)
+    queries = yaml.safe_load(Path(params["db_queries"]).read_text())["queries"] if params["db_queries"] else None
+    return run_query_benchmark(postgres_dsn(params["db_conn_id"]), queries=queries, duration_s=30)
 
 
 @task(task_id="validate")

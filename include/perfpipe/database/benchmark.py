@@ -32,6 +32,8 @@ LAG_SAMPLE_S = 0.05
 LAG_LIMIT_MS = 50.0
 CPU_LIMIT_PCT = 95.0
 TOP_STATEMENTS = 5
+# monitoring and driver chatter (our own inspection included) is not the application's workload
+_CATALOG_WORDS = re.compile(r"\b(pg_\w+|information_schema|version\s*\(\)|current_setting)", re.I)
 _WRITE_WORDS = re.compile(r"\b(insert|update|delete|merge|into|for\s+(update|share|no\s+key|key)|nextval|setval|"
                           r"pg_sleep|pg_terminate_backend|pg_cancel_backend|lo_\w+|dblink\w*|copy)\b", re.I)
 
@@ -72,7 +74,7 @@ def top_read_only_statements(conn: psycopg.Connection, top: int = TOP_STATEMENTS
     picked = [
         r for r in sorted(snap["rows"], key=lambda r: r["calls"], reverse=True)
         if re.match(r"\s*(select|with)\b", r["query"], re.I) and not re.search(r"\$\d", r["query"])
-        and not _WRITE_WORDS.search(r["query"]) and len(r["query"]) < 2000
+        and not _WRITE_WORDS.search(r["query"]) and not _CATALOG_WORDS.search(r["query"]) and len(r["query"]) < 2000
     ][:top]
     if not picked:
         raise ValueError("queries: none given, and pg_stat_statements holds no parameter-free read-only SELECT")
