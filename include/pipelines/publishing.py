@@ -67,6 +67,11 @@ def _connection(conn_id: str):
         return None
 
 
+def alert_for(verdict: str, gate: dict, fail_on_regression: bool) -> str:
+    """What to notify about: the verdict, or ``regression`` for a passing run that regressed where that fails it."""
+    return "regression" if verdict == "pass" and gate.get("regressed") and fail_on_regression else verdict
+
+
 def notify(summary_md: str, verdict: str, subject: str) -> list[str]:
     """Send ``summary.md`` when the verdict is not pass, through each configured notifier; returns their names."""
     if verdict == "pass":
@@ -199,11 +204,12 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
         "dag_id": run["dag_id"], "run_id": run["run_id"], "target": run["target"], "profile": run["profile"],
         "version": run.get("version"), "verdict": verdict, "reason": reason, "report_url": report_url,
     }
-    notify(paths["markdown"].read_text(), verdict,
-           subject=f"perfpipe {verdict.upper()}: {run['target']} / {run['profile']} ({run['dag_id']})")
+    gate = (bundle["regression"] or {}).get("gate") or {}
+    alert = alert_for(verdict, gate, ctx["params"].get("fail_on_regression", False))
+    notify(paths["markdown"].read_text(), alert,
+           subject=f"perfpipe {alert.upper()}: {run['target']} / {run['profile']} ({run['dag_id']})")
     if store_error is not None:
         raise RuntimeError(f"report published at {report_url}, but recording the run in the results store "
                            f"failed: {store_error}") from store_error
-    gate = (bundle["regression"] or {}).get("gate") or {}
     return {"verdict": verdict, "reason": reason, "report_url": report_url, "report_dir": str(out_dir),
             "run_id": run["run_id"], "regressed": bool(gate.get("regressed")), "regression_reason": gate.get("reason")}

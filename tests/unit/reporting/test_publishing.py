@@ -1,5 +1,5 @@
 """The Airflow side of publishing: folder copy through ObjectStoragePath, and a notifier that no-ops unconfigured."""
-from include.pipelines.publishing import SLACK_CONN, SMTP_CONN, notify, publish_folder, report_asset
+from include.pipelines.publishing import SLACK_CONN, SMTP_CONN, alert_for, notify, publish_folder, report_asset
 
 
 def _report(tmp_path):
@@ -75,3 +75,11 @@ def test_run_identity_without_a_plan_comes_from_the_context():
     assert (run["dag_id"], run["run_id"], run["profile"], run["target"]) == (
         "perf_release_gate", "manual__1", "perf_release_gate", "perf_target_db")
     assert run["ended_at"]
+
+
+def test_a_passing_run_that_regressed_alerts_only_where_regressions_fail_the_run():
+    regressed, steady = {"regressed": True}, {"regressed": False}
+    assert alert_for("pass", regressed, fail_on_regression=True) == "regression"
+    assert alert_for("pass", regressed, fail_on_regression=False) == "pass"
+    assert alert_for("pass", steady, fail_on_regression=True) == "pass"
+    assert alert_for("fail", steady, fail_on_regression=False) == "fail"
