@@ -136,12 +136,17 @@ def regression_for(store, bundle: dict, verdict: str) -> dict | None:
     if not load:
         return None
     stats = MetricsRecorder.from_dict(load["metrics"]).stats_frame(load["duration_s"])
-    total = stats[stats["scope"] == "total"]
-    current = {"dag_id": run["dag_id"], "run_id": run["run_id"], "started_at": run.get("started_at"),
-               "verdict": verdict, "is_baseline": False,
-               **({m: total.iloc[0][m] for m in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")}
-                  if not total.empty else {})}
-    history = pd.DataFrame([*bundle.get("history", []), current])
+    rows = stats[stats["scope"].isin(["class", "total"])]
+    current = pd.DataFrame({
+        "dag_id": run["dag_id"], "run_id": run["run_id"], "started_at": run.get("started_at"),
+        "version": run.get("version"), "verdict": verdict, "is_baseline": False, "klass": rows["klass"],
+        **{m: rows[m] for m in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")},
+    })
+    # per class (long), so a regression of one class shows even where the run's total hides it
+    earlier = store.class_history(run["target"], run["profile"], limit=HISTORY_RUNS + 1)
+    earlier = earlier[~((earlier["dag_id"] == run["dag_id"]) & (earlier["run_id"] == run["run_id"]))]
+    kept = earlier.drop_duplicates(["dag_id", "run_id"]).tail(HISTORY_RUNS)[["dag_id", "run_id"]]
+    history = pd.concat([earlier.merge(kept), current], ignore_index=True)
     baseline = bundle.get("baseline")
     try:
         frames = store.run_frames(baseline["dag_id"], baseline["run_id"]) if baseline else None

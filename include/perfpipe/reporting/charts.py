@@ -57,9 +57,10 @@ def load_charts(load: dict) -> list[str]:
     return [_div(throughput, "chart-throughput"), _div(latency, "chart-latency")]
 
 
-def trend_chart(history: list[dict], change_points: list[dict] | None = None) -> str | None:
-    """p95/p99 latency and throughput over the recent runs (oldest first), one point per run, with the
-    regression analysis's change points of the run total marked where the new level starts."""
+def trend_chart(history: list[dict], regression: dict | None = None) -> str | None:
+    """p95/p99 latency and throughput over the recent runs (oldest first), one point per run, plus each
+    class's p95 (shown from the legend) and the regression analysis's change points marked where the new
+    level starts."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -72,10 +73,20 @@ def trend_chart(history: list[dict], change_points: list[dict] | None = None) ->
     fig.add_trace(go.Scatter(x=labels, y=points["p99_ms"], name="p99 ms", mode="lines+markers"))
     fig.add_trace(go.Bar(x=labels, y=points["rps"], name="req/s", opacity=0.3), secondary_y=True)
     label_of = dict(zip(points["run_id"], labels))
+    regression = regression or {}
+    by_class: dict[str, dict[str, float]] = {}
+    for point in regression.get("trend") or []:
+        for klass, value in (point.get("p95_ms") or {}).items():
+            if klass != ALL and point.get("run_id") in label_of:
+                by_class.setdefault(klass, {})[point["run_id"]] = value
+    for klass, values in sorted(by_class.items()):
+        fig.add_trace(go.Scatter(x=labels, y=[values.get(r) for r in points["run_id"]], name=f"p95 {klass}",
+                                 mode="lines+markers", visible="legendonly", line={"dash": "dot"}))
     marked: dict[str, list[str]] = {}
-    for cp in change_points or []:
-        if cp.get("klass") == ALL and cp.get("run_id") in label_of:
-            marked.setdefault(label_of[cp["run_id"]], []).append(f"{cp.get('metric')} {cp.get('direction')}")
+    for cp in regression.get("change_points") or []:
+        if cp.get("run_id") in label_of:
+            where = "" if cp.get("klass") == ALL else f" ({cp.get('klass')})"
+            marked.setdefault(label_of[cp["run_id"]], []).append(f"{cp.get('metric')}{where} {cp.get('direction')}")
     for label, notes in marked.items():
         fig.add_shape(type="line", xref="x", yref="paper", x0=label, x1=label, y0=0, y1=1,
                       line={"dash": "dash", "color": "crimson"})

@@ -29,8 +29,7 @@ def render_report(bundle: dict, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     charts = load_charts(bundle["loadtest"]) if bundle.get("loadtest") else []
     contents = {
-        "html": render_html(summary, charts, trend_chart(summary["history"], (summary["regression"] or {})
-                                                         .get("change_points")), out_dir),
+        "html": render_html(summary, charts, trend_chart(summary["history"], summary["regression"]), out_dir),
         "markdown": render_markdown(summary),
         "json": json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n",
         "junit": render_junit(summary),

@@ -43,6 +43,26 @@ LEFT JOIN LATERAL (
     WHERE s.dag_id = r.dag_id AND s.run_id = r.run_id AND s.stage = 'loadtest' AND s.scope = 'total'
 ) h ON true
 """
+CLASS_HISTORY_COLUMNS = [
+    "dag_id", "run_id", "started_at", "version", "verdict", "is_baseline", "klass",
+    "p50_ms", "p95_ms", "p99_ms", "rps", "error_rate",
+]
+_CLASS_HISTORY_SQL = """
+WITH recent AS (
+    SELECT dag_id, run_id, started_at, version, verdict, is_baseline, updated_at FROM perfpipe.runs
+    WHERE target = %s AND profile = %s ORDER BY started_at DESC NULLS LAST, updated_at DESC LIMIT %s
+)
+-- one row per run and class (klass 'all' for the total); shards add up, latency is the worst shard's
+SELECT r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline,
+       CASE WHEN s.scope = 'total' THEN 'all' ELSE s.klass END AS klass,
+       max(s.p50_ms) AS p50_ms, max(s.p95_ms) AS p95_ms, max(s.p99_ms) AS p99_ms, sum(s.rps) AS rps,
+       CASE WHEN sum(s.count) > 0 THEN sum(s.errors)::float8 / sum(s.count) END AS error_rate
+FROM recent r
+JOIN perfpipe.endpoint_stats s ON s.dag_id = r.dag_id AND s.run_id = r.run_id AND s.stage = 'loadtest'
+     AND s.scope IN ('class', 'total')
+GROUP BY r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline, r.updated_at, 7
+ORDER BY r.started_at NULLS FIRST, r.updated_at, 7
+"""
 
 
 def _text(value: Any, field: str, required: bool = True) -> str | None:
@@ -168,6 +188,13 @@ class ResultsStore:
                 (target, profile, limit),
             ).fetchall()
         return pd.DataFrame(list(reversed(rows)), columns=HISTORY_COLUMNS)
+
+    def class_history(self, target: str, profile: str, limit: int = 20) -> pd.DataFrame:
+        """Per-class headline stats of the ``limit`` most recent runs of target/profile, oldest first
+        (long: one row per run and class, ``all`` for the total), for per-class trends and change points."""
+        with self._connect() as conn:
+            rows = conn.execute(_CLASS_HISTORY_SQL, (target, profile, limit)).fetchall()
+        return pd.DataFrame(rows, columns=CLASS_HISTORY_COLUMNS)
 
     def list_runs(self, limit: int = 200) -> list[dict]:
         """The most recent runs of every target and profile, newest first (for the UI)."""

@@ -118,6 +118,20 @@ def test_save_run_upserts_and_history_has_headline(store):
     assert list(store.history("hist", "smoke", limit=1)["run_id"]) == ["h2"]
 
 
+def test_class_history_has_one_row_per_run_and_class_oldest_first(store):
+    for i, slow in enumerate((1.0, 2.0)):
+        store.save_run(_run(f"c{i}", "pass", f"2026-11-27T08:0{i}:00+00:00", target="classes"))
+        store.save_stage("perf_load", f"c{i}", "loadtest", -1, synthetic.load_result(slow=slow))
+    store.save_stage("perf_load", "c1", "loadtest", -1, synthetic.load_result(slow=2.0))  # a retried write
+    hist = store.class_history("classes", "smoke")
+    stored = [r for r in store.stage_rows("perf_load", "c1", "endpoint_stats") if r["scope"] in ("class", "total")]
+    assert list(hist["run_id"].drop_duplicates()) == ["c0", "c1"]
+    assert sorted(hist[hist["run_id"] == "c1"]["klass"]) == sorted("all" if r["scope"] == "total" else r["klass"]
+                                                                   for r in stored)
+    api = hist[hist["klass"] == "api"].set_index("run_id")["p95_ms"]
+    assert api["c1"] > api["c0"]
+
+
 def test_baseline_explicit_else_last_passing(store):
     store.save_run(_run("b1", "pass", "2026-11-27T09:00:00+00:00", target="base"))
     store.save_run(_run("b2", "pass", "2026-11-27T09:10:00+00:00", target="base"))

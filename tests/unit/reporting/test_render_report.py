@@ -132,3 +132,17 @@ def test_links_cannot_run_script(tmp_path):
     inside = tmp_path / "gx" / "index.html"
     assert data_docs_href(str(inside), tmp_path) == "gx/index.html"
     assert data_docs_href("/elsewhere/index.html", tmp_path) == "file:///elsewhere/index.html"
+
+
+def test_trend_offers_each_class_p95_and_marks_class_change_points():
+    from include.perfpipe.reporting.charts import trend_chart
+
+    history = [{"run_id": f"r{i}", "p95_ms": 40.0 + i, "p99_ms": 50.0 + i, "rps": 20.0} for i in range(4)]
+    regression = {
+        "trend": [{"run_id": f"r{i}", "p95_ms": {"all": 40.0 + i, "api": 30.0 + 10 * (i >= 2)}} for i in range(4)],
+        "change_points": [{"metric": "p95_ms", "klass": "api", "run_id": "r2", "direction": "regression"}],
+    }
+    html = trend_chart(history, regression)
+    assert '"name":"p95 api"' in html and '"visible":"legendonly"' in html
+    assert "change: p95_ms (api) regression" in html
+    assert '"name":"p95 all"' not in html  # the total is already the p95 line
