@@ -58,6 +58,8 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     parser.add_argument("--min-change-pct", type=float, default=5.0,
                         help="smallest change in %% that counts (default 5)")
+    parser.add_argument("--min-change-ms", type=float, default=1.0,
+                        help="smallest latency change in ms that counts (default 1)")
 
 
 def _add_store(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +75,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     try:
         comparison = compare_runs(read_run(args.baseline, "baseline"), read_run(args.current, "current"),
-                                  alpha=args.alpha, min_change_pct=args.min_change_pct)
+                                  alpha=args.alpha, min_change_pct=args.min_change_pct,
+                                  min_change_ms=args.min_change_ms)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
@@ -98,7 +101,8 @@ def run_regression(args: argparse.Namespace) -> int:
         base_frames = store.run_frames(base["dag_id"], base["run_id"]) if base else None
         comparison = None
         if base_frames is not None:
-            comparison = compare_runs(base_frames, current, alpha=args.alpha, min_change_pct=args.min_change_pct)
+            comparison = compare_runs(base_frames, current, alpha=args.alpha, min_change_pct=args.min_change_pct,
+                                      min_change_ms=args.min_change_ms)
         section = regression_section(comparison, history)
     except (ValueError, psycopg.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)

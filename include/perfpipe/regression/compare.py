@@ -25,17 +25,21 @@ COMPARISON_COLUMNS = [
 MIN_WINDOWS = 5
 
 
-def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_pct: float = 5.0) -> pd.DataFrame:
+def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_pct: float = 5.0,
+                 min_change_ms: float = 1.0) -> pd.DataFrame:
     """One row per (scope, name, metric): the change from ``baseline`` to ``current`` and its significance.
 
     ``baseline``/``current``: ``{"stats", "timeseries", "stages"}`` (or ``LoadResult`` dicts).
     A change is ``significant`` when its Holm-adjusted p-value is below ``alpha`` and it moves by at
-    least ``min_change_pct`` percent; only significant changes are a ``regression`` or ``improvement``.
+    least ``min_change_pct`` percent and, for latency, ``min_change_ms`` milliseconds (+10 % of a 3 ms p95 is
+    noise to a user); only significant changes are a ``regression`` or ``improvement``.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
     if not isinstance(min_change_pct, (int, float)) or min_change_pct < 0:
         raise ValueError(f"min_change_pct must be a number >= 0, got {min_change_pct!r}")
+    if not isinstance(min_change_ms, (int, float)) or min_change_ms < 0:
+        raise ValueError(f"min_change_ms must be a number >= 0, got {min_change_ms!r}")
     base, cur = run_frames(baseline, "baseline"), run_frames(current, "current")
     base_windows = _windows_by_class(steady_seconds(base["timeseries"], base["stages"], "baseline"))
     cur_windows = _windows_by_class(steady_seconds(cur["timeseries"], cur["stages"], "current"))
@@ -46,7 +50,7 @@ def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_
             b = base_windows.get(klass, {}).get(metric)
             c = cur_windows.get(klass, {}).get(metric)
             rows.append(_tested_row(scope, name, klass, metric, b, c))
-    _judge(rows, alpha, min_change_pct)
+    _judge(rows, alpha, min_change_pct, min_change_ms)
     base_endpoints = base["stats"][base["stats"]["scope"] == "endpoint"].set_index("name")
     cur_endpoints = cur["stats"][cur["stats"]["scope"] == "endpoint"].set_index("name")
     for name in sorted(set(base_endpoints.index) | set(cur_endpoints.index)):
@@ -99,12 +103,14 @@ def _tested_row(scope, name, klass, metric, base, cur) -> dict:
     return _row(scope, name, klass, metric, b, c, p_value, test, len(b_samples), len(c_samples))
 
 
-def _judge(rows: list[dict], alpha: float, min_change_pct: float) -> None:
+def _judge(rows: list[dict], alpha: float, min_change_pct: float, min_change_ms: float) -> None:
     """Holm-adjust the p-values of the tested rows, then mark significant changes and their direction."""
     tested = [r for r in rows if not math.isnan(r["p_value"])]
     for row, adjusted in zip(tested, _holm([r["p_value"] for r in tested])):
         row["p_value"] = adjusted
-        row["significant"] = bool(adjusted < alpha and abs(row["change_pct"]) >= min_change_pct)
+        large = abs(row["change_pct"]) >= min_change_pct and (
+            not row["metric"].endswith("_ms") or abs(row["current"] - row["baseline"]) >= min_change_ms)
+        row["significant"] = bool(adjusted < alpha and large)
         if row["significant"]:
             worse = row["change_pct"] < 0 if row["metric"] in HIGHER_IS_BETTER else row["change_pct"] > 0
             row["direction"] = "regression" if worse else "improvement"

@@ -139,3 +139,16 @@ def test_holm_adjustment_matches_a_worked_example():
     # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> kept monotone at 0.06
     assert _holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert _holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_a_tiny_latency_shift_is_noise_below_the_millisecond_floor():
+    base = synthetic_frames(20)
+    slower_health = synthetic_frames(21, scale={"health": 1.2})  # a 2 ms endpoint, 20 % slower: < 1 ms
+    assert _row(compare_runs(base, slower_health), "health", "p95_ms")["direction"] == "unchanged"
+    row = _row(compare_runs(base, slower_health, min_change_ms=0.0), "health", "p95_ms")
+    assert row["direction"] == "regression" and row["current"] - row["baseline"] < 1.0
+
+
+def test_bad_min_change_ms_is_named():
+    with pytest.raises(ValueError, match="min_change_ms"):
+        compare_runs(synthetic_frames(20), synthetic_frames(21), min_change_ms=-1)
