@@ -12,7 +12,7 @@ from pathlib import Path
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from include.pipelines.publishing import report_asset
+from include.pipelines.publishing import group_run_id, report_asset
 from include.pipelines.targets import RESULTS_DB_CONN, TARGET_DB_CONN, TARGET_HTTP_CONN
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -109,7 +109,7 @@ def preflight(profile: str | None = None) -> dict:
     start_at = time.time() + SHARD_START_DELAY_S if params["shards"] > 1 else None  # one shard starts at once
     return {
         "run": {
-            "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"], "profile": profile,
+            "dag_id": ctx["dag"].dag_id, "run_id": group_run_id(ctx), "profile": profile,
             "target": base_url, "version": params["version"] or None,
             "started_at": datetime.now().astimezone().isoformat(),
         },
@@ -201,10 +201,13 @@ def db_benchmark() -> dict | None:
 def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     """Judge the run with the GX threshold suites: pass, fail, invalid or error."""
     from include.perfpipe.runs import judge_run, run_dir
+    from include.pipelines.publishing import publish_folder, reports_base
 
     params = get_current_context()["params"]
     out_dir = run_dir(plan["run"]["dag_id"], plan["run"]["run_id"])
-    return judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
+    verdict = judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
+    publish_folder(out_dir, reports_base(), plan["run"]["dag_id"])  # the Data Docs, wherever publish runs
+    return verdict
 
 
 # Publishing and the verdict run whatever happened upstream (failed included), except when the release

@@ -100,6 +100,12 @@ def notify(summary_md: str, verdict: str, subject: str) -> list[str]:
     return sent
 
 
+def group_run_id(ctx) -> str:
+    """The run id, suffixed with the task group (the release gate's profile) so each keeps its own results."""
+    group = ctx["ti"].task_id.rpartition(".")[0]
+    return f"{ctx['run_id']}.{group}" if group else ctx["run_id"]
+
+
 def _run_info(ctx, plan: dict | None) -> dict:
     """The run's identity: from the preflight plan, else (preflight failed, or no load test) from the context."""
     params = ctx["params"]
@@ -107,16 +113,12 @@ def _run_info(ctx, plan: dict | None) -> dict:
         run = dict(plan["run"])
     else:
         run = {
-            "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"],
+            "dag_id": ctx["dag"].dag_id, "run_id": group_run_id(ctx),
             "profile": params.get("profile") or ctx["dag"].dag_id,
             "target": params.get("target_conn_id") or params.get("db_conn_id") or "unknown",
             "version": params.get("version") or None,
             "started_at": ctx["dag_run"].start_date.isoformat() if ctx["dag_run"].start_date else None,
         }
-    group = ctx["ti"].task_id.rpartition(".")[0]
-    if group and run["run_id"] == ctx["run_id"]:
-        # several publish tasks in one DAG run (the release gate's task groups): keep their results apart
-        run["run_id"] = f"{run['run_id']}.{group}"
     run["ended_at"] = datetime.now(timezone.utc).isoformat()
     return run
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -101,6 +102,9 @@ def test_gate_stops_at_the_first_failed_profile_and_reports_over_rest(airflow_se
     assert verdict["version"] == "1.2.3"
     assert verdict["ran"] == ["smoke"]
     assert verdict["skipped"] == ["load", "stress"]
+    smoke_report = Path(urlsplit(verdict["reports"]["smoke"]).path)  # its own folder, with its own Data Docs
+    assert smoke_report.is_file() and smoke_report.parent.name.endswith(".smoke")
+    assert (smoke_report.parent / "gx").is_dir() and (smoke_report.parent / "validation.json").is_file()
 
 
 def test_shards_run_in_parallel_and_merge_exactly(airflow_server):

@@ -60,12 +60,15 @@ def _ctx(task_id, **params):
             "ti": SimpleNamespace(task_id=task_id), "dag_run": SimpleNamespace(start_date=None)}
 
 
-def test_publish_tasks_in_task_groups_keep_their_runs_apart():
-    from include.pipelines.publishing import _run_info
+def test_task_groups_keep_their_runs_apart():
+    """The release gate's profiles share a DAG run: preflight names each group's run, publish keeps it."""
+    from include.pipelines.publishing import _run_info, group_run_id
 
-    plan = {"run": {"dag_id": "perf_release_gate", "run_id": "manual__1", "profile": "load", "target": "t"}}
+    assert group_run_id(_ctx("load.preflight")) == "manual__1.load"
+    assert group_run_id(_ctx("preflight")) == "manual__1"
+    assert _run_info(_ctx("load.publish"), None)["run_id"] == "manual__1.load"
+    plan = {"run": {"dag_id": "perf_release_gate", "run_id": "manual__1.load", "profile": "load", "target": "t"}}
     assert _run_info(_ctx("load.publish"), plan)["run_id"] == "manual__1.load"
-    assert _run_info(_ctx("publish"), plan)["run_id"] == "manual__1"
 
 
 def test_run_identity_without_a_plan_comes_from_the_context():
