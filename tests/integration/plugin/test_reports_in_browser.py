@@ -16,7 +16,6 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-import psycopg
 import pytest
 
 from tests.conftest import ROOT, free_port
