@@ -27,9 +27,11 @@ def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | N
     db_stats, health = None, load["health"]
     if benchmark:
         db_stats = MetricsRecorder.from_dict(benchmark["metrics"]).stats_frame(benchmark["duration_s"])
-        if benchmark["health"]["saturated"]:  # a starved benchmark client invalidates its numbers too
+        bench_health = benchmark["health"]
+        health = {**health, "notes": [*health.get("notes", []), *(f"DB benchmark: {n}" for n in bench_health.get("notes", []))]}
+        if bench_health["saturated"]:  # a starved benchmark client invalidates its numbers too
             health = {**health, "saturated": True, "reasons": [
-                *health["reasons"], *(f"DB benchmark: {r}" for r in benchmark["health"]["reasons"])]}
+                *health["reasons"], *(f"DB benchmark: {r}" for r in bench_health["reasons"])]}
     result = validate(
         recorder.stats_frame(load["duration_s"]), recorder.timeseries_frame(), thresholds=thresholds,
         stages=load["stages"], health=health, run_dir=out_dir, recorder=recorder,

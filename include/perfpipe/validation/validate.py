@@ -51,7 +51,7 @@ def validate(
         frame = pd.DataFrame(columns=WINDOW_COLUMNS)  # nothing was measured (e.g. the target was unreachable)
     else:
         frame = window_frame(stats, timeseries, windows=windows, stages=stages, recorder=recorder, db_stats=db_stats)
-    notes = [f"suite not applied: {s}" for s in thresholds.skipped_suites]
+    notes = [f"suite not applied: {s}" for s in thresholds.skipped_suites] + [str(n) for n in health.get("notes", [])]
     if recorder is None and any(w == STEADY or w.startswith("rolling_") for w in windows):
         notes.append("steady and rolling windows not checked: no recorder (its per-second histograms) was given")
     checks, missing = plan_checks(frame, thresholds)

@@ -59,6 +59,6 @@ def test_db_bench_writes_the_loadtest_summary_shape(db, server, tmp_path):
     code = main(["db-bench", "--dsn", db, "--out", str(tmp_path), "--connections", "2", "--duration", "1s",
                  "--query", "SELECT v FROM w WHERE k = 1"])
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert code == 0 and summary["verdict"] == "pass"
+    assert (code, summary["verdict"]) == (0, "pass"), summary["validation"]["reason"]
     assert summary["classes"]["db"]["count"] > 0 and summary["connections"] == 2
     assert "select_w" in summary["endpoints"] and (tmp_path / "timeseries.csv").exists()

@@ -40,6 +40,13 @@ def test_a_saturated_benchmark_client_makes_the_run_invalid(out_dir):
     assert "DB benchmark: event-loop lag" in verdict["reason"]
 
 
+def test_a_busy_but_prompt_benchmark_client_is_a_note_not_a_verdict(out_dir):
+    busy = {**HEALTHY, "notes": ["generator CPU 99 % >= 95 % of a core"]}
+    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.005, "q", busy), {}, out_dir / "d")
+    assert verdict["verdict"] == "pass", verdict["reason"]
+    assert "DB benchmark: generator CPU 99 % >= 95 % of a core" in verdict["notes"]
+
+
 def test_run_dir_is_path_and_url_safe(tmp_path, monkeypatch):
     monkeypatch.setenv("PERFPIPE_REPORTS_DIR", str(tmp_path))
     path = run_dir("perf_smoke", "manual__2026-11-27T11:00:00+00:00")
