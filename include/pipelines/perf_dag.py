@@ -62,6 +62,14 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
         "db_queries": Param(str(CONFIG_DIR / "db_queries.yaml"), type="string", title="Benchmark queries",
                             description="YAML file of read-only queries to benchmark; empty: top pg_stat_statements.",
                             section="Database"),
+        "db_connections": Param(100, type="integer", minimum=1, maximum=1000, title="Benchmark connections",
+                                description="Concurrent benchmark connections, capped by the server's free slots.",
+                                section="Database"),
+        "db_duration": Param("30s", type="string", title="Benchmark duration",
+                             description="How long the benchmark runs, e.g. 30s or 2m.", section="Database"),
+        "db_rate": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=100000, title="Benchmark rate",
+                         description="Pace all connections to this many queries/s in total (latency from the "
+                                     "intended start). Empty: back to back.", section="Database"),
         "apply_recommendations": Param(False, type="boolean", title="Apply DB recommendations",
                                        description="Run allow-listed index changes (CONCURRENTLY). Off: advice only.",
                                        section="Database"),
@@ -82,7 +90,10 @@ def preflight(profile: str | None = None) -> dict:
     """
     import httpx
     import psycopg
+    from airflow.sdk.exceptions import AirflowFailException
 
+    from include.perfpipe.database import load_queries
+    from include.perfpipe.durations import parse_duration
     from include.perfpipe.loadtest import check_target, load_spec
     from include.perfpipe.validation import load_thresholds
     from include.pipelines.targets import http_target, postgres_dsn, target_allowlist
@@ -90,13 +101,20 @@ def preflight(profile: str | None = None) -> dict:
     ctx = get_current_context()
     params = ctx["params"]
     profile = profile or params["profile"]
-    base_url, headers = http_target(params["target_conn_id"])
-    check_target(base_url, target_allowlist())
-    thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
-    overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
-    overrides["abort_rules"] = thresholds.abort_rules()
-    spec = load_spec(profile=profile, target=base_url, scenario=params["scenario"],
-                     overrides=overrides, headers=headers, allowlist=target_allowlist())
+    try:  # bad input: fail at once, a retry would not mend it
+        base_url, headers = http_target(params["target_conn_id"])
+        check_target(base_url, target_allowlist())
+        thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
+        overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
+        overrides["abort_rules"] = thresholds.abort_rules()
+        spec = load_spec(profile=profile, target=base_url, scenario=params["scenario"],
+                         overrides=overrides, headers=headers, allowlist=target_allowlist())
+        if params["db_benchmark"]:
+            parse_duration(params["db_duration"], "db_duration", positive=True)
+            if params["db_queries"]:
+                load_queries(params["db_queries"])
+    except ValueError as exc:
+        raise AirflowFailException(f"bad input: {exc}") from exc
     try:
         httpx.get(base_url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
@@ -185,16 +203,18 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
 @task(task_id="db_benchmark")
 def db_benchmark() -> dict | None:
     """Optional query-latency benchmark (class ``db``), after the load so the two do not compete."""
-    from include.perfpipe.database import run_query_benchmark
+    from include.perfpipe.database import load_queries, run_query_benchmark
+    from include.perfpipe.durations import parse_duration
     from include.pipelines.targets import postgres_dsn
-
-    import yaml
 
     params = get_current_context()["params"]
     if not params["db_benchmark"]:
         return None
-    queries = yaml.safe_load(Path(params["db_queries"]).read_text())["queries"] if params["db_queries"] else None
-    return run_query_benchmark(postgres_dsn(params["db_conn_id"]), queries=queries, duration_s=30)
+    queries = load_queries(params["db_queries"]) if params["db_queries"] else None
+    return run_query_benchmark(postgres_dsn(params["db_conn_id"]), queries=queries,
+                               connections=params["db_connections"],
+                               duration_s=parse_duration(params["db_duration"], "db_duration", positive=True),
+                               rate=params["db_rate"])
 
 
 @task(task_id="validate")

@@ -2,7 +2,7 @@
 
 Airflow-free; every entry point takes a libpq DSN/URL string.
 """
-from .benchmark import run_query_benchmark
+from .benchmark import load_queries, run_query_benchmark
 from .config import DEFAULT_THRESHOLDS, load_config
 from .inspect import CHECKS, inspect_database
 from .maintenance import apply_recommendations, vacuum_analyze
@@ -10,6 +10,6 @@ from .statements import snapshot_statements, statements_delta
 from .tables import table_stats
 
 __all__ = [
-    "CHECKS", "DEFAULT_THRESHOLDS", "apply_recommendations", "inspect_database", "load_config",
+    "CHECKS", "DEFAULT_THRESHOLDS", "apply_recommendations", "inspect_database", "load_config", "load_queries",
     "run_query_benchmark", "snapshot_statements", "statements_delta", "table_stats", "vacuum_analyze",
 ]

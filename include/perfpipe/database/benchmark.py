@@ -13,6 +13,7 @@ import logging
 import random
 import re
 import time
+from pathlib import Path
 from typing import Callable
 
 import psutil
@@ -47,8 +48,8 @@ def query_label(statement: str) -> str:
 
 def normalise_queries(queries: list) -> list[dict]:
     """``[{name, sql, weight}]`` from SQL strings or dicts; labels made unique; bad entries raise ValueError."""
-    if not queries:
-        raise ValueError("queries: at least one query is required")
+    if not isinstance(queries, list) or not queries:
+        raise ValueError(f"queries: expected a list of at least one query, got {queries!r}")
     out, names = [], set()
     for i, q in enumerate(queries):
         q = {"sql": q} if isinstance(q, str) else dict(q) if isinstance(q, dict) else None
@@ -64,6 +65,22 @@ def normalise_queries(queries: list) -> list[dict]:
         names.add(name)
         out.append({"name": name, "sql": q["sql"].strip().rstrip(";"), "weight": weight})
     return out
+
+
+def load_queries(path: str | Path) -> list[dict]:
+    """The ``queries`` list of a YAML file (see include/config/db_queries.yaml), normalised; errors name the file."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the benchmark queries: {exc}") from exc
+    if not isinstance(document, dict) or "queries" not in document:
+        raise ValueError(f"{path}: expected a mapping with a `queries` list, got {type(document).__name__}")
+    try:
+        return normalise_queries(document["queries"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def top_read_only_statements(conn: psycopg.Connection, top: int = TOP_STATEMENTS) -> list[dict]:

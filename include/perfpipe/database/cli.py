@@ -13,21 +13,12 @@ import argparse
 import datetime as dt
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 
+from include.perfpipe.durations import parse_duration
+
 EXIT_ERROR = 3
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
-
-
-def parse_duration(text: str) -> float:
-    """``30s``, ``2m``, ``1h``, ``500ms`` or plain seconds; ValueError naming ``--duration`` otherwise."""
-    match = _DURATION.match(str(text))
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"--duration: expected a positive duration like 30s, 2m or 1h, got {text!r}")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
 def register(subparsers) -> None:
@@ -45,6 +36,7 @@ def register(subparsers) -> None:
     bench = subparsers.add_parser("db-bench", parents=[common], help="query-latency benchmark (class db)")
     bench.add_argument("--connections", type=int, default=100, help="concurrent connections (default 100, capped)")
     bench.add_argument("--duration", default="30s", help="benchmark length, e.g. 30s (default)")
+    bench.add_argument("--queries", help="YAML file with a `queries` list, like include/config/db_queries.yaml")
     bench.add_argument("--query", action="append", help="SQL to run (repeatable; default: top read-only "
                        "pg_stat_statements SELECTs)")
     bench.add_argument("--rate", type=float, help="pace all connections to this many queries/s in total")
@@ -120,7 +112,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     import psycopg
 
-    from .benchmark import run_query_benchmark
+    from .benchmark import load_queries, run_query_benchmark
     from .connection import redact
     from .statements import snapshot_statements, statements_delta
 
@@ -130,10 +122,11 @@ def run_bench(args: argparse.Namespace) -> int:
         from include.perfpipe.loadtest.result import LoadResult
         from include.perfpipe.validation import load_thresholds, validate
 
-        duration_s = parse_duration(args.duration)
+        duration_s = parse_duration(args.duration, "--duration", positive=True)
         thresholds = load_thresholds(args.thresholds, profile=args.profile)
+        queries = (load_queries(args.queries) if args.queries else []) + (args.query or []) or None
         before = snapshot_statements(args.dsn)
-        raw = run_query_benchmark(args.dsn, args.query, args.connections, duration_s, rate=args.rate,
+        raw = run_query_benchmark(args.dsn, queries, args.connections, duration_s, rate=args.rate,
                                   read_only=not args.allow_writes)
         after = snapshot_statements(args.dsn)
     except (ValueError, psycopg.Error, ImportError) as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from include.perfpipe.durations import parse_duration
 from include.perfpipe.loadtest.target import ALLOWLIST_ENV, check_target, parse_allowlist
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -21,26 +22,8 @@ MODELS = ("closed", "open")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ABORT_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "error_rate", "rps", "peak_vus")
 OPERATORS = ("<", "<=", ">", ">=")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _ENDPOINT_KEYS = {"name", "method", "path", "url", "class", "weight", "expect_status", "headers", "json", "body", "check"}
 _SCENARIO_KEYS = {"think_time", "headers", "endpoints", "timeout"}
-
-
-def parse_duration(value, field_name: str = "duration") -> float:
-    """Seconds from ``30``, ``"30s"``, ``"500ms"``, ``"1m"`` or ``"2h"``; a clear error otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"{field_name}: expected a duration like '30s', '1m' or '500ms', got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{field_name}: expected a duration like '30s', '1m' or '500ms', got {value!r}")
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if seconds < 0:
-        raise ValueError(f"{field_name}: a duration cannot be negative, got {value!r}")
-    return seconds
 
 
 def _flag(value, field_name: str) -> bool:

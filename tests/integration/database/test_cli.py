@@ -56,9 +56,11 @@ def test_db_maintain_vacuums_and_only_plans(db, tmp_path):
 def test_db_bench_writes_the_loadtest_summary_shape(db, server, tmp_path):
     if server.name != "pg15":
         pytest.skip("one end-to-end GX run is enough")
+    queries = tmp_path / "queries.yaml"
+    queries.write_text("queries:\n  - {name: by_key, sql: 'SELECT v FROM w WHERE k = 2', weight: 2}\n")
     code = main(["db-bench", "--dsn", db, "--out", str(tmp_path), "--connections", "2", "--duration", "1s",
-                 "--query", "SELECT v FROM w WHERE k = 1"])
+                 "--queries", str(queries), "--query", "SELECT v FROM w WHERE k = 1"])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (code, summary["verdict"]) == (0, "pass"), summary["validation"]["reason"]
     assert summary["classes"]["db"]["count"] > 0 and summary["connections"] == 2
-    assert "select_w" in summary["endpoints"] and (tmp_path / "timeseries.csv").exists()
+    assert {"by_key", "select_w"} <= set(summary["endpoints"]) and (tmp_path / "timeseries.csv").exists()

@@ -42,8 +42,8 @@ def run_smoke(env: dict, target_url: str, conf: dict) -> tuple[dict, Path]:
     log.write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stderr[-4000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    run_dirs = [d for d in (Path(env["PERFPIPE_REPORTS_DIR"]) / "perf_smoke").iterdir()]
-    run_dir = max(run_dirs, key=lambda d: d.stat().st_mtime)
+    run_dirs = (Path(env["PERFPIPE_REPORTS_DIR"]) / "perf_smoke").glob("*")
+    run_dir = max(run_dirs, key=lambda d: d.stat().st_mtime, default=None)
     return outcome, run_dir
 
 
@@ -70,3 +70,15 @@ def test_threshold_breach_fails_the_run(airflow_env, demo_db_url):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["verdict"]["verdict"] == "fail"
     assert "health" in summary["verdict"]["reason"]
+
+
+def test_bad_benchmark_input_fails_preflight_at_once(airflow_env, demo_service, tmp_path):
+    queries = tmp_path / "queries.yaml"
+    queries.write_text("queries:\n  - {sql: 'SELECT 1', weight: -2}\n")
+    outcome, _ = run_smoke(airflow_env, demo_service, {"duration": "2s", "db_benchmark": True,
+                                                       "db_queries": str(queries)})
+    log = (Path(airflow_env["PERFPIPE_REPORTS_DIR"]) / "dag_test.log").read_text()
+    assert outcome["state"] == "failed"
+    assert f"bad input: {queries}: queries[0].weight: must be a number > 0, got -2" in log
+    started = [line.split("task_id=")[1].split()[0] for line in log.splitlines() if "[DAG TEST] starting task_id=" in line]
+    assert started.count("preflight") == 1 and "load_test" not in started

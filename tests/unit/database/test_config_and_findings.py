@@ -5,7 +5,7 @@ import decimal
 
 import pytest
 
-from include.perfpipe.database.cli import parse_duration
+from include.perfpipe.durations import parse_duration
 from include.perfpipe.database.config import DEFAULT_THRESHOLDS, load_config
 from include.perfpipe.database.connection import connect, redact
 from include.perfpipe.database.findings import finding, jsonable
@@ -72,10 +72,10 @@ def test_empty_dsn_is_a_named_error():
 
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("2m", 120), ("1h", 3600), ("500ms", 0.5), ("7", 7)])
 def test_parse_duration(text, seconds):
-    assert parse_duration(text) == seconds
+    assert parse_duration(text, "--duration", positive=True) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "0s", "fast", "-3s", "3d"])
 def test_parse_duration_rejects(text):
     with pytest.raises(ValueError, match="--duration"):
-        parse_duration(text)
+        parse_duration(text, "--duration", positive=True)

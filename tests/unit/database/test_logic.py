@@ -2,9 +2,11 @@
 column mapping and deltas, benchmark query normalisation, the apply allowlist."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from include.perfpipe.database.benchmark import normalise_queries, query_label
+from include.perfpipe.database.benchmark import load_queries, normalise_queries, query_label
 from include.perfpipe.database.bloat import estimate_bloat, expected_btree_pages, expected_table_pages
 from include.perfpipe.database.indexes import covering_index
 from include.perfpipe.database.maintenance import allowed, planned_action
@@ -124,3 +126,23 @@ def test_malformed_findings_are_refused_before_connecting():
     with pytest.raises(ValueError, match=r"findings\[1\]"):
         apply_recommendations("postgresql://nowhere.invalid/x", [
             {"check": "c", "object": "o", "evidence": {}, "sql": None}, {"check": "c"}])
+
+
+def test_queries_file_is_read_and_normalised(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text("queries:\n  - SELECT 1 FROM t\n  - {name: two, sql: 'SELECT 2;', weight: 3}\n")
+    assert load_queries(path) == [{"name": "select_t", "sql": "SELECT 1 FROM t", "weight": 1},
+                                  {"name": "two", "sql": "SELECT 2", "weight": 3}]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- SELECT 1\n", "expected a mapping with a `queries` list, got list"),
+    ("queries: SELECT 1\n", "queries: expected a list of at least one query, got 'SELECT 1'"),
+    ("queries:\n  - {sql: ''}\n", "queries[0]: expected SQL text"),
+    ("queries: [\n", "cannot read the benchmark queries"),
+])
+def test_bad_queries_file_names_the_file_and_field(tmp_path, text, message):
+    path = tmp_path / "q.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {message}") if "read" not in message else message):
+        load_queries(path)
