@@ -102,8 +102,10 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
         started = time.perf_counter()
         if run.kind == "cpu":
             await asyncio.to_thread(_burn_cpu, run.duration_ms / 1000)
-        else:
-            await asyncio.sleep(run.duration_ms / 1000)
+        else:  # the loop's timers have millisecond granularity and may fire early: sleep until truly due
+            deadline = started + run.duration_ms / 1000
+            while (remaining := deadline - time.perf_counter()) > 0:
+                await asyncio.sleep(remaining)
         return {"kind": run.kind, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
 
     return app

@@ -29,7 +29,7 @@ def test_api_endpoints_query_the_database(demo_service):
 
 
 def test_tool_execution_lasts_the_requested_time(demo_service):
-    for kind in ("cpu", "io"):
+    for kind in ("cpu", "io", "io", "io", "io", "io"):  # io repeated: early timer wake-ups are intermittent
         answer = httpx.post(f"{demo_service}/tools/execute", json={"kind": kind, "duration_ms": 80}, timeout=10)
         assert answer.status_code == 200
         assert answer.json()["duration_ms"] >= 80
