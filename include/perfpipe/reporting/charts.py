@@ -42,7 +42,9 @@ def load_charts(load: dict) -> list[str]:
     throughput.update_layout(title="Throughput, errors and active virtual users")
     throughput.update_xaxes(title_text="seconds since start")
     throughput.update_yaxes(title_text="per second", secondary_y=False)
-    throughput.update_yaxes(title_text="VUs", secondary_y=True)
+    few_vus = total["active_vus"].max() <= 10  # whole-number ticks, not 0.189 of a user
+    throughput.update_yaxes(title_text="VUs", secondary_y=True, rangemode="tozero", showgrid=False,
+                            **({"tickmode": "linear", "tick0": 0, "dtick": 1} if few_vus else {}))
     _shade_ramps(throughput, stages)
 
     latency = go.Figure()
