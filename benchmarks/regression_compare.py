@@ -1,37 +1,67 @@
 """Benchmark: how often compare_runs calls noise a regression, how often it finds real shifts, and its cost.
 
     .venv/bin/python -m benchmarks.regression_compare [--pairs 40]
-Figures are recorded in docs/regression.md. Runs are seeded synthetic MetricsRecorder runs (40 s, ~120 req/s).
+Figures are recorded in docs/regression.md. Runs are seeded synthetic MetricsRecorder runs (~120 req/s),
+with independent seconds or with a noisy neighbour (latencies times exp of an AR(1) drift, rho 0.8, sd 0.1).
+Every figure is given with the serial-correlation correction and without it (the plain asymptotic U test).
 """
 from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager, nullcontext
+from unittest import mock
 
 import numpy as np
 
-from include.perfpipe.regression import compare_runs, detect_change_points
+from include.perfpipe.regression import compare, compare_runs, detect_change_points
 from tests.unit.regression.synthetic import synthetic_frames
 
+DRIFT = {"drift_rho": 0.8, "drift_sd": 0.1}
+MODES = {  # uncorrected: the same comparison with the inflation fixed at 1, i.e. the plain asymptotic U test
+    "corrected": nullcontext,
+    "uncorrected": lambda: mock.patch.object(compare, "_variance_inflation", return_value=1.0),
+}
 
-def false_alarms(pairs: int) -> str:
-    """Independent pairs of runs from one distribution: share with any significant row."""
-    flagged = small_p = 0
+
+@contextmanager
+def unadjusted():
+    """Holm left out: each row's own p-value, to see how well the test alone holds its 5 %."""
+    with mock.patch.object(compare, "_holm", side_effect=list):
+        yield
+
+
+def false_alarms(pairs: int, seed: int, run: dict) -> list[str]:
+    """Pairs of runs from one process: with a significant row (5 % and 0 % floor), with any p < 0.05, and the
+    share of latency rows whose unadjusted p < 0.05 (5 % for a test that holds its level)."""
+    counts = {mode: np.zeros(5, int) for mode in MODES}
     for i in range(pairs):
-        comparison = compare_runs(synthetic_frames(1000 + 2 * i), synthetic_frames(1001 + 2 * i))
-        flagged += bool(comparison["significant"].any())
-        small_p += bool((comparison["p_value"] < 0.05).any())
-    return (f"same distribution: {flagged}/{pairs} pairs with a significant row, "
-            f"{small_p}/{pairs} with any Holm-adjusted p < 0.05")
+        base, cur = synthetic_frames(seed + 2 * i, **run), synthetic_frames(seed + 1 + 2 * i, **run)
+        for mode, context in MODES.items():
+            with context():
+                floored, unfloored = compare_runs(base, cur), compare_runs(base, cur, min_change_pct=0)
+                with unadjusted():
+                    raw = compare_runs(base, cur)
+            latency = raw[(raw["scope"] != "endpoint") & raw["metric"].str.endswith("_ms")]
+            counts[mode] += [floored["significant"].any(), unfloored["significant"].any(),
+                             (unfloored["p_value"] < 0.05).any(), (latency["p_value"] < 0.05).sum(), len(latency)]
+    return [f"  {mode}: significant row {a}/{pairs} (min_change_pct=0: {b}/{pairs}), any Holm-adjusted p < 0.05 "
+            f"{c}/{pairs}; latency rows with unadjusted p < 0.05: {d}/{e} ({d / e:.0%})"
+            for mode, (a, b, c, d, e) in counts.items()]
 
 
-def power(pairs: int, shift: float) -> str:
+def power(pairs: int, shift: float, seed: int, run: dict) -> str:
+    """Pairs whose api p95 is called a regression when every api request is ``shift`` slower."""
     scale = {"list_items": 1 + shift, "get_item": 1 + shift}
-    found = sum(
-        _api_p95(compare_runs(synthetic_frames(2000 + 2 * i), synthetic_frames(2001 + 2 * i, scale=scale))) == "regression"
-        for i in range(pairs)
-    )
-    return f"api latency +{shift:.0%}: api p95 called a regression in {found}/{pairs} pairs"
+    found = dict.fromkeys(MODES, 0)
+    for i in range(pairs):
+        base = synthetic_frames(seed + 2 * i, **run)
+        cur = synthetic_frames(seed + 1 + 2 * i, scale=scale, **run)
+        for mode, context in MODES.items():
+            with context():
+                found[mode] += _api_p95(compare_runs(base, cur)) == "regression"
+    return f"  api latency +{shift:.0%}: api p95 a regression in " + ", ".join(
+        f"{n}/{pairs} {mode}" for mode, n in found.items())
 
 
 def _api_p95(comparison) -> str:
@@ -62,10 +92,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=40)
     args = parser.parse_args()
-    print(false_alarms(args.pairs))
-    for shift in (0.05, 0.10, 0.20):
-        print(power(args.pairs // 2, shift))
+    started = time.perf_counter()
+    cases = (  # title, run parameters, first seed, pairs, api latency shifts
+        ("40 s runs, independent seconds", {}, 1000, args.pairs, (0.05, 0.10, 0.20)),
+        ("40 s runs, noisy neighbour (AR(1) drift, rho 0.8, sd 0.1)", DRIFT, 3000, args.pairs, (0.10, 0.20)),
+        ("120 s runs, noisy neighbour", {**DRIFT, "seconds": 120}, 5000, args.pairs // 2, ()),
+    )
+    for title, run, seed, pairs, shifts in cases:
+        print(f"{title}: {pairs} same-distribution pairs")
+        print("\n".join(false_alarms(pairs, seed, run)))
+        for shift in shifts:
+            print(power(pairs // 2, shift, seed + 1000, run))
     print("\n".join(cost()))
+    print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Compare a run with its baseline: per class (and in total) over per-second windows, per endpoint as totals.
 
 Class and total rows test the steady-state per-second samples of the two runs with a two-sided
-Mann-Whitney U test (scipy), Holm-adjusted across the comparison; their values are the median
+Mann-Whitney U test in its normal approximation, its variance inflated for the serial correlation of
+neighbouring seconds (AR(1)), Holm-adjusted across the comparison; their values are the median
 per-second percentile, the mean req/s and the pooled error rate. The per-second frame has no endpoint
 breakdown, so endpoint rows come from the whole-run stats frame and carry no test (``p_value`` NaN,
 never significant). Method and measured error rates: docs/regression.md.
@@ -9,6 +10,7 @@ never significant). Method and measured error rates: docs/regression.md.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,16 @@ COMPARISON_COLUMNS = [
     "direction", "test", "n_baseline", "n_current",
 ]
 MIN_WINDOWS = 5
+MAX_RHO = 0.95  # lag-1 autocorrelation cap: the inflation (1 + rho) / (1 - rho) is at most 39
+TEST = "mannwhitneyu_ar1"
+
+
+class Windows(NamedTuple):
+    """One metric of a class in a run: per-second samples in time order, the steady segment of each, the run's value."""
+
+    values: np.ndarray
+    segment: np.ndarray
+    summary: float
 
 
 def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_pct: float = 5.0,
@@ -63,29 +75,34 @@ def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def _windows_by_class(seconds: pd.DataFrame) -> dict[str, dict[str, tuple[np.ndarray, float]]]:
-    """Per class: for each metric, the per-second samples and the run's summary value."""
+def _windows_by_class(seconds: pd.DataFrame) -> dict[str, dict[str, Windows]]:
+    """Per class: for each metric, the per-second samples in time order and the run's summary value."""
+    seconds = seconds.sort_values("t", kind="stable")
     every_second = np.sort(seconds.loc[seconds["klass"] == ALL, "t"].unique())
     out = {}
     for klass, rows in seconds.groupby("klass", sort=True):
         rows = rows.set_index("t")
         rps = rows["rps"].reindex(every_second, fill_value=0.0).to_numpy(float)  # an idle second is 0 req/s
         served = rows[rows["requests"] > 0]
-        out[klass] = {"rps": (rps, float(rps.mean()) if len(rps) else math.nan)}
+        out[klass] = {"rps": Windows(rps, _segments(every_second, every_second),
+                                     float(rps.mean()) if len(rps) else math.nan)}
         for metric in ("p50_ms", "p95_ms", "p99_ms"):
-            samples = _finite(served[metric])
-            out[klass][metric] = (samples, float(np.median(samples)) if len(samples) else math.nan)
+            values = served[metric].to_numpy(float)
+            finite = np.isfinite(values)
+            out[klass][metric] = Windows(values[finite], _segments(served.index[finite], every_second),
+                                         float(np.median(values[finite])) if finite.any() else math.nan)
         requests = served["requests"].sum()
-        out[klass]["error_rate"] = (
-            (served["errors"] / served["requests"]).to_numpy(float),
+        out[klass]["error_rate"] = Windows(
+            (served["errors"] / served["requests"]).to_numpy(float), _segments(served.index, every_second),
             float(served["errors"].sum() / requests) if requests else math.nan,
         )
     return out
 
 
-def _finite(values: pd.Series) -> np.ndarray:
-    array = values.to_numpy(float)
-    return array[np.isfinite(array)]
+def _segments(t: np.ndarray | pd.Index, every_second: np.ndarray) -> np.ndarray:
+    """Segment number of each second ``t``: a gap in the run's steady seconds (a ramp cut out) starts a new one."""
+    starts = every_second[1:][np.diff(every_second) > 1]
+    return np.searchsorted(starts, np.asarray(t), side="right")
 
 
 def _ordered_classes(*windows: dict) -> list[str]:
@@ -95,12 +112,12 @@ def _ordered_classes(*windows: dict) -> list[str]:
 
 def _tested_row(scope, name, klass, metric, base, cur) -> dict:
     if base is None or cur is None:
-        b = base[1] if base is not None else math.nan
-        c = cur[1] if cur is not None else math.nan
+        b = base.summary if base is not None else math.nan
+        c = cur.summary if cur is not None else math.nan
         return _row(scope, name, klass, metric, b, c, math.nan, "none", 0, 0)
-    (b_samples, b), (c_samples, c) = base, cur
-    p_value, test = _mann_whitney(b_samples, c_samples)
-    return _row(scope, name, klass, metric, b, c, p_value, test, len(b_samples), len(c_samples))
+    p_value, test = _mann_whitney_ar1(base, cur)
+    return _row(scope, name, klass, metric, base.summary, cur.summary, p_value, test,
+                len(base.values), len(cur.values))
 
 
 def _judge(rows: list[dict], alpha: float, min_change_pct: float, min_change_ms: float) -> None:
@@ -128,14 +145,61 @@ def _holm(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def _mann_whitney(base: np.ndarray, cur: np.ndarray) -> tuple[float, str]:
-    if min(len(base), len(cur)) < MIN_WINDOWS:
+def _mann_whitney_ar1(base: Windows, cur: Windows) -> tuple[float, str]:
+    """Two-sided p of the U test with its z deflated for serial correlation: ``2 * sf(z / sqrt(f))``."""
+    if min(len(base.values), len(cur.values)) < MIN_WINDOWS:
         return math.nan, "none"
-    if np.ptp(np.concatenate([base, cur])) == 0:
-        return 1.0, "mannwhitneyu"  # every window equal: no evidence of a change
-    from scipy.stats import mannwhitneyu
+    if np.ptp(np.concatenate([base.values, cur.values])) == 0:
+        return 1.0, TEST  # every window equal: no evidence of a change
+    from scipy.stats import norm
 
-    return float(mannwhitneyu(base, cur, alternative="two-sided").pvalue), "mannwhitneyu"
+    z = _u_z(base.values, cur.values) / math.sqrt(_variance_inflation(base, cur))
+    return float(2 * norm.sf(z)), TEST
+
+
+def _u_z(base: np.ndarray, cur: np.ndarray) -> float:
+    """``|z|`` of the U statistic: normal approximation with tie and continuity correction (as scipy's)."""
+    from scipy.stats import rankdata
+
+    n1, n2 = len(base), len(cur)
+    n = n1 + n2
+    ranks = rankdata(np.concatenate([base, cur]))
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    ties = np.unique(ranks, return_counts=True)[1].astype(float)
+    variance = n1 * n2 / 12 * ((n + 1) - (ties**3 - ties).sum() / (n * (n - 1)))
+    return max(abs(u - n1 * n2 / 2) - 0.5, 0.0) / math.sqrt(variance)
+
+
+def _variance_inflation(base: Windows, cur: Windows) -> float:
+    """Var(U) over its value for independent windows: ``f = (n_cur * f_base + n_base * f_cur) / (n_base + n_cur)``.
+
+    U moves with ``n_cur * sum(F(base_i)) - n_base * sum(F(cur_j))`` (F the common distribution), of variance
+    ``n_base * n_cur / 12 * (n_cur * f_base + n_base * f_cur)``, where ``f_side = (1 + rho) / (1 - rho)`` inflates
+    the variance of a sum of AR(1) samples (rho of that side's ranks); independent windows give f = 1.
+    """
+    f_base, f_cur = ((1 + rho) / (1 - rho) for rho in (_lag1_autocorrelation(w) for w in (base, cur)))
+    n_base, n_cur = len(base.values), len(cur.values)
+    return (n_cur * f_base + n_base * f_cur) / (n_base + n_cur)
+
+
+def _lag1_autocorrelation(windows: Windows) -> float:
+    """Lag-1 autocorrelation of the samples' ranks within steady segments, bias-corrected, clamped to [0, MAX_RHO].
+
+    Each segment is centred on its own mean, so a level step between two holds is not read as correlation;
+    ``r + k (1 + 4 r) / n`` removes the first-order bias of the estimate (k segments, n samples).
+    """
+    from scipy.stats import rankdata
+
+    ranks = rankdata(windows.values)
+    _, segment = np.unique(windows.segment, return_inverse=True)
+    centred = ranks - (np.bincount(segment, ranks) / np.bincount(segment))[segment]
+    squares = float((centred**2).sum())
+    if squares == 0:
+        return 0.0  # a constant sample: nothing is correlated
+    same_segment = segment[1:] == segment[:-1]
+    r = float((centred[1:] * centred[:-1])[same_segment].sum()) / squares
+    r += (segment.max() + 1) * (1 + 4 * r) / len(ranks)
+    return float(np.clip(r, 0.0, MAX_RHO))
 
 
 def change_pct(base: float, cur: float) -> float:

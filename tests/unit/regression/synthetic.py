@@ -1,6 +1,8 @@
 """Seeded synthetic runs recorded through a real MetricsRecorder: as LoadResult dicts or as frames."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from include.perfpipe.metrics import MetricsRecorder
@@ -11,22 +13,36 @@ SLOWER_API = {"list_items": 1.2, "get_item": 1.2}  # every api request 20 % slow
 
 def record_run(
     seed: int, seconds: int = 40, per_second: int = 40, scale: dict[str, float] | None = None,
-    error_rate: float = 0.0, rate_scale: float = 1.0,
+    error_rate: float = 0.0, rate_scale: float = 1.0, drift_rho: float = 0.0, drift_sd: float = 0.0,
 ) -> MetricsRecorder:
-    """Log-normal latencies; ``scale`` multiplies an endpoint's latencies (1.2 = +20 %), ``rate_scale`` its rate."""
+    """Log-normal latencies; ``scale`` multiplies an endpoint's latencies (1.2 = +20 %), ``rate_scale`` its rate.
+
+    ``drift_sd`` > 0 adds a noisy neighbour: every latency of second t is multiplied by ``exp(a_t)``, ``a`` a
+    stationary AR(1) process with lag-1 correlation ``drift_rho`` and standard deviation ``drift_sd``.
+    """
     rng = np.random.default_rng(seed)
     recorder = MetricsRecorder()
     scale = scale or {}
+    drift = np.exp(ar1(np.random.default_rng([seed, 1]), seconds, drift_rho, drift_sd))
     for second in range(seconds):
         recorder.set_active_vus(second, 10)
         for name, (klass, median_s) in ENDPOINTS.items():
             n = rng.poisson(per_second * rate_scale)
-            latencies = median_s * scale.get(name, 1.0) * rng.lognormal(0.0, 0.35, n)
+            latencies = median_s * scale.get(name, 1.0) * drift[second] * rng.lognormal(0.0, 0.35, n)
             failed = rng.random(n) < error_rate
             finished = second + rng.random(n)
             for latency, bad, at in zip(latencies, failed, finished):
                 recorder.record(name, klass, float(latency), not bad, 500 if bad else 200, float(at))
     return recorder
+
+
+def ar1(rng: np.random.Generator, n: int, rho: float, sd: float) -> np.ndarray:
+    """``n`` steps of a stationary AR(1) process (mean 0, standard deviation ``sd``); zeros when ``sd`` is 0."""
+    shocks = rng.normal(0.0, sd, n)
+    series = np.empty(n)
+    for t in range(n):
+        series[t] = shocks[0] if t == 0 else rho * series[t - 1] + math.sqrt(1 - rho**2) * shocks[t]
+    return series
 
 
 def hold_all(seconds: int = 40) -> list[dict]:

@@ -1,11 +1,17 @@
 import math
+from unittest import mock
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import mannwhitneyu
 
-from include.perfpipe.regression import compare_runs
-from include.perfpipe.regression.compare import COMPARISON_COLUMNS, METRICS
-from tests.unit.regression.synthetic import synthetic_frames, synthetic_run
+from include.perfpipe.regression import compare, compare_runs
+from include.perfpipe.regression.compare import (
+    COMPARISON_COLUMNS, METRICS, Windows, _lag1_autocorrelation, _mann_whitney_ar1, _segments)
+from tests.unit.regression.synthetic import ar1, synthetic_frames, synthetic_run
+
+NOISY_NEIGHBOUR = {"drift_rho": 0.8, "drift_sd": 0.1}  # latencies times exp(AR(1)): about +-10 % drifting over seconds
 
 
 def _row(comparison: pd.DataFrame, name: str, metric: str, scope: str = "class") -> pd.Series:
@@ -24,7 +30,7 @@ def test_rows_cover_total_classes_and_endpoints(regressed_comparison):
 
 def test_twenty_percent_p95_shift_over_seconds_is_a_significant_regression(regressed_comparison):
     row = _row(regressed_comparison, "api", "p95_ms")
-    assert row["test"] == "mannwhitneyu" and row["n_baseline"] == 40 and row["n_current"] == 40
+    assert row["test"] == "mannwhitneyu_ar1" and row["n_baseline"] == 40 and row["n_current"] == 40
     assert 12 < row["change_pct"] < 28
     assert row["p_value"] < 1e-6
     assert bool(row["significant"]) and row["direction"] == "regression"
@@ -40,7 +46,7 @@ def test_untouched_class_and_throughput_are_unchanged(regressed_comparison):
 @pytest.mark.parametrize("seeds", [(10, 11), (12, 13), (14, 15), (16, 17)])
 def test_two_runs_from_the_same_distribution_are_not_a_regression(seeds):
     comparison = compare_runs(synthetic_frames(seeds[0]), synthetic_frames(seeds[1]))
-    tested = comparison[comparison["test"] == "mannwhitneyu"]
+    tested = comparison[comparison["test"] == "mannwhitneyu_ar1"]
     assert len(tested) == 15
     assert not tested["significant"].any(), tested[tested["significant"]]
     assert set(comparison["direction"]) == {"unchanged"}
@@ -152,3 +158,75 @@ def test_a_tiny_latency_shift_is_noise_below_the_millisecond_floor():
 def test_bad_min_change_ms_is_named():
     with pytest.raises(ValueError, match="min_change_ms"):
         compare_runs(synthetic_frames(20), synthetic_frames(21), min_change_ms=-1)
+
+
+def _windows(values, segment=None) -> Windows:
+    values = np.asarray(values, float)
+    segment = np.zeros(len(values), int) if segment is None else np.asarray(segment)
+    return Windows(values, segment, float(np.median(values)))
+
+
+def _plain_p(base, cur) -> float:
+    return float(mannwhitneyu(base, cur, alternative="two-sided", method="asymptotic").pvalue)
+
+
+def test_independent_windows_give_the_plain_asymptotic_u_p_value():
+    exact = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        base, cur = rng.normal(0, 1, 2000).round(1), rng.normal(0.08, 1, 2000).round(1)  # rounded: many ties
+        rho = max(_lag1_autocorrelation(_windows(base)), _lag1_autocorrelation(_windows(cur)))
+        adjusted, plain = _mann_whitney_ar1(_windows(base), _windows(cur))[0], _plain_p(base, cur)
+        assert rho < 0.05 and plain <= adjusted <= 1.4 * plain, (seed, rho, plain, adjusted)
+        if rho == 0:  # no correlation estimated: exactly scipy's tie- and continuity-corrected p
+            exact += 1
+            assert adjusted == pytest.approx(plain, rel=1e-12)
+    assert exact >= 3
+
+
+def test_autocorrelated_windows_from_one_process_are_not_significant():
+    checked = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        base, cur = ar1(rng, 40, 0.8, 1.0), ar1(rng, 40, 0.8, 1.0)  # same process, neighbouring seconds alike
+        plain = _plain_p(base, cur)
+        if plain < 0.01:  # the plain U test calls it a difference
+            checked += 1
+            adjusted = _mann_whitney_ar1(_windows(base), _windows(cur))[0]
+            assert adjusted > 0.05 and adjusted > 10 * plain, (seed, plain, adjusted)
+    assert checked >= 5
+
+
+def test_negative_autocorrelation_never_makes_the_test_more_confident():
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        base, cur = ar1(rng, 60, -0.6, 1.0), ar1(rng, 60, -0.6, 1.0) + 0.4
+        assert _lag1_autocorrelation(_windows(base)) == 0.0
+        assert _mann_whitney_ar1(_windows(base), _windows(cur))[0] == pytest.approx(_plain_p(base, cur), rel=1e-12)
+
+
+def test_a_level_step_between_two_holds_is_not_serial_correlation():
+    every_second = np.r_[np.arange(10, 70), np.arange(100, 220)]  # two holds, the ramp between them cut out
+    segment = _segments(every_second, every_second)
+    assert (segment == np.r_[np.zeros(60), np.ones(120)]).all()
+    rng = np.random.default_rng(0)
+    values = np.r_[rng.normal(10, 1, 60), rng.normal(20, 1, 120)]  # twice the users: another level
+    assert _lag1_autocorrelation(_windows(values, segment)) < 0.1
+    assert _lag1_autocorrelation(_windows(values)) > 0.5  # read as one segment, the step looks like correlation
+
+
+def test_a_noisy_neighbour_is_not_a_regression_though_the_plain_u_test_calls_it_one():
+    base, cur = synthetic_frames(42, **NOISY_NEIGHBOUR), synthetic_frames(43, **NOISY_NEIGHBOUR)  # one process
+    corrected = compare_runs(base, cur, min_change_pct=0)
+    assert not corrected["significant"].any(), corrected[corrected["significant"]]
+    row = _row(corrected, "api", "p95_ms")
+    assert row["change_pct"] > 10 and row["p_value"] > 0.05
+    with mock.patch.object(compare, "_variance_inflation", return_value=1.0):  # the plain asymptotic U test
+        plain = _row(compare_runs(base, cur, min_change_pct=0), "api", "p95_ms")
+    assert plain["p_value"] < 0.01 and plain["direction"] == "regression"
+
+
+def test_seconds_are_read_in_time_order_whatever_the_row_order():
+    base, cur = synthetic_frames(30, **NOISY_NEIGHBOUR), synthetic_frames(31, **NOISY_NEIGHBOUR)
+    shuffled = {**cur, "timeseries": cur["timeseries"].sample(frac=1.0, random_state=0)}
+    pd.testing.assert_frame_equal(compare_runs(base, shuffled), compare_runs(base, cur))
