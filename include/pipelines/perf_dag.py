@@ -157,15 +157,33 @@ def db_snapshot() -> dict | None:
 
 @task(task_id="load_test", execution_timeout=timedelta(hours=3))
 def load_test(plan: dict, shard: dict) -> dict:
-    """Run this shard's share of the load from the common start time."""
+    """Run this shard's share of the load from the common start time.
+
+    With several shards, the first to abort stops the others through the results DB (``AbortSignal``).
+    """
+    from functools import partial
+
     from include.perfpipe.loadtest import LoadSpec, run_load_test
 
     params = get_current_context()["params"]
-    result = run_load_test(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
-        LoadSpec.from_dict(plan["spec"]), processes=params["processes"], shard_index=shard["index"],
-        shard_count=shard["count"], start_at=shard["start_at"],
+    run_shard = partial(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
+        run_load_test, LoadSpec.from_dict(plan["spec"]), processes=params["processes"],
+        shard_index=shard["index"], shard_count=shard["count"], start_at=shard["start_at"],
     )
-    return result.to_dict()
+    if shard["count"] == 1:
+        return run_shard().to_dict()
+    with shared_abort_signal(plan["run"], shard) as signal:
+        return run_shard(should_stop=signal.should_stop,
+                         on_abort=lambda reason: signal.raise_abort(reason, shard["index"])).to_dict()
+
+
+def shared_abort_signal(run: dict, shard: dict):
+    """The run's ``AbortSignal`` in the results DB, keyed like its results (dag_id, group run id); rows
+    older than the shards' common start belong to an earlier attempt of the DAG run."""
+    from include.perfpipe.store import AbortSignal
+    from include.pipelines.targets import postgres_dsn
+
+    return AbortSignal(postgres_dsn(RESULTS_DB_CONN), run["dag_id"], run["run_id"], since=shard["start_at"])
 
 
 @task(task_id="merge_shards")

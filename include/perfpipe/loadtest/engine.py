@@ -64,11 +64,17 @@ class ArrivalSchedule:
 
 
 class Shard:
-    """Runs part ``index`` of ``count`` of a spec; ``run(t0_epoch)`` returns its ``LoadResult``."""
+    """Runs part ``index`` of ``count`` of a spec; ``run(t0_epoch)`` returns its ``LoadResult``.
+
+    ``should_stop()`` is called every tick and must not block: truthy stops the run early, and a
+    string becomes its ``abort_reason``. ``on_abort(reason)`` is called when this part's own abort
+    rules stop it.
+    """
 
     def __init__(self, spec: LoadSpec, index: int = 0, count: int = 1,
-                 progress: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
-                 on_abort: Callable[[], None] | None = None):
+                 progress: Callable[[dict], None] | None = None,
+                 should_stop: Callable[[], str | bool | None] | None = None,
+                 on_abort: Callable[[str], None] | None = None):
         if not 0 <= index < count:
             raise ValueError(f"shard_index: expected 0 <= index < {count}, got {index}")
         self.spec, self.index, self.count = spec, index, count
@@ -174,9 +180,12 @@ class Shard:
             if now > self.t0 + 0.05:
                 self.lag.record_value(max(1, min(int((now - expected) * 1e6), 60_000_000)))
             elapsed = now - self.t0
-            if elapsed >= self.spec.duration_s or self.should_stop():
-                if self.should_stop() and self.abort_reason is None and elapsed < self.spec.duration_s:
-                    self.abort_reason = "stopped: another part of this run aborted"
+            if elapsed >= self.spec.duration_s:
+                return
+            stop = self.should_stop()
+            if stop:
+                self.abort_reason = stop if isinstance(stop, str) else "stopped: another part of this run aborted"
+                log.warning("load test stopped at %.1f s: %s", elapsed, self.abort_reason)
                 return
             self.adjust(elapsed)
             self.rec.set_active_vus(elapsed, self.active())
@@ -187,7 +196,7 @@ class Shard:
                 if self.abort_reason:
                     log.warning("load test aborted at %.1f s: %s", elapsed, self.abort_reason)
                     if self.on_abort is not None:
-                        self.on_abort()
+                        self.on_abort(self.abort_reason)
                     return
                 self.rec.seal_before(second - keep)
                 if elapsed - last_progress >= self.spec.progress_interval_s:

@@ -36,6 +36,9 @@ def run_load_test(
     shard_count: int = 1,
     start_at: float | None = None,
     progress: Callable[[dict], None] | None = None,
+    *,
+    should_stop: Callable[[], str | bool | None] | None = None,
+    on_abort: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Run this shard's part of ``spec`` and return its ``LoadResult``.
 
@@ -43,6 +46,11 @@ def run_load_test(
     ready. Disallowed targets raise ``TargetNotAllowed`` and unreachable ones ``TargetUnreachable``
     before a single request. ``progress`` gets ``{elapsed_s, vus, rps, p95_ms, requests, errors,
     dropped}`` every ``spec.progress_interval_s``.
+
+    The other shards of the run reach this one through two hooks (``store.AbortSignal`` provides
+    both): ``should_stop()``, polled every 0.1 s (every second by the parent of several processes)
+    and so never allowed to block, stops every process once truthy, and a string becomes their
+    ``abort_reason``; ``on_abort(reason)`` is called when this shard's own abort rules stop it.
     """
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)
@@ -58,8 +66,9 @@ def run_load_test(
         probe_target(url)
     parts = shard_count * processes
     if processes == 1:
-        return run_part(spec, shard_index, parts, start_at or time.time() + 0.05, progress)
-    return _run_processes(spec, processes, shard_index * processes, parts, start_at, progress)
+        return run_part(spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort)
+    return _run_processes(spec, processes, shard_index * processes, parts, start_at, progress, should_stop,
+                          on_abort)
 
 
 def run_part(spec: LoadSpec, index: int, count: int, start_at: float, progress=None, should_stop=None,
@@ -79,12 +88,14 @@ def _raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start_at, progress) -> LoadResult:
+def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start_at, progress, should_stop=None,
+                   on_abort=None) -> LoadResult:
     """Run parts ``first .. first + processes - 1`` in worker subprocesses (``loadtest.worker``).
 
     Subprocesses rather than multiprocessing: nothing of the caller's ``__main__`` is re-imported and
     it works inside daemonic worker processes (Celery). Every worker says when it is ready; the
-    common start is then sent to all; a worker that aborts makes the parent stop the others.
+    common start is then sent to all; a worker that aborts makes the parent stop the others and call
+    ``on_abort``; ``should_stop``, checked at least every second once they started, stops them all.
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     workers = [
@@ -97,10 +108,12 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
         _send(worker, {"spec": spec.to_dict(), "index": first + p, "count": count})
         threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
     ready, results, latest, failure = set(), {}, {}, None
-    rounds, emitted = [0] * processes, 0
+    rounds, emitted, stopped = [0] * processes, 0, False
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     try:
         while len(results) < processes and failure is None:
+            if not stopped and len(ready) == processes and should_stop is not None:
+                stopped = _stop_if_asked(workers, should_stop())
             try:
                 p, message = messages.get(timeout=1.0)
             except queue_module.Empty:
@@ -122,6 +135,8 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
             elif kind == "aborted":
                 for worker in workers:
                     _send(worker, {"stop": True})
+                if on_abort is not None:
+                    on_abort(message["reason"])
             elif kind == "result":
                 results[p] = LoadResult.from_dict(message["result"])
             else:
@@ -136,6 +151,14 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     if failure:
         raise RuntimeError(failure)
     return merge_results([results[p] for p in sorted(results)])
+
+
+def _stop_if_asked(workers: list[subprocess.Popen], stop: str | bool | None) -> bool:
+    """Send every worker a stop (with the reason when ``stop`` is one) if ``stop`` is truthy."""
+    if stop:
+        for worker in workers:
+            _send(worker, {"stop": True, "reason": stop if isinstance(stop, str) else None})
+    return bool(stop)
 
 
 def _send(worker: subprocess.Popen, message: dict) -> None:

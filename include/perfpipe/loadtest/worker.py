@@ -1,7 +1,8 @@
 """A load generator worker process, driven by ``runner._run_processes`` over JSON lines.
 
-stdin: ``{"spec", "index", "count"}``, then ``{"start_at"}``, then possibly ``{"stop": true}``.
-stdout: ``{"kind": "ready"}``, ``{"kind": "progress", ...}``, ``{"kind": "aborted"}`` and finally
+stdin: ``{"spec", "index", "count"}``, then ``{"start_at"}``, then possibly ``{"stop": true, "reason"}``
+(``reason`` optional: the stopped part's ``abort_reason``).
+stdout: ``{"kind": "ready"}``, ``{"kind": "progress", ...}``, ``{"kind": "aborted", "reason"}`` and finally
 ``{"kind": "result", "result": LoadResult.to_dict()}`` or ``{"kind": "error", "error": ...}``.
 """
 from __future__ import annotations
@@ -27,19 +28,21 @@ def main() -> None:
         start = json.loads(sys.stdin.readline())
         if "start_at" not in start:
             return
-        stop = threading.Event()
+        stops: list[str | bool] = []  # the parent's stop requests: their reason, or True
 
         def watch_stdin() -> None:
             for line in sys.stdin:
-                if json.loads(line).get("stop"):
-                    stop.set()
-            stop.set()  # the parent went away
+                message = json.loads(line)
+                if message.get("stop"):
+                    stops.append(message.get("reason") or True)
+            stops.append(True)  # the parent went away
 
         threading.Thread(target=watch_stdin, daemon=True).start()
         result = run_part(
             spec, job["index"], job["count"], start["start_at"],
             progress=lambda snapshot: _emit({"kind": "progress", "progress": snapshot}),
-            should_stop=stop.is_set, on_abort=lambda: _emit({"kind": "aborted"}),
+            should_stop=lambda: stops[0] if stops else None,
+            on_abort=lambda reason: _emit({"kind": "aborted", "reason": reason}),
         )
         _emit({"kind": "result", "result": result.to_dict()})
     except Exception as exc:  # reported to the parent, which fails the run

@@ -92,10 +92,22 @@ def test_shards_merge_exactly(server):
 def test_abort_on_fail_stops_early(server):
     rule = {"klass": "all", "metric": "p95_ms", "operator": "<", "limit": 10, "window_s": 1, "delay_s": 1}
     spec = load_spec("smoke", server.url("/sleep/30"), overrides={"vus": 2, "duration": "20s", "abort_rules": [rule]})
-    started = time.monotonic()
-    result = run_load_test(spec)
+    started, reasons = time.monotonic(), []
+    result = run_load_test(spec, on_abort=reasons.append)
     assert result.aborted and "p95_ms" in result.abort_reason and "< 10" in result.abort_reason
     assert result.duration_s < 5 and time.monotonic() - started < 10
+    assert reasons == [result.abort_reason]
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ("stopped: shard 1 aborted: target on fire", "stopped: shard 1 aborted: target on fire"),
+    (True, "stopped: another part of this run aborted"),
+])
+def test_should_stop_ends_the_run_with_its_reason(server, answer, reason):
+    spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "20s"})
+    stop_after = time.monotonic() + 1
+    result = run_load_test(spec, should_stop=lambda: answer if time.monotonic() > stop_after else None)
+    assert result.aborted and result.abort_reason == reason and 0.5 < result.duration_s < 5
 
 
 def test_error_circuit_breaker_stops_early(server):
