@@ -2,12 +2,15 @@
 
     .venv/bin/python -m benchmarks.regression_compare [--pairs 40]
 Figures are recorded in docs/regression.md. Runs are seeded synthetic MetricsRecorder runs (~120 req/s),
-with independent seconds or with a noisy neighbour (latencies times exp of an AR(1) drift, rho 0.8, sd 0.1).
-Every figure is given with the serial-correlation correction and without it (the plain asymptotic U test).
+with independent seconds or with a noisy neighbour (latencies times exp of an AR(1) drift, rho 0.8, sd 0.1);
+the longest case has the stages of the nightly `load` profile (270 s, holds of 60 s and 120 s).
+Every figure is given with the serial-correlation correction (ARMA(1,1)), with the previous AR(1) one and
+without any (the plain asymptotic U test).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from contextlib import contextmanager, nullcontext
 from unittest import mock
@@ -15,11 +18,12 @@ from unittest import mock
 import numpy as np
 
 from include.perfpipe.regression import compare, compare_runs, detect_change_points
-from tests.unit.regression.synthetic import synthetic_frames
+from tests.unit.regression.synthetic import LOAD_STAGES, ar1_variance_inflation, synthetic_frames
 
 DRIFT = {"drift_rho": 0.8, "drift_sd": 0.1}
-MODES = {  # uncorrected: the same comparison with the inflation fixed at 1, i.e. the plain asymptotic U test
-    "corrected": nullcontext,
+MODES = {  # the same comparison with another variance inflation; uncorrected: f = 1, the plain asymptotic U test
+    "ARMA(1,1)": nullcontext,
+    "AR(1)": lambda: mock.patch.object(compare, "_variance_inflation", ar1_variance_inflation),
     "uncorrected": lambda: mock.patch.object(compare, "_variance_inflation", return_value=1.0),
 }
 
@@ -93,16 +97,22 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=40)
     args = parser.parse_args()
     started = time.perf_counter()
-    cases = (  # title, run parameters, first seed, pairs, api latency shifts
-        ("40 s runs, independent seconds", {}, 1000, args.pairs, (0.05, 0.10, 0.20)),
-        ("40 s runs, noisy neighbour (AR(1) drift, rho 0.8, sd 0.1)", DRIFT, 3000, args.pairs, (0.10, 0.20)),
-        ("120 s runs, noisy neighbour", {**DRIFT, "seconds": 120}, 5000, args.pairs // 2, ()),
+    nightly = {**DRIFT, "seconds": 270, "stages": LOAD_STAGES}
+    cases = (  # title, run parameters, first seed, same-distribution pairs, pairs per api latency shift, shifts
+        ("40 s runs, independent seconds", {}, 1000, args.pairs, args.pairs // 2, (0.05, 0.10, 0.20)),
+        ("40 s runs, noisy neighbour (AR(1) drift, rho 0.8, sd 0.1)", DRIFT, 3000, args.pairs, args.pairs // 2,
+         (0.10, 0.20)),
+        ("120 s runs, noisy neighbour", {**DRIFT, "seconds": 120}, 5000, args.pairs // 2, args.pairs // 4,
+         (0.10, 0.20)),
+        ("270 s runs, `load` stages (180 steady s in two holds), noisy neighbour", nightly, 7000, args.pairs // 4,
+         args.pairs // 4, (0.10, 0.20)),
     )
-    for title, run, seed, pairs, shifts in cases:
+    for title, run, seed, pairs, power_pairs, shifts in cases:
         print(f"{title}: {pairs} same-distribution pairs")
         print("\n".join(false_alarms(pairs, seed, run)))
         for shift in shifts:
-            print(power(pairs // 2, shift, seed + 1000, run))
+            print(power(power_pairs, shift, seed + 1000, run))
+        sys.stdout.flush()
     print("\n".join(cost()))
     print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
 

@@ -2,10 +2,10 @@
 
 Class and total rows test the steady-state per-second samples of the two runs with a two-sided
 Mann-Whitney U test in its normal approximation, its variance inflated for the serial correlation of
-neighbouring seconds (AR(1)), Holm-adjusted across the comparison; their values are the median
-per-second percentile, the mean req/s and the pooled error rate. The per-second frame has no endpoint
-breakdown, so endpoint rows come from the whole-run stats frame and carry no test (``p_value`` NaN,
-never significant). Method and measured error rates: docs/regression.md.
+neighbouring seconds (ARMA(1,1), from the lag-1 and lag-2 autocorrelations), Holm-adjusted across the
+comparison; their values are the median per-second percentile, the mean req/s and the pooled error rate.
+The per-second frame has no endpoint breakdown, so endpoint rows come from the whole-run stats frame and
+carry no test (``p_value`` NaN, never significant). Method and measured error rates: docs/regression.md.
 """
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ COMPARISON_COLUMNS = [
     "direction", "test", "n_baseline", "n_current",
 ]
 MIN_WINDOWS = 5
-MAX_RHO = 0.95  # lag-1 autocorrelation cap: the inflation (1 + rho) / (1 - rho) is at most 39
-TEST = "mannwhitneyu_ar1"
+MAX_CORRELATION = 0.9  # cap on r1 and on phi: a side's inflation is at most 1 + 2 * 0.9 / (1 - 0.9) = 19
+MAX_ABSORBED = 0.5  # cap on the share of the variance the segment means absorb (bias correction)
+BIAS_ITERATIONS = 10
+TEST = "mannwhitneyu_arma"
 
 
 class Windows(NamedTuple):
@@ -115,7 +117,7 @@ def _tested_row(scope, name, klass, metric, base, cur) -> dict:
         b = base.summary if base is not None else math.nan
         c = cur.summary if cur is not None else math.nan
         return _row(scope, name, klass, metric, b, c, math.nan, "none", 0, 0)
-    p_value, test = _mann_whitney_ar1(base, cur)
+    p_value, test = _mann_whitney_serial(base, cur)
     return _row(scope, name, klass, metric, base.summary, cur.summary, p_value, test,
                 len(base.values), len(cur.values))
 
@@ -145,7 +147,7 @@ def _holm(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def _mann_whitney_ar1(base: Windows, cur: Windows) -> tuple[float, str]:
+def _mann_whitney_serial(base: Windows, cur: Windows) -> tuple[float, str]:
     """Two-sided p of the U test with its z deflated for serial correlation: ``2 * sf(z / sqrt(f))``."""
     if min(len(base.values), len(cur.values)) < MIN_WINDOWS:
         return math.nan, "none"
@@ -174,32 +176,61 @@ def _variance_inflation(base: Windows, cur: Windows) -> float:
     """Var(U) over its value for independent windows: ``f = (n_cur * f_base + n_base * f_cur) / (n_base + n_cur)``.
 
     U moves with ``n_cur * sum(F(base_i)) - n_base * sum(F(cur_j))`` (F the common distribution), of variance
-    ``n_base * n_cur / 12 * (n_cur * f_base + n_base * f_cur)``, where ``f_side = (1 + rho) / (1 - rho)`` inflates
-    the variance of a sum of AR(1) samples (rho of that side's ranks); independent windows give f = 1.
+    ``n_base * n_cur / 12 * (n_cur * f_base + n_base * f_cur)``, ``f_side`` the inflation of the variance of a
+    sum of that side's samples (``_side_inflation``); independent windows give f = 1.
     """
-    f_base, f_cur = ((1 + rho) / (1 - rho) for rho in (_lag1_autocorrelation(w) for w in (base, cur)))
+    f_base, f_cur = _side_inflation(base), _side_inflation(cur)
     n_base, n_cur = len(base.values), len(cur.values)
     return (n_cur * f_base + n_base * f_cur) / (n_base + n_cur)
 
 
-def _lag1_autocorrelation(windows: Windows) -> float:
-    """Lag-1 autocorrelation of the samples' ranks within steady segments, bias-corrected, clamped to [0, MAX_RHO].
+def _side_inflation(windows: Windows) -> float:
+    """Var of the sum of one side's samples over n times their variance: ``sum(m_s * f(m_s)) / n`` over segments.
 
-    Each segment is centred on its own mean, so a level step between two holds is not read as correlation;
-    ``r + k (1 + 4 r) / n`` removes the first-order bias of the estimate (k segments, n samples).
+    Lag-1/2 rank autocorrelations are read low because each segment is centred on its own mean, which absorbs
+    the share ``a = sum(f(m_s)) / n`` of the variance: ``E[r_hat_k] ~ (r_k - a) / (1 - a)``, so ``r_k = r_hat_k
+    + (1 - r_hat_k) * a``, solved with ``f`` by fixed-point iteration (``a`` at most ``MAX_ABSORBED``).
+    """
+    (r1_hat, r2_hat), lengths = _rank_autocorrelations(windows)
+    inflation = np.ones(len(lengths))
+    for _ in range(BIAS_ITERATIONS):
+        absorbed = min(inflation.sum() / lengths.sum(), MAX_ABSORBED)
+        inflation = _arma_inflation(r1_hat + (1 - r1_hat) * absorbed, r2_hat + (1 - r2_hat) * absorbed, lengths)
+    return float((lengths * inflation).sum() / lengths.sum())
+
+
+def _arma_inflation(r1: float, r2: float, lengths: np.ndarray) -> np.ndarray:
+    """Per segment of m samples, under ARMA(1,1) (``r_k = r1 * phi**(k - 1)``), the variance inflation of their sum:
+
+    ``f(m) = 1 + 2 * sum_{k<m} (1 - k/m) r_k = 1 + 2 r1 (1 / (1 - phi) - (1 - phi**m) / (m (1 - phi)**2))``.
+    ``phi = r2 / r1`` clamped to ``[r1, MAX_CORRELATION]`` (drift plus independent noise has ``phi >= r1``),
+    ``phi = r1`` (AR(1)) when r1 is not clearly positive (below ``1 / sqrt(n)``), and f = 1 when ``r1 <= 0``.
+    """
+    n = lengths.sum()
+    r1 = min(r1, MAX_CORRELATION)
+    if r1 <= 0:
+        return np.ones(len(lengths))
+    phi = r1 if r1 < 1 / math.sqrt(n) else min(max(r2 / r1, r1), MAX_CORRELATION)
+    return 1 + 2 * r1 * (1 / (1 - phi) - (1 - phi**lengths) / (lengths * (1 - phi) ** 2))
+
+
+def _rank_autocorrelations(windows: Windows) -> tuple[tuple[float, float], np.ndarray]:
+    """Lag-1 and lag-2 autocorrelations of the samples' ranks within steady segments, and the segments' lengths.
+
+    Each segment is centred on its own mean and no pair crosses a gap, so a level step between two holds is not
+    read as correlation. Not bias-corrected (``_side_inflation`` does that); a constant sample gives 0.
     """
     from scipy.stats import rankdata
 
     ranks = rankdata(windows.values)
     _, segment = np.unique(windows.segment, return_inverse=True)
-    centred = ranks - (np.bincount(segment, ranks) / np.bincount(segment))[segment]
+    lengths = np.bincount(segment)
+    centred = ranks - (np.bincount(segment, ranks) / lengths)[segment]
     squares = float((centred**2).sum())
     if squares == 0:
-        return 0.0  # a constant sample: nothing is correlated
-    same_segment = segment[1:] == segment[:-1]
-    r = float((centred[1:] * centred[:-1])[same_segment].sum()) / squares
-    r += (segment.max() + 1) * (1 + 4 * r) / len(ranks)
-    return float(np.clip(r, 0.0, MAX_RHO))
+        return (0.0, 0.0), lengths  # nothing is correlated
+    r1, r2 = (float((centred[k:] * centred[:-k])[segment[k:] == segment[:-k]].sum()) / squares for k in (1, 2))
+    return (r1, r2), lengths
 
 
 def change_pct(base: float, cur: float) -> float:

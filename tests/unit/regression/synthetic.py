@@ -9,6 +9,11 @@ from include.perfpipe.metrics import MetricsRecorder
 
 ENDPOINTS = {"list_items": ("api", 0.020), "get_item": ("api", 0.015), "health": ("health", 0.002)}
 SLOWER_API = {"list_items": 1.2, "get_item": 1.2}  # every api request 20 % slower, health untouched
+LOAD_STAGES = [  # the nightly `load` profile (include/config/profiles.yaml): 270 s, holds at 30-90 s and 120-240 s
+    {"start_s": 0, "end_s": 30, "kind": "ramp"}, {"start_s": 30, "end_s": 90, "kind": "hold"},
+    {"start_s": 90, "end_s": 120, "kind": "ramp"}, {"start_s": 120, "end_s": 240, "kind": "hold"},
+    {"start_s": 240, "end_s": 270, "kind": "ramp"},
+]
 
 
 def record_run(
@@ -61,3 +66,26 @@ def synthetic_frames(seed: int, seconds: int = 40, stages: list[dict] | None = N
     recorder = record_run(seed, seconds=seconds, **kwargs)
     return {"stats": recorder.stats_frame(seconds), "timeseries": recorder.timeseries_frame(),
             "stages": hold_all(seconds) if stages is None else stages}
+
+
+def ar1_variance_inflation(base, cur) -> float:
+    """The previous correction (commit b0cfca7), kept to compare against: each side's ``f = (1 + rho) / (1 - rho)``.
+
+    ``rho``: lag-1 rank autocorrelation within steady segments plus ``k (1 + 4 rho) / n``, clamped to [0, 0.95];
+    the sides combined as ``compare._variance_inflation`` does. ``base``/``cur``: ``compare.Windows``.
+    """
+    from scipy.stats import rankdata
+
+    def side(windows) -> float:
+        ranks = rankdata(windows.values)
+        _, segment = np.unique(windows.segment, return_inverse=True)
+        centred = ranks - (np.bincount(segment, ranks) / np.bincount(segment))[segment]
+        squares = float((centred**2).sum())
+        if squares == 0:
+            return 1.0
+        r = float((centred[1:] * centred[:-1])[segment[1:] == segment[:-1]].sum()) / squares
+        rho = float(np.clip(r + (segment.max() + 1) * (1 + 4 * r) / len(ranks), 0.0, 0.95))
+        return (1 + rho) / (1 - rho)
+
+    n_base, n_cur = len(base.values), len(cur.values)
+    return (n_cur * side(base) + n_base * side(cur)) / (n_base + n_cur)

@@ -8,8 +8,10 @@ from scipy.stats import mannwhitneyu
 
 from include.perfpipe.regression import compare, compare_runs
 from include.perfpipe.regression.compare import (
-    COMPARISON_COLUMNS, METRICS, Windows, _lag1_autocorrelation, _mann_whitney_ar1, _segments)
-from tests.unit.regression.synthetic import ar1, synthetic_frames, synthetic_run
+    COMPARISON_COLUMNS, MAX_CORRELATION, METRICS, Windows, _arma_inflation, _mann_whitney_serial,
+    _rank_autocorrelations, _segments, _side_inflation)
+from tests.unit.regression.synthetic import (
+    LOAD_STAGES, ar1, ar1_variance_inflation, synthetic_frames, synthetic_run)
 
 NOISY_NEIGHBOUR = {"drift_rho": 0.8, "drift_sd": 0.1}  # latencies times exp(AR(1)): about +-10 % drifting over seconds
 
@@ -30,7 +32,7 @@ def test_rows_cover_total_classes_and_endpoints(regressed_comparison):
 
 def test_twenty_percent_p95_shift_over_seconds_is_a_significant_regression(regressed_comparison):
     row = _row(regressed_comparison, "api", "p95_ms")
-    assert row["test"] == "mannwhitneyu_ar1" and row["n_baseline"] == 40 and row["n_current"] == 40
+    assert row["test"] == "mannwhitneyu_arma" and row["n_baseline"] == 40 and row["n_current"] == 40
     assert 12 < row["change_pct"] < 28
     assert row["p_value"] < 1e-6
     assert bool(row["significant"]) and row["direction"] == "regression"
@@ -46,7 +48,7 @@ def test_untouched_class_and_throughput_are_unchanged(regressed_comparison):
 @pytest.mark.parametrize("seeds", [(10, 11), (12, 13), (14, 15), (16, 17)])
 def test_two_runs_from_the_same_distribution_are_not_a_regression(seeds):
     comparison = compare_runs(synthetic_frames(seeds[0]), synthetic_frames(seeds[1]))
-    tested = comparison[comparison["test"] == "mannwhitneyu_ar1"]
+    tested = comparison[comparison["test"] == "mannwhitneyu_arma"]
     assert len(tested) == 15
     assert not tested["significant"].any(), tested[tested["significant"]]
     assert set(comparison["direction"]) == {"unchanged"}
@@ -175,10 +177,10 @@ def test_independent_windows_give_the_plain_asymptotic_u_p_value():
     for seed in range(8):
         rng = np.random.default_rng(seed)
         base, cur = rng.normal(0, 1, 2000).round(1), rng.normal(0.08, 1, 2000).round(1)  # rounded: many ties
-        rho = max(_lag1_autocorrelation(_windows(base)), _lag1_autocorrelation(_windows(cur)))
-        adjusted, plain = _mann_whitney_ar1(_windows(base), _windows(cur))[0], _plain_p(base, cur)
-        assert rho < 0.05 and plain <= adjusted <= 1.4 * plain, (seed, rho, plain, adjusted)
-        if rho == 0:  # no correlation estimated: exactly scipy's tie- and continuity-corrected p
+        f = max(_side_inflation(_windows(base)), _side_inflation(_windows(cur)))
+        adjusted, plain = _mann_whitney_serial(_windows(base), _windows(cur))[0], _plain_p(base, cur)
+        assert f < 1.15 and plain <= adjusted <= 1.4 * plain, (seed, f, plain, adjusted)
+        if f == 1:  # no correlation estimated: exactly scipy's tie- and continuity-corrected p
             exact += 1
             assert adjusted == pytest.approx(plain, rel=1e-12)
     assert exact >= 3
@@ -192,7 +194,7 @@ def test_autocorrelated_windows_from_one_process_are_not_significant():
         plain = _plain_p(base, cur)
         if plain < 0.01:  # the plain U test calls it a difference
             checked += 1
-            adjusted = _mann_whitney_ar1(_windows(base), _windows(cur))[0]
+            adjusted = _mann_whitney_serial(_windows(base), _windows(cur))[0]
             assert adjusted > 0.05 and adjusted > 10 * plain, (seed, plain, adjusted)
     assert checked >= 5
 
@@ -201,8 +203,8 @@ def test_negative_autocorrelation_never_makes_the_test_more_confident():
     for seed in range(5):
         rng = np.random.default_rng(seed)
         base, cur = ar1(rng, 60, -0.6, 1.0), ar1(rng, 60, -0.6, 1.0) + 0.4
-        assert _lag1_autocorrelation(_windows(base)) == 0.0
-        assert _mann_whitney_ar1(_windows(base), _windows(cur))[0] == pytest.approx(_plain_p(base, cur), rel=1e-12)
+        assert _rank_autocorrelations(_windows(base))[0][0] < 0 and _side_inflation(_windows(base)) == 1.0
+        assert _mann_whitney_serial(_windows(base), _windows(cur))[0] == pytest.approx(_plain_p(base, cur), rel=1e-12)
 
 
 def test_a_level_step_between_two_holds_is_not_serial_correlation():
@@ -211,8 +213,8 @@ def test_a_level_step_between_two_holds_is_not_serial_correlation():
     assert (segment == np.r_[np.zeros(60), np.ones(120)]).all()
     rng = np.random.default_rng(0)
     values = np.r_[rng.normal(10, 1, 60), rng.normal(20, 1, 120)]  # twice the users: another level
-    assert _lag1_autocorrelation(_windows(values, segment)) < 0.1
-    assert _lag1_autocorrelation(_windows(values)) > 0.5  # read as one segment, the step looks like correlation
+    assert _rank_autocorrelations(_windows(values, segment))[0][0] < 0.1
+    assert _rank_autocorrelations(_windows(values))[0][0] > 0.5  # read as one segment, the step looks like correlation
 
 
 def test_a_noisy_neighbour_is_not_a_regression_though_the_plain_u_test_calls_it_one():
@@ -230,3 +232,58 @@ def test_seconds_are_read_in_time_order_whatever_the_row_order():
     base, cur = synthetic_frames(30, **NOISY_NEIGHBOUR), synthetic_frames(31, **NOISY_NEIGHBOUR)
     shuffled = {**cur, "timeseries": cur["timeseries"].sample(frac=1.0, random_state=0)}
     pd.testing.assert_frame_equal(compare_runs(base, shuffled), compare_runs(base, cur))
+
+
+def test_drift_plus_per_second_noise_holds_the_level_where_the_ar1_correction_does_not():
+    """Slow drift plus each second's own noise (ARMA(1,1)): the noise lowers r1, not the drift's memory."""
+    rejected = {"arma": 0, "ar1": 0}
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        base, cur = (_windows(ar1(rng, 240, 0.8, 1.0) + rng.normal(0, 1.0, 240)) for _ in range(2))  # one process
+        rejected["arma"] += _mann_whitney_serial(base, cur)[0] < 0.05
+        with mock.patch.object(compare, "_variance_inflation", ar1_variance_inflation):  # the previous correction
+            rejected["ar1"] += _mann_whitney_serial(base, cur)[0] < 0.05
+    assert rejected["arma"] <= 8 and rejected["ar1"] >= 12, rejected  # measured: 4 and 16 of 100 (plain U: 36)
+
+
+def test_a_noisy_neighbour_on_a_nightly_length_run_is_no_change_though_the_ar1_correction_calls_one():
+    base = synthetic_frames(130026, seconds=270, stages=LOAD_STAGES, **NOISY_NEIGHBOUR)
+    cur = synthetic_frames(130027, seconds=270, stages=LOAD_STAGES, **NOISY_NEIGHBOUR)  # the same process
+    corrected = compare_runs(base, cur)
+    assert not corrected["significant"].any(), corrected[corrected["significant"]]
+    row = _row(corrected, "api", "p99_ms")
+    assert row["p_value"] > 0.05 and row["change_pct"] < -5 and row["n_current"] == 180  # two holds: 60 + 120 s
+    with mock.patch.object(compare, "_variance_inflation", ar1_variance_inflation):
+        previous = _row(compare_runs(base, cur), "api", "p99_ms")
+    assert previous["p_value"] < 0.01 and previous["direction"] == "improvement" and previous["change_pct"] < -5
+
+
+def test_the_arma_inflation_is_the_variance_of_a_finite_sum_and_reduces_to_ar1():
+    r1, phi, m = 0.4, 0.8, 60
+    k = np.arange(1, m)
+    explicit = 1 + 2 * ((1 - k / m) * r1 * phi ** (k - 1)).sum()
+    assert _arma_inflation(r1, r1 * phi, np.array([m]))[0] == pytest.approx(explicit, rel=1e-12)
+    rho = 0.5  # AR(1): r2 = r1**2, phi = r1; a long segment gives (1 + rho) / (1 - rho)
+    assert _arma_inflation(rho, rho**2, np.array([10**6]))[0] == pytest.approx((1 + rho) / (1 - rho), rel=1e-5)
+
+
+@pytest.mark.parametrize(("r1", "r2", "phi"), [
+    (0.05, 0.045, 0.05),  # r1 below 1/sqrt(n) = 0.1: phi = r1 (AR(1)), not the unstable ratio 0.9
+    (0.3, 0.0, 0.3),      # phi below r1 is raised to r1: never less than AR(1)
+    (0.3, 0.29, MAX_CORRELATION),  # phi capped
+    (0.99, 0.99, MAX_CORRELATION),  # r1 capped too
+])
+def test_the_arma_inflation_is_guarded(r1, r2, phi):
+    m = np.array([100])
+    capped = min(r1, MAX_CORRELATION)
+    expected = 1 + 2 * capped * (1 / (1 - phi) - (1 - phi**m) / (m * (1 - phi) ** 2))
+    assert _arma_inflation(r1, r2, m) == pytest.approx(expected, rel=1e-12)
+    assert _arma_inflation(r1, r2, m)[0] <= 1 + 2 * MAX_CORRELATION / (1 - MAX_CORRELATION)
+    assert _arma_inflation(-0.2, 0.1, m)[0] == 1.0
+
+
+def test_a_trend_gives_a_bounded_inflation():
+    values = np.arange(60.0)  # every neighbour alike: r1 and r2 near 1
+    f = _side_inflation(_windows(values))
+    assert 1 < f <= 1 + 2 * MAX_CORRELATION / (1 - MAX_CORRELATION)
+    assert 0 < _mann_whitney_serial(_windows(values), _windows(values + 30))[0] < 1
