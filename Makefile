@@ -11,7 +11,8 @@ DAG ?= perf_smoke
 demo: $(STAMP)  ## set up, then run a pipeline DAG (perf_smoke) once with `airflow dags test`
 	$(PY) -m tools.devstack demo --dag $(DAG) $(if $(CONF),--conf '$(CONF)')
 
-test: $(STAMP)  ## set up, then run every test
+test: $(STAMP)  ## set up (Python and Debian packages), then run every test
+	bash tools/install_system_packages.sh tests/system-packages.txt
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 airflow: $(STAMP)  ## set up, then serve airflow standalone on :8080 with the demo wired in
