@@ -16,8 +16,9 @@ def gate_params() -> dict[str, Param]:
         list(GATE_ORDER), type="array", items={"type": "string", "enum": list(GATE_ORDER)}, title="Profiles",
         description="Gates to run, always in the order smoke, load, stress.", section="Release",
     )
-    params["version"] = Param("", type="string", minLength=1, title="Release version",
-                              description="The version label this gate judges (required).", section="Release")
+    params["version"] = Param(None, type=["null", "string"], title="Release version",
+                              description="The version label this gate judges, e.g. v1.4.0; recorded with its "
+                                          "verdict.", section="Release")
     return params
 
 
