@@ -20,6 +20,8 @@ from hdrh.histogram import HdrHistogram
 
 from include.perfpipe.loadtest.connection import HttpConnection, Prepared
 from include.perfpipe.loadtest.guard import breached, window_stats
+from include.perfpipe.loadtest.journey.compiled import think_sampler
+from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.loadtest.spec import LoadSpec
 from include.perfpipe.metrics import MetricsRecorder
@@ -92,8 +94,7 @@ class Shard:
         self.lag = HdrHistogram(1, 60_000_000, 2)  # event-loop lag, microseconds
         self.interrupted = 0  # requests still in flight when the drain gave up
         self._tasks: set[asyncio.Task] = set()
-        low, high = spec.think_time_s
-        self.think = (lambda: random.uniform(low, high)) if high > 0 else None
+        self.think = think_sampler(ThinkTime.model_validate(spec.think_time))
         self.t0 = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -416,6 +417,8 @@ class OpenShard(Shard):
 
 def make_shard(spec: LoadSpec, index: int = 0, count: int = 1, progress=None, should_stop=None,
                on_abort=None) -> Shard:
+    if spec.journey is not None:
+        raise ValueError("journey: this engine runs flat endpoint lists only; journeys land in the next change")
     cls = OpenShard if spec.model == "open" else ClosedShard
     return cls(spec, index, count, progress, should_stop, on_abort)
 

@@ -60,9 +60,9 @@ def run_load_test(
         raise ValueError(f"shard_count: expected an integer >= 1, got {shard_count!r}")
     if not isinstance(shard_index, int) or not 0 <= shard_index < shard_count:
         raise ValueError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
-    for endpoint in spec.endpoints:
-        check_target(endpoint.url, spec.allowlist)
-    for url in {split_url(e.url): e.url for e in spec.endpoints}.values():
+    for url in spec.urls():
+        check_target(url, spec.allowlist)
+    for url in {split_url(url): url for url in spec.urls()}.values():
         probe_target(url)
     parts = shard_count * processes
     if processes == 1:

@@ -7,23 +7,26 @@ a plain, JSON-able description that every shard and process rebuilds its work fr
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
+from pydantic import ValidationError
+
 from include.perfpipe.durations import parse_duration
+from include.perfpipe.loadtest.journey.compiled import CompiledJourney, step_names
+from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
+from include.perfpipe.loadtest.journey.scenario import (
+    feeder_columns, feeder_rows, is_plain, read_scenario, step_urls, to_dict,
+)
 from include.perfpipe.loadtest.target import ALLOWLIST_ENV, check_target, parse_allowlist
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ABORT_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "error_rate", "rps", "peak_vus")
 OPERATORS = ("<", "<=", ">", ">=")
-_ENDPOINT_KEYS = {"name", "method", "path", "url", "class", "weight", "expect_status", "headers", "json", "body", "check"}
-_SCENARIO_KEYS = {"think_time", "headers", "endpoints", "timeout"}
 
 
 def _flag(value, field_name: str) -> bool:
@@ -74,7 +77,8 @@ class LoadSpec:
     start: float = 0.0
     max_vus: int = 0
     profile: str | None = None
-    think_time_s: tuple[float, float] = (0.0, 0.0)
+    think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
+    journey: dict | None = None  # a ScenarioFile with a journey (journey.scenario.to_dict); None: endpoints
     timeout_s: float = 30.0
     verify_tls: bool = True
     abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
@@ -83,6 +87,12 @@ class LoadSpec:
     loop_lag_bound_ms: float = 50.0
     cpu_bound_percent: float = 95.0
     progress_interval_s: float = 5.0
+
+    def urls(self) -> list[str]:
+        """Every URL the test may send to (each is checked against the allowlist before it runs)."""
+        if self.journey is None:
+            return [e.url for e in self.endpoints]
+        return step_urls(ScenarioFile.model_validate(self.journey), self.target)
 
     @property
     def duration_s(self) -> float:
@@ -111,14 +121,12 @@ class LoadSpec:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data["think_time_s"] = list(self.think_time_s)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "LoadSpec":
         data = dict(data)
         data["endpoints"] = [Endpoint(**e) for e in data["endpoints"]]
-        data["think_time_s"] = tuple(data.get("think_time_s", (0.0, 0.0)))
         return cls(**data)
 
 
@@ -144,91 +152,35 @@ def _stages(raw, where: str) -> list[dict]:
     return stages
 
 
-def _think_time(raw) -> tuple[float, float]:
-    if isinstance(raw, (list, tuple)):
-        if len(raw) != 2:
-            raise ValueError(f"think_time: expected a duration or [min, max], got {raw!r}")
-        low, high = (parse_duration(v, "think_time") for v in raw)
-        if high < low:
-            raise ValueError(f"think_time: max below min in {raw!r}")
-        return low, high
-    value = parse_duration(raw or 0, "think_time")
-    return value, value
-
-
-def _status_list(raw, where: str) -> list[int]:
-    values = raw if isinstance(raw, list) else [raw]
-    statuses = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-            raise ValueError(f"{where}.expect_status: expected an HTTP status (100-599) or a list of them, got {raw!r}")
-        statuses.append(value)
-    return statuses
-
-
-def _join(target: str, path: str) -> str:
-    if path.startswith(("http://", "https://")):
-        return path
-    if not path.startswith("/"):
-        raise ValueError(f"path: expected '/...' or an absolute URL, got {path!r}")
-    return target.rstrip("/") + path
-
-
-def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict]:
-    """Endpoints and scenario-wide settings (think_time, headers, timeout) of a scenario file."""
-    path = Path(path)
+def _think_time(raw) -> ThinkTime:
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ValueError(f"scenario: cannot read {str(path)!r}: {exc.strerror}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("endpoints"), list) or not data["endpoints"]:
-        raise ValueError(f"{path}: expected a mapping with a non-empty 'endpoints' list")
-    unknown = set(data) - _SCENARIO_KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_SCENARIO_KEYS)}")
-    endpoints, names = [], set()
-    for i, raw in enumerate(data["endpoints"]):
-        where = f"{path}: endpoints[{i}]"
-        if not isinstance(raw, dict):
-            raise ValueError(f"{where}: expected a mapping, got {raw!r}")
-        unknown = set(raw) - _ENDPOINT_KEYS
-        if unknown:
-            raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_ENDPOINT_KEYS)}")
-        name = str(raw.get("name") or f"endpoint_{i}")
-        if name in names:
-            raise ValueError(f"{where}.name: duplicate endpoint name {name!r}")
-        names.add(name)
-        method = str(raw.get("method", "GET")).upper()
-        if method not in METHODS:
-            raise ValueError(f"{where}.method: expected one of {METHODS}, got {raw.get('method')!r}")
-        location = raw.get("url") or raw.get("path")
-        if not isinstance(location, str):
-            raise ValueError(f"{where}: needs 'path' (or an absolute 'url'), got {location!r}")
-        try:
-            url = _join(target, location)
-        except ValueError as exc:
-            raise ValueError(f"{where}.{exc}") from None
-        klass = str(raw.get("class", "api"))
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", klass) or klass == "all":
-            raise ValueError(f"{where}.class: expected a name like 'api' (not 'all'), got {klass!r}")
-        headers = raw.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise ValueError(f"{where}.headers: expected a mapping, got {headers!r}")
-        if raw.get("json") is not None and raw.get("body") is not None:
-            raise ValueError(f"{where}: give 'json' or 'body', not both")
-        check = raw.get("check")
-        if check is not None and (not isinstance(check, str) or ":" not in check):
-            raise ValueError(f"{where}.check: expected 'module:function', got {check!r}")
-        endpoints.append(Endpoint(
-            name=name, url=url, method=method, klass=klass,
-            weight=_number(raw.get("weight", 1), f"{where}.weight"),
-            expect_status=_status_list(raw.get("expect_status", 200), where),
-            headers={str(k): str(v) for k, v in headers.items()}, json=raw.get("json"),
-            body=None if raw.get("body") is None else str(raw["body"]), check=check,
-        ))
-    if not any(e.weight > 0 for e in endpoints):
-        raise ValueError(f"{path}: at least one endpoint needs a weight > 0")
-    return endpoints, data
+        return ThinkTime.model_validate(raw or 0)
+    except ValidationError as exc:
+        raise ValueError(describe(exc, "think_time").replace("think_time: scenario: ", "think_time: ")) from None
+
+
+def load_scenario(path: str | Path, target: str, extra_headers: dict[str, str]) -> tuple[list[Endpoint], dict | None,
+                                                                                        dict]:
+    """``(endpoints, journey, settings)`` of a scenario file: a plain flat list becomes today's
+    endpoints (one pre-built request each) and no journey; anything else a journey dict for the
+    engine (``journey.scenario.to_dict``), compiled once here so every error shows before the run."""
+    scenario = read_scenario(path)
+    settings = {"think_time": scenario.think_time, "timeout": scenario.timeout}
+    if is_plain(scenario):
+        endpoints = [
+            Endpoint(name=name, url=step.url or target.rstrip("/") + step.path, method=step.method,
+                     klass=step.klass, weight=step.weight, expect_status=list(step.expect_status),
+                     headers={**scenario.headers, **extra_headers, **step.headers}, json=step.json_body,
+                     body=step.body, check=step.check)
+            for (_, name), step in zip(step_names(Journey(steps=scenario.endpoints), flat=True).items(), scenario.endpoints)
+        ]
+        return endpoints, None, settings
+    scenario = scenario.model_copy(update={"headers": {**scenario.headers, **extra_headers}})
+    try:
+        CompiledJourney(scenario, target, feeder_columns(feeder_rows(scenario)))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return [], to_dict(scenario), settings
 
 
 def _scaled(stages: list[dict], duration_s: float) -> list[dict]:
@@ -314,8 +266,12 @@ def load_spec(
         request = next(httpx.BasicAuth(*auth).auth_flow(httpx.Request("GET", target)))
         extra_headers["Authorization"] = request.headers["Authorization"]
     settings: dict = {}
+    journey = None
     if scenario is not None:
-        endpoints, settings = load_scenario(scenario, target)
+        endpoints, journey, settings = load_scenario(scenario, target, extra_headers)
+        if klass is not None and journey is not None:
+            raise ValueError(f"class: {klass!r} filters a flat endpoints list; the journey of {str(scenario)!r} "
+                             "runs all its steps")
         if klass is not None:
             endpoints = [e for e in endpoints if e.klass == klass]
             if not endpoints:
@@ -324,14 +280,14 @@ def load_spec(
         import httpx
 
         path = httpx.URL(target).raw_path.decode("ascii")
-        endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api")]
-    for endpoint in endpoints:
-        endpoint.headers = {**(settings.get("headers") or {}), **extra_headers, **endpoint.headers}
+        endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api", headers=extra_headers)]
     if allowlist is None:  # the environment wins over the profiles file, which wins over the default
         allowlist = os.environ.get(ALLOWLIST_ENV) or config.get("target_allowlist")
     allowed = parse_allowlist(allowlist)
-    for endpoint in endpoints:
-        check_target(endpoint.url, allowed)
+    think = _think_time(overrides["think_time"]) if "think_time" in overrides else (
+        settings.get("think_time") or ThinkTime(kind="constant"))
+    if journey is not None and "think_time" in overrides:
+        journey["think_time"] = think.model_dump()
 
     breaker = overrides.get("circuit_breaker", LoadSpec.__dataclass_fields__["circuit_breaker"].default_factory())
     if breaker:
@@ -340,16 +296,18 @@ def load_spec(
             "window_s": parse_duration(breaker.get("window_s", breaker.get("window", 10)), "circuit_breaker.window_s"),
             "min_requests": int(_number(breaker.get("min_requests", 50), "circuit_breaker.min_requests")),
         }
-    return LoadSpec(
+    spec = LoadSpec(
         target=target, model=model, stages=stages, endpoints=endpoints, start=start, max_vus=max_vus,
-        profile=profile,
-        think_time_s=_think_time(overrides.get("think_time", settings.get("think_time", 0))),
-        timeout_s=parse_duration(overrides.get("timeout", settings.get("timeout", 30)), "timeout"),
+        profile=profile, think_time=think.model_dump(), journey=journey,
+        timeout_s=parse_duration(overrides.get("timeout", settings.get("timeout") or 30), "timeout"),
         verify_tls=_flag(overrides.get("verify_tls", True), "verify_tls"),
         abort_rules=abort_rules(overrides.get("abort_rules", [])), circuit_breaker=breaker or None, allowlist=allowed,
         loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
         progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),
     )
+    for url in spec.urls():
+        check_target(url, allowed)
+    return spec
 
 
 def abort_rules(rules: list[dict]) -> list[dict]:

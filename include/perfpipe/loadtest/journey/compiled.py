@@ -1,0 +1,142 @@
+"""A validated scenario compiled for sending: request templates, extractors, checks, think times,
+and a load-time check that every template names something that is set by then."""
+from __future__ import annotations
+
+import importlib
+import random
+from bisect import bisect
+from collections.abc import Callable
+from itertools import accumulate
+
+from include.perfpipe.loadtest.journey.checks import CheckRule
+from include.perfpipe.loadtest.journey.extract import Extractor
+from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, Step, ThinkTime
+from include.perfpipe.loadtest.journey.request import RequestTemplate
+from include.perfpipe.loadtest.journey.template import TemplateError
+from include.perfpipe.loadtest.target import split_url
+
+
+def think_sampler(think: ThinkTime | None) -> Callable[[], float] | None:
+    """A function giving the next pause in seconds, or None for no pause."""
+    if think is None:
+        return None
+    if think.kind == "exponential":
+        rate = 1.0 / think.mean_s if think.mean_s > 0 else 0.0
+        return (lambda: random.expovariate(rate)) if rate else None
+    low, high = think.min_s, think.max_s
+    if high <= 0:
+        return None
+    return (lambda: low) if low == high else (lambda: random.uniform(low, high))
+
+
+def resolve_function(reference: str, where: str) -> Callable:
+    """The object named by ``"module:function"``; ValueError naming ``where`` otherwise."""
+    module_name, _, attr = reference.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{where}: cannot import {reference!r}: {exc}") from None
+
+
+class CompiledStep:
+    """A step ready to send from any VU: its request template, where to connect and how to judge."""
+
+    __slots__ = ("name", "klass", "where", "request", "host", "port", "scheme", "expect", "keep_body",
+                 "no_body", "extractors", "checks", "check", "think", "on_failure")
+
+    def __init__(self, step: Step, where: str, target: str, headers: dict[str, str], default_think,
+                 on_failure: str) -> None:
+        self.name, self.klass, self.where = step.name, step.klass, where
+        url = step.url or target.rstrip("/") + step.path
+        try:
+            self.request = RequestTemplate(step.method, url, {**headers, **step.headers}, step.json_body, step.body)
+        except TemplateError as exc:
+            raise ValueError(f"{where}.{exc}") from None
+        self.scheme, self.host, self.port = split_url(url)
+        self.expect = frozenset(step.expect_status)
+        self.keep_body = step.keeps_body
+        self.no_body = step.method == "HEAD"
+        self.extractors = {name: Extractor(model) for name, model in step.extract.items()}
+        self.checks = [CheckRule(model, step.name) for model in step.checks]
+        self.check = resolve_function(step.check, f"{where}.check") if step.check else None
+        self.think = think_sampler(step.think_time) if step.think_time is not None else default_think
+        self.on_failure = step.on_failure or on_failure
+
+
+class CompiledJourney:
+    """``setup``, ``steps`` (in order, or one picked by weight when ``weights`` is set) and
+    ``teardown``; ``variables`` each VU starts with; ``pacing_s`` between iteration starts."""
+
+    def __init__(self, scenario: ScenarioFile, target: str, feeder_columns: dict[str, set[str]],
+                 extra_headers: dict[str, str] | None = None) -> None:
+        headers = {**scenario.headers, **(extra_headers or {})}
+        default_think = think_sampler(scenario.think_time)
+        self.feeders = scenario.feeders
+        self.weights: list[float] | None = None
+        if scenario.endpoints is not None:
+            journey = Journey(steps=scenario.endpoints)
+            self.weights = list(accumulate(e.weight for e in scenario.endpoints))
+        else:
+            journey = scenario.journey
+            default_think = think_sampler(journey.think_time) if journey.think_time else default_think
+        flat = self.weights is not None
+        names = step_names(journey, flat)
+
+        def compile_steps(part: str, step_headers: dict[str, str]) -> list[CompiledStep]:
+            return [CompiledStep(step.model_copy(update={"name": names[(part, i)]}), _label(part, i, flat), target,
+                                 step_headers, default_think, journey.on_failure)
+                    for i, step in enumerate(getattr(journey, part))]
+
+        self.setup = compile_steps("setup", headers)
+        self.steps = compile_steps("steps", {**headers, **journey.headers})
+        self.teardown = compile_steps("teardown", {**headers, **journey.headers})
+        self.variables = dict(journey.variables)
+        self.pacing_s = journey.pacing or 0.0
+        self._check_references(feeder_columns)
+
+    @property
+    def all_steps(self) -> list[CompiledStep]:
+        return self.setup + self.steps + self.teardown
+
+    def pick(self) -> CompiledStep:
+        weights = self.weights
+        return self.steps[bisect(weights, random.random() * weights[-1])]
+
+    def _check_references(self, feeder_columns: dict[str, set[str]]) -> None:
+        """Every ``{{ name }}`` is set before the step that uses it (by ``variables``, an earlier
+        step's ``extract`` or, for a flat list, any endpoint's), every ``{{ feeder.column }}`` exists."""
+        defined = set(self.variables)
+        if self.weights:
+            defined |= {name for step in self.steps for name in step.extractors}
+        for step in self.all_steps:
+            for ref in sorted(step.request.refs):
+                feeder, _, column = ref.partition(".")
+                if column:
+                    if feeder not in feeder_columns:
+                        raise ValueError(f"{step.where}: {{{{ {ref} }}}} names no feeder; feeders: "
+                                         f"{sorted(feeder_columns)}")
+                    if column not in feeder_columns[feeder]:
+                        raise ValueError(f"{step.where}: feeder {feeder!r} has no column {column!r}; "
+                                         f"columns: {sorted(feeder_columns[feeder])}")
+                elif ref not in defined:
+                    raise ValueError(f"{step.where}: {{{{ {ref} }}}} is not set by journey.variables or by "
+                                     "the extract of an earlier step")
+            defined |= set(step.extractors)
+
+
+def _label(part: str, i: int, flat: bool) -> str:
+    return f"endpoints[{i}]" if flat else f"journey.{part}[{i}]"
+
+
+def step_names(journey: Journey, flat: bool) -> dict[tuple[str, int], str]:
+    """Each step's name (given, or ``METHOD path`` without the query); duplicates are refused."""
+    names, seen = {}, {}
+    for part in ("setup", "steps", "teardown"):
+        for i, step in enumerate(getattr(journey, part)):
+            name = step.name or (f"endpoint_{i}" if flat else f"{step.method} {(step.path or step.url).split('?')[0]}")
+            if name in seen:
+                raise ValueError(f"{_label(part, i, flat)}.name: duplicate step name {name!r} (also {seen[name]}); "
+                                 "give each step its own name")
+            seen[name] = _label(part, i, flat)
+            names[(part, i)] = name
+    return names

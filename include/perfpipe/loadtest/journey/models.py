@@ -1,0 +1,321 @@
+"""The scenario file format as typed models (pydantic 2); docs/scenarios.md describes every field.
+
+A scenario file holds one of: ``endpoints`` (a flat list, each endpoint a one-step journey picked by
+weight), ``journey`` (``setup`` / ``steps`` / ``teardown`` run in order per VU) or ``journey:
+"module:function"`` (an ``async def journey(vu)``). How the load is applied (VUs, stages, arrival
+rate) is the profile's job: a scenario is a journey, and a later executor field will pair them.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
+    model_validator,
+)
+
+from include.perfpipe.durations import parse_duration
+from include.perfpipe.loadtest.journey.jsonpath import JsonPath
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
+_PYTHON_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def _seconds(value) -> float:
+    return parse_duration(value, "duration")
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+OnFailure = Literal["continue", "restart", "stop"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _headers(value: dict[str, str]) -> dict[str, str]:
+    for name, text in value.items():
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"header name {name!r} is not a valid HTTP token")
+        if "\r" in text or "\n" in text:
+            raise ValueError(f"header {name!r}: the value may not contain CR or LF")
+    return value
+
+
+def _json_path(value: str) -> str:
+    JsonPath(value)
+    return value
+
+
+def _listed(value):
+    return [value] if isinstance(value, int) else value
+
+
+Headers = Annotated[dict[str, Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]],
+                    AfterValidator(_headers), Field(default_factory=dict)]
+JsonPathText = Annotated[str, AfterValidator(_json_path)]
+Statuses = Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_listed)]
+
+
+class ThinkTime(_Model):
+    """A pause after each step: ``1s`` (constant), ``[0.5s, 2s]`` (uniform), ``{constant: 1s}``,
+    ``{uniform: [0.5s, 2s]}`` or ``{exponential: 1s}`` (random with that mean)."""
+
+    kind: Literal["constant", "uniform", "exponential"]
+    min_s: float = 0.0
+    max_s: float = 0.0
+    mean_s: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forms(cls, raw):
+        if isinstance(raw, dict) and "kind" in raw:
+            return raw
+        if isinstance(raw, dict) and len(raw) == 1:
+            (kind, value), = raw.items()
+            if kind == "constant":
+                return {"kind": "constant", "min_s": _seconds(value), "max_s": _seconds(value)}
+            if kind == "exponential":
+                return {"kind": "exponential", "mean_s": _seconds(value)}
+            if kind == "uniform":
+                raw = value
+            else:
+                raise ValueError(f"expected constant, uniform or exponential, got {kind!r}")
+        if isinstance(raw, (list, tuple)):
+            if len(raw) != 2:
+                raise ValueError(f"expected [min, max], got {raw!r}")
+            low, high = (_seconds(v) for v in raw)
+            if high < low:
+                raise ValueError(f"max below min in {raw!r}")
+            return {"kind": "uniform", "min_s": low, "max_s": high}
+        if isinstance(raw, dict):
+            raise ValueError(f"expected one of constant, uniform, exponential, got {raw!r}")
+        return {"kind": "constant", "min_s": _seconds(raw), "max_s": _seconds(raw)}
+
+
+class Extract(_Model):
+    """Where a VU variable comes from: exactly one of ``json``, ``header``, ``regex``, ``status``."""
+
+    json_path: JsonPathText | None = Field(None, alias="json")
+    header: str | None = None
+    regex: str | None = None
+    status: bool | None = None
+    pick: Literal["first", "last", "random", "all"] = "first"
+    default: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, raw):
+        return {"json": raw} if isinstance(raw, str) else raw
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, value):
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc}): {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [k for k in ("json_path", "header", "regex", "status") if getattr(self, k) not in (None, False)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of json, header, regex or status: true, got {given or 'none'}")
+        return self
+
+
+class Check(_Model):
+    """A declarative check, counted in its own pass rate; ``fail_request`` also fails the request."""
+
+    name: str | None = None
+    status: Statuses | None = None
+    json_path: JsonPathText | None = Field(None, alias="json")
+    exists: bool | None = None
+    equals: Any = None
+    length: int | None = Field(None, ge=0)
+    body_contains: str | None = None
+    fail_request: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = [k for k in ("status", "json_path", "body_contains") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"give exactly one of status, json or body_contains, got {kinds or 'none'}")
+        tests = [k for k in ("exists", "equals", "length") if k in self.model_fields_set]
+        if self.json_path is None and tests:
+            raise ValueError(f"{tests} apply to a json check only")
+        if len(tests) > 1:
+            raise ValueError(f"give one of exists, equals or length, got {tests}")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.status is not None:
+            return f"status in {self.status}"
+        if self.body_contains is not None:
+            return f"body contains {self.body_contains!r}"
+        if "equals" in self.model_fields_set:
+            return f"{self.json_path} == {self.equals!r}"
+        if self.length is not None:
+            return f"len({self.json_path}) == {self.length}"
+        return f"{self.json_path} {'missing' if self.exists is False else 'exists'}"
+
+
+class Step(_Model):
+    """One request of a journey."""
+
+    name: str | None = None
+    method: str = "GET"
+    path: str | None = None
+    url: str | None = None
+    klass: str = Field("api", alias="class")
+    headers: Headers
+    json_body: Any = Field(None, alias="json")
+    body: str | None = None
+    expect_status: Statuses = Field(default_factory=lambda: [200])
+    check: str | None = None
+    checks: list[Check] = Field(default_factory=list)
+    extract: dict[str, Extract] = Field(default_factory=dict)
+    think_time: ThinkTime | None = None
+    on_failure: OnFailure | None = None
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value):
+        method = str(value).upper()
+        if method not in METHODS:
+            raise ValueError(f"expected one of {METHODS}, got {value!r}")
+        return method
+
+    @field_validator("klass")
+    @classmethod
+    def _klass(cls, value):
+        if not _CLASS.fullmatch(value) or value == "all":
+            raise ValueError(f"expected a class name like 'api' (not 'all'), got {value!r}")
+        return value
+
+    @field_validator("check")
+    @classmethod
+    def _check_ref(cls, value):
+        if value is not None and not _PYTHON_REF.fullmatch(value):
+            raise ValueError(f"expected 'module:function', got {value!r}")
+        return value
+
+    @field_validator("extract")
+    @classmethod
+    def _names(cls, value):
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"a variable name is letters, digits and _, got {name!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _where_and_what(self):
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give 'path' (appended to the target) or an absolute 'url', one of them")
+        location = self.path if self.path is not None else self.url
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError(f"path: expected '/...', got {self.path!r}")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url: expected an http:// or https:// URL, got {self.url!r}")
+        if any(c in location for c in " \r\n\t") and "{{" not in location:
+            raise ValueError(f"path: spaces and control characters must be percent-encoded, got {location!r}")
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give 'json' or 'body', not both")
+        return self
+
+    @property
+    def keeps_body(self) -> bool:
+        """Only a step that extracts or checks keeps its response body."""
+        return bool(self.extract or self.checks or self.check)
+
+
+class Endpoint(Step):
+    """A flat endpoint: a one-step journey, picked by ``weight`` on every iteration."""
+
+    weight: float = Field(1.0, ge=0)
+
+
+class Feeder(_Model):
+    """Rows of test data; ``per: vu`` draws one row when a VU starts, ``per: iteration`` one per iteration."""
+
+    file: str
+    strategy: Literal["sequential", "random", "circular"] = "sequential"
+    per: Literal["vu", "iteration"] = "vu"
+    when_exhausted: Literal["stop", "recycle"] = "stop"
+
+
+class Journey(_Model):
+    """What one VU does: ``setup`` once, ``steps`` in order on every iteration, ``teardown`` once."""
+
+    setup: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)
+    teardown: list[Step] = Field(default_factory=list)
+    headers: Headers  # added to steps and teardown (templated: e.g. a token from setup)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    think_time: ThinkTime | None = None
+    pacing: Seconds | None = None
+    on_failure: OnFailure = "continue"
+
+
+class ScenarioFile(_Model):
+    """A whole ``include/config/scenarios/*.yaml`` file."""
+
+    timeout: Seconds | None = None
+    think_time: ThinkTime | None = None
+    headers: Headers  # added to every request
+    feeders: dict[str, Feeder] = Field(default_factory=dict)
+    endpoints: list[Endpoint] | None = Field(None, min_length=1)
+    journey: Annotated[
+        Annotated[Journey, Tag("mapping")] | Annotated[str, Tag("module:function")],
+        Discriminator(lambda v: "module:function" if isinstance(v, str) else "mapping"),
+    ] | None = None
+
+    @field_validator("journey")
+    @classmethod
+    def _python_ref(cls, value):
+        if isinstance(value, str) and not _PYTHON_REF.fullmatch(value):
+            raise ValueError(f"expected a journey mapping or 'module:function', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_journey(self):
+        if (self.endpoints is None) == (self.journey is None):
+            raise ValueError("give 'endpoints' (a flat weighted list) or 'journey', one of them")
+        if self.endpoints is not None and not any(e.weight > 0 for e in self.endpoints):
+            raise ValueError("endpoints: at least one endpoint needs a weight > 0")
+        for name in self.feeders:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"feeders: a feeder name is letters, digits and _, got {name!r}")
+        return self
+
+    @property
+    def python(self) -> str | None:
+        return self.journey if isinstance(self.journey, str) else None
+
+
+_TAGS = ("mapping", "module:function")
+
+
+def describe(error: ValidationError, where: str) -> str:
+    """One line per problem: ``where: field.path: message (got value)``."""
+    lines = []
+    for problem in error.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"]
+                      if p not in _TAGS).lstrip(".")
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field (docs/scenarios.md lists the fields)"
+        got = problem.get("input")
+        shown = f" (got {got!r})"
+        if problem["type"] == "missing" or repr(got) in message or len(shown) > 120:
+            shown = ""
+        lines.append(f"{where}: {loc or 'scenario'}: {message}{shown}")
+    return "\n".join(lines)

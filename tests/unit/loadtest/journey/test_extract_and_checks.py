@@ -1,0 +1,71 @@
+"""JSON-path subset, extraction into variables, declarative checks and their tally."""
+import httpx
+import pytest
+
+from include.perfpipe.loadtest.journey.answer import Answer
+from include.perfpipe.loadtest.journey.checks import CheckRule, CheckTally
+from include.perfpipe.loadtest.journey.extract import Extractor
+from include.perfpipe.loadtest.journey.jsonpath import JsonPath
+from include.perfpipe.loadtest.journey.models import Check, Extract
+
+DOC = {"items": [{"id": 7, "tags": ["a"]}, {"id": 8, "tags": []}], "user": {"first-name": "Ada"}, "n": None}
+BODY = httpx.Response(200, json=DOC, headers={"Location": "/orders/5", "X-Csrf": "tok"})
+
+
+@pytest.mark.parametrize("path, found", [
+    ("$", [DOC]), ("$.items[0].id", [7]), ("$.items[-1].id", [8]), ("$.items[*].id", [7, 8]),
+    ("$['user']['first-name']", ["Ada"]), ("$.user.*", ["Ada"]), ("$.items[5].id", []), ("$.nope", []),
+    ("$.n", [None]), ("$.items.id", []),
+])
+def test_json_path_subset(path, found):
+    assert JsonPath(path).find(DOC) == found
+
+
+@pytest.mark.parametrize("path", ["items[0]", "$.items[?(@.id)]", "$..id", "$.items[0"])
+def test_unsupported_json_paths_are_refused(path):
+    with pytest.raises(ValueError, match="JSON path|starting with"):
+        JsonPath(path)
+
+
+def _extract(answer, **model):
+    return Extractor(Extract.model_validate(model)).value(answer)
+
+
+def test_extract_from_json_header_regex_and_status():
+    answer = Answer(201, BODY)
+    assert _extract(answer, json="$.items[0].id") == 7
+    assert _extract(answer, json="$.items[*].id", pick="last") == 8
+    assert _extract(answer, json="$.items[*].id", pick="all") == [7, 8]
+    assert _extract(answer, json="$.items[*].id", pick="random") in (7, 8)
+    assert _extract(answer, header="location") == "/orders/5"
+    assert _extract(answer, regex=r'"id":\s*(\d+)') == "7"
+    assert _extract(answer, status=True) == 201
+    assert _extract(answer, json="$.missing") is None
+    assert _extract(answer, json="$.missing", default=0) == 0
+    assert _extract(Answer(200, httpx.Response(200, content=b"<html>")), json="$.id") is None
+
+
+def _check(answer, **model):
+    return CheckRule(Check.model_validate(model), "step").passed(answer)
+
+
+def test_declarative_checks():
+    answer = Answer(200, BODY)
+    assert _check(answer, status=[200, 201]) and not _check(answer, status=404)
+    assert _check(answer, json="$.items[0].id") and not _check(answer, json="$.items[3]")
+    assert _check(answer, json="$.items[3]", exists=False)
+    assert _check(answer, json="$.items[1].id", equals=8) and not _check(answer, json="$.items[1].id", equals="8")
+    assert _check(answer, json="$.n", equals=None) and not _check(answer, json="$.gone", equals=None)
+    assert _check(answer, json="$.items", length=2) and not _check(answer, json="$.items[0].id", length=1)
+    assert _check(answer, body_contains="Ada") and not _check(answer, body_contains="Bob")
+
+
+def test_check_labels_and_a_tally_that_merges():
+    rule = CheckRule(Check.model_validate({"json": "$.items", "length": 2}), "list")
+    assert rule.key == "list: len($.items) == 2"
+    one, two = CheckTally(), CheckTally()
+    for passed in (True, True, False):
+        one.add(rule.key, passed)
+    two.add(rule.key, False)
+    merged = CheckTally.merge([CheckTally.from_dict(one.to_dict()), two])
+    assert merged.to_dict() == {rule.key: {"passed": 2, "failed": 2, "pass_rate": 0.5}}
