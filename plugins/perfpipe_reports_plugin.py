@@ -1,8 +1,9 @@
 """Airflow 3 plugin: a "Performance reports" page in the UI's navigation, served by the API server.
 
 ``fastapi_apps`` mounts the page's app at ``/perfpipe`` behind Airflow's own authentication (the
-session cookie or a bearer token, the same as the UI); ``external_views`` adds the nav entry, which the
-UI renders in an iframe at ``/plugin/perfpipe-reports``.
+session cookie or a bearer token, the same as the UI); ``external_views`` adds the nav entry (an iframe
+at ``/plugin/perfpipe-reports``) and a "Performance report" tab on every DAG run's page, whose
+``{DAG_ID}`` and ``{RUN_ID}`` the UI fills in.
 """
 from __future__ import annotations
 
@@ -27,4 +28,9 @@ class PerfpipeReportsPlugin(AirflowPlugin):
         "url_route": "perfpipe-reports",
         "destination": "nav",
         "category": "browse",
+    }, {
+        "name": "Performance report",
+        "href": "perfpipe/runs/{DAG_ID}/{RUN_ID}",
+        "url_route": "perfpipe-run-report",
+        "destination": "dag_run",
     }]

@@ -10,10 +10,14 @@ from include.perfpipe.metrics import MetricsRecorder
 REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"
 
 
+def run_folder_name(run_id: str) -> str:
+    """The run id made path- and URL-safe: the name of the run's report folder."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
+
+
 def run_dir(dag_id: str, run_id: str) -> Path:
-    """``$PERFPIPE_REPORTS_DIR/<dag_id>/<run_id>`` (default ``reports/``), with the run id made path- and URL-safe."""
-    safe_run = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
-    path = Path(os.environ.get(REPORTS_DIR_ENV, "reports")) / dag_id / safe_run
+    """``$PERFPIPE_REPORTS_DIR/<dag_id>/<run folder>`` (default ``reports/``), created if missing."""
+    path = Path(os.environ.get(REPORTS_DIR_ENV, "reports")) / dag_id / run_folder_name(run_id)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

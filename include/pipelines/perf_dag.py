@@ -12,13 +12,15 @@ from pathlib import Path
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
+from include.pipelines.failures import record_failure
 from include.pipelines.publishing import group_run_id, report_asset
 from include.pipelines.targets import RESULTS_DB_CONN, TARGET_DB_CONN, TARGET_HTTP_CONN
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_SCENARIO = str(CONFIG_DIR / "scenarios" / "demo.yaml")
 SHARD_START_DELAY_S = 15  # several shards start together, this long after preflight, so all workers are up
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)}
+DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20),
+                "on_failure_callback": record_failure}  # the report names the first failed task and its error
 
 
 def profile_names() -> list[str]:

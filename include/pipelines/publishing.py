@@ -106,6 +106,19 @@ def group_run_id(ctx) -> str:
     return f"{ctx['run_id']}.{group}" if group else ctx["run_id"]
 
 
+def _target_of(params) -> str:
+    """The run's target when preflight did not say: the HTTP connection's URL (as the run list shows it), else
+    the connection id (the DB maintenance DAG: a DSN could carry a password)."""
+    from include.pipelines.targets import http_target
+
+    if params.get("target_conn_id"):
+        try:
+            return http_target(params["target_conn_id"])[0]
+        except Exception:  # noqa: BLE001 - a missing or broken connection: name it instead
+            return params["target_conn_id"]
+    return params.get("db_conn_id") or "unknown"
+
+
 def _run_info(ctx, plan: dict | None) -> dict:
     """The run's identity: from the preflight plan, else (preflight failed, or no load test) from the context."""
     params = ctx["params"]
@@ -115,7 +128,7 @@ def _run_info(ctx, plan: dict | None) -> dict:
         run = {
             "dag_id": ctx["dag"].dag_id, "run_id": group_run_id(ctx),
             "profile": params.get("profile") or ctx["dag"].dag_id,
-            "target": params.get("target_conn_id") or params.get("db_conn_id") or "unknown",
+            "target": _target_of(params),
             "version": params.get("version") or None,
             "started_at": ctx["dag_run"].start_date.isoformat() if ctx["dag_run"].start_date else None,
         }
@@ -173,15 +186,18 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
     """
     from airflow.sdk import ObjectStoragePath
 
+    from include.perfpipe.regression.baseline import shape_of
     from include.perfpipe.reporting import render_report
     from include.perfpipe.reporting.summary import decide_verdict
     from include.perfpipe.runs import run_dir
     from include.perfpipe.store import ResultsStore
+    from include.pipelines.failures import first_failure
     from include.pipelines.targets import postgres_dsn
 
     run = _run_info(ctx, plan)
     database = {**(db or {}), "benchmark": benchmark} if (db or benchmark) else None
-    bundle = {"run": run, "loadtest": load, "validation": validation, "database": database, "regression": None}
+    bundle = {"run": run, "loadtest": load, "validation": validation, "database": database, "regression": None,
+              "failure": first_failure(ctx)}
     verdict, reason = decide_verdict(bundle)
     out_dir = run_dir(run["dag_id"], run["run_id"])
     base = reports_base()
@@ -191,7 +207,7 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
     try:  # record first: the results must not depend on rendering or publishing succeeding
         store = ResultsStore(postgres_dsn(RESULTS_DB_CONN))
         store.migrate()
-        bundle.update(store.comparison(run, limit=HISTORY_RUNS))
+        bundle.update(store.comparison(run, limit=HISTORY_RUNS, shape=shape_of(load)))
         bundle["regression"] = regression_for(store, bundle, verdict)
         store.save_bundle(bundle, verdict, reason, report_url=run["report_url"])
         if ctx["params"].get("mark_baseline") and verdict == "pass":

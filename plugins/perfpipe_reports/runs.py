@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -41,25 +42,53 @@ def local_report(report_url: str | None, base: Path) -> str | None:
     return rel.as_posix() if len(rel.parts) == 2 else None
 
 
+@lru_cache(maxsize=1024)
+def _summary(path: Path, mtime_ns: int) -> dict | None:
+    """A report's summary.json (cached per file version), None when unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _run_facts(folder: Path, base: Path) -> dict | None:
+    """The list's columns for one report folder, from its summary.json."""
+    summary = folder / "summary.json"
+    try:
+        data = _summary(summary, summary.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if data is None:
+        return None
+    run, verdict = data.get("run") or {}, data.get("verdict") or {}
+    totals = data.get("totals") or {}
+    return {
+        **{k: run.get(k) for k in ("dag_id", "run_id", "profile", "target", "version", "started_at")},
+        "verdict": verdict.get("verdict"), "reason": verdict.get("reason"), "is_baseline": False,
+        "regressions": verdict.get("regressions") or 0,
+        "rps": totals.get("rps"), "p95_ms": totals.get("p95_ms"), "error_rate": totals.get("error_rate"),
+        "local": folder.relative_to(base).as_posix(), "report_url": None, "mtime": summary.stat().st_mtime,
+    }
+
+
 def runs_from_disk(base: Path, limit: int) -> list[dict]:
     """Runs read from ``<base>/<dag_id>/<run>/summary.json``, newest first."""
-    found = []
-    for summary in base.glob("*/*/summary.json"):
-        try:
-            data = json.loads(summary.read_text())
-        except (OSError, ValueError):
-            continue
-        run, verdict = data.get("run") or {}, data.get("verdict") or {}
-        totals = data.get("totals") or {}
-        found.append({
-            **{k: run.get(k) for k in ("dag_id", "run_id", "profile", "target", "version", "started_at")},
-            "verdict": verdict.get("verdict"), "reason": verdict.get("reason"), "is_baseline": False,
-            "rps": totals.get("rps"), "p95_ms": totals.get("p95_ms"), "error_rate": totals.get("error_rate"),
-            "local": summary.parent.relative_to(base).as_posix(), "report_url": None,
-            "mtime": summary.stat().st_mtime,
-        })
+    found = [facts for summary in base.glob("*/*/summary.json") if (facts := _run_facts(summary.parent, base))]
     found.sort(key=lambda r: r["mtime"], reverse=True)
     return found[:limit]
+
+
+def run_reports(base: Path, dag_id: str, run_id: str) -> list[dict]:
+    """The reports of one DAG run: its folder, or one per task group (``<run>.<profile>``, the release gate)."""
+    from include.perfpipe.runs import run_folder_name
+
+    name = run_folder_name(run_id)
+    folder = (base / dag_id).resolve()
+    if not folder.is_relative_to(base) or not folder.is_dir():
+        return []
+    parts = [p for p in folder.iterdir() if p.is_dir() and (p.name == name or p.name.startswith(name + "."))]
+    found = [facts for p in sorted(parts) if (facts := _run_facts(p, base))]
+    return found
 
 
 def list_runs(base: Path, dsn: str | None, limit: int = 200) -> tuple[list[dict], str | None]:
@@ -76,4 +105,6 @@ def list_runs(base: Path, dsn: str | None, limit: int = 200) -> tuple[list[dict]
                                            "showing the report folders on disk."
     for run in runs:
         run["local"] = local_report(run.get("report_url"), base)
+        facts = _run_facts(base / run["local"], base) if run["local"] else None
+        run["regressions"] = facts["regressions"] if facts else 0
     return runs, None

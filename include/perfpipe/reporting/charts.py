@@ -41,7 +41,7 @@ def load_charts(load: dict) -> list[str]:
                                     line={"dash": "dot", "color": "gray"}), secondary_y=True)
     throughput.update_layout(title="Throughput, errors and active virtual users")
     throughput.update_xaxes(title_text="seconds since start")
-    throughput.update_yaxes(title_text="per second", secondary_y=False)
+    throughput.update_yaxes(title_text="per second", secondary_y=False, rangemode="tozero")
     few_vus = total["active_vus"].max() <= 10  # whole-number ticks, not 0.189 of a user
     throughput.update_yaxes(title_text="VUs", secondary_y=True, rangemode="tozero", showgrid=False,
                             **({"tickmode": "linear", "tick0": 0, "dtick": 1} if few_vus else {}))
@@ -54,7 +54,7 @@ def load_charts(load: dict) -> list[str]:
         latency.add_trace(go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {klass}", mode="lines",
                                      visible="legendonly"))
     latency.update_layout(title="Latency percentiles per second (ms)", xaxis_title="seconds since start",
-                          yaxis_title="ms")
+                          yaxis={"title": {"text": "ms"}, "rangemode": "tozero"})
     _shade_ramps(latency, stages)
     return [_div(throughput, "chart-throughput"), _div(latency, "chart-latency")]
 
@@ -96,6 +96,6 @@ def trend_chart(history: list[dict], regression: dict | None = None) -> str | No
                            font={"color": "crimson", "size": 10}, yanchor="bottom")
     fig.update_layout(title=f"Trend over the last {len(points)} runs")
     fig.update_xaxes(showticklabels=False, title_text="runs, oldest first (hover for run id)")
-    fig.update_yaxes(title_text="ms", secondary_y=False)
-    fig.update_yaxes(title_text="req/s", secondary_y=True)
+    fig.update_yaxes(title_text="ms", secondary_y=False, rangemode="tozero")  # 51 -> 54 ms is no cliff
+    fig.update_yaxes(title_text="req/s", secondary_y=True, rangemode="tozero")
     return _div(fig, "chart-trend")

@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
         return 3
     try:
         if args.results_db:
+            from include.perfpipe.regression.baseline import shape_of
             from include.perfpipe.store import ResultsStore
 
             store = ResultsStore(args.results_db)
             store.migrate()
-            bundle.update(store.comparison(bundle["run"], limit=args.history))
+            bundle.update(store.comparison(bundle["run"], limit=args.history, shape=shape_of(bundle.get("loadtest"))))
             store.save_bundle(bundle, *decide_verdict(bundle))
         paths = render_report(bundle, args.out)
     except (KeyError, ValueError) as exc:

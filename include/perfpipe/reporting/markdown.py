@@ -25,7 +25,7 @@ def _num(value, digits: int = 1) -> str:
 def render_markdown(summary: dict) -> str:
     run, verdict = summary["run"], summary["verdict"]
     lines = [
-        f"### {_ICON[verdict['verdict']]} perfpipe {verdict['verdict'].upper()}: "
+        f"### {_ICON[verdict['verdict']]} perfpipe {verdict['headline']}: "
         f"{md_text(run['target'])} / {md_text(run['profile'])}",
         "",
         md_text(verdict["reason"]),

@@ -36,9 +36,13 @@ def _section(bundle: dict, key: str) -> dict | None:
 
 
 def decide_verdict(bundle: dict) -> tuple[str, str]:
-    """The run's verdict and reason: the run's own, else validation's, else what the stages say."""
+    """The run's verdict and reason: the run's own, else validation's, else what the stages say.
+
+    Without a validation result, the first failed task (``bundle["failure"]``) is the cause.
+    """
     run, validation, load = bundle["run"], _section(bundle, "validation"), _section(bundle, "loadtest")
-    database = _section(bundle, "database")
+    database, failure = _section(bundle, "database"), _section(bundle, "failure")
+    cause = f"task {failure.get('task_id')} failed: {failure.get('error')}" if failure else None
     if run.get("verdict"):
         verdict, reason = run["verdict"], run.get("reason") or ""
     elif validation:
@@ -46,7 +50,9 @@ def decide_verdict(bundle: dict) -> tuple[str, str]:
     elif load and load.get("aborted"):
         verdict, reason = "error", f"load test aborted: {load.get('abort_reason')}"
     elif load:
-        verdict, reason = "error", "the load test has no validation result (the validate task did not finish)"
+        verdict, reason = "error", cause or "the load test has no validation result (the validate task did not finish)"
+    elif cause:
+        verdict, reason = "error", cause
     elif database is not None:
         critical = sum(1 for f in database.get("findings") or [] if f.get("severity") == "critical")
         verdict = "fail" if critical else "pass"
@@ -56,6 +62,21 @@ def decide_verdict(bundle: dict) -> tuple[str, str]:
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
     return verdict, reason
+
+
+def regression_count(regression: dict | None) -> int:
+    """Significant regressions against the baseline (0 without a comparison)."""
+    regression = regression or {}
+    if not (regression.get("gate") or {}).get("regressed"):
+        return 0
+    return int((regression.get("counts") or {}).get("regression") or 1)
+
+
+def headline(verdict: str, regressions: int) -> str:
+    """The verdict as the report, the list, summary.md and JUnit show it: ``PASS · 2 regressions vs baseline``."""
+    if not regressions:
+        return verdict.upper()
+    return f"{verdict.upper()} · {regressions} regression{'s' if regressions != 1 else ''} vs baseline"
 
 
 def _stats_rows(result: dict, where: str) -> list[dict]:
@@ -165,14 +186,21 @@ def _delta_pct(current: Any, base: Any) -> float | None:
     return round((current - base) / base * 100.0, 2)
 
 
-def _baseline(baseline: dict | None, totals: dict | None) -> dict | None:
+def _baseline(baseline: dict | None, totals: dict | None, duration_s: float | None) -> dict | None:
+    """Headline metrics against the baseline; counts only between runs of the same duration."""
+    from include.perfpipe.regression.baseline import comparable
+
     if not baseline:
         return None
     current = totals or {}
-    metrics = {m: {"baseline": _plain(baseline.get(m)), "current": current.get(m),
-                   "delta_pct": _delta_pct(current.get(m), _plain(baseline.get(m)))} for m in HEADLINE}
+    base_duration = _plain(baseline.get("duration_s"))
+    metrics = {}
+    for m in HEADLINE:
+        same_basis = comparable(m, base_duration, duration_s)
+        metrics[m] = {"baseline": _plain(baseline.get(m)), "current": current.get(m), "comparable": same_basis,
+                      "delta_pct": _delta_pct(current.get(m), _plain(baseline.get(m))) if same_basis else None}
     info = {k: _plain(baseline.get(k)) for k in ("dag_id", "run_id", "version", "started_at", "verdict",
-                                                 "is_baseline", "report_url")}
+                                                 "is_baseline", "report_url", "duration_s")}
     return {**{k: str(v) if k == "started_at" and v is not None else v for k, v in info.items()}, "metrics": metrics}
 
 
@@ -207,10 +235,12 @@ def build_summary(bundle: dict) -> dict:
     bench = (database or {}).get("benchmark")
     loadtest = _latency_section(load, "bundle.loadtest", checks) if load else None
     totals = loadtest["totals"] if loadtest else None
+    regressions = regression_count(bundle.get("regression"))
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run,
-        "verdict": {"verdict": verdict, "reason": reason},
+        "verdict": {"verdict": verdict, "reason": reason, "regressions": regressions,
+                    "headline": headline(verdict, regressions), "failed_task": _section(bundle, "failure")},
         "loadtest": loadtest["run"] if loadtest else None,
         "totals": totals,
         "total": loadtest["total"] if loadtest else None,
@@ -224,7 +254,8 @@ def build_summary(bundle: dict) -> dict:
         },
         "database": _database(database),
         "benchmark": _benchmark(bench, checks),
-        "baseline": _baseline(bundle.get("baseline"), totals),
+        "baseline": _baseline(bundle.get("baseline"), totals, load.get("duration_s") if load else None),
+        "baseline_note": bundle.get("baseline_note"),
         "history": _history(bundle.get("history"), run, verdict, totals),
         "regression": bundle.get("regression"),
     }

@@ -224,6 +224,7 @@ class ResultsStore:
         """The explicit baseline of target/profile, else its most recent passing run, else None.
 
         ``exclude`` is a (dag_id, run_id) never returned: the run being compared with its baseline.
+        Whatever their workload; ``comparable_baseline`` picks among runs of the same workload shape.
         """
         dag_id, run_id = exclude or ("", "")
         with self._connect() as conn:
@@ -234,13 +235,34 @@ class ResultsStore:
                 (target, profile, dag_id, run_id),
             ).fetchone()
 
-    def comparison(self, run: dict, limit: int = 20) -> dict:
-        """``{"baseline", "history"}`` for a report of ``run``: its baseline and the recent runs before it."""
+    def baseline_candidates(self, target: str, profile: str, exclude: tuple[str, str], limit: int = 50) -> list[dict]:
+        """Earlier runs of target/profile, newest first (the marked baseline always among them), with their
+        headline, load-test ``duration_s`` and workload ``shape`` (None when not recorded)."""
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT q.*, w.summary->'shape' AS shape, (w.summary->>'duration_s')::float8 AS duration_s FROM ("
+                + _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s AND NOT (r.dag_id = %s AND r.run_id = %s) "
+                "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT %s) q "
+                "LEFT JOIN LATERAL (SELECT summary FROM perfpipe.stage_writes s WHERE s.dag_id = q.dag_id "
+                "AND s.run_id = q.run_id AND s.stage = 'loadtest' ORDER BY s.map_index LIMIT 1) w ON true "
+                "ORDER BY q.started_at DESC NULLS LAST",
+                (target, profile, *exclude, limit),
+            ).fetchall()
+
+    def comparison(self, run: dict, limit: int = 20, shape: dict | None = None) -> dict:
+        """``{"baseline", "baseline_note", "history"}`` for a report of ``run``: its baseline among the runs of
+        the same workload ``shape`` (``regression.choose_baseline``), why, and the recent runs before it."""
+        from include.perfpipe.regression.baseline import choose_baseline
+
         key = (run["dag_id"], run["run_id"])
         history = self.history(run["target"], run["profile"], limit=limit + 1)
         history = history[~((history["dag_id"] == key[0]) & (history["run_id"] == key[1]))].tail(limit)
+        candidates = self.baseline_candidates(run["target"], run["profile"], key) if shape else []
+        baseline, note = choose_baseline(shape, candidates)
+        if baseline is not None:
+            baseline = {k: v for k, v in baseline.items() if k != "shape"}
         return {
-            "baseline": self.baseline(run["target"], run["profile"], exclude=key),
+            "baseline": baseline, "baseline_note": note,
             "history": history.astype(object).where(history.notna(), None).to_dict("records"),
         }
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS, MetricsRecorder
+from include.perfpipe.regression.baseline import shape_of
 
 SEVERITIES = ("critical", "warning", "info")
 DATA_TABLES = (
@@ -113,6 +114,7 @@ def stage_rows(stage: str, part: dict) -> tuple[dict[str, list[dict]], dict]:
         tables["timeseries"] = series
         summary = {k: part.get(k) for k in ("started_at", "ended_at", "duration_s", "stages", "health",
                                             "aborted", "abort_reason")}
+        summary["shape"] = shape_of(part)  # what a later run must match to be compared with this one
     elif stage == "database":
         if not isinstance(part, dict):
             raise ValueError(f"database result must be a dict, got {type(part).__name__}")

@@ -172,3 +172,26 @@ def test_run_frames_round_trip_the_load_test(store):
     assert len(frames["timeseries"]) == len(recorder.timeseries_frame())
     assert frames["stages"] == part["stages"]
     assert store.run_frames("perf_load", "no-such-run") is None
+
+
+def test_comparison_chooses_the_baseline_among_runs_of_the_same_workload(store):
+    from include.perfpipe.regression.baseline import shape_of
+    from tests.unit.reporting.synthetic import load_result
+
+    def save(run_id, duration_s, verdict="pass"):
+        load = {**load_result(), "spec": {"model": "closed", "start": 1, "endpoints": [],
+                                          "stages": [{"duration_s": duration_s, "target": 1}]}}
+        run = {"dag_id": "perf_smoke", "run_id": run_id, "profile": "smoke", "target": "shape-target",
+               "started_at": f"2026-11-2{len(run_id)}T10:00:00+00:00"}
+        store.save_bundle({"run": run, "loadtest": load}, verdict, "")
+        return run, load
+
+    save("long60", 60)
+    store.mark_baseline("perf_smoke", "long60")
+    save("short20", 20)
+    run, load = save("current20", 20)
+    chosen = store.comparison(run, shape=shape_of(load))
+    assert chosen["baseline"]["run_id"] == "short20" and chosen["baseline"]["duration_s"] == load["duration_s"]
+    assert "the marked baseline has a different stage plan" in chosen["baseline_note"]
+    other = store.comparison({**run, "run_id": "other"}, shape=shape_of({"spec": {"model": "open", "stages": []}}))
+    assert other["baseline"] is None and other["baseline_note"].startswith("no comparable baseline: the 3 earlier")

@@ -20,3 +20,12 @@ def test_app_is_protected_by_airflow_auth():
 
     response = TestClient(perfpipe_reports_plugin.reports_app).get("/api/runs")
     assert response.status_code == 401  # no session cookie, no bearer token
+
+
+def test_every_dag_run_gets_a_performance_report_tab():
+    from airflow import plugins_manager
+
+    [info] = [p for p in plugins_manager.get_plugin_info() if p["name"] == "perfpipe_reports"]
+    view = next(v for v in info["external_views"] if v["name"] == "Performance report")
+    assert view["destination"] == "dag_run"
+    assert view["href"] == "perfpipe/runs/{DAG_ID}/{RUN_ID}"  # the UI substitutes the run's ids

@@ -5,18 +5,18 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from perfpipe_reports.app import create_app
-from perfpipe_reports.runs import local_report
+from perfpipe_reports.runs import local_report, run_reports
 
 from tests.unit.reporting.synthetic import HOSTILE
 
 
-def _write_run(base, dag_id, run, verdict="pass", target="demo", mtime=None):
+def _write_run(base, dag_id, run, verdict="pass", target="demo", regressions=0):
     folder = base / dag_id / run
     folder.mkdir(parents=True)
     (folder / "report.html").write_text(f"<html>report {run}</html>")
     (folder / "summary.json").write_text(json.dumps({
         "run": {"dag_id": dag_id, "run_id": run, "profile": "smoke", "target": target},
-        "verdict": {"verdict": verdict, "reason": "why"}, "totals": {"rps": 12.5, "p95_ms": 40.0, "error_rate": 0.01},
+        "verdict": {"verdict": verdict, "reason": "why", "regressions": regressions}, "totals": {"rps": 12.5, "p95_ms": 40.0, "error_rate": 0.01},
     }))
     return folder
 
@@ -32,7 +32,8 @@ def test_page_lists_runs_from_disk_without_a_store(reports):
     client = TestClient(create_app(reports, dsn=lambda: None))
     page = client.get("/")
     assert page.status_code == 200
-    assert 'href="reports/perf_smoke/run_a/report.html"' in page.text
+    assert '<a href="reports/perf_smoke/run_a/report.html">' in page.text  # same frame: no target
+    assert "target=" not in page.text
     assert "v-fail" in page.text and "No results store configured" in page.text
     assert {r["run_id"] for r in client.get("/api/runs").json()["runs"]} == {"run_a", "run_b"}
 
@@ -71,3 +72,27 @@ def test_local_report_only_for_files_under_the_reports_folder(tmp_path):
     assert local_report(inside, tmp_path) == "perf_smoke/run_a"
     assert local_report("file:///elsewhere/d/r/report.html", tmp_path) is None
     assert local_report("s3://bucket/perf_smoke/run_a/report.html", tmp_path) is None
+
+
+def test_a_regression_shows_next_to_the_verdict(tmp_path):
+    _write_run(tmp_path, "perf_load", "nightly", "pass", regressions=2)
+    page = TestClient(create_app(tmp_path, dsn=lambda: None)).get("/")
+    assert "· 2 regressions vs baseline" in page.text
+
+
+def test_a_dag_run_tab_redirects_to_its_report(reports):
+    client = TestClient(create_app(reports, dsn=lambda: None))
+    moved = client.get("/runs/perf_smoke/run_a", follow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["location"] == "../../reports/perf_smoke/run_a/report.html"
+    assert client.get("/runs/perf_smoke/run_a").text == "<html>report run_a</html>"
+
+
+def test_a_release_gate_run_lists_its_profiles_and_a_running_one_says_so(tmp_path):
+    for profile in ("smoke", "load"):
+        _write_run(tmp_path, "perf_release_gate", f"manual__1.{profile}")
+    client = TestClient(create_app(tmp_path, dsn=lambda: None))
+    page = client.get("/runs/perf_release_gate/manual__1").text
+    assert 'href="../../reports/perf_release_gate/manual__1.smoke/report.html"' in page
+    assert "manual__1.load" in page and "manual__10" not in page
+    assert "No report for this run yet" in client.get("/runs/perf_smoke/not_finished").text
+    assert run_reports(tmp_path / "perf_release_gate", "..", "manual__1") == []  # outside the reports folder

@@ -66,7 +66,8 @@ def test_summary_json_numbers_come_from_the_recorder(rendered):
     total = stats[stats["scope"] == "total"].iloc[0]
     assert summary["totals"]["requests"] == total["count"]
     assert summary["totals"]["p99_ms"] == total["p99_ms"]
-    assert summary["verdict"] == {"verdict": "fail", "reason": bundle["validation"]["reason"]}
+    assert summary["verdict"] == {"verdict": "fail", "reason": bundle["validation"]["reason"], "regressions": 1,
+                                  "headline": "FAIL · 1 regression vs baseline", "failed_task": None}
     assert summary["thresholds_failed"] == 1
     assert summary["database"]["counts"] == {"critical": 1, "warning": 1, "info": 1}
     assert summary["baseline"]["metrics"]["rps"]["baseline"] == 20.0
@@ -86,9 +87,36 @@ def test_cells_mark_the_breached_threshold(rendered):
 def test_junit_has_one_testcase_per_threshold(rendered):
     bundle, paths = rendered
     suite = ET.fromstring(paths["junit"].read_text())
-    cases = suite.findall("testcase")
+    *cases, regression = suite.findall("testcase")
     assert len(cases) == len(bundle["validation"]["results"])
     assert [c.find("failure") is not None for c in cases] == [not r["success"] for r in bundle["validation"]["results"]]
+    assert regression.get("name") == "no regression vs baseline"
+    assert regression.find("failure").get("message").startswith("FAIL · 1 regression vs baseline: ")
+    assert suite.get("failures") == str(sum(not r["success"] for r in bundle["validation"]["results"]) + 1)
+
+
+def test_a_passing_run_that_regressed_says_so_in_every_file(tmp_path):
+    bundle = synthetic.bundle(fail=False)
+    bundle["regression"] = {"baseline_found": True, "comparison": [], "change_points": [], "trend": [],
+                            "gate": {"regressed": True, "reason": "2 significant regression(s): total p95_ms +30 %"},
+                            "counts": {"regression": 2, "improvement": 0, "unchanged": 3}}
+    paths = render_report(bundle, tmp_path)
+    assert "PASS · 2 regressions vs baseline" in paths["html"].read_text().split('id="verdict"')[1][:300]
+    assert paths["markdown"].read_text().startswith("### ✅ perfpipe PASS · 2 regressions vs baseline: ")
+    suite = ET.fromstring(paths["junit"].read_text())
+    assert "PASS · 2 regressions vs baseline" in suite.find("testcase[@name='no regression vs baseline']/failure").get("message")
+    assert json.loads(paths["json"].read_text())["verdict"]["regressions"] == 2
+
+
+def test_a_failed_run_names_its_first_failed_task(tmp_path):
+    bundle = {"run": synthetic.bundle()["run"], "loadtest": None, "validation": None, "database": None,
+              "failure": {"task_id": "preflight", "map_index": -1,
+                          "error": "bad input: scenario: cannot read '/nonexistent.yaml'"}}
+    paths = render_report(bundle, tmp_path)
+    summary = json.loads(paths["json"].read_text())
+    assert summary["verdict"]["verdict"] == "error"
+    assert summary["verdict"]["reason"] == "task preflight failed: bad input: scenario: cannot read '/nonexistent.yaml'"
+    assert "task preflight failed: bad input: scenario: cannot read" in paths["html"].read_text()
 
 
 def test_invalid_run_gets_an_erroring_testcase(tmp_path):

@@ -1,0 +1,77 @@
+"""Which earlier run a run is compared with, and which of their numbers compare.
+
+Only comparable runs are compared: the same target and profile (the store's query) and the same workload
+shape (``workload_shape``: load model, stages with their durations and levels, i.e. VUs or arrival rate,
+and the scenario's endpoints). Among those, the run marked as baseline wins, else the most recent
+passing run. Counts (requests, errors) grow with the run's length, so they are compared only between
+runs of the same duration; rates and latencies compare across durations.
+"""
+from __future__ import annotations
+
+import math
+
+COUNT_METRICS = frozenset({"requests", "errors", "count"})
+DURATION_TOLERANCE = 0.01  # 1 %: the measured length of a run varies by a few ms
+
+
+def workload_shape(spec: dict) -> dict:
+    """The comparable part of a ``LoadSpec`` dict: model, level and stages, think time and the scenario.
+
+    Headers, bodies and URLs are left out (they may carry secrets, and the target is compared apart).
+    """
+    return {
+        "model": spec.get("model"), "start": spec.get("start", 0.0), "max_vus": spec.get("max_vus", 0),
+        "stages": [[float(s["duration_s"]), float(s["target"])] for s in spec.get("stages") or []],
+        "think_time_s": [float(t) for t in spec.get("think_time_s") or (0.0, 0.0)],
+        "scenario": sorted([e.get("name"), e.get("method"), e.get("klass"), float(e.get("weight", 1.0))]
+                           for e in spec.get("endpoints") or []),
+    }
+
+
+def shape_of(load: dict | None) -> dict | None:
+    """The workload shape of a ``LoadResult`` dict, None without a load test or its spec."""
+    spec = (load or {}).get("spec")
+    return workload_shape(spec) if isinstance(spec, dict) else None
+
+
+def shape_difference(current: dict, other: dict | None) -> str | None:
+    """What makes ``other`` incomparable with ``current`` (None when they match)."""
+    if not other:
+        return "its workload shape was not recorded"
+    for key, label in (("model", "load model"), ("stages", "stage plan (durations and VUs or rate)"),
+                       ("start", "start level"), ("max_vus", "max VUs"), ("think_time_s", "think time"),
+                       ("scenario", "scenario")):
+        if current.get(key) != other.get(key):
+            return f"a different {label}"
+    return None
+
+
+def choose_baseline(shape: dict | None, candidates: list[dict]) -> tuple[dict | None, str]:
+    """The baseline among ``candidates`` (earlier runs of the same target and profile, newest first, each
+    with ``is_baseline``, ``verdict`` and ``shape``) and a sentence saying why, or why there is none."""
+    if shape is None:
+        return None, "no load test to compare"
+    comparable = [c for c in candidates if shape_difference(shape, c.get("shape")) is None]
+    marked = next((c for c in comparable if c.get("is_baseline")), None)
+    if marked:
+        return marked, "the run marked as baseline"
+    passing = next((c for c in comparable if c.get("verdict") == "pass"), None)
+    if passing:
+        mark = next((c for c in candidates if c.get("is_baseline")), None)
+        note = f" (the marked baseline has {shape_difference(shape, mark.get('shape'))})" if mark else ""
+        return passing, "the last passing run with the same workload" + note
+    if not candidates:
+        return None, "no earlier run of this target and profile"
+    reasons = sorted({shape_difference(shape, c.get("shape")) or "no pass verdict" for c in candidates})
+    return None, (f"no comparable baseline: the {len(candidates)} earlier run(s) of this target and profile "
+                  f"have {'; '.join(reasons)}")
+
+
+def comparable(metric: str, baseline_duration_s: float | None, current_duration_s: float | None) -> bool:
+    """Whether ``metric`` compares between the two runs: always for rates and latencies, for counts only
+    when both runs lasted as long (within ``DURATION_TOLERANCE``)."""
+    if metric not in COUNT_METRICS:
+        return True
+    if not baseline_duration_s or not current_duration_s:
+        return False
+    return math.isclose(baseline_duration_s, current_duration_s, rel_tol=DURATION_TOLERANCE)
