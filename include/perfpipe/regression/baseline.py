@@ -25,7 +25,22 @@ def workload_shape(spec: dict) -> dict:
         "think_time_s": [float(t) for t in spec.get("think_time_s") or (0.0, 0.0)],
         "scenario": sorted([e.get("name"), e.get("method"), e.get("klass"), float(e.get("weight", 1.0))]
                            for e in spec.get("endpoints") or []),
+        "journey": _journey_shape(spec.get("journey")),
     }
+
+
+def _journey_shape(scenario: dict | None) -> dict | None:
+    """A journey scenario's steps (name, method, path, class per phase) and its pacing; no headers or bodies."""
+    journey = (scenario or {}).get("journey")
+    if not isinstance(journey, dict):
+        return None
+
+    def steps(phase: str) -> list:
+        return [[s.get("name"), s.get("method"), s.get("path") or s.get("url"), s.get("class") or s.get("klass")]
+                for s in journey.get(phase) or []]
+
+    return {"setup": steps("setup"), "steps": steps("steps"), "teardown": steps("teardown"),
+            "pacing": journey.get("pacing"), "think_time": journey.get("think_time")}
 
 
 def shape_of(load: dict | None) -> dict | None:
@@ -40,7 +55,7 @@ def shape_difference(current: dict, other: dict | None) -> str | None:
         return "its workload shape was not recorded"
     for key, label in (("model", "load model"), ("stages", "stage plan (durations and VUs or rate)"),
                        ("start", "start level"), ("max_vus", "max VUs"), ("think_time_s", "think time"),
-                       ("scenario", "scenario")):
+                       ("scenario", "scenario"), ("journey", "journey")):
         if current.get(key) != other.get(key):
             return f"a different {label}"
     return None
