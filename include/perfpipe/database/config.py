@@ -15,6 +15,13 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     # slow queries (pg_stat_statements, plan + exec time)
     "slow_query_mean_ms": 20,
     "slow_query_min_calls": 100,
+    # index advice (pg_stat_statements + HypoPG): Dexter's 50 % cost cut
+    "index_min_cost_cut_pct": 50,
+    "index_min_calls": 100,
+    "index_max_queries": 50,
+    "index_unverified_max_rows_pct": 20,
+    "fk_index_min_rows": 1_000,
+    "useless_index_min_rows": 1_000,
     # cache hit rate (pg_statio_user_tables / pg_statio_user_indexes)
     "cache_hit_min_pct": 99,
     "cache_hit_min_blocks": 1_000,

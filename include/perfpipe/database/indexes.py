@@ -136,3 +136,39 @@ def check_invalid_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             advice, render(conn, statement),
         ))
     return found
+
+
+def check_useless_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
+    """Non-unique btree indexes of tables with at least ``useless_index_min_rows`` rows whose leading column
+    holds one value (or only NULLs) per ``pg_stats``: no filter on it can ever select less than the table."""
+    rows = conn.execute(f"""
+        SELECT n.nspname AS schema, t.relname AS table, c.relname AS index, a.attname AS column,
+               s.n_distinct::float8 AS n_distinct, s.null_frac::float8 AS null_frac,
+               greatest(t.reltuples, 0)::float8 AS rows,
+               {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes,
+               pg_get_indexdef(i.indexrelid) AS definition
+          FROM pg_index i
+          JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+          JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_am am ON am.oid = c.relam
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+          JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = t.relname AND s.attname = a.attname
+         WHERE i.indisvalid AND NOT i.indisunique AND NOT i.indisprimary AND am.amname = 'btree'
+           AND i.indpred IS NULL AND i.indkey[0] <> 0
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+           AND (s.null_frac = 1 OR (s.n_distinct = 1 AND s.null_frac = 0))
+           AND t.reltuples >= %s
+         ORDER BY n.nspname, c.relname""", [cfg["useless_index_min_rows"]]).fetchall()
+    found = []
+    for r in rows:
+        what = "is NULL in every row" if r["null_frac"] == 1 else "has the same value in every row"
+        found.append(finding(
+            "useless_indexes", "warning", f"{r['schema']}.{r['index']}",
+            {"schema": r["schema"], "index": r["index"], "table": f"{r['schema']}.{r['table']}",
+             "column": r["column"], "n_distinct": r["n_distinct"], "null_frac": r["null_frac"], "rows": r["rows"],
+             "index_bytes": r["index_bytes"], "definition": r["definition"],
+             "threshold_rows": cfg["useless_index_min_rows"]},
+            f"Its leading column {r['column']} {what} (pg_stats): a lookup on it reads the whole table, so the "
+            "planner will not use the index, yet every write maintains it. Drop it, or make it partial.",
+            render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
+        ))
+    return found

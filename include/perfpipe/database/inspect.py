@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import activity, bloat, indexes, statements, tables, wraparound
+from . import activity, autovacuum, bloat, foreign_keys, index_advisor, indexes, statements, tables, wraparound
 from .config import load_config
 from .connection import connect
 from .findings import finding, severity_rank
@@ -16,10 +16,14 @@ log = logging.getLogger(__name__)
 CHECKS = {
     "table_analysis": tables.check_stale_maintenance,
     "seq_scans": tables.check_seq_scans,
+    "index_advice": index_advisor.check_index_advice,
+    "fk_without_index": foreign_keys.check_foreign_keys,
     "slow_queries": statements.check_slow_queries,
     "unused_indexes": indexes.check_unused_indexes,
     "duplicate_indexes": indexes.check_duplicate_indexes,
     "invalid_indexes": indexes.check_invalid_indexes,
+    "useless_indexes": indexes.check_useless_indexes,
+    "autovacuum_blocked": autovacuum.check_autovacuum_blocked,
     "cache_hit_rate": tables.check_cache_hit_rate,
     "connections": activity.check_connections,
     "idle_in_transaction": activity.check_idle_in_transaction,

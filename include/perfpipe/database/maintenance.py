@@ -105,6 +105,7 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
     return results
 
 
+CREATE_INDEX_CHECKS = ("index_advice", "fk_without_index")
 # check -> how its finding is applied online; everything else is advice for a human
 _INDEX_ACTIONS = {
     "unused_indexes": "drop_index",
@@ -117,18 +118,19 @@ def planned_action(f: dict) -> str | None:
     """The online action that applies ``f`` (drop_index, reindex_index, create_index), or None if manual."""
     if f["check"] == "invalid_indexes":
         return "drop_index" if (f["sql"] or "").startswith("DROP") else "reindex_index"
-    if f["check"] == "seq_scans":
-        return "create_index" if f["evidence"].get("suggested_index") else None
+    if f["check"] in CREATE_INDEX_CHECKS:  # only what the planner verified is applied; the rest is advice
+        return "create_index" if f["evidence"].get("status") == "verified" else None
     return _INDEX_ACTIONS.get(f["check"])
 
 
 def _statement(action: str, f: dict) -> sql.Composed:
     ev = f["evidence"]
     if action == "create_index":
-        s = ev["suggested_index"]
+        s = ev["index"]
+        columns = [sql.SQL("{} DESC").format(sql.Identifier(c)) if desc else sql.Identifier(c)
+                   for c, desc in zip(s["columns"], s.get("descending") or [False] * len(s["columns"]))]
         return sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(
-            sql.Identifier(s["name"]), qualified(s["schema"], s["table"]),
-            sql.SQL(", ").join(map(sql.Identifier, s["columns"])))
+            sql.Identifier(s["name"]), qualified(s["schema"], s["table"]), sql.SQL(", ").join(columns))
     target = qualified(ev["schema"], ev["index"])
     if action == "drop_index":
         return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(target)
@@ -144,7 +146,7 @@ def _drop_invalid_leftovers(conn: psycopg.Connection, action: str, f: dict) -> l
     """Drop the invalid index a failed CONCURRENTLY build left: the new index, or REINDEX's ``*_ccnew``."""
     ev = f["evidence"]
     if action == "create_index":
-        schema, exact, prefix = ev["suggested_index"]["schema"], ev["suggested_index"]["name"], None
+        schema, exact, prefix = ev["index"]["schema"], ev["index"]["name"], None
     elif action == "reindex_index":
         schema, exact, prefix = ev["schema"], None, ev["index"] + "_ccnew"
     else:

@@ -117,11 +117,12 @@ def _key(row: dict) -> tuple:
     return tuple(row.get(k) for k in _KEY_COLUMNS)
 
 
-def statements_delta(before: dict, after: dict, top: int = 20) -> list[dict]:
+def statements_delta(before: dict, after: dict, top: int | None = 20) -> list[dict]:
     """The queries that dominated the window between two snapshots, by plan + exec time spent in it.
 
     An entry missing from ``before`` or whose calls went down (evicted or reset) counts in full.
     Each row: queryid, query, calls, total_ms, mean_ms, rows, shared_blks_hit, shared_blks_read, share_pct.
+    ``top`` None keeps every query of the window.
     """
     if not (before.get("available") and after.get("available")):
         return []
@@ -147,7 +148,7 @@ def statements_delta(before: dict, after: dict, top: int = 20) -> list[dict]:
     deltas.sort(key=lambda d: d["total_ms"], reverse=True)
     for d in deltas:
         d["share_pct"] = round(100.0 * d["total_ms"] / window_total, 2)
-    return deltas[:top]
+    return deltas if top is None else deltas[:top]
 
 
 def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
@@ -178,3 +179,12 @@ def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             ))
     found.sort(key=lambda f: f["evidence"]["total_ms"], reverse=True)
     return found
+
+
+def top_queries(window: list[dict], top: int = 10) -> dict[str, list[dict]]:
+    """The load window's queries (``statements_delta`` rows) ranked by total and by mean time, each with
+    its share of the window's total query time: ``{"by_total": [...], "by_mean": [...]}``."""
+    return {
+        "by_total": sorted(window, key=lambda d: d["total_ms"], reverse=True)[:top],
+        "by_mean": sorted(window, key=lambda d: d["mean_ms"], reverse=True)[:top],
+    }

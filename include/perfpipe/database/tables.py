@@ -1,14 +1,11 @@
 """Table-level insights: table analysis, stale (auto)vacuum/analyze, sequential-scan-heavy tables, cache hit rate."""
 from __future__ import annotations
 
-import re
-
 import psycopg
 from psycopg import sql
 
 from .connection import connect, qualified, render
 from .findings import finding, jsonable
-from .statements import read_snapshot
 
 
 def size_sql(oid_expr: str, function: str = "pg_total_relation_size") -> str:
@@ -94,61 +91,18 @@ def check_seq_scans(conn: psycopg.Connection, cfg: dict) -> list[dict]:
         [cfg["seq_scan_min_rows"]],
     ).fetchall()
     rows = [r for r in rows if r["index_use_pct"] < cfg["index_use_min_pct"]]
-    if not rows:
-        return []
-    statements = read_snapshot(conn)["rows"]
-    found = []
-    for r in rows:
-        suggestion = suggest_index(conn, r["schema"], r["table"], statements)
-        statement = None
-        if suggestion:
-            statement = render(conn, sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(
-                sql.Identifier(suggestion["name"]), qualified(r["schema"], r["table"]),
-                sql.SQL(", ").join(map(sql.Identifier, suggestion["columns"]))))
-        found.append(finding(
+    return [
+        finding(
             "seq_scans", "warning", f"{r['schema']}.{r['table']}",
             {"seq_scan": r["seq_scan"], "seq_tup_read": r["seq_tup_read"], "idx_scan": r["idx_scan"],
              "index_use_pct": r["index_use_pct"], "live_tuples": r["live_tuples"],
-             "threshold_pct": cfg["index_use_min_pct"], "threshold_rows": cfg["seq_scan_min_rows"],
-             "suggested_index": suggestion},
-            ("Index the column the busiest query on this table filters on (suggested from pg_stat_statements); "
-             "confirm with EXPLAIN." if suggestion else
-             "Find the queries scanning this table (slow_queries findings, pg_stat_statements) and index the "
-             "columns they filter or join on with CREATE INDEX CONCURRENTLY; confirm with EXPLAIN."),
-            statement,
-        ))
-    return found
-
-
-_FILTER_COLUMN = re.compile(
-    r"\bwhere\s+(?:\(\s*)?(?:\w+\.)?\"?([A-Za-z_][\w$]*)\"?\s*(?:=|<|>|\bin\b|\bbetween\b|\blike\b)", re.I)
-
-
-def suggest_index(conn: psycopg.Connection, schema: str, table: str, statements: list[dict]) -> dict | None:
-    """A single-column index for the first WHERE column of the most expensive statement reading ``table``,
-    if that column exists and no valid index leads with it yet (a heuristic: confirm with EXPLAIN)."""
-    from_table = re.compile(rf'\bfrom\s+(?:"?{re.escape(schema)}"?\.)?"?{re.escape(table)}"?(?:\s|$|;)', re.I)
-    reading = sorted((s for s in statements if from_table.search(s["query"])),
-                     key=lambda s: s["total_exec_ms"], reverse=True)
-    for s in reading:
-        match = _FILTER_COLUMN.search(s["query"])
-        if not match:
-            continue
-        column = match.group(1)
-        row = conn.execute(
-            """SELECT a.attnum,
-                      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisvalid
-                                 AND i.indkey[0] = a.attnum) AS indexed,
-                      to_regclass(quote_ident(%s) || '.' || quote_ident(left(%s, 63))) IS NOT NULL AS name_taken
-                 FROM pg_attribute a
-                WHERE a.attrelid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s))
-                  AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped""",
-            [schema, f"{table}_{column}_idx", schema, table, column],
-        ).fetchone()
-        if row and not row["indexed"] and not row["name_taken"]:
-            return {"schema": schema, "table": table, "columns": [column],
-                    "name": f"{table}_{column}_idx"[:63], "queryid": s["queryid"]}
-    return None
+             "threshold_pct": cfg["index_use_min_pct"], "threshold_rows": cfg["seq_scan_min_rows"]},
+            "See this table's index_advice and fk_without_index findings: candidate indexes parsed from "
+            "pg_stat_statements and checked against the planner. Without any, find the queries scanning it "
+            "(slow_queries, pg_stat_statements) and EXPLAIN them.",
+        )
+        for r in rows
+    ]
 
 
 def check_cache_hit_rate(conn: psycopg.Connection, cfg: dict) -> list[dict]:

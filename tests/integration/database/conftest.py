@@ -1,9 +1,15 @@
 """Real servers for the database stage: the system PostgreSQL 15 and an embedded PostgreSQL 18
-(pg_stat_statements preloaded) in a pytest temp dir. Tests get scratch databases named ``perfdb_*``."""
+(pg_stat_statements preloaded) in a pytest temp dir. Tests get scratch databases named ``perfdb_*``.
+
+``hypopg_server``: a private cluster of the system's PostgreSQL 15 installation (Debian postgresql-15 with
+postgresql-15-hypopg, tests/system-packages.txt) with pg_stat_statements preloaded, which the shared server
+at 5432 lacks and may not be restarted for. It fails, never skips, when PostgreSQL 15 or HypoPG is missing."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -15,6 +21,8 @@ import pytest
 from psycopg import sql
 
 SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+SYSTEM_PG_BIN = Path("/usr/lib/postgresql/15/bin")
+HYPOPG_PACKAGE = "postgresql-15-hypopg"
 
 
 @dataclass
@@ -67,6 +75,40 @@ def server(request) -> Server:
     request.addfinalizer(stop)
     dsn = embedded.ensure_embedded_postgres(root / "data", _free_port())
     return Server("pg18", dsn.rsplit("/", 1)[0] + "/postgres", statements=True)
+
+
+@pytest.fixture(scope="session")
+def hypopg_server(request) -> Server:
+    """PostgreSQL 15 from the system installation, HypoPG available, pg_stat_statements preloaded."""
+    if not (SYSTEM_PG_BIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL 15 binaries missing in {SYSTEM_PG_BIN}: apt-get install postgresql-15")
+    root = Path(tempfile.mkdtemp(prefix="perfdb_hypopg_"))
+    data = root / "data"
+    run_as = {"user": "postgres"} if os.geteuid() == 0 else {}
+    if run_as:
+        shutil.chown(root, "postgres")
+    port = _free_port()
+
+    def pg(*args: str) -> None:
+        subprocess.run([str(SYSTEM_PG_BIN / args[0]), *args[1:]], check=True, capture_output=True, **run_as)
+
+    def stop():
+        subprocess.run([str(SYSTEM_PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True, **run_as)
+        shutil.rmtree(root, ignore_errors=True)
+
+    pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
+    request.addfinalizer(stop)
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.write("listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n"
+                   "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n")
+    pg("pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-o", f"-p {port}", "-w", "-t", "60", "start")
+    admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    with psycopg.connect(admin) as conn:
+        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'").fetchone() is None:
+            pytest.fail(f"HypoPG is not installed for PostgreSQL 15: apt-get install -y {HYPOPG_PACKAGE} "
+                        "(listed in tests/system-packages.txt)")
+    return Server("pg15-hypopg", admin, statements=True)
 
 
 def run_and_close(dsn: str, statements: list[str], repeat: int = 1) -> None:

@@ -107,16 +107,20 @@ def test_apply_allowlisted_drop_and_clean_up_failed_reindex(db):
     assert not [name for name in after if "_ccnew" in name]
 
 
-def _suggestion(table: str, column: str) -> dict:
-    return {"check": "seq_scans", "severity": "warning", "object": f"public.{table}", "recommendation": "",
+def _suggestion(table: str, column: str, status: str = "verified") -> dict:
+    name = f"{table}_{column}_idx"
+    return {"check": "index_advice", "severity": "warning", "object": f"public.{name}", "recommendation": "",
             "sql": "CREATE INDEX CONCURRENTLY ...",
-            "evidence": {"suggested_index": {"schema": "public", "table": table, "columns": [column],
-                                             "name": f"{table}_{column}_idx"}}}
+            "evidence": {"status": status, "index": {"schema": "public", "table": table, "columns": [column],
+                                                     "descending": [False], "name": name}}}
 
 
 def test_create_index_concurrently_applied(db):
-    [row] = apply_recommendations(db, [_suggestion("t", "x")], allowlist=["public.t"], apply=True)
-    assert row["status"] == "applied" and row["sql"] == 'CREATE INDEX CONCURRENTLY "t_x_idx" ON "public"."t" ("x")'
+    unverified, verified = apply_recommendations(
+        db, [_suggestion("t", "id", "unverified"), _suggestion("t", "x")], allowlist=["public.*"], apply=True)
+    assert unverified["status"] == "manual_only" and "t_id_idx" not in _indexes(db)
+    assert verified["status"] == "applied"
+    assert verified["sql"] == 'CREATE INDEX CONCURRENTLY "t_x_idx" ON "public"."t" ("x")'
     assert _indexes(db)["t_x_idx"] is True
 
 
@@ -128,7 +132,7 @@ def test_failed_create_index_concurrently_leaves_no_invalid_index(db):
     release = threading.Timer(2.0, writer.rollback)
     release.start()
     try:
-        [row] = apply_recommendations(db, [_suggestion("t", "x")], allowlist=["public.t"], apply=True,
+        [row] = apply_recommendations(db, [_suggestion("t", "x")], allowlist=["public.t_x_idx"], apply=True,
                                       lock_timeout_s=0.5)
     finally:
         release.join()

@@ -10,7 +10,7 @@ from include.perfpipe.database.benchmark import load_queries, normalise_queries,
 from include.perfpipe.database.bloat import estimate_bloat, expected_btree_pages, expected_table_pages
 from include.perfpipe.database.indexes import covering_index
 from include.perfpipe.database.maintenance import allowed, planned_action
-from include.perfpipe.database.statements import column_map, statements_delta
+from include.perfpipe.database.statements import column_map, statements_delta, top_queries
 from include.perfpipe.database.wraparound import sequence_limit
 
 
@@ -94,6 +94,14 @@ def test_delta_counts_only_the_window_and_survives_resets():
     assert statements_delta({"available": False, "rows": []}, after) == []
 
 
+def test_top_queries_rank_the_whole_window_by_total_and_by_mean():
+    window = [{"queryid": 1, "total_ms": 900.0, "mean_ms": 1.0, "share_pct": 90.0},
+              {"queryid": 2, "total_ms": 100.0, "mean_ms": 50.0, "share_pct": 10.0}]
+    ranked = top_queries(window, top=1)
+    assert [q["queryid"] for q in ranked["by_total"]] == [1]
+    assert [(q["queryid"], q["share_pct"]) for q in ranked["by_mean"]] == [(2, 10.0)]
+
+
 def test_query_labels_and_normalisation():
     assert query_label("SELECT * FROM public.accounts WHERE id = 1") == "select_accounts"
     assert query_label("select 1") == "select"
@@ -115,7 +123,10 @@ def test_only_online_index_changes_are_applicable():
     assert planned_action({"check": "unused_indexes", "sql": "DROP ...", "evidence": {}}) == "drop_index"
     assert planned_action({"check": "invalid_indexes", "sql": "REINDEX ...", "evidence": {}}) == "reindex_index"
     assert planned_action({"check": "invalid_indexes", "sql": "DROP ...", "evidence": {}}) == "drop_index"
-    assert planned_action({"check": "seq_scans", "sql": None, "evidence": {"suggested_index": None}}) is None
+    assert planned_action({"check": "seq_scans", "sql": None, "evidence": {}}) is None
+    for check in ("index_advice", "fk_without_index"):  # only what the planner verified is applied
+        assert planned_action({"check": check, "sql": "CREATE ...", "evidence": {"status": "verified"}}) == "create_index"
+        assert planned_action({"check": check, "sql": "CREATE ...", "evidence": {"status": "unverified"}}) is None
     for manual in ("table_bloat", "sequence_exhaustion", "stale_vacuum", "idle_in_transaction"):
         assert planned_action({"check": manual, "sql": "X", "evidence": {}}) is None
 
