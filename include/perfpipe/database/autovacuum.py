@@ -51,7 +51,7 @@ def check_autovacuum_blocked(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     server_off = [name for name in ("autovacuum", "track_counts") if settings.get(name) == "off"]
     if server_off:
         found.append(finding(
-            "autovacuum_blocked", "critical", "server", {"settings": {n: "off" for n in server_off}},
+            "autovacuum_blocked", "warning", "server", {"settings": {n: "off" for n in server_off}},
             "Autovacuum does not run (only anti-wraparound vacuums do): dead rows pile up and statistics go "
             "stale. Turn it back on.",
             "; ".join(render(conn, sql.SQL("ALTER SYSTEM SET {} = on").format(sql.Identifier(n))) for n in server_off),
