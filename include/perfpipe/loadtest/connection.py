@@ -1,50 +1,100 @@
 """The hot path: one keep-alive HTTP/1.1 connection as an asyncio Protocol with pre-built requests.
 
 Each endpoint becomes an ``httpx.Request`` once (headers, JSON body, auth), serialised to bytes once;
-sending is one ``transport.write`` and the response is parsed just enough to know its status and
-where it ends (Content-Length, chunked, or connection close). No futures, tasks or pools per request:
-the connection calls its owner back, so the generator spends its time on the wire, not on itself.
-Only endpoints with a ``check`` keep the body and get an ``httpx.Response`` built.
+sending is one ``transport.write``. Responses are framed by llhttp (``httptools``), RFC 9112:
+``Connection`` token lists, Transfer-Encoding with Content-Length refused, chunk extensions and
+trailers, 1xx responses skipped, no body for HEAD, 204 and 304, read-until-close bodies. A response
+the parser rejects fails its request with a named error (``RESPONSE_ERRORS``) and drops the
+connection, so nothing left in the buffer can be read as the next response. Headers are capped at
+``MAX_HEADER_BYTES``; a body is kept only when the endpoint needs the response (a check), up to its
+``max_body_bytes``; other bodies are counted and dropped as they stream. No futures, tasks or pools
+per request: the connection calls its owner back.
 """
 from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 import ssl
 from collections.abc import Callable
 from time import perf_counter
 
+import httptools
 import httpx
 
-from include.perfpipe.loadtest.spec import Endpoint
+from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint
 from include.perfpipe.loadtest.target import split_url
 
 USER_AGENT = "perfpipe-loadtest"
-_LENGTH, _CHUNKED, _UNTIL_CLOSE, _TRAILER = 0, 1, 2, 3
+MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
+# what a failed request is recorded as (its status in the results), besides ReadTimeout, ReadError,
+# ConnectError and ConnectTimeout
+RESPONSE_ERRORS = {
+    "RemoteProtocolError": "the server closed the connection before the response ended",
+    "InvalidStatusLine": "the status line is not HTTP/1.x NNN",
+    "InvalidContentLength": "Content-Length is not one non-negative number",
+    "AmbiguousFraming": "Transfer-Encoding together with Content-Length",
+    "InvalidChunk": "a chunk size or chunk framing is invalid",
+    "InvalidHeader": "a header line is malformed",
+    "InvalidResponse": "any other framing error",
+    "UnexpectedUpgrade": "101 Switching Protocols to a request that asked for no upgrade",
+    "HeadersTooLarge": f"the response head exceeds {MAX_HEADER_BYTES // 1024} KiB",
+    "BodyTooLarge": "a body kept for a check exceeds the endpoint's max_body_bytes",
+}
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback: the response breaks a bound; ``args[0]`` names the error."""
 
 
 class Prepared:
-    """An endpoint ready to send: raw request bytes, where to connect, and how to judge the response."""
+    """An endpoint ready to send: raw request bytes, where to connect, and how to judge the response.
 
-    __slots__ = ("name", "klass", "raw", "host", "port", "ssl", "expect", "check", "request", "no_body")
+    ``raw`` is ``head + tail``: ``head`` ends with the last header line's CRLF, ``tail`` is the blank
+    line and the body, so per-VU lines (a Cookie) can be sent between them without re-serialising.
+    ``keep_body`` says that the response must be built (a check, or anything else reading it).
+    """
 
-    def __init__(self, endpoint: Endpoint, verify_tls: bool = True) -> None:
-        self.name, self.klass = endpoint.name, endpoint.klass
-        self.request = httpx.Request(
-            endpoint.method, endpoint.url, headers={"User-Agent": USER_AGENT, **endpoint.headers},
-            json=endpoint.json, content=endpoint.body,
-        )
-        self.raw = serialise(self.request)
+    __slots__ = ("name", "klass", "url", "raw", "head", "tail", "host", "port", "ssl", "expect", "check",
+                 "request", "no_body", "keep_body", "max_body_bytes")
+
+    def __init__(self, endpoint: Endpoint, verify_tls: bool = True,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.name, self.klass, self.url = endpoint.name, endpoint.klass, endpoint.url
+        headers = {**DEFAULT_HEADERS, **endpoint.headers}
+        check_headers(headers, f"endpoint {endpoint.name!r}")
+        try:
+            self.request = httpx.Request(endpoint.method, endpoint.url, headers=headers, json=endpoint.json,
+                                         content=endpoint.body)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"endpoint {endpoint.name!r}.url: {exc}") from None
+        self.head, self.tail = serialise_parts(self.request)
+        self.raw = self.head + self.tail
         scheme, self.host, self.port = split_url(endpoint.url)
         self.ssl = _tls_context(verify_tls) if scheme == "https" else None
         self.expect = frozenset(endpoint.expect_status)
         self.check = _resolve_check(endpoint.check)
         self.no_body = endpoint.method == "HEAD"
+        self.keep_body = self.check is not None
+        self.max_body_bytes = max_body_bytes
 
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         if status not in self.expect:
             return False
         return self.check is None or bool(self.check(response))
+
+
+def check_headers(headers: dict, where: str) -> None:
+    """Refuse a header name that is not an RFC 9110 token, or a value with CR, LF or NUL (request
+    splitting), with an error naming the header."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"{where}: header name {name!r} is not a valid HTTP token")
+        if not isinstance(value, str) or _BAD_VALUE.search(value):
+            raise ValueError(f"{where}: header {name!r} has a CR, LF or NUL in its value {value!r}; refused")
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:
@@ -55,10 +105,16 @@ def _tls_context(verify: bool) -> ssl.SSLContext:
     return context
 
 
+def serialise_parts(request: httpx.Request) -> tuple[bytes, bytes]:
+    """``(request line and header lines, blank line and body)`` of ``request``."""
+    head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+    head += [name + b": " + value + b"\r\n" for name, value in request.headers.raw]
+    return b"".join(head), b"\r\n" + request.read()
+
+
 def serialise(request: httpx.Request) -> bytes:
-    head = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
-    head += [name + b": " + value for name, value in request.headers.raw]
-    return b"\r\n".join(head) + b"\r\n\r\n" + request.read()
+    head, tail = serialise_parts(request)
+    return head + tail
 
 
 def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
@@ -71,9 +127,31 @@ def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
         raise ValueError(f"check: cannot import {spec!r}: {exc}") from None
 
 
+def _error_name(exc: Exception) -> str:
+    if isinstance(exc.__context__, _Refused):
+        return exc.__context__.args[0]
+    if isinstance(exc, httptools.HttpParserUpgrade):
+        return "UnexpectedUpgrade"
+    if isinstance(exc, httptools.HttpParserInvalidStatusError):
+        return "InvalidStatusLine"
+    message = str(exc).lower()
+    if "transfer-encoding" in message and "content-length" in message:
+        return "AmbiguousFraming"
+    for word, name in (("content-length", "InvalidContentLength"), ("chunk", "InvalidChunk"),
+                       ("expected http/", "InvalidStatusLine"), ("status", "InvalidStatusLine"),
+                       ("header", "InvalidHeader")):
+        if word in message:
+            return name
+    return "InvalidResponse"
+
+
 class HttpConnection(asyncio.Protocol):
     """One connection; the owner gets ``completed(conn, status, response)``, ``failed(conn, error)``
-    (the request in flight failed; the connection is dead) and, once per connection, ``lost(conn)``."""
+    (the request in flight failed; the connection is dead) and, once per connection, ``lost(conn)``.
+
+    ``response`` is an ``httpx.Response`` (decoded on access) when the endpoint keeps the body, else
+    None; ``conn.headers`` holds the raw header pairs of the response just completed either way.
+    """
 
     def __init__(self, owner) -> None:
         self.owner = owner
@@ -84,28 +162,35 @@ class HttpConnection(asyncio.Protocol):
         self.start = 0.0  # what latency is measured from (the send, or the intended send time)
         self.sent = 0.0  # when the request left, for timeouts
         self.vu = None  # the closed model's virtual user driving this connection
+        self.headers: list[tuple[bytes, bytes]] = []
+        self._parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self._buf = b""
-        self._status = 0
-        self._mode = _LENGTH
-        self._left = 0
+        self.status = 0
+        self.headers = []
+        self._head_bytes = 0  # of header lines parsed
+        self._fed = 0  # bytes received before the head ended (an endless header line)
+        self._head_done = False
+        self._framed = False  # Content-Length or chunked: the end is known without a close
+        self._complete = False
         self._keep_alive = True
-        self._head = b""
         self._parts: list[bytes] | None = None
+        self._kept = 0
 
     # -- sending ---------------------------------------------------------------------------------
-    def send(self, endpoint: Prepared, start: float) -> None:
+    def send(self, endpoint: Prepared, start: float, extra_head: bytes = b"") -> None:
+        """Send ``endpoint``'s request, with ``extra_head`` (complete header lines) after its headers."""
         self.endpoint, self.start, self.busy = endpoint, start, True
         self.sent = perf_counter()
         if self.closed:  # the server closed it between connect and send
             self.busy = False
             self.owner.failed(self, "RemoteProtocolError")
             return
-        if endpoint.check is not None:
+        self._reset()
+        if endpoint.keep_body:
             self._parts = []
-        self.transport.write(endpoint.raw)
+        self.transport.write(endpoint.head + extra_head + endpoint.tail if extra_head else endpoint.raw)
 
     def close(self) -> None:
         self.closed = True
@@ -117,6 +202,7 @@ class HttpConnection(asyncio.Protocol):
         if self.busy:
             self.busy = False
             self.closed = True
+            self._parts = None  # the connection lingers until the cycle collector runs: not its body
             self.transport.abort()
             self.owner.failed(self, error)
 
@@ -127,124 +213,85 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         """Called once per connection: finishes or fails the request in flight, then ``lost``."""
         self.closed = True
-        if self.busy and self._status and self._mode == _UNTIL_CLOSE:
-            self._keep_alive = False
+        if self.busy and self._head_done and not self._framed and not self._complete:
+            self._keep_alive = False  # a body delimited by the close
             self._finish()
         elif self.busy:
-            self.busy = False
+            self.busy, self._parts = False, None
             self.owner.failed(self, "ReadError" if exc is not None else "RemoteProtocolError")
         self.owner.lost(self)
 
     def data_received(self, data: bytes) -> None:
-        if not self.busy:
-            return  # nothing was asked: ignore stray bytes (the server will close if it meant it)
-        buf = self._buf + data if self._buf else data
+        if not self.busy:  # nothing was asked: the stream can no longer be trusted
+            self.close()
+            return
         try:
-            if not self._status:
-                buf = self._read_head(buf)
-                if buf is None:
-                    return
-            self._read_body(buf)
-        except ValueError:
-            self.fail("RemoteProtocolError")
-
-    # -- parsing --------------------------------------------------------------------------------
-    def _read_head(self, buf: bytes) -> bytes | None:
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self._buf = buf
-                return None
-            head, buf = buf[:end], buf[end + 4:]
-            if head[:5] != b"HTTP/":
-                raise ValueError("not an HTTP response")
-            status = int(head[9:12])
-            if not 100 <= status < 200:
-                break
-        lower = head.lower()
-        self._status = status
-        self._keep_alive = b"\r\nconnection: close" not in lower and (
-            head[:8] != b"HTTP/1.0" or b"\r\nconnection: keep-alive" in lower
-        )
-        if self._parts is not None:
-            self._head = head
-        if self.endpoint.no_body or status in (204, 304):
-            self._mode, self._left = _LENGTH, 0
-        elif b"\r\ntransfer-encoding:" in lower and b"chunked" in lower:
-            self._mode, self._left = _CHUNKED, 0
-        else:
-            at = lower.find(b"\r\ncontent-length:")
-            if at < 0:
-                self._mode = _UNTIL_CLOSE
-            else:
-                eol = lower.find(b"\r\n", at + 17)
-                self._mode, self._left = _LENGTH, int(lower[at + 17: eol if eol > 0 else None])
-        return buf
-
-    def _read_body(self, buf: bytes) -> None:
-        parts = self._parts
-        if self._mode == _LENGTH:
-            if len(buf) >= self._left:
-                if parts is not None:
-                    parts.append(buf[: self._left])
-                self._finish()
-            else:
-                self._left -= len(buf)
-                self._buf = b""
-                if parts is not None:
-                    parts.append(buf)
-        elif self._mode == _UNTIL_CLOSE:
-            self._buf = b""
-            if parts is not None:
-                parts.append(buf)
-        elif self._read_chunked(buf):
+            self._parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            if not self._complete:
+                self.fail(_error_name(exc))
+                return
+            if not self.endpoint.no_body:  # bytes after the response: drop the connection after it
+                self._keep_alive = False
+        if self._complete:
             self._finish()
+        elif not self._head_done:
+            self._fed += len(data)
+            if self._fed > MAX_HEADER_BYTES:
+                self.fail("HeadersTooLarge")
 
-    def _read_chunked(self, buf: bytes) -> bool:
-        pos, size = 0, len(buf)
-        while True:
-            if self._mode == _TRAILER:
-                if buf[pos: pos + 2] == b"\r\n":
-                    return True
-                end = buf.find(b"\r\n\r\n", pos)
-                if end >= 0:
-                    return True
-                self._buf = buf[pos:]
-                return False
-            if self._left:  # inside a chunk: data then its CRLF
-                take = min(self._left, size - pos)
-                if self._parts is not None:
-                    self._parts.append(buf[pos: pos + min(take, max(self._left - 2, 0))])
-                pos += take
-                self._left -= take
-                if self._left:
-                    self._buf = b""
-                    return False
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                self._buf = buf[pos:]
-                return False
-            length = int(buf[pos:eol].split(b";", 1)[0], 16)
-            pos = eol + 2
-            if length == 0:
-                self._mode = _TRAILER
-            else:
-                self._left = length + 2
+    # -- httptools callbacks -----------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._complete:  # a second response to one request
+            raise _Refused("InvalidResponse")
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._head_done:
+            return  # a trailer
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEADER_BYTES:
+            raise _Refused("HeadersTooLarge")
+        self.headers.append((name, value))
+        size = len(name)
+        if size == 14 and name.lower() == b"content-length":
+            self._framed = True
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            self._framed = value.rstrip().lower().endswith(b"chunked")
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        if self.status < 200:
+            return  # 1xx: an interim response, the real one follows
+        self._head_done = True
+        self._keep_alive = self._parser.should_keep_alive()
+        if self.endpoint.no_body:  # HEAD: whatever the headers say, no body follows
+            self._complete = True
+            raise _Refused("HEAD")  # stops this parser here; _finish replaces it
+
+    def on_body(self, body: bytes) -> None:
+        parts = self._parts
+        if parts is not None:
+            self._kept += len(body)
+            if self._kept > self.endpoint.max_body_bytes:
+                raise _Refused("BodyTooLarge")
+            parts.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.status < 200:  # the 1xx ended: start over for the final response
+            self.headers, self._head_bytes = [], 0
+            return
+        self._complete = True
+
+    # -- completion --------------------------------------------------------------------------------
     def _finish(self) -> None:
-        status, endpoint = self._status, self.endpoint
-        response = None
-        if self._parts is not None:
-            response = _response(endpoint.request, self._head, b"".join(self._parts))
+        status, endpoint = self.status, self.endpoint
+        if endpoint.no_body:
+            self._parser = httptools.HttpResponseParser(self)
+        response, parts, self._parts = None, self._parts, None
+        if parts is not None:
+            response = httpx.Response(status, headers=self.headers, content=b"".join(parts), request=endpoint.request)
         keep_alive = self._keep_alive
-        self._reset()
         self.busy = False
         if not keep_alive:
             self.close()
         self.owner.completed(self, status, response)
-
-
-def _response(request: httpx.Request, head: bytes, body: bytes) -> httpx.Response:
-    lines = head.split(b"\r\n")
-    headers = [tuple(part.strip() for part in line.split(b":", 1)) for line in lines[1:] if b":" in line]
-    return httpx.Response(int(lines[0][9:12]), headers=headers, content=body, request=request)

@@ -82,7 +82,7 @@ class Shard:
         self.spec, self.index, self.count = spec, index, count
         self.progress, self.should_stop = progress, should_stop or (lambda: False)
         self.on_abort = on_abort
-        self.endpoints = [Prepared(e, spec.verify_tls) for e in spec.endpoints if e.weight > 0]
+        self.endpoints = [Prepared(e, spec.verify_tls, spec.max_body_bytes) for e in spec.endpoints if e.weight > 0]
         weights = [e.weight for e in spec.endpoints if e.weight > 0]
         self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
         self.rec = MetricsRecorder()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from include.perfpipe.loadtest.connection import Prepared
 from include.perfpipe.loadtest.engine import make_shard
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
@@ -43,9 +44,9 @@ def run_load_test(
     """Run this shard's part of ``spec`` and return its ``LoadResult``.
 
     ``start_at`` (epoch seconds) is the run's common start; None means as soon as every process is
-    ready. Disallowed targets raise ``TargetNotAllowed`` and unreachable ones ``TargetUnreachable``
-    before a single request. ``progress`` gets ``{elapsed_s, vus, rps, p95_ms, requests, errors,
-    dropped}`` every ``spec.progress_interval_s``.
+    ready. Disallowed targets raise ``TargetNotAllowed``, unreachable ones ``TargetUnreachable`` and
+    headers with CR or LF ``ValueError``, before a single request. ``progress`` gets ``{elapsed_s, vus,
+    rps, p95_ms, requests, errors, dropped}`` every ``spec.progress_interval_s``.
 
     The other shards of the run reach this one through two hooks (``store.AbortSignal`` provides
     both): ``should_stop()``, polled every 0.1 s (every second by the parent of several processes)
@@ -62,6 +63,8 @@ def run_load_test(
         raise ValueError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
     for url in spec.urls():
         check_target(url, spec.allowlist)
+    for endpoint in spec.endpoints:  # refuses bad headers and unimportable checks before any request
+        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes)
     for url in {split_url(url): url for url in spec.urls()}.values():
         probe_target(url)
     parts = shard_count * processes

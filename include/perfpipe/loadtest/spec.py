@@ -27,6 +27,8 @@ PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
 ABORT_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "error_rate", "rps", "peak_vus")
 OPERATORS = ("<", "<=", ">", ">=")
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
+MAX_TIMEOUT_S = 600.0
 
 
 def _flag(value, field_name: str) -> bool:
@@ -79,7 +81,8 @@ class LoadSpec:
     profile: str | None = None
     think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
     journey: dict | None = None  # a ScenarioFile with a journey (journey.scenario.to_dict); None: endpoints
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # per request, 0 < timeout_s <= MAX_TIMEOUT_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verify_tls: bool = True
     abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
     circuit_breaker: dict | None = field(default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50})
@@ -206,7 +209,7 @@ def load_spec(
     constant level's length, or the profile's stages scaled to it), ``rate`` (constant arrival rate:
     open model), ``max_vus``, ``stages`` (``[{duration, target}]``, from ``start``, default 0), ``model``, ``think_time``,
     ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``,
-    ``verify_tls`` (False accepts self-signed certificates).
+    ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check).
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
     with one, ``klass`` keeps only that class's endpoints. ``auth`` (user, password) and ``headers``
     are added to every request.
@@ -221,7 +224,7 @@ def load_spec(
         raise ValueError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
     unknown = set(overrides) - {
         "vus", "duration", "rate", "max_vus", "stages", "start", "model", "think_time", "timeout", "abort_rules",
-        "circuit_breaker", "loop_lag_bound_ms", "progress_interval", "verify_tls",
+        "circuit_breaker", "loop_lag_bound_ms", "progress_interval", "verify_tls", "max_body_bytes",
     }
     if unknown:
         raise ValueError(f"overrides: unknown field(s) {sorted(unknown)}")
@@ -299,7 +302,8 @@ def load_spec(
     spec = LoadSpec(
         target=target, model=model, stages=stages, endpoints=endpoints, start=start, max_vus=max_vus,
         profile=profile, think_time=think.model_dump(), journey=journey,
-        timeout_s=parse_duration(overrides.get("timeout", settings.get("timeout") or 30), "timeout"),
+        timeout_s=_timeout(overrides.get("timeout", settings.get("timeout") or 30)),
+        max_body_bytes=int(_number(overrides.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES), "max_body_bytes", 1)),
         verify_tls=_flag(overrides.get("verify_tls", True), "verify_tls"),
         abort_rules=abort_rules(overrides.get("abort_rules", [])), circuit_breaker=breaker or None, allowlist=allowed,
         loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
@@ -308,6 +312,13 @@ def load_spec(
     for url in spec.urls():
         check_target(url, allowed)
     return spec
+
+
+def _timeout(raw) -> float:
+    timeout = parse_duration(raw, "timeout")
+    if not 0 < timeout <= MAX_TIMEOUT_S:
+        raise ValueError(f"timeout: expected more than 0 s and at most {MAX_TIMEOUT_S:g} s, got {raw!r}")
+    return timeout
 
 
 def abort_rules(rules: list[dict]) -> list[dict]:

@@ -2,13 +2,20 @@
 
 Paths: ``/ok``; ``/sleep/<ms>``; ``/status/<code>``; ``/chunked``; ``/close`` (Connection: close);
 ``/stall`` (answers at once, except that every request arriving during a stall window waits until
-the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start).
+the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start);
+``/frame/<case>``: a case of ``framing`` as raw bytes (hostile and until-close ones then close);
+``/endless/headers``, ``/endless/body`` (valid heads, then never-ending headers or body) and
+``/endless/slow`` (a valid response, one byte a second).
 """
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+
+from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
+
+ENDLESS_PIECE = b"x" * 65536
 
 
 class LoopbackServer:
@@ -81,14 +88,37 @@ class LoopbackServer:
                 await asyncio.sleep(self.stall_s - into)
         elif path == "/chunked":
             writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         b"5\r\nhello\r\n6; ext=1\r\n world\r\n0\r\n\r\n")
+                         b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
             await writer.drain()
             return True
         elif path == "/close":
             close = True
+        elif path.startswith("/frame/"):
+            name = path.rsplit("/", 1)[1]
+            raw = (VALID.get(name) or UNTIL_CLOSE.get(name) or HOSTILE[name])[0]
+            writer.write(raw)
+            await writer.drain()
+            return name in VALID and b"close" not in raw.lower()
+        elif path.startswith("/endless/"):
+            await self._endless(path.rsplit("/", 1)[1], writer)
+            return False
         headers = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n"
         if close:
             headers += "Connection: close\r\n"
         writer.write(headers.encode() + b"\r\n" + body)
         await writer.drain()
         return not close
+
+    async def _endless(self, kind: str, writer: asyncio.StreamWriter) -> None:
+        """Stream forever (until the client goes away) a head, a body or a response byte by byte."""
+        if kind == "slow":
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello":
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(1.0)
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\n" + (b"Content-Length: 100000000000\r\n\r\n" if kind == "body" else b""))
+        piece = ENDLESS_PIECE if kind == "body" else b"X-Endless: " + b"y" * 1000 + b"\r\n"
+        while not writer.is_closing():
+            writer.write(piece)
+            await writer.drain()

@@ -1,9 +1,18 @@
-"""The raw HTTP/1.1 parser: framing by Content-Length, chunks and close, split anywhere across reads."""
+"""The connection on its own: llhttp framing split anywhere, named errors, bounds, request safety."""
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from include.perfpipe.loadtest.connection import HttpConnection, Prepared, serialise
+from include.perfpipe.loadtest.connection import MAX_HEADER_BYTES, HttpConnection, Prepared, serialise
 from include.perfpipe.loadtest.spec import Endpoint
+from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
+
+CHECKED = "tests.unit.loadtest.test_connection:any_response"
+
+
+def any_response(response: httpx.Response) -> bool:
+    return response is not None
 
 
 class Owner:
@@ -11,7 +20,7 @@ class Owner:
         self.events = []
 
     def completed(self, conn, status, response):
-        self.events.append(("completed", status, response))
+        self.events.append(("completed", status, None if response is None else response.content))
 
     def failed(self, conn, error):
         self.events.append(("failed", error))
@@ -33,69 +42,129 @@ class Transport:
     abort = close
 
 
+def _endpoint(**kwargs):
+    return Prepared(Endpoint(name="e", url="http://127.0.0.1:1/x", **kwargs))
+
+
 def _conn(endpoint=None):
     owner, conn = Owner(), None
     conn = HttpConnection(owner)
     conn.connection_made(Transport())
-    conn.send(Prepared(endpoint or Endpoint(name="e", url="http://127.0.0.1:1/x")), 0.0)
+    conn.send(endpoint or _endpoint(check=CHECKED), 0.0)
     return owner, conn
 
 
-def _feed(conn, data: bytes, step: int):
-    for i in range(0, len(data), step):
-        conn.data_received(data[i:i + step])
+def _feed(conn, data: bytes, cuts=()):
+    edges = [0, *sorted(set(cuts)), len(data)]
+    for a, b in zip(edges, edges[1:]):
+        if b > a:
+            conn.data_received(data[a:b])
 
 
-def test_request_bytes_come_from_httpx():
+def _outcome(raw: bytes, cuts=(), close=False):
+    owner, conn = _conn()
+    _feed(conn, raw, cuts)
+    if close:
+        conn.connection_lost(None)
+    return owner.events, conn.closed
+
+
+def test_request_bytes_come_from_httpx_with_our_default_headers():
     request = httpx.Request("POST", "http://127.0.0.1:8000/items?a=1", headers={"X-T": "1"}, json={"a": 1})
     raw = serialise(request)
     assert raw.startswith(b"POST /items?a=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nX-T: 1\r\n")
     assert raw.endswith(b"Content-Type: application/json\r\n\r\n{\"a\":1}")
+    prepared = _endpoint()
+    assert prepared.raw == prepared.head + prepared.tail and prepared.tail == b"\r\n"
+    assert b"\r\nAccept-Encoding: gzip, deflate\r\n" in prepared.head
 
 
-@pytest.mark.parametrize("step", [1, 3, 7, 1000])
-@pytest.mark.parametrize("response", [
-    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length:5\r\n\r\nhello",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n",
-])
-def test_framing_split_anywhere(response, step):
-    owner, conn = _conn(Endpoint(name="e", url="http://127.0.0.1:1/x", check="tests.unit.loadtest.test_connection:is_hello"))
-    _feed(conn, response, step)
-    ((kind, status, parsed),) = owner.events
-    assert (kind, status, parsed.content, conn.busy, conn.closed) == ("completed", 200, b"hello", False, False)
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_valid_framing_completes_and_keeps_the_connection_when_allowed(name):
+    raw, status, body = VALID[name]
+    events, closed = _outcome(raw)
+    assert events == [("completed", status, body)]
+    assert closed == (b"close" in raw.lower())
 
 
-def is_hello(response: httpx.Response) -> bool:
-    return response.text == "hello"
+@pytest.mark.parametrize("name", sorted(UNTIL_CLOSE))
+def test_a_body_read_until_the_close(name):
+    raw, status, body = UNTIL_CLOSE[name]
+    events, _ = _outcome(raw)
+    assert events == []  # not over before the close
+    events, closed = _outcome(raw, close=True)
+    assert events == [("completed", status, body), ("lost",)] and closed
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_framing_fails_with_a_named_error_and_drops_the_connection(name):
+    raw, error = HOSTILE[name]
+    events, closed = _outcome(raw, close=True)
+    assert events[0] == ("failed", error) and closed
+    assert [e for e in events if e[0] != "lost"] == [("failed", error)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(VALID) + sorted(UNTIL_CLOSE)), data=st.data())
+def test_any_split_parses_like_no_split(name, data):
+    raw = {**VALID, **UNTIL_CLOSE}[name][0]
+    cuts = data.draw(st.lists(st.integers(1, len(raw) - 1), max_size=12))
+    close = name in UNTIL_CLOSE
+    assert _outcome(raw, cuts, close) == _outcome(raw, (), close)
 
 
 def test_two_responses_in_a_row_on_one_connection():
-    owner, conn = _conn()
+    owner, conn = _conn(_endpoint())
     conn.data_received(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
     conn.send(conn.endpoint, 0.0)
     conn.data_received(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
-    assert [e[:2] for e in owner.events] == [("completed", 201), ("completed", 503)]
+    assert owner.events == [("completed", 201, None), ("completed", 503, None)] and not conn.closed
 
 
-def test_connection_close_and_read_until_close():
-    owner, conn = _conn()
-    conn.data_received(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx")
-    assert owner.events[0][:2] == ("completed", 200) and conn.closed and conn.transport.closed
-    owner, conn = _conn()
-    conn.data_received(b"HTTP/1.0 200 OK\r\n\r\nbody without length")
-    assert owner.events == []
-    conn.connection_lost(None)
-    assert [e[:2] for e in owner.events] == [("completed", 200), ("lost",)]
+def test_bytes_beyond_the_response_drop_the_connection_after_it():
+    owner, conn = _conn(_endpoint())
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert owner.events == [("completed", 200, None)] and conn.closed
+    owner, conn = _conn(_endpoint())
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    conn.data_received(b"HTTP/1.1 408 Request Timeout\r\n\r\n")  # nothing asked: not a response to us
+    assert owner.events == [("completed", 200, None)] and conn.closed
 
 
-def test_head_and_204_have_no_body():
-    owner, conn = _conn(Endpoint(name="h", url="http://127.0.0.1:1/", method="HEAD"))
+def test_head_has_no_body_and_the_connection_stays_usable():
+    owner, conn = _conn(Prepared(Endpoint(name="h", url="http://127.0.0.1:1/", method="HEAD")))
     conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n")
-    owner2, conn2 = _conn()
-    conn2.data_received(b"HTTP/1.1 204 No Content\r\n\r\n")
-    assert owner.events[0][:2] == ("completed", 200) and owner2.events[0][:2] == ("completed", 204)
+    conn.send(conn.endpoint, 0.0)
+    conn.data_received(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert owner.events == [("completed", 200, None), ("completed", 404, None)] and not conn.closed
+
+
+def test_headers_are_capped_in_lines_and_in_one_endless_line():
+    owner, conn = _conn()
+    conn.data_received(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(MAX_HEADER_BYTES // 1000 + 1):
+        conn.data_received(b"X-A: " + b"a" * 1000 + b"\r\n")
+    assert owner.events == [("failed", "HeadersTooLarge")] and conn.closed
+    owner, conn = _conn()
+    conn.data_received(b"HTTP/1.1 200 OK\r\nX-A: ")
+    for _ in range(MAX_HEADER_BYTES // 4096 + 1):
+        conn.data_received(b"a" * 4096)
+    assert owner.events == [("failed", "HeadersTooLarge")] and conn.closed
+
+
+def test_a_kept_body_is_capped_and_other_bodies_are_not_kept():
+    checked = Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", check=CHECKED), max_body_bytes=1000)
+    owner, conn = _conn(checked)
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+    conn.data_received(b"a" * 999)
+    assert owner.events == [] and conn._kept == 999
+    conn.data_received(b"a" * 2)
+    assert owner.events == [("failed", "BodyTooLarge")] and conn.closed
+    owner, conn = _conn(_endpoint())
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n")
+    for _ in range(50):
+        conn.data_received(b"a" * 100_000)
+    assert owner.events == [("completed", 200, None)] and conn._parts is None and conn._kept == 0
 
 
 def test_failures_are_reported_once():
@@ -103,10 +172,6 @@ def test_failures_are_reported_once():
     conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
     conn.connection_lost(ConnectionResetError())
     assert owner.events == [("failed", "ReadError"), ("lost",)]
-    owner, conn = _conn()
-    conn.data_received(b"garbage\r\n\r\n")
-    conn.connection_lost(None)
-    assert owner.events == [("failed", "RemoteProtocolError"), ("lost",)]
     owner, conn = _conn()
     conn.fail("ReadTimeout")
     conn.fail("ReadTimeout")
@@ -123,11 +188,27 @@ def test_expected_status_and_checks_judge_success():
         Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", check="nowhere:fn"))
 
 
+def is_hello(response: httpx.Response) -> bool:
+    return response.text == "hello"
+
+
+@pytest.mark.parametrize("headers, named", [
+    ({"X-Token": "a\r\nX-Injected: 1"}, "'X-Token'"),
+    ({"X-Token": "a\nb"}, "'X-Token'"),
+    ({"X-Token": "a\rb"}, "'X-Token'"),
+    ({"X-Bad\r\nName": "1"}, r"'X-Bad\\r\\nName'"),
+    ({"X Space": "1"}, "'X Space'"),
+])
+def test_cr_or_lf_in_a_header_is_refused_naming_it(headers, named):
+    with pytest.raises(ValueError, match=f"endpoint 'e'.*{named}"):
+        Prepared(Endpoint(name="e", url="http://127.0.0.1:1/", headers=headers))
+
+
 def test_sending_on_a_connection_the_server_closed_fails_at_once():
     owner, conn = Owner(), None
     conn = HttpConnection(owner)
     conn.connection_made(Transport())
     conn.connection_lost(None)
-    conn.send(Prepared(Endpoint(name="e", url="http://127.0.0.1:1/x")), 0.0)
+    conn.send(_endpoint(), 0.0)
     assert owner.events == [("lost",), ("failed", "RemoteProtocolError")] and not conn.busy
     assert conn.transport.written == []

@@ -70,6 +70,9 @@ def test_spec_round_trips_through_json():
     ({"overrides": {"speed": 1}}, r"overrides: unknown field\(s\) \['speed'\]"),
     ({"overrides": {"abort_rules": [{"metric": "p42", "limit": 1}]}}, r"abort_rules\[0\]\.metric.*'p42'"),
     ({"target": "ftp://127.0.0.1/"}, r"target: expected an http:// or https:// URL"),
+    ({"overrides": {"timeout": 0}}, r"timeout: expected more than 0 s and at most 600 s, got 0"),
+    ({"overrides": {"timeout": "11m"}}, r"timeout: expected more than 0 s and at most 600 s, got '11m'"),
+    ({"overrides": {"max_body_bytes": 0}}, r"max_body_bytes: expected a number >= 1, got 0"),
 ])
 def test_bad_input_names_field_and_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
