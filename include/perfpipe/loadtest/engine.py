@@ -418,7 +418,9 @@ class OpenShard(Shard):
 def make_shard(spec: LoadSpec, index: int = 0, count: int = 1, progress=None, should_stop=None,
                on_abort=None) -> Shard:
     if spec.journey is not None:
-        raise ValueError("journey: this engine runs flat endpoint lists only; journeys land in the next change")
+        from include.perfpipe.loadtest.journey.shard import make_journey_shard
+
+        return make_journey_shard(spec, index, count, progress, should_stop, on_abort)
     cls = OpenShard if spec.model == "open" else ClosedShard
     return cls(spec, index, count, progress, should_stop, on_abort)
 

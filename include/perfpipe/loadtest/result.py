@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.metrics import MetricsRecorder
 
 SUMMARY_VERSION = 1
@@ -29,18 +30,23 @@ class LoadResult:
     aborted: bool = False
     abort_reason: str | None = None
     extra: dict = field(default_factory=dict)  # e.g. the DB benchmark's "connections"
+    journey: JourneyStats | None = None  # iterations, checks and groups of a journey run
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "spec": self.spec, "started_at": self.started_at, "ended_at": self.ended_at,
             "duration_s": self.duration_s, "metrics": self.metrics.to_dict(), "stages": self.stages,
             "health": self.health, "aborted": self.aborted, "abort_reason": self.abort_reason, **self.extra,
         }
+        if self.journey is not None:
+            data["journey"] = self.journey.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
-        known = {"spec", "started_at", "ended_at", "duration_s", "metrics", "stages", "health", "aborted", "abort_reason"}
-        missing = known - {"aborted", "abort_reason"} - set(data)
+        known = {"spec", "started_at", "ended_at", "duration_s", "metrics", "stages", "health", "aborted", "abort_reason",
+                 "journey"}
+        missing = known - {"aborted", "abort_reason", "journey"} - set(data)
         if missing:
             raise ValueError(f"LoadResult: missing field(s) {sorted(missing)}")
         return cls(
@@ -48,6 +54,7 @@ class LoadResult:
             duration_s=float(data["duration_s"]), metrics=MetricsRecorder.from_dict(data["metrics"]),
             stages=list(data["stages"]), health=dict(data["health"]), aborted=bool(data.get("aborted", False)),
             abort_reason=data.get("abort_reason"), extra={k: v for k, v in data.items() if k not in known},
+            journey=JourneyStats.from_dict(data["journey"]) if data.get("journey") else None,
         )
 
     def stats_frame(self) -> pd.DataFrame:
@@ -74,6 +81,7 @@ class LoadResult:
             "totals": rows["total"].get("all", {"count": 0, "errors": 0}), "dropped": dropped,
             "classes": rows["class"], "endpoints": rows["endpoint"], "stages": self.stages, "health": self.health,
             "aborted": self.aborted, "abort_reason": self.abort_reason, "validation": validation or None,
+            "journey": self.journey.summary(self.duration_s) if self.journey is not None else None,
         }
 
     def write(self, out_dir: str | Path, validation: dict | None = None) -> Path:
@@ -123,4 +131,5 @@ def merge_results(results: list[LoadResult]) -> LoadResult:
         metrics=MetricsRecorder.merge([r.metrics for r in results]),
         stages=results[0].stages, health=health, aborted=any(r.aborted for r in results),
         abort_reason=next((r.abort_reason for r in results if r.abort_reason), None), extra=extra,
+        journey=JourneyStats.merge(journeys) if (journeys := [r.journey for r in results if r.journey]) else None,
     )

@@ -15,7 +15,6 @@ import yaml
 from pydantic import ValidationError
 
 from include.perfpipe.durations import parse_duration
-from include.perfpipe.loadtest.journey.compiled import CompiledJourney, step_names
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
 from include.perfpipe.loadtest.journey.scenario import (
     feeder_columns, feeder_rows, is_plain, read_scenario, step_urls, to_dict,
@@ -167,6 +166,8 @@ def load_scenario(path: str | Path, target: str, extra_headers: dict[str, str]) 
     """``(endpoints, journey, settings)`` of a scenario file: a plain flat list becomes today's
     endpoints (one pre-built request each) and no journey; anything else a journey dict for the
     engine (``journey.scenario.to_dict``), compiled once here so every error shows before the run."""
+    from include.perfpipe.loadtest.journey.compiled import CompiledJourney, resolve_function, step_names
+
     scenario = read_scenario(path)
     settings = {"think_time": scenario.think_time, "timeout": scenario.timeout}
     if is_plain(scenario):
@@ -180,7 +181,11 @@ def load_scenario(path: str | Path, target: str, extra_headers: dict[str, str]) 
         return endpoints, None, settings
     scenario = scenario.model_copy(update={"headers": {**scenario.headers, **extra_headers}})
     try:
-        CompiledJourney(scenario, target, feeder_columns(feeder_rows(scenario)))
+        rows = feeder_rows(scenario)
+        if scenario.python is not None:
+            resolve_function(scenario.python, "journey")
+        else:
+            CompiledJourney(scenario, target, feeder_columns(rows))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     return [], to_dict(scenario), settings

@@ -65,18 +65,17 @@ class LoopbackServer:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":")[1])
-                if length:
-                    await reader.readexactly(length)
+                body = await reader.readexactly(length) if length else b""
                 self.requests += 1
                 path = head.split(b" ")[1].decode()
-                if not await self._respond(path, writer):
+                if not await self._respond(path, writer, head, body):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    async def _respond(self, path: str, writer: asyncio.StreamWriter) -> bool:
+    async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> bool:
         status, body, close = 200, b"ok", False
         if path.startswith("/sleep/"):
             await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)

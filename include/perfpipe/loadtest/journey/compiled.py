@@ -8,6 +8,8 @@ from bisect import bisect
 from collections.abc import Callable
 from itertools import accumulate
 
+import httpx
+
 from include.perfpipe.loadtest.journey.checks import CheckRule
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, Step, ThinkTime
@@ -41,7 +43,7 @@ def resolve_function(reference: str, where: str) -> Callable:
 class CompiledStep:
     """A step ready to send from any VU: its request template, where to connect and how to judge."""
 
-    __slots__ = ("name", "klass", "where", "request", "host", "port", "scheme", "expect", "keep_body",
+    __slots__ = ("name", "klass", "where", "request", "model", "host", "port", "scheme", "expect", "keep_body",
                  "no_body", "extractors", "checks", "check", "think", "on_failure")
 
     def __init__(self, step: Step, where: str, target: str, headers: dict[str, str], default_think,
@@ -52,6 +54,7 @@ class CompiledStep:
             self.request = RequestTemplate(step.method, url, {**headers, **step.headers}, step.json_body, step.body)
         except TemplateError as exc:
             raise ValueError(f"{where}.{exc}") from None
+        self.model = httpx.Request(step.method, url)  # what a kept response is built around
         self.scheme, self.host, self.port = split_url(url)
         self.expect = frozenset(step.expect_status)
         self.keep_body = step.keeps_body
@@ -67,9 +70,8 @@ class CompiledJourney:
     """``setup``, ``steps`` (in order, or one picked by weight when ``weights`` is set) and
     ``teardown``; ``variables`` each VU starts with; ``pacing_s`` between iteration starts."""
 
-    def __init__(self, scenario: ScenarioFile, target: str, feeder_columns: dict[str, set[str]],
-                 extra_headers: dict[str, str] | None = None) -> None:
-        headers = {**scenario.headers, **(extra_headers or {})}
+    def __init__(self, scenario: ScenarioFile, target: str, feeder_columns: dict[str, set[str]]) -> None:
+        headers = scenario.headers
         default_think = think_sampler(scenario.think_time)
         self.feeders = scenario.feeders
         self.weights: list[float] | None = None

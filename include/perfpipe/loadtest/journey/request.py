@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from include.perfpipe.loadtest.connection import DEFAULT_HEADERS
 from include.perfpipe.loadtest.journey.template import (
-    Template, TemplateError, has_template, header_value, json_string_part, text, url_part,
+    Template, TemplateError, has_template, header_value, json_string_part, url_part,
 )
 
 _SENTINEL = re.compile(r'"\\u0000(\d+)\\u0000"')
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-USER_AGENT = "perfpipe-loadtest"
 
 
 class RequestTemplate:
@@ -27,7 +27,7 @@ class RequestTemplate:
         self.method, self.url, self.refs = method, url, set()
         self.path = self._template(path, "path")
         templated = {k: self._template(v, f"headers.{k}") for k, v in headers.items() if has_template(v)}
-        static_headers = {"User-Agent": USER_AGENT, **{k: v for k, v in headers.items() if k not in templated}}
+        static_headers = {**DEFAULT_HEADERS, **{k: v for k, v in headers.items() if k not in templated}}
         self.body = self._json(json_body) if json_body is not None else (
             None if text_body is None else self._text(text_body))
         request = httpx.Request(method, origin + "/", headers=static_headers,
@@ -114,5 +114,3 @@ def _split_origin(url: str) -> tuple[str, str]:
     path = url[len(parts.scheme) + 3 + len(parts.netloc):] or "/"
     return f"{parts.scheme}://{parts.netloc}", path
 
-
-__all__ = ["RequestTemplate", "TemplateError", "text"]

@@ -1,0 +1,103 @@
+"""The ``vu`` an ``async def journey(vu)`` receives: httpx-shaped requests on the VU's own
+connection, its variables and feeder rows, think time and timed groups."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from functools import partialmethod
+from time import perf_counter
+
+import httpx
+
+from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, check_headers, serialise
+from include.perfpipe.loadtest.journey.session import Exchange
+from include.perfpipe.loadtest.journey.stats import GROUP_CLASS
+from include.perfpipe.loadtest.target import check_target, split_url
+
+
+class RequestFailed(Exception):
+    """No response: the connection failed or timed out; ``error`` is the recorded name."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class TestEnded(Exception):
+    """The test is over (or this VU was ramped down): the journey stops where it is."""
+
+
+class PythonVU:
+    RequestFailed = RequestFailed
+
+    def __init__(self, shard, session) -> None:
+        self._shard, self._session = shard, session
+
+    @property
+    def number(self) -> int:
+        return self._session.number
+
+    @property
+    def iteration(self) -> int:
+        return self._session.iteration
+
+    @property
+    def vars(self) -> dict:
+        return self._session.vars
+
+    def feed(self, name: str) -> dict:
+        """The next row of feeder ``name`` (``FeederExhausted`` stops a VU whose sequential rows ran out)."""
+        try:
+            _, feeder = self._shard.feeders[name]
+        except KeyError:
+            raise KeyError(f"no feeder {name!r}; feeders: {sorted(self._shard.feeders)}") from None
+        row = self._session.rows[name] = feeder.next()
+        return row
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    @asynccontextmanager
+    async def group(self, name: str):
+        """Times the block as one row of the run's groups (failed when it raises)."""
+        shard, start = self._shard, perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            now = perf_counter()
+            shard.stats.groups.record(name, GROUP_CLASS, now - start, ok, 200 if ok else "GroupError", now - shard.t0)
+
+    async def request(self, method: str, path: str, *, headers: dict | None = None, json=None, content=None,
+                      name: str | None = None, klass: str = "api", expect_status: int | list[int] = 200
+                      ) -> httpx.Response:
+        shard, session = self._shard, self._session
+        if shard.over(session):
+            raise TestEnded()
+        url = path if path.startswith(("http://", "https://")) else shard.spec.target.rstrip("/") + path
+        scheme, host, port = split_url(url)
+        if (scheme, host, port) not in shard.allowed_origins:
+            check_target(url, shard.spec.allowlist)
+            shard.allowed_origins.add((scheme, host, port))
+        method = method.upper()
+        headers = {**DEFAULT_HEADERS, **shard.headers, **(headers or {})}
+        check_headers(headers, f"journey request {method} {path}")
+        request = httpx.Request(method, url, headers=headers, json=json, content=content)
+        expect = frozenset([expect_status] if isinstance(expect_status, int) else expect_status)
+        exchange = Exchange(name or f"{method} {path.split('?')[0]}", klass, serialise(request), host, port,
+                            shard.tls(scheme), request, expect, method == "HEAD", True, shard.spec.max_body_bytes)
+        await shard.exchange(session, exchange)
+        if exchange.response is None:
+            if shard.over(session):
+                raise TestEnded()
+            raise RequestFailed(exchange.label or "NoResponse")
+        return exchange.response
+
+    get = partialmethod(request, "GET")
+    post = partialmethod(request, "POST")
+    put = partialmethod(request, "PUT")
+    patch = partialmethod(request, "PATCH")
+    delete = partialmethod(request, "DELETE")
+    head = partialmethod(request, "HEAD")
+    options = partialmethod(request, "OPTIONS")

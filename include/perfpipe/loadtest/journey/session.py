@@ -1,0 +1,85 @@
+"""One virtual user's session and one request in flight.
+
+A ``Session`` is what templates read (``number``, ``iteration``, ``vars``, ``rows``) plus the VU's
+connection; an ``Exchange`` is what a connection sends (the endpoint-like fields it reads) and how
+the answer is judged: expected status, declarative checks, the Python check, then extraction.
+"""
+from __future__ import annotations
+
+import httpx
+
+from include.perfpipe.loadtest.journey.answer import Answer
+
+class Session:
+    __slots__ = ("number", "iteration", "vars", "rows", "conn", "waiter", "retired", "running", "ready")
+
+    def __init__(self, number: int, variables: dict) -> None:
+        self.number, self.iteration = number, 0
+        self.vars, self.rows = dict(variables), {}
+        self.conn = None
+        self.waiter = None  # the future the VU awaits while its request is in flight
+        self.retired = False  # ramped down: finish the request in flight, run teardown, stop
+        self.running = True
+        self.ready = False  # setup done
+
+
+class Exchange:
+    """One request: ``raw`` bytes to ``host:port`` (the fields ``HttpConnection.send`` reads, as a
+    ``Prepared`` has them); ``evaluate`` decides ok and fills the session."""
+
+    __slots__ = ("name", "klass", "raw", "host", "port", "ssl", "keep_body", "max_body_bytes", "no_body", "request",
+                 "expect", "step", "session", "checks", "ok", "label", "response")
+
+    def __init__(self, name: str, klass: str, raw: bytes, host: str, port: int, ssl, request: httpx.Request,
+                 expect: frozenset, no_body: bool, keep_body: bool, max_body_bytes: int, step=None, session=None,
+                 checks=None):
+        self.name, self.klass, self.raw, self.host, self.port, self.ssl = name, klass, raw, host, port, ssl
+        self.request, self.expect, self.no_body = request, expect, no_body
+        self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
+        self.step, self.session, self.checks = step, session, checks
+        self.ok, self.label, self.response = False, None, None
+
+    @property
+    def head(self) -> bytes:
+        """The request line and headers, up to the last header's CRLF (per-VU lines go after it)."""
+        return self.raw[: self.raw.index(b"\r\n\r\n") + 2]
+
+    @property
+    def tail(self) -> bytes:
+        return self.raw[self.raw.index(b"\r\n\r\n") + 2:]
+
+    def judge(self, status, response) -> bool:
+        """The verdict ``evaluate`` reached (the shard evaluates first, to record ``label`` if set)."""
+        return self.ok
+
+    def evaluate(self, status: int, response: httpx.Response | None) -> None:
+        """ok when the status is expected and neither a ``fail_request`` check nor the step's check
+        failed nor an extraction came back empty; ``label`` then names why (``ExtractError``,
+        ``CheckError`` when the step's check raised)."""
+        try:
+            self.ok = self._evaluate(status, response)
+        except Exception:  # a user check that raises is a failed check, not a crashed generator
+            self.ok, self.label = False, "CheckError"
+
+    def _evaluate(self, status: int, response: httpx.Response | None) -> bool:
+        self.response = response
+        ok = status in self.expect
+        step = self.step
+        if step is not None:
+            answer = Answer(status, response)
+            for rule in step.checks:
+                passed = rule.passed(answer)
+                self.checks.add(rule.key, passed)
+                if not passed and rule.fail_request:
+                    ok = False
+            if ok and step.check is not None and not step.check(response):
+                ok = False
+            if ok and step.extractors:
+                variables = self.session.vars
+                for name, extractor in step.extractors.items():
+                    value = extractor.value(answer)
+                    if value is None:
+                        ok, self.label = False, "ExtractError"
+                    else:
+                        variables[name] = value
+        return ok

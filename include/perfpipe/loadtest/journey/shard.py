@@ -1,0 +1,299 @@
+"""Journeys on the engine: every VU is a task running its session over its own keep-alive
+connection, through the shard's recorder, timeouts, allowlist, abort rules and health checks.
+
+Closed model: the profile's VUs each run setup, iterations and (when they leave early) teardown.
+Open model: each arrival is one iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup
+first); with every VU busy the iteration is dropped and counted.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from time import perf_counter
+
+from include.perfpipe.loadtest.connection import HttpConnection
+from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, Shard, share
+from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
+from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
+from include.perfpipe.loadtest.journey.models import ScenarioFile
+from include.perfpipe.loadtest.journey.python_vu import PythonVU, RequestFailed, TestEnded
+from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows
+from include.perfpipe.loadtest.journey.session import Exchange, Session
+from include.perfpipe.loadtest.journey.stats import JourneyStats
+from include.perfpipe.loadtest.journey.template import TemplateError
+from include.perfpipe.loadtest.result import LoadResult
+
+log = logging.getLogger("perfpipe.loadtest")
+OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"
+
+
+class JourneyShard(Shard):
+    """What both models share: sending a step for a session, and running setup, steps and teardown."""
+
+    def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None):
+        super().__init__(spec, index, count, progress, should_stop, on_abort)
+        scenario = ScenarioFile.model_validate(spec.journey)
+        rows = feeder_rows(scenario)
+        self.feeders = {name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
+                        for name, config in scenario.feeders.items()}
+        self.python = resolve_function(scenario.python, "journey") if scenario.python else None
+        self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
+        self.variables = self.journey.variables if self.journey else {}
+        self.headers = dict(scenario.headers)
+        self.stats = JourneyStats()
+        self._tls = {}
+        self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
+
+    async def run(self, t0_epoch: float) -> LoadResult:
+        result = await super().run(t0_epoch)
+        result.journey = self.stats
+        return result
+
+    # -- connection callbacks ----------------------------------------------------------------------
+    def completed(self, conn: HttpConnection, status: int, response) -> None:
+        exchange = conn.endpoint
+        exchange.evaluate(status, response)
+        super().completed(conn, exchange.label or status, response)
+
+    def failed(self, conn: HttpConnection, error: str) -> None:
+        conn.endpoint.label = error
+        super().failed(conn, error)
+
+    def after(self, conn: HttpConnection) -> None:
+        session = conn.vu
+        waiter = session.waiter if session is not None else None
+        if waiter is not None and not waiter.done():
+            session.waiter = None
+            waiter.set_result(None)
+
+    # -- one request -------------------------------------------------------------------------------
+    def over(self, session: Session) -> bool:
+        return session.retired or self.stopping or perf_counter() >= self.t_end
+
+    def tls(self, scheme: str):
+        if scheme != "https":
+            return None
+        if scheme not in self._tls:
+            from include.perfpipe.loadtest.connection import _tls_context
+
+            self._tls[scheme] = _tls_context(self.spec.verify_tls)
+        return self._tls[scheme]
+
+    async def exchange(self, session: Session, exchange: Exchange) -> bool:
+        """Send ``exchange`` on the session's connection (opening one when needed); True when ok."""
+        conn = session.conn
+        start = perf_counter()
+        if conn is None or conn.closed or conn.endpoint.host != exchange.host or conn.endpoint.port != exchange.port:
+            if conn is not None:
+                conn.close()
+            session.conn = None
+            self.connecting += 1
+            try:
+                conn = await self.connect(exchange)
+            except (OSError, asyncio.TimeoutError) as exc:
+                exchange.label = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
+                self.record_error(exchange, start, exchange.label)
+                await asyncio.sleep(CONNECT_BACKOFF_S)
+                return False
+            finally:
+                self.connecting -= 1
+            conn.vu, session.conn = session, conn
+            if self.stopping:
+                conn.close()
+                return False
+        waiter = session.waiter = self.loop.create_future()
+        conn.send(exchange, start)
+        await waiter
+        return exchange.ok
+
+    async def send_step(self, session: Session, step: CompiledStep) -> bool:
+        try:
+            raw = step.request.build(session)
+        except TemplateError as exc:
+            self.record_error(step, perf_counter(), "TemplateError")
+            log.debug("%s: %s", step.where, exc)
+            return False
+        exchange = Exchange(step.name, step.klass, raw, step.host, step.port, self.tls(step.scheme), step.model,
+                            step.expect, step.no_body, step.keep_body, self.spec.max_body_bytes, step, session,
+                            self.stats.checks)
+        return await self.exchange(session, exchange)
+
+    # -- a session's life --------------------------------------------------------------------------
+    def draw(self, session: Session, per: str) -> bool:
+        """New rows of the feeders drawn ``per`` vu or iteration; False when a feeder ran out. A Python
+        journey draws rows only when it asks (``vu.feed``)."""
+        if self.python is not None:
+            return True
+        for name, (when, feeder) in self.feeders.items():
+            if when == per:
+                try:
+                    session.rows[name] = feeder.next()
+                except FeederExhausted:
+                    return False
+        return True
+
+    async def run_steps(self, session: Session, steps: list[CompiledStep]) -> str:
+        for step in steps:
+            if self.over(session):
+                return ENDED
+            ok = await self.send_step(session, step)
+            if step.think is not None and not self.over(session):
+                await asyncio.sleep(step.think())
+            if not ok and step.on_failure != "continue":
+                return RESTART if step.on_failure == "restart" else STOP
+        return OK
+
+    async def iterate(self, session: Session) -> str:
+        """One iteration (after setup, when the session has not done it yet); OK, RESTART, STOP or ENDED."""
+        if not session.ready:
+            outcome = await self.run_steps(session, self.journey.setup)
+            if outcome != OK:
+                return outcome
+            session.ready = True
+        if not self.draw(session, "iteration"):
+            return STOP
+        steps = [self.journey.pick()] if self.journey.weights else self.journey.steps
+        outcome = await self.run_steps(session, steps)
+        if outcome == OK:
+            self.stats.iterations += 1
+        elif outcome == RESTART:
+            self.stats.failed_iterations += 1
+        session.iteration += 1
+        return outcome
+
+    async def leave(self, session: Session) -> None:
+        """Teardown (when the VU leaves while the test runs), then close its connection."""
+        session.running = False
+        if not self.stopping and perf_counter() < self.t_end and self.journey is not None:
+            session.retired = False  # a ramped-down VU still sends its teardown
+            await self.run_steps(session, self.journey.teardown)
+        if session.conn is not None:
+            session.conn.close()
+
+    async def run_python(self, session: Session) -> str:
+        vu = PythonVU(self, session)
+        try:
+            await self.python(vu)
+        except TestEnded:
+            return ENDED
+        except FeederExhausted:
+            return STOP
+        except Exception as exc:
+            name = "RequestFailed" if isinstance(exc, RequestFailed) else type(exc).__name__
+            if name not in self.stats.errors:
+                log.warning("journey %s raised %s: %s", self.spec.journey["journey"], name, exc)
+            self.stats.errors[name] += 1
+            self.stats.failed_iterations += 1
+            session.iteration += 1
+            return RESTART
+        self.stats.iterations += 1
+        session.iteration += 1
+        return OK
+
+    def one_iteration(self, session: Session):
+        return self.run_python(session) if self.python is not None else self.iterate(session)
+
+
+class ClosedJourneyShard(JourneyShard):
+    """Closed model: each VU runs its journey until the test ends, it is ramped down, or it stops."""
+
+    def begin(self) -> None:
+        self.vus: list[Session] = []
+        self.adjust(0.0)
+
+    def adjust(self, elapsed: float) -> None:
+        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
+        while len(self.vus) < want:  # VU numbers 1..N, unique across parts: part p holds p+1, p+1+count, ...
+            session = Session(self.index + self.count * len(self.vus) + 1, self.variables)
+            self.vus.append(session)
+            self.spawn(self.live_session(session))
+        while len(self.vus) > want:
+            self.vus.pop().retired = True  # finishes its request in flight, runs teardown, stops
+
+    def active(self) -> int:
+        return sum(1 for s in self.vus if s.running)
+
+    def max_conns(self) -> int:
+        return share(self.spec.max_vus, self.index, self.count)
+
+    async def live_session(self, session: Session) -> None:
+        if not self.draw(session, "vu"):
+            self.stats.stopped_vus += 1
+            session.running = False
+            return
+        pacing = self.journey.pacing_s if self.journey else 0.0
+        while not self.over(session):
+            started = perf_counter()
+            outcome = await self.one_iteration(session)
+            if outcome == STOP:
+                self.stats.stopped_vus += 1
+                break
+            if outcome == ENDED:
+                break
+            wait = pacing - (perf_counter() - started)
+            if wait > 0 and not self.over(session):
+                await asyncio.sleep(wait)
+            elif self.python is not None or outcome != OK:
+                await asyncio.sleep(0)  # an iteration that sent nothing must not starve the loop
+        await self.leave(session)
+
+
+class OpenJourneyShard(JourneyShard):
+    """Open model: the profile's rate is iterations per second, each run by an idle VU."""
+
+    def begin(self) -> None:
+        self.idle: list[Session] = []
+        self.sessions = 0
+        self.busy = 0
+        self.schedule = ArrivalSchedule(self.spec)
+        self.spawn(self.start_on_schedule())
+
+    def active(self) -> int:
+        return self.busy
+
+    def max_conns(self) -> int:
+        return max(1, share(self.spec.max_vus, self.index, self.count))
+
+    async def start_on_schedule(self) -> None:
+        j, step, limit = self.index, self.count, self.max_conns()
+        first = self.journey.steps[0] if self.journey else None
+        while not self.stopping:
+            due = self.schedule.time_of(j)
+            if due is None:
+                return
+            now = perf_counter()
+            if self.t0 + due > now + 0.001:
+                await asyncio.sleep(self.t0 + due - now - 0.0005)
+                continue
+            if self.idle:
+                self.spawn(self.run_one(self.idle.pop()))
+            elif self.sessions < limit:
+                session = Session(self.index + self.count * self.sessions + 1, self.variables)
+                self.sessions += 1
+                if self.draw(session, "vu"):
+                    self.spawn(self.run_one(session))
+                else:
+                    self.stats.stopped_vus += 1
+            else:
+                self.dropped += 1
+                self.rec.record_dropped(first.name if first else "iteration", first.klass if first else "api", due)
+            j += step
+            if j % 64 < step:
+                await asyncio.sleep(0)
+
+    async def run_one(self, session: Session) -> None:
+        self.busy += 1
+        try:
+            outcome = await self.one_iteration(session)
+        finally:
+            self.busy -= 1
+        if outcome == STOP:
+            self.stats.stopped_vus += 1
+            await self.leave(session)
+        elif not self.stopping:
+            self.idle.append(session)
+
+
+def make_journey_shard(spec, index=0, count=1, progress=None, should_stop=None, on_abort=None) -> JourneyShard:
+    cls = OpenJourneyShard if spec.model == "open" else ClosedJourneyShard
+    return cls(spec, index, count, progress, should_stop, on_abort)

@@ -1,0 +1,23 @@
+"""Python journeys the engine tests run (``journey: tests.unit.loadtest.journey.journeys:shop``)."""
+
+
+async def shop(vu):
+    if "token" not in vu.vars:
+        user = vu.feed("users")
+        vu.vars["token"] = (await vu.post("/login", json={"user": user["user"]}, name="login")).json()["token"]
+    auth = {"Authorization": f"Bearer {vu.vars['token']}", "X-VU": str(vu.number)}
+    async with vu.group("order"):
+        items = (await vu.get("/items", headers=auth, name="list")).json()
+        order = (await vu.post("/orders", json={"item_id": items[vu.iteration % 3]["id"]}, headers=auth,
+                               name="order", expect_status=201)).json()
+        await vu.get(f"/orders/{order['id']}", headers=auth, name="get_order")
+    await vu.sleep(0.01)
+
+
+async def broken(vu):
+    await vu.get("/status/500", name="fails")  # recorded as an error, the journey goes on
+    raise LookupError("no such thing")
+
+
+async def elsewhere(vu):
+    await vu.get("http://example.com/", name="elsewhere")

@@ -1,0 +1,165 @@
+"""Journeys on the engine against a loopback API: sessions, correlation, policies, feeders, Python.
+
+Every run is bounded (1-2 s, a few VUs) and asserts what the server saw, not timings.
+"""
+import collections
+import json
+import textwrap
+
+import pytest
+
+from include.perfpipe.loadtest import load_spec, run_load_test
+from tests.unit.loadtest.journey.server import JourneyServer
+
+SHOP = """
+feeders:
+  users: {file: users.csv, when_exhausted: stop}
+journey:
+  headers: {Authorization: "Bearer {{ token }}", X-VU: "{{ vu }}", X-Iteration: "{{ iteration }}"}
+  setup:
+    - {name: login, method: POST, path: /login, json: {user: "{{ users.user }}"}, extract: {token: $.token},
+       on_failure: stop}
+  steps:
+    - {name: list, path: /items, extract: {item_id: {json: "$[*].id", pick: random}}, checks: [{json: $, length: 3}]}
+    - {name: order, method: POST, path: /orders, json: {item_id: "{{ item_id }}"}, expect_status: 201,
+       extract: {order_id: $.id}}
+    - {name: get_order, path: "/orders/{{ order_id }}", checks: [{status: 200}, {json: $.id, equals: -1}]}
+"""
+
+
+@pytest.fixture
+def server():
+    with JourneyServer() as srv:
+        yield srv
+
+
+def _scenario(tmp_path, text, users=20):
+    (tmp_path / "users.csv").write_text("user\n" + "".join(f"u{i}\n" for i in range(1, users + 1)))
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _run(server, path, **overrides):
+    spec = load_spec("smoke", server.url(""), path, overrides={"vus": 4, "duration": "1s", **overrides})
+    return run_load_test(spec)
+
+
+def _rows(result):
+    return result.stats_frame().set_index("name")
+
+
+def test_a_journey_logs_in_once_per_vu_and_carries_its_values(server, tmp_path):
+    result = _run(server, _scenario(tmp_path, SHOP))
+    logins = [json.loads(body)["user"] for method, path, _, body in server.log if path == "/login"]
+    assert sorted(logins) == ["u1", "u2", "u3", "u4"]  # setup once per VU, one sequential row each
+    later = [(path, headers) for _, path, headers, _ in server.log if path != "/login"]
+    tokens = {h["authorization"] for _, h in later}
+    assert tokens == {f"Bearer tok-{u}" for u in logins}
+    by_vu = collections.defaultdict(set)
+    for _, headers in later:
+        by_vu[headers["x-vu"]].add(headers["authorization"])
+    assert sorted(by_vu) == ["1", "2", "3", "4"] and all(len(t) == 1 for t in by_vu.values())
+    orders = [int(path.rsplit("/", 1)[1]) for path, _ in later if path.startswith("/orders/")]
+    assert orders and all(o in server.orders for o in orders)  # every read names an order it created
+    assert set(server.orders.values()) == {11, 12, 13}  # ids taken from the list, at random
+    rows = _rows(result)
+    assert rows.loc["all", "errors"] == 0 and rows.loc["login", "count"] == 4
+    journey = result.summary()["journey"]
+    assert journey["iterations"] >= rows.loc["get_order", "count"] - 4 > 0
+    checks = journey["checks"]
+    assert checks["list: len($) == 3"]["pass_rate"] == 1.0
+    assert checks["get_order: $.id == -1"]["passed"] == 0  # counted, not a request error
+    assert checks["get_order: status in [200]"]["failed"] == 0
+
+
+def test_restart_skips_the_rest_of_the_iteration_and_stop_runs_teardown(server, tmp_path):
+    text = """
+    journey:
+      steps:
+        - {name: ok, path: /ok}
+        - {name: fails, path: /status/500, on_failure: restart}
+        - {name: never, path: /never}
+    """
+    result = _run(server, _scenario(tmp_path, text), vus=2)
+    paths = collections.Counter(path for _, path, _, _ in server.log)
+    assert paths["/never"] == 0 and paths["/ok"] >= paths["/status/500"] > 0
+    assert result.summary()["journey"]["failed_iterations"] == paths["/status/500"]
+    server.log.clear()
+    text = """
+    journey:
+      steps: [{name: fails, path: /status/503, on_failure: stop}, {name: never, path: /never}]
+      teardown: [{name: bye, path: /bye}]
+    """
+    result = _run(server, _scenario(tmp_path, text), vus=3)
+    assert [path for _, path, _, _ in server.log].count("/status/503") == 3
+    assert [path for _, path, _, _ in server.log].count("/bye") == 3
+    assert result.summary()["journey"]["stopped_vus"] == 3
+
+
+def test_an_exhausted_feeder_stops_the_vus_that_need_a_row(server, tmp_path):
+    result = _run(server, _scenario(tmp_path, SHOP, users=2))
+    logins = [json.loads(body)["user"] for _, path, _, body in server.log if path == "/login"]
+    assert sorted(logins) == ["u1", "u2"]
+    assert result.summary()["journey"]["stopped_vus"] == 2
+
+
+def test_an_unset_variable_fails_the_step_without_sending(server, tmp_path):
+    text = """
+    journey:
+      steps:
+        - {name: miss, path: /ok, extract: {id: $.id}}
+        - {name: use, path: "/orders/{{ id }}"}
+    """
+    result = _run(server, _scenario(tmp_path, text), vus=1)
+    statuses = {name: json.loads(row) for name, row in _rows(result)["status_counts"].items()}
+    assert set(statuses["miss"]) == {"ExtractError"} and set(statuses["use"]) == {"TemplateError"}
+    assert not [p for _, p, _, _ in server.log if p.startswith("/orders/")]
+
+
+def test_pacing_spaces_iterations(server, tmp_path):
+    text = "journey: {pacing: 0.4s, steps: [{name: ok, path: /ok}]}"
+    result = _run(server, _scenario(tmp_path, text), vus=2, duration="1s")
+    assert 4 <= result.summary()["journey"]["iterations"] <= 6  # 2 VUs x 3 starts (0, 0.4, 0.8 s)
+
+
+def test_templated_flat_endpoints_run_as_a_weighted_journey(server, tmp_path):
+    text = "endpoints: [{name: a, path: '/status/200?vu={{ vu }}', weight: 3}, {name: b, path: /ok}]"
+    result = _run(server, _scenario(tmp_path, text), vus=2)
+    rows = _rows(result)
+    assert rows.loc["a", "count"] > rows.loc["b", "count"] > 0
+    assert {p for _, p, _, _ in server.log if p.startswith("/status")} == {"/status/200?vu=1", "/status/200?vu=2"}
+
+
+def test_open_model_journeys_are_iterations_per_second(server, tmp_path):
+    text = "journey: {steps: [{name: ok, path: /ok}, {name: again, path: /sleep/5}]}"
+    spec = load_spec("smoke", server.url(""), _scenario(tmp_path, text),
+                     overrides={"rate": 40, "duration": "1s", "max_vus": 10})
+    result = run_load_test(spec)
+    assert 36 <= result.summary()["journey"]["iterations"] <= 40
+    assert _rows(result).loc["again", "count"] == result.summary()["journey"]["iterations"]
+
+
+def test_python_journey_runs_on_the_same_engine(server, tmp_path):
+    text = "feeders: {users: {file: users.csv}}\njourney: tests.unit.loadtest.journey.journeys:shop\n"
+    result = _run(server, _scenario(tmp_path, text), vus=3)
+    logins = sorted(json.loads(b)["user"] for _, p, _, b in server.log if p == "/login")
+    assert logins == ["u1", "u2", "u3"]
+    rows = _rows(result)
+    assert rows.loc["all", "errors"] == 0 and rows.loc["get_order", "count"] > 0
+    summary = result.summary()["journey"]
+    assert summary["groups"]["order"]["count"] >= rows.loc["get_order", "count"] - 3
+    assert summary["iterations"] >= rows.loc["get_order", "count"] - 3
+
+
+def test_python_journey_errors_are_counted_by_type(server, tmp_path):
+    result = _run(server, _scenario(tmp_path, "journey: tests.unit.loadtest.journey.journeys:broken\n"), vus=1)
+    summary = result.summary()["journey"]
+    assert summary["errors"]["LookupError"] == summary["failed_iterations"] > 0
+    assert _rows(result).loc["fails", "errors"] == _rows(result).loc["fails", "count"]
+
+
+def test_python_journey_cannot_leave_the_allowlist(server, tmp_path):
+    result = _run(server, _scenario(tmp_path, "journey: tests.unit.loadtest.journey.journeys:elsewhere\n"), vus=1)
+    assert result.summary()["journey"]["errors"]["TargetNotAllowed"] > 0
+    assert result.metrics.endpoints == {}  # nothing was sent
