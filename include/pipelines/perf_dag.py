@@ -15,6 +15,7 @@ from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from include.pipelines.failures import record_failure
 from include.pipelines.publishing import group_run_id, report_asset
 from include.pipelines.targets import RESULTS_DB_CONN, TARGET_DB_CONN, TARGET_HTTP_CONN
+from include.pipelines.tuning import tune, tuning_params
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_SCENARIO = str(CONFIG_DIR / "scenarios" / "demo.yaml")
@@ -76,6 +77,7 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
         "apply_recommendations": Param(False, type="boolean", title="Apply DB recommendations",
                                        description="Run allow-listed index changes (CONCURRENTLY). Off: advice only.",
                                        section="Database"),
+        **tuning_params(),
         "mark_baseline": Param(False, type="boolean", title="Mark as baseline",
                                description="Use this run as the baseline for its target and profile.",
                                section="Regression"),
@@ -203,7 +205,8 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
     import logging
 
     from include.perfpipe.database import (
-        apply_recommendations, inspect_database, snapshot_statements, statements_delta, table_stats, vacuum_analyze,
+        apply_recommendations, inspect_database, snapshot_statements, statements_delta, table_stats, top_queries,
+        vacuum_analyze,
     )
     from include.pipelines.targets import db_apply_allowlist, postgres_dsn
 
@@ -212,8 +215,9 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
         return None
     dsn = postgres_dsn(params["db_conn_id"])
     findings = inspect_database(dsn)
+    window = statements_delta(before["statements"], snapshot_statements(dsn), top=None)
     return {
-        "statements_delta": statements_delta(before["statements"], snapshot_statements(dsn)),
+        "statements_delta": window[:20], "top_queries": top_queries(window),
         "table_stats": table_stats(dsn),
         "findings": findings,
         "maintenance": vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info)
@@ -287,7 +291,7 @@ def perf_pipeline(profile: str | None = None, after=None):
     shards = load_test.partial(plan=plan).expand(shard=shard_list(plan))
     before >> shards
     load = merge_shards(shards)
-    db = db_stage(before, load)
+    db = tune(plan, load, db_stage(before, load))  # optional: include/pipelines/tuning.py
     benchmark = db_benchmark()
     db >> benchmark
     validation = validate(plan, load, benchmark)

@@ -53,6 +53,9 @@ def render_markdown(summary: dict) -> str:
     if summary.get("database"):
         counts = summary["database"]["counts"]
         lines += ["", f"DB findings: {counts['critical']} critical, {counts['warning']} warnings, {counts['info']} info."]
+        headline = (summary["database"].get("tuning") or {}).get("headline")
+        if headline:
+            lines += ["", f"DB tuning: {md_text(headline)}."]
     baseline = summary.get("baseline")
     if baseline:
         deltas = [f"{m} {d['delta_pct']:+.1f} %" for m, d in baseline["metrics"].items()

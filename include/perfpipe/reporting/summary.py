@@ -10,6 +10,7 @@ import operator
 from typing import Any
 
 from include.perfpipe.metrics import MetricsRecorder
+from include.perfpipe.database.tuning import tuning_view
 
 SCHEMA_VERSION = 1
 VERDICTS = ("pass", "fail", "invalid", "error")
@@ -177,6 +178,7 @@ def _database(database: dict | None) -> dict | None:
         "maintenance": database.get("maintenance") or [],
         "statements_delta": database.get("statements_delta") or [],
         "table_stats": database.get("table_stats") or [],
+        "tuning": tuning_view(database.get("tuning")),
     }
 
 

@@ -77,38 +77,52 @@ def server(request) -> Server:
     return Server("pg18", dsn.rsplit("/", 1)[0] + "/postgres", statements=True)
 
 
-@pytest.fixture(scope="session")
-def hypopg_server(request) -> Server:
-    """PostgreSQL 15 from the system installation, HypoPG available, pg_stat_statements preloaded."""
+class MissingServer(RuntimeError):
+    """PostgreSQL 15 or HypoPG is not installed: a fixture fails on it, never skips."""
+
+
+@contextmanager
+def system_pg15_cluster():
+    """A private cluster of the system's PostgreSQL 15 (free port, temp dir, pg_stat_statements preloaded,
+    HypoPG available); yields its ``Server``. Raises ``MissingServer`` naming the package to install."""
     if not (SYSTEM_PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL 15 binaries missing in {SYSTEM_PG_BIN}: apt-get install postgresql-15")
+        raise MissingServer(f"PostgreSQL 15 binaries missing in {SYSTEM_PG_BIN}: apt-get install postgresql-15")
     root = Path(tempfile.mkdtemp(prefix="perfdb_hypopg_"))
     data = root / "data"
     run_as = {"user": "postgres"} if os.geteuid() == 0 else {}
     if run_as:
         shutil.chown(root, "postgres")
-    port = _free_port()
 
-    def pg(*args: str) -> None:
-        subprocess.run([str(SYSTEM_PG_BIN / args[0]), *args[1:]], check=True, capture_output=True, **run_as)
+    def pg(*args: str, check: bool = True) -> None:
+        subprocess.run([str(SYSTEM_PG_BIN / args[0]), *args[1:]], check=check, capture_output=True, **run_as)
 
-    def stop():
-        subprocess.run([str(SYSTEM_PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, **run_as)
+    try:
+        pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write("listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n"
+                       "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n")
+        port = _free_port()
+        pg("pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-o", f"-p {port}", "-w", "-t", "60", "start")
+        admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        with psycopg.connect(admin) as conn:
+            if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'").fetchone() is None:
+                raise MissingServer(f"HypoPG is not installed for PostgreSQL 15: apt-get install -y {HYPOPG_PACKAGE} "
+                                    "(listed in tests/system-packages.txt)")
+        yield Server("pg15-hypopg", admin, statements=True)
+    finally:
+        if (data / "postmaster.pid").exists():
+            pg("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop", check=False)
         shutil.rmtree(root, ignore_errors=True)
 
-    pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
-    request.addfinalizer(stop)
-    with open(data / "postgresql.conf", "a") as conf:
-        conf.write("listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n"
-                   "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n")
-    pg("pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-o", f"-p {port}", "-w", "-t", "60", "start")
-    admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    with psycopg.connect(admin) as conn:
-        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'").fetchone() is None:
-            pytest.fail(f"HypoPG is not installed for PostgreSQL 15: apt-get install -y {HYPOPG_PACKAGE} "
-                        "(listed in tests/system-packages.txt)")
-    return Server("pg15-hypopg", admin, statements=True)
+
+@pytest.fixture(scope="session")
+def hypopg_server() -> Server:
+    """PostgreSQL 15 from the system installation, HypoPG available, pg_stat_statements preloaded."""
+    try:
+        with system_pg15_cluster() as server:
+            yield server
+    except MissingServer as exc:
+        pytest.fail(str(exc))
 
 
 def run_and_close(dsn: str, statements: list[str], repeat: int = 1) -> None:
