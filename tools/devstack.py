@@ -123,23 +123,46 @@ def run_demo(dag_id: str, conf: dict) -> int:
     return code
 
 
+class Stop(Exception):
+    """SIGTERM or SIGHUP: unwind like Ctrl-C, so every ``finally`` stops what it started."""
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn SIGTERM and SIGHUP into ``Stop`` (SIGINT already raises KeyboardInterrupt) inside the block."""
+    def raise_stop(signum, _frame):
+        raise Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_airflow() -> int:
-    with databases() as (results_db, target_db), demo_service(target_db) as target_url:
-        env = {**airflow_env(results_db, target_db, target_url), "AIRFLOW__API__HOST": "127.0.0.1"}
-        print("perfpipe: Airflow on http://127.0.0.1:8080 (the admin password is printed below); Ctrl-C stops all.")
-        standalone = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, cwd=ROOT,
-                                      start_new_session=True)
-        try:
-            return standalone.wait()
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            if standalone.poll() is None:  # stop the scheduler, API server and the rest with it
-                os.killpg(standalone.pid, signal.SIGTERM)
-                try:
-                    standalone.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(standalone.pid, signal.SIGKILL)
+    """Serve ``airflow standalone`` until it exits or we get SIGINT, SIGTERM or SIGHUP; then stop its process
+    group (scheduler, API server, task runners), the demo service and the embedded database."""
+    try:
+        with stop_on_signals(), databases() as (results_db, target_db), demo_service(target_db) as target_url:
+            env = {**airflow_env(results_db, target_db, target_url), "AIRFLOW__API__HOST": "127.0.0.1"}
+            print("perfpipe: Airflow on http://127.0.0.1:8080 (the admin password is printed below); "
+                  "Ctrl-C stops all.")
+            standalone = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env,
+                                          cwd=ROOT, start_new_session=True)
+            try:
+                return standalone.wait()
+            finally:
+                if standalone.poll() is None:  # stop the scheduler, API server and the rest with it
+                    os.killpg(standalone.pid, signal.SIGTERM)
+                    try:
+                        standalone.wait(30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(standalone.pid, signal.SIGKILL)
+    except (KeyboardInterrupt, Stop) as stop:
+        print(f"perfpipe: stopped ({stop or 'SIGINT'}); everything it started is stopped")
+        return 0
 
 
 def main() -> int:

@@ -8,83 +8,18 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import TriggerRule, dag, get_current_context, task
 
 from include.pipelines.failures import record_failure
 from include.pipelines.publishing import group_run_id, report_asset
-from include.pipelines.targets import RESULTS_DB_CONN, TARGET_DB_CONN, TARGET_HTTP_CONN
-from include.pipelines.tuning import tune, tuning_params
+from include.pipelines.run_form import config_file, perf_params
+from include.pipelines.targets import RESULTS_DB_CONN
+from include.pipelines.tuning import tune
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
-DEFAULT_SCENARIO = str(CONFIG_DIR / "scenarios" / "demo.yaml")
 SHARD_START_DELAY_S = 15  # several shards start together, this long after preflight, so all workers are up
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20),
                 "on_failure_callback": record_failure}  # the report names the first failed task and its error
-
-
-def profile_names() -> list[str]:
-    import yaml
-
-    return list(yaml.safe_load((CONFIG_DIR / "profiles.yaml").read_text())["profiles"])
-
-
-def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Param]:
-    """The run form: every field has a UI description; empty fields keep the profile's own values."""
-    return {
-        "profile": Param(profile, type="string", enum=profile_names(), title="Profile",
-                         description="Load profile from include/config/profiles.yaml.", section="Load"),
-        "vus": Param(None, type=["null", "integer"], minimum=1, maximum=2000, title="Virtual users",
-                     description="Closed model: hold this many VUs for the whole run (overrides the stages).",
-                     section="Load"),
-        "duration": Param(None, type=["null", "string"], pattern=r"^\d+(ms|s|m|h)$", title="Duration",
-                          description="Run length such as 30s or 5m (overrides the stages).", section="Load"),
-        "rate": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=50000, title="Arrival rate",
-                      description="Open model: constant requests per second.", section="Load"),
-        "scenario": Param(DEFAULT_SCENARIO, type="string", title="Scenario file",
-                          description="YAML list of endpoints with weights, classes and expected statuses.",
-                          section="Load"),
-        "shards": Param(1, type="integer", minimum=1, maximum=16, title="Shards",
-                        description="Worker tasks sharing the load (dynamic task mapping).", section="Scale"),
-        "processes": Param(1, type="integer", minimum=1, maximum=16, title="Processes per shard",
-                           description="Event loops per worker task, one per core.", section="Scale"),
-        "target_conn_id": Param(TARGET_HTTP_CONN, type="string", title="Target connection",
-                                description="HTTP connection of the service under test.", section="Target"),
-        "db_conn_id": Param(TARGET_DB_CONN, type="string", title="Target DB connection",
-                            description="Postgres connection of the service's database.", section="Target"),
-        "version": Param(None, type=["null", "string"], title="Version label",
-                         description="Release or git sha recorded with the run, e.g. v1.4.0. Optional.",
-                         section="Target"),
-        "thresholds": Param({}, type="object", title="Threshold overrides",
-                            description='Per-class overrides, e.g. {"api": {"p95_ms": 300}}.', section="Validation"),
-        "db_stage": Param(True, type="boolean", title="Database stage",
-                          description="Snapshot, inspect and VACUUM (ANALYZE) the target DB.", section="Database"),
-        "db_benchmark": Param(False, type="boolean", title="DB query benchmark",
-                              description="Run the query-latency benchmark after the load test.",
-                              section="Database"),
-        "db_queries": Param(str(CONFIG_DIR / "db_queries.yaml"), type=["null", "string"], title="Benchmark queries",
-                            description="YAML file of read-only queries to benchmark; empty: top pg_stat_statements.",
-                            section="Database"),
-        "db_connections": Param(100, type="integer", minimum=1, maximum=1000, title="Benchmark connections",
-                                description="Concurrent benchmark connections, capped by the server's free slots.",
-                                section="Database"),
-        "db_duration": Param("30s", type="string", title="Benchmark duration",
-                             description="How long the benchmark runs, e.g. 30s or 2m.", section="Database"),
-        "db_rate": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=100000, title="Benchmark rate",
-                         description="Pace all connections to this many queries/s in total (latency from the "
-                                     "intended start). Empty: back to back.", section="Database"),
-        "apply_recommendations": Param(False, type="boolean", title="Apply DB recommendations",
-                                       description="Run allow-listed index changes (CONCURRENTLY). Off: advice only.",
-                                       section="Database"),
-        **tuning_params(),
-        "mark_baseline": Param(False, type="boolean", title="Mark as baseline",
-                               description="Use this run as the baseline for its target and profile.",
-                               section="Regression"),
-        "fail_on_regression": Param(fail_on_regression, type="boolean", title="Fail on regression",
-                                    description="Fail the run when it is significantly worse than its baseline.",
-                                    section="Regression"),
-    }
 
 
 @task(task_id="preflight")
@@ -112,12 +47,12 @@ def preflight(profile: str | None = None) -> dict:
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
         overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
         overrides["abort_rules"] = thresholds.abort_rules()
-        spec = load_spec(profile=profile, target=base_url, scenario=params["scenario"],
+        spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]),
                          overrides=overrides, headers=headers, allowlist=target_allowlist())
         if params["db_benchmark"]:
             parse_duration(params["db_duration"], "db_duration", positive=True)
             if params["db_queries"]:
-                load_queries(params["db_queries"])
+                load_queries(config_file(params["db_queries"]))
     except ValueError as exc:
         raise AirflowFailException(f"bad input: {exc}") from exc
     try:
@@ -235,7 +170,7 @@ def db_benchmark() -> dict | None:
     params = get_current_context()["params"]
     if not params["db_benchmark"]:
         return None
-    queries = load_queries(params["db_queries"]) if params["db_queries"] else None
+    queries = load_queries(config_file(params["db_queries"])) if params["db_queries"] else None
     return run_query_benchmark(postgres_dsn(params["db_conn_id"]), queries=queries,
                                connections=params["db_connections"],
                                duration_s=parse_duration(params["db_duration"], "db_duration", positive=True),

@@ -5,7 +5,8 @@ from datetime import datetime
 
 from airflow.sdk import Param, TaskGroup, TriggerRule, dag, get_current_context, task
 
-from include.pipelines.perf_dag import DEFAULT_ARGS, perf_params, perf_pipeline
+from include.pipelines.perf_dag import DEFAULT_ARGS, perf_pipeline
+from include.pipelines.run_form import perf_params
 
 GATE_ORDER = ("smoke", "load", "stress")
 

@@ -55,3 +55,36 @@ def test_an_empty_string_default_blocks_the_form():
         "label": Param(None, type=["null", "string"], description="label"),
     })
     assert form_blockers(dag) == ["version: empty default '' counts as required"]
+
+
+def test_form_limits_are_the_engine_caps():
+    from include.perfpipe.loadtest import load_spec
+    from include.perfpipe.loadtest.spec import load_profiles
+    from include.pipelines.run_form import perf_params
+
+    caps, params = load_profiles()["limits"], perf_params("smoke")
+    assert params["vus"].schema["maximum"] == caps["max_vus"]
+    assert params["rate"].schema["maximum"] == caps["max_rate"]
+    assert caps["max_duration"] in params["duration"].description
+    target = "http://127.0.0.1:8000"
+    load_spec(profile="smoke", target=target, overrides={"vus": caps["max_vus"]})  # the form's maximum runs
+    with pytest.raises(ValueError, match="vus: .* exceeds the cap"):
+        load_spec(profile="smoke", target=target, overrides={"vus": caps["max_vus"] + 1})
+
+
+def test_file_fields_are_relative_to_include_config(tmp_path):
+    from include.pipelines.run_form import CONFIG_DIR, config_file, perf_params
+
+    params = perf_params("smoke")
+    for name in ("scenario", "db_queries"):
+        assert not params[name].value.startswith("/")  # no checkout path in the form
+        assert (CONFIG_DIR / params[name].value).is_file() and config_file(params[name].value) == str(
+            CONFIG_DIR / params[name].value)
+    assert config_file(str(tmp_path / "mine.yaml")) == str(tmp_path / "mine.yaml")
+    assert config_file(None) is None and config_file("") is None
+
+
+def test_each_profile_dag_offers_only_its_profile(dag_bag):
+    expected = {"perf_smoke": "smoke", "perf_load": "load", "perf_stress": "stress", "perf_regression_nightly": "load"}
+    for dag_id, profile in expected.items():
+        assert dag_bag.dags[dag_id].params.get_param("profile").schema["enum"] == [profile]
