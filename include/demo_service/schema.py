@@ -15,6 +15,15 @@ CREATE TABLE IF NOT EXISTS items (
     created_at  timestamptz NOT NULL DEFAULT now()
 )
 """
+CREATE_ORDERS = """
+CREATE TABLE IF NOT EXISTS orders (
+    id         bigserial PRIMARY KEY,
+    username   text NOT NULL,
+    item_id    bigint NOT NULL REFERENCES items (id),
+    quantity   int NOT NULL CHECK (quantity > 0),
+    created_at timestamptz NOT NULL DEFAULT now()
+)
+"""
 # No index on category: /items/search scans the table until someone adds one.
 SEED_ITEMS = """
 INSERT INTO items (name, category, description, price)
@@ -27,10 +36,11 @@ FROM generate_series(1, %(rows)s) AS g
 
 
 async def prepare(conn: AsyncConnection) -> None:
-    """Create the items table and seed it once; concurrent starters serialise on an advisory lock."""
+    """Create the items and orders tables and seed the items once; concurrent starters serialise on an advisory lock."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('perfpipe_demo_seed'))")
         await conn.execute(CREATE_ITEMS)
+        await conn.execute(CREATE_ORDERS)
         cur = conn.cursor(row_factory=tuple_row)
         await cur.execute("SELECT EXISTS (SELECT 1 FROM items)")
         (seeded,) = await cur.fetchone()

@@ -16,16 +16,38 @@ def test_seeds_its_data_once(demo_service, demo_db_url):
         assert conn.execute("SELECT count(*) FROM items WHERE name LIKE 'item-%'").fetchone()[0] == SEED_ROWS
 
 
+def _client(base_url: str, user: int = 1) -> httpx.Client:
+    token = httpx.post(f"{base_url}/auth/login", json={"username": f"user-{user}", "password": f"pw-{user}"}).json()
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token['token']}"})
+
+
 def test_api_endpoints_query_the_database(demo_service):
-    listed = httpx.get(f"{demo_service}/items", params={"limit": 5}).json()
+    api = _client(demo_service)
+    listed = api.get("/items", params={"limit": 5}).json()
     assert [item["id"] for item in listed] == [1, 2, 3, 4, 5]
-    assert httpx.get(f"{demo_service}/items/3").json()["name"] == "item-3"
-    assert httpx.get(f"{demo_service}/items/99999999").status_code == 404
-    found = httpx.get(f"{demo_service}/items/search", params={"q": "widget", "limit": 3}).json()
+    assert api.get("/items/3").json()["name"] == "item-3"
+    assert api.get("/items/99999999").status_code == 404
+    found = api.get("/items/search", params={"q": "widget", "limit": 3}).json()
     assert len(found) == 3 and {item["category"] for item in found} == {"widget"}
-    created = httpx.post(f"{demo_service}/items", json={"name": "new", "category": "test", "price": 2.5})
+    created = api.post("/items", json={"name": "new", "category": "test", "price": 2.5})
     assert created.status_code == 201
-    assert httpx.get(f"{demo_service}/items/{created.json()['id']}").json()["name"] == "new"
+    assert api.get(f"/items/{created.json()['id']}").json()["name"] == "new"
+
+
+def test_login_tokens_orders_and_cart(demo_service):
+    assert httpx.get(f"{demo_service}/items/1").status_code == 401
+    assert httpx.post(f"{demo_service}/auth/login", json={"username": "user-1", "password": "no"}).status_code == 401
+    alice, bob = _client(demo_service, 1), _client(demo_service, 2)
+    order = alice.post("/orders", json={"item_id": 7, "quantity": 2})
+    assert order.status_code == 201 and order.json()["item_id"] == 7
+    assert alice.get(f"/orders/{order.json()['id']}").json()["quantity"] == 2
+    assert bob.get(f"/orders/{order.json()['id']}").status_code == 404  # not his order
+    assert alice.post("/orders", json={"item_id": 99999999}).status_code == 404
+    alice.post("/cart/items", json={"item_id": 3})
+    assert alice.post("/cart/items", json={"item_id": 4}).json()["items"] == [3, 4]  # the cookie session
+    assert bob.get("/cart").json()["items"] == []
+    counts = httpx.get(f"{demo_service}/journal").json()
+    assert counts["order_reads_missing"] >= 1 and counts["unauthorised"] >= 2
 
 
 def test_tool_execution_lasts_the_requested_time(demo_service):

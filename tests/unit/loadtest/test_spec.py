@@ -44,21 +44,30 @@ def test_single_url_is_get_of_that_exact_url():
         "GET /a/b?x=1", "http://127.0.0.1:9/a/b?x=1", "GET", "health")
 
 
-def test_demo_scenario_and_class_filter():
-    spec = load_spec("smoke", TARGET, DEMO, headers={"Authorization": "Bearer t"})
-    assert {e.klass for e in spec.endpoints} == {"health", "api", "tool"}
-    create = next(e for e in spec.endpoints if e.name == "create_item")
+def test_demo_scenario_is_a_journey_of_every_class():
+    spec = load_spec("smoke", TARGET, DEMO, headers={"X-Run": "t"})
+    assert spec.endpoints == [] and spec.journey["headers"]["X-Run"] == "t"
+    steps = spec.journey["journey"]["steps"]
+    assert {s.get("class", "api") for s in steps} == {"health", "api", "tool"}
+    assert spec.journey["feeders"]["users"]["file"] == "include/config/scenarios/demo_users.csv"
+
+
+def test_flat_scenario_class_filter_and_headers(tmp_path):
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("headers: {Accept: text/plain}\nendpoints:\n  - {name: h, path: /health, class: health}\n"
+                    "  - {name: c, method: POST, path: /items, expect_status: 201, json: {a: 1}}\n")
+    spec = load_spec("smoke", TARGET, flat, headers={"Authorization": "Bearer t"})
+    create = next(e for e in spec.endpoints if e.name == "c")
     assert (create.method, create.url, create.expect_status) == ("POST", TARGET + "/items", [201])
-    assert all(e.headers["Authorization"] == "Bearer t" for e in spec.endpoints)
-    tools = load_spec("smoke", TARGET, DEMO, klass="tool")
-    assert [e.name for e in tools.endpoints] == ["execute_tool"]
+    assert all(e.headers == {"Accept": "text/plain", "Authorization": "Bearer t"} for e in spec.endpoints)
+    assert [e.name for e in load_spec("smoke", TARGET, flat, klass="health").endpoints] == ["h"]
 
 
 def test_spec_round_trips_through_json():
     spec = load_spec("arrival", TARGET, DEMO, auth=("u", "p"))
     again = LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
-    assert spec.endpoints[0].headers["Authorization"] == "Basic dTpw"
+    assert spec.journey["headers"]["Authorization"] == "Basic dTpw"
 
 
 @pytest.mark.parametrize("kwargs, message", [
