@@ -22,7 +22,7 @@ def workload_shape(spec: dict) -> dict:
     return {
         "model": spec.get("model"), "start": spec.get("start", 0.0), "max_vus": spec.get("max_vus", 0),
         "stages": [[float(s["duration_s"]), float(s["target"])] for s in spec.get("stages") or []],
-        "think_time_s": [float(t) for t in spec.get("think_time_s") or (0.0, 0.0)],
+        "think_time": spec.get("think_time", spec.get("think_time_s")),  # a ThinkTime dict (a pair before journeys)
         "scenario": sorted([e.get("name"), e.get("method"), e.get("klass"), float(e.get("weight", 1.0))]
                            for e in spec.get("endpoints") or []),
         "journey": _journey_shape(spec.get("journey")),
@@ -54,7 +54,7 @@ def shape_difference(current: dict, other: dict | None) -> str | None:
     if not other:
         return "its workload shape was not recorded"
     for key, label in (("model", "load model"), ("stages", "stage plan (durations and VUs or rate)"),
-                       ("start", "start level"), ("max_vus", "max VUs"), ("think_time_s", "think time"),
+                       ("start", "start level"), ("max_vus", "max VUs"), ("think_time", "think time"),
                        ("scenario", "scenario"), ("journey", "journey")):
         if current.get(key) != other.get(key):
             return f"a different {label}"
