@@ -1,7 +1,8 @@
 """``python -m include.perfpipe loadtest``: run a load test, validate it, write summary.json and timeseries.csv.
 
 Exit codes: 0 pass, 1 threshold failure, 2 invalid test (generator saturated), 3 error (bad input,
-target refused or unreachable).
+target refused or unreachable). The console shows the progress lines, warnings and the verdict;
+``-v`` adds the libraries' INFO logs (GX, Airflow-free but chatty), ``-vv`` DEBUG.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=float, help="constant arrival rate in req/s (open model)")
     parser.add_argument("--max-vus", type=int, help="open model: cap on requests in flight")
     parser.add_argument("--scenario", help="scenario YAML (endpoints, weights, classes)")
-    parser.add_argument("--processes", type=int, default=1, help="generator processes, one event loop each")
+    parser.add_argument("--processes", type=_processes, default="auto",
+                        help="generator processes, one event loop each (default auto: one per usable core)")
     parser.add_argument("--class", dest="klass", metavar="NAME", help="class of the single URL (default api); with "
                         "--scenario, run only that class's endpoints")
     parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
@@ -36,7 +38,30 @@ def register(subparsers) -> None:
     parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
     parser.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
     parser.add_argument("--out", required=True, help="directory for summary.json and timeseries.csv")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="also show the libraries' logs: -v INFO, -vv DEBUG")
     parser.set_defaults(func=run_cli)
+
+
+def _processes(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {value!r}") from None
+
+
+def configure_console(verbosity: int) -> None:
+    """Progress lines (``perfpipe.loadtest`` INFO) and every WARNING; libraries' INFO only with ``-v``."""
+    if logging.getLogger().handlers:
+        return  # the embedding application decides
+    if verbosity:
+        logging.basicConfig(level=logging.INFO if verbosity == 1 else logging.DEBUG,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("perfpipe.loadtest").setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
 def _headers(values: list[str]) -> dict:
@@ -52,8 +77,7 @@ def _headers(values: list[str]) -> dict:
 def run_cli(args: argparse.Namespace) -> int:
     from include.perfpipe.loadtest import load_spec, run_load_test
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_console(args.verbose)
     out = Path(args.out)
     try:
         from include.perfpipe.validation import load_thresholds, validate
@@ -88,6 +112,8 @@ def run_cli(args: argparse.Namespace) -> int:
     print(f"{validation.reason} | {total.get('count', 0)} requests, "
           f"{total.get('rps') or 0:.1f} req/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} "
           f"| {path}")
+    for note in result.health.get("notes", []):
+        print(f"note: {note}")
     return int(validation.exit_code)
 
 

@@ -7,6 +7,7 @@ share of the VUs or of the arrivals from the common start ``t0``, records into i
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import math
 import random
@@ -30,6 +31,13 @@ log = logging.getLogger("perfpipe.loadtest")
 TICK_S = 0.1  # controller period: VU ramps, active-VU samples, loop-lag probe
 CONNECT_BACKOFF_S = 0.1  # a VU whose connect failed waits this long before trying again
 LATE_START_S = 1.0  # a shard starting later than this after start_at did not run its share
+# a connect failing with these ran out of the generator's own descriptors or ports, not the target's
+GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
+
+
+def drain_s(spec: LoadSpec) -> float:
+    """How long requests in flight may still finish after the duration."""
+    return min(spec.timeout_s, 10.0)
 
 
 def share(total: int, index: int, count: int) -> int:
@@ -90,6 +98,7 @@ class Shard:
         self.connecting = 0
         self.stopping = False
         self.requests = self.errors = self.dropped = 0
+        self.unopened = 0  # connects the generator's own limits refused (GENERATOR_LIMITS)
         self.abort_reason: str | None = None
         self.lag = HdrHistogram(1, 60_000_000, 2)  # event-loop lag, microseconds
         self.interrupted = 0  # requests still in flight when the drain gave up
@@ -125,6 +134,11 @@ class Shard:
             self.errors += 1
         self.rec.record(endpoint.name, endpoint.klass, now - conn.start, ok, status, now - self.t0)
         self.after(conn)
+
+    def connect_failed(self, endpoint: Prepared, start: float, exc: Exception) -> None:
+        if isinstance(exc, OSError) and exc.errno in GENERATOR_LIMITS:
+            self.unopened += 1
+        self.record_error(endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError")
 
     def record_error(self, endpoint: Prepared, start: float, error: str) -> None:
         now = perf_counter()
@@ -230,7 +244,7 @@ class Shard:
 
     async def drain(self) -> None:
         """Let requests in flight finish (up to the timeout, at most 10 s), then cut the rest."""
-        give_up = perf_counter() + min(self.spec.timeout_s, 10.0)
+        give_up = perf_counter() + drain_s(self.spec)
         while (self.connecting or any(c.busy for c in self.live)) and perf_counter() < give_up:
             await asyncio.sleep(0.02)
         self.interrupted = sum(1 for c in self.live if c.busy) + self.connecting
@@ -242,18 +256,30 @@ class Shard:
         await asyncio.sleep(0)
 
     def health(self, cpu_percent: float, start_delay: float) -> dict:
+        """Saturated when the generator delayed its own sends: loop lag, dropped sends, connections its
+        own limits refused, a late start, or (open model only) full CPU. In the closed model full CPU is
+        the expected state against a fast target and only a note (``cpu_bound``): loop lag says whether
+        it delayed what was measured; validation then refuses only a failed capacity (``rps >=``) check."""
         spec = self.spec
         lag_p99 = self.lag.get_value_at_percentile(99) / 1000.0 if self.lag.get_total_count() else 0.0
         lag_max = self.lag.get_max_value() / 1000.0 if self.lag.get_total_count() else 0.0
-        reasons = []
+        reasons, notes = [], []
         if lag_p99 > spec.loop_lag_bound_ms:
             reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms above {spec.loop_lag_bound_ms:g} ms: "
                            "the generator could not keep up")
         if self.dropped:
             reasons.append(f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
                            "generator were busy (raise max_vus or add processes/shards)")
-        if cpu_percent >= spec.cpu_bound_percent:
-            reasons.append(f"generator CPU {cpu_percent:.0f}% at or above {spec.cpu_bound_percent:g}%")
+        if self.unopened:
+            reasons.append(f"{self.unopened} connections could not be opened for the generator's own file or "
+                           "port limits")
+        cpu_bound = cpu_percent >= spec.cpu_bound_percent
+        if cpu_bound:
+            cpu = f"generator CPU {cpu_percent:.0f}% at or above {spec.cpu_bound_percent:g}%"
+            if spec.model == "open":
+                reasons.append(f"{cpu}: the generator could not hold the rate")
+            else:
+                notes.append(f"{cpu}: req/s is the generator's ceiling, a floor of the target's")
         if start_delay > LATE_START_S:
             reasons.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")
         return {
@@ -261,6 +287,7 @@ class Shard:
             "cpu_percent": round(cpu_percent, 1), "dropped": self.dropped,
             "interrupted": self.interrupted, "start_delay_s": round(start_delay, 3),
             "processes": 1, "saturated": bool(reasons), "reasons": reasons,
+            "cpu_bound": cpu_bound and spec.model == "closed", "notes": notes,
         }
 
     # -- model hooks -------------------------------------------------------------------------------
@@ -323,8 +350,7 @@ class ClosedShard(Shard):
         try:
             conn = await self.connect(endpoint)
         except (OSError, asyncio.TimeoutError) as exc:
-            self.record_error(endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError)
-                              else "ConnectError")
+            self.connect_failed(endpoint, start, exc)
             self.loop.call_later(CONNECT_BACKOFF_S, self.next, vu)
             return
         finally:
@@ -393,8 +419,7 @@ class OpenShard(Shard):
             conn = await self.connect(endpoint)
         except (OSError, asyncio.TimeoutError) as exc:
             self.conns -= 1
-            self.record_error(endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError)
-                              else "ConnectError")
+            self.connect_failed(endpoint, start, exc)
             return
         finally:
             self.connecting -= 1

@@ -107,8 +107,10 @@ def merge_results(results: list[LoadResult]) -> LoadResult:
     if not results:
         raise ValueError("merge_results: no results to merge")
     reasons: list[str] = []
+    notes: list[str] = []
     for r in results:
         reasons += [x for x in r.health.get("reasons", []) if x not in reasons]
+        notes += [x for x in r.health.get("notes", []) if x not in notes]
     healths = [r.health for r in results]
     health = {
         "loop_lag_p99_ms": max(h.get("loop_lag_p99_ms", 0.0) for h in healths),
@@ -120,6 +122,8 @@ def merge_results(results: list[LoadResult]) -> LoadResult:
         "processes": sum(h.get("processes", 1) for h in healths),
         "saturated": any(h.get("saturated", False) for h in healths),
         "reasons": reasons,
+        "cpu_bound": any(h.get("cpu_bound", False) for h in healths),
+        "notes": notes,
     }
     extra: dict = {}
     for r in results:

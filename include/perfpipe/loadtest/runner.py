@@ -20,19 +20,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from include.perfpipe.loadtest.connection import Prepared
-from include.perfpipe.loadtest.engine import make_shard
+from include.perfpipe.loadtest.engine import drain_s, make_shard
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
 from include.perfpipe.loadtest.target import check_target, probe_target, split_url
 
 log = logging.getLogger("perfpipe.loadtest")
 STARTUP_TIMEOUT_S = 120.0
+RUN_GRACE_S = 10.0  # past the duration and the drain: time for the workers to hand in their results
+WORKER_MODULE = "include.perfpipe.loadtest.worker"
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_load_test(
     spec: LoadSpec | dict,
-    processes: int = 1,
+    processes: int | str = "auto",
     shard_index: int = 0,
     shard_count: int = 1,
     start_at: float | None = None,
@@ -43,6 +45,9 @@ def run_load_test(
 ) -> LoadResult:
     """Run this shard's part of ``spec`` and return its ``LoadResult``.
 
+    ``processes``: event loops (one worker process each when more than one); ``"auto"`` is one per core
+    this process may use (``os.sched_getaffinity``). The parent ends workers still running at the run's
+    deadline (start + duration + drain + ``RUN_GRACE_S``) and reports them in ``health.reasons``.
     ``start_at`` (epoch seconds) is the run's common start; None means as soon as every process is
     ready. Disallowed targets raise ``TargetNotAllowed``, unreachable ones ``TargetUnreachable`` and
     headers with CR or LF ``ValueError``, before a single request. ``progress`` gets ``{elapsed_s, vus,
@@ -55,8 +60,7 @@ def run_load_test(
     """
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)
-    if not isinstance(processes, int) or processes < 1:
-        raise ValueError(f"processes: expected an integer >= 1, got {processes!r}")
+    processes = resolve_processes(processes)
     if not isinstance(shard_count, int) or shard_count < 1:
         raise ValueError(f"shard_count: expected an integer >= 1, got {shard_count!r}")
     if not isinstance(shard_index, int) or not 0 <= shard_index < shard_count:
@@ -72,6 +76,15 @@ def run_load_test(
         return run_part(spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort)
     return _run_processes(spec, processes, shard_index * processes, parts, start_at, progress, should_stop,
                           on_abort)
+
+
+def resolve_processes(processes: int | str) -> int:
+    """``processes`` as a count: ``"auto"`` is the number of cores this process may run on."""
+    if processes == "auto":
+        return len(os.sched_getaffinity(0))
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes: expected an integer >= 1 or 'auto', got {processes!r}")
+    return processes
 
 
 def run_part(spec: LoadSpec, index: int, count: int, start_at: float, progress=None, should_stop=None,
@@ -102,7 +115,7 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     workers = [
-        subprocess.Popen([sys.executable, "-m", "include.perfpipe.loadtest.worker"], stdin=subprocess.PIPE,
+        subprocess.Popen([sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
         for _ in range(processes)
     ]
@@ -113,10 +126,13 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     ready, results, latest, failure = set(), {}, {}, None
     rounds, emitted, stopped = [0] * processes, 0, False
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    run_deadline = None  # monotonic; set once the common start is known
     try:
         while len(results) < processes and failure is None:
             if not stopped and len(ready) == processes and should_stop is not None:
                 stopped = _stop_if_asked(workers, should_stop())
+            if run_deadline is not None and time.monotonic() > run_deadline:
+                break
             try:
                 p, message = messages.get(timeout=1.0)
             except queue_module.Empty:
@@ -128,6 +144,8 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
                 ready.add(p)
                 if len(ready) == processes:
                     start = start_at if start_at is not None else time.time() + 0.2
+                    run_deadline = time.monotonic() + (start - time.time()) + spec.duration_s + drain_s(spec) + \
+                        RUN_GRACE_S
                     for worker in workers:
                         _send(worker, {"start_at": start})
             elif kind == "progress":  # once every process has reported its next snapshot: their sum
@@ -145,7 +163,10 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
             else:
                 failure = f"load test worker {first + p} failed: {message.get('error', message)}"
     finally:
-        for worker in workers:
+        late = [p for p in range(processes) if p not in results]
+        for p, worker in enumerate(workers):
+            if p in late and run_deadline is not None and time.monotonic() > run_deadline:
+                worker.kill()  # past the run's deadline: no more waiting
             _send(worker, {"stop": True})
             try:
                 worker.wait(timeout=15)
@@ -153,7 +174,16 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
                 worker.kill()
     if failure:
         raise RuntimeError(failure)
-    return merge_results([results[p] for p in sorted(results)])
+    if not results:
+        raise RuntimeError(f"no load test worker finished by the run deadline ({spec.duration_s:g} s + "
+                           f"{drain_s(spec) + RUN_GRACE_S:g} s grace); all {processes} were ended")
+    merged = merge_results([results[p] for p in sorted(results)])
+    if late:
+        log.error("load test workers %s did not finish by the run deadline and were ended", [first + p for p in late])
+        merged.health["reasons"] = [*merged.health["reasons"], *(
+            f"part {first + p} did not finish by the run deadline and was ended: its share is missing" for p in late)]
+        merged.health["saturated"] = True
+    return merged
 
 
 def _stop_if_asked(workers: list[subprocess.Popen], stop: str | bool | None) -> bool:

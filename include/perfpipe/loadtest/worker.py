@@ -17,21 +17,22 @@ def _emit(message: dict) -> None:
     sys.stdout.flush()
 
 
-def main() -> None:
+def main(stdin=None) -> None:
+    stdin = stdin or sys.stdin
     try:
         from include.perfpipe.loadtest.runner import run_part
         from include.perfpipe.loadtest.spec import LoadSpec
 
-        job = json.loads(sys.stdin.readline())
+        job = json.loads(stdin.readline())
         spec = LoadSpec.from_dict(job["spec"])
         _emit({"kind": "ready"})
-        start = json.loads(sys.stdin.readline())
+        start = json.loads(stdin.readline())
         if "start_at" not in start:
             return
         stops: list[str | bool] = []  # the parent's stop requests: their reason, or True
 
         def watch_stdin() -> None:
-            for line in sys.stdin:
+            for line in stdin:
                 message = json.loads(line)
                 if message.get("stop"):
                     stops.append(message.get("reason") or True)

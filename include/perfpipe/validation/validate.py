@@ -2,7 +2,10 @@
 
 Precedence: **error** (an explicit error, no requests, or no successful request with connection
 errors) > **invalid** (the generator was saturated or dropped sends) > **fail** (a threshold
-breached, or the run was aborted) > **pass**. Whenever there is data, the GX checkpoint runs and
+breached, or the run was aborted) > **pass**. A closed-model generator at full CPU
+(``health.cpu_bound``) measured a floor of the target's req/s: a failed capacity check (``rps >``
+or ``>=``) then says nothing and is the one check that makes the run invalid; any other breach
+still fails it. Whenever there is data, the GX checkpoint runs and
 Data Docs are built, so even an invalid run keeps its numbers. The result is saved to
 ``run_dir/validation.json``.
 """
@@ -74,7 +77,17 @@ def validate(
         result.reason = f"{detail}: the numbers say nothing about the target"
     else:
         breaches = result.results[~result.results["success"].astype(bool)]
-        if len(breaches) or aborted:
+        floors = breaches[_is_capacity(breaches)] if health.get("cpu_bound") else breaches.iloc[0:0]
+        breaches = breaches.drop(floors.index)
+        if len(floors):
+            notes.append("not judged: " + "; ".join(
+                f"{b.suite} {b.klass} rps over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
+                for b in floors.itertuples()) + ", measured by a CPU-bound generator")
+        if len(floors) and not len(breaches) and not aborted:
+            result.verdict = Verdict.INVALID
+            result.reason = (f"{len(floors)} capacity check(s) failed while the generator was CPU-bound: req/s "
+                             "is the generator's ceiling, a floor of the target's; add processes or shards")
+        elif len(breaches) or aborted:
             result.verdict, result.reason = Verdict.FAIL, _fail_reason(breaches, len(result.results), aborted,
                                                                      abort_reason)
         else:
@@ -99,6 +112,11 @@ def _health(health: dict, timeseries: pd.DataFrame) -> tuple[bool, int, list[str
     if isinstance(timeseries, pd.DataFrame) and "dropped" in timeseries.columns and len(timeseries):
         dropped = max(dropped, int(timeseries.loc[timeseries["klass"] == "all", "dropped"].sum()))
     return saturated, dropped, [str(r) for r in reasons]
+
+
+def _is_capacity(checks: pd.DataFrame) -> pd.Series:
+    """Which checks ask for at least some throughput (``rps >`` or ``>=``)."""
+    return (checks["metric"] == "rps") & checks["operator"].isin([">", ">="])
 
 
 def _unreachable(stats: pd.DataFrame) -> str | None:

@@ -38,6 +38,8 @@ def test_cli_writes_summary_and_timeseries(tmp_path):
                    "--out", str(tmp_path))
         served = server.requests
     assert run.returncode in (0, 1, 2), run.stderr
+    assert "great_expectations" not in run.stderr and " INFO " not in run.stderr  # quiet without -v
+    assert run.stdout.splitlines()[0].endswith("summary.json")  # the verdict line
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["verdict"] in ("pass", "fail", "invalid") and summary["validation"]["exit_code"] == run.returncode
     assert summary["totals"]["count"] == served and list(summary["classes"]) == ["health"]
@@ -55,3 +57,11 @@ def test_cli_refuses_a_target_off_the_allowlist(tmp_path):
 def test_cli_bad_input_exits_3(tmp_path):
     run = _cli("--target", "http://127.0.0.1:9/", "--duration", "soon", "--out", str(tmp_path))
     assert run.returncode == 3 and "duration" in run.stderr and "'soon'" in run.stderr
+
+
+def test_cli_shows_library_logs_with_v(tmp_path):
+    with LoopbackServer() as server:
+        run = _cli("--target", server.url("/ok"), "--vus", "1", "--duration", "1s", "--processes", "1",
+                   "--out", str(tmp_path), "-v")
+    assert run.returncode in (0, 1, 2), run.stderr
+    assert "INFO great_expectations" in run.stderr

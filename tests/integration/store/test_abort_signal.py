@@ -65,7 +65,7 @@ def test_a_row_of_an_earlier_attempt_is_ignored_then_replaced(scratch_dsn):
 def _short_load_test(should_stop):
     with LoopbackServer() as server:
         spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "2s"})
-        return run_load_test(spec, should_stop=should_stop)
+        return run_load_test(spec, processes=1, should_stop=should_stop)
 
 
 def test_a_lost_database_leaves_the_load_test_running_and_polling_goes_on(scratch_db, caplog):

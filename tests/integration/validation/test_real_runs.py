@@ -40,7 +40,7 @@ def test_a_real_load_test_on_loopback_passes_with_steady_and_rolling_checks(tmp_
     stages = [{"duration": "2s", "target": 3}, {"duration": "4s", "target": 3}, {"duration": "1s", "target": 0}]
     spec = load_spec("smoke", target=loopback_url, overrides={"stages": stages, "think_time": "50ms"},
                      allowlist="127.0.0.1")
-    load = run_load_test(spec)
+    load = run_load_test(spec, processes=1)
     assert any(s["kind"] == "hold" for s in load.stages)
     thresholds = load_thresholds(profile="smoke", overrides={"api": {"p95_ms": {"limit": "< 500ms",
                                                                                  "windows": ["whole", "steady", "rolling_3s"]}}})

@@ -2,12 +2,14 @@
 
 Every run is bounded (a few seconds, a handful of VUs) and asserts loose bounds only.
 """
+import os
 import threading
 import time
 
 import pytest
 
 from include.perfpipe.loadtest import TargetNotAllowed, TargetUnreachable, load_spec, merge_results, run_load_test
+from include.perfpipe.loadtest import runner
 from include.perfpipe.loadtest.runner import run_part
 from tests.unit.loadtest.server import LoopbackServer
 
@@ -25,7 +27,7 @@ def _total(result):
 def test_closed_model_counts_every_response(server):
     progress = []
     spec = load_spec("smoke", server.url("/sleep/20"), overrides={"vus": 4, "duration": "2s", "progress_interval": 1})
-    result = run_load_test(spec, progress=progress.append)
+    result = run_load_test(spec, processes=1, progress=progress.append)
     total = _total(result)
     assert total["count"] == server.requests > 0 and total["errors"] == 0
     assert 20 <= total["p50_ms"] <= 60 and 40 <= total["rps"] <= 200  # 4 VUs at ~20 ms each: ~160/s
@@ -38,14 +40,14 @@ def test_closed_model_counts_every_response(server):
 def test_closed_model_ramps_vus(server):
     spec = load_spec("smoke", server.url("/sleep/10"), overrides={
         "stages": [{"duration": "2s", "target": 6}], "progress_interval": 10})
-    series = run_load_test(spec).timeseries_frame()
+    series = run_load_test(spec, processes=1).timeseries_frame()
     vus = series[series.klass == "all"].set_index("t").active_vus
     assert 1 <= vus[0] <= 3 and vus[1] == 6  # 0 -> 6 over 2 s; the sample is the second's maximum
 
 
 def test_open_model_sends_every_arrival(server):
     spec = load_spec("smoke", server.url("/sleep/5"), overrides={"rate": 100, "duration": "2s", "max_vus": 20})
-    result = run_load_test(spec)
+    result = run_load_test(spec, processes=1)
     assert _total(result)["count"] == server.requests == 200  # 100/s for 2 s, none dropped
     assert result.health["dropped"] == 0 and not result.health["saturated"]
 
@@ -53,7 +55,7 @@ def test_open_model_sends_every_arrival(server):
 def test_open_model_counts_dropped_sends(server):
     # 2 connections at 100 ms each carry 20 req/s; 100 req/s are asked for
     spec = load_spec("smoke", server.url("/sleep/100"), overrides={"rate": 100, "duration": "2s", "max_vus": 2})
-    result = run_load_test(spec)
+    result = run_load_test(spec, processes=1)
     total, dropped = _total(result)["count"], result.health["dropped"]
     assert total + dropped == 200 and 100 <= dropped < 200 and total == server.requests
     assert result.health["saturated"] and "dropped" in result.health["reasons"][0]
@@ -65,10 +67,11 @@ def test_open_model_shows_a_stall_the_closed_model_hides():
     with LoopbackServer(stall_every_s=100, stall_s=1.0, stall_offset_s=1.0) as srv:
         spec = load_spec("smoke", srv.url("/stall"), overrides={"rate": 100, "duration": "3s", "max_vus": 200})
         start_at = srv.started + (time.time() - time.monotonic())  # the server's clock start, as epoch
-        open_p99 = _total(run_load_test(spec, start_at=start_at))["p99_ms"]
+        open_p99 = _total(run_load_test(spec, processes=1, start_at=start_at))["p99_ms"]
     with LoopbackServer(stall_every_s=100, stall_s=1.0, stall_offset_s=1.0) as srv:
         spec = load_spec("smoke", srv.url("/stall"), overrides={"vus": 1, "duration": "3s"})
-        closed_p99 = _total(run_load_test(spec, start_at=srv.started + (time.time() - time.monotonic())))["p99_ms"]
+        closed_p99 = _total(run_load_test(spec, processes=1,
+                                          start_at=srv.started + (time.time() - time.monotonic())))["p99_ms"]
     assert open_p99 >= 500 and closed_p99 < 500  # one slow request among thousands: hidden
 
 
@@ -93,7 +96,7 @@ def test_abort_on_fail_stops_early(server):
     rule = {"klass": "all", "metric": "p95_ms", "operator": "<", "limit": 10, "window_s": 1, "delay_s": 1}
     spec = load_spec("smoke", server.url("/sleep/30"), overrides={"vus": 2, "duration": "20s", "abort_rules": [rule]})
     started, reasons = time.monotonic(), []
-    result = run_load_test(spec, on_abort=reasons.append)
+    result = run_load_test(spec, processes=1, on_abort=reasons.append)
     assert result.aborted and "p95_ms" in result.abort_reason and "< 10" in result.abort_reason
     assert result.duration_s < 5 and time.monotonic() - started < 10
     assert reasons == [result.abort_reason]
@@ -106,14 +109,14 @@ def test_abort_on_fail_stops_early(server):
 def test_should_stop_ends_the_run_with_its_reason(server, answer, reason):
     spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "20s"})
     stop_after = time.monotonic() + 1
-    result = run_load_test(spec, should_stop=lambda: answer if time.monotonic() > stop_after else None)
+    result = run_load_test(spec, processes=1, should_stop=lambda: answer if time.monotonic() > stop_after else None)
     assert result.aborted and result.abort_reason == reason and 0.5 < result.duration_s < 5
 
 
 def test_error_circuit_breaker_stops_early(server):
     spec = load_spec("smoke", server.url("/status/500"), overrides={
         "vus": 2, "duration": "20s", "circuit_breaker": {"error_rate": 0.5, "window_s": 1, "min_requests": 10}})
-    result = run_load_test(spec)
+    result = run_load_test(spec, processes=1)
     assert result.aborted and result.abort_reason.startswith("circuit breaker") and result.duration_s < 5
     assert _total(result)["error_rate"] == 1.0 and '"500"' in _total(result)["status_counts"]
 
@@ -122,7 +125,7 @@ def test_disallowed_target_is_refused_before_any_request(server):
     spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 1, "duration": "1s"})
     spec.allowlist = ["localhost"]  # e.g. an Airflow Variable that does not list 127.0.0.1
     with pytest.raises(TargetNotAllowed, match="127.0.0.1"):
-        run_load_test(spec)
+        run_load_test(spec, processes=1)
     assert server.requests == 0
 
 
@@ -131,12 +134,12 @@ def test_unreachable_target_is_an_error(server):
     server.__exit__()
     spec = load_spec("smoke", f"http://127.0.0.1:{port}/", overrides={"vus": 1, "duration": "1s"})
     with pytest.raises(TargetUnreachable, match=f"127.0.0.1:{port}"):
-        run_load_test(spec)
+        run_load_test(spec, processes=1)
 
 
 def test_errors_and_timeouts_are_recorded_by_name(server):
     spec = load_spec("smoke", server.url("/sleep/2000"), overrides={"vus": 2, "duration": "1s", "timeout": "300ms"})
-    total = _total(run_load_test(spec))
+    total = _total(run_load_test(spec, processes=1))
     assert total["errors"] == total["count"] > 0 and "ReadTimeout" in total["status_counts"]
 
 
@@ -150,7 +153,7 @@ def test_scenario_weights_classes_and_think_time(server, tmp_path):
         "     json: {name: x}}\n"
     )
     spec = load_spec("smoke", server.url(""), scenario, overrides={"vus": 4, "duration": "2s"})
-    stats = run_load_test(spec).stats_frame().set_index("name")
+    stats = run_load_test(spec, processes=1).stats_frame().set_index("name")
     ping, create = stats.loc["ping"], stats.loc["create"]
     assert ping["count"] + create["count"] == server.requests and stats.loc["all"]["errors"] == 0
     assert 1.5 <= ping["count"] / create["count"] <= 6  # weights 3:1
@@ -159,7 +162,7 @@ def test_scenario_weights_classes_and_think_time(server, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"processes": 0}, r"processes: expected an integer >= 1, got 0"),
+    ({"processes": 0}, r"processes: expected an integer >= 1 or 'auto', got 0"),
     ({"shard_count": 2, "shard_index": 2}, r"shard_index: expected 0 <= shard_index < 2, got 2"),
     ({"shard_count": 0}, r"shard_count: expected an integer >= 1, got 0"),
 ])
@@ -173,7 +176,7 @@ def test_bad_run_arguments_are_refused_before_any_request(server, kwargs, messag
 @pytest.mark.parametrize("path", ["/close", "/chunked"])
 def test_connection_close_and_chunked_responses_end_to_end(server, path):
     spec = load_spec("smoke", server.url(path), overrides={"vus": 2, "duration": "1s"})
-    total = _total(run_load_test(spec))
+    total = _total(run_load_test(spec, processes=1))
     assert total["count"] == server.requests > 10 and total["errors"] == 0
 
 
@@ -206,8 +209,36 @@ def _self_signed(tmp_path):
 def test_https_verifies_certificates_unless_told_not_to(tmp_path):
     with LoopbackServer(ssl_context=_self_signed(tmp_path)) as srv:
         url = srv.url("/ok")
-        verified = _total(run_load_test(load_spec("smoke", url, overrides={"vus": 1, "duration": "1s"})))
+        verified = _total(run_load_test(load_spec("smoke", url, overrides={"vus": 1, "duration": "1s"}), processes=1))
         trusting = _total(run_load_test(load_spec("smoke", url, overrides={
-            "vus": 2, "duration": "1s", "verify_tls": False})))
+            "vus": 2, "duration": "1s", "verify_tls": False}), processes=1))
     assert verified["errors"] == verified["count"] > 0 and "ConnectError" in verified["status_counts"]
     assert trusting["errors"] == 0 and trusting["count"] > 10
+
+
+def test_the_parent_ends_a_worker_that_overruns_the_run_deadline(server, monkeypatch):
+    monkeypatch.setattr(runner, "WORKER_MODULE", "tests.unit.loadtest.stuck_worker")
+    monkeypatch.setattr(runner, "RUN_GRACE_S", 1.0)
+    spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "1s", "timeout": "1s"})
+    started = time.monotonic()
+    result = run_load_test(spec, processes=2)
+    assert time.monotonic() - started < 1 + 1 + 1.0 + 8  # duration, drain, grace, the workers' start-up
+    assert result.health["saturated"] and result.health["processes"] == 1
+    assert result.health["reasons"] == ["part 1 did not finish by the run deadline and was ended: its share is missing"]
+    assert _total(result)["count"] > 0
+
+
+@pytest.mark.parametrize("model, saturated", [("closed", False), ("open", True)])
+def test_full_cpu_is_a_note_in_the_closed_model_and_saturation_in_the_open(server, model, saturated):
+    overrides = {"vus": 2} if model == "closed" else {"rate": 50, "max_vus": 5}
+    spec = load_spec("smoke", server.url("/ok"), overrides={**overrides, "duration": "1s"})
+    spec.cpu_bound_percent = 0.0  # any CPU counts as full
+    health = run_load_test(spec, processes=1).health
+    assert health["saturated"] == saturated and health["cpu_bound"] == (model == "closed")
+    assert bool(health["notes"]) == (model == "closed")
+    assert all("ceiling" in note for note in health["notes"])
+
+
+def test_processes_auto_is_one_per_usable_core():
+    assert runner.resolve_processes("auto") == len(os.sched_getaffinity(0))
+    assert runner.resolve_processes(3) == 3

@@ -207,3 +207,28 @@ def test_bad_health_is_named(tmp_path, health, message):
         validate(empty.stats_frame(0), empty.timeseries_frame(), thresholds=load_thresholds(), stages=[],
                  health=health, run_dir=tmp_path)
     assert str(info.value).startswith(message)
+
+
+CAPACITY = """
+    classes: [api]
+    suites:
+      capacity: {windows: [whole], thresholds: {all: {rps: ">= 100000"}}}
+      latency: {windows: [whole], thresholds: {api: {p95_ms: "%s"}}}
+"""
+
+
+@pytest.mark.parametrize("cpu_bound, p95_limit, verdict", [
+    (True, "< 1s", Verdict.INVALID),  # only the capacity check failed, measured by a CPU-bound generator
+    (True, "< 1ms", Verdict.FAIL),  # the latency breach is real whatever the CPU
+    (False, "< 1s", Verdict.FAIL),  # a generator with CPU to spare measured the target's capacity
+])
+def test_a_failed_capacity_check_is_invalid_only_while_cpu_bound(tmp_path, clean_recorder, cpu_bound, p95_limit,
+                                                                 verdict):
+    (tmp_path / "thresholds.yaml").write_text(textwrap.dedent(CAPACITY % p95_limit))
+    health = HEALTHY | {"cpu_bound": cpu_bound}
+    result = run_validate(clean_recorder, tmp_path / "run", load_thresholds(tmp_path / "thresholds.yaml"),
+                          health=health)
+    assert result.verdict == verdict
+    assert ("capacity check(s) failed while the generator was CPU-bound" in result.reason) == (verdict == "invalid")
+    assert any("not judged: capacity all rps" in n for n in result.notes) == cpu_bound
+    assert ("rps" in result.reason) == (not cpu_bound)
