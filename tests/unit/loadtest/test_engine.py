@@ -234,7 +234,9 @@ def test_full_cpu_is_a_note_in_the_closed_model_and_saturation_in_the_open(serve
     spec = load_spec("smoke", server.url("/ok"), overrides={**overrides, "duration": "1s"})
     spec.cpu_bound_percent = 0.0  # any CPU counts as full
     health = run_load_test(spec, processes=1).health
-    assert health["saturated"] == saturated and health["cpu_bound"] == (model == "closed")
+    # on a busy machine the loop lag may saturate either run too: only the CPU's part is asserted
+    assert any("CPU" in reason for reason in health["reasons"]) == saturated
+    assert health["cpu_bound"] == (model == "closed") and (health["saturated"] or not saturated)
     assert bool(health["notes"]) == (model == "closed")
     assert all("ceiling" in note for note in health["notes"])
 
