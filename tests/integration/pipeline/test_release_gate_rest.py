@@ -2,17 +2,15 @@
 sharded across mapped tasks that run in parallel and merge into one result."""
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, running_demo_service
+from tests.conftest import ROOT, running_demo_service
+from tests.integration.standalone import airflow_standalone, api, wait_for_dag
 
 pytestmark = pytest.mark.integration
 GATE_SCRIPT = ROOT / "tools" / "release_gate.sh"
@@ -27,65 +25,10 @@ def slow_target(demo_db_url):
 
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory, scratch_db, demo_db_url, slow_target):
-    home = tmp_path_factory.mktemp("airflow-standalone")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(ROOT),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "ci:admin",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW_CONN_PERF_TARGET_HTTP": slow_target,
-        "AIRFLOW_CONN_PERF_TARGET_DB": demo_db_url,
-        "AIRFLOW_CONN_PERF_RESULTS_DB": scratch_db("perfpipe_gate_results"),
-        "PERFPIPE_REPORTS_DIR": str(home / "reports"),
-    }
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    log = (home / "standalone.log").open("w")
-    server = subprocess.Popen(["airflow", "standalone"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, f"airflow standalone exited; see {log.name}"
-            assert time.monotonic() < deadline, f"airflow standalone not up in 180 s; see {log.name}"
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["ci"]
-        yield {"url": base, "user": "ci", "password": password, "log": log.name}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
-
-
-def api(server: dict) -> httpx.Client:
-    token = httpx.post(f"{server['url']}/auth/token",
-                       json={"username": server["user"], "password": server["password"]}).json()["access_token"]
-    return httpx.Client(base_url=f"{server['url']}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-def wait_for_dag(server: dict, dag_id: str) -> None:
-    client = api(server)
-    deadline = time.monotonic() + 120
-    while client.get(f"/dags/{dag_id}").status_code != 200:
-        assert time.monotonic() < deadline, f"{dag_id} not parsed in 120 s; see {server['log']}"
-        time.sleep(2)
+    connections = {"perf_target_http": slow_target, "perf_target_db": demo_db_url,
+                   "perf_results_db": scratch_db("perfpipe_gate_results")}
+    with airflow_standalone(tmp_path_factory.mktemp("airflow-standalone"), connections) as server:
+        yield server
 
 
 def test_gate_stops_at_the_first_failed_profile_and_reports_over_rest(airflow_server):
