@@ -47,8 +47,9 @@ def preflight(profile: str | None = None) -> dict:
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
         overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
         overrides["abort_rules"] = thresholds.abort_rules()
-        spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]),
-                         overrides=overrides, headers=headers, allowlist=target_allowlist())
+        spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]), overrides=overrides,
+                         secret_headers=list(headers), credentials_conn_id=params["target_conn_id"],
+                         allowlist=target_allowlist())
         if params["db_benchmark"]:
             parse_duration(params["db_duration"], "db_duration", positive=True)
             if params["db_queries"]:
@@ -99,15 +100,20 @@ def db_snapshot() -> dict | None:
 def load_test(plan: dict, shard: dict) -> dict:
     """Run this shard's share of the load from the common start time.
 
-    With several shards, the first to abort stops the others through the results DB (``AbortSignal``).
+    The target's credentials are resolved here, from the connection the spec names, and go to the
+    engine only. With several shards, the first to abort stops the others through the results DB
+    (``AbortSignal``).
     """
     from functools import partial
 
     from include.perfpipe.loadtest import LoadSpec, run_load_test
+    from include.pipelines.targets import http_target
 
     params = get_current_context()["params"]
+    spec = LoadSpec.from_dict(plan["spec"])
+    secrets = http_target(spec.credentials_conn_id)[1] if spec.credentials_conn_id else {}
     run_shard = partial(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
-        run_load_test, LoadSpec.from_dict(plan["spec"]), processes=params["processes"],
+        run_load_test, spec, processes=params["processes"], secret_headers=secrets,
         shard_index=shard["index"], shard_count=shard["count"], start_at=shard["start_at"],
     )
     if shard["count"] == 1:

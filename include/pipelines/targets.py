@@ -12,21 +12,34 @@ DEFAULT_ALLOWLIST = "127.0.0.1,localhost"
 
 
 def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
-    """Base URL and headers of an HTTP connection (login/password become basic auth, extra "headers" are added)."""
-    import base64
+    """Base URL and credential headers of an HTTP connection (login/password become basic auth, the
+    extra's "headers" are added).
 
+    The headers are credentials: callers hand them to the engine only (``run_load_test(secret_headers=)``)
+    and record their names; secret-looking values are registered with Airflow's secrets masker here.
+    """
     from airflow.sdk.bases.hook import BaseHook
+    from airflow.sdk.log import mask_secret
+
+    from include.perfpipe.loadtest.credentials import basic_auth, checked_headers, looks_secret
 
     conn = BaseHook.get_connection(conn_id)
     if not conn.host:
         raise ValueError(f"connection {conn_id!r} has no host: set it to the base URL of the service under test")
     scheme = conn.schema or ("https" if conn.conn_type == "https" else "http")
     host = conn.host if "://" not in conn.host else conn.host.split("://", 1)[1]
+    if "@" in host.split("/", 1)[0]:
+        raise ValueError(f"connection {conn_id!r}: credentials in the host; set them as the login and password")
     base_url = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
-    headers = dict(conn.extra_dejson.get("headers", {}))
+    headers = checked_headers(conn.extra_dejson.get("headers", {}), f"connection {conn_id!r} extra.headers")
     if conn.login:
-        token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
-        headers.setdefault("Authorization", f"Basic {token}")
+        headers.setdefault("Authorization", basic_auth(conn.login, conn.password or ""))
+    for name, value in headers.items():
+        if looks_secret(name):
+            mask_secret(value)
+            mask_secret(value.partition(" ")[2] or value)  # the token without its scheme ("Basic ...")
+    if conn.password:
+        mask_secret(conn.password)
     return base_url.rstrip("/"), headers
 
 

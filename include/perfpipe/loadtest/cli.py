@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--class", dest="klass", metavar="NAME", help="class of the single URL (default api); with "
                         "--scenario, run only that class's endpoints")
     parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
-                        help="extra request header (repeatable), e.g. for auth")
+                        help="extra request header (repeatable), e.g. for auth; only its name is recorded")
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="HTTP Basic auth for every request")
     parser.add_argument("--timeout", help="per-request timeout (default 30s)")
     parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
@@ -64,14 +64,22 @@ def configure_console(verbosity: int) -> None:
     logging.getLogger("perfpipe.loadtest").setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
-def _headers(values: list[str]) -> dict:
+def _credential_headers(values: list[str], auth: str | None) -> dict[str, str]:
+    """``--header`` and ``--auth`` as headers; their values stay out of the spec and summary.json."""
+    from include.perfpipe.loadtest.credentials import basic_auth, checked_headers
+
     headers = {}
     for value in values:
         name, sep, content = value.partition(":")
         if not sep or not name.strip():
-            raise ValueError(f"--header: expected 'Name: value', got {value!r}")
+            raise ValueError("--header: expected 'Name: value' (the value is not shown: it may be a credential)")
         headers[name.strip()] = content.strip()
-    return headers
+    if auth is not None:
+        user, sep, password = auth.partition(":")
+        if not sep:
+            raise ValueError("--auth: expected USER:PASSWORD")
+        headers["Authorization"] = basic_auth(user, password)
+    return checked_headers(headers, "--header")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -89,11 +97,9 @@ def run_cli(args: argparse.Namespace) -> int:
         overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
                      "timeout": args.timeout, "abort_rules": thresholds.abort_rules(),
                      "verify_tls": False if args.insecure else None}
-        if args.auth is not None and ":" not in args.auth:
-            raise ValueError("--auth: expected USER:PASSWORD")
-        spec = load_spec(args.profile, args.target, args.scenario, overrides, _headers(args.header),
-                         klass=args.klass, auth=tuple(args.auth.split(":", 1)) if args.auth else None)
-        result = run_load_test(spec, processes=args.processes)
+        secrets = _credential_headers(args.header, args.auth)
+        spec = load_spec(args.profile, args.target, args.scenario, overrides, list(secrets), klass=args.klass)
+        result = run_load_test(spec, processes=args.processes, secret_headers=secrets)
     except (ValueError, ConnectionError) as exc:
         from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 

@@ -62,9 +62,11 @@ class Prepared:
                  "request", "no_body", "keep_body", "max_body_bytes")
 
     def __init__(self, endpoint: Endpoint, verify_tls: bool = True,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, secret_headers: dict[str, str] | None = None) -> None:
         self.name, self.klass, self.url = endpoint.name, endpoint.klass, endpoint.url
-        headers = {**DEFAULT_HEADERS, **endpoint.headers}
+        own = {name.lower() for name in endpoint.headers}  # a header the scenario sets itself wins
+        secrets = {name: value for name, value in (secret_headers or {}).items() if name.lower() not in own}
+        headers = {**DEFAULT_HEADERS, **secrets, **endpoint.headers}
         check_headers(headers, f"endpoint {endpoint.name!r}")
         try:
             self.request = httpx.Request(endpoint.method, endpoint.url, headers=headers, json=endpoint.json,
@@ -94,7 +96,7 @@ def check_headers(headers: dict, where: str) -> None:
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise ValueError(f"{where}: header name {name!r} is not a valid HTTP token")
         if not isinstance(value, str) or _BAD_VALUE.search(value):
-            raise ValueError(f"{where}: header {name!r} has a CR, LF or NUL in its value {value!r}; refused")
+            raise ValueError(f"{where}: header {name!r} has a CR, LF or NUL in its value (not shown); refused")
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:

@@ -20,6 +20,7 @@ from time import perf_counter
 from hdrh.histogram import HdrHistogram
 
 from include.perfpipe.loadtest.connection import HttpConnection, Prepared
+from include.perfpipe.loadtest.credentials import resolve
 from include.perfpipe.loadtest.guard import breached, window_stats
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
@@ -78,19 +79,21 @@ class Shard:
 
     ``should_stop()`` is called every tick and must not block: truthy stops the run early, and a
     string becomes its ``abort_reason``. ``on_abort(reason)`` is called when this part's own abort
-    rules stop it.
+    rules stop it. ``secret_headers`` are the values of ``spec.secret_headers`` (credentials).
     """
 
     def __init__(self, spec: LoadSpec, index: int = 0, count: int = 1,
                  progress: Callable[[dict], None] | None = None,
                  should_stop: Callable[[], str | bool | None] | None = None,
-                 on_abort: Callable[[str], None] | None = None):
+                 on_abort: Callable[[str], None] | None = None, secret_headers: dict[str, str] | None = None):
         if not 0 <= index < count:
             raise ValueError(f"shard_index: expected 0 <= index < {count}, got {index}")
         self.spec, self.index, self.count = spec, index, count
         self.progress, self.should_stop = progress, should_stop or (lambda: False)
         self.on_abort = on_abort
-        self.endpoints = [Prepared(e, spec.verify_tls, spec.max_body_bytes) for e in spec.endpoints if e.weight > 0]
+        self.secret_headers = resolve(spec.secret_headers, secret_headers)
+        self.endpoints = [Prepared(e, spec.verify_tls, spec.max_body_bytes, self.secret_headers)
+                          for e in spec.endpoints if e.weight > 0]
         weights = [e.weight for e in spec.endpoints if e.weight > 0]
         self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
         self.rec = MetricsRecorder()
@@ -441,13 +444,13 @@ class OpenShard(Shard):
 
 
 def make_shard(spec: LoadSpec, index: int = 0, count: int = 1, progress=None, should_stop=None,
-               on_abort=None) -> Shard:
+               on_abort=None, secret_headers: dict[str, str] | None = None) -> Shard:
     if spec.journey is not None:
         from include.perfpipe.loadtest.journey.shard import make_journey_shard
 
-        return make_journey_shard(spec, index, count, progress, should_stop, on_abort)
+        return make_journey_shard(spec, index, count, progress, should_stop, on_abort, secret_headers)
     cls = OpenShard if spec.model == "open" else ClosedShard
-    return cls(spec, index, count, progress, should_stop, on_abort)
+    return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)
 
 
 def _iso(epoch: float) -> str:

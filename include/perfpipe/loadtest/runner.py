@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import queue as queue_module
+import re
 import resource
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from include.perfpipe.loadtest.connection import Prepared
+from include.perfpipe.loadtest.credentials import looks_secret, resolve
 from include.perfpipe.loadtest.engine import drain_s, make_shard
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
@@ -30,6 +32,7 @@ STARTUP_TIMEOUT_S = 120.0
 RUN_GRACE_S = 10.0  # past the duration and the drain: time for the workers to hand in their results
 WORKER_MODULE = "include.perfpipe.loadtest.worker"
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+_DATABASE_URL = re.compile(r"DB_URL|DSN|DATABASE_URL|SQL_ALCHEMY_CONN", re.IGNORECASE)
 
 
 def run_load_test(
@@ -42,6 +45,7 @@ def run_load_test(
     *,
     should_stop: Callable[[], str | bool | None] | None = None,
     on_abort: Callable[[str], None] | None = None,
+    secret_headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """Run this shard's part of ``spec`` and return its ``LoadResult``.
 
@@ -57,6 +61,9 @@ def run_load_test(
     both): ``should_stop()``, polled every 0.1 s (every second by the parent of several processes)
     and so never allowed to block, stops every process once truthy, and a string becomes their
     ``abort_reason``; ``on_abort(reason)`` is called when this shard's own abort rules stop it.
+
+    ``secret_headers`` holds the values of ``spec.secret_headers`` (exactly those names): credentials,
+    handed to worker processes over their stdin pipe, never through argv, the environment or a file.
     """
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)
@@ -67,15 +74,17 @@ def run_load_test(
         raise ValueError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
     for url in spec.urls():
         check_target(url, spec.allowlist)
+    secret_headers = resolve(spec.secret_headers, secret_headers)
     for endpoint in spec.endpoints:  # refuses bad headers and unimportable checks before any request
-        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes)
+        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes, secret_headers)
     for url in {split_url(url): url for url in spec.urls()}.values():
         probe_target(url)
     parts = shard_count * processes
     if processes == 1:
-        return run_part(spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort)
+        return run_part(spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort,
+                        secret_headers)
     return _run_processes(spec, processes, shard_index * processes, parts, start_at, progress, should_stop,
-                          on_abort)
+                          on_abort, secret_headers)
 
 
 def resolve_processes(processes: int | str) -> int:
@@ -88,12 +97,12 @@ def resolve_processes(processes: int | str) -> int:
 
 
 def run_part(spec: LoadSpec, index: int, count: int, start_at: float, progress=None, should_stop=None,
-             on_abort=None) -> LoadResult:
+             on_abort=None, secret_headers: dict[str, str] | None = None) -> LoadResult:
     """Run part ``index`` of ``count`` on a fresh uvloop event loop in this process."""
     import uvloop
 
     _raise_file_limit()
-    shard = make_shard(spec, index, count, progress, should_stop, on_abort)
+    shard = make_shard(spec, index, count, progress, should_stop, on_abort, secret_headers)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(shard.run(start_at))
 
@@ -105,7 +114,7 @@ def _raise_file_limit() -> None:
 
 
 def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start_at, progress, should_stop=None,
-                   on_abort=None) -> LoadResult:
+                   on_abort=None, secret_headers: dict[str, str] | None = None) -> LoadResult:
     """Run parts ``first .. first + processes - 1`` in worker subprocesses (``loadtest.worker``).
 
     Subprocesses rather than multiprocessing: nothing of the caller's ``__main__`` is re-imported and
@@ -113,7 +122,8 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     common start is then sent to all; a worker that aborts makes the parent stop the others and call
     ``on_abort``; ``should_stop``, checked at least every second once they started, stops them all.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**engine_environment(), "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                                                os.environ.get("PYTHONPATH")]))}
     workers = [
         subprocess.Popen([sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
@@ -121,7 +131,8 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     ]
     messages: queue_module.Queue = queue_module.Queue()
     for p, worker in enumerate(workers):
-        _send(worker, {"spec": spec.to_dict(), "index": first + p, "count": count})
+        _send(worker, {"spec": spec.to_dict(), "index": first + p, "count": count,
+                       "secret_headers": secret_headers or {}})
         threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
     ready, results, latest, failure = set(), {}, {}, None
     rounds, emitted, stopped = [0] * processes, 0, False
@@ -184,6 +195,14 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
             f"part {first + p} did not finish by the run deadline and was ended: its share is missing" for p in late)]
         merged.health["saturated"] = True
     return merged
+
+
+def engine_environment() -> dict[str, str]:
+    """This process's environment without what could hold a secret (Airflow connections and variables,
+    database URLs, secret-looking names): a worker process needs none of it."""
+    return {name: value for name, value in os.environ.items()
+            if not (name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) or looks_secret(name)
+                    or _DATABASE_URL.search(name))}
 
 
 def _stop_if_asked(workers: list[subprocess.Popen], stop: str | bool | None) -> bool:

@@ -89,6 +89,8 @@ class LoadSpec:
     loop_lag_bound_ms: float = 50.0
     cpu_bound_percent: float = 95.0
     progress_interval_s: float = 5.0
+    credentials_conn_id: str | None = None  # the Airflow connection the worker resolves secret_headers from
+    secret_headers: list[str] = field(default_factory=list)  # names only; values: run_load_test(secret_headers=)
 
     def urls(self) -> list[str]:
         """Every URL the test may send to (each is checked against the allowlist before it runs)."""
@@ -161,8 +163,7 @@ def _think_time(raw) -> ThinkTime:
         raise ValueError(describe(exc, "think_time").replace("think_time: scenario: ", "think_time: ")) from None
 
 
-def load_scenario(path: str | Path, target: str, extra_headers: dict[str, str]) -> tuple[list[Endpoint], dict | None,
-                                                                                        dict]:
+def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict | None, dict]:
     """``(endpoints, journey, settings)`` of a scenario file: a plain flat list becomes today's
     endpoints (one pre-built request each) and no journey; anything else a journey dict for the
     engine (``journey.scenario.to_dict``), compiled once here so every error shows before the run."""
@@ -174,12 +175,11 @@ def load_scenario(path: str | Path, target: str, extra_headers: dict[str, str]) 
         endpoints = [
             Endpoint(name=name, url=step.url or target.rstrip("/") + step.path, method=step.method,
                      klass=step.klass, weight=step.weight, expect_status=list(step.expect_status),
-                     headers={**scenario.headers, **extra_headers, **step.headers}, json=step.json_body,
+                     headers={**scenario.headers, **step.headers}, json=step.json_body,
                      body=step.body, check=step.check)
             for (_, name), step in zip(step_names(Journey(steps=scenario.endpoints), flat=True).items(), scenario.endpoints)
         ]
         return endpoints, None, settings
-    scenario = scenario.model_copy(update={"headers": {**scenario.headers, **extra_headers}})
     try:
         rows = feeder_rows(scenario)
         if scenario.python is not None:
@@ -201,11 +201,11 @@ def load_spec(
     target: str = "http://127.0.0.1:8000",
     scenario: str | Path | None = None,
     overrides: dict | None = None,
-    headers: dict | None = None,
+    secret_headers: list[str] | None = None,
     allowlist: str | list[str] | None = None,
     *,
     klass: str | None = None,
-    auth: tuple[str, str] | None = None,
+    credentials_conn_id: str | None = None,
     profiles_file: str | Path | None = None,
 ) -> LoadSpec:
     """Build a ``LoadSpec`` from a profile, a scenario and overrides, and refuse disallowed targets.
@@ -216,8 +216,9 @@ def load_spec(
     ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``,
     ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check).
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
-    with one, ``klass`` keeps only that class's endpoints. ``auth`` (user, password) and ``headers``
-    are added to every request.
+    with one, ``klass`` keeps only that class's endpoints. ``secret_headers`` names the credential
+    headers (from ``credentials_conn_id`` or the CLI) the worker adds to every request; a header the
+    scenario sets itself wins. Their values never enter the spec (``include.perfpipe.loadtest.credentials``).
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     config = load_profiles(profiles_file)
@@ -267,16 +268,10 @@ def load_spec(
     if total > cap_duration:
         raise ValueError(f"duration: {total:g} s exceeds the cap of {cap_duration:g} s (limits.max_duration)")
 
-    extra_headers = dict(headers or {})
-    if auth is not None:
-        import httpx
-
-        request = next(httpx.BasicAuth(*auth).auth_flow(httpx.Request("GET", target)))
-        extra_headers["Authorization"] = request.headers["Authorization"]
     settings: dict = {}
     journey = None
     if scenario is not None:
-        endpoints, journey, settings = load_scenario(scenario, target, extra_headers)
+        endpoints, journey, settings = load_scenario(scenario, target)
         if klass is not None and journey is not None:
             raise ValueError(f"class: {klass!r} filters a flat endpoints list; the journey of {str(scenario)!r} "
                              "runs all its steps")
@@ -288,7 +283,7 @@ def load_spec(
         import httpx
 
         path = httpx.URL(target).raw_path.decode("ascii")
-        endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api", headers=extra_headers)]
+        endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api")]
     if allowlist is None:  # the environment wins over the profiles file, which wins over the default
         allowlist = os.environ.get(ALLOWLIST_ENV) or config.get("target_allowlist")
     allowed = parse_allowlist(allowlist)
@@ -313,6 +308,7 @@ def load_spec(
         abort_rules=abort_rules(overrides.get("abort_rules", [])), circuit_breaker=breaker or None, allowlist=allowed,
         loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
         progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),
+        credentials_conn_id=credentials_conn_id, secret_headers=list(secret_headers or []),
     )
     for url in spec.urls():
         check_target(url, allowed)

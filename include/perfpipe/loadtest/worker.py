@@ -1,7 +1,8 @@
 """A load generator worker process, driven by ``runner._run_processes`` over JSON lines.
 
-stdin: ``{"spec", "index", "count"}``, then ``{"start_at"}``, then possibly ``{"stop": true, "reason"}``
-(``reason`` optional: the stopped part's ``abort_reason``).
+stdin: ``{"spec", "index", "count", "secret_headers"}`` (credentials travel on this pipe only), then
+``{"start_at"}``, then possibly ``{"stop": true, "reason"}`` (``reason`` optional: the stopped part's
+``abort_reason``).
 stdout: ``{"kind": "ready"}``, ``{"kind": "progress", ...}``, ``{"kind": "aborted", "reason"}`` and finally
 ``{"kind": "result", "result": LoadResult.to_dict()}`` or ``{"kind": "error", "error": ...}``.
 """
@@ -44,6 +45,7 @@ def main(stdin=None) -> None:
             progress=lambda snapshot: _emit({"kind": "progress", "progress": snapshot}),
             should_stop=lambda: stops[0] if stops else None,
             on_abort=lambda reason: _emit({"kind": "aborted", "reason": reason}),
+            secret_headers=job.get("secret_headers"),
         )
         _emit({"kind": "result", "result": result.to_dict()})
     except Exception as exc:  # reported to the parent, which fails the run

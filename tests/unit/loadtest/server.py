@@ -6,6 +6,7 @@ the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start
 ``/frame/<case>``: a case of ``framing`` as raw bytes (hostile and until-close ones then close);
 ``/endless/headers``, ``/endless/body`` (valid heads, then never-ending headers or body) and
 ``/endless/slow`` (a valid response, one byte a second).
+Any path answers 401 to a request that lacks one of the ``require_headers`` lines ("Name: value").
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ ENDLESS_PIECE = b"x" * 65536
 
 class LoopbackServer:
     def __init__(self, stall_every_s: float = 10.0, stall_s: float = 1.0, stall_offset_s: float = 0.0,
-                 ssl_context=None) -> None:
+                 ssl_context=None, require_headers: tuple[str, ...] = ()) -> None:
         self.requests = 0
+        self.require_headers = [line.encode().lower() for line in require_headers]  # else 401
+        self.last_head = b""  # the latest request's line and headers
         self.ssl_context = ssl_context
         self.stall_every_s, self.stall_s, self.stall_offset_s = stall_every_s, stall_s, stall_offset_s
         self._ready = threading.Event()
@@ -67,17 +70,25 @@ class LoopbackServer:
                         length = int(line.split(b":")[1])
                 body = await reader.readexactly(length) if length else b""
                 self.requests += 1
+                self.last_head = head
                 path = head.split(b" ")[1].decode()
-                if not await self._respond(path, writer, head, body):
+                if not await self._respond(path, writer, head, body, self._authorised(head)):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> bool:
+    def _authorised(self, head: bytes) -> bool:
+        lines = head.lower().split(b"\r\n")
+        return all(required in lines for required in self.require_headers)
+
+    async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes,
+                       authorised: bool = True) -> bool:
         status, body, close = 200, b"ok", False
-        if path.startswith("/sleep/"):
+        if not authorised:
+            status = 401
+        elif path.startswith("/sleep/"):
             await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
         elif path.startswith("/status/"):
             status = int(path.rsplit("/", 1)[1])

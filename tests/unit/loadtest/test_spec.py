@@ -45,8 +45,8 @@ def test_single_url_is_get_of_that_exact_url():
 
 
 def test_demo_scenario_is_a_journey_of_every_class():
-    spec = load_spec("smoke", TARGET, DEMO, headers={"X-Run": "t"})
-    assert spec.endpoints == [] and spec.journey["headers"]["X-Run"] == "t"
+    spec = load_spec("smoke", TARGET, DEMO, secret_headers=["X-Run"])
+    assert spec.endpoints == [] and "X-Run" not in spec.journey["headers"] and spec.secret_headers == ["X-Run"]
     steps = spec.journey["journey"]["steps"]
     assert {s.get("class", "api") for s in steps} == {"health", "api", "tool"}
     assert spec.journey["feeders"]["users"]["file"] == "include/config/scenarios/demo_users.csv"
@@ -56,18 +56,18 @@ def test_flat_scenario_class_filter_and_headers(tmp_path):
     flat = tmp_path / "flat.yaml"
     flat.write_text("headers: {Accept: text/plain}\nendpoints:\n  - {name: h, path: /health, class: health}\n"
                     "  - {name: c, method: POST, path: /items, expect_status: 201, json: {a: 1}}\n")
-    spec = load_spec("smoke", TARGET, flat, headers={"Authorization": "Bearer t"})
+    spec = load_spec("smoke", TARGET, flat, secret_headers=["Authorization"])
     create = next(e for e in spec.endpoints if e.name == "c")
     assert (create.method, create.url, create.expect_status) == ("POST", TARGET + "/items", [201])
-    assert all(e.headers == {"Accept": "text/plain", "Authorization": "Bearer t"} for e in spec.endpoints)
+    assert all(e.headers == {"Accept": "text/plain"} for e in spec.endpoints)  # credentials: values at run time
     assert [e.name for e in load_spec("smoke", TARGET, flat, klass="health").endpoints] == ["h"]
 
 
 def test_spec_round_trips_through_json():
-    spec = load_spec("arrival", TARGET, DEMO, auth=("u", "p"))
+    spec = load_spec("arrival", TARGET, DEMO, secret_headers=["Authorization"], credentials_conn_id="perf_target_http")
     again = LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
-    assert spec.journey["headers"]["Authorization"] == "Basic dTpw"
+    assert (again.secret_headers, again.credentials_conn_id) == (["Authorization"], "perf_target_http")
 
 
 @pytest.mark.parametrize("kwargs, message", [

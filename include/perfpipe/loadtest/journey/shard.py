@@ -30,16 +30,17 @@ OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"
 class JourneyShard(Shard):
     """What both models share: sending a step for a session, and running setup, steps and teardown."""
 
-    def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None):
-        super().__init__(spec, index, count, progress, should_stop, on_abort)
+    def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
+        super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
         scenario = ScenarioFile.model_validate(spec.journey)
         rows = feeder_rows(scenario)
         self.feeders = {name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
                         for name, config in scenario.feeders.items()}
         self.python = resolve_function(scenario.python, "journey") if scenario.python else None
-        self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
+        self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows),
+                                                               extra_headers=self.secret_headers)
         self.variables = self.journey.variables if self.journey else {}
-        self.headers = dict(scenario.headers)
+        self.headers = {**scenario.headers, **self.secret_headers}
         self.stats = JourneyStats()
         self._tls = {}
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
@@ -294,6 +295,7 @@ class OpenJourneyShard(JourneyShard):
             self.idle.append(session)
 
 
-def make_journey_shard(spec, index=0, count=1, progress=None, should_stop=None, on_abort=None) -> JourneyShard:
+def make_journey_shard(spec, index=0, count=1, progress=None, should_stop=None, on_abort=None,
+                       secret_headers=None) -> JourneyShard:
     cls = OpenJourneyShard if spec.model == "open" else ClosedJourneyShard
-    return cls(spec, index, count, progress, should_stop, on_abort)
+    return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)

@@ -1,0 +1,50 @@
+"""Target credentials: a spec names them, only the running load generator holds their values.
+
+A ``LoadSpec`` records where its credentials come from (``credentials_conn_id``, an Airflow
+connection id) and the NAMES of the headers they fill (``secret_headers``). The values are resolved
+when a load test worker starts and reach the engine as ``run_load_test(..., secret_headers=...)``
+(and its worker processes over their stdin pipe), so no spec, XCom, bundle, summary, report or store
+row ever holds them.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+
+# header names whose values are masked in logs (Airflow's secrets masker) wherever they could reach one
+_SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|signature|credential", re.IGNORECASE)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP Basic auth."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a header of this name probably carries a credential."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def checked_headers(headers: Mapping, where: str) -> dict[str, str]:
+    """Credential headers as ``{name: value}`` strings; a bad one is refused naming the header, never its value."""
+    if not isinstance(headers, Mapping):
+        raise ValueError(f"{where}: expected a mapping of header name to value, got a {type(headers).__name__}")
+    checked = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"{where}: header name {name!r} is not a valid HTTP header name")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"{where}: header {name!r} must be a one-line string (value not shown)")
+        checked[name] = value
+    return checked
+
+
+def resolve(names: Iterable[str], values: Mapping[str, str] | None) -> dict[str, str]:
+    """The values for a spec's ``secret_headers``: exactly those names must be given."""
+    names, values = list(names), dict(values or {})
+    if {n.lower() for n in names} != {n.lower() for n in values}:
+        raise ValueError(f"secret_headers: the spec names {sorted(names)} but the worker was given "
+                         f"{sorted(values)}: resolve them from the spec's credentials_conn_id")
+    return values

@@ -1,0 +1,85 @@
+"""Fault matrix row 14: a password and an API key planted in the target connection reach the target,
+and no artefact of the run: XCom rows, Airflow's files and task logs, the run folder, the store."""
+import base64
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.faults.conftest import run_smoke
+from tests.unit.loadtest.server import LoopbackServer
+
+pytestmark = pytest.mark.integration
+PASSWORD, API_KEY = "pl4nted-Passw0rd-7f3a", "pl4nted-api-key-91c2e"
+TOKEN = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+PLANTED = [PASSWORD.encode(), API_KEY.encode(), TOKEN.encode()]
+
+
+def _leaks(data: bytes) -> list[bytes]:
+    return [secret for secret in PLANTED if secret in data]
+
+
+def test_planted_credentials_reach_the_target_and_no_artefact(airflow_env, tmp_path):
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("endpoints:\n  - {name: ok, path: /ok, class: api}\n")
+    required = (f"Authorization: Basic {TOKEN}", f"X-Api-Key: {API_KEY}")
+    with LoopbackServer(require_headers=required) as server:  # 401 without both: the run would fail
+        connection = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": server.port, "login": "alice",
+                                 "password": PASSWORD, "extra": {"headers": {"X-Api-Key": API_KEY}}})
+        outcome, run_dir = run_smoke(airflow_env, connection, {
+            "duration": "3s", "db_stage": False, "processes": 2, "scenario": str(scenario)})
+        served = server.requests
+    assert outcome["state"] == "success" and served > 0, run_dir
+
+    leaks = {}
+    for root in (Path(airflow_env["AIRFLOW_HOME"]), Path(airflow_env["PERFPIPE_REPORTS_DIR"])):
+        for path in root.rglob("*"):  # task logs, the metadata DB file, dag_test.log, every report file
+            if path.is_file() and (found := _leaks(path.read_bytes())):
+                leaks[str(path)] = found
+    import sqlite3
+
+    with sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db") as meta:
+        xcoms = meta.execute("SELECT task_id, value FROM xcom").fetchall()
+    assert {"preflight", "load_test", "merge_shards"} <= {task for task, _ in xcoms}
+    leaks.update({f"xcom {task}": found for task, value in xcoms if (found := _leaks(str(value).encode()))})
+    with psycopg.connect(airflow_env["AIRFLOW_CONN_PERF_RESULTS_DB"]) as store:
+        tables = [t for (t,) in store.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'perfpipe'")]
+        for table in tables:
+            rows = store.execute(f"SELECT t::text FROM perfpipe.{table} t").fetchall()  # noqa: S608 - catalog names
+            leaks.update({f"store {table}": found for (row,) in rows if (found := _leaks(row.encode()))})
+    assert "runs" in tables and not leaks
+    bundle = json.loads((run_dir / "bundle.json").read_text())
+    assert bundle["loadtest"]["spec"]["secret_headers"] == ["X-Api-Key", "Authorization"]
+    assert bundle["loadtest"]["spec"]["credentials_conn_id"] == "perf_target_http"
+
+
+def test_worker_processes_get_credentials_on_stdin_only(monkeypatch):
+    import threading
+
+    import psutil
+
+    from include.perfpipe.loadtest import load_spec, run_load_test
+
+    monkeypatch.setenv("AIRFLOW_CONN_PERF_TARGET_HTTP", f"http://alice:{PASSWORD}@127.0.0.1")
+    monkeypatch.setenv("MY_SERVICE_API_KEY", API_KEY)
+    secrets = {"X-Api-Key": API_KEY, "Authorization": f"Basic {TOKEN}"}
+    with LoopbackServer(require_headers=(f"X-Api-Key: {API_KEY}",)) as server:
+        spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "3s"},
+                         secret_headers=list(secrets))
+        runs = []
+        thread = threading.Thread(target=lambda: runs.append(run_load_test(spec, processes=2, secret_headers=secrets)))
+        thread.start()
+        seen = {}
+        while thread.is_alive() and len(seen) < 2:  # the workers live ~3 s: read their argv and environment
+            for child in psutil.Process().children(recursive=True):
+                try:
+                    seen[child.pid] = " ".join(child.cmdline()) + "\n".join(child.environ().values())
+                except psutil.Error:
+                    pass
+        thread.join(30)
+    (result,) = runs
+    assert len(seen) == 2 and all("loadtest.worker" in text for text in seen.values())
+    assert not [pid for pid, text in seen.items() if _leaks(text.encode())]
+    assert result.stats_frame().set_index("name").loc["all", "errors"] == 0  # the key reached the target
