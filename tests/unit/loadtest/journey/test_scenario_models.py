@@ -44,7 +44,7 @@ def _write(tmp_path, text, users="username,password\nu1,p1\nu2,p2\n"):
 
 
 def test_a_journey_scenario_becomes_a_spec_that_round_trips(tmp_path):
-    spec = load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), headers={"X-Env": "ci"})
+    spec = load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), secret_headers=["X-Env"])
     assert spec.endpoints == [] and spec.journey["journey"]["pacing"] == 2.0
     again = LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
@@ -55,7 +55,7 @@ def test_a_journey_scenario_becomes_a_spec_that_round_trips(tmp_path):
     assert "Authorization" not in str(login.request._head) and login.request.refs == {"users.username", "users.password"}
     assert listing.request.refs == {"token"} and order.on_failure == "restart" and order.keep_body
     assert [c.key for c in order.checks] == ["order: $.id exists", "order: status in [201]"]
-    assert scenario.headers == {"X-Env": "ci"}  # the run's extra headers ride on every step
+    assert scenario.headers == {} and again.secret_headers == ["X-Env"]  # credentials: names only, values at run time
     assert spec.urls() == [TARGET + "/auth/login", TARGET + "/items?offset={{ random_int(0, 100) }}", TARGET + "/orders"]
 
 
