@@ -72,7 +72,7 @@ class LoopbackServer:
                 self.requests += 1
                 self.last_head = head
                 path = head.split(b" ")[1].decode()
-                if not await self._respond(path, writer, head, body, self._authorised(head)):
+                if not await self._respond(path, writer, head, body):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -83,10 +83,9 @@ class LoopbackServer:
         lines = head.lower().split(b"\r\n")
         return all(required in lines for required in self.require_headers)
 
-    async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes,
-                       authorised: bool = True) -> bool:
+    async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> bool:
         status, body, close = 200, b"ok", False
-        if not authorised:
+        if not self._authorised(head):
             status = 401
         elif path.startswith("/sleep/"):
             await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)

@@ -33,14 +33,16 @@ class JourneyShard(Shard):
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
         scenario = ScenarioFile.model_validate(spec.journey)
+        own = {name.lower() for name in scenario.headers}  # a header the scenario sets itself wins
+        secrets = {name: value for name, value in self.secret_headers.items() if name.lower() not in own}
+        scenario = scenario.model_copy(update={"headers": {**secrets, **scenario.headers}})
         rows = feeder_rows(scenario)
         self.feeders = {name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
                         for name, config in scenario.feeders.items()}
         self.python = resolve_function(scenario.python, "journey") if scenario.python else None
-        self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows),
-                                                               extra_headers=self.secret_headers)
+        self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
         self.variables = self.journey.variables if self.journey else {}
-        self.headers = {**scenario.headers, **self.secret_headers}
+        self.headers = dict(scenario.headers)
         self.stats = JourneyStats()
         self._tls = {}
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
