@@ -25,6 +25,7 @@ class LoopbackServer:
         self.requests = 0
         self.require_headers = [line.encode().lower() for line in require_headers]  # else 401
         self.last_head = b""  # the latest request's line and headers
+        self.unauthorised = 0  # requests answered 401 (a require_headers line missing)
         self.ssl_context = ssl_context
         self.stall_every_s, self.stall_s, self.stall_offset_s = stall_every_s, stall_s, stall_offset_s
         self._ready = threading.Event()
@@ -86,7 +87,7 @@ class LoopbackServer:
     async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> bool:
         status, body, close = 200, b"ok", False
         if not self._authorised(head):
-            status = 401
+            status, self.unauthorised = 401, self.unauthorised + 1
         elif path.startswith("/sleep/"):
             await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
         elif path.startswith("/status/"):
