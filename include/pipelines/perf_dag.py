@@ -47,8 +47,8 @@ def preflight(profile: str | None = None) -> dict:
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
         overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
         overrides["abort_rules"] = thresholds.abort_rules()
-        spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]), overrides=overrides,
-                         secret_headers=list(headers), credentials_conn_id=params["target_conn_id"],
+        spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]),
+                         overrides=overrides, secret_headers=list(headers), credentials_conn_id=params["target_conn_id"],
                          allowlist=target_allowlist())
         if params["db_benchmark"]:
             parse_duration(params["db_duration"], "db_duration", positive=True)
