@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-celery.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test airflow bench clean
+.PHONY: demo test airflow cluster cluster-stop bench clean
 
 DAG ?= perf_smoke
 
@@ -18,14 +18,20 @@ test: $(STAMP)  ## set up (Python and Debian packages), then run every test
 airflow: $(STAMP)  ## set up, then serve airflow standalone on :8080 with the demo wired in
 	$(PY) -m tools.devstack airflow
 
+cluster: $(STAMP)  ## start a CeleryExecutor cluster in the background (two workers, Redis, Postgres; docs/cluster.md)
+	$(PY) -m tools.cluster start
+
+cluster-stop:  ## stop everything `make cluster` started, and check that nothing is left
+	$(PY) -m tools.cluster stop
+
 bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust (docs/benchmarks.md)
 	$(PY) -m benchmarks.loadtest
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-celery.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "perfpipe needs Python 3.11+")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt  # requirements.txt, Airflow itself and the Celery pins
 	rm -f $(VENV)/.installed-* && touch $@
 
 clean:  ## stop the embedded database and remove local state (keeps .venv)

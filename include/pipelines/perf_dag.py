@@ -17,7 +17,6 @@ from include.pipelines.run_form import config_file, perf_params
 from include.pipelines.targets import RESULTS_DB_CONN
 from include.pipelines.tuning import tune
 
-SHARD_START_DELAY_S = 15  # several shards start together, this long after preflight, so all workers are up
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20),
                 "on_failure_callback": record_failure}  # the report names the first failed task and its error
 
@@ -36,6 +35,7 @@ def preflight(profile: str | None = None) -> dict:
     from include.perfpipe.durations import parse_duration
     from include.perfpipe.loadtest import check_target, load_spec
     from include.perfpipe.validation import load_thresholds
+    from include.pipelines.placement import check_load_placement, shared_reports_problem
     from include.pipelines.targets import http_target, postgres_dsn, target_allowlist
 
     ctx = get_current_context()
@@ -50,6 +50,7 @@ def preflight(profile: str | None = None) -> dict:
         spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]),
                          overrides=overrides, secret_headers=list(headers), credentials_conn_id=params["target_conn_id"],
                          allowlist=target_allowlist())
+        start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:
             parse_duration(params["db_duration"], "db_duration", positive=True)
             if params["db_queries"]:
@@ -65,7 +66,10 @@ def preflight(profile: str | None = None) -> dict:
             psycopg.connect(postgres_dsn(conn_id), connect_timeout=10).close()
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"database of connection {conn_id!r} is unreachable: {exc}") from exc
-    start_at = time.time() + SHARD_START_DELAY_S if params["shards"] > 1 else None  # one shard starts at once
+    if problem := shared_reports_problem() or (params["shards"] > 1 and check_load_placement(
+            params["shards"], params["load_queue"], dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])):
+        raise AirflowFailException(f"refused: {problem}")
+    start_at = time.time() + start_delay_s if params["shards"] > 1 else None  # one shard starts at once
     return {
         "run": {
             "dag_id": ctx["dag"].dag_id, "run_id": group_run_id(ctx), "profile": profile,
@@ -109,7 +113,9 @@ def load_test(plan: dict, shard: dict) -> dict:
     from include.perfpipe.loadtest import LoadSpec, run_load_test
     from include.pipelines.targets import http_target
 
-    params = get_current_context()["params"]
+    ctx = get_current_context()
+    params = ctx["params"]
+    placed = shard_placement(ctx, shard)
     spec = LoadSpec.from_dict(plan["spec"])
     secrets = http_target(spec.credentials_conn_id)[1] if spec.credentials_conn_id else {}
     run_shard = partial(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
@@ -117,10 +123,40 @@ def load_test(plan: dict, shard: dict) -> dict:
         shard_index=shard["index"], shard_count=shard["count"], start_at=shard["start_at"],
     )
     if shard["count"] == 1:
-        return run_shard().to_dict()
+        return {**run_shard().to_dict(), "shard": placed}
     with shared_abort_signal(plan["run"], shard) as signal:
-        return run_shard(should_stop=signal.should_stop,
-                         on_abort=lambda reason: signal.raise_abort(reason, shard["index"])).to_dict()
+        return {**run_shard(should_stop=signal.should_stop,
+                            on_abort=lambda reason: signal.raise_abort(reason, shard["index"])).to_dict(),
+                "shard": placed}
+
+
+def shard_placement(ctx, shard: dict) -> dict:
+    """Where this shard runs (host, queue) and, with several shards, its clock against the results DB.
+
+    Fails at once when the task is not on the run's ``load_queue`` (the routing policy is missing).
+    """
+    import logging
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.perfpipe.store.clock import clock_offset
+    from include.pipelines.placement import requested_queue
+    from include.pipelines.targets import postgres_dsn
+
+    ti = ctx["ti"]
+    wanted = requested_queue(ctx["params"])
+    if wanted and ti.queue != wanted:
+        raise AirflowFailException(
+            f"load_queue {wanted!r}: this shard ran on queue {ti.queue!r}; install the task_instance_mutation_hook "
+            "of include/pipelines/placement.py (plugins/airflow_local_settings.py) on the scheduler")
+    placed = {"index": shard["index"], "host": ti.hostname, "queue": ti.queue, "clock": None, "clock_warning": None}
+    if shard["count"] > 1:
+        clock = clock_offset(postgres_dsn(RESULTS_DB_CONN))
+        placed.update(clock=clock.to_dict(), clock_warning=clock.warning())
+        if placed["clock_warning"]:
+            logging.getLogger("perfpipe.loadtest").warning("shard %s on %s: %s", shard["index"], ti.hostname,
+                                                           placed["clock_warning"])
+    return placed
 
 
 def shared_abort_signal(run: dict, shard: dict):
@@ -136,8 +172,15 @@ def shared_abort_signal(run: dict, shard: dict):
 def merge_shards(shards: list[dict]) -> dict:
     """Exact merge of the shards' histograms into the run's result."""
     from include.perfpipe.loadtest import LoadResult, merge_results
+    from include.perfpipe.loadtest.shards import shard_rows
 
-    return merge_results([LoadResult.from_dict(s) for s in shards]).to_dict()
+    results = [LoadResult.from_dict(s) for s in shards]
+    merged = merge_results(results)
+    merged.extra.pop("shard", None)
+    merged.extra["shards"] = shard_rows(results)
+    merged.health["notes"] = [f"shard {r['index']} on {r['host']}: {r['clock_warning']}"
+                              for r in merged.extra["shards"] if r["clock_warning"]]
+    return merged.to_dict()
 
 
 @task(task_id="db_stage")
@@ -186,12 +229,13 @@ def db_benchmark() -> dict | None:
 @task(task_id="validate")
 def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     """Judge the run with the GX threshold suites: pass, fail, invalid or error."""
-    from include.perfpipe.runs import judge_run, run_dir
+    from include.perfpipe.runs import judge_run, run_dir, run_relative
     from include.pipelines.publishing import publish_folder, reports_base
 
     params = get_current_context()["params"]
     out_dir = run_dir(plan["run"]["dag_id"], plan["run"]["run_id"])
     verdict = judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
+    verdict["data_docs"] = run_relative(verdict["data_docs"], out_dir)  # publish may render on another worker
     publish_folder(out_dir, reports_base(), plan["run"]["dag_id"])  # the Data Docs, wherever publish runs
     return verdict
 

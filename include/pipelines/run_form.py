@@ -80,6 +80,13 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
                                     "workers; they start and stop together.", section="Scale"),
         "processes": Param(1, type="integer", minimum=1, maximum=16, title="Processes per shard",
                            description="Event loops per worker task, one per free core, e.g. 2.", section="Scale"),
+        "load_queue": Param(None, type=["null", "string"], title="Load queue",
+                            description="Celery queue of the load_test tasks, e.g. perfpipe_load (empty: the "
+                                        "default queue). Preflight checks the shards fit its free slots.",
+                            section="Scale"),
+        "start_delay": Param("20s", type="string", pattern=r"^\d+(ms|s|m)$", title="Shard start delay",
+                             description="With several shards, all start together this long after preflight, "
+                                         "e.g. 20s; raise it when workers are slow to pick tasks up.", section="Scale"),
         "target_conn_id": Param(TARGET_HTTP_CONN, type="string", minLength=1, title="Target connection",
                                 description="HTTP connection of the service under test (Admin → Connections); "
                                             "its host must be in the perfpipe_target_allowlist Variable.",

@@ -13,9 +13,15 @@ log = logging.getLogger(__name__)
 RESULTS_DB_CONN = "perf_results_db"
 RESULTS_DSN_ENV = "PERFPIPE_DB_URL"
 REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"
+REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"
 
 
 def reports_dir() -> Path:
+    """Where the reports are read: the shared ``$PERFPIPE_REPORTS_URL`` when it is a ``file://`` folder
+    (the executor's workers publish there), else the local ``$PERFPIPE_REPORTS_DIR``."""
+    shared = urlsplit(os.environ.get(REPORTS_URL_ENV, ""))
+    if shared.scheme == "file":
+        return Path(unquote(shared.path)).resolve()
     return Path(os.environ.get(REPORTS_DIR_ENV, "reports")).resolve()
 
 

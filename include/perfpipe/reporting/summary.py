@@ -134,6 +134,7 @@ def _latency_section(result: dict, where: str, checks: list[dict]) -> dict:
             "started_at": result.get("started_at"), "ended_at": result.get("ended_at"),
             "aborted": bool(result.get("aborted")), "abort_reason": result.get("abort_reason"),
             "health": result.get("health") or {}, "stages": result.get("stages") or [],
+            "shards": result.get("shards") or [],
         },
         "totals": _headline(total) if total else None,
         "total": total,
