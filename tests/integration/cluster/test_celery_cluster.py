@@ -56,9 +56,10 @@ def running_cluster(tmp_path_factory, db_server_url, scratch_db, demo_db_url):
 
 def api(state: dict) -> httpx.Client:
     password = json.loads(Path(state["passwords_file"]).read_text())[state["user"]]
-    token = httpx.post(f"{state['api_url']}/auth/token",
+    token = httpx.post(f"{state['api_url']}/auth/token", timeout=30,
                        json={"username": state["user"], "password": password}).json()["access_token"]
-    return httpx.Client(base_url=state["api_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return httpx.Client(base_url=state["api_url"], headers={"Authorization": f"Bearer {token}"},
+                        timeout=30)  # one api-server worker on a busy shared machine
 
 
 def run_dag(client: httpx.Client, conf: dict, logs: str) -> tuple[str, str]:
