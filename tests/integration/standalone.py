@@ -60,12 +60,25 @@ def airflow_standalone(home: Path, connections: dict[str, str], **env: str):
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())[USER]
         yield {"url": base, "user": USER, "password": password, "log": log.name, "home": home}
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        _stop_group(server)
         log.close()
+
+
+def _stop_group(server: subprocess.Popen) -> None:
+    """SIGTERM the whole session, then SIGKILL whatever of it is left after 30 s: the scheduler and its
+    workers can outlive ``airflow standalone`` itself."""
+    os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(30)
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 def api(server: dict) -> httpx.Client:
