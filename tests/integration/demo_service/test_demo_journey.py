@@ -22,7 +22,9 @@ def test_demo_journey_is_a_real_workload(demo_db_url):
     assert counts["distinct_tokens_used"] == VUS
     assert counts["order_reads"] > 0 and counts["order_reads_missing"] == 0
     assert counts["order_reads"] == rows.loc["get_order", "count"]
-    assert counts["distinct_items_read"] >= 200
+    # ids drawn from 50,000 items: nearly every read is of a new item, however fast the machine is
+    item_reads = rows.loc["get_item", "count"]
+    assert item_reads >= 100 and counts["distinct_items_read"] >= 0.95 * item_reads
     assert rows.loc["all", "errors"] == 0
     journey = result.summary()["journey"]
     assert journey["checks"]["get_order: $.item_id exists"]["failed"] == 0 and journey["iterations"] > 0
