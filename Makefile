@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-celery.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test airflow cluster cluster-stop bench clean
+.PHONY: demo test lint airflow cluster cluster-stop bench clean
 
 DAG ?= perf_smoke
 
@@ -13,6 +13,8 @@ demo: $(STAMP)  ## set up, then run a pipeline DAG (perf_smoke) once with `airfl
 
 test: $(STAMP)  ## set up (Python and Debian packages), then run every test
 	bash tools/install_system_packages.sh tests/system-packages.txt
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 airflow: $(STAMP)  ## set up, then serve airflow standalone on :8080 with the demo wired in
@@ -23,6 +25,10 @@ cluster: $(STAMP)  ## start a CeleryExecutor cluster in the background (two work
 
 cluster-stop:  ## stop everything `make cluster` started, and check that nothing is left
 	$(PY) -m tools.cluster stop
+
+lint: $(STAMP)  ## fix what ruff can fix, then format
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust (docs/benchmarks.md)
 	$(PY) -m benchmarks.loadtest

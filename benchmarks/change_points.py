@@ -6,6 +6,7 @@ Runs under any interpreter with numpy, so each candidate can live in its own thr
 ENGINE: perfpipe (run from the repo root with .venv), ruptures-pelt-rbf, spa (signal-processing-algorithms),
 otava (Apache Otava's Hunter algorithm), otava-orig (Otava's plain E-Divisive with permutations).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ Starts a private PostgreSQL 15 cluster of the system installation (HypoPG, pg_st
 service on it; runs the demo scenario, takes the planner-verified index advice, applies it CONCURRENTLY and
 runs the same load again. Prints p95 per endpoint and class before and after. Figures: docs/database.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,18 +20,31 @@ from tests.integration.database.conftest import system_pg15_cluster
 SCENARIO = Path(__file__).resolve().parents[1] / "include" / "config" / "scenarios" / "demo.yaml"
 
 
-def tuning_loop(dsn: str, base_url: str, duration: str, rate: float, apply: bool = True,
-                scenario: Path = SCENARIO, thresholds: dict | None = None) -> tuple[dict, list[dict]]:
+def tuning_loop(
+    dsn: str,
+    base_url: str,
+    duration: str,
+    rate: float,
+    apply: bool = True,
+    scenario: Path = SCENARIO,
+    thresholds: dict | None = None,
+) -> tuple[dict, list[dict]]:
     """The loop on a running demo service: first run, advice, apply, re-run; (outcome, findings).
 
     Open model at ``rate`` requests/s: below the service's capacity, latency is the service's, not a queue's.
     """
-    spec = load_spec(profile="smoke", target=base_url, scenario=scenario,
-                     overrides={"rate": rate, "duration": duration}, allowlist=["127.0.0.1"])
+    spec = load_spec(
+        profile="smoke",
+        target=base_url,
+        scenario=scenario,
+        overrides={"rate": rate, "duration": duration},
+        allowlist=["127.0.0.1"],
+    )
     before = rerun_with_statements(dsn, lambda: run_load_test(spec).to_dict())
     findings = inspect_database(dsn, thresholds, ["index_advice", "fk_without_index"])
-    outcome = run_tuning_loop(dsn, findings, before, lambda: run_load_test(spec).to_dict(),
-                              allowlist=["public.*"], apply=apply)
+    outcome = run_tuning_loop(
+        dsn, findings, before, lambda: run_load_test(spec).to_dict(), allowlist=["public.*"], apply=apply
+    )
     return outcome, findings
 
 
@@ -71,13 +85,17 @@ def main() -> None:
     print(f"{'scope':8} {'name':14} {'p95 before':>11} {'p95 after':>10} {'ratio':>6} verdict   requests")
     for r in outcome["latency"]:
         p95 = r["p95"]
-        print(f"{r['scope']:8} {r['name']:14} {p95['before']:11.2f} {p95['after']:10.2f} {p95['ratio'] or 0:6.1f} "
-              f"{p95['verdict']:9} {r['count_before']} -> {r['count_after']}"
-              + (f"  (U test p={p95.get('p_value')})" if r["scope"] == "class" else ""))
+        print(
+            f"{r['scope']:8} {r['name']:14} {p95['before']:11.2f} {p95['after']:10.2f} {p95['ratio'] or 0:6.1f} "
+            f"{p95['verdict']:9} {r['count_before']} -> {r['count_after']}"
+            + (f"  (U test p={p95.get('p_value')})" if r["scope"] == "class" else "")
+        )
     for q in outcome["queries"][:5]:
         m = q["mean_ms"]
-        print(f"query mean {m['before']:.3f} -> {m['after']:.3f} ms ({q['calls_before']} -> {q['calls_after']} calls)"
-              f" {q['indexes']} {q['query'][:70]}")
+        print(
+            f"query mean {m['before']:.3f} -> {m['after']:.3f} ms ({q['calls_before']} -> {q['calls_after']} calls)"
+            f" {q['indexes']} {q['query'][:70]}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 Installs nginx, wrk and hey with apt-get when missing, and Locust into a throwaway venv (not our pins).
 Prints markdown tables; record them in docs/benchmarks.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +110,12 @@ def _ms(value: str, unit: str) -> float:
 
 
 def run_wrk(url: str, users: int, seconds: float) -> dict:
-    out = subprocess.run(pinned(0, ["wrk", "-t1", f"-c{users}", f"-d{int(seconds)}s", "--latency", url]),
-                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    out = subprocess.run(
+        pinned(0, ["wrk", "-t1", f"-c{users}", f"-d{int(seconds)}s", "--latency", url]),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for pct in (50, 99):
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
@@ -119,8 +124,12 @@ def run_wrk(url: str, users: int, seconds: float) -> dict:
 
 
 def run_hey(url: str, users: int, seconds: float) -> dict:
-    out = subprocess.run(pinned(0, ["hey", "-z", f"{int(seconds)}s", "-c", str(users), "-cpus", "1", url]),
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    out = subprocess.run(
+        pinned(0, ["hey", "-z", f"{int(seconds)}s", "-c", str(users), "-cpus", "1", url]),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for pct in (50, 99):
         figures[f"p{pct}_ms"] = float(re.search(rf"{pct}% in ([\d.]+) secs", out).group(1)) * 1000
@@ -131,28 +140,54 @@ def run_locust(locust: Path, url: str, users: int, seconds: float, workdir: Path
     locustfile = workdir / "locustfile.py"
     locustfile.write_text(LOCUSTFILE)
     prefix = workdir / f"locust_{users}"
-    subprocess.run(pinned(0, [str(locust), "-f", str(locustfile), "--headless", "-u", str(users), "-r", str(users),
-                              "-t", f"{int(seconds) + 1}s", "--host", url.rstrip("/"), "--csv", str(prefix),
-                              "--reset-stats", "--only-summary", "--loglevel", "ERROR"]),
-                   capture_output=True, text=True, timeout=seconds + 60)
+    subprocess.run(
+        pinned(
+            0,
+            [
+                str(locust),
+                "-f",
+                str(locustfile),
+                "--headless",
+                "-u",
+                str(users),
+                "-r",
+                str(users),
+                "-t",
+                f"{int(seconds) + 1}s",
+                "--host",
+                url.rstrip("/"),
+                "--csv",
+                str(prefix),
+                "--reset-stats",
+                "--only-summary",
+                "--loglevel",
+                "ERROR",
+            ],
+        ),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     with open(f"{prefix}_stats.csv") as f:
         header, *rows = [line.rstrip("\n").split(",") for line in f]
-    row = dict(zip(header, next(r for r in rows if r[1].strip('"') == "Aggregated")))
+    row = dict(zip(header, next(r for r in rows if r[1].strip('"') == "Aggregated"), strict=False))
     return {"rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"])}
 
 
 def run_python(kind: str, url: str, users: int, seconds: float, *extra: str, core: int | None = 0) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.peers", kind, url, str(users), str(seconds), *extra]
-    done = subprocess.run(pinned(core, cmd) if core is not None else cmd, capture_output=True, text=True,
-                          timeout=seconds + 120, cwd=ROOT)
+    done = subprocess.run(
+        pinned(core, cmd) if core is not None else cmd, capture_output=True, text=True, timeout=seconds + 120, cwd=ROOT
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def timed_server(port: int, *args: str) -> subprocess.Popen:
-    server = subprocess.Popen(pinned(1, [sys.executable, "-m", "benchmarks.timed_server", "--port", str(port), *args]),
-                              cwd=ROOT)
+    server = subprocess.Popen(
+        pinned(1, [sys.executable, "-m", "benchmarks.timed_server", "--port", str(port), *args]), cwd=ROOT
+    )
     wait_port(port)
     return server
 
@@ -197,30 +232,43 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> tuple[str,
         if "error" in f:
             rows.append([tool, users, "error", "", "", f["error"][:60], ""])
             continue
-        ratio = f["rps"] / results[("locust", users)]["rps"] if ("locust", users) in results and \
-            "rps" in results[("locust", users)] else float("nan")
+        ratio = (
+            f["rps"] / results[("locust", users)]["rps"]
+            if ("locust", users) in results and "rps" in results[("locust", users)]
+            else float("nan")
+        )
         cpu = f"{f['cpu_percent']:.0f}" if "cpu_percent" in f else ""
         rows.append([tool, users, f"{f['rps']:,.0f}", f"{f['p50_ms']:.2f}", f"{f['p99_ms']:.2f}", f"{ratio:.2f}x", cpu])
     engine = {u: results[("engine", u)].get("rps") for u in args.users}
-    summary = (f"engine at {args.users[-1]} users / at {args.users[0]} users: "
-               f"{engine[args.users[-1]] / engine[args.users[0]]:.2f}" if all(engine.values()) else "")
-    return table(["client (1 core)", "users", "req/s", "p50 ms", "p99 ms", "vs Locust", "generator CPU %"], rows) + "\n\n" + summary, results
+    summary = (
+        f"engine at {args.users[-1]} users / at {args.users[0]} users: "
+        f"{engine[args.users[-1]] / engine[args.users[0]]:.2f}"
+        if all(engine.values())
+        else ""
+    )
+    return table(
+        ["client (1 core)", "users", "req/s", "p50 ms", "p99 ms", "vs Locust", "generator CPU %"], rows
+    ) + "\n\n" + summary, results
 
 
 def fidelity(args) -> str:
     """Our engine and, as a control, aiohttp against the same server; each compared with the
     server's own service times over the same requests."""
     rows = []
-    for label, server_args in (("20 ms fixed", ["--delay-ms", "20"]),
-                               ("10-30 ms uniform", ["--delay-ms", "10", "--jitter-ms", "20"])):
+    for label, server_args in (
+        ("20 ms fixed", ["--delay-ms", "20"]),
+        ("10-30 ms uniform", ["--delay-ms", "10", "--jitter-ms", "20"]),
+    ):
         port = free_port()
         server = timed_server(port, *server_args)
         try:
             measured = {}
             for client in ("engine", "aiohttp"):
                 server_stats(port, "/reset")
-                measured[client] = (run_python(client, f"http://127.0.0.1:{port}/work", 50, args.seconds),
-                                    server_stats(port))
+                measured[client] = (
+                    run_python(client, f"http://127.0.0.1:{port}/work", 50, args.seconds),
+                    server_stats(port),
+                )
         finally:
             server.terminate()
             server.wait()
@@ -228,10 +276,31 @@ def fidelity(args) -> str:
             (ours, theirs), (peer, peer_server) = measured["engine"], measured["aiohttp"]
             diff = (ours[p] - theirs[p]) / theirs[p]
             peer_diff = (peer[p] - peer_server[p]) / peer_server[p]
-            rows.append([label, p, f"{theirs[p]:.2f}", f"{ours[p]:.2f}", f"{diff:+.1%}",
-                         "yes" if abs(diff) <= 0.05 else "NO", f"{peer_diff:+.1%}", f"{ours['loop_lag_p99_ms']:.1f}"])
-    return table(["server service time", "percentile", "server ms", "engine ms", "difference", "within 5%",
-                  "aiohttp difference (control)", "engine loop lag p99 ms"], rows)
+            rows.append(
+                [
+                    label,
+                    p,
+                    f"{theirs[p]:.2f}",
+                    f"{ours[p]:.2f}",
+                    f"{diff:+.1%}",
+                    "yes" if abs(diff) <= 0.05 else "NO",
+                    f"{peer_diff:+.1%}",
+                    f"{ours['loop_lag_p99_ms']:.1f}",
+                ]
+            )
+    return table(
+        [
+            "server service time",
+            "percentile",
+            "server ms",
+            "engine ms",
+            "difference",
+            "within 5%",
+            "aiohttp difference (control)",
+            "engine loop lag p99 ms",
+        ],
+        rows,
+    )
 
 
 def omission(args) -> str:
@@ -244,8 +313,15 @@ def omission(args) -> str:
         finally:
             server.terminate()
             server.wait()
-        rows.append([model, ours["count"], f"{ours['p50_ms']:.1f}", f"{ours['p99_ms']:.1f}",
-                     "yes" if ours["p99_ms"] >= 500 else "no"])
+        rows.append(
+            [
+                model,
+                ours["count"],
+                f"{ours['p50_ms']:.1f}",
+                f"{ours['p99_ms']:.1f}",
+                "yes" if ours["p99_ms"] >= 500 else "no",
+            ]
+        )
     return table(["model (server stalls 1 s every 10 s)", "requests", "p50 ms", "p99 ms", "p99 shows the stall"], rows)
 
 
@@ -276,12 +352,13 @@ def main() -> None:
     port = free_port()
     affinity = "worker_cpu_affinity 10;" if (os.cpu_count() or 1) > 1 else ""
     (workdir / "nginx.conf").write_text(NGINX_CONF.format(affinity=affinity, dir=workdir, port=port))
-    nginx = subprocess.Popen([_tool("nginx"), "-c", str(workdir / "nginx.conf"),
-                              "-p", str(workdir)])
+    nginx = subprocess.Popen([_tool("nginx"), "-c", str(workdir / "nginx.conf"), "-p", str(workdir)])
     url = f"http://127.0.0.1:{port}/"
-    out = [f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores "
-           f"(shared), {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
-           f"{args.seconds:g} s per measurement, clients on core 0, servers on core 1."]
+    out = [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores "
+        f"(shared), {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
+        f"{args.seconds:g} s per measurement, clients on core 0, servers on core 1."
+    ]
     try:
         wait_port(port)
         if "throughput" in only:

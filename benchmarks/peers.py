@@ -3,6 +3,7 @@
 ``python -m benchmarks.peers aiohttp|httpx|engine URL USERS SECONDS``: ``USERS`` concurrent loops of GET
 for ``SECONDS``; prints ``{"rps", "p50_ms", "p99_ms", "count", "errors", ...}``. ``engine`` runs ours.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,14 +32,19 @@ async def _closed_loop(get, users: int, seconds: float) -> dict:
     began = time.perf_counter()
     await asyncio.gather(*(user() for _ in range(users)))
     elapsed = time.perf_counter() - began
-    return {"count": hist.get_total_count(), "errors": errors[0], "rps": hist.get_total_count() / elapsed,
-            **{f"p{p}_ms": hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)}}
+    return {
+        "count": hist.get_total_count(),
+        "errors": errors[0],
+        "rps": hist.get_total_count() / elapsed,
+        **{f"p{p}_ms": hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)},
+    }
 
 
 async def run_aiohttp(url: str, users: int, seconds: float) -> dict:
     import aiohttp
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=users)) as session:
+
         async def get() -> int:
             async with session.get(url) as response:
                 await response.read()
@@ -52,6 +58,7 @@ async def run_httpx(url: str, users: int, seconds: float) -> dict:
 
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
     async with httpx.AsyncClient(limits=limits) as client:
+
         async def get() -> int:
             return (await client.get(url)).status_code
 
@@ -65,10 +72,18 @@ def run_engine(url: str, users: int, seconds: float, rate: float | None = None) 
     overrides.update({"rate": rate, "max_vus": users} if rate else {"vus": users})
     result = run_load_test(load_spec("smoke", url, overrides=overrides))
     total = result.stats_frame().set_index("name").loc["all"]
-    return {"count": int(total["count"]), "errors": int(total["errors"]), "rps": float(total["rps"]),
-            "p50_ms": float(total["p50_ms"]), "p95_ms": float(total["p95_ms"]), "p99_ms": float(total["p99_ms"]),
-            "cpu_percent": result.health["cpu_percent"], "loop_lag_p99_ms": result.health["loop_lag_p99_ms"],
-            "dropped": result.health["dropped"], "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "count": int(total["count"]),
+        "errors": int(total["errors"]),
+        "rps": float(total["rps"]),
+        "p50_ms": float(total["p50_ms"]),
+        "p95_ms": float(total["p95_ms"]),
+        "p99_ms": float(total["p99_ms"]),
+        "cpu_percent": result.health["cpu_percent"],
+        "loop_lag_p99_ms": result.health["loop_lag_p99_ms"],
+        "dropped": result.health["dropped"],
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main(argv: list[str]) -> None:

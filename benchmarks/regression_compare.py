@@ -7,6 +7,7 @@ the longest case has the stages of the nightly `load` profile (270 s, holds of 6
 Every figure is given with the serial-correlation correction (ARMA(1,1)), with the previous AR(1) one and
 without any (the plain asymptotic U test).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,18 @@ def false_alarms(pairs: int, seed: int, run: dict) -> list[str]:
                 with unadjusted():
                     raw = compare_runs(base, cur)
             latency = raw[(raw["scope"] != "endpoint") & raw["metric"].str.endswith("_ms")]
-            counts[mode] += [floored["significant"].any(), unfloored["significant"].any(),
-                             (unfloored["p_value"] < 0.05).any(), (latency["p_value"] < 0.05).sum(), len(latency)]
-    return [f"  {mode}: significant row {a}/{pairs} (min_change_pct=0: {b}/{pairs}), any Holm-adjusted p < 0.05 "
-            f"{c}/{pairs}; latency rows with unadjusted p < 0.05: {d}/{e} ({d / e:.0%})"
-            for mode, (a, b, c, d, e) in counts.items()]
+            counts[mode] += [
+                floored["significant"].any(),
+                unfloored["significant"].any(),
+                (unfloored["p_value"] < 0.05).any(),
+                (latency["p_value"] < 0.05).sum(),
+                len(latency),
+            ]
+    return [
+        f"  {mode}: significant row {a}/{pairs} (min_change_pct=0: {b}/{pairs}), any Holm-adjusted p < 0.05 "
+        f"{c}/{pairs}; latency rows with unadjusted p < 0.05: {d}/{e} ({d / e:.0%})"
+        for mode, (a, b, c, d, e) in counts.items()
+    ]
 
 
 def power(pairs: int, shift: float, seed: int, run: dict) -> str:
@@ -65,7 +73,8 @@ def power(pairs: int, shift: float, seed: int, run: dict) -> str:
             with context():
                 found[mode] += _api_p95(compare_runs(base, cur)) == "regression"
     return f"  api latency +{shift:.0%}: api p95 a regression in " + ", ".join(
-        f"{n}/{pairs} {mode}" for mode, n in found.items())
+        f"{n}/{pairs} {mode}" for mode, n in found.items()
+    )
 
 
 def _api_p95(comparison) -> str:
@@ -81,14 +90,19 @@ def cost() -> list[str]:
         started = time.perf_counter()
         for _ in range(5):
             compare_runs(base, cur)
-        lines.append(f"compare_runs on two {seconds} s runs (3 classes+total): {(time.perf_counter() - started) / 5 * 1000:.0f} ms")
+        lines.append(
+            f"compare_runs on two {seconds} s runs (3 classes+total): "
+            f"{(time.perf_counter() - started) / 5 * 1000:.0f} ms"
+        )
     for runs in (20, 60, 200):
         values = np.random.default_rng(0).normal(100, 5, runs)
-        values[runs // 2:] += 15
+        values[runs // 2 :] += 15
         detect_change_points(values)
         started = time.perf_counter()
         found = detect_change_points(values)
-        lines.append(f"detect_change_points on {runs} runs: {(time.perf_counter() - started) * 1000:.0f} ms, found {found}")
+        lines.append(
+            f"detect_change_points on {runs} runs: {(time.perf_counter() - started) * 1000:.0f} ms, found {found}"
+        )
     return lines
 
 
@@ -100,12 +114,30 @@ def main() -> None:
     nightly = {**DRIFT, "seconds": 270, "stages": LOAD_STAGES}
     cases = (  # title, run parameters, first seed, same-distribution pairs, pairs per api latency shift, shifts
         ("40 s runs, independent seconds", {}, 1000, args.pairs, args.pairs // 2, (0.05, 0.10, 0.20)),
-        ("40 s runs, noisy neighbour (AR(1) drift, rho 0.8, sd 0.1)", DRIFT, 3000, args.pairs, args.pairs // 2,
-         (0.10, 0.20)),
-        ("120 s runs, noisy neighbour", {**DRIFT, "seconds": 120}, 5000, args.pairs // 2, args.pairs // 4,
-         (0.10, 0.20)),
-        ("270 s runs, `load` stages (180 steady s in two holds), noisy neighbour", nightly, 7000, args.pairs // 4,
-         args.pairs // 4, (0.10, 0.20)),
+        (
+            "40 s runs, noisy neighbour (AR(1) drift, rho 0.8, sd 0.1)",
+            DRIFT,
+            3000,
+            args.pairs,
+            args.pairs // 2,
+            (0.10, 0.20),
+        ),
+        (
+            "120 s runs, noisy neighbour",
+            {**DRIFT, "seconds": 120},
+            5000,
+            args.pairs // 2,
+            args.pairs // 4,
+            (0.10, 0.20),
+        ),
+        (
+            "270 s runs, `load` stages (180 steady s in two holds), noisy neighbour",
+            nightly,
+            7000,
+            args.pairs // 4,
+            args.pairs // 4,
+            (0.10, 0.20),
+        ),
     )
     for title, run, seed, pairs, power_pairs, shifts in cases:
         print(f"{title}: {pairs} same-distribution pairs")

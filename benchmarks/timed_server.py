@@ -8,9 +8,11 @@ the kernel's receive timestamp (``SO_TIMESTAMPNS``) to the response's send, so t
 scheduling delays count too. ``GET /stats`` answers the count and p50/p95/p99 (ms) as JSON;
 ``GET /reset`` clears them. Single-threaded (selectors), Linux only.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import random
@@ -85,8 +87,10 @@ class TimedServer:
     def _request(self, conn: socket.socket, path: bytes, received: int) -> None:
         o = self.options
         if path == b"/stats":
-            figures = {"count": self.hist.get_total_count(),
-                       **{f"p{p}_ms": self.hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)}}
+            figures = {
+                "count": self.hist.get_total_count(),
+                **{f"p{p}_ms": self.hist.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)},
+            }
             self._send(conn, _response(json.dumps(figures).encode()))
             return
         if path == b"/reset":
@@ -102,10 +106,8 @@ class TimedServer:
         heapq.heappush(self.due, (due, self.seq, conn, received))
 
     def _send(self, conn: socket.socket, data: bytes) -> None:
-        try:
+        with contextlib.suppress(OSError):
             conn.send(data)  # small responses to a reading client: the socket buffer takes them whole
-        except OSError:
-            pass
 
 
 def main() -> None:

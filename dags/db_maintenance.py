@@ -1,4 +1,5 @@
 """Airflow DAG db_maintenance: weekly database insights and a safe VACUUM (ANALYZE), without load."""
+
 from include.pipelines.maintenance import build_db_maintenance_dag
 
 dag = build_db_maintenance_dag(

@@ -1,4 +1,5 @@
 """Airflow DAG perf_load: ramp to 200 virtual users in k6-style stages."""
+
 from include.pipelines.perf_dag import build_perf_dag
 
 dag = build_perf_dag(

@@ -1,4 +1,5 @@
 """Airflow DAG perf_regression_nightly: the load profile every night, compared with the baseline."""
+
 from include.pipelines.perf_dag import build_perf_dag
 
 dag = build_perf_dag(

@@ -1,4 +1,5 @@
 """Airflow DAG perf_release_gate: smoke, load and stress before a release, stopping at the first failed gate."""
+
 from include.pipelines.release_gate import build_release_gate_dag
 
 dag = build_release_gate_dag(

@@ -1,4 +1,5 @@
 """Airflow DAG perf_smoke: one virtual user for a minute against the target, judged against the thresholds."""
+
 from include.pipelines.perf_dag import build_perf_dag
 
 dag = build_perf_dag(

@@ -1,4 +1,5 @@
 """Airflow DAG perf_stress: ramp to 400 virtual users to find where the target bends."""
+
 from include.pipelines.perf_dag import build_perf_dag
 
 dag = build_perf_dag(

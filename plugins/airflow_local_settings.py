@@ -5,6 +5,7 @@
 Airflow imports this file before it puts the DAGs folder on sys.path, so the project root (this
 folder's parent, which holds ``include/``) is added here: ``airflow db migrate`` run from anywhere works.
 """
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Shared fixtures: a real PostgreSQL (``$PERFPIPE_DB_URL`` or the embedded cluster) and the demo service."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,13 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Airflow reads its configuration once, at first import: point it at a throwaway home before any test does.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="perfpipe-airflow-")
-os.environ.update({
-    "AIRFLOW_HOME": _AIRFLOW_HOME,
-    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-})
+os.environ.update(
+    {
+        "AIRFLOW_HOME": _AIRFLOW_HOME,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+    }
+)
 
 
 def free_port() -> int:
@@ -77,7 +80,8 @@ def running_demo_service(db_url: str, **env: str):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "include.demo_service", "--port", str(port), "--db-url", db_url],
-        cwd=ROOT, env={**os.environ, **env},
+        cwd=ROOT,
+        env={**os.environ, **env},
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -12,6 +12,7 @@ key under the cluster's own prefix. Worker ``w1`` serves the ``default`` and ``p
 separate machines, and publish to the shared ``PERFPIPE_REPORTS_URL``. The state file holds PIDs and
 ports, never a secret: the fernet key and JWT secret live only in the processes' environment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,46 +100,66 @@ def _sqlalchemy(url: str) -> str:
     return "postgresql+psycopg://" + url.split("://", 1)[1]
 
 
-def _cluster_env(home: Path, *, meta_url: str, results_url: str, target_db_url: str, target_url: str,
-                 redis_url: str, key_prefix: str, api_port: int, reports_url: str) -> dict[str, str]:
+def _cluster_env(
+    home: Path,
+    *,
+    meta_url: str,
+    results_url: str,
+    target_db_url: str,
+    target_url: str,
+    redis_url: str,
+    key_prefix: str,
+    api_port: int,
+    reports_url: str,
+) -> dict[str, str]:
     """What every cluster process shares; the secrets are made here and never written down."""
     airflow_home = home / "airflow"
     airflow_home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in airflow_env(results_url, target_db_url, target_url).items()
-           if not k.startswith("AIRFLOW__") or k.startswith("AIRFLOW__CORE__")}
+    env = {
+        k: v
+        for k, v in airflow_env(results_url, target_db_url, target_url).items()
+        if not k.startswith("AIRFLOW__") or k.startswith("AIRFLOW__CORE__")
+    }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    env.update({
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tools.cluster.worker_hostname",
-        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _sqlalchemy(meta_url),
-        "AIRFLOW__CELERY__BROKER_URL": redis_url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _sqlalchemy(meta_url),
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": key_prefix,
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "PERFPIPE_REPORTS_URL": reports_url,
-        "PERFPIPE_REPORTS_DIR": str(home / "api-server" / "reports"),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tools.cluster.worker_hostname",
+            "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _sqlalchemy(meta_url),
+            "AIRFLOW__CELERY__BROKER_URL": redis_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _sqlalchemy(meta_url),
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": key_prefix,
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "PERFPIPE_REPORTS_URL": reports_url,
+            "PERFPIPE_REPORTS_DIR": str(home / "api-server" / "reports"),
+        }
+    )
     return env
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> dict:
     log = (logs / f"{name}.log").open("ab")
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     log.close()
-    return {"name": name, "pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(),
-            "log": str(logs / f"{name}.log")}
+    return {
+        "name": name,
+        "pid": proc.pid,
+        "create_time": psutil.Process(proc.pid).create_time(),
+        "log": str(logs / f"{name}.log"),
+    }
 
 
 def _wait_for(what: str, ready, procs: list[dict], deadline: float) -> None:
@@ -147,7 +168,9 @@ def _wait_for(what: str, ready, procs: list[dict], deadline: float) -> None:
             if not alive(proc):
                 raise RuntimeError(f"{proc['name']} exited during start-up; see {proc['log']}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} not ready in {START_TIMEOUT_S} s; see the logs in {Path(procs[0]['log']).parent}")
+            raise RuntimeError(
+                f"{what} not ready in {START_TIMEOUT_S} s; see the logs in {Path(procs[0]['log']).parent}"
+            )
         time.sleep(1)
 
 
@@ -165,9 +188,16 @@ def alive(proc: dict) -> bool:
         return False
 
 
-def start(home: Path = DEFAULT_HOME, *, db_server_url: str | None = None, results_url: str | None = None,
-          target_db_url: str | None = None, redis_url: str | None = None, reports_url: str | None = None,
-          name: str = "perfpipe_cluster") -> dict:
+def start(
+    home: Path = DEFAULT_HOME,
+    *,
+    db_server_url: str | None = None,
+    results_url: str | None = None,
+    target_db_url: str | None = None,
+    redis_url: str | None = None,
+    reports_url: str | None = None,
+    name: str = "perfpipe_cluster",
+) -> dict:
     """Start the cluster and return its state (also written to ``home/state.json``).
 
     ``db_server_url``: where the metadata database is created (default ``$PERFPIPE_DB_URL``, else the
@@ -182,8 +212,14 @@ def start(home: Path = DEFAULT_HOME, *, db_server_url: str | None = None, result
     key_prefix = f"{name}:"
     if broker_keys(redis_url, key_prefix):
         raise SystemExit(f"Redis {redis_url} already holds keys under {key_prefix!r}: another cluster uses it")
-    state: dict = {"home": str(home), "name": name, "redis_url": redis_url, "key_prefix": key_prefix,
-                   "processes": [], "embedded_db": None}
+    state: dict = {
+        "home": str(home),
+        "name": name,
+        "redis_url": redis_url,
+        "key_prefix": key_prefix,
+        "processes": [],
+        "embedded_db": None,
+    }
     write = lambda: _state_file(home).write_text(json.dumps(state, indent=2) + "\n")  # noqa: E731
     try:
         server_url = db_server_url or os.environ.get("PERFPIPE_DB_URL")
@@ -203,48 +239,102 @@ def start(home: Path = DEFAULT_HOME, *, db_server_url: str | None = None, result
         target_db_url = target_db_url or server_url
 
         demo_port = free_port()
-        state["processes"].append(_spawn("demo-service", [
-            sys.executable, "-m", "include.demo_service", "--port", str(demo_port), "--db-url", target_db_url,
-        ], {**os.environ, "PYTHONPATH": str(ROOT)}, logs))
+        state["processes"].append(
+            _spawn(
+                "demo-service",
+                [
+                    sys.executable,
+                    "-m",
+                    "include.demo_service",
+                    "--port",
+                    str(demo_port),
+                    "--db-url",
+                    target_db_url,
+                ],
+                {**os.environ, "PYTHONPATH": str(ROOT)},
+                logs,
+            )
+        )
         write()
         api_port = free_port()
         shared = home / "shared-reports"
         shared.mkdir(exist_ok=True)
-        env = _cluster_env(home, meta_url=_with_database(server_url, meta_db), results_url=results_url,
-                           target_db_url=target_db_url, target_url=f"http://127.0.0.1:{demo_port}",
-                           redis_url=redis_url, key_prefix=key_prefix, api_port=api_port,
-                           reports_url=reports_url or shared.as_uri())
+        env = _cluster_env(
+            home,
+            meta_url=_with_database(server_url, meta_db),
+            results_url=results_url,
+            target_db_url=target_db_url,
+            target_url=f"http://127.0.0.1:{demo_port}",
+            redis_url=redis_url,
+            key_prefix=key_prefix,
+            api_port=api_port,
+            reports_url=reports_url or shared.as_uri(),
+        )
         airflow = str(Path(sys.executable).parent / "airflow")
         migrate = subprocess.run([airflow, "db", "migrate"], env=env, cwd=ROOT, capture_output=True, text=True)
         if migrate.returncode != 0:
             (logs / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
             raise RuntimeError(f"airflow db migrate failed; see {logs / 'db-migrate.log'}")
-        for component, args in (("api-server", ["api-server"]), ("scheduler", ["scheduler"]),
-                                ("dag-processor", ["dag-processor"])):
+        for component, args in (
+            ("api-server", ["api-server"]),
+            ("scheduler", ["scheduler"]),
+            ("dag-processor", ["dag-processor"]),
+        ):
             state["processes"].append(_spawn(component, [airflow, *args], env, logs))
             write()
         for worker in WORKERS:
-            worker_env = {**env, HOSTNAME_ENV: worker.hostname,
-                          "PERFPIPE_REPORTS_DIR": str(home / worker.hostname / "reports")}
-            state["processes"].append(_spawn(f"worker-{worker.hostname}", [
-                airflow, "celery", "worker", "--celery-hostname", worker.hostname, "--queues", ",".join(worker.queues),
-                "--concurrency", str(worker.concurrency), "--skip-serve-logs", "--without-gossip", "--without-mingle",
-            ], worker_env, logs))
+            worker_env = {
+                **env,
+                HOSTNAME_ENV: worker.hostname,
+                "PERFPIPE_REPORTS_DIR": str(home / worker.hostname / "reports"),
+            }
+            state["processes"].append(
+                _spawn(
+                    f"worker-{worker.hostname}",
+                    [
+                        airflow,
+                        "celery",
+                        "worker",
+                        "--celery-hostname",
+                        worker.hostname,
+                        "--queues",
+                        ",".join(worker.queues),
+                        "--concurrency",
+                        str(worker.concurrency),
+                        "--skip-serve-logs",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    worker_env,
+                    logs,
+                )
+            )
             write()
-        state.update(api_url=f"http://127.0.0.1:{api_port}", target_url=f"http://127.0.0.1:{demo_port}",
-                     reports_url=env["PERFPIPE_REPORTS_URL"], user=ADMIN_USER,
-                     passwords_file=str(home / "airflow" / "simple_auth_manager_passwords.json.generated"),
-                     workers=[{"hostname": w.hostname, "queues": list(w.queues), "concurrency": w.concurrency}
-                              for w in WORKERS])
+        state.update(
+            api_url=f"http://127.0.0.1:{api_port}",
+            target_url=f"http://127.0.0.1:{demo_port}",
+            reports_url=env["PERFPIPE_REPORTS_URL"],
+            user=ADMIN_USER,
+            passwords_file=str(home / "airflow" / "simple_auth_manager_passwords.json.generated"),
+            workers=[{"hostname": w.hostname, "queues": list(w.queues), "concurrency": w.concurrency} for w in WORKERS],
+        )
         write()
         deadline = time.monotonic() + START_TIMEOUT_S
         _wait_for("the demo service", lambda: _http_ok(f"{state['target_url']}/health"), state["processes"], deadline)
-        _wait_for("the api-server", lambda: _http_ok(f"{state['api_url']}/api/v2/monitor/health"),
-                  state["processes"], deadline)
+        _wait_for(
+            "the api-server",
+            lambda: _http_ok(f"{state['api_url']}/api/v2/monitor/health"),
+            state["processes"],
+            deadline,
+        )
         for worker in WORKERS:
             log = logs / f"worker-{worker.hostname}.log"
-            _wait_for(f"worker {worker.hostname}", lambda log=log: b" ready." in log.read_bytes(),
-                      state["processes"], deadline)
+            _wait_for(
+                f"worker {worker.hostname}",
+                lambda log=log: b" ready." in log.read_bytes(),
+                state["processes"],
+                deadline,
+            )
         return state
     except BaseException:
         stop(home)
@@ -272,7 +362,10 @@ def _terminate(procs: list[dict], timeout: float = 30) -> list[int]:
 
 
 def stop(home: Path = DEFAULT_HOME) -> dict:
-    """Stop what ``start`` started; returns what is left (``{"pids": [...], "broker_keys": n}``, both empty when clean)."""
+    """Stop what ``start`` started; returns what is left.
+
+    ``{"pids": [...], "broker_keys": n}``, both empty when clean.
+    """
     home = Path(home).resolve()
     path = _state_file(home)
     if not path.exists():
@@ -296,8 +389,9 @@ def stop(home: Path = DEFAULT_HOME) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.cluster", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.cluster", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["start", "stop"])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="state, logs and reports (default .cluster/)")
     args = parser.parse_args()
@@ -309,10 +403,14 @@ def main() -> int:
         print(left.get("note") or "perfpipe cluster: stopped; no process and no broker key left")
         return 0
     state = start(args.home)
-    print(f"perfpipe cluster: Airflow (CeleryExecutor) on {state['api_url']}, user {state['user']}, password in "
-          f"{state['passwords_file']}")
-    print(f"perfpipe cluster: workers {', '.join(w['hostname'] + ' ' + '+'.join(w['queues']) for w in state['workers'])};"
-          f" demo target {state['target_url']}; reports in {state['reports_url']}")
+    print(
+        f"perfpipe cluster: Airflow (CeleryExecutor) on {state['api_url']}, user {state['user']}, password in "
+        f"{state['passwords_file']}"
+    )
+    print(
+        f"perfpipe cluster: workers {', '.join(w['hostname'] + ' ' + '+'.join(w['queues']) for w in state['workers'])};"
+        f" demo target {state['target_url']}; reports in {state['reports_url']}"
+    )
     print(f"perfpipe cluster: logs in {Path(state['home']) / 'logs'}; stop it with `make cluster-stop`")
     return 0
 

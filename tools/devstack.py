@@ -6,6 +6,7 @@
 The database is ``$PERFPIPE_DB_URL`` when set, else an embedded PostgreSQL started here and stopped
 on exit, like the demo service: nothing keeps running after the command ends.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,8 @@ def demo_service(db_url: str, port: int = DEMO_PORT):
         raise SystemExit(f"port {port} is taken: stop what runs there or set PERFPIPE_DEMO_PORT")
     base_url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "include.demo_service", "--port", str(port), "--db-url", db_url], cwd=ROOT,
+        [sys.executable, "-m", "include.demo_service", "--port", str(port), "--db-url", db_url],
+        cwd=ROOT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -85,7 +87,9 @@ def airflow_env(results_db: str, target_db: str, target_url: str) -> dict[str, s
     home.mkdir(exist_ok=True)
     return {
         **os.environ,
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # standalone spawns `airflow`
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+        ),  # standalone spawns `airflow`
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -111,8 +115,9 @@ def run_demo(dag_id: str, conf: dict) -> int:
             raise SystemExit("airflow db migrate failed")
         started = time.time()
         code = _airflow(env, "dags", "test", dag_id, "--conf", json.dumps(conf))
-    summaries = [p for p in (Path(env["PERFPIPE_REPORTS_DIR"]) / dag_id).glob("*/summary.json")
-                 if p.stat().st_mtime >= started]
+    summaries = [
+        p for p in (Path(env["PERFPIPE_REPORTS_DIR"]) / dag_id).glob("*/summary.json") if p.stat().st_mtime >= started
+    ]
     if not summaries:
         print(f"\nperfpipe: {dag_id} produced no report (airflow exited {code}); see the log above.")
         return code or 1
@@ -130,6 +135,7 @@ class Stop(Exception):
 @contextlib.contextmanager
 def stop_on_signals():
     """Turn SIGTERM and SIGHUP into ``Stop`` (SIGINT already raises KeyboardInterrupt) inside the block."""
+
     def raise_stop(signum, _frame):
         raise Stop(signal.Signals(signum).name)
 
@@ -147,10 +153,10 @@ def run_airflow() -> int:
     try:
         with stop_on_signals(), databases() as (results_db, target_db), demo_service(target_db) as target_url:
             env = {**airflow_env(results_db, target_db, target_url), "AIRFLOW__API__HOST": "127.0.0.1"}
-            print("perfpipe: Airflow on http://127.0.0.1:8080 (the admin password is printed below); "
-                  "Ctrl-C stops all.")
-            standalone = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env,
-                                          cwd=ROOT, start_new_session=True)
+            print("perfpipe: Airflow on http://127.0.0.1:8080 (the admin password is printed below); Ctrl-C stops all.")
+            standalone = subprocess.Popen(
+                [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, cwd=ROOT, start_new_session=True
+            )
             try:
                 return standalone.wait()
             finally:
@@ -166,8 +172,9 @@ def run_airflow() -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.devstack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run a pipeline DAG once with `airflow dags test`")
     demo.add_argument("--dag", default="perf_smoke")

@@ -1,4 +1,5 @@
 """Serve the demo service: ``python -m include.demo_service [--host 127.0.0.1] [--port 8000]``."""
+
 import argparse
 
 import uvicorn

@@ -1,4 +1,5 @@
 """Endpoints of the demo service, one of every class the thresholds name (health, api, tool)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -77,8 +78,9 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
         """The user a ``Bearer`` token from ``POST /auth/login`` belongs to; 401 otherwise."""
         user = journal.user_of(authorization)
         if user is None:
-            raise HTTPException(401, "a Bearer token from POST /auth/login is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "a Bearer token from POST /auth/login is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         return user
 
     async def fetch_all(query: str, params: dict) -> list[dict]:
@@ -141,8 +143,10 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
 
     @app.get("/orders/{order_id}")
     async def get_order(order_id: int, user: str = Depends(user_of)) -> dict:
-        rows = await fetch_all("SELECT id, item_id, quantity FROM orders WHERE id = %(id)s AND username = %(user)s",
-                               {"id": order_id, "user": user})
+        rows = await fetch_all(
+            "SELECT id, item_id, quantity FROM orders WHERE id = %(id)s AND username = %(user)s",
+            {"id": order_id, "user": user},
+        )
         journal.order_reads += 1
         if not rows:
             journal.order_reads_missing += 1
@@ -150,8 +154,9 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
         return rows[0]
 
     @app.post("/cart/items")
-    async def add_to_cart(entry: CartItem, response: Response, cart: str | None = Cookie(None),
-                          _: str = Depends(user_of)) -> dict:
+    async def add_to_cart(
+        entry: CartItem, response: Response, cart: str | None = Cookie(None), _: str = Depends(user_of)
+    ) -> dict:
         """A cookie session: the first add sets ``cart``; later ones (with the cookie) add to it."""
         cart, items = journal.add_to_cart(cart, entry.item_id)
         response.set_cookie("cart", cart, httponly=True)

@@ -1,5 +1,6 @@
 """What the demo service saw, kept in memory so a test can prove a journey was real: logins and
 their tokens, 401s, distinct items read, orders created and read (and reads of missing orders), carts."""
+
 from __future__ import annotations
 
 import secrets
@@ -37,9 +38,13 @@ class Journal:
 
     def counts(self) -> dict:
         return {
-            "logins": len(self.tokens), "distinct_tokens_used": len(self.tokens_used),
-            "unauthorised": self.unauthorised, "distinct_items_read": len(self.items_read),
-            "orders_created": self.orders_created, "order_reads": self.order_reads,
-            "order_reads_missing": self.order_reads_missing, "carts": len(self.carts),
+            "logins": len(self.tokens),
+            "distinct_tokens_used": len(self.tokens_used),
+            "unauthorised": self.unauthorised,
+            "distinct_items_read": len(self.items_read),
+            "orders_created": self.orders_created,
+            "order_reads": self.order_reads,
+            "order_reads_missing": self.order_reads_missing,
+            "carts": len(self.carts),
             "cart_items": sum(len(items) for items in self.carts.values()),
         }

@@ -1,4 +1,5 @@
 """Schema and seed data of the demo service (idempotent: safe on every start)."""
+
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 

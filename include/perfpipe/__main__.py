@@ -1,4 +1,5 @@
 """Entry point of ``python -m include.perfpipe``."""
+
 import sys
 
 from include.perfpipe.cli import main

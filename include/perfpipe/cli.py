@@ -3,6 +3,7 @@
 Each stage package exposes ``register(subparsers)``, which adds its subcommands and sets
 ``func`` on them: a callable taking the parsed arguments and returning the exit code.
 """
+
 from __future__ import annotations
 
 import argparse

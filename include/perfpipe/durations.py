@@ -1,4 +1,5 @@
 """Durations as users write them (``30``, ``"30s"``, ``"500ms"``, ``"1m"``, ``"2h"``), shared by every stage."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ The cluster keeps its data directory between runs, preloads pg_stat_statements, 
 stopped explicitly (``python -m include.perfpipe embedded-db start|stop|status``). Each data directory
 has a port of its own, so two checkouts on one machine never share (or stop) each other's cluster.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,14 +87,29 @@ def ensure_embedded_postgres(data_dir: Path = DEFAULT_DATA_DIR, port: int | None
         if not (data_dir / "PG_VERSION").exists():
             subprocess.run(
                 [_bin("initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--encoding=utf8"],
-                check=True, capture_output=True, **as_user,
+                check=True,
+                capture_output=True,
+                **as_user,
             )
             with open(data_dir / "postgresql.conf", "a") as conf:
                 conf.writelines(f"{key} = {value}\n" for key, value in _SETTINGS.items())
         subprocess.run(
-            [_bin("pg_ctl"), "-D", str(data_dir), "-l", str(data_dir / "server.log"),
-             "-o", f"-p {port}", "-w", "-t", "60", "start"],
-            check=True, capture_output=True, **as_user,
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-l",
+                str(data_dir / "server.log"),
+                "-o",
+                f"-p {port}",
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **as_user,
         )
     _create_databases(port)
     return dsn(port)
@@ -128,7 +144,9 @@ def stop_embedded_postgres(data_dir: Path = DEFAULT_DATA_DIR) -> bool:
     if not (data_dir / "postmaster.pid").exists():
         return False
     result = subprocess.run(
-        [_bin("pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], capture_output=True, **_run_as(),
+        [_bin("pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
+        capture_output=True,
+        **_run_as(),
     )
     return result.returncode == 0
 

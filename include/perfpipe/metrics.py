@@ -9,6 +9,7 @@ Recorders serialise to JSON-able dicts and merge exactly, so shards of one run
 The tidy frames (``stats_frame``, ``timeseries_frame``) are what validation, reporting and the
 store consume.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,30 @@ _TOTAL_DIGITS = 3
 _SECOND_DIGITS = 2
 PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
 STATS_COLUMNS = [
-    "scope", "name", "klass", "count", "errors", "error_rate", "rps",
-    "min_ms", "mean_ms", *PERCENTILES, "max_ms", "status_counts",
+    "scope",
+    "name",
+    "klass",
+    "count",
+    "errors",
+    "error_rate",
+    "rps",
+    "min_ms",
+    "mean_ms",
+    *PERCENTILES,
+    "max_ms",
+    "status_counts",
 ]
 TIMESERIES_COLUMNS = [
-    "t", "klass", "active_vus", "requests", "rps", "errors", "dropped", "p50_ms", "p95_ms", "p99_ms",
+    "t",
+    "klass",
+    "active_vus",
+    "requests",
+    "rps",
+    "errors",
+    "dropped",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
 ]
 
 
@@ -128,15 +148,23 @@ class MetricsRecorder:
         return {
             "endpoints": [
                 {
-                    "name": name, "klass": t.klass, "count": t.count, "errors": t.errors,
-                    "dropped": t.dropped, "statuses": {str(k): v for k, v in t.statuses.items()},
+                    "name": name,
+                    "klass": t.klass,
+                    "count": t.count,
+                    "errors": t.errors,
+                    "dropped": t.dropped,
+                    "statuses": {str(k): v for k, v in t.statuses.items()},
                     "hist": _encode(t.hist),
                 }
                 for name, t in self.endpoints.items()
             ],
             "seconds": [
                 {
-                    "t": t, "klass": klass, "requests": b.requests, "errors": b.errors, "dropped": b.dropped,
+                    "t": t,
+                    "klass": klass,
+                    "requests": b.requests,
+                    "errors": b.errors,
+                    "dropped": b.dropped,
                     "hist": b.encoded if b.hist is None else _encode(b.hist),
                 }
                 for (t, klass), b in sorted(self.seconds.items())
@@ -145,22 +173,30 @@ class MetricsRecorder:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MetricsRecorder":
+    def from_dict(cls, data: dict) -> MetricsRecorder:
         recorder = cls()
         for e in data["endpoints"]:
             recorder.endpoints[e["name"]] = EndpointTotals(
-                klass=e["klass"], hist=_decode(e["hist"]), count=e["count"], errors=e["errors"],
-                dropped=e.get("dropped", 0), statuses=Counter(e["statuses"]),
+                klass=e["klass"],
+                hist=_decode(e["hist"]),
+                count=e["count"],
+                errors=e["errors"],
+                dropped=e.get("dropped", 0),
+                statuses=Counter(e["statuses"]),
             )
         for s in data["seconds"]:
             recorder.seconds[(s["t"], s["klass"])] = SecondBucket(
-                hist=None, requests=s["requests"], errors=s["errors"], dropped=s["dropped"], encoded=s["hist"],
+                hist=None,
+                requests=s["requests"],
+                errors=s["errors"],
+                dropped=s["dropped"],
+                encoded=s["hist"],
             )
         recorder.active_vus = {int(t): v for t, v in data["active_vus"].items()}
         return recorder
 
     @classmethod
-    def merge(cls, recorders: list["MetricsRecorder"]) -> "MetricsRecorder":
+    def merge(cls, recorders: list[MetricsRecorder]) -> MetricsRecorder:
         """Exact merge of shards: counts add, histograms add, active users add per second."""
         merged = cls()
         for rec in recorders:
@@ -236,14 +272,19 @@ def _stats_row(scope: str, name: str, klass: str, group: list[EndpointTotals], d
         count += t.count
         errors += t.errors
     row = {
-        "scope": scope, "name": name, "klass": klass, "count": count, "errors": errors,
+        "scope": scope,
+        "name": name,
+        "klass": klass,
+        "count": count,
+        "errors": errors,
         "error_rate": errors / count if count else 0.0,
         "rps": count / duration_s if duration_s > 0 else 0.0,
         "status_counts": json.dumps(dict(sorted(statuses.items()))),
     }
     if count:
         row.update(
-            min_ms=_ms(hist.get_min_value()), mean_ms=_ms(hist.get_mean_value()),
+            min_ms=_ms(hist.get_min_value()),
+            mean_ms=_ms(hist.get_mean_value()),
             max_ms=_ms(hist.get_max_value()),
             **{col: _ms(hist.get_value_at_percentile(p)) for col, p in PERCENTILES.items()},
         )
@@ -255,8 +296,13 @@ def _stats_row(scope: str, name: str, klass: str, group: list[EndpointTotals], d
 def _second_row(t: int, klass: str, active_vus: int | None, b: SecondBucket, hist: HdrHistogram) -> dict:
     has = b.requests > 0
     return {
-        "t": t, "klass": klass, "active_vus": active_vus, "requests": b.requests, "rps": float(b.requests),
-        "errors": b.errors, "dropped": b.dropped,
+        "t": t,
+        "klass": klass,
+        "active_vus": active_vus,
+        "requests": b.requests,
+        "rps": float(b.requests),
+        "errors": b.errors,
+        "dropped": b.dropped,
         "p50_ms": _ms(hist.get_value_at_percentile(50)) if has else float("nan"),
         "p95_ms": _ms(hist.get_value_at_percentile(95)) if has else float("nan"),
         "p99_ms": _ms(hist.get_value_at_percentile(99)) if has else float("nan"),

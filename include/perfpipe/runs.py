@@ -1,4 +1,5 @@
 """Where a run's local files go, and how a whole run is judged (shared by the CLI and the DAGs)."""
+
 from __future__ import annotations
 
 import os
@@ -32,14 +33,27 @@ def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | N
     if benchmark:
         db_stats = MetricsRecorder.from_dict(benchmark["metrics"]).stats_frame(benchmark["duration_s"])
         bench_health = benchmark["health"]
-        health = {**health, "notes": [*health.get("notes", []), *(f"DB benchmark: {n}" for n in bench_health.get("notes", []))]}
+        health = {
+            **health,
+            "notes": [*health.get("notes", []), *(f"DB benchmark: {n}" for n in bench_health.get("notes", []))],
+        }
         if bench_health["saturated"]:  # a starved benchmark client invalidates its numbers too
-            health = {**health, "saturated": True, "reasons": [
-                *health["reasons"], *(f"DB benchmark: {r}" for r in bench_health["reasons"])]}
+            health = {
+                **health,
+                "saturated": True,
+                "reasons": [*health["reasons"], *(f"DB benchmark: {r}" for r in bench_health["reasons"])],
+            }
     result = validate(
-        recorder.stats_frame(load["duration_s"]), recorder.timeseries_frame(), thresholds=thresholds,
-        stages=load["stages"], health=health, run_dir=out_dir, recorder=recorder,
-        aborted=load["aborted"], abort_reason=load["abort_reason"], db_stats=db_stats,
+        recorder.stats_frame(load["duration_s"]),
+        recorder.timeseries_frame(),
+        thresholds=thresholds,
+        stages=load["stages"],
+        health=health,
+        run_dir=out_dir,
+        recorder=recorder,
+        aborted=load["aborted"],
+        abort_reason=load["abort_reason"],
+        db_stats=db_stats,
     )
     return result.to_dict()
 

@@ -4,6 +4,7 @@ Every perfpipe task records its error on failure (``record_failure``, an ``on_fa
 DAGs' default args) as an XCom; ``publish`` reads those of its upstream tasks (``first_failure``), so a
 failed run's report names the task and its message instead of "an upstream task failed".
 """
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,15 @@ def record_failure(context) -> None:
     ti = context["ti"]
     error = context.get("exception")
     message = (str(error) or type(error).__name__) if error is not None else "failed without an error message"
-    ti.xcom_push(key=FAILURE_KEY, value={
-        "task_id": ti.task_id, "map_index": ti.map_index, "error": message[:MAX_ERROR_CHARS], "failed_at": time.time(),
-    })
+    ti.xcom_push(
+        key=FAILURE_KEY,
+        value={
+            "task_id": ti.task_id,
+            "map_index": ti.map_index,
+            "error": message[:MAX_ERROR_CHARS],
+            "failed_at": time.time(),
+        },
+    )
 
 
 def first_failure(ctx) -> dict | None:

@@ -1,4 +1,5 @@
 """The weekly db_maintenance DAG: inspect, maintain, record. No load test."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,12 +12,24 @@ from include.pipelines.targets import TARGET_DB_CONN
 
 def maintenance_params() -> dict[str, Param]:
     return {
-        "db_conn_id": Param(TARGET_DB_CONN, type="string", title="Database connection",
-                            description="Postgres connection of the database to maintain."),
-        "vacuum": Param(True, type="boolean", title="VACUUM (ANALYZE)",
-                        description="Vacuum and analyze every table, skipping locked ones."),
-        "apply_recommendations": Param(False, type="boolean", title="Apply recommendations",
-                                       description="Run allow-listed index changes (CONCURRENTLY). Off: advice only."),
+        "db_conn_id": Param(
+            TARGET_DB_CONN,
+            type="string",
+            title="Database connection",
+            description="Postgres connection of the database to maintain.",
+        ),
+        "vacuum": Param(
+            True,
+            type="boolean",
+            title="VACUUM (ANALYZE)",
+            description="Vacuum and analyze every table, skipping locked ones.",
+        ),
+        "apply_recommendations": Param(
+            False,
+            type="boolean",
+            title="Apply recommendations",
+            description="Run allow-listed index changes (CONCURRENTLY). Off: advice only.",
+        ),
     }
 
 
@@ -27,8 +40,7 @@ def inspect() -> dict:
     from include.pipelines.targets import postgres_dsn
 
     dsn = postgres_dsn(get_current_context()["params"]["db_conn_id"])
-    return {"findings": inspect_database(dsn), "table_stats": table_stats(dsn),
-            "statements": snapshot_statements(dsn)}
+    return {"findings": inspect_database(dsn), "table_stats": table_stats(dsn), "statements": snapshot_statements(dsn)}
 
 
 @task(task_id="maintain")
@@ -42,8 +54,9 @@ def maintain(inspection: dict) -> dict:
     params = get_current_context()["params"]
     dsn = postgres_dsn(params["db_conn_id"])
     done = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info) if params["vacuum"] else []
-    done += apply_recommendations(dsn, inspection["findings"], allowlist=db_apply_allowlist(),
-                                  apply=params["apply_recommendations"])
+    done += apply_recommendations(
+        dsn, inspection["findings"], allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
+    )
     return {**inspection, "maintenance": done}
 
 
@@ -57,8 +70,15 @@ def publish(database: dict | None) -> dict:
 
 def build_db_maintenance_dag(dag_id: str, *, schedule: str, doc_md: str):
     @dag(
-        dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
-        is_paused_upon_creation=True, doc_md=doc_md, tags=["perfpipe", "database", "maintenance"], default_args=DEFAULT_ARGS,
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=True,
+        doc_md=doc_md,
+        tags=["perfpipe", "database", "maintenance"],
+        default_args=DEFAULT_ARGS,
         params=maintenance_params(),
     )
     def db_maintenance():

@@ -4,6 +4,7 @@ GX validation, publishing, and a verdict that colours the DAG run.
 Each task calls into ``include.perfpipe`` and passes JSON-able dicts through XCom, so the same DAG
 runs on the Local, Celery and Kubernetes executors.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,12 @@ from include.pipelines.run_form import config_file, perf_params
 from include.pipelines.targets import RESULTS_DB_CONN
 from include.pipelines.tuning import tune
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20),
-                "on_failure_callback": record_failure}  # the report names the first failed task and its error
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "execution_timeout": timedelta(minutes=20),
+    "on_failure_callback": record_failure,
+}  # the report names the first failed task and its error
 
 
 @task(task_id="preflight")
@@ -47,9 +52,15 @@ def preflight(profile: str | None = None) -> dict:
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
         overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
         overrides["abort_rules"] = thresholds.abort_rules()
-        spec = load_spec(profile=profile, target=base_url, scenario=config_file(params["scenario"]),
-                         overrides=overrides, secret_headers=list(headers), credentials_conn_id=params["target_conn_id"],
-                         allowlist=target_allowlist())
+        spec = load_spec(
+            profile=profile,
+            target=base_url,
+            scenario=config_file(params["scenario"]),
+            overrides=overrides,
+            secret_headers=list(headers),
+            credentials_conn_id=params["target_conn_id"],
+            allowlist=target_allowlist(),
+        )
         start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:
             parse_duration(params["db_duration"], "db_duration", positive=True)
@@ -60,20 +71,27 @@ def preflight(profile: str | None = None) -> dict:
     try:
         httpx.get(base_url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
-        raise RuntimeError(f"target {base_url} (connection {params['target_conn_id']!r}) is unreachable: {exc}") from exc
+        raise RuntimeError(
+            f"target {base_url} (connection {params['target_conn_id']!r}) is unreachable: {exc}"
+        ) from exc
     for conn_id in ([params["db_conn_id"]] if params["db_stage"] else []) + [RESULTS_DB_CONN]:
         try:
             psycopg.connect(postgres_dsn(conn_id), connect_timeout=10).close()
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"database of connection {conn_id!r} is unreachable: {exc}") from exc
-    if problem := shared_reports_problem() or (params["shards"] > 1 and check_load_placement(
-            params["shards"], params["load_queue"], dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])):
+    if problem := shared_reports_problem() or (
+        params["shards"] > 1
+        and check_load_placement(params["shards"], params["load_queue"], dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
+    ):
         raise AirflowFailException(f"refused: {problem}")
     start_at = time.time() + start_delay_s if params["shards"] > 1 else None  # one shard starts at once
     return {
         "run": {
-            "dag_id": ctx["dag"].dag_id, "run_id": group_run_id(ctx), "profile": profile,
-            "target": base_url, "version": params["version"] or None,
+            "dag_id": ctx["dag"].dag_id,
+            "run_id": group_run_id(ctx),
+            "profile": profile,
+            "target": base_url,
+            "version": params["version"] or None,
             "started_at": datetime.now().astimezone().isoformat(),
         },
         "spec": spec.to_dict(),
@@ -119,15 +137,23 @@ def load_test(plan: dict, shard: dict) -> dict:
     spec = LoadSpec.from_dict(plan["spec"])
     secrets = http_target(spec.credentials_conn_id)[1] if spec.credentials_conn_id else {}
     run_shard = partial(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
-        run_load_test, spec, processes=params["processes"], secret_headers=secrets,
-        shard_index=shard["index"], shard_count=shard["count"], start_at=shard["start_at"],
+        run_load_test,
+        spec,
+        processes=params["processes"],
+        secret_headers=secrets,
+        shard_index=shard["index"],
+        shard_count=shard["count"],
+        start_at=shard["start_at"],
     )
     if shard["count"] == 1:
         return {**run_shard().to_dict(), "shard": placed}
     with shared_abort_signal(plan["run"], shard) as signal:
-        return {**run_shard(should_stop=signal.should_stop,
-                            on_abort=lambda reason: signal.raise_abort(reason, shard["index"])).to_dict(),
-                "shard": placed}
+        return {
+            **run_shard(
+                should_stop=signal.should_stop, on_abort=lambda reason: signal.raise_abort(reason, shard["index"])
+            ).to_dict(),
+            "shard": placed,
+        }
 
 
 def shard_placement(ctx, shard: dict) -> dict:
@@ -148,14 +174,16 @@ def shard_placement(ctx, shard: dict) -> dict:
     if wanted and ti.queue != wanted:
         raise AirflowFailException(
             f"load_queue {wanted!r}: this shard ran on queue {ti.queue!r}; install the task_instance_mutation_hook "
-            "of include/pipelines/placement.py (plugins/airflow_local_settings.py) on the scheduler")
+            "of include/pipelines/placement.py (plugins/airflow_local_settings.py) on the scheduler"
+        )
     placed = {"index": shard["index"], "host": ti.hostname, "queue": ti.queue, "clock": None, "clock_warning": None}
     if shard["count"] > 1:
         clock = clock_offset(postgres_dsn(RESULTS_DB_CONN))
         placed.update(clock=clock.to_dict(), clock_warning=clock.warning())
         if placed["clock_warning"]:
-            logging.getLogger("perfpipe.loadtest").warning("shard %s on %s: %s", shard["index"], ti.hostname,
-                                                           placed["clock_warning"])
+            logging.getLogger("perfpipe.loadtest").warning(
+                "shard %s on %s: %s", shard["index"], ti.hostname, placed["clock_warning"]
+            )
     return placed
 
 
@@ -178,8 +206,9 @@ def merge_shards(shards: list[dict]) -> dict:
     merged = merge_results(results)
     merged.extra.pop("shard", None)
     merged.extra["shards"] = shard_rows(results)
-    merged.health["notes"] = [f"shard {r['index']} on {r['host']}: {r['clock_warning']}"
-                              for r in merged.extra["shards"] if r["clock_warning"]]
+    merged.health["notes"] = [
+        f"shard {r['index']} on {r['host']}: {r['clock_warning']}" for r in merged.extra["shards"] if r["clock_warning"]
+    ]
     return merged.to_dict()
 
 
@@ -189,7 +218,12 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
     import logging
 
     from include.perfpipe.database import (
-        apply_recommendations, inspect_database, snapshot_statements, statements_delta, table_stats, top_queries,
+        apply_recommendations,
+        inspect_database,
+        snapshot_statements,
+        statements_delta,
+        table_stats,
+        top_queries,
         vacuum_analyze,
     )
     from include.pipelines.targets import db_apply_allowlist, postgres_dsn
@@ -201,7 +235,8 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
     findings = inspect_database(dsn)
     window = statements_delta(before["statements"], snapshot_statements(dsn), top=None)
     return {
-        "statements_delta": window[:20], "top_queries": top_queries(window),
+        "statements_delta": window[:20],
+        "top_queries": top_queries(window),
         "table_stats": table_stats(dsn),
         "findings": findings,
         "maintenance": vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info)
@@ -220,10 +255,13 @@ def db_benchmark() -> dict | None:
     if not params["db_benchmark"]:
         return None
     queries = load_queries(config_file(params["db_queries"])) if params["db_queries"] else None
-    return run_query_benchmark(postgres_dsn(params["db_conn_id"]), queries=queries,
-                               connections=params["db_connections"],
-                               duration_s=parse_duration(params["db_duration"], "db_duration", positive=True),
-                               rate=params["db_rate"])
+    return run_query_benchmark(
+        postgres_dsn(params["db_conn_id"]),
+        queries=queries,
+        connections=params["db_connections"],
+        duration_s=parse_duration(params["db_duration"], "db_duration", positive=True),
+        rate=params["db_rate"],
+    )
 
 
 @task(task_id="validate")
@@ -243,8 +281,9 @@ def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
 # Publishing and the verdict run whatever happened upstream (failed included), except when the release
 # gate skipped this profile altogether: hence NONE_SKIPPED rather than ALL_DONE.
 @task(task_id="publish", trigger_rule=TriggerRule.NONE_SKIPPED, outlets=[report_asset])
-def publish(plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None,
-            validation: dict | None) -> dict:
+def publish(
+    plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None, validation: dict | None
+) -> dict:
     """Render the report, record the run in the results DB and publish, whatever the verdict."""
     from include.pipelines.publishing import publish_run
 
@@ -284,8 +323,9 @@ def perf_pipeline(profile: str | None = None, after=None):
     return publication, verdict(publication)
 
 
-def build_perf_dag(dag_id: str, profile: str, *, schedule=None, fail_on_regression: bool = False, doc_md: str,
-                   tags: list[str]):
+def build_perf_dag(
+    dag_id: str, profile: str, *, schedule=None, fail_on_regression: bool = False, doc_md: str, tags: list[str]
+):
     """A performance DAG for one profile; the smoke, load and stress DAGs all come from here.
 
     The threshold file is checked here, at parse time, so a malformed one shows as a DAG import error
@@ -296,9 +336,15 @@ def build_perf_dag(dag_id: str, profile: str, *, schedule=None, fail_on_regressi
     load_thresholds(profile=profile)
 
     @dag(
-        dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
         is_paused_upon_creation=schedule is not None,  # a schedule starts loading a target only once unpaused
-        doc_md=doc_md, tags=["perfpipe", *tags], default_args=DEFAULT_ARGS,
+        doc_md=doc_md,
+        tags=["perfpipe", *tags],
+        default_args=DEFAULT_ARGS,
         params=perf_params(profile, fail_on_regression),
         render_template_as_native_obj=True,
     )

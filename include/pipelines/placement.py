@@ -6,6 +6,7 @@ A task's queue is fixed when the DAG is parsed, so the ``load_queue`` Param rout
 which sets the queue of every ``load_test`` task instance from the run's conf. The load test checks
 that it did run on that queue, so a deployment without the policy fails loudly instead of silently.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ def task_instance_mutation_hook(task_instance, dag_run=None) -> None:
 @dataclass(frozen=True)
 class WorkerSlots:
     """A Celery worker as the load check sees it: its queues, task slots, and slots taken by other runs."""
+
     name: str
     queues: tuple[str, ...]
     slots: int
@@ -52,14 +54,18 @@ def placement_problem(shards: int, queue: str, workers: list[WorkerSlots]) -> st
     serving = [w for w in workers if queue in w.queues]
     if not serving:
         known = sorted({q for w in workers for q in w.queues})
-        return (f"load_queue {queue!r}: no Celery worker serves it (queues served: {', '.join(known) or 'none'}); "
-                f"start a worker with `airflow celery worker --queues {queue}` or pick another queue")
+        return (
+            f"load_queue {queue!r}: no Celery worker serves it (queues served: {', '.join(known) or 'none'}); "
+            f"start a worker with `airflow celery worker --queues {queue}` or pick another queue"
+        )
     free = sum(w.free for w in serving)
     if shards > free:
         where = ", ".join(f"{w.name} {w.free}/{w.slots}" for w in serving)
-        return (f"shards: {shards} shards need {shards} free worker slots on queue {queue!r}, but only {free} "
-                f"are free ({where}); a shard that waits for a slot misses the common start and the run is "
-                f"INVALID. Lower shards, add workers to the queue, or wait for the other runs to finish")
+        return (
+            f"shards: {shards} shards need {shards} free worker slots on queue {queue!r}, but only {free} "
+            f"are free ({where}); a shard that waits for a slot misses the common start and the run is "
+            f"INVALID. Lower shards, add workers to the queue, or wait for the other runs to finish"
+        )
     return None
 
 
@@ -88,8 +94,12 @@ def celery_workers(dag_id: str, run_id: str) -> list[WorkerSlots]:
         for name, requests in listing.items():
             taken[name] = taken.get(name, 0) + sum(1 for r in requests if _workload_run(r) != (dag_id, run_id))
     return [
-        WorkerSlots(name=name, queues=tuple(q["name"] for q in queues[name]),
-                    slots=int(stats.get(name, {}).get("pool", {}).get("max-concurrency", 1)), busy=taken.get(name, 0))
+        WorkerSlots(
+            name=name,
+            queues=tuple(q["name"] for q in queues[name]),
+            slots=int(stats.get(name, {}).get("pool", {}).get("max-concurrency", 1)),
+            busy=taken.get(name, 0),
+        )
         for name in sorted(queues)
     ]
 
@@ -125,6 +135,8 @@ def shared_reports_problem() -> str | None:
     executor = conf.get("core", "executor")
     if os.environ.get(REPORTS_URL_ENV) or not any(k in executor.lower() for k in ("celery", "kubernetes", "edge")):
         return None
-    return (f"{REPORTS_URL_ENV}: not set, but the executor {executor} runs tasks on several machines, so the report "
-            f"and its Data Docs would land on different disks; set it to shared storage (s3://bucket/perfpipe, "
-            f"gs://..., or a file:// folder every worker mounts)")
+    return (
+        f"{REPORTS_URL_ENV}: not set, but the executor {executor} runs tasks on several machines, so the report "
+        f"and its Data Docs would land on different disks; set it to shared storage (s3://bucket/perfpipe, "
+        f"gs://..., or a file:// folder every worker mounts)"
+    )

@@ -4,6 +4,7 @@ when the verdict is not pass, notify through an optional Slack or SMTP connectio
 
 The rendering and the store live in ``include.perfpipe`` (no Airflow); this module is the Airflow side.
 """
+
 from __future__ import annotations
 
 import html
@@ -11,7 +12,7 @@ import json
 import logging
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow.sdk import Asset
@@ -63,7 +64,7 @@ def _connection(conn_id: str):
 
     try:
         return BaseHook.get_connection(conn_id)
-    except Exception:  # noqa: BLE001 - not configured (the exception type differs across secrets backends)
+    except Exception:
         return None
 
 
@@ -91,11 +92,12 @@ def notify(summary_md: str, verdict: str, subject: str) -> list[str]:
 
         recipients = [a.strip() for a in str(smtp.extra_dejson.get("to", "")).split(",") if a.strip()]
         if not recipients:
-            log.warning("connection %s has no recipients: set its extra to {\"to\": \"a@example.com\"}", SMTP_CONN)
+            log.warning('connection %s has no recipients: set its extra to {"to": "a@example.com"}', SMTP_CONN)
         else:
             with SmtpHook(smtp_conn_id=SMTP_CONN) as hook:
-                hook.send_email_smtp(to=recipients, subject=subject,
-                                     html_content=f"<pre>{html.escape(summary_md)}</pre>")
+                hook.send_email_smtp(
+                    to=recipients, subject=subject, html_content=f"<pre>{html.escape(summary_md)}</pre>"
+                )
             sent.append("smtp")
     return sent
 
@@ -114,7 +116,7 @@ def _target_of(params) -> str:
     if params.get("target_conn_id"):
         try:
             return http_target(params["target_conn_id"])[0]
-        except Exception:  # noqa: BLE001 - a missing or broken connection: name it instead
+        except Exception:
             return params["target_conn_id"]
     return params.get("db_conn_id") or "unknown"
 
@@ -126,13 +128,14 @@ def _run_info(ctx, plan: dict | None) -> dict:
         run = dict(plan["run"])
     else:
         run = {
-            "dag_id": ctx["dag"].dag_id, "run_id": group_run_id(ctx),
+            "dag_id": ctx["dag"].dag_id,
+            "run_id": group_run_id(ctx),
             "profile": params.get("profile") or ctx["dag"].dag_id,
             "target": _target_of(params),
             "version": params.get("version") or None,
             "started_at": ctx["dag_run"].start_date.isoformat() if ctx["dag_run"].start_date else None,
         }
-    run["ended_at"] = datetime.now(timezone.utc).isoformat()
+    run["ended_at"] = datetime.now(UTC).isoformat()
     return run
 
 
@@ -152,11 +155,18 @@ def regression_for(store, bundle: dict, verdict: str) -> dict | None:
         return None
     stats = MetricsRecorder.from_dict(load["metrics"]).stats_frame(load["duration_s"])
     rows = stats[stats["scope"].isin(["class", "total"])]
-    current = pd.DataFrame({
-        "dag_id": run["dag_id"], "run_id": run["run_id"], "started_at": run.get("started_at"),
-        "version": run.get("version"), "verdict": verdict, "is_baseline": False, "klass": rows["klass"],
-        **{m: rows[m] for m in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")},
-    })
+    current = pd.DataFrame(
+        {
+            "dag_id": run["dag_id"],
+            "run_id": run["run_id"],
+            "started_at": run.get("started_at"),
+            "version": run.get("version"),
+            "verdict": verdict,
+            "is_baseline": False,
+            "klass": rows["klass"],
+            **{m: rows[m] for m in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")},
+        }
+    )
     # per class (long), so a regression of one class shows even where the run's total hides it
     earlier = store.class_history(run["target"], run["profile"], limit=HISTORY_RUNS + 1)
     earlier = earlier[~((earlier["dag_id"] == run["dag_id"]) & (earlier["run_id"] == run["run_id"]))]
@@ -169,12 +179,18 @@ def regression_for(store, bundle: dict, verdict: str) -> dict | None:
         return regression_section(comparison, history)
     except ValueError as exc:
         log.warning("no regression analysis: %s", exc)
-        return {"baseline_found": baseline is not None, "comparison": [], "change_points": [], "trend": [],
-                "gate": {"regressed": False, "reason": f"comparison not possible: {exc}"}}
+        return {
+            "baseline_found": baseline is not None,
+            "comparison": [],
+            "change_points": [],
+            "trend": [],
+            "gate": {"regressed": False, "reason": f"comparison not possible: {exc}"},
+        }
 
 
-def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None,
-                validation: dict | None) -> dict:
+def publish_run(
+    ctx, *, plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None, validation: dict | None
+) -> dict:
     """Record, render and publish one run.
 
     Returns ``{verdict, reason, report_url, report_dir, run_id, regressed, regression_reason}``; the
@@ -196,8 +212,14 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
 
     run = _run_info(ctx, plan)
     database = {**(db or {}), "benchmark": benchmark} if (db or benchmark) else None
-    bundle = {"run": run, "loadtest": load, "validation": validation, "database": database, "regression": None,
-              "failure": first_failure(ctx)}
+    bundle = {
+        "run": run,
+        "loadtest": load,
+        "validation": validation,
+        "database": database,
+        "regression": None,
+        "failure": first_failure(ctx),
+    }
     verdict, reason = decide_verdict(bundle)
     out_dir = run_dir(run["dag_id"], run["run_id"])
     base = reports_base()
@@ -214,25 +236,44 @@ def publish_run(ctx, *, plan: dict | None, load: dict | None, db: dict | None, b
             store.mark_baseline(run["dag_id"], run["run_id"])
         elif ctx["params"].get("mark_baseline"):
             log.warning("not marked as baseline: the verdict is %s, not pass", verdict)
-    except Exception as exc:  # noqa: BLE001 - publish the report anyway, then fail the task
+    except Exception as exc:
         store_error = exc
-        log.exception("recording the run in the results store (connection %s) failed; publishing the report "
-                      "without history", RESULTS_DB_CONN)
+        log.exception(
+            "recording the run in the results store (connection %s) failed; publishing the report without history",
+            RESULTS_DB_CONN,
+        )
     paths = render_report(bundle, out_dir)
     # the inputs too, so the report can be rendered again: python -m include.perfpipe report <bundle.json> --out DIR
     (out_dir / "bundle.json").write_text(json.dumps(bundle, default=str) + "\n")
     report_url = publish_folder(out_dir, base, run["dag_id"])
 
     ctx["outlet_events"][report_asset].extra = {
-        "dag_id": run["dag_id"], "run_id": run["run_id"], "target": run["target"], "profile": run["profile"],
-        "version": run.get("version"), "verdict": verdict, "reason": reason, "report_url": report_url,
+        "dag_id": run["dag_id"],
+        "run_id": run["run_id"],
+        "target": run["target"],
+        "profile": run["profile"],
+        "version": run.get("version"),
+        "verdict": verdict,
+        "reason": reason,
+        "report_url": report_url,
     }
     gate = (bundle["regression"] or {}).get("gate") or {}
     alert = alert_for(verdict, gate, ctx["params"].get("fail_on_regression", False))
-    notify(paths["markdown"].read_text(), alert,
-           subject=f"perfpipe {alert.upper()}: {run['target']} / {run['profile']} ({run['dag_id']})")
+    notify(
+        paths["markdown"].read_text(),
+        alert,
+        subject=f"perfpipe {alert.upper()}: {run['target']} / {run['profile']} ({run['dag_id']})",
+    )
     if store_error is not None:
-        raise RuntimeError(f"report published at {report_url}, but recording the run in the results store "
-                           f"failed: {store_error}") from store_error
-    return {"verdict": verdict, "reason": reason, "report_url": report_url, "report_dir": str(out_dir),
-            "run_id": run["run_id"], "regressed": bool(gate.get("regressed")), "regression_reason": gate.get("reason")}
+        raise RuntimeError(
+            f"report published at {report_url}, but recording the run in the results store failed: {store_error}"
+        ) from store_error
+    return {
+        "verdict": verdict,
+        "reason": reason,
+        "report_url": report_url,
+        "report_dir": str(out_dir),
+        "run_id": run["run_id"],
+        "regressed": bool(gate.get("regressed")),
+        "regression_reason": gate.get("reason"),
+    }

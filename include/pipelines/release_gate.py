@@ -1,4 +1,5 @@
 """The release gate: smoke, then load, then stress in one DAG run, stopping at the first failed gate."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,12 +15,20 @@ GATE_ORDER = ("smoke", "load", "stress")
 def gate_params() -> dict[str, Param]:
     params = {name: p for name, p in perf_params("smoke").items() if name not in ("profile", "mark_baseline")}
     params["profiles"] = Param(
-        list(GATE_ORDER), type="array", items={"type": "string", "enum": list(GATE_ORDER)}, title="Profiles",
-        description="Gates to run, always in the order smoke, load, stress.", section="Release",
+        list(GATE_ORDER),
+        type="array",
+        items={"type": "string", "enum": list(GATE_ORDER)},
+        title="Profiles",
+        description="Gates to run, always in the order smoke, load, stress.",
+        section="Release",
     )
-    params["version"] = Param(None, type=["null", "string"], title="Release version",
-                              description="The version label this gate judges, e.g. v1.4.0; recorded with its "
-                                          "verdict.", section="Release")
+    params["version"] = Param(
+        None,
+        type=["null", "string"],
+        title="Release version",
+        description="The version label this gate judges, e.g. v1.4.0; recorded with its verdict.",
+        section="Release",
+    )
     return params
 
 
@@ -57,8 +66,14 @@ def final_verdict(publications: dict) -> dict:
 
 def build_release_gate_dag(dag_id: str, *, doc_md: str):
     @dag(
-        dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, doc_md=doc_md,
-        tags=["perfpipe", "release"], default_args=DEFAULT_ARGS, params=gate_params(),
+        dag_id=dag_id,
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        doc_md=doc_md,
+        tags=["perfpipe", "release"],
+        default_args=DEFAULT_ARGS,
+        params=gate_params(),
         render_template_as_native_obj=True,
     )
     def release_gate():

@@ -4,6 +4,7 @@ include/config/ (absolute paths still work).
 
 The Airflow UI counts a field as required unless its type allows null, so every optional field is nullable.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,11 @@ def _profiles() -> dict:
 def engine_limits() -> dict:
     """The engine's hard caps: ``{"max_vus", "max_rate", "max_duration"}`` (the defaults load_spec applies)."""
     limits = _profiles().get("limits") or {}
-    return {"max_vus": int(limits.get("max_vus", 5000)), "max_rate": float(limits.get("max_rate", 50000)),
-            "max_duration": str(limits.get("max_duration", "2h"))}
+    return {
+        "max_vus": int(limits.get("max_vus", 5000)),
+        "max_rate": float(limits.get("max_rate", 50000)),
+        "max_duration": str(limits.get("max_duration", "2h")),
+    }
 
 
 def _describe_profile(name: str) -> str:
@@ -53,80 +57,200 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
     limits = engine_limits()
     cap = f"at most {limits['max_vus']} (limits.max_vus in include/config/profiles.yaml)"
     return {
-        "profile": Param(profile, type="string", enum=[profile], title="Profile",
-                         description=f"Fixed for this DAG: {_describe_profile(profile)}, from "
-                                     "include/config/profiles.yaml. Other profiles run from their own DAGs.",
-                         section="Load"),
-        "vus": Param(None, type=["null", "integer"], minimum=1, maximum=limits["max_vus"], title="Virtual users",
-                     description=f"Hold this many virtual users for the whole run instead of the profile's stages, "
-                                 f"e.g. 10 (with an arrival rate: the cap on requests in flight). Empty: the "
-                                 f"profile's stages. {cap[0].upper()}{cap[1:]}.", section="Load"),
-        "duration": Param(None, type=["null", "string"], pattern=DURATION_PATTERN, title="Duration",
-                          description="Run length as a number and a unit (ms, s, m or h), e.g. 20s, 5m or 1h: the "
-                                      "profile's stages are scaled to it (with Virtual users or Arrival rate set, that "
-                                      f"level is held for it). Empty: the profile's own length. At most "
-                                      f"{limits['max_duration']}.", section="Load"),
-        "rate": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=limits["max_rate"],
-                      title="Arrival rate",
-                      description="Open model: send this many requests per second whatever the response times, "
-                                  f"e.g. 50. Empty: the profile's closed model. At most {limits['max_rate']:g} "
-                                  "(limits.max_rate).", section="Load"),
-        "scenario": Param(DEFAULT_SCENARIO, type="string", minLength=1, title="Scenario file",
-                          description="YAML file of endpoints (weights, classes, expected statuses) or a journey "
-                                      "(docs/scenarios.md), relative to include/config/, e.g. scenarios/demo.yaml; "
-                                      "an absolute path also works.", section="Load"),
-        "shards": Param(1, type="integer", minimum=1, maximum=16, title="Shards",
-                        description="Worker tasks sharing the load (dynamic task mapping), e.g. 2 on two Celery "
-                                    "workers; they start and stop together.", section="Scale"),
-        "processes": Param(1, type="integer", minimum=1, maximum=16, title="Processes per shard",
-                           description="Event loops per worker task, one per free core, e.g. 2.", section="Scale"),
-        "load_queue": Param(None, type=["null", "string"], title="Load queue",
-                            description="Celery queue of the load_test tasks, e.g. perfpipe_load (empty: the "
-                                        "default queue). Preflight checks the shards fit its free slots.",
-                            section="Scale"),
-        "start_delay": Param("20s", type="string", pattern=r"^\d+(ms|s|m)$", title="Shard start delay",
-                             description="With several shards, all start together this long after preflight, "
-                                         "e.g. 20s; raise it when workers are slow to pick tasks up.", section="Scale"),
-        "target_conn_id": Param(TARGET_HTTP_CONN, type="string", minLength=1, title="Target connection",
-                                description="HTTP connection of the service under test (Admin → Connections); "
-                                            "its host must be in the perfpipe_target_allowlist Variable.",
-                                section="Target"),
-        "db_conn_id": Param(TARGET_DB_CONN, type="string", minLength=1, title="Target DB connection",
-                            description="Postgres connection of the service's database, used by the database "
-                                        "stage and the query benchmark.", section="Target"),
-        "version": Param(None, type=["null", "string"], title="Version label",
-                         description="Release or git sha recorded with the run, e.g. v1.4.0. Optional.",
-                         section="Target"),
-        "thresholds": Param({}, type="object", title="Threshold overrides",
-                            description='Per-class overrides of include/config/thresholds.yaml, e.g. '
-                                        '{"api": {"p95_ms": 300}}. Empty {}: the file\'s thresholds.',
-                            section="Validation"),
-        "db_stage": Param(True, type="boolean", title="Database stage",
-                          description="Snapshot pg_stat_statements before the load, then inspect the target DB and "
-                                      "VACUUM (ANALYZE) it table by table.", section="Database"),
-        "db_benchmark": Param(False, type="boolean", title="DB query benchmark",
-                              description="Run the query-latency benchmark after the load test.", section="Database"),
-        "db_queries": Param(DEFAULT_DB_QUERIES, type=["null", "string"], title="Benchmark queries",
-                            description="YAML file of read-only queries to benchmark, relative to include/config/, "
-                                        "e.g. db_queries.yaml (or absolute). Empty: the top statements of "
-                                        "pg_stat_statements.", section="Database"),
-        "db_connections": Param(100, type="integer", minimum=1, maximum=1000, title="Benchmark connections",
-                                description="Concurrent benchmark connections, e.g. 100; fewer when the server has "
-                                            "fewer free connection slots.", section="Database"),
-        "db_duration": Param("30s", type="string", pattern=DURATION_PATTERN, title="Benchmark duration",
-                             description="How long the benchmark runs, e.g. 30s or 2m.", section="Database"),
-        "db_rate": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=100000, title="Benchmark rate",
-                         description="Pace all connections to this many queries/s in total, e.g. 500 (latency "
-                                     "counted from the intended start). Empty: back to back.", section="Database"),
-        "apply_recommendations": Param(False, type="boolean", title="Apply DB recommendations",
-                                       description="Run the recommended index changes (CONCURRENTLY) on objects in the "
-                                                   "perfpipe_db_apply_allowlist Variable. Off: advice only.",
-                                       section="Database"),
+        "profile": Param(
+            profile,
+            type="string",
+            enum=[profile],
+            title="Profile",
+            description=f"Fixed for this DAG: {_describe_profile(profile)}, from "
+            "include/config/profiles.yaml. Other profiles run from their own DAGs.",
+            section="Load",
+        ),
+        "vus": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=limits["max_vus"],
+            title="Virtual users",
+            description=f"Hold this many virtual users for the whole run instead of the profile's stages, "
+            f"e.g. 10 (with an arrival rate: the cap on requests in flight). Empty: the "
+            f"profile's stages. {cap[0].upper()}{cap[1:]}.",
+            section="Load",
+        ),
+        "duration": Param(
+            None,
+            type=["null", "string"],
+            pattern=DURATION_PATTERN,
+            title="Duration",
+            description="Run length as a number and a unit (ms, s, m or h), e.g. 20s, 5m or 1h: the "
+            "profile's stages are scaled to it (with Virtual users or Arrival rate set, that "
+            f"level is held for it). Empty: the profile's own length. At most "
+            f"{limits['max_duration']}.",
+            section="Load",
+        ),
+        "rate": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            maximum=limits["max_rate"],
+            title="Arrival rate",
+            description="Open model: send this many requests per second whatever the response times, "
+            f"e.g. 50. Empty: the profile's closed model. At most {limits['max_rate']:g} "
+            "(limits.max_rate).",
+            section="Load",
+        ),
+        "scenario": Param(
+            DEFAULT_SCENARIO,
+            type="string",
+            minLength=1,
+            title="Scenario file",
+            description="YAML file of endpoints (weights, classes, expected statuses) or a journey "
+            "(docs/scenarios.md), relative to include/config/, e.g. scenarios/demo.yaml; "
+            "an absolute path also works.",
+            section="Load",
+        ),
+        "shards": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=16,
+            title="Shards",
+            description="Worker tasks sharing the load (dynamic task mapping), e.g. 2 on two Celery "
+            "workers; they start and stop together.",
+            section="Scale",
+        ),
+        "processes": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=16,
+            title="Processes per shard",
+            description="Event loops per worker task, one per free core, e.g. 2.",
+            section="Scale",
+        ),
+        "load_queue": Param(
+            None,
+            type=["null", "string"],
+            title="Load queue",
+            description="Celery queue of the load_test tasks, e.g. perfpipe_load (empty: the "
+            "default queue). Preflight checks the shards fit its free slots.",
+            section="Scale",
+        ),
+        "start_delay": Param(
+            "20s",
+            type="string",
+            pattern=r"^\d+(ms|s|m)$",
+            title="Shard start delay",
+            description="With several shards, all start together this long after preflight, "
+            "e.g. 20s; raise it when workers are slow to pick tasks up.",
+            section="Scale",
+        ),
+        "target_conn_id": Param(
+            TARGET_HTTP_CONN,
+            type="string",
+            minLength=1,
+            title="Target connection",
+            description="HTTP connection of the service under test (Admin → Connections); "
+            "its host must be in the perfpipe_target_allowlist Variable.",
+            section="Target",
+        ),
+        "db_conn_id": Param(
+            TARGET_DB_CONN,
+            type="string",
+            minLength=1,
+            title="Target DB connection",
+            description="Postgres connection of the service's database, used by the database "
+            "stage and the query benchmark.",
+            section="Target",
+        ),
+        "version": Param(
+            None,
+            type=["null", "string"],
+            title="Version label",
+            description="Release or git sha recorded with the run, e.g. v1.4.0. Optional.",
+            section="Target",
+        ),
+        "thresholds": Param(
+            {},
+            type="object",
+            title="Threshold overrides",
+            description="Per-class overrides of include/config/thresholds.yaml, e.g. "
+            '{"api": {"p95_ms": 300}}. Empty {}: the file\'s thresholds.',
+            section="Validation",
+        ),
+        "db_stage": Param(
+            True,
+            type="boolean",
+            title="Database stage",
+            description="Snapshot pg_stat_statements before the load, then inspect the target DB and "
+            "VACUUM (ANALYZE) it table by table.",
+            section="Database",
+        ),
+        "db_benchmark": Param(
+            False,
+            type="boolean",
+            title="DB query benchmark",
+            description="Run the query-latency benchmark after the load test.",
+            section="Database",
+        ),
+        "db_queries": Param(
+            DEFAULT_DB_QUERIES,
+            type=["null", "string"],
+            title="Benchmark queries",
+            description="YAML file of read-only queries to benchmark, relative to include/config/, "
+            "e.g. db_queries.yaml (or absolute). Empty: the top statements of "
+            "pg_stat_statements.",
+            section="Database",
+        ),
+        "db_connections": Param(
+            100,
+            type="integer",
+            minimum=1,
+            maximum=1000,
+            title="Benchmark connections",
+            description="Concurrent benchmark connections, e.g. 100; fewer when the server has "
+            "fewer free connection slots.",
+            section="Database",
+        ),
+        "db_duration": Param(
+            "30s",
+            type="string",
+            pattern=DURATION_PATTERN,
+            title="Benchmark duration",
+            description="How long the benchmark runs, e.g. 30s or 2m.",
+            section="Database",
+        ),
+        "db_rate": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            maximum=100000,
+            title="Benchmark rate",
+            description="Pace all connections to this many queries/s in total, e.g. 500 (latency "
+            "counted from the intended start). Empty: back to back.",
+            section="Database",
+        ),
+        "apply_recommendations": Param(
+            False,
+            type="boolean",
+            title="Apply DB recommendations",
+            description="Run the recommended index changes (CONCURRENTLY) on objects in the "
+            "perfpipe_db_apply_allowlist Variable. Off: advice only.",
+            section="Database",
+        ),
         **tuning_params(),
-        "mark_baseline": Param(False, type="boolean", title="Mark as baseline",
-                               description="If this run passes, later runs of the same target, profile and workload "
-                                           "are compared with it.", section="Regression"),
-        "fail_on_regression": Param(fail_on_regression, type="boolean", title="Fail on regression",
-                                    description="Fail the run when it is significantly worse than its baseline "
-                                                "(a comparable earlier run).", section="Regression"),
+        "mark_baseline": Param(
+            False,
+            type="boolean",
+            title="Mark as baseline",
+            description="If this run passes, later runs of the same target, profile and workload are compared with it.",
+            section="Regression",
+        ),
+        "fail_on_regression": Param(
+            fail_on_regression,
+            type="boolean",
+            title="Fail on regression",
+            description="Fail the run when it is significantly worse than its baseline (a comparable earlier run).",
+            section="Regression",
+        ),
     }

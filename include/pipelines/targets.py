@@ -1,4 +1,5 @@
 """Resolve what a run talks to from Airflow connections and variables."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ query and per endpoint class into the DB stage's result (``db["tuning"]``, top o
 
 Off (the default) or with nothing to apply, the group hands the DB result on unchanged and runs no load.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,9 +14,14 @@ from airflow.sdk import Param, TriggerRule, get_current_context, task, task_grou
 
 def tuning_params() -> dict[str, Param]:
     return {
-        "tune": Param(False, type="boolean", title="Tune: apply verified indexes and re-run",
-                      description="Create the indexes HypoPG verified (allow-listed tables only, CONCURRENTLY), "
-                                  "re-run the same load and report the before/after delta.", section="Database"),
+        "tune": Param(
+            False,
+            type="boolean",
+            title="Tune: apply verified indexes and re-run",
+            description="Create the indexes HypoPG verified (allow-listed tables only, CONCURRENTLY), "
+            "re-run the same load and report the before/after delta.",
+            section="Database",
+        ),
     }
 
 
@@ -28,11 +34,15 @@ def apply_indexes(db: dict | None) -> list[dict] | None:
     params = get_current_context()["params"]
     if not params["tune"] or not db:
         return None
-    created = [r for r in db.get("maintenance") or []  # by the DB stage itself when apply_recommendations is on
-               if r.get("action") == "create_index" and r.get("status") == "applied"]
+    created = [
+        r
+        for r in db.get("maintenance") or []  # by the DB stage itself when apply_recommendations is on
+        if r.get("action") == "create_index" and r.get("status") == "applied"
+    ]
     todo = [f for f in db["findings"] if f["object"] not in {r["object"] for r in created}]
-    return created + apply_verified_indexes(postgres_dsn(params["db_conn_id"]), todo,
-                                            allowlist=db_apply_allowlist(), apply=True)
+    return created + apply_verified_indexes(
+        postgres_dsn(params["db_conn_id"]), todo, allowlist=db_apply_allowlist(), apply=True
+    )
 
 
 @task(task_id="rerun_load", execution_timeout=timedelta(hours=3))
@@ -46,8 +56,10 @@ def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
         return None
     params = get_current_context()["params"]
     spec = LoadSpec.from_dict(plan["spec"])
-    return rerun_with_statements(postgres_dsn(params["db_conn_id"]),
-                                 lambda: run_load_test(spec, processes=params["processes"] * params["shards"]).to_dict())
+    return rerun_with_statements(
+        postgres_dsn(params["db_conn_id"]),
+        lambda: run_load_test(spec, processes=params["processes"] * params["shards"]).to_dict(),
+    )
 
 
 @task(task_id="tuning_outcome", trigger_rule=TriggerRule.ALL_DONE)
@@ -59,8 +71,10 @@ def tuning_outcome(db: dict | None, load: dict | None, applied: list[dict] | Non
     if not db or not get_current_context()["params"]["tune"]:
         return db
     if applied is None:
-        return {**db, "tuning": {**outcome(db["findings"], [], {}, None),
-                                 "error": "the apply_indexes task failed: see its log"}}
+        return {
+            **db,
+            "tuning": {**outcome(db["findings"], [], {}, None), "error": "the apply_indexes task failed: see its log"},
+        }
     tuning = outcome(db["findings"], applied, {"load": load, "statements_window": db["statements_delta"]}, after)
     if after is None and any(r["status"] == "applied" for r in applied):
         tuning["error"] = "the rerun_load task failed: see its log (the indexes stay applied)"

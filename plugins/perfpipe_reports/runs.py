@@ -1,4 +1,5 @@
 """Where the page's runs come from: the results store, else the report folders on disk."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def results_dsn() -> str | None:
 
         conn = Connection.get_connection_from_secrets(RESULTS_DB_CONN)
         return conn.get_uri()
-    except Exception:  # noqa: BLE001 - not configured: fall back
+    except Exception:
         return os.environ.get(RESULTS_DSN_ENV)
 
 
@@ -70,10 +71,16 @@ def _run_facts(folder: Path, base: Path) -> dict | None:
     totals = data.get("totals") or {}
     return {
         **{k: run.get(k) for k in ("dag_id", "run_id", "profile", "target", "version", "started_at")},
-        "verdict": verdict.get("verdict"), "reason": verdict.get("reason"), "is_baseline": False,
+        "verdict": verdict.get("verdict"),
+        "reason": verdict.get("reason"),
+        "is_baseline": False,
         "regressions": verdict.get("regressions") or 0,
-        "rps": totals.get("rps"), "p95_ms": totals.get("p95_ms"), "error_rate": totals.get("error_rate"),
-        "local": folder.relative_to(base).as_posix(), "report_url": None, "mtime": summary.stat().st_mtime,
+        "rps": totals.get("rps"),
+        "p95_ms": totals.get("p95_ms"),
+        "error_rate": totals.get("error_rate"),
+        "local": folder.relative_to(base).as_posix(),
+        "report_url": None,
+        "mtime": summary.stat().st_mtime,
     }
 
 
@@ -105,10 +112,11 @@ def list_runs(base: Path, dsn: str | None, limit: int = 200) -> tuple[list[dict]
         from include.perfpipe.store import ResultsStore
 
         runs = ResultsStore(dsn).list_runs(limit)
-    except Exception as exc:  # noqa: BLE001 - the page must still work
+    except Exception as exc:
         log.warning("results store unavailable: %s", exc)
-        return runs_from_disk(base, limit), f"The results store is unavailable ({type(exc).__name__}); " \
-                                           "showing the report folders on disk."
+        return runs_from_disk(
+            base, limit
+        ), f"The results store is unavailable ({type(exc).__name__}); showing the report folders on disk."
     for run in runs:
         run["local"] = local_report(run.get("report_url"), base)
         facts = _run_facts(base / run["local"], base) if run["local"] else None

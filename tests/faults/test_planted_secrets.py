@@ -1,6 +1,8 @@
 """Fault matrix row 14: a password and an API key planted in the target connection reach the target,
 and no artefact of the run: XCom rows, Airflow's files and task logs, the run folder, the store."""
+
 import base64
+import contextlib
 import json
 from pathlib import Path
 
@@ -25,10 +27,19 @@ def test_planted_credentials_reach_the_target_and_no_artefact(airflow_env, tmp_p
     scenario.write_text("endpoints:\n  - {name: ok, path: /ok, class: api}\n")
     required = (f"Authorization: Basic {TOKEN}", f"X-Api-Key: {API_KEY}")
     with LoopbackServer(require_headers=required) as server:  # 401 without both
-        connection = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": server.port, "login": "alice",
-                                 "password": PASSWORD, "extra": {"headers": {"X-Api-Key": API_KEY}}})
-        outcome, run_dir = run_smoke(airflow_env, connection, {
-            "duration": "3s", "db_stage": False, "processes": 2, "scenario": str(scenario)})
+        connection = json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": server.port,
+                "login": "alice",
+                "password": PASSWORD,
+                "extra": {"headers": {"X-Api-Key": API_KEY}},
+            }
+        )
+        outcome, run_dir = run_smoke(
+            airflow_env, connection, {"duration": "3s", "db_stage": False, "processes": 2, "scenario": str(scenario)}
+        )
         served, refused = server.requests, server.unauthorised
     assert served > 0 and refused == 0, (outcome, run_dir)  # every request carried both credentials
 
@@ -44,10 +55,14 @@ def test_planted_credentials_reach_the_target_and_no_artefact(airflow_env, tmp_p
     assert {"preflight", "load_test", "merge_shards"} <= {task for task, _ in xcoms}
     leaks.update({f"xcom {task}": found for task, value in xcoms if (found := _leaks(str(value).encode()))})
     with psycopg.connect(airflow_env["AIRFLOW_CONN_PERF_RESULTS_DB"]) as store:
-        tables = [t for (t,) in store.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'perfpipe'")]
+        tables = [
+            t
+            for (t,) in store.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'perfpipe'"
+            )
+        ]
         for table in tables:
-            rows = store.execute(f"SELECT t::text FROM perfpipe.{table} t").fetchall()  # noqa: S608 - catalog names
+            rows = store.execute(f"SELECT t::text FROM perfpipe.{table} t").fetchall()
             leaks.update({f"store {table}": found for (row,) in rows if (found := _leaks(row.encode()))})
     assert "runs" in tables and not leaks
     bundle = json.loads((run_dir / "bundle.json").read_text())
@@ -66,18 +81,17 @@ def test_worker_processes_get_credentials_on_stdin_only(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_API_KEY", API_KEY)
     secrets = {"X-Api-Key": API_KEY, "Authorization": f"Basic {TOKEN}"}
     with LoopbackServer(require_headers=(f"X-Api-Key: {API_KEY}",)) as server:
-        spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "3s"},
-                         secret_headers=list(secrets))
+        spec = load_spec(
+            "smoke", server.url("/ok"), overrides={"vus": 2, "duration": "3s"}, secret_headers=list(secrets)
+        )
         runs = []
         thread = threading.Thread(target=lambda: runs.append(run_load_test(spec, processes=2, secret_headers=secrets)))
         thread.start()
         seen = {}
         while thread.is_alive() and len(seen) < 2:  # the workers live ~3 s: read their argv and environment
             for child in psutil.Process().children(recursive=True):
-                try:
+                with contextlib.suppress(psutil.Error):
                     seen[child.pid] = " ".join(child.cmdline()) + "\n".join(child.environ().values())
-                except psutil.Error:
-                    pass
         thread.join(30)
     (result,) = runs
     assert len(seen) == 2 and all("loadtest.worker" in text for text in seen.values())

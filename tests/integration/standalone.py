@@ -1,4 +1,5 @@
 """A real `airflow standalone` (LocalExecutor) on a free loopback port, for the REST and browser tests."""
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,9 @@ def airflow_standalone(home: Path, connections: dict[str, str], **env: str):
     }
     full_env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     log = (home / "standalone.log").open("w")
-    server = subprocess.Popen(["airflow", "standalone"], env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        ["airflow", "standalone"], env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -83,8 +85,9 @@ def _stop_group(server: subprocess.Popen) -> None:
 
 def api(server: dict) -> httpx.Client:
     """A REST client with a JWT for the server's admin user."""
-    token = httpx.post(f"{server['url']}/auth/token",
-                       json={"username": server["user"], "password": server["password"]}).json()["access_token"]
+    token = httpx.post(
+        f"{server['url']}/auth/token", json={"username": server["user"], "password": server["password"]}
+    ).json()["access_token"]
     return httpx.Client(base_url=f"{server['url']}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 

@@ -2,6 +2,7 @@
 
 Airflow-free; every entry point takes a libpq DSN/URL string.
 """
+
 from .benchmark import load_queries, run_query_benchmark
 from .config import DEFAULT_THRESHOLDS, load_config
 from .inspect import CHECKS, inspect_database
@@ -10,6 +11,16 @@ from .statements import snapshot_statements, statements_delta, top_queries
 from .tables import table_stats
 
 __all__ = [
-    "CHECKS", "DEFAULT_THRESHOLDS", "apply_recommendations", "inspect_database", "load_config", "load_queries",
-    "run_query_benchmark", "snapshot_statements", "statements_delta", "table_stats", "top_queries", "vacuum_analyze",
+    "CHECKS",
+    "DEFAULT_THRESHOLDS",
+    "apply_recommendations",
+    "inspect_database",
+    "load_config",
+    "load_queries",
+    "run_query_benchmark",
+    "snapshot_statements",
+    "statements_delta",
+    "table_stats",
+    "top_queries",
+    "vacuum_analyze",
 ]

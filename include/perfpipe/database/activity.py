@@ -1,5 +1,6 @@
 """Session insights from pg_stat_activity and pg_locks: connection use, idle in transaction, long-running
 and blocked queries. Sessions are those of the inspected database; connection use is server-wide."""
+
 from __future__ import annotations
 
 import psycopg
@@ -29,12 +30,16 @@ def check_connections(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     if pct < cfg["connections_max_pct"]:
         return []
     full = row["used"] >= row["max_connections"] - row["superuser_reserved"]
-    return [finding(
-        "connections", "critical" if full else "warning", "server",
-        {**row, "used_pct": round(pct, 2), "threshold_pct": cfg["connections_max_pct"]},
-        "Use a connection pooler (PgBouncer, transaction mode) or smaller application pools; idle connections "
-        "still cost memory.",
-    )]
+    return [
+        finding(
+            "connections",
+            "critical" if full else "warning",
+            "server",
+            {**row, "used_pct": round(pct, 2), "threshold_pct": cfg["connections_max_pct"]},
+            "Use a connection pooler (PgBouncer, transaction mode) or smaller application pools; idle connections "
+            "still cost memory.",
+        )
+    ]
 
 
 def check_idle_in_transaction(conn: psycopg.Connection, cfg: dict) -> list[dict]:
@@ -51,24 +56,49 @@ def check_idle_in_transaction(conn: psycopg.Connection, cfg: dict) -> list[dict]
     ).fetchall()
     found = []
     if len(rows) > cfg["idle_in_transaction_max_count"]:
-        found.append(finding(
-            "idle_in_transaction", "warning", conn.info.dbname,
-            {"sessions": len(rows), "threshold_count": cfg["idle_in_transaction_max_count"]},
-            "Too many sessions idle in transaction: fix the application's transaction handling and set a timeout.",
-            render(conn, sql.SQL("ALTER DATABASE {} SET idle_in_transaction_session_timeout = '5min'").format(
-                sql.Identifier(conn.info.dbname))),
-        ))
+        found.append(
+            finding(
+                "idle_in_transaction",
+                "warning",
+                conn.info.dbname,
+                {"sessions": len(rows), "threshold_count": cfg["idle_in_transaction_max_count"]},
+                "Too many sessions idle in transaction: fix the application's transaction handling and set a timeout.",
+                render(
+                    conn,
+                    sql.SQL("ALTER DATABASE {} SET idle_in_transaction_session_timeout = '5min'").format(
+                        sql.Identifier(conn.info.dbname)
+                    ),
+                ),
+            )
+        )
     for r in rows:
         if r["idle_s"] > cfg["idle_in_transaction_max_s"]:
-            found.append(finding(
-                "idle_in_transaction", "warning", _session(r),
-                {**{k: r[k] for k in ("pid", "usename", "application_name", "client_addr", "xact_start", "state",
-                                      "last_query")},
-                 "idle_s": round(r["idle_s"], 3), "threshold_s": cfg["idle_in_transaction_max_s"]},
-                "This session holds its transaction open while doing nothing; end it in the application, or "
-                "terminate it.",
-                f"SELECT pg_terminate_backend({int(r['pid'])})",
-            ))
+            found.append(
+                finding(
+                    "idle_in_transaction",
+                    "warning",
+                    _session(r),
+                    {
+                        **{
+                            k: r[k]
+                            for k in (
+                                "pid",
+                                "usename",
+                                "application_name",
+                                "client_addr",
+                                "xact_start",
+                                "state",
+                                "last_query",
+                            )
+                        },
+                        "idle_s": round(r["idle_s"], 3),
+                        "threshold_s": cfg["idle_in_transaction_max_s"],
+                    },
+                    "This session holds its transaction open while doing nothing; end it in the application, or "
+                    "terminate it.",
+                    f"SELECT pg_terminate_backend({int(r['pid'])})",
+                )
+            )
     return found
 
 
@@ -85,7 +115,9 @@ def check_long_running(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     ).fetchall()
     return [
         finding(
-            "long_running_queries", "warning", _session(r),
+            "long_running_queries",
+            "warning",
+            _session(r),
             {**r, "running_s": round(r["running_s"], 3), "threshold_s": cfg["long_running_s"]},
             "Check the query's plan (EXPLAIN) and what it waits on; cancel it if it is runaway, and set "
             "statement_timeout for the role.",
@@ -112,7 +144,9 @@ def check_blocked(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     ).fetchall()
     return [
         finding(
-            "blocked_queries", "warning", _session(r),
+            "blocked_queries",
+            "warning",
+            _session(r),
             {**r, "waiting_s": round(r["waiting_s"] or 0.0, 3)},
             f"Waiting for a {r['mode']} lock held by pid(s) {', '.join(map(str, r['blocking_pids']))}: end or "
             "shorten the blocking transaction; set lock_timeout for DDL.",

@@ -1,4 +1,5 @@
 """Tables autovacuum will not vacuum: switched off for the server or the table, or set so high it never triggers."""
+
 from __future__ import annotations
 
 import psycopg
@@ -35,46 +36,74 @@ def blocking_settings(options: dict[str, str], toast: dict[str, str], rows: floa
     scale = float(options.get("autovacuum_vacuum_scale_factor", defaults["autovacuum_vacuum_scale_factor"]))
     trigger = threshold + scale * rows
     if trigger > NEVER_FACTOR * max(rows, 1000.0):
-        reasons.append(f"vacuum triggers only after {trigger:,.0f} dead rows "
-                       f"(threshold {threshold:g} + scale factor {scale:g} x {rows:,.0f} rows)")
+        reasons.append(
+            f"vacuum triggers only after {trigger:,.0f} dead rows "
+            f"(threshold {threshold:g} + scale factor {scale:g} x {rows:,.0f} rows)"
+        )
     return reasons
 
 
 def check_autovacuum_blocked(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     """Autovacuum off for the server (or its statistics off), and tables whose own settings switch it off
     or put its trigger out of reach."""
-    settings = {r["name"]: r["setting"] for r in conn.execute(
-        """SELECT name, setting FROM pg_settings WHERE name IN
+    settings = {
+        r["name"]: r["setting"]
+        for r in conn.execute(
+            """SELECT name, setting FROM pg_settings WHERE name IN
            ('autovacuum', 'track_counts', 'autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor')"""
-    ).fetchall()}
+        ).fetchall()
+    }
     found = []
     server_off = [name for name in ("autovacuum", "track_counts") if settings.get(name) == "off"]
     if server_off:
-        found.append(finding(
-            "autovacuum_blocked", "warning", "server", {"settings": {n: "off" for n in server_off}},
-            "Autovacuum does not run (only anti-wraparound vacuums do): dead rows pile up and statistics go "
-            "stale. Turn it back on.",
-            "; ".join(render(conn, sql.SQL("ALTER SYSTEM SET {} = on").format(sql.Identifier(n))) for n in server_off),
-        ))
+        found.append(
+            finding(
+                "autovacuum_blocked",
+                "warning",
+                "server",
+                {"settings": {n: "off" for n in server_off}},
+                "Autovacuum does not run (only anti-wraparound vacuums do): dead rows pile up and statistics go "
+                "stale. Turn it back on.",
+                "; ".join(
+                    render(conn, sql.SQL("ALTER SYSTEM SET {} = on").format(sql.Identifier(n))) for n in server_off
+                ),
+            )
+        )
     for t in conn.execute(_TABLES).fetchall():
         reasons = blocking_settings(_options(t["options"]), _options(t["toast_options"]), t["rows"], settings)
         if not reasons:
             continue
-        resets = [o.split("=", 1)[0] for o in t["options"] if o.split("=", 1)[0].startswith("autovacuum_vacuum")
-                  or o.startswith("autovacuum_enabled")]
+        resets = [
+            o.split("=", 1)[0]
+            for o in t["options"]
+            if o.split("=", 1)[0].startswith("autovacuum_vacuum") or o.startswith("autovacuum_enabled")
+        ]
         statements = []
         if resets:
-            statements.append(sql.SQL("ALTER TABLE {} RESET ({})").format(
-                qualified(t["schema"], t["table"]), sql.SQL(", ").join(map(sql.SQL, resets))))
+            statements.append(
+                sql.SQL("ALTER TABLE {} RESET ({})").format(
+                    qualified(t["schema"], t["table"]), sql.SQL(", ").join(map(sql.SQL, resets))
+                )
+            )
         if any(o.startswith("autovacuum_enabled") for o in t["toast_options"]):
-            statements.append(sql.SQL("ALTER TABLE {} RESET (toast.autovacuum_enabled)").format(
-                qualified(t["schema"], t["table"])))
-        found.append(finding(
-            "autovacuum_blocked", "warning", f"{t['schema']}.{t['table']}",
-            {"reasons": reasons, "options": list(t["options"]), "toast_options": list(t["toast_options"]),
-             "rows": t["rows"], "threshold_factor": NEVER_FACTOR},
-            "Autovacuum will not vacuum this table (only anti-wraparound vacuums will): dead rows accumulate and "
-            "the visibility map goes stale. Reset the storage parameters, or vacuum it on a schedule of your own.",
-            "; ".join(render(conn, s) for s in statements) or None,
-        ))
+            statements.append(
+                sql.SQL("ALTER TABLE {} RESET (toast.autovacuum_enabled)").format(qualified(t["schema"], t["table"]))
+            )
+        found.append(
+            finding(
+                "autovacuum_blocked",
+                "warning",
+                f"{t['schema']}.{t['table']}",
+                {
+                    "reasons": reasons,
+                    "options": list(t["options"]),
+                    "toast_options": list(t["toast_options"]),
+                    "rows": t["rows"],
+                    "threshold_factor": NEVER_FACTOR,
+                },
+                "Autovacuum will not vacuum this table (only anti-wraparound vacuums will): dead rows accumulate and "
+                "the visibility map goes stale. Reset the storage parameters, or vacuum it on a schedule of your own.",
+                "; ".join(render(conn, s) for s in statements) or None,
+            )
+        )
     return found

@@ -5,6 +5,7 @@ model), or paced to a total ``rate`` with latency measured from the intended sta
 omission corrected). The result is shaped like the load engine's ``LoadResult.to_dict()`` plus
 ``connections`` and ``connection_cap``, so validation treats both alike.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,8 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 import psycopg
@@ -35,8 +36,11 @@ CPU_LIMIT_PCT = 95.0
 TOP_STATEMENTS = 5
 # monitoring and driver chatter (our own inspection included) is not the application's workload
 _CATALOG_WORDS = re.compile(r"\b(pg_\w+|information_schema|version\s*\(\)|current_setting)", re.I)
-_WRITE_WORDS = re.compile(r"\b(insert|update|delete|merge|into|for\s+(update|share|no\s+key|key)|nextval|setval|"
-                          r"pg_sleep|pg_terminate_backend|pg_cancel_backend|lo_\w+|dblink\w*|copy)\b", re.I)
+_WRITE_WORDS = re.compile(
+    r"\b(insert|update|delete|merge|into|for\s+(update|share|no\s+key|key)|nextval|setval|"
+    r"pg_sleep|pg_terminate_backend|pg_cancel_backend|lo_\w+|dblink\w*|copy)\b",
+    re.I,
+)
 
 
 def query_label(statement: str) -> str:
@@ -89,9 +93,13 @@ def top_read_only_statements(conn: psycopg.Connection, top: int = TOP_STATEMENTS
     if not snap["available"]:
         raise ValueError(f"queries: none given, and pg_stat_statements cannot supply them ({snap['reason']})")
     picked = [
-        r for r in sorted(snap["rows"], key=lambda r: r["calls"], reverse=True)
-        if re.match(r"\s*(select|with)\b", r["query"], re.I) and not re.search(r"\$\d", r["query"])
-        and not _WRITE_WORDS.search(r["query"]) and not _CATALOG_WORDS.search(r["query"]) and len(r["query"]) < 2000
+        r
+        for r in sorted(snap["rows"], key=lambda r: r["calls"], reverse=True)
+        if re.match(r"\s*(select|with)\b", r["query"], re.I)
+        and not re.search(r"\$\d", r["query"])
+        and not _WRITE_WORDS.search(r["query"])
+        and not _CATALOG_WORDS.search(r["query"])
+        and len(r["query"]) < 2000
     ][:top]
     if not picked:
         raise ValueError("queries: none given, and pg_stat_statements holds no parameter-free read-only SELECT")
@@ -108,12 +116,21 @@ def connection_cap(conn: psycopg.Connection, requested: int, margin: int = CONNE
     ).fetchone()
     cap = row["max_connections"] - row["superuser_reserved"] - row["reserved"] - row["in_use"] - margin
     used = max(min(requested, cap), 0)
-    note = (f"cap = max_connections {row['max_connections']} - superuser_reserved {row['superuser_reserved']}"
-            f" - reserved {row['reserved']} - in use by others {row['in_use']} - margin {margin} = {cap}")
+    note = (
+        f"cap = max_connections {row['max_connections']} - superuser_reserved {row['superuser_reserved']}"
+        f" - reserved {row['reserved']} - in use by others {row['in_use']} - margin {margin} = {cap}"
+    )
     if used < requested:
         note = f"capped from {requested} to {used} connections: {note}"
-    return {**row, "margin": margin, "cap": cap, "requested": requested, "used": used,
-            "capped": used < requested, "note": note}
+    return {
+        **row,
+        "margin": margin,
+        "cap": cap,
+        "requested": requested,
+        "used": used,
+        "capped": used < requested,
+        "note": note,
+    }
 
 
 async def _open(dsn: str, n: int, read_only: bool, statement_timeout_s: float) -> tuple[list, list[str]]:
@@ -124,11 +141,14 @@ async def _open(dsn: str, n: int, read_only: bool, statement_timeout_s: float) -
         async with gate:
             conn = None
             try:
-                conn = await AsyncConnection.connect(dsn, autocommit=True, application_name=f"{APPLICATION_NAME}-bench",
-                                                     connect_timeout=10)
-                await conn.execute("SELECT set_config('statement_timeout', %s, false),"
-                                   " set_config('default_transaction_read_only', %s, false)",
-                                   [f"{int(statement_timeout_s * 1000)}ms", "on" if read_only else "off"])
+                conn = await AsyncConnection.connect(
+                    dsn, autocommit=True, application_name=f"{APPLICATION_NAME}-bench", connect_timeout=10
+                )
+                await conn.execute(
+                    "SELECT set_config('statement_timeout', %s, false),"
+                    " set_config('default_transaction_read_only', %s, false)",
+                    [f"{int(statement_timeout_s * 1000)}ms", "on" if read_only else "off"],
+                )
                 return conn
             except psycopg.Error as exc:
                 errors.append(str(exc).strip())
@@ -140,8 +160,9 @@ async def _open(dsn: str, n: int, read_only: bool, statement_timeout_s: float) -
     return [c for c in conns if c is not None], errors
 
 
-async def _run(queries: list[dict], conns: list, duration_s: float, rate: float | None,
-               progress: Callable[[dict], None] | None):
+async def _run(
+    queries: list[dict], conns: list, duration_s: float, rate: float | None, progress: Callable[[dict], None] | None
+):
     """Run the workers and the health monitor; (recorder, loop-lag histogram, elapsed s, CPU %)."""
     recorder = MetricsRecorder()
     lag = new_histogram()
@@ -223,14 +244,28 @@ def _health(lag, cpu_percent: float, lost: int, paced: bool) -> dict:
             notes.append(f"{cpu}: q/s is the client's ceiling, a floor of the database's")
     if lost:
         reasons.append(f"{lost} connection(s) lost during the run")
-    return {"loop_lag_p99_ms": lag_p99, "cpu_percent": round(cpu_percent, 1), "dropped": 0,
-            "saturated": bool(reasons), "reasons": reasons, "notes": notes}
+    return {
+        "loop_lag_p99_ms": lag_p99,
+        "cpu_percent": round(cpu_percent, 1),
+        "dropped": 0,
+        "saturated": bool(reasons),
+        "reasons": reasons,
+        "notes": notes,
+    }
 
 
-def run_query_benchmark(dsn: str, queries: list | None = None, connections: int = 100, duration_s: float = 30,
-                        *, rate: float | None = None, read_only: bool = True, statement_timeout_s: float = 30,
-                        connection_margin: int = CONNECTION_MARGIN,
-                        progress: Callable[[dict], None] | None = None) -> dict:
+def run_query_benchmark(
+    dsn: str,
+    queries: list | None = None,
+    connections: int = 100,
+    duration_s: float = 30,
+    *,
+    rate: float | None = None,
+    read_only: bool = True,
+    statement_timeout_s: float = 30,
+    connection_margin: int = CONNECTION_MARGIN,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
     """Run ``queries`` (SQL strings or ``{name, sql, weight}``; default: top read-only pg_stat_statements
     SELECTs) on ``connections`` concurrent connections for ``duration_s`` seconds.
 
@@ -252,8 +287,13 @@ def run_query_benchmark(dsn: str, queries: list | None = None, connections: int 
         database, server_version = conn.info.dbname, conn.info.server_version
     if cap["used"] < 1:
         raise ValueError(f"connections: no connection slot left for the benchmark ({cap['note']})")
-    log.info("db benchmark: %d connections (%s), %ss, queries %s", cap["used"], cap["note"], duration_s,
-             [q["name"] for q in spec_queries])
+    log.info(
+        "db benchmark: %d connections (%s), %ss, queries %s",
+        cap["used"],
+        cap["note"],
+        duration_s,
+        [q["name"] for q in spec_queries],
+    )
 
     async def main():
         conns, open_errors = await _open(dsn, cap["used"], read_only, statement_timeout_s)
@@ -261,7 +301,7 @@ def run_query_benchmark(dsn: str, queries: list | None = None, connections: int 
             raise psycopg.OperationalError(f"could not open any benchmark connection: {open_errors[:1]}")
         if open_errors:
             cap["note"] += f"; {len(open_errors)} connection(s) failed to open: {open_errors[0]}"
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
         try:
             recorder, lag, elapsed, cpu = await _run(spec_queries, conns, duration_s, rate, progress)
         finally:
@@ -273,9 +313,17 @@ def run_query_benchmark(dsn: str, queries: list | None = None, connections: int 
         conns, started, recorder, lag, elapsed, cpu, lost = runner.run(main())
     aborted = lost == len(conns)
     return {
-        "spec": {"kind": "db", "database": database, "server_version": server_version, "queries": spec_queries,
-                 "connections": connections, "duration_s": duration_s, "rate": rate, "read_only": read_only,
-                 "statement_timeout_s": statement_timeout_s},
+        "spec": {
+            "kind": "db",
+            "database": database,
+            "server_version": server_version,
+            "queries": spec_queries,
+            "connections": connections,
+            "duration_s": duration_s,
+            "rate": rate,
+            "read_only": read_only,
+            "statement_timeout_s": statement_timeout_s,
+        },
         "started_at": started.isoformat(),
         "ended_at": (started + dt.timedelta(seconds=elapsed)).isoformat(),
         "duration_s": round(elapsed, 3),

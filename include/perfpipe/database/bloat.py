@@ -4,6 +4,7 @@ Expected size = rows x estimated tuple size (header, null bitmap, alignment, lin
 relation's fillfactor; bloat = actual pages beyond that. Reads no table data and takes no locks, so it is
 an estimate: relations lacking statistics for some column (or with expression keys) are skipped.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,16 +33,16 @@ def estimate_bloat(relpages: int, expected_pages: int, block_size: int) -> tuple
     return extra * block_size, (100.0 * extra / relpages if relpages else 0.0)
 
 
-def expected_table_pages(reltuples: float, data_width: float, natts: int, has_nulls: bool,
-                         fillfactor: int, block_size: int) -> int:
+def expected_table_pages(
+    reltuples: float, data_width: float, natts: int, has_nulls: bool, fillfactor: int, block_size: int
+) -> int:
     header = HEAP_TUPLE_HEADER + (math.ceil(natts / 8) if has_nulls else 0)
     tuple_size = _align(header) + _align(data_width) + LINE_POINTER
     per_page = max(math.floor((block_size - PAGE_HEADER) * fillfactor / 100 / tuple_size), 1)
     return math.ceil(reltuples / per_page) if reltuples > 0 else 0
 
 
-def expected_btree_pages(reltuples: float, data_width: float, has_nulls: bool, fillfactor: int,
-                         block_size: int) -> int:
+def expected_btree_pages(reltuples: float, data_width: float, has_nulls: bool, fillfactor: int, block_size: int) -> int:
     tuple_size = _align(INDEX_TUPLE_HEADER + (4 if has_nulls else 0) + data_width) + LINE_POINTER
     per_page = max(math.floor((block_size - PAGE_HEADER - BTREE_SPECIAL) * fillfactor / 100 / tuple_size), 1)
     return 1 + (math.ceil(reltuples / per_page) if reltuples > 0 else 0)  # + metapage
@@ -89,17 +90,35 @@ def _block_size(conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT current_setting('block_size') AS bs").fetchone()["bs"])
 
 
-def _report(kind: str, name: str, relpages: int, expected: int, bs: int, cfg: dict, extra: dict,
-            recommendation: str, statement: str) -> dict | None:
+def _report(
+    kind: str,
+    name: str,
+    relpages: int,
+    expected: int,
+    bs: int,
+    cfg: dict,
+    extra: dict,
+    recommendation: str,
+    statement: str,
+) -> dict | None:
     bloat_bytes, bloat_pct = estimate_bloat(relpages, expected, bs)
     if bloat_bytes < cfg["bloat_min_bytes"] or bloat_pct < cfg["bloat_min_pct"]:
         return None
     return finding(
-        f"{kind}_bloat", "warning", name,
-        {**extra, "actual_bytes": relpages * bs, "expected_bytes": expected * bs, "bloat_bytes": bloat_bytes,
-         "bloat_pct": round(bloat_pct, 2), "threshold_bytes": cfg["bloat_min_bytes"],
-         "threshold_pct": cfg["bloat_min_pct"]},
-        recommendation, statement,
+        f"{kind}_bloat",
+        "warning",
+        name,
+        {
+            **extra,
+            "actual_bytes": relpages * bs,
+            "expected_bytes": expected * bs,
+            "bloat_bytes": bloat_bytes,
+            "bloat_pct": round(bloat_pct, 2),
+            "threshold_bytes": cfg["bloat_min_bytes"],
+            "threshold_pct": cfg["bloat_min_pct"],
+        },
+        recommendation,
+        statement,
     )
 
 
@@ -110,10 +129,16 @@ def check_table_bloat(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     for r in conn.execute(_TABLES).fetchall():
         if r["nstats"] < r["natts"]:
             continue  # not analyzed (or columns without statistics): no reliable estimate
-        expected = expected_table_pages(r["reltuples"], r["data_width"], r["natts"], r["has_nulls"],
-                                        r["fillfactor"], bs)
+        expected = expected_table_pages(
+            r["reltuples"], r["data_width"], r["natts"], r["has_nulls"], r["fillfactor"], bs
+        )
         item = _report(
-            "table", f"{r['schema']}.{r['name']}", r["relpages"], expected, bs, cfg,
+            "table",
+            f"{r['schema']}.{r['name']}",
+            r["relpages"],
+            expected,
+            bs,
+            cfg,
             {"estimated_rows": int(r["reltuples"]), "fillfactor": r["fillfactor"]},
             "Reclaim the space without blocking writes with pg_repack; VACUUM (FULL) also works but takes an "
             "ACCESS EXCLUSIVE lock for the whole rewrite. Then check why autovacuum fell behind.",
@@ -133,10 +158,19 @@ def check_index_bloat(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             continue
         expected = expected_btree_pages(r["reltuples"], r["data_width"], r["has_nulls"], r["fillfactor"], bs)
         item = _report(
-            "index", f"{r['schema']}.{r['name']}", r["relpages"], expected, bs, cfg,
-            {"schema": r["schema"], "index": r["name"], "table": f"{r['schema']}.{r['table']}",
-             "estimated_rows": int(r["reltuples"]),
-             "fillfactor": r["fillfactor"]},
+            "index",
+            f"{r['schema']}.{r['name']}",
+            r["relpages"],
+            expected,
+            bs,
+            cfg,
+            {
+                "schema": r["schema"],
+                "index": r["name"],
+                "table": f"{r['schema']}.{r['table']}",
+                "estimated_rows": int(r["reltuples"]),
+                "fillfactor": r["fillfactor"],
+            },
             "Rebuild the index online.",
             render(conn, sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["name"]))),
         )

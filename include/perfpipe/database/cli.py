@@ -7,6 +7,7 @@
 Exit codes: 0 pass, 1 fail (threshold breached / ``--fail-on`` severity found), 2 invalid benchmark
 (generator saturated), 3 error (database unreachable, bad input).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,20 @@ def register(subparsers) -> None:
     inspect_p = subparsers.add_parser("db-inspect", parents=[common], help="PostgreSQL insights into findings.json")
     inspect_p.add_argument("--config", help="YAML with database thresholds (its `database` section, if any)")
     inspect_p.add_argument("--check", action="append", help="run only this check (repeatable)")
-    inspect_p.add_argument("--fail-on", choices=["critical", "warning", "info"],
-                           help="exit 1 when a finding of this severity or worse exists")
+    inspect_p.add_argument(
+        "--fail-on",
+        choices=["critical", "warning", "info"],
+        help="exit 1 when a finding of this severity or worse exists",
+    )
     inspect_p.set_defaults(func=run_inspect)
 
     bench = subparsers.add_parser("db-bench", parents=[common], help="query-latency benchmark (class db)")
     bench.add_argument("--connections", type=int, default=100, help="concurrent connections (default 100, capped)")
     bench.add_argument("--duration", default="30s", help="benchmark length, e.g. 30s (default)")
     bench.add_argument("--queries", help="YAML file with a `queries` list, like include/config/db_queries.yaml")
-    bench.add_argument("--query", action="append", help="SQL to run (repeatable; default: top read-only "
-                       "pg_stat_statements SELECTs)")
+    bench.add_argument(
+        "--query", action="append", help="SQL to run (repeatable; default: top read-only pg_stat_statements SELECTs)"
+    )
     bench.add_argument("--rate", type=float, help="pace all connections to this many queries/s in total")
     bench.add_argument("--allow-writes", action="store_true", help="do not force read-only transactions")
     bench.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
@@ -51,8 +56,12 @@ def register(subparsers) -> None:
     maintain.add_argument("--statement-timeout", type=float, default=300, help="seconds per table (default 300)")
     maintain.add_argument("--findings", help="findings.json whose index recommendations to plan/apply")
     maintain.add_argument("--apply", action="store_true", help="run allowlisted index changes (CONCURRENTLY)")
-    maintain.add_argument("--allow", action="append", default=[], help="object allowed to change, e.g. "
-                          "public.orders_customer_idx or public.* (repeatable)")
+    maintain.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        help="object allowed to change, e.g. public.orders_customer_idx or public.* (repeatable)",
+    )
     maintain.set_defaults(func=run_maintain)
 
 
@@ -94,13 +103,21 @@ def run_inspect(args: argparse.Namespace) -> int:
     except (ValueError, psycopg.Error) as exc:
         return _error(out, "findings.json", exc)
     counts = {s: sum(f["severity"] == s for f in found) for s in findings_mod.SEVERITIES}
-    path = _write_json(out / "findings.json", {
-        "version": 1, "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(), "dsn": redact(args.dsn),
-        "database": snapshot["database"], "server_version": snapshot["server_version"],
-        "thresholds": cfg, "counts": counts,
-        "statements": {"available": snapshot["available"], "reason": snapshot["reason"]},
-        "tables": tables, "findings": found,
-    })
+    path = _write_json(
+        out / "findings.json",
+        {
+            "version": 1,
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+            "dsn": redact(args.dsn),
+            "database": snapshot["database"],
+            "server_version": snapshot["server_version"],
+            "thresholds": cfg,
+            "counts": counts,
+            "statements": {"available": snapshot["available"], "reason": snapshot["reason"]},
+            "tables": tables,
+            "findings": found,
+        },
+    )
     print(f"{len(found)} findings ({', '.join(f'{n} {s}' for s, n in counts.items())}) | {path}")
     if args.fail_on and any(
         findings_mod.severity_rank(f["severity"]) <= findings_mod.severity_rank(args.fail_on) for f in found
@@ -126,26 +143,40 @@ def run_bench(args: argparse.Namespace) -> int:
         thresholds = load_thresholds(args.thresholds, profile=args.profile)
         queries = (load_queries(args.queries) if args.queries else []) + (args.query or []) or None
         before = snapshot_statements(args.dsn)
-        raw = run_query_benchmark(args.dsn, queries, args.connections, duration_s, rate=args.rate,
-                                  read_only=not args.allow_writes)
+        raw = run_query_benchmark(
+            args.dsn, queries, args.connections, duration_s, rate=args.rate, read_only=not args.allow_writes
+        )
         after = snapshot_statements(args.dsn)
     except (ValueError, psycopg.Error, ImportError) as exc:
         return _error(out, "summary.json", exc)
     raw["spec"].update(target=redact(args.dsn), profile=args.profile, model="open" if args.rate else "closed")
     result = LoadResult.from_dict(raw)
-    validation = validate(result.stats_frame(), result.timeseries_frame(), thresholds=thresholds,
-                          stages=result.stages, health=result.health, run_dir=out, recorder=result.metrics,
-                          aborted=result.aborted, abort_reason=result.abort_reason)
+    validation = validate(
+        result.stats_frame(),
+        result.timeseries_frame(),
+        thresholds=thresholds,
+        stages=result.stages,
+        health=result.health,
+        run_dir=out,
+        recorder=result.metrics,
+        aborted=result.aborted,
+        abort_reason=result.abort_reason,
+    )
     summary = result.summary(validation.to_dict())
-    summary.update(connections=raw["connections"], connection_cap=raw["connection_cap"],
-                   statements_window=statements_delta(before, after))
+    summary.update(
+        connections=raw["connections"],
+        connection_cap=raw["connection_cap"],
+        statements_window=statements_delta(before, after),
+    )
     out.mkdir(parents=True, exist_ok=True)
     result.timeseries_frame().to_csv(out / "timeseries.csv", index=False)
     path = _write_json(out / "summary.json", summary)
     total = summary["totals"]
-    print(f"{validation.verdict}: {validation.reason} | {raw['connections']} connections, {total.get('count', 0)} "
-          f"queries, {total.get('rps') or 0:.1f} q/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)}"
-          f" | {path}")
+    print(
+        f"{validation.verdict}: {validation.reason} | {raw['connections']} connections, {total.get('count', 0)} "
+        f"queries, {total.get('rps') or 0:.1f} q/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)}"
+        f" | {path}"
+    )
     return int(validation.exit_code)
 
 
@@ -162,12 +193,15 @@ def run_maintain(args: argparse.Namespace) -> int:
         if args.findings:
             document = json.loads(Path(args.findings).read_text())
             found = document["findings"] if isinstance(document, dict) else document
-            changes = apply_recommendations(args.dsn, found, args.allow, apply=args.apply,
-                                            lock_timeout_s=args.lock_timeout)
+            changes = apply_recommendations(
+                args.dsn, found, args.allow, apply=args.apply, lock_timeout_s=args.lock_timeout
+            )
     except (ValueError, KeyError, OSError, psycopg.Error) as exc:
         return _error(out, "maintenance.json", exc)
     path = _write_json(out / "maintenance.json", {"version": 1, "vacuum": vacuum, "recommendations": changes})
     statuses = [r["status"] for r in vacuum + changes]
-    print(f"{len(vacuum)} tables vacuumed ({statuses.count('skipped_lock')} skipped on locks), "
-          f"{len(changes)} recommendations ({sum(r['status'] == 'applied' for r in changes)} applied) | {path}")
+    print(
+        f"{len(vacuum)} tables vacuumed ({statuses.count('skipped_lock')} skipped on locks), "
+        f"{len(changes)} recommendations ({sum(r['status'] == 'applied' for r in changes)} applied) | {path}"
+    )
     return 0

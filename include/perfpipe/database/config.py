@@ -1,4 +1,5 @@
 """Thresholds of the database insights: PgHero / check_postgres defaults, overridable per run."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Opening connections to the inspected database, with bad DSNs reported clearly."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,12 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> 
         raise ValueError(f"dsn: a libpq connection string or URL is required, got {dsn!r}")
     try:
         return psycopg.connect(
-            dsn, autocommit=True, row_factory=dict_row, application_name=application_name,
-            connect_timeout=kwargs.pop("connect_timeout", 10), **kwargs,
+            dsn,
+            autocommit=True,
+            row_factory=dict_row,
+            application_name=application_name,
+            connect_timeout=kwargs.pop("connect_timeout", 10),
+            **kwargs,
         )
     except psycopg.ProgrammingError as exc:
         raise ValueError(f"dsn: invalid connection string {redact(dsn)!r}: {exc}") from exc

@@ -1,4 +1,5 @@
 """The finding record every insight check returns, and JSON-safe conversion of its evidence."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +13,12 @@ def finding(check: str, severity: str, obj: str, evidence: dict, recommendation:
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
     return {
-        "check": check, "severity": severity, "object": obj,
+        "check": check,
+        "severity": severity,
+        "object": obj,
         "evidence": {k: jsonable(v) for k, v in evidence.items()},
-        "recommendation": recommendation, "sql": sql,
+        "recommendation": recommendation,
+        "sql": sql,
     }
 
 

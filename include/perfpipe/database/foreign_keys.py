@@ -1,5 +1,6 @@
 """Foreign keys without a supporting index (postgres-checkup H003): every DELETE or key UPDATE on the
 referenced table makes PostgreSQL look up the referencing rows, a sequential scan without an index."""
+
 from __future__ import annotations
 
 import psycopg
@@ -37,9 +38,13 @@ def unindexed_foreign_keys(conn: psycopg.Connection) -> list[dict]:
 def lookup_query(conn: psycopg.Connection, schema: str, table: str, columns: list[str]) -> str:
     """The lookup the referential-integrity trigger runs on the referencing table, as SQL text."""
     condition = sql.SQL(" AND ").join(
-        sql.SQL("{} = ${}").format(sql.Identifier(c), sql.SQL(str(n))) for n, c in enumerate(columns, 1))
-    return sql.SQL("SELECT 1 FROM ONLY {}.{} x WHERE {} FOR KEY SHARE OF x").format(
-        sql.Identifier(schema), sql.Identifier(table), condition).as_string(conn)
+        sql.SQL("{} = ${}").format(sql.Identifier(c), sql.SQL(str(n))) for n, c in enumerate(columns, 1)
+    )
+    return (
+        sql.SQL("SELECT 1 FROM ONLY {}.{} x WHERE {} FOR KEY SHARE OF x")
+        .format(sql.Identifier(schema), sql.Identifier(table), condition)
+        .as_string(conn)
+    )
 
 
 def check_foreign_keys(conn: psycopg.Connection, cfg: dict) -> list[dict]:
@@ -50,8 +55,9 @@ def check_foreign_keys(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     for fk in unindexed_foreign_keys(conn):
         if fk["rows"] < cfg["fk_index_min_rows"]:
             continue
-        candidate = IndexCandidate(Table(fk["schema"], fk["table"]), tuple(fk["columns"]),
-                                   (False,) * len(fk["columns"]), "foreign_key")
+        candidate = IndexCandidate(
+            Table(fk["schema"], fk["table"]), tuple(fk["columns"]), (False,) * len(fk["columns"]), "foreign_key"
+        )
         relation = Relation(fk["schema"], fk["table"], fk["rows"], set(fk["columns"]))
         query = lookup_query(conn, fk["schema"], fk["table"], fk["columns"])
         before = explain(conn, query, len(fk["columns"]), None)
@@ -66,21 +72,39 @@ def check_foreign_keys(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             continue
         index = index_evidence(conn, assessment)
         if verify:
-            advice = (f"Deleting or re-keying a row of {fk['referenced']} scans this table for referencing rows. "
-                      f"HypoPG: the lookup's estimated cost drops from {round(before.cost, 2)} to "
-                      f"{round(cost_after, 2)} ({assessment.cost_cut_pct} % less) with this index: create it.")
+            advice = (
+                f"Deleting or re-keying a row of {fk['referenced']} scans this table for referencing rows. "
+                f"HypoPG: the lookup's estimated cost drops from {round(before.cost, 2)} to "
+                f"{round(cost_after, 2)} ({assessment.cost_cut_pct} % less) with this index: create it."
+            )
         else:
-            advice = (f"Deleting or re-keying a row of {fk['referenced']} scans this table for referencing rows; "
-                      f"{HYPOPG_MISSING}.")
-        found.append(finding(
-            "fk_without_index", "warning", f"{index['schema']}.{index['name']}",
-            {"status": "verified" if verify else "unverified", "table": f"{fk['schema']}.{fk['table']}",
-             "constraint": fk["constraint"], "columns": fk["columns"], "referenced": fk["referenced"],
-             "rows": fk["rows"], "index": index, "query": query, "cost_before": round(before.cost, 2),
-             "cost_after": None if cost_after is None else round(cost_after, 2),
-             "cost_cut_pct": assessment.cost_cut_pct, "threshold_rows": cfg["fk_index_min_rows"],
-             "threshold_cost_cut_pct": cfg["index_min_cost_cut_pct"],
-             "hypopg_available": verify or hypopg_available(conn)},
-            advice, index["definition"],
-        ))
+            advice = (
+                f"Deleting or re-keying a row of {fk['referenced']} scans this table for referencing rows; "
+                f"{HYPOPG_MISSING}."
+            )
+        found.append(
+            finding(
+                "fk_without_index",
+                "warning",
+                f"{index['schema']}.{index['name']}",
+                {
+                    "status": "verified" if verify else "unverified",
+                    "table": f"{fk['schema']}.{fk['table']}",
+                    "constraint": fk["constraint"],
+                    "columns": fk["columns"],
+                    "referenced": fk["referenced"],
+                    "rows": fk["rows"],
+                    "index": index,
+                    "query": query,
+                    "cost_before": round(before.cost, 2),
+                    "cost_after": None if cost_after is None else round(cost_after, 2),
+                    "cost_cut_pct": assessment.cost_cut_pct,
+                    "threshold_rows": cfg["fk_index_min_rows"],
+                    "threshold_cost_cut_pct": cfg["index_min_cost_cut_pct"],
+                    "hypopg_available": verify or hypopg_available(conn),
+                },
+                advice,
+                index["definition"],
+            )
+        )
     return found

@@ -4,6 +4,7 @@ asked of the planner through HypoPG, recommended only when it cuts the estimated
 Without HypoPG in the database the same candidates are reported as ``unverified``, one per query, and only
 where the planner expects the scan to keep few of the table's rows (or the index serves ORDER BY ... LIMIT).
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,13 @@ from psycopg import sql
 
 from .findings import finding
 from .plans import (
-    Plan, explain, hypopg_available, hypopg_installed, hypothetical_plan, index_definition, parameter_values,
+    Plan,
+    explain,
+    hypopg_available,
+    hypopg_installed,
+    hypothetical_plan,
+    index_definition,
+    parameter_values,
 )
 from .query_shapes import IndexCandidate, NotAnalyzable, Table, candidate_indexes, query_shape
 from .statements import read_snapshot
@@ -22,13 +29,16 @@ from .statements import read_snapshot
 log = logging.getLogger(__name__)
 
 NAME_MAX_BYTES = 63
-HYPOPG_MISSING = ("unverified: HypoPG is not installed in this database (CREATE EXTENSION hypopg; Debian/Ubuntu "
-                  "package postgresql-<version>-hypopg), so the planner was not asked whether it would use the index")
+HYPOPG_MISSING = (
+    "unverified: HypoPG is not installed in this database (CREATE EXTENSION hypopg; Debian/Ubuntu "
+    "package postgresql-<version>-hypopg), so the planner was not asked whether it would use the index"
+)
 
 
 @dataclass
 class Relation:
     """A table the advisor may index: its catalog identity, columns and existing plain btree key lists."""
+
     schema: str
     name: str
     rows: float
@@ -37,7 +47,7 @@ class Relation:
 
     def served(self, columns: tuple[str, ...]) -> bool:
         """Whether an existing index already leads with exactly these columns."""
-        return any(keys[:len(columns)] == columns for keys in self.index_keys)
+        return any(keys[: len(columns)] == columns for keys in self.index_keys)
 
 
 class Catalog:
@@ -61,8 +71,11 @@ class Catalog:
         return (relation.schema, relation.name) if relation else None
 
     def _lookup(self, table: Table) -> Relation | None:
-        name = sql.Identifier(table.name) if table.schema is None else sql.SQL(".").join(
-            [sql.Identifier(table.schema), sql.Identifier(table.name)])
+        name = (
+            sql.Identifier(table.name)
+            if table.schema is None
+            else sql.SQL(".").join([sql.Identifier(table.schema), sql.Identifier(table.name)])
+        )
         row = self.conn.execute(
             """SELECT n.nspname AS schema, c.relname AS name, greatest(c.reltuples, 0)::float8 AS rows,
                       array(SELECT a.attname FROM pg_attribute a
@@ -100,10 +113,11 @@ def index_name(conn: psycopg.Connection, schema: str, table: str, columns: tuple
     base = "_".join((table, *columns))
     for attempt in range(100):
         suffix = "_idx" if attempt == 0 else f"_idx{attempt}"
-        stem = base.encode()[:NAME_MAX_BYTES - len(suffix)].decode(errors="ignore")
+        stem = base.encode()[: NAME_MAX_BYTES - len(suffix)].decode(errors="ignore")
         name = stem + suffix
-        taken = conn.execute("SELECT to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) IS NOT NULL AS taken",
-                             [schema, name]).fetchone()["taken"]
+        taken = conn.execute(
+            "SELECT to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) IS NOT NULL AS taken", [schema, name]
+        ).fetchone()["taken"]
         if not taken:
             return name
     raise ValueError(f"index name: every name for {schema}.{base} is taken")
@@ -112,6 +126,7 @@ def index_name(conn: psycopg.Connection, schema: str, table: str, columns: tuple
 @dataclass
 class Assessment:
     """One query's verdict on one candidate."""
+
     candidate: IndexCandidate
     relation: Relation
     cost_before: float
@@ -124,8 +139,7 @@ class Assessment:
         return round(100.0 * (1 - self.cost_after / self.cost_before), 1)
 
 
-def assess_query(conn: psycopg.Connection, catalog: Catalog, query: str, cfg: dict,
-                 verify: bool) -> Assessment | None:
+def assess_query(conn: psycopg.Connection, catalog: Catalog, query: str, cfg: dict, verify: bool) -> Assessment | None:
     """The best candidate index for one query, or None (nothing to index, or nothing that pays off)."""
     shape = query_shape(query, catalog.columns_of)
     candidates = []
@@ -174,18 +188,29 @@ def index_evidence(conn: psycopg.Connection, assessment: Assessment) -> dict:
     """The ``evidence.index`` block (what ``apply_recommendations`` creates) and its statement."""
     relation, candidate = assessment.relation, assessment.candidate
     name = index_name(conn, relation.schema, relation.name, candidate.columns)
-    return {"schema": relation.schema, "table": relation.name, "columns": list(candidate.columns),
-            "descending": list(candidate.descending), "name": name,
-            "definition": index_definition(conn, relation.schema, candidate, name, concurrently=True)}
+    return {
+        "schema": relation.schema,
+        "table": relation.name,
+        "columns": list(candidate.columns),
+        "descending": list(candidate.descending),
+        "name": name,
+        "definition": index_definition(conn, relation.schema, candidate, name, concurrently=True),
+    }
 
 
 def statement_rows(conn: psycopg.Connection, statements: list[dict] | None) -> list[dict]:
     """``{queryid, query, calls, total_ms}`` rows: the given window rows, else pg_stat_statements' totals."""
     if statements is None:
         statements = read_snapshot(conn)["rows"]
-    return [{"queryid": s["queryid"], "query": s["query"], "calls": int(s["calls"]),
-             "total_ms": round(s["total_ms"] if "total_ms" in s else s["total_exec_ms"] + s["total_plan_ms"], 3)}
-            for s in statements]
+    return [
+        {
+            "queryid": s["queryid"],
+            "query": s["query"],
+            "calls": int(s["calls"]),
+            "total_ms": round(s["total_ms"] if "total_ms" in s else s["total_exec_ms"] + s["total_plan_ms"], 3),
+        }
+        for s in statements
+    ]
 
 
 def check_index_advice(conn: psycopg.Connection, cfg: dict, statements: list[dict] | None = None) -> list[dict]:
@@ -195,7 +220,7 @@ def check_index_advice(conn: psycopg.Connection, cfg: dict, statements: list[dic
     rows = [r for r in statement_rows(conn, statements) if r["calls"] >= cfg["index_min_calls"]]
     rows.sort(key=lambda r: r["total_ms"], reverse=True)
     advice: dict[tuple, tuple[Assessment, list[dict]]] = {}
-    for row in rows[:int(cfg["index_max_queries"])]:
+    for row in rows[: int(cfg["index_max_queries"])]:
         try:
             assessment = assess_query(conn, catalog, row["query"], cfg, verify)
         except NotAnalyzable:
@@ -205,11 +230,18 @@ def check_index_advice(conn: psycopg.Connection, cfg: dict, statements: list[dic
             continue
         if assessment is None:
             continue
-        key = (assessment.relation.schema, assessment.relation.name, assessment.candidate.columns,
-               assessment.candidate.descending)
-        helped = {**row, "cost_before": round(assessment.cost_before, 2),
-                  "cost_after": None if assessment.cost_after is None else round(assessment.cost_after, 2),
-                  "cost_cut_pct": assessment.cost_cut_pct}
+        key = (
+            assessment.relation.schema,
+            assessment.relation.name,
+            assessment.candidate.columns,
+            assessment.candidate.descending,
+        )
+        helped = {
+            **row,
+            "cost_before": round(assessment.cost_before, 2),
+            "cost_after": None if assessment.cost_after is None else round(assessment.cost_after, 2),
+            "cost_cut_pct": assessment.cost_cut_pct,
+        }
         advice.setdefault(key, (assessment, []))[1].append(helped)
     return [_advice_finding(conn, assessment, helped, verify, cfg) for assessment, helped in advice.values()]
 
@@ -219,19 +251,37 @@ def _advice_finding(conn, assessment: Assessment, helped: list[dict], verified: 
     top = helped[0]
     status = "verified" if verified else "unverified"
     if verified:
-        advice = (f"HypoPG: with this index the planner's estimated cost of the busiest query it serves drops from "
-                  f"{top['cost_before']} to {top['cost_after']} ({top['cost_cut_pct']} % less, threshold "
-                  f"{cfg['index_min_cost_cut_pct']} %). Create it CONCURRENTLY; re-check the query's latency after.")
+        advice = (
+            f"HypoPG: with this index the planner's estimated cost of the busiest query it serves drops from "
+            f"{top['cost_before']} to {top['cost_after']} ({top['cost_cut_pct']} % less, threshold "
+            f"{cfg['index_min_cost_cut_pct']} %). Create it CONCURRENTLY; re-check the query's latency after."
+        )
     else:
-        advice = (HYPOPG_MISSING + ". The parsed query filters or sorts on these columns and the plan expects few "
-                  "rows: create the index CONCURRENTLY on a copy first, or install HypoPG to verify.")
+        advice = (
+            HYPOPG_MISSING + ". The parsed query filters or sorts on these columns and the plan expects few "
+            "rows: create the index CONCURRENTLY on a copy first, or install HypoPG to verify."
+        )
     return finding(
-        "index_advice", "warning", f"{index['schema']}.{index['name']}",
-        {"status": status, "table": f"{index['schema']}.{index['table']}", "index": index,
-         "reason": assessment.candidate.reason, "query": top["query"], "queryid": top["queryid"],
-         "calls": top["calls"], "total_ms": top["total_ms"], "cost_before": top["cost_before"],
-         "cost_after": top["cost_after"], "cost_cut_pct": top["cost_cut_pct"], "queries": helped,
-         "threshold_cost_cut_pct": cfg["index_min_cost_cut_pct"], "threshold_calls": cfg["index_min_calls"],
-         "hypopg_available": verified or hypopg_available(conn)},
-        advice, index["definition"],
+        "index_advice",
+        "warning",
+        f"{index['schema']}.{index['name']}",
+        {
+            "status": status,
+            "table": f"{index['schema']}.{index['table']}",
+            "index": index,
+            "reason": assessment.candidate.reason,
+            "query": top["query"],
+            "queryid": top["queryid"],
+            "calls": top["calls"],
+            "total_ms": top["total_ms"],
+            "cost_before": top["cost_before"],
+            "cost_after": top["cost_after"],
+            "cost_cut_pct": top["cost_cut_pct"],
+            "queries": helped,
+            "threshold_cost_cut_pct": cfg["index_min_cost_cut_pct"],
+            "threshold_calls": cfg["index_min_calls"],
+            "hypopg_available": verified or hypopg_available(conn),
+        },
+        advice,
+        index["definition"],
     )

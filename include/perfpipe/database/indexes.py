@@ -1,4 +1,5 @@
 """Index insights: unused, duplicate (covered by another index) and invalid indexes."""
+
 from __future__ import annotations
 
 import re
@@ -33,9 +34,18 @@ def check_unused_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
          ORDER BY index_bytes DESC NULLS LAST, s.schemaname, s.indexrelname""").fetchall()
     return [
         finding(
-            "unused_indexes", "warning", f"{r['schema']}.{r['index']}",
-            {"schema": r["schema"], "index": r["index"], "table": f"{r['schema']}.{r['table']}", "idx_scan": 0,
-             "index_bytes": r["index_bytes"], "definition": r["definition"], "stats_reset": reset},
+            "unused_indexes",
+            "warning",
+            f"{r['schema']}.{r['index']}",
+            {
+                "schema": r["schema"],
+                "index": r["index"],
+                "table": f"{r['schema']}.{r['table']}",
+                "idx_scan": 0,
+                "index_bytes": r["index_bytes"],
+                "definition": r["definition"],
+                "stats_reset": reset,
+            },
             "Never used since statistics were last reset (stats_reset; null means never): if that covers a full "
             "business cycle and replicas do not use it either, drop it to speed up writes and free space.",
             render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
@@ -97,15 +107,26 @@ def check_duplicate_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             cover = next((o for o in indexes if covering_index(index, o)), None)
             if cover is None:
                 continue
-            found.append(finding(
-                "duplicate_indexes", "warning", f"{index['schema']}.{index['index']}",
-                {"schema": index["schema"], "index": index["index"], "table": f"{index['schema']}.{index['table']}",
-                 "definition": index["definition"],
-                 "covered_by": f"{cover['schema']}.{cover['index']}", "covered_by_definition": cover["definition"],
-                 "index_bytes": index["index_bytes"]},
-                f"Every lookup this index serves can use {cover['index']} instead: drop it.",
-                render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(index["schema"], index["index"]))),
-            ))
+            found.append(
+                finding(
+                    "duplicate_indexes",
+                    "warning",
+                    f"{index['schema']}.{index['index']}",
+                    {
+                        "schema": index["schema"],
+                        "index": index["index"],
+                        "table": f"{index['schema']}.{index['table']}",
+                        "definition": index["definition"],
+                        "covered_by": f"{cover['schema']}.{cover['index']}",
+                        "covered_by_definition": cover["definition"],
+                        "index_bytes": index["index_bytes"],
+                    },
+                    f"Every lookup this index serves can use {cover['index']} instead: drop it.",
+                    render(
+                        conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(index["schema"], index["index"]))
+                    ),
+                )
+            )
     return found
 
 
@@ -126,22 +147,35 @@ def check_invalid_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             advice = "Leftover of a failed REINDEX CONCURRENTLY: drop it."
             statement = sql.SQL("DROP INDEX CONCURRENTLY {}").format(target)
         else:
-            advice = ("Not used by queries but still maintained on every write: rebuild it once the cause of the "
-                      "failure (e.g. duplicate keys for a unique index) is fixed, or drop it.")
+            advice = (
+                "Not used by queries but still maintained on every write: rebuild it once the cause of the "
+                "failure (e.g. duplicate keys for a unique index) is fixed, or drop it."
+            )
             statement = sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(target)
-        found.append(finding(
-            "invalid_indexes", "warning", f"{r['schema']}.{r['index']}",
-            {"schema": r["schema"], "index": r["index"], "table": f"{r['schema']}.{r['table']}",
-             "definition": r["definition"], "index_bytes": r["index_bytes"]},
-            advice, render(conn, statement),
-        ))
+        found.append(
+            finding(
+                "invalid_indexes",
+                "warning",
+                f"{r['schema']}.{r['index']}",
+                {
+                    "schema": r["schema"],
+                    "index": r["index"],
+                    "table": f"{r['schema']}.{r['table']}",
+                    "definition": r["definition"],
+                    "index_bytes": r["index_bytes"],
+                },
+                advice,
+                render(conn, statement),
+            )
+        )
     return found
 
 
 def check_useless_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     """Non-unique btree indexes of tables with at least ``useless_index_min_rows`` rows whose leading column
     holds one value (or only NULLs) per ``pg_stats``: no filter on it can ever select less than the table."""
-    rows = conn.execute(f"""
+    rows = conn.execute(
+        f"""
         SELECT n.nspname AS schema, t.relname AS table, c.relname AS index, a.attname AS column,
                s.n_distinct::float8 AS n_distinct, s.null_frac::float8 AS null_frac,
                greatest(t.reltuples, 0)::float8 AS rows,
@@ -157,18 +191,32 @@ def check_useless_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
            AND (s.null_frac = 1 OR (s.n_distinct = 1 AND s.null_frac = 0))
            AND t.reltuples >= %s
-         ORDER BY n.nspname, c.relname""", [cfg["useless_index_min_rows"]]).fetchall()
+         ORDER BY n.nspname, c.relname""",
+        [cfg["useless_index_min_rows"]],
+    ).fetchall()
     found = []
     for r in rows:
         what = "is NULL in every row" if r["null_frac"] == 1 else "has the same value in every row"
-        found.append(finding(
-            "useless_indexes", "warning", f"{r['schema']}.{r['index']}",
-            {"schema": r["schema"], "index": r["index"], "table": f"{r['schema']}.{r['table']}",
-             "column": r["column"], "n_distinct": r["n_distinct"], "null_frac": r["null_frac"], "rows": r["rows"],
-             "index_bytes": r["index_bytes"], "definition": r["definition"],
-             "threshold_rows": cfg["useless_index_min_rows"]},
-            f"Its leading column {r['column']} {what} (pg_stats): a lookup on it reads the whole table, so the "
-            "planner will not use the index, yet every write maintains it. Drop it, or make it partial.",
-            render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
-        ))
+        found.append(
+            finding(
+                "useless_indexes",
+                "warning",
+                f"{r['schema']}.{r['index']}",
+                {
+                    "schema": r["schema"],
+                    "index": r["index"],
+                    "table": f"{r['schema']}.{r['table']}",
+                    "column": r["column"],
+                    "n_distinct": r["n_distinct"],
+                    "null_frac": r["null_frac"],
+                    "rows": r["rows"],
+                    "index_bytes": r["index_bytes"],
+                    "definition": r["definition"],
+                    "threshold_rows": cfg["useless_index_min_rows"],
+                },
+                f"Its leading column {r['column']} {what} (pg_stats): a lookup on it reads the whole table, so the "
+                "planner will not use the index, yet every write maintains it. Drop it, or make it partial.",
+                render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
+            )
+        )
     return found

@@ -1,4 +1,5 @@
 """``inspect_database``: run every insight check against one database and collect the findings."""
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,11 @@ def run_checks(conn: psycopg.Connection, cfg: dict, checks: list[str] | None = N
     for name in names:
         try:
             found.extend(CHECKS[name](conn, cfg))
-        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
-                psycopg.errors.InsufficientPrivilege) as exc:  # statement/lock timeout, missing privilege
+        except (
+            psycopg.errors.QueryCanceled,
+            psycopg.errors.LockNotAvailable,
+            psycopg.errors.InsufficientPrivilege,
+        ) as exc:  # statement/lock timeout, missing privilege
             found.append(_not_run(name, conn, exc))
         log.debug("check %s done", name)
     found.sort(key=lambda f: severity_rank(f["severity"]))
@@ -59,8 +63,13 @@ def run_checks(conn: psycopg.Connection, cfg: dict, checks: list[str] | None = N
 
 def _not_run(name: str, conn: psycopg.Connection, exc: psycopg.Error) -> dict:
     log.warning("check %s could not run: %s", name, exc)
-    return finding(name, "info", conn.info.dbname, {"error": str(exc).strip(), "sqlstate": exc.sqlstate},
-                   f"The {name} check could not run; grant pg_monitor to the inspecting role or retry.")
+    return finding(
+        name,
+        "info",
+        conn.info.dbname,
+        {"error": str(exc).strip(), "sqlstate": exc.sqlstate},
+        f"The {name} check could not run; grant pg_monitor to the inspecting role or retry.",
+    )
 
 
 def inspect_database(dsn: str, config: dict | str | Path | None = None, checks: list[str] | None = None) -> list[dict]:

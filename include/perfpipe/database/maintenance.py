@@ -5,12 +5,13 @@ statement_timeout: a table whose lock is taken is skipped and reported, never fa
 Schema changes (CREATE INDEX / DROP INDEX / REINDEX, always CONCURRENTLY) only run when ``apply`` is true
 AND the object is allowlisted; an invalid index left behind by a failed attempt is dropped again.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import logging
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 from psycopg import errors, sql
@@ -24,8 +25,10 @@ CLEANUP_LOCK_TIMEOUT_S = 30
 
 
 def _set_timeouts(conn: psycopg.Connection, lock_timeout_s: float, statement_timeout_s: float | None) -> None:
-    conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-                 [f"{int(lock_timeout_s * 1000)}ms", f"{int((statement_timeout_s or 0) * 1000)}ms"])
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+        [f"{int(lock_timeout_s * 1000)}ms", f"{int((statement_timeout_s or 0) * 1000)}ms"],
+    )
 
 
 def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> list[tuple[str, str]]:
@@ -38,16 +41,23 @@ def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> l
     for name in tables:
         row = conn.execute(
             """SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'm', 'p')""", [name]).fetchone()
+                WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'm', 'p')""",
+            [name],
+        ).fetchone()
         if row is None:
             raise ValueError(f"tables: no table {name!r} in database {conn.info.dbname!r}")
         resolved.append((row["nspname"], row["relname"]))
     return resolved
 
 
-def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: float = 5,
-                   statement_timeout_s: float | None = 300,
-                   progress: Callable[[dict], None] | None = None, skip_locked: bool = True) -> list[dict]:
+def vacuum_analyze(
+    dsn: str,
+    tables: list[str] | None = None,
+    lock_timeout_s: float = 5,
+    statement_timeout_s: float | None = 300,
+    progress: Callable[[dict], None] | None = None,
+    skip_locked: bool = True,
+) -> list[dict]:
     """``VACUUM (ANALYZE, SKIP_LOCKED)`` each table (all user tables by default), one at a time.
 
     With ``skip_locked=False`` a held lock is waited for up to ``lock_timeout_s`` before the table is skipped.
@@ -93,11 +103,23 @@ def vacuum_analyze(dsn: str, tables: list[str] | None = None, lock_timeout_s: fl
                     _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
             except psycopg.Error as exc:
                 status, message = "error", str(exc).strip()
-            result = {"table": f"{schema}.{table}", "action": "vacuum_analyze", "status": status,
-                      "seconds": round(time.monotonic() - started, 3), "message": message}
+            result = {
+                "table": f"{schema}.{table}",
+                "action": "vacuum_analyze",
+                "status": status,
+                "seconds": round(time.monotonic() - started, 3),
+                "message": message,
+            }
             results.append(result)
-            log.info("vacuum_analyze %d/%d %s: %s (%.2fs) %s", index, len(targets), result["table"], status,
-                     result["seconds"], message)
+            log.info(
+                "vacuum_analyze %d/%d %s: %s (%.2fs) %s",
+                index,
+                len(targets),
+                result["table"],
+                status,
+                result["seconds"],
+                message,
+            )
             if progress:
                 progress({**result, "index": index, "total": len(targets)})
     finally:
@@ -127,10 +149,13 @@ def _statement(action: str, f: dict) -> sql.Composed:
     ev = f["evidence"]
     if action == "create_index":
         s = ev["index"]
-        columns = [sql.SQL("{} DESC").format(sql.Identifier(c)) if desc else sql.Identifier(c)
-                   for c, desc in zip(s["columns"], s.get("descending") or [False] * len(s["columns"]))]
+        columns = [
+            sql.SQL("{} DESC").format(sql.Identifier(c)) if desc else sql.Identifier(c)
+            for c, desc in zip(s["columns"], s.get("descending") or [False] * len(s["columns"]), strict=False)
+        ]
         return sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(
-            sql.Identifier(s["name"]), qualified(s["schema"], s["table"]), sql.SQL(", ").join(columns))
+            sql.Identifier(s["name"]), qualified(s["schema"], s["table"]), sql.SQL(", ").join(columns)
+        )
     target = qualified(ev["schema"], ev["index"])
     if action == "drop_index":
         return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(target)
@@ -170,8 +195,14 @@ def _drop_invalid_leftovers(conn: psycopg.Connection, action: str, f: dict) -> l
     return dropped
 
 
-def apply_recommendations(dsn: str, findings: list[dict], allowlist: Iterable[str] = (), apply: bool = False,
-                          lock_timeout_s: float = 5, statement_timeout_s: float | None = None) -> list[dict]:
+def apply_recommendations(
+    dsn: str,
+    findings: list[dict],
+    allowlist: Iterable[str] = (),
+    apply: bool = False,
+    lock_timeout_s: float = 5,
+    statement_timeout_s: float | None = None,
+) -> list[dict]:
     """Plan, and with ``apply=True`` run, the online index changes the findings recommend.
 
     One row per finding with ready SQL: ``{check, object, action, sql, status, seconds, message}``, status
@@ -189,8 +220,15 @@ def apply_recommendations(dsn: str, findings: list[dict], allowlist: Iterable[st
             if not f.get("sql"):
                 continue
             action = planned_action(f)
-            row = {"check": f["check"], "object": f["object"], "action": action or "manual", "sql": f["sql"],
-                   "status": "recommended", "seconds": 0.0, "message": ""}
+            row = {
+                "check": f["check"],
+                "object": f["object"],
+                "action": action or "manual",
+                "sql": f["sql"],
+                "status": "recommended",
+                "seconds": 0.0,
+                "message": "",
+            }
             results.append(row)
             if action is None:
                 row["status"] = "manual_only"

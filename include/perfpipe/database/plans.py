@@ -5,6 +5,7 @@ values (the most common value, else the histogram's median, from ``pg_stats``; L
 as a generic plan when a parameter has no representative value. Hypothetical indexes come from HypoPG
 and live only in this session's memory: nothing is written, the connection may be read-only.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def hypopg_installed(conn: psycopg.Connection) -> bool:
 
 def hypopg_available(conn: psycopg.Connection) -> bool:
     """Whether the server ships HypoPG at all (it may still need ``CREATE EXTENSION``)."""
-    return conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg') AS ok").fetchone()["ok"]
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg') AS ok").fetchone()[
+        "ok"
+    ]
 
 
 def representative_value(conn: psycopg.Connection, schema: str, table: str, column: str) -> str | None:
@@ -116,25 +118,43 @@ def _plan(document) -> Plan:
     return Plan(float(root["Total Cost"]), tuple(indexes), scan_rows)
 
 
-def index_definition(conn: psycopg.Connection, schema: str, candidate: IndexCandidate,
-                     name: str | None = None, concurrently: bool = False) -> str:
+def index_definition(
+    conn: psycopg.Connection,
+    schema: str,
+    candidate: IndexCandidate,
+    name: str | None = None,
+    concurrently: bool = False,
+) -> str:
     """``CREATE INDEX [CONCURRENTLY] [name] ON schema.table (cols [DESC])``, every identifier quoted."""
     columns = sql.SQL(", ").join(
         sql.SQL("{} DESC").format(sql.Identifier(c)) if desc else sql.Identifier(c)
-        for c, desc in zip(candidate.columns, candidate.descending)
+        for c, desc in zip(candidate.columns, candidate.descending, strict=False)
     )
-    return sql.SQL("CREATE INDEX {}{}ON {}.{} ({})").format(
-        sql.SQL("CONCURRENTLY ") if concurrently else sql.SQL(""),
-        sql.SQL("{} ").format(sql.Identifier(name)) if name else sql.SQL(""),
-        sql.Identifier(schema), sql.Identifier(candidate.table.name), columns,
-    ).as_string(conn)
+    return (
+        sql.SQL("CREATE INDEX {}{}ON {}.{} ({})")
+        .format(
+            sql.SQL("CONCURRENTLY ") if concurrently else sql.SQL(""),
+            sql.SQL("{} ").format(sql.Identifier(name)) if name else sql.SQL(""),
+            sql.Identifier(schema),
+            sql.Identifier(candidate.table.name),
+            columns,
+        )
+        .as_string(conn)
+    )
 
 
-def hypothetical_plan(conn: psycopg.Connection, schema: str, candidate: IndexCandidate, query: str,
-                      n_parameters: int, values: list[str] | None) -> tuple[Plan, str]:
+def hypothetical_plan(
+    conn: psycopg.Connection,
+    schema: str,
+    candidate: IndexCandidate,
+    query: str,
+    n_parameters: int,
+    values: list[str] | None,
+) -> tuple[Plan, str]:
     """The plan with ``candidate`` as a HypoPG index, and that index's name (dropped again afterwards)."""
-    row = conn.execute("SELECT indexrelid, indexname FROM hypopg_create_index(%s)",
-                       [index_definition(conn, schema, candidate)]).fetchone()
+    row = conn.execute(
+        "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", [index_definition(conn, schema, candidate)]
+    ).fetchone()
     try:
         return explain(conn, query, n_parameters, values), row["indexname"]
     finally:

@@ -4,6 +4,7 @@ index candidates that follow: equality and range filters, join keys, and ORDER B
 Pure parsing: no database. Table names stay unresolved (``schema`` None means "the search path");
 ``index_advisor`` resolves them against the catalog and asks the planner which candidates pay off.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,6 +21,7 @@ RANGE_OPERATORS = {"<", "<=", ">", ">="}
 @dataclass(frozen=True)
 class Table:
     """A table a query reads, as written: ``schema`` None when unqualified."""
+
     schema: str | None
     name: str
 
@@ -28,6 +30,7 @@ class Table:
 class IndexCandidate:
     """A btree index worth asking the planner about: ``descending`` per column (all False but for mixed
     ORDER BY directions, which a backward scan cannot serve)."""
+
     table: Table
     columns: tuple[str, ...]
     descending: tuple[bool, ...]
@@ -37,6 +40,7 @@ class IndexCandidate:
 @dataclass
 class TableUse:
     """The columns one query level compares to values, joins on, and sorts by (under a LIMIT)."""
+
     equality: list[str] = field(default_factory=list)
     ranges: list[str] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)
@@ -51,6 +55,7 @@ class TableUse:
 class QueryShape:
     """Per table, what the query's levels (sub-selects, CTEs and set operations included) ask of it; and,
     per ``$n`` parameter, the column it is compared with (``(table, column)``) or ``"limit"``/``"offset"``."""
+
     uses: list[tuple[Table, TableUse]] = field(default_factory=list)
     parameters: dict[int, tuple[Table, str] | str] = field(default_factory=dict)
 
@@ -72,7 +77,7 @@ def parse_select(query: str) -> ast.SelectStmt:
         raise NotAnalyzable(f"not a SELECT: {type(stmt).__name__}")
     if stmt.intoClause is not None:
         raise NotAnalyzable("SELECT INTO creates a table")
-    for cte in (stmt.withClause.ctes if stmt.withClause else ()):
+    for cte in stmt.withClause.ctes if stmt.withClause else ():
         if not isinstance(cte.ctequery, ast.SelectStmt):
             raise NotAnalyzable(f"data-modifying CTE {cte.ctename!r}")
     if stmt.lockingClause:
@@ -98,7 +103,7 @@ def candidate_indexes(shape: QueryShape) -> list[IndexCandidate]:
 
     def add(table: Table, columns: list[str], reason: str, descending: list[bool] | None = None) -> None:
         columns = columns[:MAX_INDEX_COLUMNS]
-        flags = tuple((descending or [False] * len(columns))[:len(columns)])
+        flags = tuple((descending or [False] * len(columns))[: len(columns)])
         known = {(c.table, c.columns, c.descending) for c in found}
         if columns and len(set(columns)) == len(columns) and (table, tuple(columns), flags) not in known:
             found.append(IndexCandidate(table, tuple(columns), flags, reason))
@@ -120,8 +125,7 @@ def candidate_indexes(shape: QueryShape) -> list[IndexCandidate]:
             sort_columns = [c for c, _ in use.order_by if c not in equality]
             flags = [d for c, d in use.order_by if c not in equality]
             mixed = len(set(flags)) > 1
-            add(table, equality + sort_columns, "order_by",
-                [False] * len(equality) + flags if mixed else None)
+            add(table, equality + sort_columns, "order_by", [False] * len(equality) + flags if mixed else None)
     return found
 
 
@@ -133,8 +137,13 @@ class _Level:
     """One query level: its FROM scope (alias -> table), the enclosing levels' scope (for correlation)
     and the CTE names that shadow tables."""
 
-    def __init__(self, shape: QueryShape, outer: dict[str, Table], ctes: frozenset[str],
-                 columns_of: Callable[[Table], set[str]] | None):
+    def __init__(
+        self,
+        shape: QueryShape,
+        outer: dict[str, Table],
+        ctes: frozenset[str],
+        columns_of: Callable[[Table], set[str]] | None,
+    ):
         self.shape, self.outer, self.ctes, self.columns_of = shape, outer, ctes, columns_of
         self.scope: dict[str, Table] = {}
         self.tables: list[Table] = []
@@ -146,7 +155,7 @@ class _Level:
     # --- statements and FROM items -------------------------------------------------------------------
     def select(self, stmt: ast.SelectStmt) -> None:
         ctes = set(self.ctes)
-        for cte in (stmt.withClause.ctes if stmt.withClause else ()):
+        for cte in stmt.withClause.ctes if stmt.withClause else ():
             ctes.add(cte.ctename)
             _Level(self.shape, self.outer, frozenset(ctes), self.columns_of).select(cte.ctequery)
         self.ctes = frozenset(ctes)
@@ -200,8 +209,11 @@ class _Level:
 
     def comparison(self, node: ast.A_Expr) -> None:
         operator = _names(node.name)[-1] if node.name else None
-        listed = {A_Expr_Kind.AEXPR_BETWEEN: "ranges", A_Expr_Kind.AEXPR_BETWEEN_SYM: "ranges",
-                  A_Expr_Kind.AEXPR_IN: "equality" if operator == "=" else None}
+        listed = {
+            A_Expr_Kind.AEXPR_BETWEEN: "ranges",
+            A_Expr_Kind.AEXPR_BETWEEN_SYM: "ranges",
+            A_Expr_Kind.AEXPR_IN: "equality" if operator == "=" else None,
+        }
         if node.kind in listed:  # x BETWEEN a AND b, x IN (a, b, ...)
             column = self.column(node.lexpr)
             if listed[node.kind] and column and all(self.is_value(v) for v in node.rexpr):

@@ -4,6 +4,7 @@ PG 17 renamed ``blk_read_time``/``blk_write_time`` to ``shared_blk_read_time``/`
 (and added local/temp variants); PG 13 split ``total_time`` into ``total_exec_time`` + ``total_plan_time``.
 Columns are therefore chosen by what the installed view has, not by the server version number.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,11 +42,18 @@ def statements_status(conn: psycopg.Connection) -> dict:
                   current_setting('shared_preload_libraries') AS preload"""
     ).fetchone()
     preloaded = "pg_stat_statements" in [p.strip().strip('"') for p in row["preload"].split(",")]
-    status = {"available": row["available"], "installed": row["schema"] is not None, "preloaded": preloaded,
-              "readable": False, "schema": row["schema"], "reason": None}
+    status = {
+        "available": row["available"],
+        "installed": row["schema"] is not None,
+        "preloaded": preloaded,
+        "readable": False,
+        "schema": row["schema"],
+        "reason": None,
+    }
     if not row["available"]:
-        status["reason"] = ("slow-query analysis unavailable: the pg_stat_statements extension is not shipped "
-                            "with this server")
+        status["reason"] = (
+            "slow-query analysis unavailable: the pg_stat_statements extension is not shipped with this server"
+        )
     elif status["installed"]:
         try:
             conn.execute(sql.SQL("SELECT 1 FROM {}.pg_stat_statements LIMIT 1").format(sql.Identifier(row["schema"])))
@@ -57,8 +65,9 @@ def statements_status(conn: psycopg.Connection) -> dict:
     elif not preloaded:
         status["reason"] = UNAVAILABLE_NOT_PRELOADED
     else:
-        status["reason"] = ("slow-query analysis unavailable: run CREATE EXTENSION pg_stat_statements "
-                            "in database " + conn.info.dbname)
+        status["reason"] = (
+            "slow-query analysis unavailable: run CREATE EXTENSION pg_stat_statements in database " + conn.info.dbname
+        )
     return status
 
 
@@ -74,17 +83,21 @@ def _view_columns(conn: psycopg.Connection, schema: str) -> set[str]:
 def column_map(view_columns: set[str]) -> dict[str, str | None]:
     """Canonical metric name -> the column this view version has (None if it has none)."""
     return {
-        name: next((c for c in candidates if c in view_columns), None)
-        for name, candidates in _METRIC_COLUMNS.items()
+        name: next((c for c in candidates if c in view_columns), None) for name, candidates in _METRIC_COLUMNS.items()
     }
 
 
 def read_snapshot(conn: psycopg.Connection) -> dict:
     """``snapshot_statements`` on an open connection."""
     status = statements_status(conn)
-    snap = {"available": status["readable"], "reason": status["reason"],
-            "taken_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "database": conn.info.dbname, "server_version": conn.info.server_version, "rows": []}
+    snap = {
+        "available": status["readable"],
+        "reason": status["reason"],
+        "taken_at": dt.datetime.now(dt.UTC).isoformat(),
+        "database": conn.info.dbname,
+        "server_version": conn.info.server_version,
+        "rows": [],
+    }
     if not status["readable"]:
         return snap
     view_columns = _view_columns(conn, status["schema"])
@@ -135,15 +148,21 @@ def statements_delta(before: dict, after: dict, top: int | None = 20) -> list[di
         calls = row["calls"] - base.get("calls", 0)
         if calls <= 0:
             continue
-        total = (row["total_exec_ms"] + row["total_plan_ms"]
-                 - base.get("total_exec_ms", 0) - base.get("total_plan_ms", 0))
-        deltas.append({
-            "queryid": row["queryid"], "query": row["query"], "calls": int(calls),
-            "total_ms": round(total, 3), "mean_ms": round(total / calls, 3),
-            "rows": int(row["rows"] - base.get("rows", 0)),
-            "shared_blks_hit": int(row["shared_blks_hit"] - base.get("shared_blks_hit", 0)),
-            "shared_blks_read": int(row["shared_blks_read"] - base.get("shared_blks_read", 0)),
-        })
+        total = (
+            row["total_exec_ms"] + row["total_plan_ms"] - base.get("total_exec_ms", 0) - base.get("total_plan_ms", 0)
+        )
+        deltas.append(
+            {
+                "queryid": row["queryid"],
+                "query": row["query"],
+                "calls": int(calls),
+                "total_ms": round(total, 3),
+                "mean_ms": round(total / calls, 3),
+                "rows": int(row["rows"] - base.get("rows", 0)),
+                "shared_blks_hit": int(row["shared_blks_hit"] - base.get("shared_blks_hit", 0)),
+                "shared_blks_read": int(row["shared_blks_read"] - base.get("shared_blks_read", 0)),
+            }
+        )
     window_total = sum(d["total_ms"] for d in deltas) or 1.0
     deltas.sort(key=lambda d: d["total_ms"], reverse=True)
     for d in deltas:
@@ -160,23 +179,38 @@ def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
         fix = None
         if snap["reason"] == UNAVAILABLE_NOT_PRELOADED:
             fix = render(conn, sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(sql.Literal(libraries)))
-        return [finding(
-            "slow_queries", "info", conn.info.dbname, {"available": False, "reason": snap["reason"]},
-            snap["reason"] + ("; then restart PostgreSQL and CREATE EXTENSION pg_stat_statements" if fix else ""), fix,
-        )]
+        return [
+            finding(
+                "slow_queries",
+                "info",
+                conn.info.dbname,
+                {"available": False, "reason": snap["reason"]},
+                snap["reason"] + ("; then restart PostgreSQL and CREATE EXTENSION pg_stat_statements" if fix else ""),
+                fix,
+            )
+        ]
     found = []
     for row in snap["rows"]:
         mean = (row["total_exec_ms"] + row["total_plan_ms"]) / row["calls"] if row["calls"] else 0.0
         if row["calls"] >= cfg["slow_query_min_calls"] and mean >= cfg["slow_query_mean_ms"]:
-            found.append(finding(
-                "slow_queries", "warning", f"queryid {row['queryid']}",
-                {"query": row["query"], "calls": int(row["calls"]), "mean_ms": round(mean, 3),
-                 "total_ms": round(row["total_exec_ms"] + row["total_plan_ms"], 3),
-                 "rows": int(row["rows"]), "shared_blks_read": int(row["shared_blks_read"]),
-                 "threshold_mean_ms": cfg["slow_query_mean_ms"]},
-                "Run EXPLAIN (ANALYZE, BUFFERS) on this query with typical parameters; add an index for its "
-                "filter/join columns or rewrite it.",
-            ))
+            found.append(
+                finding(
+                    "slow_queries",
+                    "warning",
+                    f"queryid {row['queryid']}",
+                    {
+                        "query": row["query"],
+                        "calls": int(row["calls"]),
+                        "mean_ms": round(mean, 3),
+                        "total_ms": round(row["total_exec_ms"] + row["total_plan_ms"], 3),
+                        "rows": int(row["rows"]),
+                        "shared_blks_read": int(row["shared_blks_read"]),
+                        "threshold_mean_ms": cfg["slow_query_mean_ms"],
+                    },
+                    "Run EXPLAIN (ANALYZE, BUFFERS) on this query with typical parameters; add an index for its "
+                    "filter/join columns or rewrite it.",
+                )
+            )
     found.sort(key=lambda f: f["evidence"]["total_ms"], reverse=True)
     return found
 

@@ -1,4 +1,5 @@
 """Table-level insights: table analysis, stale (auto)vacuum/analyze, sequential-scan-heavy tables, cache hit rate."""
+
 from __future__ import annotations
 
 import psycopg
@@ -10,8 +11,10 @@ from .findings import finding, jsonable
 
 def size_sql(oid_expr: str, function: str = "pg_total_relation_size") -> str:
     """``function(oid)``, or NULL while another session holds an ACCESS EXCLUSIVE lock on it (never waits)."""
-    return (f"CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation = {oid_expr}"
-            f" AND l.mode = 'AccessExclusiveLock' AND l.granted) THEN {function}({oid_expr}) END")
+    return (
+        f"CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation = {oid_expr}"
+        f" AND l.mode = 'AccessExclusiveLock' AND l.granted) THEN {function}({oid_expr}) END"
+    )
 
 
 _TABLE_STATS = f"""
@@ -55,27 +58,46 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
         target = qualified(t["schema"], t["table"])
         vacuum_limit_s = cfg["stale_vacuum_days"] * 86400
         if t["dead_tuples"] > 0 and (t["vacuum_age_s"] is None or t["vacuum_age_s"] > vacuum_limit_s):
-            found.append(finding(
-                "stale_vacuum", "warning", name,
-                {"dead_tuples": t["dead_tuples"], "live_tuples": t["live_tuples"], "dead_pct": t["dead_pct"],
-                 "total_bytes": t["total_bytes"],
-                 "last_vacuum": t["last_vacuum"], "last_autovacuum": t["last_autovacuum"],
-                 "days_since_vacuum": _age_days(t["vacuum_age_s"]), "threshold_days": cfg["stale_vacuum_days"]},
-                "Vacuum the table (perfpipe vacuum_analyze does it safely) and check that autovacuum keeps up "
-                "(autovacuum_vacuum_scale_factor, long transactions holding back cleanup).",
-                render(conn, sql.SQL("VACUUM (ANALYZE) {}").format(target)),
-            ))
+            found.append(
+                finding(
+                    "stale_vacuum",
+                    "warning",
+                    name,
+                    {
+                        "dead_tuples": t["dead_tuples"],
+                        "live_tuples": t["live_tuples"],
+                        "dead_pct": t["dead_pct"],
+                        "total_bytes": t["total_bytes"],
+                        "last_vacuum": t["last_vacuum"],
+                        "last_autovacuum": t["last_autovacuum"],
+                        "days_since_vacuum": _age_days(t["vacuum_age_s"]),
+                        "threshold_days": cfg["stale_vacuum_days"],
+                    },
+                    "Vacuum the table (perfpipe vacuum_analyze does it safely) and check that autovacuum keeps up "
+                    "(autovacuum_vacuum_scale_factor, long transactions holding back cleanup).",
+                    render(conn, sql.SQL("VACUUM (ANALYZE) {}").format(target)),
+                )
+            )
         analyze_limit_s = cfg["stale_analyze_days"] * 86400
         if t["modified_since_analyze"] > 0 and (t["analyze_age_s"] is None or t["analyze_age_s"] > analyze_limit_s):
-            found.append(finding(
-                "stale_analyze", "warning", name,
-                {"modified_since_analyze": t["modified_since_analyze"], "live_tuples": t["live_tuples"],
-                 "total_bytes": t["total_bytes"],
-                 "last_analyze": t["last_analyze"], "last_autoanalyze": t["last_autoanalyze"],
-                 "days_since_analyze": _age_days(t["analyze_age_s"]), "threshold_days": cfg["stale_analyze_days"]},
-                "Analyze the table so the planner sees current row counts and value distributions.",
-                render(conn, sql.SQL("ANALYZE {}").format(target)),
-            ))
+            found.append(
+                finding(
+                    "stale_analyze",
+                    "warning",
+                    name,
+                    {
+                        "modified_since_analyze": t["modified_since_analyze"],
+                        "live_tuples": t["live_tuples"],
+                        "total_bytes": t["total_bytes"],
+                        "last_analyze": t["last_analyze"],
+                        "last_autoanalyze": t["last_autoanalyze"],
+                        "days_since_analyze": _age_days(t["analyze_age_s"]),
+                        "threshold_days": cfg["stale_analyze_days"],
+                    },
+                    "Analyze the table so the planner sees current row counts and value distributions.",
+                    render(conn, sql.SQL("ANALYZE {}").format(target)),
+                )
+            )
     return found
 
 
@@ -93,10 +115,18 @@ def check_seq_scans(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     rows = [r for r in rows if r["index_use_pct"] < cfg["index_use_min_pct"]]
     return [
         finding(
-            "seq_scans", "warning", f"{r['schema']}.{r['table']}",
-            {"seq_scan": r["seq_scan"], "seq_tup_read": r["seq_tup_read"], "idx_scan": r["idx_scan"],
-             "index_use_pct": r["index_use_pct"], "live_tuples": r["live_tuples"],
-             "threshold_pct": cfg["index_use_min_pct"], "threshold_rows": cfg["seq_scan_min_rows"]},
+            "seq_scans",
+            "warning",
+            f"{r['schema']}.{r['table']}",
+            {
+                "seq_scan": r["seq_scan"],
+                "seq_tup_read": r["seq_tup_read"],
+                "idx_scan": r["idx_scan"],
+                "index_use_pct": r["index_use_pct"],
+                "live_tuples": r["live_tuples"],
+                "threshold_pct": cfg["index_use_min_pct"],
+                "threshold_rows": cfg["seq_scan_min_rows"],
+            },
             "See this table's index_advice and fk_without_index findings: candidate indexes parsed from "
             "pg_stat_statements and checked against the planner. Without any, find the queries scanning it "
             "(slow_queries, pg_stat_statements) and EXPLAIN them.",
@@ -122,11 +152,20 @@ def check_cache_hit_rate(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             continue
         pct = 100.0 * hit / (hit + read)
         if pct < cfg["cache_hit_min_pct"]:
-            found.append(finding(
-                "cache_hit_rate", "warning", f"{conn.info.dbname} {kind}s",
-                {"hit_pct": round(pct, 3), "blocks_hit": int(hit), "blocks_read": int(read),
-                 "threshold_pct": cfg["cache_hit_min_pct"], "stats_reset": row["stats_reset"]},
-                f"The {kind} working set does not fit in shared_buffers: raise shared_buffers (about 25 % of RAM), "
-                "add memory, or cut the data read (indexes for sequential scans, drop bloat).",
-            ))
+            found.append(
+                finding(
+                    "cache_hit_rate",
+                    "warning",
+                    f"{conn.info.dbname} {kind}s",
+                    {
+                        "hit_pct": round(pct, 3),
+                        "blocks_hit": int(hit),
+                        "blocks_read": int(read),
+                        "threshold_pct": cfg["cache_hit_min_pct"],
+                        "stats_reset": row["stats_reset"],
+                    },
+                    f"The {kind} working set does not fit in shared_buffers: raise shared_buffers (about 25 % of RAM), "
+                    "add memory, or cut the data read (indexes for sequential scans, drop bloat).",
+                )
+            )
     return found

@@ -4,6 +4,7 @@ what changed per query (pg_stat_statements windows) and per endpoint and class (
 Opt-in and allow-listed like every schema change (``apply_recommendations``); Airflow-free: the caller
 passes the re-run as a function returning a ``LoadResult`` dict.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,11 @@ _DIRECTION = {"regression": "worse", "improvement": "better"}
 
 def verified_index_findings(findings: Iterable[dict]) -> list[dict]:
     """The index findings the planner verified (``index_advice``, ``fk_without_index`` with status verified)."""
-    return [f for f in findings
-            if f.get("check") in CREATE_INDEX_CHECKS and (f.get("evidence") or {}).get("status") == "verified"]
+    return [
+        f
+        for f in findings
+        if f.get("check") in CREATE_INDEX_CHECKS and (f.get("evidence") or {}).get("status") == "verified"
+    ]
 
 
 def apply_verified_indexes(dsn: str, findings: Iterable[dict], allowlist: Iterable[str], apply: bool) -> list[dict]:
@@ -60,9 +64,13 @@ def latency_changes(before_load: dict, after_load: dict) -> list[dict]:
     from include.perfpipe.regression import compare_runs
 
     compared = compare_runs(before_load, after_load)
-    tested = {r["name"]: (_DIRECTION.get(r["direction"], "same") if r["significant"] else "same",
-                          round(float(r["p_value"]), 4) if math.isfinite(r["p_value"]) else None)
-              for r in compared[(compared["scope"] == "class") & (compared["metric"] == "p95_ms")].to_dict("records")}
+    tested = {
+        r["name"]: (
+            _DIRECTION.get(r["direction"], "same") if r["significant"] else "same",
+            round(float(r["p_value"]), 4) if math.isfinite(r["p_value"]) else None,
+        )
+        for r in compared[(compared["scope"] == "class") & (compared["metric"] == "p95_ms")].to_dict("records")
+    }
     before, after = _latency_rows(before_load), _latency_rows(after_load)
     rows = []
     for key in sorted(before.keys() & after.keys()):
@@ -70,11 +78,22 @@ def latency_changes(before_load: dict, after_load: dict) -> list[dict]:
         p95 = change(b["p95_ms"], a["p95_ms"])
         if key[0] == "class" and key[1] in tested:
             p95["verdict"], p95["p_value"] = tested[key[1]]
-        rows.append({"scope": key[0], "name": key[1], "klass": b["klass"],
-                     "p50_ms_before": b["p50_ms"], "p50_ms_after": a["p50_ms"],
-                     "p99_ms_before": b["p99_ms"], "p99_ms_after": a["p99_ms"],
-                     "count_before": int(b["count"]), "count_after": int(a["count"]),
-                     "errors_before": int(b["errors"]), "errors_after": int(a["errors"]), "p95": p95})
+        rows.append(
+            {
+                "scope": key[0],
+                "name": key[1],
+                "klass": b["klass"],
+                "p50_ms_before": b["p50_ms"],
+                "p50_ms_after": a["p50_ms"],
+                "p99_ms_before": b["p99_ms"],
+                "p99_ms_after": a["p99_ms"],
+                "count_before": int(b["count"]),
+                "count_after": int(a["count"]),
+                "errors_before": int(b["errors"]),
+                "errors_after": int(a["errors"]),
+                "p95": p95,
+            }
+        )
     return rows
 
 
@@ -90,9 +109,16 @@ def query_changes(before_window: list[dict], after_window: list[dict], applied: 
         a = after.get(b["queryid"])
         if a is None:
             continue
-        rows.append({"queryid": b["queryid"], "query": b["query"], "indexes": served.get(b["queryid"], []),
-                     "calls_before": b["calls"], "calls_after": a["calls"],
-                     "mean_ms": change(b["mean_ms"], a["mean_ms"])})
+        rows.append(
+            {
+                "queryid": b["queryid"],
+                "query": b["query"],
+                "indexes": served.get(b["queryid"], []),
+                "calls_before": b["calls"],
+                "calls_after": a["calls"],
+                "mean_ms": change(b["mean_ms"], a["mean_ms"]),
+            }
+        )
     return rows
 
 
@@ -103,24 +129,35 @@ def tuning_outcome(findings: list[dict], applied_rows: list[dict], before: dict,
     """
     by_object = {f["object"]: f for f in verified_index_findings(findings)}
     applied = [by_object[r["object"]] for r in applied_rows if r["status"] == "applied" and r["object"] in by_object]
-    outcome = {"applied": applied_rows, "rerun": after is not None, "queries": [], "latency": [], "worse": [],
-               "headline": None}
+    outcome = {
+        "applied": applied_rows,
+        "rerun": after is not None,
+        "queries": [],
+        "latency": [],
+        "worse": [],
+        "headline": None,
+    }
     if after is None:
         return outcome
     outcome["queries"] = query_changes(before["statements_window"], after["statements_window"], applied)
     outcome["latency"] = latency_changes(before["load"], after["load"])
-    outcome["worse"] = [r["name"] for r in outcome["latency"] if r["scope"] == "class" and r["p95"]["verdict"] == "worse"]
+    outcome["worse"] = [
+        r["name"] for r in outcome["latency"] if r["scope"] == "class" and r["p95"]["verdict"] == "worse"
+    ]
     endpoints = [r for r in outcome["latency"] if r["scope"] == "endpoint" and r["p95"]["ratio"]]
     if applied and endpoints:
         best = max(endpoints, key=lambda r: r["p95"]["ratio"])
         names = ", ".join(f["evidence"]["index"]["name"] for f in applied)
-        outcome["headline"] = (f"index {names} cut {best['name']} p95 from {best['p95']['before']:.1f} ms to "
-                               f"{best['p95']['after']:.1f} ms ({best['p95']['ratio']}x)")
+        outcome["headline"] = (
+            f"index {names} cut {best['name']} p95 from {best['p95']['before']:.1f} ms to "
+            f"{best['p95']['after']:.1f} ms ({best['p95']['ratio']}x)"
+        )
     return outcome
 
 
-def run_tuning_loop(dsn: str, findings: list[dict], before: dict, rerun: Callable[[], dict],
-                    allowlist: Iterable[str], apply: bool) -> dict:
+def run_tuning_loop(
+    dsn: str, findings: list[dict], before: dict, rerun: Callable[[], dict], allowlist: Iterable[str], apply: bool
+) -> dict:
     """Apply the verified, allow-listed indexes (only with ``apply``) and, if one was created, re-run the load
     between statement snapshots; the ``tuning_outcome``. ``before`` is the first run's ``{"load",
     "statements_window"}``."""
@@ -134,14 +171,39 @@ def tuning_view(tuning: dict | None) -> dict | None:
     """The ``tuning`` block as flat rows for the report: headline, error, and tables of latency, queries, applied."""
     if not tuning:
         return None
-    latency = [{"scope": r["scope"], "name": r["name"], "p95_before_ms": r["p95"]["before"],
-                "p95_after_ms": r["p95"]["after"], "ratio": r["p95"]["ratio"], "verdict": r["p95"]["verdict"],
-                "requests": f"{r['count_before']} -> {r['count_after']}"} for r in tuning.get("latency") or []]
-    queries = [{"queryid": q["queryid"], "query": q["query"], "indexes": ", ".join(q["indexes"]) or None,
-                "mean_before_ms": q["mean_ms"]["before"], "mean_after_ms": q["mean_ms"]["after"],
-                "ratio": q["mean_ms"]["ratio"], "calls": f"{q['calls_before']} -> {q['calls_after']}"}
-               for q in tuning.get("queries") or []]
-    applied = [{k: r.get(k) for k in ("object", "status", "sql", "seconds", "message")}
-               for r in tuning.get("applied") or []]
-    return {"headline": tuning.get("headline"), "error": tuning.get("error"), "worse": tuning.get("worse") or [],
-            "rerun": tuning.get("rerun", False), "latency": latency, "queries": queries, "applied": applied}
+    latency = [
+        {
+            "scope": r["scope"],
+            "name": r["name"],
+            "p95_before_ms": r["p95"]["before"],
+            "p95_after_ms": r["p95"]["after"],
+            "ratio": r["p95"]["ratio"],
+            "verdict": r["p95"]["verdict"],
+            "requests": f"{r['count_before']} -> {r['count_after']}",
+        }
+        for r in tuning.get("latency") or []
+    ]
+    queries = [
+        {
+            "queryid": q["queryid"],
+            "query": q["query"],
+            "indexes": ", ".join(q["indexes"]) or None,
+            "mean_before_ms": q["mean_ms"]["before"],
+            "mean_after_ms": q["mean_ms"]["after"],
+            "ratio": q["mean_ms"]["ratio"],
+            "calls": f"{q['calls_before']} -> {q['calls_after']}",
+        }
+        for q in tuning.get("queries") or []
+    ]
+    applied = [
+        {k: r.get(k) for k in ("object", "status", "sql", "seconds", "message")} for r in tuning.get("applied") or []
+    ]
+    return {
+        "headline": tuning.get("headline"),
+        "error": tuning.get("error"),
+        "worse": tuning.get("worse") or [],
+        "rerun": tuning.get("rerun", False),
+        "latency": latency,
+        "queries": queries,
+        "applied": applied,
+    }

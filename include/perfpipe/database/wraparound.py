@@ -1,4 +1,5 @@
 """Exhaustion insights: transaction ID wraparound and sequences near their limit."""
+
 from __future__ import annotations
 
 import psycopg
@@ -28,13 +29,22 @@ def check_xid_wraparound(conn: psycopg.Connection, cfg: dict) -> list[dict]:
     ).fetchall():
         severity = _xid_severity(r["xid_age"], cfg)
         if severity:
-            found.append(finding(
-                "xid_wraparound", severity, r["datname"],
-                {**r, "pct_of_wraparound": round(100.0 * r["xid_age"] / 2**31, 2),
-                 "threshold_warning": cfg["xid_age_warning"], "threshold_critical": cfg["xid_age_critical"]},
-                "Freeze the oldest tables of this database now (vacuumdb --freeze, or VACUUM (FREEZE) per table) "
-                "and find what holds back autovacuum (long transactions, prepared transactions, replication slots).",
-            ))
+            found.append(
+                finding(
+                    "xid_wraparound",
+                    severity,
+                    r["datname"],
+                    {
+                        **r,
+                        "pct_of_wraparound": round(100.0 * r["xid_age"] / 2**31, 2),
+                        "threshold_warning": cfg["xid_age_warning"],
+                        "threshold_critical": cfg["xid_age_critical"],
+                    },
+                    "Freeze the oldest tables of this database now (vacuumdb --freeze, or VACUUM (FREEZE) per table) "
+                    "and find what holds back autovacuum "
+                    "(long transactions, prepared transactions, replication slots).",
+                )
+            )
     tables = conn.execute(
         """SELECT n.nspname AS schema, c.relname AS table, age(c.relfrozenxid)::bigint AS xid_age
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -44,13 +54,20 @@ def check_xid_wraparound(conn: psycopg.Connection, cfg: dict) -> list[dict]:
         [cfg["xid_age_warning"], TABLES_REPORTED],
     ).fetchall()
     for r in tables:
-        found.append(finding(
-            "xid_wraparound", _xid_severity(r["xid_age"], cfg), f"{r['schema']}.{r['table']}",
-            {"xid_age": r["xid_age"], "threshold_warning": cfg["xid_age_warning"],
-             "threshold_critical": cfg["xid_age_critical"]},
-            "Freeze this table before autovacuum's anti-wraparound vacuum is forced on it.",
-            render(conn, sql.SQL("VACUUM (FREEZE, ANALYZE) {}").format(qualified(r["schema"], r["table"]))),
-        ))
+        found.append(
+            finding(
+                "xid_wraparound",
+                _xid_severity(r["xid_age"], cfg),
+                f"{r['schema']}.{r['table']}",
+                {
+                    "xid_age": r["xid_age"],
+                    "threshold_warning": cfg["xid_age_warning"],
+                    "threshold_critical": cfg["xid_age_critical"],
+                },
+                "Freeze this table before autovacuum's anti-wraparound vacuum is forced on it.",
+                render(conn, sql.SQL("VACUUM (FREEZE, ANALYZE) {}").format(qualified(r["schema"], r["table"]))),
+            )
+        )
     return found
 
 
@@ -87,17 +104,29 @@ def check_sequences(conn: psycopg.Connection, cfg: dict) -> list[dict]:
         severity = "critical" if pct >= cfg["sequence_critical_pct"] else "warning"
         statements = [sql.SQL("ALTER SEQUENCE {} AS bigint").format(qualified(r["schema"], r["sequence"]))]
         if r["table"] and r["column_type"] != "bigint":
-            statements.append(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE bigint").format(
-                qualified(r["table_schema"], r["table"]), sql.Identifier(r["column"])))
-        found.append(finding(
-            "sequence_exhaustion", severity, f"{r['schema']}.{r['sequence']}",
-            {"last_value": r["last_value"], "limit": limit, "used_pct": round(pct, 3),
-             "sequence_type": r["sequence_type"], "column_type": r["column_type"],
-             "column": f"{r['table_schema']}.{r['table']}.{r['column']}" if r["table"] else None,
-             "threshold_warning_pct": cfg["sequence_warning_pct"],
-             "threshold_critical_pct": cfg["sequence_critical_pct"]},
-            "Widen the sequence and its column to bigint before inserts start failing (ALTER TABLE ... TYPE "
-            "bigint rewrites the table under an exclusive lock: plan a maintenance window or an online migration).",
-            "; ".join(render(conn, s) for s in statements),
-        ))
+            statements.append(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE bigint").format(
+                    qualified(r["table_schema"], r["table"]), sql.Identifier(r["column"])
+                )
+            )
+        found.append(
+            finding(
+                "sequence_exhaustion",
+                severity,
+                f"{r['schema']}.{r['sequence']}",
+                {
+                    "last_value": r["last_value"],
+                    "limit": limit,
+                    "used_pct": round(pct, 3),
+                    "sequence_type": r["sequence_type"],
+                    "column_type": r["column_type"],
+                    "column": f"{r['table_schema']}.{r['table']}.{r['column']}" if r["table"] else None,
+                    "threshold_warning_pct": cfg["sequence_warning_pct"],
+                    "threshold_critical_pct": cfg["sequence_critical_pct"],
+                },
+                "Widen the sequence and its column to bigint before inserts start failing (ALTER TABLE ... TYPE "
+                "bigint rewrites the table under an exclusive lock: plan a maintenance window or an online migration).",
+                "; ".join(render(conn, s) for s in statements),
+            )
+        )
     return found

@@ -4,6 +4,7 @@ Exit codes: 0 pass, 1 threshold failure, 2 invalid test (generator saturated), 3
 target refused or unreachable). The console shows the progress lines, warnings and the verdict;
 ``-v`` adds the libraries' INFO logs (GX, Airflow-free but chatty), ``-vv`` DEBUG.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,10 @@ EXIT_ERROR = 3
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "loadtest", help="run an HTTP load test and validate it against thresholds",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "loadtest",
+        help="run an HTTP load test and validate it against thresholds",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--target", required=True, help="base URL; without --scenario, the exact URL to GET")
     parser.add_argument("--profile", default="smoke", help="profile in include/config/profiles.yaml (default smoke)")
@@ -27,19 +30,33 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=float, help="constant arrival rate in req/s (open model)")
     parser.add_argument("--max-vus", type=int, help="open model: cap on requests in flight")
     parser.add_argument("--scenario", help="scenario YAML (endpoints, weights, classes)")
-    parser.add_argument("--processes", type=_processes, default="auto",
-                        help="generator processes, one event loop each (default auto: one per usable core)")
-    parser.add_argument("--class", dest="klass", metavar="NAME", help="class of the single URL (default api); with "
-                        "--scenario, run only that class's endpoints")
-    parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
-                        help="extra request header (repeatable), e.g. for auth; only its name is recorded")
+    parser.add_argument(
+        "--processes",
+        type=_processes,
+        default="auto",
+        help="generator processes, one event loop each (default auto: one per usable core)",
+    )
+    parser.add_argument(
+        "--class",
+        dest="klass",
+        metavar="NAME",
+        help="class of the single URL (default api); with --scenario, run only that class's endpoints",
+    )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra request header (repeatable), e.g. for auth; only its name is recorded",
+    )
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="HTTP Basic auth for every request")
     parser.add_argument("--timeout", help="per-request timeout (default 30s)")
     parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
     parser.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
     parser.add_argument("--out", required=True, help="directory for summary.json and timeseries.csv")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="also show the libraries' logs: -v INFO, -vv DEBUG")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="also show the libraries' logs: -v INFO, -vv DEBUG"
+    )
     parser.set_defaults(func=run_cli)
 
 
@@ -57,8 +74,10 @@ def configure_console(verbosity: int) -> None:
     if logging.getLogger().handlers:
         return  # the embedding application decides
     if verbosity:
-        logging.basicConfig(level=logging.INFO if verbosity == 1 else logging.DEBUG,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO if verbosity == 1 else logging.DEBUG,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     else:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("perfpipe.loadtest").setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
@@ -94,9 +113,15 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, ImportError) as exc:  # no verdict possible without thresholds
         return _error(out, exc)
     try:
-        overrides = {"vus": args.vus, "duration": args.duration, "rate": args.rate, "max_vus": args.max_vus,
-                     "timeout": args.timeout, "abort_rules": thresholds.abort_rules(),
-                     "verify_tls": False if args.insecure else None}
+        overrides = {
+            "vus": args.vus,
+            "duration": args.duration,
+            "rate": args.rate,
+            "max_vus": args.max_vus,
+            "timeout": args.timeout,
+            "abort_rules": thresholds.abort_rules(),
+            "verify_tls": False if args.insecure else None,
+        }
         secrets = _credential_headers(args.header, args.auth)
         spec = load_spec(args.profile, args.target, args.scenario, overrides, list(secrets), klass=args.klass)
         result = run_load_test(spec, processes=args.processes, secret_headers=secrets)
@@ -104,20 +129,47 @@ def run_cli(args: argparse.Namespace) -> int:
         from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        validation = validate(_empty_frame(STATS_COLUMNS), _empty_frame(TIMESERIES_COLUMNS), thresholds=thresholds,
-                              stages=[], health={}, run_dir=out, error=f"{type(exc).__name__}: {exc}")
-        (out / "summary.json").write_text(json.dumps(
-            {"version": 1, "verdict": str(validation.verdict), "reason": validation.reason,
-             "validation": validation.to_dict()}, indent=2, default=str) + "\n")
+        validation = validate(
+            _empty_frame(STATS_COLUMNS),
+            _empty_frame(TIMESERIES_COLUMNS),
+            thresholds=thresholds,
+            stages=[],
+            health={},
+            run_dir=out,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        (out / "summary.json").write_text(
+            json.dumps(
+                {
+                    "version": 1,
+                    "verdict": str(validation.verdict),
+                    "reason": validation.reason,
+                    "validation": validation.to_dict(),
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
         return int(validation.exit_code)
-    validation = validate(result.stats_frame(), result.timeseries_frame(), thresholds=thresholds,
-                          stages=result.stages, health=result.health, run_dir=out, recorder=result.metrics,
-                          aborted=result.aborted, abort_reason=result.abort_reason)
+    validation = validate(
+        result.stats_frame(),
+        result.timeseries_frame(),
+        thresholds=thresholds,
+        stages=result.stages,
+        health=result.health,
+        run_dir=out,
+        recorder=result.metrics,
+        aborted=result.aborted,
+        abort_reason=result.abort_reason,
+    )
     path = result.write(out, validation.to_dict())
     total = result.summary()["totals"]
-    print(f"{validation.reason} | {total.get('count', 0)} requests, "
-          f"{total.get('rps') or 0:.1f} req/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} "
-          f"| {path}")
+    print(
+        f"{validation.reason} | {total.get('count', 0)} requests, "
+        f"{total.get('rps') or 0:.1f} req/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} "
+        f"| {path}"
+    )
     for note in result.health.get("notes", []):
         print(f"note: {note}")
     return int(validation.exit_code)
@@ -134,5 +186,7 @@ def _error(out: Path, exc: Exception) -> int:
     message = f"{type(exc).__name__}: {exc}"
     print(f"error: {message}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps({"version": 1, "verdict": "error", "reason": message}, indent=2) + "\n")
+    (out / "summary.json").write_text(
+        json.dumps({"version": 1, "verdict": "error", "reason": message}, indent=2) + "\n"
+    )
     return EXIT_ERROR

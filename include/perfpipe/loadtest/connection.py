@@ -10,6 +10,7 @@ connection, so nothing left in the buffer can be read as the next response. Head
 ``max_body_bytes``; other bodies are counted and dropped as they stream. No futures, tasks or pools
 per request: the connection calls its owner back.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,19 +59,40 @@ class Prepared:
     ``keep_body`` says that the response must be built (a check, or anything else reading it).
     """
 
-    __slots__ = ("name", "klass", "url", "raw", "head", "tail", "host", "port", "ssl", "expect", "check",
-                 "request", "no_body", "keep_body", "max_body_bytes")
+    __slots__ = (
+        "name",
+        "klass",
+        "url",
+        "raw",
+        "head",
+        "tail",
+        "host",
+        "port",
+        "ssl",
+        "expect",
+        "check",
+        "request",
+        "no_body",
+        "keep_body",
+        "max_body_bytes",
+    )
 
-    def __init__(self, endpoint: Endpoint, verify_tls: bool = True,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, secret_headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        verify_tls: bool = True,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        secret_headers: dict[str, str] | None = None,
+    ) -> None:
         self.name, self.klass, self.url = endpoint.name, endpoint.klass, endpoint.url
         own = {name.lower() for name in endpoint.headers}  # a header the scenario sets itself wins
         secrets = {name: value for name, value in (secret_headers or {}).items() if name.lower() not in own}
         headers = {**DEFAULT_HEADERS, **secrets, **endpoint.headers}
         check_headers(headers, f"endpoint {endpoint.name!r}")
         try:
-            self.request = httpx.Request(endpoint.method, endpoint.url, headers=headers, json=endpoint.json,
-                                         content=endpoint.body)
+            self.request = httpx.Request(
+                endpoint.method, endpoint.url, headers=headers, json=endpoint.json, content=endpoint.body
+            )
         except httpx.InvalidURL as exc:
             raise ValueError(f"endpoint {endpoint.name!r}.url: {exc}") from None
         self.head, self.tail = serialise_parts(self.request)
@@ -139,9 +161,13 @@ def _error_name(exc: Exception) -> str:
     message = str(exc).lower()
     if "transfer-encoding" in message and "content-length" in message:
         return "AmbiguousFraming"
-    for word, name in (("content-length", "InvalidContentLength"), ("chunk", "InvalidChunk"),
-                       ("expected http/", "InvalidStatusLine"), ("status", "InvalidStatusLine"),
-                       ("header", "InvalidHeader")):
+    for word, name in (
+        ("content-length", "InvalidContentLength"),
+        ("chunk", "InvalidChunk"),
+        ("expected http/", "InvalidStatusLine"),
+        ("status", "InvalidStatusLine"),
+        ("header", "InvalidHeader"),
+    ):
         if word in message:
             return name
     return "InvalidResponse"

@@ -6,6 +6,7 @@ when a load test worker starts and reach the engine as ``run_load_test(..., secr
 (and its worker processes over their stdin pipe), so no spec, XCom, bundle, summary, report or store
 row ever holds them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,6 +46,8 @@ def resolve(names: Iterable[str], values: Mapping[str, str] | None) -> dict[str,
     """The values for a spec's ``secret_headers``: exactly those names must be given."""
     names, values = list(names), dict(values or {})
     if {n.lower() for n in names} != {n.lower() for n in values}:
-        raise ValueError(f"secret_headers: the spec names {sorted(names)} but the worker was given "
-                         f"{sorted(values)}: resolve them from the spec's credentials_conn_id")
+        raise ValueError(
+            f"secret_headers: the spec names {sorted(names)} but the worker was given "
+            f"{sorted(values)}: resolve them from the spec's credentials_conn_id"
+        )
     return values

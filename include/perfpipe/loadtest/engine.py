@@ -4,6 +4,7 @@ A run is split into ``count`` equal parts (Airflow shards x processes); part ``i
 share of the VUs or of the arrivals from the common start ``t0``, records into its own
 ``MetricsRecorder`` and watches itself: event-loop lag, CPU, dropped sends, abort rules.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,7 @@ import random
 import time
 from bisect import bisect
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from time import perf_counter
 
 from hdrh.histogram import HdrHistogram
@@ -82,18 +83,27 @@ class Shard:
     rules stop it. ``secret_headers`` are the values of ``spec.secret_headers`` (credentials).
     """
 
-    def __init__(self, spec: LoadSpec, index: int = 0, count: int = 1,
-                 progress: Callable[[dict], None] | None = None,
-                 should_stop: Callable[[], str | bool | None] | None = None,
-                 on_abort: Callable[[str], None] | None = None, secret_headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        spec: LoadSpec,
+        index: int = 0,
+        count: int = 1,
+        progress: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], str | bool | None] | None = None,
+        on_abort: Callable[[str], None] | None = None,
+        secret_headers: dict[str, str] | None = None,
+    ):
         if not 0 <= index < count:
             raise ValueError(f"shard_index: expected 0 <= index < {count}, got {index}")
         self.spec, self.index, self.count = spec, index, count
         self.progress, self.should_stop = progress, should_stop or (lambda: False)
         self.on_abort = on_abort
         self.secret_headers = resolve(spec.secret_headers, secret_headers)
-        self.endpoints = [Prepared(e, spec.verify_tls, spec.max_body_bytes, self.secret_headers)
-                          for e in spec.endpoints if e.weight > 0]
+        self.endpoints = [
+            Prepared(e, spec.verify_tls, spec.max_body_bytes, self.secret_headers)
+            for e in spec.endpoints
+            if e.weight > 0
+        ]
         weights = [e.weight for e in spec.endpoints if e.weight > 0]
         self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
         self.rec = MetricsRecorder()
@@ -118,8 +128,7 @@ class Shard:
 
     async def connect(self, endpoint: Prepared) -> HttpConnection:
         _, conn = await asyncio.wait_for(
-            self.loop.create_connection(lambda: HttpConnection(self), endpoint.host, endpoint.port,
-                                        ssl=endpoint.ssl),
+            self.loop.create_connection(lambda: HttpConnection(self), endpoint.host, endpoint.port, ssl=endpoint.ssl),
             self.spec.timeout_s,
         )
         self.live.add(conn)
@@ -141,7 +150,9 @@ class Shard:
     def connect_failed(self, endpoint: Prepared, start: float, exc: Exception) -> None:
         if isinstance(exc, OSError) and exc.errno in GENERATOR_LIMITS:
             self.unopened += 1
-        self.record_error(endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError")
+        self.record_error(
+            endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
+        )
 
     def record_error(self, endpoint: Prepared, start: float, error: str) -> None:
         now = perf_counter()
@@ -181,16 +192,28 @@ class Shard:
         ended = perf_counter()
         cpu = 100.0 * (time.process_time() - cpu0) / max(ended - wall0, 1e-9)
         return LoadResult(
-            spec=self.spec.to_dict(), started_at=_iso(t0_epoch), ended_at=_iso(t0_epoch + (ended - self.t0)),
-            duration_s=sending_s, metrics=self.rec, stages=self.spec.stage_windows(),
-            health=self.health(cpu, start_delay), aborted=self.abort_reason is not None,
+            spec=self.spec.to_dict(),
+            started_at=_iso(t0_epoch),
+            ended_at=_iso(t0_epoch + (ended - self.t0)),
+            duration_s=sending_s,
+            metrics=self.rec,
+            stages=self.spec.stage_windows(),
+            health=self.health(cpu, start_delay),
+            aborted=self.abort_reason is not None,
             abort_reason=self.abort_reason,
         )
 
     async def control(self) -> None:
         """Every tick: ramp, sample active VUs and loop lag; every second: abort checks, sealing, progress."""
-        keep = int(max([r["window_s"] or 0 for r in self.spec.abort_rules] + [
-            (self.spec.circuit_breaker or {}).get("window_s", 0), self.spec.progress_interval_s])) + 2
+        keep = (
+            int(
+                max(
+                    [r["window_s"] or 0 for r in self.spec.abort_rules]
+                    + [(self.spec.circuit_breaker or {}).get("window_s", 0), self.spec.progress_interval_s]
+                )
+            )
+            + 2
+        )
         done_second, last_progress, last_requests = 0, 0.0, 0
         expected = perf_counter()
         while True:
@@ -227,13 +250,18 @@ class Shard:
     def report(self, elapsed: float, since: float, requests_then: int) -> None:
         stats = window_stats(self.rec, int(elapsed) - 1, int(elapsed), metric="p95_ms")  # the last whole second
         snapshot = {
-            "elapsed_s": round(elapsed, 1), "vus": self.active(),
+            "elapsed_s": round(elapsed, 1),
+            "vus": self.active(),
             "rps": round((self.requests - requests_then) / max(elapsed - since, 1e-9), 1),
-            "p95_ms": round(stats.get("p95_ms", float("nan")), 2), "requests": self.requests,
-            "errors": self.errors, "dropped": self.dropped,
+            "p95_ms": round(stats.get("p95_ms", float("nan")), 2),
+            "requests": self.requests,
+            "errors": self.errors,
+            "dropped": self.dropped,
         }
-        log.info("elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms "
-                 "errors %(errors)s dropped %(dropped)s", snapshot)
+        log.info(
+            "elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms errors %(errors)s dropped %(dropped)s",
+            snapshot,
+        )
         if self.progress is not None:
             self.progress(snapshot)
 
@@ -268,14 +296,19 @@ class Shard:
         lag_max = self.lag.get_max_value() / 1000.0 if self.lag.get_total_count() else 0.0
         reasons, notes = [], []
         if lag_p99 > spec.loop_lag_bound_ms:
-            reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms above {spec.loop_lag_bound_ms:g} ms: "
-                           "the generator could not keep up")
+            reasons.append(
+                f"event-loop lag p99 {lag_p99:.1f} ms above {spec.loop_lag_bound_ms:g} ms: "
+                "the generator could not keep up"
+            )
         if self.dropped:
-            reasons.append(f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
-                           "generator were busy (raise max_vus or add processes/shards)")
+            reasons.append(
+                f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
+                "generator were busy (raise max_vus or add processes/shards)"
+            )
         if self.unopened:
-            reasons.append(f"{self.unopened} connections could not be opened for the generator's own file or "
-                           "port limits")
+            reasons.append(
+                f"{self.unopened} connections could not be opened for the generator's own file or port limits"
+            )
         cpu_bound = cpu_percent >= spec.cpu_bound_percent
         if cpu_bound:
             cpu = f"generator CPU {cpu_percent:.0f}% at or above {spec.cpu_bound_percent:g}%"
@@ -286,11 +319,17 @@ class Shard:
         if start_delay > LATE_START_S:
             reasons.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")
         return {
-            "loop_lag_p99_ms": round(lag_p99, 3), "loop_lag_max_ms": round(lag_max, 3),
-            "cpu_percent": round(cpu_percent, 1), "dropped": self.dropped,
-            "interrupted": self.interrupted, "start_delay_s": round(start_delay, 3),
-            "processes": 1, "saturated": bool(reasons), "reasons": reasons,
-            "cpu_bound": cpu_bound and spec.model == "closed", "notes": notes,
+            "loop_lag_p99_ms": round(lag_p99, 3),
+            "loop_lag_max_ms": round(lag_max, 3),
+            "cpu_percent": round(cpu_percent, 1),
+            "dropped": self.dropped,
+            "interrupted": self.interrupted,
+            "start_delay_s": round(start_delay, 3),
+            "processes": 1,
+            "saturated": bool(reasons),
+            "reasons": reasons,
+            "cpu_bound": cpu_bound and spec.model == "closed",
+            "notes": notes,
         }
 
     # -- model hooks -------------------------------------------------------------------------------
@@ -338,8 +377,13 @@ class ClosedShard(Shard):
                 conn.close()
             return
         endpoint = self.pick()
-        if conn is not None and not conn.closed and conn.endpoint is not None and \
-                conn.endpoint.host == endpoint.host and conn.endpoint.port == endpoint.port:
+        if (
+            conn is not None
+            and not conn.closed
+            and conn.endpoint is not None
+            and conn.endpoint.host == endpoint.host
+            and conn.endpoint.port == endpoint.port
+        ):
             conn.send(endpoint, perf_counter())
         else:
             if conn is not None:
@@ -352,7 +396,7 @@ class ClosedShard(Shard):
         self.connecting += 1
         try:
             conn = await self.connect(endpoint)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             self.connect_failed(endpoint, start, exc)
             self.loop.call_later(CONNECT_BACKOFF_S, self.next, vu)
             return
@@ -420,7 +464,7 @@ class OpenShard(Shard):
         self.connecting += 1
         try:
             conn = await self.connect(endpoint)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             self.conns -= 1
             self.connect_failed(endpoint, start, exc)
             return
@@ -443,8 +487,15 @@ class OpenShard(Shard):
             pool.remove(conn)
 
 
-def make_shard(spec: LoadSpec, index: int = 0, count: int = 1, progress=None, should_stop=None,
-               on_abort=None, secret_headers: dict[str, str] | None = None) -> Shard:
+def make_shard(
+    spec: LoadSpec,
+    index: int = 0,
+    count: int = 1,
+    progress=None,
+    should_stop=None,
+    on_abort=None,
+    secret_headers: dict[str, str] | None = None,
+) -> Shard:
     if spec.journey is not None:
         from include.perfpipe.loadtest.journey.shard import make_journey_shard
 
@@ -454,4 +505,4 @@ def make_shard(spec: LoadSpec, index: int = 0, count: int = 1, progress=None, sh
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, UTC).isoformat()

@@ -3,6 +3,7 @@
 Each looks at a trailing window of whole seconds in the shard's ``MetricsRecorder``, merging the
 per-second HDR histograms (exact, never averaged percentiles).
 """
+
 from __future__ import annotations
 
 from include.perfpipe.metrics import ALL, MetricsRecorder, _decode, new_histogram
@@ -77,8 +78,11 @@ def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker:
         stats["rps"] = stats["requests"] / (second - first)
         stats["peak_vus"] = max((v for t, v in recorder.active_vus.items() if first <= t < second), default=0)
         observed = stats.get(rule["metric"])
-        if observed is not None and (stats["requests"] or rule["metric"] in ("rps", "peak_vus")) \
-                and not _HOLDS[rule["operator"]](observed, rule["limit"]):
+        if (
+            observed is not None
+            and (stats["requests"] or rule["metric"] in ("rps", "peak_vus"))
+            and not _HOLDS[rule["operator"]](observed, rule["limit"])
+        ):
             return (
                 f"abort_on_fail: {rule['metric']} of class {rule['klass']} was {observed:.4g} over "
                 f"{first}-{second} s, breaking '{rule['operator']} {rule['limit']:g}'"

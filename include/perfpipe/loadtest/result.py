@@ -3,6 +3,7 @@
 ``LoadResult.to_dict()`` is the XCom-sized JSON shape of docs/architecture.md; shards merge exactly
 with ``merge_results``; ``write`` produces ``summary.json`` (docs/summary-schema.md) and ``timeseries.csv``.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,26 +35,49 @@ class LoadResult:
 
     def to_dict(self) -> dict:
         data = {
-            "spec": self.spec, "started_at": self.started_at, "ended_at": self.ended_at,
-            "duration_s": self.duration_s, "metrics": self.metrics.to_dict(), "stages": self.stages,
-            "health": self.health, "aborted": self.aborted, "abort_reason": self.abort_reason, **self.extra,
+            "spec": self.spec,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_s": self.duration_s,
+            "metrics": self.metrics.to_dict(),
+            "stages": self.stages,
+            "health": self.health,
+            "aborted": self.aborted,
+            "abort_reason": self.abort_reason,
+            **self.extra,
         }
         if self.journey is not None:
             data["journey"] = self.journey.to_dict()
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LoadResult":
-        known = {"spec", "started_at", "ended_at", "duration_s", "metrics", "stages", "health", "aborted", "abort_reason",
-                 "journey"}
+    def from_dict(cls, data: dict) -> LoadResult:
+        known = {
+            "spec",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "metrics",
+            "stages",
+            "health",
+            "aborted",
+            "abort_reason",
+            "journey",
+        }
         missing = known - {"aborted", "abort_reason", "journey"} - set(data)
         if missing:
             raise ValueError(f"LoadResult: missing field(s) {sorted(missing)}")
         return cls(
-            spec=data["spec"], started_at=data["started_at"], ended_at=data["ended_at"],
-            duration_s=float(data["duration_s"]), metrics=MetricsRecorder.from_dict(data["metrics"]),
-            stages=list(data["stages"]), health=dict(data["health"]), aborted=bool(data.get("aborted", False)),
-            abort_reason=data.get("abort_reason"), extra={k: v for k, v in data.items() if k not in known},
+            spec=data["spec"],
+            started_at=data["started_at"],
+            ended_at=data["ended_at"],
+            duration_s=float(data["duration_s"]),
+            metrics=MetricsRecorder.from_dict(data["metrics"]),
+            stages=list(data["stages"]),
+            health=dict(data["health"]),
+            aborted=bool(data.get("aborted", False)),
+            abort_reason=data.get("abort_reason"),
+            extra={k: v for k, v in data.items() if k not in known},
             journey=JourneyStats.from_dict(data["journey"]) if data.get("journey") else None,
         )
 
@@ -75,12 +99,23 @@ class LoadResult:
         validation = validation or {}
         return {
             "version": SUMMARY_VERSION,
-            "verdict": validation.get("verdict"), "reason": validation.get("reason"),
-            "target": self.spec.get("target"), "profile": self.spec.get("profile"), "model": self.spec.get("model"),
-            "started_at": self.started_at, "ended_at": self.ended_at, "duration_s": round(self.duration_s, 3),
-            "totals": rows["total"].get("all", {"count": 0, "errors": 0}), "dropped": dropped,
-            "classes": rows["class"], "endpoints": rows["endpoint"], "stages": self.stages, "health": self.health,
-            "aborted": self.aborted, "abort_reason": self.abort_reason, "validation": validation or None,
+            "verdict": validation.get("verdict"),
+            "reason": validation.get("reason"),
+            "target": self.spec.get("target"),
+            "profile": self.spec.get("profile"),
+            "model": self.spec.get("model"),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_s": round(self.duration_s, 3),
+            "totals": rows["total"].get("all", {"count": 0, "errors": 0}),
+            "dropped": dropped,
+            "classes": rows["class"],
+            "endpoints": rows["endpoint"],
+            "stages": self.stages,
+            "health": self.health,
+            "aborted": self.aborted,
+            "abort_reason": self.abort_reason,
+            "validation": validation or None,
             "journey": self.journey.summary(self.duration_s) if self.journey is not None else None,
         }
 
@@ -130,10 +165,14 @@ def merge_results(results: list[LoadResult]) -> LoadResult:
         extra.update(r.extra)
     return LoadResult(
         spec=results[0].spec,
-        started_at=min(r.started_at for r in results), ended_at=max(r.ended_at for r in results),
+        started_at=min(r.started_at for r in results),
+        ended_at=max(r.ended_at for r in results),
         duration_s=max(r.duration_s for r in results),
         metrics=MetricsRecorder.merge([r.metrics for r in results]),
-        stages=results[0].stages, health=health, aborted=any(r.aborted for r in results),
-        abort_reason=next((r.abort_reason for r in results if r.abort_reason), None), extra=extra,
+        stages=results[0].stages,
+        health=health,
+        aborted=any(r.aborted for r in results),
+        abort_reason=next((r.abort_reason for r in results if r.abort_reason), None),
+        extra=extra,
         journey=JourneyStats.merge(journeys) if (journeys := [r.journey for r in results if r.journey]) else None,
     )

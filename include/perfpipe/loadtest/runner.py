@@ -4,6 +4,7 @@ An Airflow task runs shard ``shard_index`` of ``shard_count`` (dynamic task mapp
 its share over ``processes`` local processes; every part runs ``1 / (shard_count * processes)`` of
 the VUs or arrivals from the same ``start_at`` and the parts' results merge exactly.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,10 +82,12 @@ def run_load_test(
         probe_target(url)
     parts = shard_count * processes
     if processes == 1:
-        return run_part(spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort,
-                        secret_headers)
-    return _run_processes(spec, processes, shard_index * processes, parts, start_at, progress, should_stop,
-                          on_abort, secret_headers)
+        return run_part(
+            spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort, secret_headers
+        )
+    return _run_processes(
+        spec, processes, shard_index * processes, parts, start_at, progress, should_stop, on_abort, secret_headers
+    )
 
 
 def resolve_processes(processes: int | str) -> int:
@@ -96,8 +99,16 @@ def resolve_processes(processes: int | str) -> int:
     return processes
 
 
-def run_part(spec: LoadSpec, index: int, count: int, start_at: float, progress=None, should_stop=None,
-             on_abort=None, secret_headers: dict[str, str] | None = None) -> LoadResult:
+def run_part(
+    spec: LoadSpec,
+    index: int,
+    count: int,
+    start_at: float,
+    progress=None,
+    should_stop=None,
+    on_abort=None,
+    secret_headers: dict[str, str] | None = None,
+) -> LoadResult:
     """Run part ``index`` of ``count`` on a fresh uvloop event loop in this process."""
     import uvloop
 
@@ -113,8 +124,17 @@ def _raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start_at, progress, should_stop=None,
-                   on_abort=None, secret_headers: dict[str, str] | None = None) -> LoadResult:
+def _run_processes(
+    spec: LoadSpec,
+    processes: int,
+    first: int,
+    count: int,
+    start_at,
+    progress,
+    should_stop=None,
+    on_abort=None,
+    secret_headers: dict[str, str] | None = None,
+) -> LoadResult:
     """Run parts ``first .. first + processes - 1`` in worker subprocesses (``loadtest.worker``).
 
     Subprocesses rather than multiprocessing: nothing of the caller's ``__main__`` is re-imported and
@@ -122,17 +142,26 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     common start is then sent to all; a worker that aborts makes the parent stop the others and call
     ``on_abort``; ``should_stop``, checked at least every second once they started, stops them all.
     """
-    env = {**engine_environment(), "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                                os.environ.get("PYTHONPATH")]))}
+    env = {
+        **engine_environment(),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     workers = [
-        subprocess.Popen([sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
         for _ in range(processes)
     ]
     messages: queue_module.Queue = queue_module.Queue()
     for p, worker in enumerate(workers):
-        _send(worker, {"spec": spec.to_dict(), "index": first + p, "count": count,
-                       "secret_headers": secret_headers or {}})
+        _send(
+            worker, {"spec": spec.to_dict(), "index": first + p, "count": count, "secret_headers": secret_headers or {}}
+        )
         threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
     ready, results, latest, failure = set(), {}, {}, None
     rounds, emitted, stopped = [0] * processes, 0, False
@@ -155,8 +184,9 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
                 ready.add(p)
                 if len(ready) == processes:
                     start = start_at if start_at is not None else time.time() + 0.2
-                    run_deadline = time.monotonic() + (start - time.time()) + spec.duration_s + drain_s(spec) + \
-                        RUN_GRACE_S
+                    run_deadline = (
+                        time.monotonic() + (start - time.time()) + spec.duration_s + drain_s(spec) + RUN_GRACE_S
+                    )
                     for worker in workers:
                         _send(worker, {"start_at": start})
             elif kind == "progress":  # once every process has reported its next snapshot: their sum
@@ -186,13 +216,17 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
     if failure:
         raise RuntimeError(failure)
     if not results:
-        raise RuntimeError(f"no load test worker finished by the run deadline ({spec.duration_s:g} s + "
-                           f"{drain_s(spec) + RUN_GRACE_S:g} s grace); all {processes} were ended")
+        raise RuntimeError(
+            f"no load test worker finished by the run deadline ({spec.duration_s:g} s + "
+            f"{drain_s(spec) + RUN_GRACE_S:g} s grace); all {processes} were ended"
+        )
     merged = merge_results([results[p] for p in sorted(results)])
     if late:
         log.error("load test workers %s did not finish by the run deadline and were ended", [first + p for p in late])
-        merged.health["reasons"] = [*merged.health["reasons"], *(
-            f"part {first + p} did not finish by the run deadline and was ended: its share is missing" for p in late)]
+        merged.health["reasons"] = [
+            *merged.health["reasons"],
+            *(f"part {first + p} did not finish by the run deadline and was ended: its share is missing" for p in late),
+        ]
         merged.health["saturated"] = True
     return merged
 
@@ -200,9 +234,11 @@ def _run_processes(spec: LoadSpec, processes: int, first: int, count: int, start
 def engine_environment() -> dict[str, str]:
     """This process's environment without what could hold a secret (Airflow connections and variables,
     database URLs, secret-looking names): a worker process needs none of it."""
-    return {name: value for name, value in os.environ.items()
-            if not (name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) or looks_secret(name)
-                    or _DATABASE_URL.search(name))}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not (name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) or looks_secret(name) or _DATABASE_URL.search(name))
+    }
 
 
 def _stop_if_asked(workers: list[subprocess.Popen], stop: str | bool | None) -> bool:
@@ -234,12 +270,16 @@ def _combined_progress(latest: dict, progress) -> None:
     snaps = list(latest.values())
     combined = {
         "elapsed_s": max(s["elapsed_s"] for s in snaps),
-        "vus": sum(s["vus"] for s in snaps), "rps": round(sum(s["rps"] for s in snaps), 1),
+        "vus": sum(s["vus"] for s in snaps),
+        "rps": round(sum(s["rps"] for s in snaps), 1),
         "p95_ms": max((s["p95_ms"] for s in snaps if s["p95_ms"] == s["p95_ms"]), default=float("nan")),
-        "requests": sum(s["requests"] for s in snaps), "errors": sum(s["errors"] for s in snaps),
+        "requests": sum(s["requests"] for s in snaps),
+        "errors": sum(s["errors"] for s in snaps),
         "dropped": sum(s["dropped"] for s in snaps),
     }
-    log.info("elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms "
-             "errors %(errors)s dropped %(dropped)s", combined)
+    log.info(
+        "elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms errors %(errors)s dropped %(dropped)s",
+        combined,
+    )
     if progress is not None:
         progress(combined)

@@ -4,6 +4,7 @@
 (``include/config/scenarios/*.yaml``) and overrides (DAG Params, CLI flags) into a ``LoadSpec``:
 a plain, JSON-able description that every shard and process rebuilds its work from.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,20 +12,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
-
 from pydantic import ValidationError
 
 from include.perfpipe.durations import parse_duration
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
 from include.perfpipe.loadtest.journey.scenario import (
-    feeder_columns, feeder_rows, is_plain, read_scenario, step_urls, to_dict,
+    feeder_columns,
+    feeder_rows,
+    is_plain,
+    read_scenario,
+    step_urls,
+    to_dict,
 )
 from include.perfpipe.loadtest.target import ALLOWLIST_ENV, check_target, parse_allowlist
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
-ABORT_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "error_rate", "rps", "peak_vus")
+ABORT_METRICS = (
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "mean_ms",
+    "max_ms",
+    "error_rate",
+    "rps",
+    "peak_vus",
+)
 OPERATORS = ("<", "<=", ">", ">=")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
 MAX_TIMEOUT_S = 600.0
@@ -84,7 +100,9 @@ class LoadSpec:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verify_tls: bool = True
     abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
-    circuit_breaker: dict | None = field(default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50})
+    circuit_breaker: dict | None = field(
+        default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50}
+    )
     allowlist: list[str] = field(default_factory=list)
     loop_lag_bound_ms: float = 50.0
     cpu_bound_percent: float = 95.0
@@ -128,7 +146,7 @@ class LoadSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LoadSpec":
+    def from_dict(cls, data: dict) -> LoadSpec:
         data = dict(data)
         data["endpoints"] = [Endpoint(**e) for e in data["endpoints"]]
         return cls(**data)
@@ -149,10 +167,12 @@ def _stages(raw, where: str) -> list[dict]:
     for i, stage in enumerate(raw):
         if not isinstance(stage, dict) or set(stage) - {"duration", "target"} or "duration" not in stage:
             raise ValueError(f"{where}.stages[{i}]: expected {{duration, target}}, got {stage!r}")
-        stages.append({
-            "duration_s": parse_duration(stage["duration"], f"{where}.stages[{i}].duration"),
-            "target": _number(stage.get("target", 0), f"{where}.stages[{i}].target"),
-        })
+        stages.append(
+            {
+                "duration_s": parse_duration(stage["duration"], f"{where}.stages[{i}].duration"),
+                "target": _number(stage.get("target", 0), f"{where}.stages[{i}].target"),
+            }
+        )
     return stages
 
 
@@ -173,11 +193,21 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
     settings = {"think_time": scenario.think_time, "timeout": scenario.timeout}
     if is_plain(scenario):
         endpoints = [
-            Endpoint(name=name, url=step.url or target.rstrip("/") + step.path, method=step.method,
-                     klass=step.klass, weight=step.weight, expect_status=list(step.expect_status),
-                     headers={**scenario.headers, **step.headers}, json=step.json_body,
-                     body=step.body, check=step.check)
-            for (_, name), step in zip(step_names(Journey(steps=scenario.endpoints), flat=True).items(), scenario.endpoints)
+            Endpoint(
+                name=name,
+                url=step.url or target.rstrip("/") + step.path,
+                method=step.method,
+                klass=step.klass,
+                weight=step.weight,
+                expect_status=list(step.expect_status),
+                headers={**scenario.headers, **step.headers},
+                json=step.json_body,
+                body=step.body,
+                check=step.check,
+            )
+            for (_, name), step in zip(
+                step_names(Journey(steps=scenario.endpoints), flat=True).items(), scenario.endpoints, strict=False
+            )
         ]
         return endpoints, None, settings
     try:
@@ -212,7 +242,8 @@ def load_spec(
 
     overrides (all optional): ``vus`` (closed: constant VUs; open: ``max_vus``), ``duration`` (a
     constant level's length, or the profile's stages scaled to it), ``rate`` (constant arrival rate:
-    open model), ``max_vus``, ``stages`` (``[{duration, target}]``, from ``start``, default 0), ``model``, ``think_time``,
+    open model), ``max_vus``, ``stages`` (``[{duration, target}]``, from ``start``, default 0), ``model``,
+    ``think_time``,
     ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``,
     ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check).
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
@@ -229,8 +260,21 @@ def load_spec(
     if not isinstance(raw, dict) or set(raw) - {"model", "start", "stages", "max_vus"}:
         raise ValueError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
     unknown = set(overrides) - {
-        "vus", "duration", "rate", "max_vus", "stages", "start", "model", "think_time", "timeout", "abort_rules",
-        "circuit_breaker", "loop_lag_bound_ms", "progress_interval", "verify_tls", "max_body_bytes",
+        "vus",
+        "duration",
+        "rate",
+        "max_vus",
+        "stages",
+        "start",
+        "model",
+        "think_time",
+        "timeout",
+        "abort_rules",
+        "circuit_breaker",
+        "loop_lag_bound_ms",
+        "progress_interval",
+        "verify_tls",
+        "max_body_bytes",
     }
     if unknown:
         raise ValueError(f"overrides: unknown field(s) {sorted(unknown)}")
@@ -273,8 +317,9 @@ def load_spec(
     if scenario is not None:
         endpoints, journey, settings = load_scenario(scenario, target)
         if klass is not None and journey is not None:
-            raise ValueError(f"class: {klass!r} filters a flat endpoints list; the journey of {str(scenario)!r} "
-                             "runs all its steps")
+            raise ValueError(
+                f"class: {klass!r} filters a flat endpoints list; the journey of {str(scenario)!r} runs all its steps"
+            )
         if klass is not None:
             endpoints = [e for e in endpoints if e.klass == klass]
             if not endpoints:
@@ -287,8 +332,11 @@ def load_spec(
     if allowlist is None:  # the environment wins over the profiles file, which wins over the default
         allowlist = os.environ.get(ALLOWLIST_ENV) or config.get("target_allowlist")
     allowed = parse_allowlist(allowlist)
-    think = _think_time(overrides["think_time"]) if "think_time" in overrides else (
-        settings.get("think_time") or ThinkTime(kind="constant"))
+    think = (
+        _think_time(overrides["think_time"])
+        if "think_time" in overrides
+        else (settings.get("think_time") or ThinkTime(kind="constant"))
+    )
     if journey is not None and "think_time" in overrides:
         journey["think_time"] = think.model_dump()
 
@@ -300,15 +348,25 @@ def load_spec(
             "min_requests": int(_number(breaker.get("min_requests", 50), "circuit_breaker.min_requests")),
         }
     spec = LoadSpec(
-        target=target, model=model, stages=stages, endpoints=endpoints, start=start, max_vus=max_vus,
-        profile=profile, think_time=think.model_dump(), journey=journey,
+        target=target,
+        model=model,
+        stages=stages,
+        endpoints=endpoints,
+        start=start,
+        max_vus=max_vus,
+        profile=profile,
+        think_time=think.model_dump(),
+        journey=journey,
         timeout_s=_timeout(overrides.get("timeout", settings.get("timeout") or 30)),
         max_body_bytes=int(_number(overrides.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES), "max_body_bytes", 1)),
         verify_tls=_flag(overrides.get("verify_tls", True), "verify_tls"),
-        abort_rules=abort_rules(overrides.get("abort_rules", [])), circuit_breaker=breaker or None, allowlist=allowed,
+        abort_rules=abort_rules(overrides.get("abort_rules", [])),
+        circuit_breaker=breaker or None,
+        allowlist=allowed,
         loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
         progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),
-        credentials_conn_id=credentials_conn_id, secret_headers=list(secret_headers or []),
+        credentials_conn_id=credentials_conn_id,
+        secret_headers=list(secret_headers or []),
     )
     for url in spec.urls():
         check_target(url, allowed)
@@ -346,7 +404,11 @@ def _abort_rule(raw: dict, i: int) -> dict:
     window_s = None if window is None else max(1.0, parse_duration(window, f"{where}.window_s"))
     delay = raw.get("delay_s")
     return {
-        "suite": raw.get("suite"), "klass": str(raw.get("klass", "all")), "metric": metric, "operator": operator,
-        "limit": _number(raw.get("limit"), f"{where}.limit"), "window_s": window_s,
+        "suite": raw.get("suite"),
+        "klass": str(raw.get("klass", "all")),
+        "metric": metric,
+        "operator": operator,
+        "limit": _number(raw.get("limit"), f"{where}.limit"),
+        "window_s": window_s,
         "delay_s": parse_duration(delay, f"{where}.delay_s") if delay is not None else (window_s or 0.0),
     }

@@ -1,4 +1,5 @@
 """Which hosts a load test may hit, checked before a single request is sent."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ stdin: ``{"spec", "index", "count", "secret_headers"}`` (credentials travel on t
 stdout: ``{"kind": "ready"}``, ``{"kind": "progress", ...}``, ``{"kind": "aborted", "reason"}`` and finally
 ``{"kind": "result", "result": LoadResult.to_dict()}`` or ``{"kind": "error", "error": ...}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,10 @@ def main(stdin=None) -> None:
 
         threading.Thread(target=watch_stdin, daemon=True).start()
         result = run_part(
-            spec, job["index"], job["count"], start["start_at"],
+            spec,
+            job["index"],
+            job["count"],
+            start["start_at"],
             progress=lambda snapshot: _emit({"kind": "progress", "progress": snapshot}),
             should_stop=lambda: stops[0] if stops else None,
             on_abort=lambda reason: _emit({"kind": "aborted", "reason": reason}),

@@ -6,6 +6,7 @@ and the scenario's endpoints). Among those, the run marked as baseline wins, els
 passing run. Counts (requests, errors) grow with the run's length, so they are compared only between
 runs of the same duration; rates and latencies compare across durations.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,11 +21,15 @@ def workload_shape(spec: dict) -> dict:
     Headers, bodies and URLs are left out (they may carry secrets, and the target is compared apart).
     """
     return {
-        "model": spec.get("model"), "start": spec.get("start", 0.0), "max_vus": spec.get("max_vus", 0),
+        "model": spec.get("model"),
+        "start": spec.get("start", 0.0),
+        "max_vus": spec.get("max_vus", 0),
         "stages": [[float(s["duration_s"]), float(s["target"])] for s in spec.get("stages") or []],
         "think_time": spec.get("think_time", spec.get("think_time_s")),  # a ThinkTime dict (a pair before journeys)
-        "scenario": sorted([e.get("name"), e.get("method"), e.get("klass"), float(e.get("weight", 1.0))]
-                           for e in spec.get("endpoints") or []),
+        "scenario": sorted(
+            [e.get("name"), e.get("method"), e.get("klass"), float(e.get("weight", 1.0))]
+            for e in spec.get("endpoints") or []
+        ),
         "journey": _journey_shape(spec.get("journey")),
     }
 
@@ -36,11 +41,18 @@ def _journey_shape(scenario: dict | None) -> dict | None:
         return None
 
     def steps(phase: str) -> list:
-        return [[s.get("name"), s.get("method"), s.get("path") or s.get("url"), s.get("class") or s.get("klass")]
-                for s in journey.get(phase) or []]
+        return [
+            [s.get("name"), s.get("method"), s.get("path") or s.get("url"), s.get("class") or s.get("klass")]
+            for s in journey.get(phase) or []
+        ]
 
-    return {"setup": steps("setup"), "steps": steps("steps"), "teardown": steps("teardown"),
-            "pacing": journey.get("pacing"), "think_time": journey.get("think_time")}
+    return {
+        "setup": steps("setup"),
+        "steps": steps("steps"),
+        "teardown": steps("teardown"),
+        "pacing": journey.get("pacing"),
+        "think_time": journey.get("think_time"),
+    }
 
 
 def shape_of(load: dict | None) -> dict | None:
@@ -53,9 +65,15 @@ def shape_difference(current: dict, other: dict | None) -> str | None:
     """What makes ``other`` incomparable with ``current`` (None when they match)."""
     if not other:
         return "its workload shape was not recorded"
-    for key, label in (("model", "load model"), ("stages", "stage plan (durations and VUs or rate)"),
-                       ("start", "start level"), ("max_vus", "max VUs"), ("think_time", "think time"),
-                       ("scenario", "scenario"), ("journey", "journey")):
+    for key, label in (
+        ("model", "load model"),
+        ("stages", "stage plan (durations and VUs or rate)"),
+        ("start", "start level"),
+        ("max_vus", "max VUs"),
+        ("think_time", "think time"),
+        ("scenario", "scenario"),
+        ("journey", "journey"),
+    ):
         if current.get(key) != other.get(key):
             return f"a different {label}"
     return None
@@ -78,8 +96,10 @@ def choose_baseline(shape: dict | None, candidates: list[dict]) -> tuple[dict | 
     if not candidates:
         return None, "no earlier run of this target and profile"
     reasons = sorted({shape_difference(shape, c.get("shape")) or "no pass verdict" for c in candidates})
-    return None, (f"no comparable baseline: the {len(candidates)} earlier run(s) of this target and profile "
-                  f"have {'; '.join(reasons)}")
+    return None, (
+        f"no comparable baseline: the {len(candidates)} earlier run(s) of this target and profile "
+        f"have {'; '.join(reasons)}"
+    )
 
 
 def comparable(metric: str, baseline_duration_s: float | None, current_duration_s: float | None) -> bool:

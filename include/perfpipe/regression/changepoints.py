@@ -6,6 +6,7 @@ exactly E-Divisive's statistic ``Q(tau)`` (alpha = 1). Each new split is kept on
 E-Divisive's permutation test (values shuffled within the current segments); the search stops at
 the first split that does not. See docs/regression.md for the choice and a measured comparison.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,11 @@ import numpy as np
 
 
 def detect_change_points(
-    values: Sequence[float], min_size: int = 3, alpha: float = 0.01, permutations: int = 199, seed: int = 0,
+    values: Sequence[float],
+    min_size: int = 3,
+    alpha: float = 0.01,
+    permutations: int = 199,
+    seed: int = 0,
 ) -> list[int]:
     """Indices (ascending) where a new regime starts in ``values``; ``[]`` if none is significant.
 
@@ -86,11 +91,15 @@ def _split_gains(segment: np.ndarray, min_size: int) -> np.ndarray:
 
 
 def _permutation_p_value(
-    series: np.ndarray, bounds: list[int], observed: float, min_size: int, permutations: int,
+    series: np.ndarray,
+    bounds: list[int],
+    observed: float,
+    min_size: int,
+    permutations: int,
     rng: np.random.Generator,
 ) -> float:
     """Share of shuffles (within each current segment) whose best split scores >= ``observed``."""
-    segments = [series[s:e] for s, e in zip([0, *bounds[:-1]], bounds) if e - s >= 2 * min_size]
+    segments = [series[s:e] for s, e in zip([0, *bounds[:-1]], bounds, strict=False) if e - s >= 2 * min_size]
     at_least = 0
     for _ in range(permutations):
         best = max(_split_gains(rng.permutation(segment), min_size).max() for segment in segments)
@@ -106,7 +115,7 @@ def _energy_cost():
         model = "energy"
         min_size = 1
 
-        def fit(self, signal: np.ndarray) -> "EnergyCost":
+        def fit(self, signal: np.ndarray) -> EnergyCost:
             self.signal = signal.reshape(len(signal), -1)
             flat = self.signal[:, 0]
             distances = np.abs(flat[:, None] - flat[None, :])

@@ -5,6 +5,7 @@
 ``baseline``    show, or with ``--mark`` set, the baseline run of a target and profile (results store).
 Exit codes: 0 no regression, 1 significant regression, 3 bad input or unreachable store.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,11 @@ RESULTS_DB_ENV = "PERFPIPE_DB_URL"
 
 def register(subparsers) -> None:
     compare = subparsers.add_parser(
-        "compare", help="compare a run with its baseline (Mann-Whitney U over per-second windows)",
+        "compare",
+        help="compare a run with its baseline (Mann-Whitney U over per-second windows)",
         description="Compare two saved runs (a folder with summary.json and timeseries.csv, or a LoadResult "
-                    "JSON file) per class and endpoint on p50, p95, p99, req/s and error rate. "
-                    "Exit codes: 0 no significant regression, 1 significant regression, 3 bad input.",
+        "JSON file) per class and endpoint on p50, p95, p99, req/s and error rate. "
+        "Exit codes: 0 no significant regression, 1 significant regression, 3 bad input.",
     )
     compare.add_argument("--baseline", required=True, help="baseline run folder or LoadResult JSON file")
     compare.add_argument("--current", required=True, help="current run folder or LoadResult JSON file")
@@ -32,10 +34,11 @@ def register(subparsers) -> None:
     compare.set_defaults(func=run_compare)
 
     regression = subparsers.add_parser(
-        "regression", help="check a stored run against its baseline and the history (results store)",
+        "regression",
+        help="check a stored run against its baseline and the history (results store)",
         description="Compare a stored run (default: the latest of the target and profile) with its baseline "
-                    "(the marked one, else the last passing run) and find change points in the recent history. "
-                    "Exit codes: 0 no significant regression, 1 significant regression, 3 bad input or store.",
+        "(the marked one, else the last passing run) and find change points in the recent history. "
+        "Exit codes: 0 no significant regression, 1 significant regression, 3 bad input or store.",
     )
     _add_store(regression)
     regression.add_argument("--run", nargs=2, metavar=("DAG_ID", "RUN_ID"), help="the run (default: latest)")
@@ -45,9 +48,10 @@ def register(subparsers) -> None:
     regression.set_defaults(func=run_regression)
 
     baseline = subparsers.add_parser(
-        "baseline", help="show or mark the baseline run of a target and profile (results store)",
+        "baseline",
+        help="show or mark the baseline run of a target and profile (results store)",
         description="Print the baseline of a target and profile: the marked run, else the most recent passing "
-                    "run. --mark makes the given run the baseline first (replacing any earlier mark).",
+        "run. --mark makes the given run the baseline first (replacing any earlier mark).",
     )
     _add_store(baseline)
     baseline.add_argument("--mark", nargs=2, metavar=("DAG_ID", "RUN_ID"), help="mark this run as the baseline")
@@ -56,17 +60,20 @@ def register(subparsers) -> None:
 
 def _add_thresholds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    parser.add_argument("--min-change-pct", type=float, default=5.0,
-                        help="smallest change in %% that counts (default 5)")
-    parser.add_argument("--min-change-ms", type=float, default=1.0,
-                        help="smallest latency change in ms that counts (default 1)")
+    parser.add_argument(
+        "--min-change-pct", type=float, default=5.0, help="smallest change in %% that counts (default 5)"
+    )
+    parser.add_argument(
+        "--min-change-ms", type=float, default=1.0, help="smallest latency change in ms that counts (default 1)"
+    )
 
 
 def _add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="the target the runs measured")
     parser.add_argument("--profile", required=True, help="the load profile (smoke, load, ...)")
-    parser.add_argument("--results-db", default=os.environ.get(RESULTS_DB_ENV),
-                        help=f"results store DSN (default ${RESULTS_DB_ENV})")
+    parser.add_argument(
+        "--results-db", default=os.environ.get(RESULTS_DB_ENV), help=f"results store DSN (default ${RESULTS_DB_ENV})"
+    )
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -74,9 +81,13 @@ def run_compare(args: argparse.Namespace) -> int:
     from include.perfpipe.regression.rundir import read_run
 
     try:
-        comparison = compare_runs(read_run(args.baseline, "baseline"), read_run(args.current, "current"),
-                                  alpha=args.alpha, min_change_pct=args.min_change_pct,
-                                  min_change_ms=args.min_change_ms)
+        comparison = compare_runs(
+            read_run(args.baseline, "baseline"),
+            read_run(args.current, "current"),
+            alpha=args.alpha,
+            min_change_pct=args.min_change_pct,
+            min_change_ms=args.min_change_ms,
+        )
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
@@ -101,16 +112,26 @@ def run_regression(args: argparse.Namespace) -> int:
         base_frames = store.run_frames(base["dag_id"], base["run_id"]) if base else None
         comparison = None
         if base_frames is not None:
-            comparison = compare_runs(base_frames, current, alpha=args.alpha, min_change_pct=args.min_change_pct,
-                                      min_change_ms=args.min_change_ms)
+            comparison = compare_runs(
+                base_frames,
+                current,
+                alpha=args.alpha,
+                min_change_pct=args.min_change_pct,
+                min_change_ms=args.min_change_ms,
+            )
         section = regression_section(comparison, history)
     except (ValueError, psycopg.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
-    print(f"run {dag_id}/{run_id}; baseline " + (f"{base['dag_id']}/{base['run_id']}" if base_frames is not None else "none"))
+    print(
+        f"run {dag_id}/{run_id}; baseline "
+        + (f"{base['dag_id']}/{base['run_id']}" if base_frames is not None else "none")
+    )
     for point in section["change_points"]:
-        print(f"change point: {point['metric']} {point['klass']} at {point['run_id']} "
-              f"({point['before']:.4g} -> {point['after']:.4g}, {point['direction']})")
+        print(
+            f"change point: {point['metric']} {point['klass']} at {point['run_id']} "
+            f"({point['before']:.4g} -> {point['after']:.4g}, {point['direction']})"
+        )
     if comparison is None:
         print("ok: " + section["gate"]["reason"])
         _write(args.out, section)
@@ -133,8 +154,10 @@ def run_baseline(args: argparse.Namespace) -> int:
         print(f"no baseline for target={args.target!r} profile={args.profile!r} (no marked or passing run)")
         return 0
     how = "marked" if base["is_baseline"] else "last passing run"
-    print(f"baseline ({how}): {base['dag_id']}/{base['run_id']} started {base['started_at']} "
-          f"p95 {base['p95_ms']} ms, {base['rps']} req/s")
+    print(
+        f"baseline ({how}): {base['dag_id']}/{base['run_id']} started {base['started_at']} "
+        f"p95 {base['p95_ms']} ms, {base['rps']} req/s"
+    )
     return 0
 
 
@@ -152,8 +175,11 @@ def _report(comparison, out: str | None, extra: dict | None) -> int:
 
     decision = gate_decision(comparison)
     tested = comparison[comparison["test"] != "none"]
-    print(tested[["name", "metric", "baseline", "current", "change_pct", "p_value", "direction"]]
-          .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        tested[["name", "metric", "baseline", "current", "change_pct", "p_value", "direction"]].to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"
+        )
+    )
     print(("REGRESSION: " if decision["regressed"] else "ok: ") + decision["reason"])
     _write(out, extra if extra is not None else {"gate": decision, "comparison": comparison_records(comparison)})
     return REGRESSED_EXIT if decision["regressed"] else 0

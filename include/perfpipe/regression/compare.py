@@ -7,6 +7,7 @@ comparison; their values are the median per-second percentile, the mean req/s an
 The per-second frame has no endpoint breakdown, so endpoint rows come from the whole-run stats frame and
 carry no test (``p_value`` NaN, never significant). Method and measured error rates: docs/regression.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,19 @@ from include.perfpipe.regression.frames import run_frames, steady_seconds
 METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
 HIGHER_IS_BETTER = frozenset({"rps"})
 COMPARISON_COLUMNS = [
-    "scope", "name", "klass", "metric", "baseline", "current", "change_pct", "p_value", "significant",
-    "direction", "test", "n_baseline", "n_current",
+    "scope",
+    "name",
+    "klass",
+    "metric",
+    "baseline",
+    "current",
+    "change_pct",
+    "p_value",
+    "significant",
+    "direction",
+    "test",
+    "n_baseline",
+    "n_current",
 ]
 MIN_WINDOWS = 5
 MAX_CORRELATION = 0.9  # cap on r1 and on phi: a side's inflation is at most 1 + 2 * 0.9 / (1 - 0.9) = 19
@@ -39,8 +51,9 @@ class Windows(NamedTuple):
     summary: float
 
 
-def compare_runs(baseline: dict, current: dict, alpha: float = 0.05, min_change_pct: float = 5.0,
-                 min_change_ms: float = 1.0) -> pd.DataFrame:
+def compare_runs(
+    baseline: dict, current: dict, alpha: float = 0.05, min_change_pct: float = 5.0, min_change_ms: float = 1.0
+) -> pd.DataFrame:
     """One row per (scope, name, metric): the change from ``baseline`` to ``current`` and its significance.
 
     ``baseline``/``current``: ``{"stats", "timeseries", "stages"}`` (or ``LoadResult`` dicts).
@@ -86,16 +99,21 @@ def _windows_by_class(seconds: pd.DataFrame) -> dict[str, dict[str, Windows]]:
         rows = rows.set_index("t")
         rps = rows["rps"].reindex(every_second, fill_value=0.0).to_numpy(float)  # an idle second is 0 req/s
         served = rows[rows["requests"] > 0]
-        out[klass] = {"rps": Windows(rps, _segments(every_second, every_second),
-                                     float(rps.mean()) if len(rps) else math.nan)}
+        out[klass] = {
+            "rps": Windows(rps, _segments(every_second, every_second), float(rps.mean()) if len(rps) else math.nan)
+        }
         for metric in ("p50_ms", "p95_ms", "p99_ms"):
             values = served[metric].to_numpy(float)
             finite = np.isfinite(values)
-            out[klass][metric] = Windows(values[finite], _segments(served.index[finite], every_second),
-                                         float(np.median(values[finite])) if finite.any() else math.nan)
+            out[klass][metric] = Windows(
+                values[finite],
+                _segments(served.index[finite], every_second),
+                float(np.median(values[finite])) if finite.any() else math.nan,
+            )
         requests = served["requests"].sum()
         out[klass]["error_rate"] = Windows(
-            (served["errors"] / served["requests"]).to_numpy(float), _segments(served.index, every_second),
+            (served["errors"] / served["requests"]).to_numpy(float),
+            _segments(served.index, every_second),
             float(served["errors"].sum() / requests) if requests else math.nan,
         )
     return out
@@ -118,17 +136,17 @@ def _tested_row(scope, name, klass, metric, base, cur) -> dict:
         c = cur.summary if cur is not None else math.nan
         return _row(scope, name, klass, metric, b, c, math.nan, "none", 0, 0)
     p_value, test = _mann_whitney_serial(base, cur)
-    return _row(scope, name, klass, metric, base.summary, cur.summary, p_value, test,
-                len(base.values), len(cur.values))
+    return _row(scope, name, klass, metric, base.summary, cur.summary, p_value, test, len(base.values), len(cur.values))
 
 
 def _judge(rows: list[dict], alpha: float, min_change_pct: float, min_change_ms: float) -> None:
     """Holm-adjust the p-values of the tested rows, then mark significant changes and their direction."""
     tested = [r for r in rows if not math.isnan(r["p_value"])]
-    for row, adjusted in zip(tested, _holm([r["p_value"] for r in tested])):
+    for row, adjusted in zip(tested, _holm([r["p_value"] for r in tested]), strict=False):
         row["p_value"] = adjusted
         large = abs(row["change_pct"]) >= min_change_pct and (
-            not row["metric"].endswith("_ms") or abs(row["current"] - row["baseline"]) >= min_change_ms)
+            not row["metric"].endswith("_ms") or abs(row["current"] - row["baseline"]) >= min_change_ms
+        )
         row["significant"] = bool(adjusted < alpha and large)
         if row["significant"]:
             worse = row["change_pct"] < 0 if row["metric"] in HIGHER_IS_BETTER else row["change_pct"] > 0
@@ -244,9 +262,19 @@ def change_pct(base: float, cur: float) -> float:
 
 def _row(scope, name, klass, metric, base, cur, p_value, test, n_base, n_cur) -> dict:
     return {
-        "scope": scope, "name": name, "klass": klass, "metric": metric, "baseline": base, "current": cur,
-        "change_pct": change_pct(base, cur), "p_value": p_value, "significant": False,
-        "direction": "unchanged", "test": test, "n_baseline": n_base, "n_current": n_cur,
+        "scope": scope,
+        "name": name,
+        "klass": klass,
+        "metric": metric,
+        "baseline": base,
+        "current": cur,
+        "change_pct": change_pct(base, cur),
+        "p_value": p_value,
+        "significant": False,
+        "direction": "unchanged",
+        "test": test,
+        "n_baseline": n_base,
+        "n_current": n_cur,
     }
 
 

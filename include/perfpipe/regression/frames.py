@@ -1,4 +1,5 @@
 """The frames a comparison reads: a run's stats and per-second frames, cut to its steady state."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -44,7 +45,9 @@ def steady_seconds(timeseries: pd.DataFrame, stages: list[dict], label: str = "r
         inside |= (t >= stage["start_s"]) & (t + 1 <= stage["end_s"])
     if not inside.any():
         seconds = f"{t.min()}..{t.max()}" if len(t) else "none"
-        raise ValueError(f"{label}.stages: no whole second of per-second data (t {seconds}) lies in a hold stage {holds}")
+        raise ValueError(
+            f"{label}.stages: no whole second of per-second data (t {seconds}) lies in a hold stage {holds}"
+        )
     return timeseries[inside]
 
 

@@ -1,4 +1,5 @@
 """Gate decisions: does a comparison fail the nightly run, and what is a release gate's final verdict."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -70,4 +71,4 @@ def _checked_result(index: int, result: tuple, planned: list[str]) -> tuple[str,
 
 
 def _verdict(verdict: str, reason: str, ran: list[str], planned: list[str]) -> dict:
-    return {"verdict": verdict, "reason": reason, "ran": ran, "skipped": planned[len(ran):]}
+    return {"verdict": verdict, "reason": reason, "ran": ran, "skipped": planned[len(ran) :]}

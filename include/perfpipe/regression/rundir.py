@@ -5,6 +5,7 @@ name and top-level ``stages``) and by the report (rows in lists, ``loadtest.stag
 per-second data comes from ``timeseries.csv`` beside it. A ``summary.json`` holding ``metrics`` (a
 ``MetricsRecorder`` dict) needs no CSV.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The JSON-able regression section of a report and of summary.json (shape: docs/regression.md)."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,11 @@ _RUN_COLUMNS = ("dag_id", "run_id", "started_at", "version", "verdict", "is_base
 
 
 def regression_section(
-    comparison: pd.DataFrame | None, history: pd.DataFrame, metric_columns: Sequence[str] = TREND_METRICS,
-    min_size: int = 3, alpha: float = 0.01,
+    comparison: pd.DataFrame | None,
+    history: pd.DataFrame,
+    metric_columns: Sequence[str] = TREND_METRICS,
+    min_size: int = 3,
+    alpha: float = 0.01,
 ) -> dict:
     """Comparison rows, gate decision, trend series and change points of ``history``.
 
@@ -35,8 +39,9 @@ def regression_section(
     section = {
         "baseline_found": comparison is not None,
         "comparison": comparison_records(comparison) if comparison is not None else [],
-        "gate": gate_decision(comparison) if comparison is not None else
-        {"regressed": False, "reason": "no baseline to compare with"},
+        "gate": gate_decision(comparison)
+        if comparison is not None
+        else {"regressed": False, "reason": "no baseline to compare with"},
         "change_points": change_points,
         "trend": [_trend_point(run, i, series) for i, run in enumerate(runs)],
     }
@@ -65,28 +70,42 @@ def _trend(history: pd.DataFrame, metric_columns: Sequence[str]) -> tuple[list[d
     wide = wide.reindex(pd.MultiIndex.from_frame(order[keys]))
     classes = sorted(set(long["klass"]), key=lambda k: (k != ALL, k))
     return runs, {
-        (m, k): wide[(m, k)].to_numpy(float) for m in metrics for k in classes
+        (m, k): wide[(m, k)].to_numpy(float)
+        for m in metrics
+        for k in classes
         if (m, k) in wide.columns and wide[(m, k)].notna().any()
     }
 
 
-def _change_points(metric: str, klass: str, values: np.ndarray, runs: list[dict], min_size: int, alpha: float) -> list[dict]:
+def _change_points(
+    metric: str, klass: str, values: np.ndarray, runs: list[dict], min_size: int, alpha: float
+) -> list[dict]:
     present = np.flatnonzero(np.isfinite(values))
     found = detect_change_points(values[present], min_size=min_size, alpha=alpha)
     bounds = [0, *found, len(present)]
     out = []
-    for before_start, at, after_end in zip(bounds, bounds[1:], bounds[2:]):
+    for before_start, at, after_end in zip(bounds, bounds[1:], bounds[2:], strict=False):
         before = float(np.median(values[present[before_start:at]]))
         after = float(np.median(values[present[at:after_end]]))
         change = change_pct(before, after)
         worse = change < 0 if metric in HIGHER_IS_BETTER else change > 0
         run = runs[present[at]]
-        out.append({
-            "metric": metric, "klass": klass, "index": int(present[at]), "run_id": run["run_id"],
-            "dag_id": run.get("dag_id"), "started_at": run["started_at"], "before": before, "after": after,
-            "change_pct": _json_number(change),
-            "direction": "unchanged" if change == 0 or math.isnan(change) else ("regression" if worse else "improvement"),
-        })
+        out.append(
+            {
+                "metric": metric,
+                "klass": klass,
+                "index": int(present[at]),
+                "run_id": run["run_id"],
+                "dag_id": run.get("dag_id"),
+                "started_at": run["started_at"],
+                "before": before,
+                "after": after,
+                "change_pct": _json_number(change),
+                "direction": "unchanged"
+                if change == 0 or math.isnan(change)
+                else ("regression" if worse else "improvement"),
+            }
+        )
     return out
 
 

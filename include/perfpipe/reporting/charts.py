@@ -1,4 +1,5 @@
 """Interactive plotly charts, rendered offline: the plotly.js bundle is inlined once by the page, not here."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -10,16 +11,27 @@ _RAMP_FILL = "rgba(255, 165, 0, 0.12)"
 
 
 def _div(fig, div_id: str) -> str:
-    fig.update_layout(margin={"l": 60, "r": 60, "t": 50, "b": 40}, height=360, template="plotly_white",
-                      legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(
+        margin={"l": 60, "r": 60, "t": 50, "b": 40},
+        height=360,
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+    )
     return fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG, div_id=div_id)
 
 
 def _shade_ramps(fig, stages: list[dict]) -> None:
     for stage in stages:
         if stage.get("kind") == "ramp":
-            fig.add_vrect(x0=stage["start_s"], x1=stage["end_s"], fillcolor=_RAMP_FILL, line_width=0, layer="below",
-                          annotation_text="ramp", annotation_position="top left")
+            fig.add_vrect(
+                x0=stage["start_s"],
+                x1=stage["end_s"],
+                fillcolor=_RAMP_FILL,
+                line_width=0,
+                layer="below",
+                annotation_text="ramp",
+                annotation_position="top left",
+            )
 
 
 def load_charts(load: dict) -> list[str]:
@@ -35,26 +47,40 @@ def load_charts(load: dict) -> list[str]:
 
     throughput = make_subplots(specs=[[{"secondary_y": True}]])
     throughput.add_trace(go.Scatter(x=total["t"], y=total["rps"], name="req/s", mode="lines"))
-    throughput.add_trace(go.Scatter(x=total["t"], y=total["errors"], name="errors/s", mode="lines",
-                                    line={"color": "crimson"}))
-    throughput.add_trace(go.Scatter(x=total["t"], y=total["active_vus"], name="active VUs", mode="lines",
-                                    line={"dash": "dot", "color": "gray"}), secondary_y=True)
+    throughput.add_trace(
+        go.Scatter(x=total["t"], y=total["errors"], name="errors/s", mode="lines", line={"color": "crimson"})
+    )
+    throughput.add_trace(
+        go.Scatter(
+            x=total["t"], y=total["active_vus"], name="active VUs", mode="lines", line={"dash": "dot", "color": "gray"}
+        ),
+        secondary_y=True,
+    )
     throughput.update_layout(title="Throughput, errors and active virtual users")
     throughput.update_xaxes(title_text="seconds since start")
     throughput.update_yaxes(title_text="per second", secondary_y=False, rangemode="tozero")
     few_vus = total["active_vus"].max() <= 10  # whole-number ticks, not 0.189 of a user
-    throughput.update_yaxes(title_text="VUs", secondary_y=True, rangemode="tozero", showgrid=False,
-                            **({"tickmode": "linear", "tick0": 0, "dtick": 1} if few_vus else {}))
+    throughput.update_yaxes(
+        title_text="VUs",
+        secondary_y=True,
+        rangemode="tozero",
+        showgrid=False,
+        **({"tickmode": "linear", "tick0": 0, "dtick": 1} if few_vus else {}),
+    )
     _shade_ramps(throughput, stages)
 
     latency = go.Figure()
     for col, name in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
         latency.add_trace(go.Scatter(x=total["t"], y=total[col], name=f"{name} (all)", mode="lines"))
     for klass, group in series[series["klass"] != ALL].groupby("klass"):
-        latency.add_trace(go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {klass}", mode="lines",
-                                     visible="legendonly"))
-    latency.update_layout(title="Latency percentiles per second (ms)", xaxis_title="seconds since start",
-                          yaxis={"title": {"text": "ms"}, "rangemode": "tozero"})
+        latency.add_trace(
+            go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {klass}", mode="lines", visible="legendonly")
+        )
+    latency.update_layout(
+        title="Latency percentiles per second (ms)",
+        xaxis_title="seconds since start",
+        yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
+    )
     _shade_ramps(latency, stages)
     return [_div(throughput, "chart-throughput"), _div(latency, "chart-latency")]
 
@@ -74,7 +100,7 @@ def trend_chart(history: list[dict], regression: dict | None = None) -> str | No
     fig.add_trace(go.Scatter(x=labels, y=points["p95_ms"], name="p95 ms", mode="lines+markers"))
     fig.add_trace(go.Scatter(x=labels, y=points["p99_ms"], name="p99 ms", mode="lines+markers"))
     fig.add_trace(go.Bar(x=labels, y=points["rps"], name="req/s", opacity=0.3), secondary_y=True)
-    label_of = dict(zip(points["run_id"], labels))
+    label_of = dict(zip(points["run_id"], labels, strict=False))
     regression = regression or {}
     by_class: dict[str, dict[str, float]] = {}
     for point in regression.get("trend") or []:
@@ -82,18 +108,41 @@ def trend_chart(history: list[dict], regression: dict | None = None) -> str | No
             if klass != ALL and point.get("run_id") in label_of:
                 by_class.setdefault(klass, {})[point["run_id"]] = value
     for klass, values in sorted(by_class.items()):
-        fig.add_trace(go.Scatter(x=labels, y=[values.get(r) for r in points["run_id"]], name=f"p95 {klass}",
-                                 mode="lines+markers", visible="legendonly", line={"dash": "dot"}))
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=[values.get(r) for r in points["run_id"]],
+                name=f"p95 {klass}",
+                mode="lines+markers",
+                visible="legendonly",
+                line={"dash": "dot"},
+            )
+        )
     marked: dict[str, list[str]] = {}
     for cp in regression.get("change_points") or []:
         if cp.get("run_id") in label_of:
             where = "" if cp.get("klass") == ALL else f" ({cp.get('klass')})"
             marked.setdefault(label_of[cp["run_id"]], []).append(f"{cp.get('metric')}{where} {cp.get('direction')}")
     for label, notes in marked.items():
-        fig.add_shape(type="line", xref="x", yref="paper", x0=label, x1=label, y0=0, y1=1,
-                      line={"dash": "dash", "color": "crimson"})
-        fig.add_annotation(x=label, y=1, yref="paper", text="change: " + ", ".join(notes), showarrow=False,
-                           font={"color": "crimson", "size": 10}, yanchor="bottom")
+        fig.add_shape(
+            type="line",
+            xref="x",
+            yref="paper",
+            x0=label,
+            x1=label,
+            y0=0,
+            y1=1,
+            line={"dash": "dash", "color": "crimson"},
+        )
+        fig.add_annotation(
+            x=label,
+            y=1,
+            yref="paper",
+            text="change: " + ", ".join(notes),
+            showarrow=False,
+            font={"color": "crimson", "size": 10},
+            yanchor="bottom",
+        )
     fig.update_layout(title=f"Trend over the last {len(points)} runs")
     fig.update_xaxes(showticklabels=False, title_text="runs, oldest first (hover for run id)")
     fig.update_yaxes(title_text="ms", secondary_y=False, rangemode="tozero")  # 51 -> 54 ms is no cliff

@@ -1,4 +1,5 @@
 """``python -m include.perfpipe report``: render a saved run bundle, optionally against the results history."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,14 +12,18 @@ RESULTS_DB_ENV = "PERFPIPE_DB_URL"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "report", help="render report.html, summary.md, summary.json and junit.xml from a run bundle (JSON file)",
+        "report",
+        help="render report.html, summary.md, summary.json and junit.xml from a run bundle (JSON file)",
         description="Render a run bundle (docs/architecture.md) into a report folder. With --results-db the "
-                    "run is also saved to the results history and compared with its baseline and recent runs.",
+        "run is also saved to the results history and compared with its baseline and recent runs.",
     )
     parser.add_argument("bundle", type=Path, help="JSON file with the run bundle")
     parser.add_argument("--out", type=Path, required=True, help="folder to render into")
-    parser.add_argument("--results-db", default=os.environ.get(RESULTS_DB_ENV),
-                        help=f"results store DSN (default ${RESULTS_DB_ENV}); omit to render without history")
+    parser.add_argument(
+        "--results-db",
+        default=os.environ.get(RESULTS_DB_ENV),
+        help=f"results store DSN (default ${RESULTS_DB_ENV}); omit to render without history",
+    )
     parser.add_argument("--history", type=int, default=20, help="runs in the trend (default 20)")
     parser.set_defaults(func=run)
 

@@ -1,4 +1,5 @@
 """``report.html``: one self-contained page (plotly.js inlined once, no CDN), autoescaped Jinja2."""
+
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
@@ -38,8 +39,11 @@ def report_href(other: object, own: object) -> str:
     (``<root>/<dag_id>/<run>/report.html``), so it works offline and inside the Airflow UI alike."""
     href, mine = urlsplit(str(other or "")), urlsplit(str(own or ""))
     theirs, ours = PurePosixPath(href.path), PurePosixPath(mine.path)
-    if (href.scheme, href.netloc) == (mine.scheme, mine.netloc) and len(theirs.parts) > 3 \
-            and theirs.parents[2] == ours.parents[2]:
+    if (
+        (href.scheme, href.netloc) == (mine.scheme, mine.netloc)
+        and len(theirs.parts) > 3
+        and theirs.parents[2] == ours.parents[2]
+    ):
         return quote(f"../../{theirs.parts[-3]}/{theirs.parts[-2]}/{theirs.name}")
     return safe_href(other)
 
@@ -47,7 +51,9 @@ def report_href(other: object, own: object) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("include.perfpipe.reporting", "templates"),
-        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.filters["safe_href"] = safe_href
     env.filters["report_href"] = report_href
@@ -61,7 +67,9 @@ def render_html(summary: dict, load_charts: list[str], trend_chart: str | None, 
 
     template = _environment().get_template("report.html.j2")
     return template.render(
-        s=summary, load_charts=load_charts, trend_chart=trend_chart,
+        s=summary,
+        load_charts=load_charts,
+        trend_chart=trend_chart,
         statements=statements_view((summary.get("database") or {}).get("statements_delta") or []),
         plotly_js=get_plotlyjs().replace("</script", "<\\/script"),
         data_docs_href=data_docs_href((summary.get("validation") or {}).get("data_docs"), out_dir),

@@ -1,4 +1,5 @@
 """``summary.md``: a short summary for a PR comment or a chat message."""
+
 from __future__ import annotations
 
 import re
@@ -45,21 +46,29 @@ def render_markdown(summary: dict) -> str:
     failed = [c for c in summary["thresholds"] if not c["success"]]
     lines += ["", f"Thresholds: {len(summary['thresholds']) - len(failed)} passed, {len(failed)} failed."]
     for c in failed[:MAX_FAILED_LISTED]:
-        lines.append(f"- {md_text(c.get('klass'))} {md_text(c.get('metric'))} ({md_text(c.get('window'))}): "
-                     f"observed {md_text(c.get('observed'))}, limit {md_text(c.get('operator'))} "
-                     f"{md_text(c.get('threshold'))}")
+        lines.append(
+            f"- {md_text(c.get('klass'))} {md_text(c.get('metric'))} ({md_text(c.get('window'))}): "
+            f"observed {md_text(c.get('observed'))}, limit {md_text(c.get('operator'))} "
+            f"{md_text(c.get('threshold'))}"
+        )
     if len(failed) > MAX_FAILED_LISTED:
         lines.append(f"- … and {len(failed) - MAX_FAILED_LISTED} more in the report")
     if summary.get("database"):
         counts = summary["database"]["counts"]
-        lines += ["", f"DB findings: {counts['critical']} critical, {counts['warning']} warnings, {counts['info']} info."]
+        lines += [
+            "",
+            f"DB findings: {counts['critical']} critical, {counts['warning']} warnings, {counts['info']} info.",
+        ]
         headline = (summary["database"].get("tuning") or {}).get("headline")
         if headline:
             lines += ["", f"DB tuning: {md_text(headline)}."]
     baseline = summary.get("baseline")
     if baseline:
-        deltas = [f"{m} {d['delta_pct']:+.1f} %" for m, d in baseline["metrics"].items()
-                  if m in ("rps", "p95_ms", "p99_ms") and d["delta_pct"] is not None]
+        deltas = [
+            f"{m} {d['delta_pct']:+.1f} %"
+            for m, d in baseline["metrics"].items()
+            if m in ("rps", "p95_ms", "p99_ms") and d["delta_pct"] is not None
+        ]
         if deltas:
             lines += ["", f"Against baseline {md_code(baseline['run_id'])}: " + ", ".join(deltas) + "."]
     gate = (summary.get("regression") or {}).get("gate") or {}

@@ -1,4 +1,5 @@
 """``render_report``: one run bundle in, one folder of report files out."""
+
 from __future__ import annotations
 
 import json

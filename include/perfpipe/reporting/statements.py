@@ -1,12 +1,14 @@
 """The report's statements table: the application's queries of the load window, perfpipe's own hidden."""
+
 from __future__ import annotations
 
 import re
 
 TOP_STATEMENTS = 10
 # perfpipe's inspection (catalog and statistics views), its maintenance and its results store
-_OWN = re.compile(r"\b(pg_\w+|information_schema|perfpipe\.\w+|current_setting)\b|^\s*(vacuum|analyze|set|show)\b",
-                  re.I)
+_OWN = re.compile(
+    r"\b(pg_\w+|information_schema|perfpipe\.\w+|current_setting)\b|^\s*(vacuum|analyze|set|show)\b", re.I
+)
 
 
 def is_own_statement(query: str) -> bool:

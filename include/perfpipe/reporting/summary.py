@@ -2,6 +2,7 @@
 
 Built once from the run bundle; the HTML, Markdown and JUnit renderers only read it.
 """
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import math
 import operator
 from typing import Any
 
-from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.database.tuning import tuning_view
+from include.perfpipe.metrics import MetricsRecorder
 
 SCHEMA_VERSION = 1
 VERDICTS = ("pass", "fail", "invalid", "error")
@@ -104,19 +105,27 @@ def _cells(row: dict, checks: list[dict]) -> dict:
             else:  # judge the endpoint against its class's whole-run limit (advisory)
                 applied = []
                 for c in checks:
-                    if (c["metric"] == metric and c.get("klass") == row["klass"] and not c.get("endpoint")
-                            and c.get("operator") in _OPS and c.get("threshold") is not None
-                            and row.get(metric) is not None and c.get("window") in (None, "whole")):
+                    if (
+                        c["metric"] == metric
+                        and c.get("klass") == row["klass"]
+                        and not c.get("endpoint")
+                        and c.get("operator") in _OPS
+                        and c.get("threshold") is not None
+                        and row.get(metric) is not None
+                        and c.get("window") in (None, "whole")
+                    ):
                         ok = _OPS[c["operator"]](row[metric], c["threshold"])
                         applied.append({**c, "observed": row[metric], "success": ok, "advisory": True})
         else:
-            applied = [c for c in checks if c["metric"] == metric and c.get("klass") == row["klass"]
-                       and not c.get("endpoint")]
+            applied = [
+                c for c in checks if c["metric"] == metric and c.get("klass") == row["klass"] and not c.get("endpoint")
+            ]
         if applied:
             cells[metric] = {
                 "status": "pass" if all(c["success"] for c in applied) else "fail",
-                "limits": sorted({f"{c.get('operator') or ''} {c.get('threshold')} ({c.get('window')})"
-                                  for c in applied}),
+                "limits": sorted(
+                    {f"{c.get('operator') or ''} {c.get('threshold')} ({c.get('window')})" for c in applied}
+                ),
                 "advisory": all(c.get("advisory") for c in applied),
             }
     return cells
@@ -131,9 +140,12 @@ def _latency_section(result: dict, where: str, checks: list[dict]) -> dict:
     return {
         "run": {
             "duration_s": result.get("duration_s"),
-            "started_at": result.get("started_at"), "ended_at": result.get("ended_at"),
-            "aborted": bool(result.get("aborted")), "abort_reason": result.get("abort_reason"),
-            "health": result.get("health") or {}, "stages": result.get("stages") or [],
+            "started_at": result.get("started_at"),
+            "ended_at": result.get("ended_at"),
+            "aborted": bool(result.get("aborted")),
+            "abort_reason": result.get("abort_reason"),
+            "health": result.get("health") or {},
+            "stages": result.get("stages") or [],
             "shards": result.get("shards") or [],
         },
         "totals": _headline(total) if total else None,
@@ -147,13 +159,25 @@ def _benchmark(bench: dict | None, checks: list[dict]) -> dict | None:
     if not bench:
         return None
     section = _latency_section(bench, "bundle.database.benchmark", checks)
-    return {"duration_s": bench.get("duration_s"), "totals": section["totals"],
-            "queries": section["endpoints"], "classes": section["classes"]}
+    return {
+        "duration_s": bench.get("duration_s"),
+        "totals": section["totals"],
+        "queries": section["endpoints"],
+        "classes": section["classes"],
+    }
 
 
 def _headline(row: dict) -> dict:
-    return {"requests": row["count"], "errors": row["errors"], "error_rate": row["error_rate"], "rps": row["rps"],
-            "p50_ms": row["p50_ms"], "p95_ms": row["p95_ms"], "p99_ms": row["p99_ms"], "max_ms": row["max_ms"]}
+    return {
+        "requests": row["count"],
+        "errors": row["errors"],
+        "error_rate": row["error_rate"],
+        "rps": row["rps"],
+        "p50_ms": row["p50_ms"],
+        "p95_ms": row["p95_ms"],
+        "p99_ms": row["p99_ms"],
+        "max_ms": row["max_ms"],
+    }
 
 
 def _checks(validation: dict | None) -> list[dict]:
@@ -200,10 +224,16 @@ def _baseline(baseline: dict | None, totals: dict | None, duration_s: float | No
     metrics = {}
     for m in HEADLINE:
         same_basis = comparable(m, base_duration, duration_s)
-        metrics[m] = {"baseline": _plain(baseline.get(m)), "current": current.get(m), "comparable": same_basis,
-                      "delta_pct": _delta_pct(current.get(m), _plain(baseline.get(m))) if same_basis else None}
-    info = {k: _plain(baseline.get(k)) for k in ("dag_id", "run_id", "version", "started_at", "verdict",
-                                                 "is_baseline", "report_url", "duration_s")}
+        metrics[m] = {
+            "baseline": _plain(baseline.get(m)),
+            "current": current.get(m),
+            "comparable": same_basis,
+            "delta_pct": _delta_pct(current.get(m), _plain(baseline.get(m))) if same_basis else None,
+        }
+    info = {
+        k: _plain(baseline.get(k))
+        for k in ("dag_id", "run_id", "version", "started_at", "verdict", "is_baseline", "report_url", "duration_s")
+    }
     return {**{k: str(v) if k == "started_at" and v is not None else v for k, v in info.items()}, "metrics": metrics}
 
 
@@ -212,21 +242,38 @@ def _history(history: list | None, run: dict, verdict: str, totals: dict | None)
     for h in history or []:
         if h.get("run_id") == run["run_id"] and h.get("dag_id") == run["dag_id"]:
             continue
-        points.append({"run_id": h.get("run_id"), "started_at": None if h.get("started_at") is None
-                       else str(h.get("started_at")), "version": h.get("version"), "verdict": h.get("verdict"),
-                       **{m: _plain(h.get(m)) for m in HEADLINE}})
+        points.append(
+            {
+                "run_id": h.get("run_id"),
+                "started_at": None if h.get("started_at") is None else str(h.get("started_at")),
+                "version": h.get("version"),
+                "verdict": h.get("verdict"),
+                **{m: _plain(h.get(m)) for m in HEADLINE},
+            }
+        )
     if totals:
-        points.append({"run_id": run["run_id"], "started_at": run.get("started_at"), "version": run.get("version"),
-                       "verdict": verdict, **{m: totals.get(m) for m in HEADLINE}})
+        points.append(
+            {
+                "run_id": run["run_id"],
+                "started_at": run.get("started_at"),
+                "version": run.get("version"),
+                "verdict": verdict,
+                **{m: totals.get(m) for m in HEADLINE},
+            }
+        )
     return points
 
 
 def build_summary(bundle: dict) -> dict:
     """Everything the report shows, JSON-able. Bad input raises ValueError naming the field."""
     if not isinstance(bundle, dict) or not isinstance(bundle.get("run"), dict):
-        raise ValueError(f"bundle.run must be a dict, got {type(bundle.get('run') if isinstance(bundle, dict) else bundle).__name__}")
-    run = {k: bundle["run"].get(k) for k in ("dag_id", "run_id", "profile", "target", "version", "started_at",
-                                             "ended_at", "report_url")}
+        raise ValueError(
+            f"bundle.run must be a dict, got {type(bundle.get('run') if isinstance(bundle, dict) else bundle).__name__}"
+        )
+    run = {
+        k: bundle["run"].get(k)
+        for k in ("dag_id", "run_id", "profile", "target", "version", "started_at", "ended_at", "report_url")
+    }
     for key in ("dag_id", "run_id"):
         if not isinstance(run[key], str) or not run[key]:
             raise ValueError(f"bundle.run.{key} must be a non-empty string, got {run[key]!r}")
@@ -242,8 +289,13 @@ def build_summary(bundle: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run,
-        "verdict": {"verdict": verdict, "reason": reason, "regressions": regressions,
-                    "headline": headline(verdict, regressions), "failed_task": _section(bundle, "failure")},
+        "verdict": {
+            "verdict": verdict,
+            "reason": reason,
+            "regressions": regressions,
+            "headline": headline(verdict, regressions),
+            "failed_task": _section(bundle, "failure"),
+        },
         "loadtest": loadtest["run"] if loadtest else None,
         "totals": totals,
         "total": loadtest["total"] if loadtest else None,
@@ -251,9 +303,13 @@ def build_summary(bundle: dict) -> dict:
         "endpoints": loadtest["endpoints"] if loadtest else [],
         "thresholds": checks,
         "thresholds_failed": sum(1 for c in checks if not c["success"]),
-        "validation": None if validation is None else {
-            "verdict": validation.get("verdict"), "reason": validation.get("reason"),
-            "data_docs": validation.get("data_docs"), "notes": validation.get("notes") or [],
+        "validation": None
+        if validation is None
+        else {
+            "verdict": validation.get("verdict"),
+            "reason": validation.get("reason"),
+            "data_docs": validation.get("data_docs"),
+            "notes": validation.get("notes") or [],
         },
         "database": _database(database),
         "benchmark": _benchmark(bench, checks),

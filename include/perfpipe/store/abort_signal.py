@@ -6,6 +6,7 @@ daemon thread that polls the run's row about once a second and then sets ``abort
 database. A database error is logged and never reaches the load test: until the database answers
 again, the shard simply keeps to its own abort rules.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ class AbortSignal:
     and replaced by the next ``raise_abort``.
     """
 
-    def __init__(self, dsn: str, dag_id: str, run_id: str, since: float = 0.0,
-                 poll_interval_s: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self, dsn: str, dag_id: str, run_id: str, since: float = 0.0, poll_interval_s: float = POLL_INTERVAL_S
+    ) -> None:
         self.dsn = libpq_dsn(dsn)
         self.dag_id, self.run_id, self.since = dag_id, run_id, since
         self.poll_interval_s = poll_interval_s
@@ -77,9 +79,13 @@ class AbortSignal:
             with self._connect() as conn:
                 conn.execute(_RAISE_SQL, (self.dag_id, self.run_id, reason, shard, self.since))
             return True
-        except Exception as exc:  # noqa: BLE001 - the database must never break the load test
-            log.error("could not tell the other shards of %s/%s to stop (%s): they keep to their own abort rules",
-                      self.dag_id, self.run_id, exc)
+        except Exception as exc:
+            log.error(
+                "could not tell the other shards of %s/%s to stop (%s): they keep to their own abort rules",
+                self.dag_id,
+                self.run_id,
+                exc,
+            )
             return False
 
     def _connect(self) -> psycopg.Connection:
@@ -100,10 +106,15 @@ class AbortSignal:
                     if conn is None:
                         conn = self._connect()
                     row = conn.execute(_POLL_SQL, (self.dag_id, self.run_id, self.since)).fetchone()
-                except Exception as exc:  # noqa: BLE001 - log, reconnect on the next poll
+                except Exception as exc:
                     if not failing:
-                        log.warning("abort signal of %s/%s: results database unavailable (%s); polling on, this "
-                                    "shard keeps to its own abort rules meanwhile", self.dag_id, self.run_id, exc)
+                        log.warning(
+                            "abort signal of %s/%s: results database unavailable (%s); polling on, this "
+                            "shard keeps to its own abort rules meanwhile",
+                            self.dag_id,
+                            self.run_id,
+                            exc,
+                        )
                     failing = True
                     _close(conn)
                     conn = None

@@ -4,6 +4,7 @@ epoch time, so each shard's clock must agree with the others (NTP or chrony on e
 ``clock_offset`` compares ``clock_timestamp()`` on the server with the midpoint of the round trip, NTP
 style, keeping the sample with the shortest round trip; its error is at most half that round trip.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,10 @@ class ClockOffset:
         """A message when the clocks differ by more than ``limit_ms``, else None."""
         if abs(self.offset_ms) <= limit_ms:
             return None
-        return (f"clock {self.offset_ms:+.0f} ms from the database's (limit {limit_ms:.0f} ms, round trip "
-                f"{self.rtt_ms:.1f} ms): shards do not start together; sync this host's clock (NTP, chrony)")
+        return (
+            f"clock {self.offset_ms:+.0f} ms from the database's (limit {limit_ms:.0f} ms, round trip "
+            f"{self.rtt_ms:.1f} ms): shards do not start together; sync this host's clock (NTP, chrony)"
+        )
 
     def to_dict(self) -> dict:
         return {"offset_ms": round(self.offset_ms, 3), "rtt_ms": round(self.rtt_ms, 3)}

@@ -3,6 +3,7 @@
 Every run takes a transaction-level advisory lock, so concurrent workers apply each file exactly
 once; an applied file whose text changed afterwards is refused (no silent schema drift).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ Writes are idempotent: ``save_run`` upserts by (dag_id, run_id); ``save_stage`` 
 of its (dag_id, run_id, stage, map_index) key in one transaction, so a retried or re-run task
 never doubles its results. Each call opens and closes its own connection.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,37 @@ from include.perfpipe.store.rows import DATA_TABLES, stage_rows
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
 VERDICTS = ("pass", "fail", "invalid", "error")
 _JSON_COLUMNS = {"status_counts", "evidence"}
-_RUN_COLUMNS = ("dag_id", "run_id", "profile", "target", "version", "started_at", "ended_at", "verdict", "reason",
-                "report_url")
+_RUN_COLUMNS = (
+    "dag_id",
+    "run_id",
+    "profile",
+    "target",
+    "version",
+    "started_at",
+    "ended_at",
+    "verdict",
+    "reason",
+    "report_url",
+)
 HISTORY_COLUMNS = [
-    "dag_id", "run_id", "profile", "target", "version", "started_at", "ended_at", "verdict", "reason",
-    "report_url", "is_baseline", "requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms",
+    "dag_id",
+    "run_id",
+    "profile",
+    "target",
+    "version",
+    "started_at",
+    "ended_at",
+    "verdict",
+    "reason",
+    "report_url",
+    "is_baseline",
+    "requests",
+    "errors",
+    "error_rate",
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
 ]
 _HISTORY_SQL = """
 SELECT r.dag_id, r.run_id, r.profile, r.target, r.version, r.started_at, r.ended_at, r.verdict, r.reason,
@@ -44,8 +71,18 @@ LEFT JOIN LATERAL (
 ) h ON true
 """
 CLASS_HISTORY_COLUMNS = [
-    "dag_id", "run_id", "started_at", "version", "verdict", "is_baseline", "klass",
-    "p50_ms", "p95_ms", "p99_ms", "rps", "error_rate",
+    "dag_id",
+    "run_id",
+    "started_at",
+    "version",
+    "verdict",
+    "is_baseline",
+    "klass",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "rps",
+    "error_rate",
 ]
 _CLASS_HISTORY_SQL = """
 WITH recent AS (
@@ -162,7 +199,8 @@ class ResultsStore:
             for table in (*DATA_TABLES, "stage_writes"):
                 conn.execute(f"DELETE FROM perfpipe.{table} WHERE {key_sql}", key)
             conn.execute(
-                "INSERT INTO perfpipe.stage_writes (dag_id, run_id, stage, map_index, summary) VALUES (%s, %s, %s, %s, %s)",
+                "INSERT INTO perfpipe.stage_writes (dag_id, run_id, stage, map_index, summary)"
+                " VALUES (%s, %s, %s, %s, %s)",
                 (*key, Jsonb(summary, dumps=lambda o: json.dumps(o, default=str))),
             )
             for table, rows in tables.items():
@@ -241,7 +279,8 @@ class ResultsStore:
         with self._connect() as conn:
             return conn.execute(
                 "SELECT q.*, w.summary->'shape' AS shape, (w.summary->>'duration_s')::float8 AS duration_s FROM ("
-                + _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s AND NOT (r.dag_id = %s AND r.run_id = %s) "
+                + _HISTORY_SQL
+                + " WHERE r.target = %s AND r.profile = %s AND NOT (r.dag_id = %s AND r.run_id = %s) "
                 "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT %s) q "
                 "LEFT JOIN LATERAL (SELECT summary FROM perfpipe.stage_writes s WHERE s.dag_id = q.dag_id "
                 "AND s.run_id = q.run_id AND s.stage = 'loadtest' ORDER BY s.map_index LIMIT 1) w ON true "
@@ -262,7 +301,8 @@ class ResultsStore:
         if baseline is not None:
             baseline = {k: v for k, v in baseline.items() if k != "shape"}
         return {
-            "baseline": baseline, "baseline_note": note,
+            "baseline": baseline,
+            "baseline_note": note,
             "history": history.astype(object).where(history.notna(), None).to_dict("records"),
         }
 
@@ -284,7 +324,8 @@ class ResultsStore:
         with self._connect() as conn:
             ledger = conn.execute(
                 "SELECT map_index, summary FROM perfpipe.stage_writes WHERE dag_id = %s AND run_id = %s "
-                "AND stage = 'loadtest' ORDER BY map_index LIMIT 1", (dag_id, run_id),
+                "AND stage = 'loadtest' ORDER BY map_index LIMIT 1",
+                (dag_id, run_id),
             ).fetchone()
             if ledger is None:
                 return None

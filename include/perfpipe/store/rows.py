@@ -3,6 +3,7 @@
 Pure functions, no database: ``stage_rows`` returns ``({table: [row, ...]}, summary)``.
 Bad input raises ``ValueError`` naming the field and the value.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,12 @@ from include.perfpipe.regression.baseline import shape_of
 
 SEVERITIES = ("critical", "warning", "info")
 DATA_TABLES = (
-    "endpoint_stats", "query_benchmark_stats", "timeseries", "db_findings", "db_maintenance", "validation_results",
+    "endpoint_stats",
+    "query_benchmark_stats",
+    "timeseries",
+    "db_findings",
+    "db_maintenance",
+    "validation_results",
 )
 
 
@@ -71,19 +77,29 @@ def finding_rows(findings: list) -> list[dict]:
         severity = _require(f, "severity", f"database.findings[{i}]")
         if severity not in SEVERITIES:
             raise ValueError(f"database.findings[{i}].severity must be one of {SEVERITIES}, got {severity!r}")
-        rows.append({
-            "position": i, "check_name": _require(f, "check", f"database.findings[{i}]"), "severity": severity,
-            "object": f.get("object"), "evidence": f.get("evidence"),
-            "recommendation": f.get("recommendation"), "sql": f.get("sql"),
-        })
+        rows.append(
+            {
+                "position": i,
+                "check_name": _require(f, "check", f"database.findings[{i}]"),
+                "severity": severity,
+                "object": f.get("object"),
+                "evidence": f.get("evidence"),
+                "recommendation": f.get("recommendation"),
+                "sql": f.get("sql"),
+            }
+        )
     return rows
 
 
 def maintenance_rows(items: list) -> list[dict]:
     return [
         {
-            "position": i, "table_name": m.get("table"), "action": m.get("action"), "status": m.get("status"),
-            "seconds": _number(m.get("seconds"), f"database.maintenance[{i}].seconds"), "message": m.get("message"),
+            "position": i,
+            "table_name": m.get("table"),
+            "action": m.get("action"),
+            "status": m.get("status"),
+            "seconds": _number(m.get("seconds"), f"database.maintenance[{i}].seconds"),
+            "message": m.get("message"),
         }
         for i, m in enumerate(items or [])
     ]
@@ -96,12 +112,19 @@ def validation_rows(results: list) -> list[dict]:
         success = _require(r, "success", where)
         if not isinstance(success, bool):
             raise ValueError(f"{where}.success must be true or false, got {success!r}")
-        rows.append({
-            "position": i, "suite": r.get("suite"), "window_name": r.get("window"), "metric": r.get("metric"),
-            "klass": r.get("klass"), "operator": r.get("operator"),
-            "threshold": _number(r.get("threshold"), f"{where}.threshold"),
-            "observed": _number(r.get("observed"), f"{where}.observed"), "success": success,
-        })
+        rows.append(
+            {
+                "position": i,
+                "suite": r.get("suite"),
+                "window_name": r.get("window"),
+                "metric": r.get("metric"),
+                "klass": r.get("klass"),
+                "operator": r.get("operator"),
+                "threshold": _number(r.get("threshold"), f"{where}.threshold"),
+                "observed": _number(r.get("observed"), f"{where}.observed"),
+                "success": success,
+            }
+        )
     return rows
 
 
@@ -112,8 +135,10 @@ def stage_rows(stage: str, part: dict) -> tuple[dict[str, list[dict]], dict]:
         stats, series = latency_rows(part, stage)
         tables["endpoint_stats" if stage == "loadtest" else "query_benchmark_stats"] = stats
         tables["timeseries"] = series
-        summary = {k: part.get(k) for k in ("started_at", "ended_at", "duration_s", "stages", "health",
-                                            "aborted", "abort_reason")}
+        summary = {
+            k: part.get(k)
+            for k in ("started_at", "ended_at", "duration_s", "stages", "health", "aborted", "abort_reason")
+        }
         summary["shape"] = shape_of(part)  # what a later run must match to be compared with this one
     elif stage == "database":
         if not isinstance(part, dict):

@@ -10,6 +10,7 @@ row condition on ``window``, ``klass`` and ``scope``:
 Success and observed values come from GX's own results. ``great_expectations`` is imported here,
 inside functions only (it takes seconds to import).
 """
+
 from __future__ import annotations
 
 import math
@@ -67,7 +68,9 @@ def plan_checks(frame: pd.DataFrame, thresholds: Thresholds) -> tuple[list[Check
     return checks, notes
 
 
-def run_checkpoint(frame: pd.DataFrame, checks: list[Check], run_dir: Path) -> tuple[pd.DataFrame, str | None, list[str]]:
+def run_checkpoint(
+    frame: pd.DataFrame, checks: list[Check], run_dir: Path
+) -> tuple[pd.DataFrame, str | None, list[str]]:
     """Validate ``frame`` against ``checks`` in a fresh GX file context.
 
     Returns the results, the Data Docs index path, and the checks GX could not evaluate (with why).
@@ -79,8 +82,11 @@ def run_checkpoint(frame: pd.DataFrame, checks: list[Check], run_dir: Path) -> t
     shutil.rmtree(run_dir / "gx", ignore_errors=True)  # a re-validation replaces the previous one
     context = gx.get_context(mode="file", project_root_dir=str(run_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = context.data_sources.add_pandas(DATASOURCE).add_dataframe_asset(ASSET) \
+    batch = (
+        context.data_sources.add_pandas(DATASOURCE)
+        .add_dataframe_asset(ASSET)
         .add_batch_definition_whole_dataframe(BATCH)
+    )
 
     suites: dict[str, object] = {}
     for check in checks:
@@ -92,11 +98,14 @@ def run_checkpoint(frame: pd.DataFrame, checks: list[Check], run_dir: Path) -> t
         context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
         for name, suite in suites.items()
     ]
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=CHECKPOINT, validation_definitions=definitions,
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["name", "start_s"]},
-    ))
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=CHECKPOINT,
+            validation_definitions=definitions,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["name", "start_s"]},
+        )
+    )
     outcome = checkpoint.run(batch_parameters={"dataframe": frame})
     results = [r for run in outcome.run_results.values() for r in run.results]
     rows = [_result_row(frame, r) for r in results]
@@ -108,13 +117,26 @@ def _expectation(gx, check: Check):
     from great_expectations.expectations.row_conditions import Column
 
     rule = check.rule
-    condition = (Column("window") == check.window) & (Column("klass") == rule.klass) \
-        & Column("scope").is_in(list(check.scopes))
-    bound = {"max_value": rule.limit, "strict_max": rule.operator == "<"} if check.upper else \
-        {"min_value": rule.limit, "strict_min": rule.operator == ">"}
-    meta = {"perfpipe": {"suite": rule.suite, "window": check.window, "metric": rule.metric, "klass": rule.klass,
-                         "operator": rule.operator, "threshold": rule.limit, "scopes": list(check.scopes)},
-            "notes": f"{rule.klass} {rule.metric} {rule.operator} {rule.limit:g} over {check.window}"}
+    condition = (
+        (Column("window") == check.window) & (Column("klass") == rule.klass) & Column("scope").is_in(list(check.scopes))
+    )
+    bound = (
+        {"max_value": rule.limit, "strict_max": rule.operator == "<"}
+        if check.upper
+        else {"min_value": rule.limit, "strict_min": rule.operator == ">"}
+    )
+    meta = {
+        "perfpipe": {
+            "suite": rule.suite,
+            "window": check.window,
+            "metric": rule.metric,
+            "klass": rule.klass,
+            "operator": rule.operator,
+            "threshold": rule.limit,
+            "scopes": list(check.scopes),
+        },
+        "notes": f"{rule.klass} {rule.metric} {rule.operator} {rule.limit:g} over {check.window}",
+    }
     if check.every_row:
         kind = gx.expectations.ExpectColumnValuesToBeBetween
     else:
@@ -131,13 +153,21 @@ def _result_row(frame: pd.DataFrame, result) -> dict:
         if offending:
             observed = max(offending) if upper else min(offending)
         else:  # all rows met the limit: show the worst of them
-            rows = frame[(frame["window"] == meta["window"]) & (frame["klass"] == meta["klass"])
-                         & frame["scope"].isin(meta["scopes"])][meta["metric"]]
+            rows = frame[
+                (frame["window"] == meta["window"])
+                & (frame["klass"] == meta["klass"])
+                & frame["scope"].isin(meta["scopes"])
+            ][meta["metric"]]
             observed = rows.max() if upper else rows.min()
     return {
-        "suite": meta["suite"], "window": meta["window"], "metric": meta["metric"], "klass": meta["klass"],
-        "operator": meta["operator"], "threshold": float(meta["threshold"]),
-        "observed": _number(observed), "success": bool(result.success),
+        "suite": meta["suite"],
+        "window": meta["window"],
+        "metric": meta["metric"],
+        "klass": meta["klass"],
+        "operator": meta["operator"],
+        "threshold": float(meta["threshold"]),
+        "observed": _number(observed),
+        "success": bool(result.success),
     }
 
 

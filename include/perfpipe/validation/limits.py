@@ -4,6 +4,7 @@ Every metric has a kind that fixes its base unit and the units a limit may be wr
 latency in milliseconds, ratios as fractions, rates in requests per second, counts as plain numbers.
 A parse failure raises ``ValueError`` with a short problem text; the caller adds file and field.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,13 @@ LATENCY, RATIO, RATE, COUNT = "latency", "ratio", "rate", "count"
 
 # metric -> (kind, default operator when the limit omits one)
 METRICS: dict[str, tuple[str, str]] = {
-    "p50_ms": (LATENCY, "<"), "p90_ms": (LATENCY, "<"), "p95_ms": (LATENCY, "<"), "p99_ms": (LATENCY, "<"),
-    "p999_ms": (LATENCY, "<"), "mean_ms": (LATENCY, "<"), "max_ms": (LATENCY, "<"),
+    "p50_ms": (LATENCY, "<"),
+    "p90_ms": (LATENCY, "<"),
+    "p95_ms": (LATENCY, "<"),
+    "p99_ms": (LATENCY, "<"),
+    "p999_ms": (LATENCY, "<"),
+    "mean_ms": (LATENCY, "<"),
+    "max_ms": (LATENCY, "<"),
     "error_rate": (RATIO, "<"),
     "rps": (RATE, ">="),
     "peak_vus": (COUNT, ">="),

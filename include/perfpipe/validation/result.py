@@ -1,4 +1,5 @@
 """The verdict of a run and the validation result handed on through XCom, the CLI and the store."""
+
 from __future__ import annotations
 
 import json
@@ -43,20 +44,24 @@ class ValidationResult:
 
     def to_dict(self) -> dict:
         """JSON-able (NaN observed values become ``None``)."""
-        records = [
-            {col: _plain(row[col]) for col in RESULT_COLUMNS} for row in self.results.to_dict(orient="records")
-        ]
+        records = [{col: _plain(row[col]) for col in RESULT_COLUMNS} for row in self.results.to_dict(orient="records")]
         return {
-            "verdict": self.verdict.value, "reason": self.reason, "exit_code": self.exit_code,
-            "results": records, "data_docs": self.data_docs, "notes": list(self.notes),
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "exit_code": self.exit_code,
+            "results": records,
+            "data_docs": self.data_docs,
+            "notes": list(self.notes),
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ValidationResult":
+    def from_dict(cls, data: dict) -> ValidationResult:
         try:
             verdict = Verdict(data["verdict"])
         except (KeyError, ValueError) as exc:
-            raise ValueError(f"verdict: expected one of pass, fail, invalid, error, got {data.get('verdict')!r}") from exc
+            raise ValueError(
+                f"verdict: expected one of pass, fail, invalid, error, got {data.get('verdict')!r}"
+            ) from exc
         results = pd.DataFrame(data.get("results") or [], columns=RESULT_COLUMNS)
         results["observed"] = results["observed"].astype(float)
         return cls(verdict, data.get("reason", ""), results, data.get("data_docs"), list(data.get("notes") or []))

@@ -6,6 +6,7 @@ Suites that list ``profiles`` apply to those profiles only (capacity targets do 
 Every problem raises ``ThresholdConfigError`` naming the file, the field and the value.
 See docs/thresholds.md for the schema.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,11 +77,18 @@ class Thresholds:
             if not rule.abort_on_fail:
                 continue
             for window in rule.windows:
-                rules.append({
-                    "suite": rule.suite, "klass": rule.klass, "metric": rule.metric, "operator": rule.operator,
-                    "limit": rule.limit, "window": window, "window_s": window_seconds(window),
-                    "delay_s": self.abort_delay_s,
-                })
+                rules.append(
+                    {
+                        "suite": rule.suite,
+                        "klass": rule.klass,
+                        "metric": rule.metric,
+                        "operator": rule.operator,
+                        "limit": rule.limit,
+                        "window": window,
+                        "window_s": window_seconds(window),
+                        "delay_s": self.abort_delay_s,
+                    }
+                )
         return rules
 
     def to_dict(self) -> dict:
@@ -90,11 +98,16 @@ class Thresholds:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Thresholds":
+    def from_dict(cls, data: dict) -> Thresholds:
         rules = tuple(Threshold(**rule | {"windows": tuple(rule["windows"])}) for rule in data["rules"])
-        return cls(**data | {
-            "rules": rules, "classes": tuple(data["classes"]), "skipped_suites": tuple(data["skipped_suites"]),
-        })
+        return cls(
+            **data
+            | {
+                "rules": rules,
+                "classes": tuple(data["classes"]),
+                "skipped_suites": tuple(data["skipped_suites"]),
+            }
+        )
 
 
 def window_seconds(window: str) -> int | None:
@@ -102,7 +115,7 @@ def window_seconds(window: str) -> int | None:
     if window == SECOND:
         return 1
     if window.startswith("rolling_"):
-        return int(window[len("rolling_"):-1])
+        return int(window[len("rolling_") : -1])
     return None
 
 
@@ -137,8 +150,9 @@ def load_thresholds(
         suite = p.mapping(where, suite, required=True)
         p.check_keys(where, suite, _SUITE_KEYS)
         windows = p.windows(f"{where}.windows", suite.get("windows", [WHOLE]))
-        suite_profiles[name] = (p.profile_names(f"{where}.profiles", suite["profiles"], known_profiles)
-                                if "profiles" in suite else None)
+        suite_profiles[name] = (
+            p.profile_names(f"{where}.profiles", suite["profiles"], known_profiles) if "profiles" in suite else None
+        )
         by_class = p.mapping(f"{where}.thresholds", suite.get("thresholds"), required=True)
         for klass, metrics in by_class.items():
             p.klass(f"{where}.thresholds.{klass}", klass)
@@ -151,8 +165,9 @@ def load_thresholds(
             if not isinstance(name, str) or not name.strip():
                 raise p.fail(f"{section}.{name}", name, "expected a non-empty name")
             if section == "profiles" and known_profiles is not None and name not in known_profiles:
-                raise p.fail(f"profiles.{name}", name,
-                             f"unknown profile; profiles.yaml has {', '.join(sorted(known_profiles))}")
+                raise p.fail(
+                    f"profiles.{name}", name, f"unknown profile; profiles.yaml has {', '.join(sorted(known_profiles))}"
+                )
             changes = p.overrides(f"{section}.{name}", block)
             if name in _aliases(key):
                 rules = _apply(p, rules, changes)
@@ -162,7 +177,8 @@ def load_thresholds(
 
     skipped = tuple(
         f"{name} (applies to profiles {', '.join(allowed)}; this run's profile is {profile or 'not given'})"
-        for name, allowed in suite_profiles.items() if allowed is not None and profile not in allowed
+        for name, allowed in suite_profiles.items()
+        if allowed is not None and profile not in allowed
     )
     active = tuple(r for r in rules if suite_profiles.get(r.suite) is None or profile in suite_profiles[r.suite])
     return Thresholds(source, profile, target, classes, rolling_s, abort_delay_s, active, skipped)
@@ -178,8 +194,9 @@ def _read_yaml(path: Path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-        raise ThresholdConfigError(str(path), where, getattr(exc, "problem", None) or str(exc),
-                                   "not valid YAML") from exc
+        raise ThresholdConfigError(
+            str(path), where, getattr(exc, "problem", None) or str(exc), "not valid YAML"
+        ) from exc
     if not isinstance(data, dict):
         raise ThresholdConfigError(str(path), "(top level)", data, "expected a mapping with a 'suites' key")
     return data
@@ -202,7 +219,7 @@ def _profile_names(path: Path) -> set[str] | None:
     return set(profiles) if isinstance(profiles, dict) else None
 
 
-def _as_mapping(p: "_Parser", overrides: dict | str) -> dict:
+def _as_mapping(p: _Parser, overrides: dict | str) -> dict:
     if isinstance(overrides, str):
         try:
             overrides = json.loads(overrides) if overrides.strip() else {}
@@ -211,15 +228,17 @@ def _as_mapping(p: "_Parser", overrides: dict | str) -> dict:
     return p.mapping("overrides", overrides)
 
 
-def _apply(p: "_Parser", rules: list[Threshold], changes: list[tuple[str, str, str, object]]) -> list[Threshold]:
+def _apply(p: _Parser, rules: list[Threshold], changes: list[tuple[str, str, str, object]]) -> list[Threshold]:
     """Apply ``(field, klass, metric, spec)`` changes: replace matching limits, drop on ``None``, else add."""
     for where, klass, metric, spec in changes:
         matching = [r for r in rules if r.klass == klass and r.metric == metric]
         if spec is None:
             rules = [r for r in rules if r not in matching]
         elif matching:
-            rules = [p.threshold(where, r.suite, klass, metric, spec, r.windows, base=r) if r in matching else r
-                     for r in rules]
+            rules = [
+                p.threshold(where, r.suite, klass, metric, spec, r.windows, base=r) if r in matching else r
+                for r in rules
+            ]
         else:
             rules.append(p.threshold(where, OVERRIDE_SUITE, klass, metric, spec, OVERRIDE_WINDOWS))
     return rules
@@ -237,8 +256,11 @@ class _Parser:
     def check_keys(self, where: str, data: dict, allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(f"{where}.{key}" if where != "(top level)" else str(key), key,
-                                f"unknown key; allowed: {', '.join(sorted(allowed))}")
+                raise self.fail(
+                    f"{where}.{key}" if where != "(top level)" else str(key),
+                    key,
+                    f"unknown key; allowed: {', '.join(sorted(allowed))}",
+                )
 
     def mapping(self, where: str, value: object, required: bool = False) -> dict:
         if value is None and not required:
@@ -265,8 +287,11 @@ class _Parser:
 
     def klass(self, where: str, value: object) -> str:
         if value not in self.known_classes:
-            raise self.fail(where, value, f"unknown class; known: {', '.join(sorted(self.known_classes))} "
-                                          "(declare your own under 'classes')")
+            raise self.fail(
+                where,
+                value,
+                f"unknown class; known: {', '.join(sorted(self.known_classes))} (declare your own under 'classes')",
+            )
         return value
 
     def duration(self, where: str, value: object, minimum: int = 1) -> int:
@@ -287,7 +312,7 @@ class _Parser:
             return f"rolling_{self.rolling_s}s"
         if isinstance(value, str) and value.startswith("rolling_"):
             try:
-                return f"rolling_{parse_duration_s(value[len('rolling_'):])}s"
+                return f"rolling_{parse_duration_s(value[len('rolling_') :])}s"
             except ValueError as exc:
                 raise self.fail(where, value, f"bad rolling window length: {exc}") from exc
         raise self.fail(where, value, "unknown window; use whole, steady, second, rolling or rolling_<duration>")
@@ -297,8 +322,16 @@ class _Parser:
             raise self.fail(where, value, "expected true or false")
         return value
 
-    def threshold(self, where: str, suite: str, klass: str, metric: str, spec: object,
-                  windows: tuple[str, ...], base: Threshold | None = None) -> Threshold:
+    def threshold(
+        self,
+        where: str,
+        suite: str,
+        klass: str,
+        metric: str,
+        spec: object,
+        windows: tuple[str, ...],
+        base: Threshold | None = None,
+    ) -> Threshold:
         if metric not in METRICS:
             raise self.fail(where, metric, f"unknown metric; known: {', '.join(METRICS)}")
         options = self.mapping(where, spec) if isinstance(spec, dict) else {"limit": spec}

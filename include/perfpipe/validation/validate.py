@@ -9,6 +9,7 @@ still fails it. Whenever there is data, the GX checkpoint runs and
 Data Docs are built, so even an invalid run keeps its numbers. The result is saved to
 ``run_dir/validation.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,16 +81,25 @@ def validate(
         floors = breaches[_is_capacity(breaches)] if health.get("cpu_bound") else breaches.iloc[0:0]
         breaches = breaches.drop(floors.index)
         if len(floors):
-            notes.append("not judged: " + "; ".join(
-                f"{b.suite} {b.klass} rps over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
-                for b in floors.itertuples()) + ", measured by a CPU-bound generator")
+            notes.append(
+                "not judged: "
+                + "; ".join(
+                    f"{b.suite} {b.klass} rps over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
+                    for b in floors.itertuples()
+                )
+                + ", measured by a CPU-bound generator"
+            )
         if len(floors) and not len(breaches) and not aborted:
             result.verdict = Verdict.INVALID
-            result.reason = (f"{len(floors)} capacity check(s) failed while the generator was CPU-bound: req/s "
-                             "is the generator's ceiling, a floor of the target's; add processes or shards")
+            result.reason = (
+                f"{len(floors)} capacity check(s) failed while the generator was CPU-bound: req/s "
+                "is the generator's ceiling, a floor of the target's; add processes or shards"
+            )
         elif len(breaches) or aborted:
-            result.verdict, result.reason = Verdict.FAIL, _fail_reason(breaches, len(result.results), aborted,
-                                                                     abort_reason)
+            result.verdict, result.reason = (
+                Verdict.FAIL,
+                _fail_reason(breaches, len(result.results), aborted, abort_reason),
+            )
         else:
             result.reason = f"all {len(result.results)} checks met"
             if not checks:

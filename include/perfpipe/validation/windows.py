@@ -9,6 +9,7 @@ One tidy frame, one row per (window, window start, class), columns ``WINDOW_COLU
 Steady and rolling percentiles are exact for their window: the per-second HDR histograms of the
 recorder are merged, never averaged.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,8 +23,24 @@ from include.perfpipe.metrics import ALL, MetricsRecorder, new_histogram
 from include.perfpipe.validation.thresholds import SECOND, STEADY, WHOLE, window_seconds
 
 WINDOW_COLUMNS = [
-    "window", "start_s", "end_s", "scope", "name", "klass", "count", "errors", "error_rate", "rps",
-    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "peak_vus",
+    "window",
+    "start_s",
+    "end_s",
+    "scope",
+    "name",
+    "klass",
+    "count",
+    "errors",
+    "error_rate",
+    "rps",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "mean_ms",
+    "max_ms",
+    "peak_vus",
 ]
 _PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
 _STATS_NEEDED = {"scope", "name", "klass", "count", "errors", "error_rate", "rps", *_PERCENTILES, "mean_ms", "max_ms"}
@@ -180,14 +197,22 @@ class _WindowMerger:
                 if acc["count"] <= 0:
                     continue
                 busy = inside if klass == ALL else [t for t in inside if acc["busy"].get(t)]
-                rows.append({
-                    "window": window, "start_s": start, "end_s": end,
-                    "scope": "total" if klass == ALL else "class", "name": klass, "klass": klass,
-                    "count": acc["count"], "errors": acc["errors"], "error_rate": acc["errors"] / acc["count"],
-                    "rps": acc["count"] / len(inside),
-                    "peak_vus": float(max((self.vus.get(t, 0) for t in busy), default=0)),
-                    **_latency(acc["counts"]),
-                })
+                rows.append(
+                    {
+                        "window": window,
+                        "start_s": start,
+                        "end_s": end,
+                        "scope": "total" if klass == ALL else "class",
+                        "name": klass,
+                        "klass": klass,
+                        "count": acc["count"],
+                        "errors": acc["errors"],
+                        "error_rate": acc["errors"] / acc["count"],
+                        "rps": acc["count"] / len(inside),
+                        "peak_vus": float(max((self.vus.get(t, 0) for t in busy), default=0)),
+                        **_latency(acc["counts"]),
+                    }
+                )
         return rows
 
     def _apply(self, sums: dict[str, dict], t: int, sign: int) -> None:
@@ -195,8 +220,12 @@ class _WindowMerger:
             for key in (klass, ALL):
                 acc = sums.get(key)
                 if acc is None:
-                    acc = sums[key] = {"counts": np.zeros(_counts_len(), dtype=np.int64), "count": 0, "errors": 0,
-                                       "busy": {}}
+                    acc = sums[key] = {
+                        "counts": np.zeros(_counts_len(), dtype=np.int64),
+                        "count": 0,
+                        "errors": 0,
+                        "busy": {},
+                    }
                 acc["counts"][index] += sign * values
                 acc["count"] += sign * requests
                 acc["errors"] += sign * errors

@@ -4,6 +4,7 @@ dag-processor, api-server and two Celery workers. A sharded perf_smoke is trigge
 
 Bounded: a hard timeout (SIGALRM) fails whatever is running, and the fixture's finally always stops
 the cluster."""
+
 import json
 import signal
 from html.parser import HTMLParser
@@ -20,9 +21,15 @@ from tools import cluster
 pytestmark = pytest.mark.integration
 HARD_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 300
-CONF = {"shards": 2, "vus": 2, "duration": "5s", "db_stage": False, "load_queue": "perfpipe_load",
-        "start_delay": "40s",  # generous: on a busy shared machine a task takes seconds to start
-        "thresholds": {"health": {"p95_ms": "< 2s", "p99_ms": "< 2s"}}}
+CONF = {
+    "shards": 2,
+    "vus": 2,
+    "duration": "5s",
+    "db_stage": False,
+    "load_queue": "perfpipe_load",
+    "start_delay": "40s",  # generous: on a busy shared machine a task takes seconds to start
+    "thresholds": {"health": {"p95_ms": "< 2s", "p99_ms": "< 2s"}},
+}
 
 
 def _empty_redis_db() -> str:
@@ -43,8 +50,14 @@ def running_cluster(tmp_path_factory, db_server_url, scratch_db, demo_db_url):
     previous = signal.signal(signal.SIGALRM, _on_timeout)
     signal.alarm(HARD_TIMEOUT_S)
     try:
-        state = cluster.start(home, db_server_url=db_server_url, results_url=scratch_db("perfpipe_cluster_results"),
-                              target_db_url=demo_db_url, redis_url=_empty_redis_db(), name="perfpipe_cluster_test")
+        state = cluster.start(
+            home,
+            db_server_url=db_server_url,
+            results_url=scratch_db("perfpipe_cluster_results"),
+            target_db_url=demo_db_url,
+            redis_url=_empty_redis_db(),
+            name="perfpipe_cluster_test",
+        )
         yield state
     finally:
         try:
@@ -56,10 +69,12 @@ def running_cluster(tmp_path_factory, db_server_url, scratch_db, demo_db_url):
 
 def api(state: dict) -> httpx.Client:
     password = json.loads(Path(state["passwords_file"]).read_text())[state["user"]]
-    token = httpx.post(f"{state['api_url']}/auth/token", timeout=30,
-                       json={"username": state["user"], "password": password}).json()["access_token"]
-    return httpx.Client(base_url=state["api_url"], headers={"Authorization": f"Bearer {token}"},
-                        timeout=30)  # one api-server worker on a busy shared machine
+    token = httpx.post(
+        f"{state['api_url']}/auth/token", timeout=30, json={"username": state["user"], "password": password}
+    ).json()["access_token"]
+    return httpx.Client(
+        base_url=state["api_url"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )  # one api-server worker on a busy shared machine
 
 
 def run_dag(client: httpx.Client, conf: dict, logs: str) -> tuple[str, str]:
@@ -111,8 +126,10 @@ def test_sharded_run_spreads_over_both_workers_and_publishes_to_shared_storage(r
     shards = [t for t in client.get(f"{run}/taskInstances").json()["task_instances"] if t["task_id"] == "load_test"]
     assert sorted(t["hostname"] for t in shards) == ["w1", "w2"]
     assert {t["queue"] for t in shards} == {"perfpipe_load"}
-    results = [client.get(f"{run}/taskInstances/load_test/xcomEntries/return_value",
-                          params={"map_index": i}).json()["value"] for i in (0, 1)]
+    results = [
+        client.get(f"{run}/taskInstances/load_test/xcomEntries/return_value", params={"map_index": i}).json()["value"]
+        for i in (0, 1)
+    ]
     counts = [sum(e["count"] for e in r["metrics"]["endpoints"]) for r in results]
     assert all(c > 0 for c in counts) and {r["shard"]["host"] for r in results} == {"w1", "w2"}
 
@@ -122,7 +139,8 @@ def test_sharded_run_spreads_over_both_workers_and_publishes_to_shared_storage(r
     summary = json.loads((report.parent / "summary.json").read_text())
     assert summary["total"]["count"] == sum(counts)
     assert sorted((s["host"], s["requests"]) for s in summary["loadtest"]["shards"]) == sorted(
-        zip((r["shard"]["host"] for r in results), counts))
+        zip((r["shard"]["host"] for r in results), counts, strict=False)
+    )
     assert all(s["clock"] is not None and not s["clock_warning"] for s in summary["loadtest"]["shards"])
 
     parser = _Links()
@@ -152,6 +170,10 @@ def test_teardown_leaves_no_process_and_no_broker_key(running_cluster):
     broker = redis.Redis.from_url(running_cluster["redis_url"], socket_timeout=5)
     assert broker.dbsize() == 0, broker.keys("*")[:10]
     with psycopg.connect(running_cluster["db_server_url"]) as conn:
-        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s",
-                            (running_cluster["meta_db"],)).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_database WHERE datname = %s", (running_cluster["meta_db"],)
+            ).fetchone()[0]
+            == 0
+        )
     assert not (home / "state.json").exists()

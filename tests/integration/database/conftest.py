@@ -4,6 +4,7 @@
 ``hypopg_server``: a private cluster of the system's PostgreSQL 15 installation (Debian postgresql-15 with
 postgresql-15-hypopg, tests/system-packages.txt) with pg_stat_statements preloaded, which the shared server
 at 5432 lacks and may not be restarted for. It fails, never skips, when PostgreSQL 15 or HypoPG is missing."""
+
 from __future__ import annotations
 
 import os
@@ -99,15 +100,19 @@ def system_pg15_cluster():
     try:
         pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
         with open(data / "postgresql.conf", "a") as conf:
-            conf.write("listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n"
-                       "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n")
+            conf.write(
+                "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n"
+                "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n"
+            )
         port = _free_port()
         pg("pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-o", f"-p {port}", "-w", "-t", "60", "start")
         admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         with psycopg.connect(admin) as conn:
             if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'").fetchone() is None:
-                raise MissingServer(f"HypoPG is not installed for PostgreSQL 15: apt-get install -y {HYPOPG_PACKAGE} "
-                                    "(listed in tests/system-packages.txt)")
+                raise MissingServer(
+                    f"HypoPG is not installed for PostgreSQL 15: apt-get install -y {HYPOPG_PACKAGE} "
+                    "(listed in tests/system-packages.txt)"
+                )
         yield Server("pg15-hypopg", admin, statements=True)
     finally:
         if (data / "postmaster.pid").exists():

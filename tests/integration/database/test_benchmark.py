@@ -1,5 +1,6 @@
 """Query-latency benchmark: LoadResult-shaped output in class ``db``, read-only sessions, the connection
 cap, pacing, and queries taken from pg_stat_statements."""
+
 from __future__ import annotations
 
 import psycopg
@@ -11,8 +12,17 @@ from include.perfpipe.metrics import MetricsRecorder
 
 pytestmark = pytest.mark.integration
 
-LOAD_RESULT_KEYS = {"spec", "started_at", "ended_at", "duration_s", "metrics", "stages", "health", "aborted",
-                    "abort_reason"}
+LOAD_RESULT_KEYS = {
+    "spec",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "metrics",
+    "stages",
+    "health",
+    "aborted",
+    "abort_reason",
+}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """The db-inspect, db-bench and db-maintain subcommands end to end (db-bench validates through GX)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ def db(server):
 
 
 def test_db_inspect_writes_findings_json(db, tmp_path):
-    code = main(["db-inspect", "--dsn", db, "--out", str(tmp_path), "--config", _config(tmp_path),
-                 "--fail-on", "warning"])
+    code = main(
+        ["db-inspect", "--dsn", db, "--out", str(tmp_path), "--config", _config(tmp_path), "--fail-on", "warning"]
+    )
     document = json.loads((tmp_path / "findings.json").read_text())
     assert code == 1  # the lowered xid threshold yields warnings
     assert {f["object"] for f in document["findings"] if f["check"] == "xid_wraparound"} >= {"public.w"}
@@ -33,8 +35,10 @@ def _config(tmp_path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("command, written", [("db-inspect", "findings.json"), ("db-bench", "summary.json"),
-                                               ("db-maintain", "maintenance.json")])
+@pytest.mark.parametrize(
+    "command, written",
+    [("db-inspect", "findings.json"), ("db-bench", "summary.json"), ("db-maintain", "maintenance.json")],
+)
 def test_unreachable_database_is_exit_3(command, written, tmp_path):
     code = main([command, "--dsn", "postgresql://postgres@127.0.0.1:1/none", "--out", str(tmp_path)])
     assert code == 3 and json.loads((tmp_path / written).read_text())["verdict"] == "error"
@@ -58,8 +62,23 @@ def test_db_bench_writes_the_loadtest_summary_shape(db, server, tmp_path):
         pytest.skip("one end-to-end GX run is enough")
     queries = tmp_path / "queries.yaml"
     queries.write_text("queries:\n  - {name: by_key, sql: 'SELECT v FROM w WHERE k = 2', weight: 2}\n")
-    code = main(["db-bench", "--dsn", db, "--out", str(tmp_path), "--connections", "2", "--duration", "1s",
-                 "--queries", str(queries), "--query", "SELECT v FROM w WHERE k = 1"])
+    code = main(
+        [
+            "db-bench",
+            "--dsn",
+            db,
+            "--out",
+            str(tmp_path),
+            "--connections",
+            "2",
+            "--duration",
+            "1s",
+            "--queries",
+            str(queries),
+            "--query",
+            "SELECT v FROM w WHERE k = 1",
+        ]
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (code, summary["verdict"]) == (0, "pass"), summary["validation"]["reason"]
     assert summary["classes"]["db"]["count"] > 0 and summary["connections"] == 2

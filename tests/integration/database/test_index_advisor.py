@@ -1,6 +1,7 @@
 """The index advisor on PostgreSQL 15 with HypoPG: a missing two-column index on a filtered, sorted query and
 a foreign key without an index are recommended, verified by the planner; a query that reads most of its
 table is not. Without HypoPG the same two come back, marked unverified."""
+
 from __future__ import annotations
 
 import psycopg
@@ -26,17 +27,23 @@ VACUUM ANALYZE orders;
 VACUUM ANALYZE "Events";
 CREATE EXTENSION pg_stat_statements;
 """
-WORKLOAD = (
-    [f'SELECT e.id, e.body FROM "Events" e WHERE e."Region" = {n % 100} ORDER BY e.created_at DESC LIMIT 20'
-     for n in range(120)]
-    + ["SELECT o.id, o.amount FROM orders o JOIN customers c ON c.id = o.customer_id "
-       f"WHERE o.kind = 'retail' AND c.name <> 'x{n}'" for n in range(110)]
-)
+WORKLOAD = [
+    f'SELECT e.id, e.body FROM "Events" e WHERE e."Region" = {n % 100} ORDER BY e.created_at DESC LIMIT 20'
+    for n in range(120)
+] + [
+    "SELECT o.id, o.amount FROM orders o JOIN customers c ON c.id = o.customer_id "
+    f"WHERE o.kind = 'retail' AND c.name <> 'x{n}'"
+    for n in range(110)
+]
 EXPECTED = {
-    ("index_advice", "public.Events_Region_created_at_idx"):
-        'CREATE INDEX CONCURRENTLY "Events_Region_created_at_idx" ON "public"."Events" ("Region", "created_at")',
-    ("fk_without_index", "public.orders_customer_id_idx"):
-        'CREATE INDEX CONCURRENTLY "orders_customer_id_idx" ON "public"."orders" ("customer_id")',
+    (
+        "index_advice",
+        "public.Events_Region_created_at_idx",
+    ): 'CREATE INDEX CONCURRENTLY "Events_Region_created_at_idx" ON "public"."Events" ("Region", "created_at")',
+    (
+        "fk_without_index",
+        "public.orders_customer_id_idx",
+    ): 'CREATE INDEX CONCURRENTLY "orders_customer_id_idx" ON "public"."orders" ("customer_id")',
 }
 INDEX_CHECKS = ["index_advice", "fk_without_index"]
 
@@ -61,7 +68,7 @@ def test_hypopg_verifies_exactly_the_two_missing_indexes(advised_db):
         assert ev["status"] == "verified"
         assert ev["cost_after"] <= ev["cost_before"] / 2 and ev["cost_cut_pct"] >= 50
     search = advice[("index_advice", "public.Events_Region_created_at_idx")]["evidence"]
-    assert search["calls"] == 120 and search["total_ms"] > 0 and 'ORDER BY e.created_at DESC' in search["query"]
+    assert search["calls"] == 120 and search["total_ms"] > 0 and "ORDER BY e.created_at DESC" in search["query"]
     assert search["reason"] == "order_by" and search["index"]["columns"] == ["Region", "created_at"]
 
 

@@ -1,5 +1,6 @@
 """Each insight check finds a problem created on purpose, naming the right object, and stays quiet on a
 clean database. Runs on the system PostgreSQL 15 and on embedded PostgreSQL 18."""
+
 from __future__ import annotations
 
 import psycopg
@@ -78,9 +79,12 @@ def clean(server):
     with server.scratch("clean", CLEAN) as dsn:
         if server.statements:
             run_and_close(dsn, ["CREATE EXTENSION pg_stat_statements"])
-        run_and_close(dsn, [f"SELECT * FROM accounts WHERE id = {n}" for n in range(1, 60)]
-                      + [f"SELECT * FROM accounts WHERE email = 'user{n}@example.com'" for n in range(1, 60)]
-                      + ["SELECT * FROM small WHERE id = 3"])
+        run_and_close(
+            dsn,
+            [f"SELECT * FROM accounts WHERE id = {n}" for n in range(1, 60)]
+            + [f"SELECT * FROM accounts WHERE email = 'user{n}@example.com'" for n in range(1, 60)]
+            + ["SELECT * FROM small WHERE id = 3"],
+        )
         yield dsn
 
 
@@ -154,8 +158,14 @@ def test_invalid_index(found):
 
 def test_cache_hit_rate_below_threshold(problems, server):
     if server.name == "pg18":  # PG 18 does not count relation extension as reads: evict, then read from disk
-        run_and_close(problems, ["CREATE EXTENSION IF NOT EXISTS pg_buffercache",
-                                 "SELECT pg_buffercache_evict_relation('orders')", "SELECT count(*) FROM orders"])
+        run_and_close(
+            problems,
+            [
+                "CREATE EXTENSION IF NOT EXISTS pg_buffercache",
+                "SELECT pg_buffercache_evict_relation('orders')",
+                "SELECT count(*) FROM orders",
+            ],
+        )
     found = inspect_database(problems, {"cache_hit_min_pct": 99.999, "cache_hit_min_blocks": 1}, ["cache_hit_rate"])
     tables = by_check(found, "cache_hit_rate")[f"{problems.rsplit('/', 1)[1]} tables"]
     assert tables["evidence"]["blocks_read"] > 0 and tables["evidence"]["hit_pct"] < 99.999

@@ -1,5 +1,6 @@
 """Safe maintenance: VACUUM (ANALYZE) that skips locked tables, and index changes only on opt-in,
 only for allowlisted objects, always CONCURRENTLY, cleaning up what a failed build leaves."""
+
 from __future__ import annotations
 
 import threading
@@ -46,7 +47,11 @@ def test_vacuum_analyze_every_table_with_progress(db):
     seen = []
     results = vacuum_analyze(db, progress=seen.append)
     assert {r["table"]: r["status"] for r in results} == {
-        "public.a": "done", "public.B-mixed": "done", "public.t": "done", "public.twins": "done"}
+        "public.a": "done",
+        "public.B-mixed": "done",
+        "public.t": "done",
+        "public.twins": "done",
+    }
     assert [(s["index"], s["total"]) for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert [s["table"] for s in seen] == [r["table"] for r in results]
     stats = {r["table"]: r for r in table_stats(db)}
@@ -109,15 +114,23 @@ def test_apply_allowlisted_drop_and_clean_up_failed_reindex(db):
 
 def _suggestion(table: str, column: str, status: str = "verified") -> dict:
     name = f"{table}_{column}_idx"
-    return {"check": "index_advice", "severity": "warning", "object": f"public.{name}", "recommendation": "",
-            "sql": "CREATE INDEX CONCURRENTLY ...",
-            "evidence": {"status": status, "index": {"schema": "public", "table": table, "columns": [column],
-                                                     "descending": [False], "name": name}}}
+    return {
+        "check": "index_advice",
+        "severity": "warning",
+        "object": f"public.{name}",
+        "recommendation": "",
+        "sql": "CREATE INDEX CONCURRENTLY ...",
+        "evidence": {
+            "status": status,
+            "index": {"schema": "public", "table": table, "columns": [column], "descending": [False], "name": name},
+        },
+    }
 
 
 def test_create_index_concurrently_applied(db):
     unverified, verified = apply_recommendations(
-        db, [_suggestion("t", "id", "unverified"), _suggestion("t", "x")], allowlist=["public.*"], apply=True)
+        db, [_suggestion("t", "id", "unverified"), _suggestion("t", "x")], allowlist=["public.*"], apply=True
+    )
     assert unverified["status"] == "manual_only" and "t_id_idx" not in _indexes(db)
     assert verified["status"] == "applied"
     assert verified["sql"] == 'CREATE INDEX CONCURRENTLY "t_x_idx" ON "public"."t" ("x")'
@@ -132,8 +145,9 @@ def test_failed_create_index_concurrently_leaves_no_invalid_index(db):
     release = threading.Timer(2.0, writer.rollback)
     release.start()
     try:
-        [row] = apply_recommendations(db, [_suggestion("t", "x")], allowlist=["public.t_x_idx"], apply=True,
-                                      lock_timeout_s=0.5)
+        [row] = apply_recommendations(
+            db, [_suggestion("t", "x")], allowlist=["public.t_x_idx"], apply=True, lock_timeout_s=0.5
+        )
     finally:
         release.join()
         writer.close()

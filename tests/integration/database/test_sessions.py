@@ -1,7 +1,9 @@
 """Live-session checks: idle in transaction, long-running and blocked queries, with a second connection
 holding the problem open while the database is inspected."""
+
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -16,8 +18,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def db(server):
-    with server.scratch("sessions", "CREATE TABLE jobs (id int PRIMARY KEY);\n"
-                                    "INSERT INTO jobs SELECT generate_series(1, 100);\n") as dsn:
+    with server.scratch(
+        "sessions", "CREATE TABLE jobs (id int PRIMARY KEY);\nINSERT INTO jobs SELECT generate_series(1, 100);\n"
+    ) as dsn:
         yield dsn
 
 
@@ -26,8 +29,9 @@ def _wait_for(dsn: str, app: str, condition: str, timeout_s: float = 10) -> int:
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            row = conn.execute(f"SELECT pid FROM pg_stat_activity WHERE application_name = %s AND {condition}",
-                               [app]).fetchone()
+            row = conn.execute(
+                f"SELECT pid FROM pg_stat_activity WHERE application_name = %s AND {condition}", [app]
+            ).fetchone()
             if row:
                 return row[0]
             time.sleep(0.05)
@@ -36,11 +40,12 @@ def _wait_for(dsn: str, app: str, condition: str, timeout_s: float = 10) -> int:
 
 def _in_thread(dsn: str, app: str, statement: str) -> threading.Thread:
     def run():
-        with psycopg.connect(dsn, autocommit=True, application_name=app) as conn:
-            try:
-                conn.execute(statement)
-            except psycopg.errors.QueryCanceled:
-                pass
+        with (
+            psycopg.connect(dsn, autocommit=True, application_name=app) as conn,
+            contextlib.suppress(psycopg.errors.QueryCanceled),
+        ):
+            conn.execute(statement)
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
@@ -51,8 +56,9 @@ def test_idle_in_transaction(db):
         idle.execute("SELECT 1")  # opens a transaction and leaves it idle
         pid = _wait_for(db, "perfdb-idle", "state = 'idle in transaction'")
         time.sleep(0.2)
-        lowered = inspect_database(db, {"idle_in_transaction_max_s": 0.1, "idle_in_transaction_max_count": 0},
-                                   ["idle_in_transaction"])
+        lowered = inspect_database(
+            db, {"idle_in_transaction_max_s": 0.1, "idle_in_transaction_max_count": 0}, ["idle_in_transaction"]
+        )
         default = inspect_database(db, None, ["idle_in_transaction"])
     found = by_check(lowered, "idle_in_transaction")
     assert found[f"pid {pid} (perfdb-idle)"]["sql"] == f"SELECT pg_terminate_backend({pid})"

@@ -1,5 +1,6 @@
 """pg_stat_statements: unavailable is reported (PG 15 here has it neither preloaded nor installed);
 on PG 18 snapshots are read with the PG 17+ column names and their delta names the window's queries."""
+
 from __future__ import annotations
 
 import psycopg

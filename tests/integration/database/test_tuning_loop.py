@@ -1,5 +1,6 @@
 """The closed tuning loop on the demo service (PostgreSQL 15 with HypoPG): its unindexed search gets the
 verified index, and the re-run shows the delta per query and per endpoint; without opt-in nothing changes."""
+
 from __future__ import annotations
 
 import psycopg
@@ -18,7 +19,11 @@ SCENARIO = """
 journey:
   headers: {Authorization: "Bearer {{ token }}"}
   setup:
-    - {name: login, method: POST, path: /auth/login, json: {username: user-1, password: pw-1}, extract: {token: $.token}}
+    - name: login
+      method: POST
+      path: /auth/login
+      json: {username: user-1, password: pw-1}
+      extract: {token: $.token}
   steps:
     - {name: list_items, method: GET, path: "/items?limit=20", class: api}
     - {name: get_item, method: GET, path: /items/1, class: api}
@@ -46,8 +51,7 @@ def _indexes(dsn: str) -> set[str]:
 
 def test_without_opt_in_nothing_changes(demo):
     dsn, base_url, scenario = demo
-    outcome, findings = tuning_loop(dsn, base_url, "4s", rate=10, apply=False, scenario=scenario,
-                                    thresholds=THRESHOLDS)
+    outcome, findings = tuning_loop(dsn, base_url, "4s", rate=10, apply=False, scenario=scenario, thresholds=THRESHOLDS)
     assert any(f["object"] == f"public.{SEARCH_INDEX}" for f in findings)
     assert [r["status"] for r in outcome["applied"]] == ["recommended"]
     assert outcome["rerun"] is False and outcome["latency"] == [] and outcome["headline"] is None

@@ -1,6 +1,7 @@
 """The demo journey (include/config/scenarios/demo.yaml) against the demo service, proved by the
 service's own counts: no 401s, every order read names an order it created, hundreds of distinct
 items, one token per VU."""
+
 import httpx
 import pytest
 

@@ -1,4 +1,5 @@
 """The demo service answers every endpoint class with real queries on its seeded database."""
+
 import time
 
 import httpx

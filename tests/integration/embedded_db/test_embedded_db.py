@@ -1,4 +1,5 @@
 """The embedded default database: starts on loopback with pg_stat_statements, restarts on its data, stops."""
+
 import psycopg
 import pytest
 

@@ -1,4 +1,5 @@
 """End to end: the CLI (with the validation package's verdict) and worker processes, on loopback."""
+
 import json
 import subprocess
 import sys
@@ -15,14 +16,21 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "include.perfpipe", "loadtest", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "include.perfpipe", "loadtest", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_worker_processes_merge_into_one_result():
     with LoopbackServer() as server:
         progress = []
-        spec = load_spec("smoke", server.url("/sleep/10"), overrides={"vus": 6, "duration": "2s", "progress_interval": 1})
+        spec = load_spec(
+            "smoke", server.url("/sleep/10"), overrides={"vus": 6, "duration": "2s", "progress_interval": 1}
+        )
         result = run_load_test(spec, processes=2, progress=progress.append)
         served = server.requests
     total = result.stats_frame().set_index("name").loc["all"]
@@ -34,8 +42,9 @@ def test_worker_processes_merge_into_one_result():
 
 def test_cli_writes_summary_and_timeseries(tmp_path):
     with LoopbackServer() as server:
-        run = _cli("--target", server.url("/ok"), "--vus", "2", "--duration", "2s", "--class", "health",
-                   "--out", str(tmp_path))
+        run = _cli(
+            "--target", server.url("/ok"), "--vus", "2", "--duration", "2s", "--class", "health", "--out", str(tmp_path)
+        )
         served = server.requests
     assert run.returncode in (0, 1, 2), run.stderr
     assert "great_expectations" not in run.stderr and " INFO " not in run.stderr  # quiet without -v
@@ -61,7 +70,18 @@ def test_cli_bad_input_exits_3(tmp_path):
 
 def test_cli_shows_library_logs_with_v(tmp_path):
     with LoopbackServer() as server:
-        run = _cli("--target", server.url("/ok"), "--vus", "1", "--duration", "1s", "--processes", "1",
-                   "--out", str(tmp_path), "-v")
+        run = _cli(
+            "--target",
+            server.url("/ok"),
+            "--vus",
+            "1",
+            "--duration",
+            "1s",
+            "--processes",
+            "1",
+            "--out",
+            str(tmp_path),
+            "-v",
+        )
     assert run.returncode in (0, 1, 2), run.stderr
     assert "INFO great_expectations" in run.stderr

@@ -1,8 +1,8 @@
 """2 shards x 2 processes of one journey: VU numbers never repeat and no sequential feeder row is used twice."""
+
 import collections
 import json
 import threading
-import time
 
 import pytest
 

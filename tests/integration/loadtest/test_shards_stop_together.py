@@ -2,6 +2,7 @@
 
 Each run is set for 30 s; a stopped shard must end well before that (loose bounds only).
 """
+
 import threading
 import time
 
@@ -27,16 +28,23 @@ def server():
 
 
 def _spec(server, abort_rules=()):
-    return load_spec("smoke", server.url("/sleep/30"),
-                     overrides={"vus": 2, "duration": "30s", "abort_rules": list(abort_rules)})
+    return load_spec(
+        "smoke", server.url("/sleep/30"), overrides={"vus": 2, "duration": "30s", "abort_rules": list(abort_rules)}
+    )
 
 
 def _run_shard(spec, dsn, run_id, index, start_at, processes=1):
     """One shard as the DAG's load_test task runs it: its own signal, raised when its rules trip."""
     with AbortSignal(dsn, "perf_load", run_id, since=start_at) as signal:
-        return run_load_test(spec, processes=processes, shard_index=index, shard_count=2, start_at=start_at,
-                             should_stop=signal.should_stop,
-                             on_abort=lambda reason: signal.raise_abort(reason, index))
+        return run_load_test(
+            spec,
+            processes=processes,
+            shard_index=index,
+            shard_count=2,
+            start_at=start_at,
+            should_stop=signal.should_stop,
+            on_abort=lambda reason: signal.raise_abort(reason, index),
+        )
 
 
 def test_a_shard_that_aborts_stops_the_other(server, results_dsn):

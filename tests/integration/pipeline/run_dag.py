@@ -2,6 +2,7 @@
 
 Usage: python tests/integration/pipeline/run_dag.py dags/perf_smoke.py '{"duration": "5s"}'
 """
+
 import importlib.util
 import json
 import sys

@@ -1,4 +1,5 @@
 """perf_smoke end to end with ``dag.test()``: demo service, real PostgreSQL, report files and results rows."""
+
 import json
 import os
 import subprocess
@@ -36,7 +37,11 @@ def run_smoke(env: dict, target_url: str, conf: dict) -> tuple[dict, Path]:
     env = {**env, "AIRFLOW_CONN_PERF_TARGET_HTTP": target_url}
     done = subprocess.run(
         [sys.executable, str(RUNNER), str(ROOT / "dags" / "perf_smoke.py"), json.dumps(conf)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     log = Path(env["PERFPIPE_REPORTS_DIR"]) / "dag_test.log"
     log.write_text(done.stdout + done.stderr)
@@ -75,10 +80,13 @@ def test_threshold_breach_fails_the_run(airflow_env, demo_db_url):
 def test_bad_benchmark_input_fails_preflight_at_once(airflow_env, demo_service, tmp_path):
     queries = tmp_path / "queries.yaml"
     queries.write_text("queries:\n  - {sql: 'SELECT 1', weight: -2}\n")
-    outcome, _ = run_smoke(airflow_env, demo_service, {"duration": "2s", "db_benchmark": True,
-                                                       "db_queries": str(queries)})
+    outcome, _ = run_smoke(
+        airflow_env, demo_service, {"duration": "2s", "db_benchmark": True, "db_queries": str(queries)}
+    )
     log = (Path(airflow_env["PERFPIPE_REPORTS_DIR"]) / "dag_test.log").read_text()
     assert outcome["state"] == "failed"
     assert f"bad input: {queries}: queries[0].weight: must be a number > 0, got -2" in log
-    started = [line.split("task_id=")[1].split()[0] for line in log.splitlines() if "[DAG TEST] starting task_id=" in line]
+    started = [
+        line.split("task_id=")[1].split()[0] for line in log.splitlines() if "[DAG TEST] starting task_id=" in line
+    ]
     assert started.count("preflight") == 1 and "load_test" not in started

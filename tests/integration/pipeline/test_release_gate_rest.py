@@ -1,5 +1,6 @@
 """A real `airflow standalone` (LocalExecutor): the README's release-gate example over REST, and a load test
 sharded across mapped tasks that run in parallel and merge into one result."""
+
 import json
 import os
 import subprocess
@@ -25,19 +26,30 @@ def slow_target(demo_db_url):
 
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory, scratch_db, demo_db_url, slow_target):
-    connections = {"perf_target_http": slow_target, "perf_target_db": demo_db_url,
-                   "perf_results_db": scratch_db("perfpipe_gate_results")}
+    connections = {
+        "perf_target_http": slow_target,
+        "perf_target_db": demo_db_url,
+        "perf_results_db": scratch_db("perfpipe_gate_results"),
+    }
     with airflow_standalone(tmp_path_factory.mktemp("airflow-standalone"), connections) as server:
         yield server
 
 
 def test_gate_stops_at_the_first_failed_profile_and_reports_over_rest(airflow_server):
     wait_for_dag(airflow_server, "perf_release_gate")
-    env = {**os.environ, "AIRFLOW_URL": airflow_server["url"], "AIRFLOW_USER": airflow_server["user"],
-           "AIRFLOW_PASSWORD": airflow_server["password"], "POLL_SECONDS": "3"}
+    env = {
+        **os.environ,
+        "AIRFLOW_URL": airflow_server["url"],
+        "AIRFLOW_USER": airflow_server["user"],
+        "AIRFLOW_PASSWORD": airflow_server["password"],
+        "POLL_SECONDS": "3",
+    }
     done = subprocess.run(
         ["bash", str(GATE_SCRIPT), "1.2.3", json.dumps({"duration": "3s", "db_stage": False})],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 1, (done.stdout, done.stderr, airflow_server["log"])
     verdict = json.loads(done.stdout.strip().splitlines()[-1])
@@ -53,8 +65,13 @@ def test_gate_stops_at_the_first_failed_profile_and_reports_over_rest(airflow_se
 def test_shards_run_in_parallel_and_merge_exactly(airflow_server):
     wait_for_dag(airflow_server, "perf_smoke")
     client = api(airflow_server)
-    conf = {"shards": 2, "vus": 2, "duration": "4s", "db_stage": False,
-            "thresholds": {"health": {"p95_ms": "< 2s", "p99_ms": "< 2s"}}}  # the target's /health is slow
+    conf = {
+        "shards": 2,
+        "vus": 2,
+        "duration": "4s",
+        "db_stage": False,
+        "thresholds": {"health": {"p95_ms": "< 2s", "p99_ms": "< 2s"}},
+    }  # the target's /health is slow
     run_id = client.post("/dags/perf_smoke/dagRuns", json={"logical_date": None, "conf": conf}).json()["dag_run_id"]
     run = f"/dags/perf_smoke/dagRuns/{run_id}"
     deadline = time.monotonic() + 300
@@ -63,8 +80,10 @@ def test_shards_run_in_parallel_and_merge_exactly(airflow_server):
         time.sleep(3)
     publication = client.get(f"{run}/taskInstances/publish/xcomEntries/return_value").json()["value"]
     assert state == "success", (publication, airflow_server["log"])
-    shards = [client.get(f"{run}/taskInstances/load_test/xcomEntries/return_value",
-                         params={"map_index": i}).json()["value"] for i in (0, 1)]
+    shards = [
+        client.get(f"{run}/taskInstances/load_test/xcomEntries/return_value", params={"map_index": i}).json()["value"]
+        for i in (0, 1)
+    ]
     shard_counts = [sum(e["count"] for e in shard["metrics"]["endpoints"]) for shard in shards]
     assert all(count > 0 for count in shard_counts)
     summary = json.loads((Path(publication["report_dir"]) / "summary.json").read_text())

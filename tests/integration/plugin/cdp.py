@@ -1,4 +1,5 @@
 """A minimal Chrome DevTools Protocol client (aiohttp websockets) for the headless Chromium checks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,13 @@ class Page:
 
     async def screenshot(self, path: Path) -> None:
         height = await self.evaluate("document.documentElement.scrollHeight")
-        await self.send("Emulation.setDeviceMetricsOverride", width=1300, height=min(int(height), 8000),
-                        deviceScaleFactor=1, mobile=False)
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=1300,
+            height=min(int(height), 8000),
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         shot = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 
@@ -67,8 +73,11 @@ class Page:
         for event in self.events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
-                errors.append(params["exceptionDetails"].get("text", "") + " " + json.dumps(
-                    params["exceptionDetails"].get("exception", {}).get("description", "")))
+                errors.append(
+                    params["exceptionDetails"].get("text", "")
+                    + " "
+                    + json.dumps(params["exceptionDetails"].get("exception", {}).get("description", ""))
+                )
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
                 errors.append(json.dumps(params.get("args")))
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":

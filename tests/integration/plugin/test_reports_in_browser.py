@@ -3,6 +3,7 @@
 Chromium stays on loopback (every other host resolves to nothing, no proxy) and gets a fresh profile.
 The screenshot goes to the test's tmp dir and to reports/screenshots/ for humans.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,14 @@ from tests.unit.reporting import synthetic
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 
 
@@ -123,8 +130,13 @@ def test_page_needs_airflow_login_and_lists_store_runs(server, viewer_token, pub
 async def _open(chromium: str, profile: Path):
     port_file = profile / "DevToolsActivePort"
     proc = await asyncio.create_subprocess_exec(
-        chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        chromium,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
         env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
     )
     for _ in range(200):
@@ -147,14 +159,18 @@ async def _check_report(chromium: str, profile: Path, url: str, token: str, shot
         await page.send("Emulation.setDeviceMetricsOverride", width=1300, height=900, deviceScaleFactor=1, mobile=False)
         await page.send("Network.setCookie", name="_token", value=token, domain="127.0.0.1", path="/")
         await page.send("Page.navigate", url=url)
-        charts = await page.wait_for("document.querySelectorAll('.plotly .main-svg').length >= 6 && "
-                                     "document.querySelectorAll('.plotly .main-svg').length")
+        charts = await page.wait_for(
+            "document.querySelectorAll('.plotly .main-svg').length >= 6 && "
+            "document.querySelectorAll('.plotly .main-svg').length"
+        )
         facts = {
             "charts": charts,
             "plots": await page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
             "verdict": await page.evaluate("document.getElementById('verdict').innerText"),
             "scripts": await page.evaluate("document.scripts.length"),
-            "hostile_script": await page.evaluate("[...document.scripts].some(s => s.text.includes(\"alert('pwned')\"))"),
+            "hostile_script": await page.evaluate(
+                "[...document.scripts].some(s => s.text.includes(\"alert('pwned')\"))"
+            ),
             "title": await page.evaluate("document.title"),
         }
         await page.screenshot(shot)

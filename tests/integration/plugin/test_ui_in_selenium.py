@@ -4,6 +4,7 @@ The form triggers with its defaults, the run's "Performance report" tab shows th
 Performance reports opens a report inside the UI, a bad duration is refused naming the field, and a run
 with a nonexistent scenario shows the preflight error in its report. Screenshots: reports/screenshots/ui-*.png.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -22,8 +23,11 @@ RUN_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def airflow_ui(tmp_path_factory, scratch_db, demo_db_url, demo_service):
-    connections = {"perf_target_http": demo_service, "perf_target_db": demo_db_url,
-                   "perf_results_db": scratch_db("perfpipe_ui_results")}
+    connections = {
+        "perf_target_http": demo_service,
+        "perf_target_db": demo_db_url,
+        "perf_results_db": scratch_db("perfpipe_ui_results"),
+    }
     with airflow_standalone(tmp_path_factory.mktemp("airflow-ui"), connections) as server:
         for dag_id in ("perf_smoke", "perf_load"):
             wait_for_dag(server, dag_id)
@@ -41,7 +45,13 @@ def browser(airflow_ui):
         pytest.fail("chromium and chromium-driver are missing: tests/system-packages.txt lists them (make test)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
@@ -83,9 +93,8 @@ def _shot(driver, name: str) -> None:
 
 
 def _open_trigger_form(driver, url: str, dag_id: str):
-    from selenium.webdriver.common.by import By
-
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
 
     def click_trigger() -> bool:  # the page re-renders while it loads: a found button can go stale
         try:
@@ -96,8 +105,10 @@ def _open_trigger_form(driver, url: str, dag_id: str):
 
     driver.get(f"{url}/dags/{dag_id}")
     _wait(click_trigger, what="Trigger")
-    return _wait(lambda: driver.find_elements(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Trigger']"),
-                 what="the trigger form")[0]
+    return _wait(
+        lambda: driver.find_elements(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Trigger']"),
+        what="the trigger form",
+    )[0]
 
 
 def _wait_for_run(airflow_ui, dag_id: str, run_id: str) -> str:
@@ -113,8 +124,10 @@ def _open_report_tab(driver, url: str, dag_id: str, run_id: str):
     from selenium.webdriver.common.by import By
 
     driver.get(f"{url}/dags/{dag_id}/runs/{run_id}")
-    _wait(lambda: driver.find_elements(By.XPATH, "//a[normalize-space()='Performance report']"),
-          what="the Performance report tab")[0].click()
+    _wait(
+        lambda: driver.find_elements(By.XPATH, "//a[normalize-space()='Performance report']"),
+        what="the Performance report tab",
+    )[0].click()
     frame = _wait(lambda: driver.find_elements(By.TAG_NAME, "iframe"), what="the report frame")[0]
     driver.switch_to.frame(frame)
     verdict = _wait(lambda: driver.find_elements(By.ID, "verdict"), what="the report's verdict")[0]
@@ -126,11 +139,16 @@ def test_a_bad_duration_is_refused_with_a_message_naming_the_field(airflow_ui, b
 
     _open_trigger_form(browser, airflow_ui["url"], "perf_smoke")
     browser.find_element(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Load']").click()
-    _wait(lambda: browser.find_elements(By.ID, "element_duration"), what="the Duration field")[0].send_keys("ten seconds")
+    _wait(lambda: browser.find_elements(By.ID, "element_duration"), what="the Duration field")[0].send_keys(
+        "ten seconds"
+    )
     browser.find_element(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Trigger']").click()  # re-rendered
-    message = _wait(lambda: browser.find_elements(
-        By.XPATH, "//*[@role='dialog']//*[contains(text(), 'Invalid input for param duration')]"),
-        what="the error message")[0]
+    message = _wait(
+        lambda: browser.find_elements(
+            By.XPATH, "//*[@role='dialog']//*[contains(text(), 'Invalid input for param duration')]"
+        ),
+        what="the error message",
+    )[0]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", message)
     _shot(browser, "bad-duration")
     assert message.is_displayed()
@@ -157,8 +175,9 @@ def test_the_run_page_shows_its_performance_report(airflow_ui, browser, request)
     assert run_id, "the trigger test did not record its run"
     _errors(browser)
     verdict = _open_report_tab(browser, airflow_ui["url"], "perf_smoke", run_id)
-    charts = _wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= 4,
-                   what="the charts")
+    charts = _wait(
+        lambda: len(browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= 4, what="the charts"
+    )
     headline = verdict.text
     browser.switch_to.default_content()
     _shot(browser, "run-report-tab")
@@ -173,11 +192,15 @@ def test_the_reports_list_opens_a_report_inside_the_ui(airflow_ui, browser, requ
     run_id = request.config.cache.get("perfpipe/ui_smoke_run", None)
     browser.get(airflow_ui["url"])
     _wait(lambda: browser.find_elements(By.XPATH, "//button[normalize-space()='Browse']"), what="Browse")[0].click()
-    _wait(lambda: browser.find_elements(By.XPATH, "//*[@role='menuitem'][normalize-space()='Performance reports']"),
-          what="the Performance reports entry")[0].click()
+    _wait(
+        lambda: browser.find_elements(By.XPATH, "//*[@role='menuitem'][normalize-space()='Performance reports']"),
+        what="the Performance reports entry",
+    )[0].click()
     browser.switch_to.frame(_wait(lambda: browser.find_elements(By.TAG_NAME, "iframe"), what="the list frame")[0])
-    row = _wait(lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "#runs tr") if run_id in r.text],
-                what="the smoke run in the list")[0]
+    row = _wait(
+        lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "#runs tr") if run_id in r.text],
+        what="the smoke run in the list",
+    )[0]
     row.find_element(By.LINK_TEXT, "report").click()
     verdict = _wait(lambda: browser.find_elements(By.ID, "verdict"), what="the report opened from the list")[0]
     assert verdict.text.startswith("PASS")

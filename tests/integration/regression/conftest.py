@@ -1,5 +1,6 @@
 """Twelve nightly runs saved through ResultsStore into a scratch database (dropped after the session)."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,12 +16,18 @@ def store_dsn(scratch_db):
     dsn = scratch_db("regression")
     store = ResultsStore(dsn)
     store.migrate()
-    start = datetime(2026, 11, 1, 1, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
     for night in range(RUNS):
         began = start + timedelta(days=night)
         result = synthetic_run(100 + night, scale=SLOWER_API if night >= SLOW_FROM else None)
-        run = {"dag_id": DAG, "run_id": f"night{night:02d}", "profile": PROFILE, "target": TARGET,
-               "started_at": began.isoformat(), "ended_at": (began + timedelta(seconds=40)).isoformat()}
+        run = {
+            "dag_id": DAG,
+            "run_id": f"night{night:02d}",
+            "profile": PROFILE,
+            "target": TARGET,
+            "started_at": began.isoformat(),
+            "ended_at": (began + timedelta(seconds=40)).isoformat(),
+        }
         store.save_bundle({"run": run, "loadtest": result}, "pass", "thresholds met")
     return dsn
 

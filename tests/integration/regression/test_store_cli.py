@@ -1,4 +1,5 @@
 """The store-backed subcommands (`regression`, `baseline`) against runs saved in PostgreSQL 15."""
+
 import json
 
 import pytest

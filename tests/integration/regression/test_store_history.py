@@ -1,4 +1,5 @@
 """End to end on PostgreSQL 15: runs saved through ResultsStore, compared and trended from what it returns."""
+
 import pytest
 
 from include.perfpipe.regression import compare_runs, gate_decision, regression_section

@@ -1,4 +1,5 @@
 """``publish_run`` inside a real Airflow task: store rows, the copied report, the Asset event and the return value."""
+
 import json
 import os
 import subprocess
@@ -24,16 +25,20 @@ def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url)
     dag_file = dags / "publish_dag.py"
     dag_file.write_text(Path(__file__).with_name("publish_dag.py").read_text())
     env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW_CONN_PERF_RESULTS_DB": results_url,
         "PERFPIPE_REPORTS_DIR": str(tmp_path / "reports"),
         "PERFPIPE_REPORTS_URL": (tmp_path / "published").as_uri(),
     }
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
-    done = subprocess.run([sys.executable, str(dag_file)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(dag_file)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     first, second, unrecorded = json.loads(done.stdout.strip().splitlines()[-1])
     assert first["state"] == second["state"] == "success", done.stderr[-4000:]
@@ -47,10 +52,27 @@ def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url)
     assert "recording the run in the results store failed" in done.stdout + done.stderr
     run_folder = Path(result["report_url"].removeprefix("file://")).parent
     assert run_folder.parent == published
-    assert {p.name for p in run_folder.iterdir()} >= {"report.html", "summary.md", "summary.json", "junit.xml",
-                                                      "bundle.json"}
-    rerendered = subprocess.run([sys.executable, "-m", "include.perfpipe", "report", str(run_folder / "bundle.json"),
-                                 "--out", str(tmp_path / "again")], cwd=ROOT, capture_output=True, text=True)
+    assert {p.name for p in run_folder.iterdir()} >= {
+        "report.html",
+        "summary.md",
+        "summary.json",
+        "junit.xml",
+        "bundle.json",
+    }
+    rerendered = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "include.perfpipe",
+            "report",
+            str(run_folder / "bundle.json"),
+            "--out",
+            str(tmp_path / "again"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert rerendered.returncode == 1, rerendered.stdout + rerendered.stderr  # exit code of a fail verdict
     assert json.loads((tmp_path / "again" / "summary.json").read_text())["verdict"]["verdict"] == "fail"
     summary = json.loads((run_folder / "summary.json").read_text())
@@ -65,8 +87,13 @@ def test_publish_run_records_renders_copies_and_annotates(tmp_path, results_url)
     with psycopg.connect(results_url) as conn:
         runs = conn.execute("SELECT run_id, verdict, report_url FROM perfpipe.runs ORDER BY started_at, run_id")
         runs = {r[0]: r[1:] for r in runs.fetchall()}
-        stages = dict(conn.execute("SELECT stage, count(*) FROM perfpipe.stage_writes WHERE run_id = %s "
-                                   "GROUP BY stage", [second["run_id"]]).fetchall())
-    assert runs == {first["run_id"]: ("pass", first["result"]["report_url"]),
-                    second["run_id"]: ("fail", result["report_url"])}
+        stages = dict(
+            conn.execute(
+                "SELECT stage, count(*) FROM perfpipe.stage_writes WHERE run_id = %s GROUP BY stage", [second["run_id"]]
+            ).fetchall()
+        )
+    assert runs == {
+        first["run_id"]: ("pass", first["result"]["report_url"]),
+        second["run_id"]: ("fail", result["report_url"]),
+    }
     assert stages == {"loadtest": 1, "database": 1, "db_benchmark": 1, "validation": 1}

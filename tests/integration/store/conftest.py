@@ -1,4 +1,5 @@
 """A scratch results database per test module (on $PERFPIPE_DB_URL's server or the embedded one)."""
+
 import pytest
 
 

@@ -1,4 +1,5 @@
 """The cross-shard abort signal on a real PostgreSQL: idempotent raising, the watcher, a lost database."""
+
 import logging
 import time
 from urllib.parse import urlsplit
@@ -29,7 +30,8 @@ def test_migration_adds_run_aborts_once(scratch_db):
         key = conn.execute(
             "SELECT array_agg(a.attname ORDER BY a.attnum) FROM pg_index i "
             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-            "WHERE i.indrelid = 'perfpipe.run_aborts'::regclass AND i.indisprimary").fetchone()[0]
+            "WHERE i.indrelid = 'perfpipe.run_aborts'::regclass AND i.indisprimary"
+        ).fetchone()[0]
     assert key == ["dag_id", "run_id"]
 
 
@@ -44,8 +46,10 @@ def test_watcher_sees_a_row_raised_by_another_connection(scratch_dsn):
     with AbortSignal(scratch_dsn, "perf_load", "watched") as signal:
         assert not signal.aborted.wait(1.5) and signal.should_stop() is None
         with psycopg.connect(scratch_dsn) as other:
-            other.execute("INSERT INTO perfpipe.run_aborts (dag_id, run_id, reason, shard) "
-                          "VALUES ('perf_load', 'watched', 'circuit breaker: 100% errors', 3)")
+            other.execute(
+                "INSERT INTO perfpipe.run_aborts (dag_id, run_id, reason, shard) "
+                "VALUES ('perf_load', 'watched', 'circuit breaker: 100% errors', 3)"
+            )
         assert signal.aborted.wait(SEEN_WITHIN_S)
     assert signal.should_stop() == "stopped: shard 3 aborted: circuit breaker: 100% errors"
 

@@ -24,8 +24,17 @@ def _count(dsn, table, run_id):
 
 
 def _run(run_id, verdict="pass", started="2026-11-27T11:00:00+00:00", target="demo"):
-    return {"dag_id": "perf_load", "run_id": run_id, "profile": "smoke", "target": target, "version": "v1",
-            "started_at": started, "ended_at": started, "verdict": verdict, "reason": "r"}
+    return {
+        "dag_id": "perf_load",
+        "run_id": run_id,
+        "profile": "smoke",
+        "target": target,
+        "version": "v1",
+        "started_at": started,
+        "ended_at": started,
+        "verdict": verdict,
+        "reason": "r",
+    }
 
 
 def test_migrate_is_idempotent_and_records_every_version(store, scratch_dsn):
@@ -41,7 +50,7 @@ def test_concurrent_migrate_applies_once(scratch_dsn):
     def run():
         try:
             ResultsStore(scratch_dsn).migrate()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
@@ -76,8 +85,9 @@ def test_retried_stage_replaces_rows_never_doubles(store, scratch_dsn):
 
 def test_concurrent_writers_of_one_key_leave_one_copy(store, scratch_dsn):
     part = synthetic.validation_result()
-    threads = [threading.Thread(target=store.save_stage, args=("perf_load", "race", "validation", -1, part))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=store.save_stage, args=("perf_load", "race", "validation", -1, part)) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -114,7 +124,9 @@ def test_save_run_upserts_and_history_has_headline(store):
     h2 = hist.iloc[-1]
     assert h2["verdict"] == "pass" and h2["reason"] == "rerun"
     total = [r for r in store.stage_rows("perf_load", "h2", "endpoint_stats") if r["scope"] == "total"][0]
-    assert h2["requests"] == total["count"] and not isinstance(h2["requests"], Decimal) and h2["p95_ms"] == total["p95_ms"]
+    assert (
+        h2["requests"] == total["count"] and not isinstance(h2["requests"], Decimal) and h2["p95_ms"] == total["p95_ms"]
+    )
     assert list(store.history("hist", "smoke", limit=1)["run_id"]) == ["h2"]
 
 
@@ -126,8 +138,9 @@ def test_class_history_has_one_row_per_run_and_class_oldest_first(store):
     hist = store.class_history("classes", "smoke")
     stored = [r for r in store.stage_rows("perf_load", "c1", "endpoint_stats") if r["scope"] in ("class", "total")]
     assert list(hist["run_id"].drop_duplicates()) == ["c0", "c1"]
-    assert sorted(hist[hist["run_id"] == "c1"]["klass"]) == sorted("all" if r["scope"] == "total" else r["klass"]
-                                                                   for r in stored)
+    assert sorted(hist[hist["run_id"] == "c1"]["klass"]) == sorted(
+        "all" if r["scope"] == "total" else r["klass"] for r in stored
+    )
     api = hist[hist["klass"] == "api"].set_index("run_id")["p95_ms"]
     assert api["c1"] > api["c0"]
 
@@ -147,12 +160,17 @@ def test_baseline_explicit_else_last_passing(store):
         store.mark_baseline("perf_load", "missing")
 
 
-@pytest.mark.parametrize("run, message", [
-    ({"run_id": "x", "profile": "p", "target": "t"}, "run.dag_id"),
-    ({"dag_id": "d", "run_id": "x", "profile": "p", "target": "t", "verdict": "great"}, "run.verdict.*'great'"),
-    ({"dag_id": "d", "run_id": "x", "profile": "p", "target": "t", "started_at": "yesterday"},
-     "run.started_at.*'yesterday'"),
-])
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ({"run_id": "x", "profile": "p", "target": "t"}, "run.dag_id"),
+        ({"dag_id": "d", "run_id": "x", "profile": "p", "target": "t", "verdict": "great"}, "run.verdict.*'great'"),
+        (
+            {"dag_id": "d", "run_id": "x", "profile": "p", "target": "t", "started_at": "yesterday"},
+            "run.started_at.*'yesterday'",
+        ),
+    ],
+)
 def test_bad_run_is_rejected_naming_the_field(store, run, message):
     with pytest.raises(ValueError, match=message):
         store.save_run(run)
@@ -179,10 +197,22 @@ def test_comparison_chooses_the_baseline_among_runs_of_the_same_workload(store):
     from tests.unit.reporting.synthetic import load_result
 
     def save(run_id, duration_s, verdict="pass"):
-        load = {**load_result(), "spec": {"model": "closed", "start": 1, "endpoints": [],
-                                          "stages": [{"duration_s": duration_s, "target": 1}]}}
-        run = {"dag_id": "perf_smoke", "run_id": run_id, "profile": "smoke", "target": "shape-target",
-               "started_at": f"2026-11-2{len(run_id)}T10:00:00+00:00"}
+        load = {
+            **load_result(),
+            "spec": {
+                "model": "closed",
+                "start": 1,
+                "endpoints": [],
+                "stages": [{"duration_s": duration_s, "target": 1}],
+            },
+        }
+        run = {
+            "dag_id": "perf_smoke",
+            "run_id": run_id,
+            "profile": "smoke",
+            "target": "shape-target",
+            "started_at": f"2026-11-2{len(run_id)}T10:00:00+00:00",
+        }
         store.save_bundle({"run": run, "loadtest": load}, verdict, "")
         return run, load
 

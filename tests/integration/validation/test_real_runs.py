@@ -1,4 +1,5 @@
 """Validation of real runs: the load engine against a loopback server, the DB benchmark against PostgreSQL."""
+
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -38,15 +39,26 @@ def test_a_real_load_test_on_loopback_passes_with_steady_and_rolling_checks(tmp_
     from include.perfpipe.loadtest import load_spec, run_load_test
 
     stages = [{"duration": "2s", "target": 3}, {"duration": "4s", "target": 3}, {"duration": "1s", "target": 0}]
-    spec = load_spec("smoke", target=loopback_url, overrides={"stages": stages, "think_time": "50ms"},
-                     allowlist="127.0.0.1")
+    spec = load_spec(
+        "smoke", target=loopback_url, overrides={"stages": stages, "think_time": "50ms"}, allowlist="127.0.0.1"
+    )
     load = run_load_test(spec, processes=1)
     assert any(s["kind"] == "hold" for s in load.stages)
-    thresholds = load_thresholds(profile="smoke", overrides={"api": {"p95_ms": {"limit": "< 500ms",
-                                                                                 "windows": ["whole", "steady", "rolling_3s"]}}})
-    result = validate(load.stats_frame(), load.timeseries_frame(), thresholds=thresholds, stages=load.stages,
-                      health=load.health, run_dir=tmp_path, recorder=load.metrics, aborted=load.aborted,
-                      abort_reason=load.abort_reason)
+    thresholds = load_thresholds(
+        profile="smoke",
+        overrides={"api": {"p95_ms": {"limit": "< 500ms", "windows": ["whole", "steady", "rolling_3s"]}}},
+    )
+    result = validate(
+        load.stats_frame(),
+        load.timeseries_frame(),
+        thresholds=thresholds,
+        stages=load.stages,
+        health=load.health,
+        run_dir=tmp_path,
+        recorder=load.metrics,
+        aborted=load.aborted,
+        abort_reason=load.abort_reason,
+    )
     expected = Verdict.INVALID if load.health.get("saturated") else Verdict.PASS
     assert result.verdict == expected, result.reason
     api = result.results[(result.results["klass"] == "api") & (result.results["metric"] == "p95_ms")]
@@ -65,12 +77,22 @@ def test_a_real_db_benchmark_fails_on_its_one_slow_query(tmp_path):
     queries = [{"name": "fast", "sql": "SELECT 1", "weight": 10}, {"name": "slow", "sql": "SELECT pg_sleep(0.15)"}]
     bench = run_query_benchmark(PG_DSN, queries, connections=4, duration_s=3)
     recorder = MetricsRecorder.from_dict(bench["metrics"])
-    result = validate(recorder.stats_frame(bench["duration_s"]), recorder.timeseries_frame(),
-                      thresholds=load_thresholds(), stages=bench["stages"], health=bench["health"],
-                      run_dir=tmp_path, recorder=recorder, aborted=bench["aborted"],
-                      abort_reason=bench["abort_reason"])
-    db = result.results[(result.results["klass"] == "db") & (result.results["metric"] == "p95_ms")
-                        & (result.results["window"] == "whole")].iloc[0]
+    result = validate(
+        recorder.stats_frame(bench["duration_s"]),
+        recorder.timeseries_frame(),
+        thresholds=load_thresholds(),
+        stages=bench["stages"],
+        health=bench["health"],
+        run_dir=tmp_path,
+        recorder=recorder,
+        aborted=bench["aborted"],
+        abort_reason=bench["abort_reason"],
+    )
+    db = result.results[
+        (result.results["klass"] == "db")
+        & (result.results["metric"] == "p95_ms")
+        & (result.results["window"] == "whole")
+    ].iloc[0]
     assert not db.success and db.observed >= 150  # the slow query, although most db calls are fast
     assert result.verdict in (Verdict.FAIL, Verdict.INVALID) and result.verdict != Verdict.PASS
     if result.verdict == Verdict.FAIL:

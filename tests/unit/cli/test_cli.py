@@ -1,10 +1,21 @@
 """The CLI offers every stage's subcommands."""
+
 import pytest
 
 from include.perfpipe.cli import main
 
-STAGE_COMMANDS = ["loadtest", "db-inspect", "db-bench", "db-maintain", "validate", "report", "compare",
-                  "regression", "baseline", "embedded-db"]
+STAGE_COMMANDS = [
+    "loadtest",
+    "db-inspect",
+    "db-bench",
+    "db-maintain",
+    "validate",
+    "report",
+    "compare",
+    "regression",
+    "baseline",
+    "embedded-db",
+]
 
 
 def test_help_lists_every_stage(capsys):

@@ -1,4 +1,5 @@
 """Clock offset against the database (NTP-style), and links relative to the run folder."""
+
 import pytest
 
 from include.perfpipe.runs import run_relative
@@ -27,4 +28,3 @@ def test_run_relative_keeps_links_inside_the_run_folder(tmp_path):
     assert run_relative(str(docs), tmp_path / "run") == "gx/index.html"
     assert run_relative(str(tmp_path / "elsewhere.html"), tmp_path / "run") == str(tmp_path / "elsewhere.html")
     assert run_relative("gx/index.html", tmp_path / "run") == "gx/index.html" and run_relative(None, tmp_path) is None
-

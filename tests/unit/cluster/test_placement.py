@@ -1,5 +1,6 @@
 """Load placement: the load_queue routing policy, the free-slot check, the shared-reports rule and the
 per-shard rows of the report."""
+
 import json
 from types import SimpleNamespace
 
@@ -9,7 +10,11 @@ from include.perfpipe.loadtest import LoadResult
 from include.perfpipe.loadtest.shards import shard_rows
 from include.perfpipe.metrics import MetricsRecorder
 from include.pipelines.placement import (
-    WorkerSlots, _workload_run, placement_problem, requested_queue, shared_reports_problem,
+    WorkerSlots,
+    _workload_run,
+    placement_problem,
+    requested_queue,
+    shared_reports_problem,
     task_instance_mutation_hook,
 )
 
@@ -24,11 +29,16 @@ def test_hook_routes_load_tests_to_the_runs_queue(task_id):
     assert ti.queue == "perfpipe_load"
 
 
-@pytest.mark.parametrize("task_id, conf, dag_run", [
-    ("preflight", {"load_queue": "perfpipe_load"}, True),
-    ("load_test", {}, True), ("load_test", {"load_queue": None}, True), ("load_test", {"load_queue": ""}, True),
-    ("load_test", {"load_queue": "perfpipe_load"}, False),  # no run yet (early construction): leave it
-])
+@pytest.mark.parametrize(
+    "task_id, conf, dag_run",
+    [
+        ("preflight", {"load_queue": "perfpipe_load"}, True),
+        ("load_test", {}, True),
+        ("load_test", {"load_queue": None}, True),
+        ("load_test", {"load_queue": ""}, True),
+        ("load_test", {"load_queue": "perfpipe_load"}, False),  # no run yet (early construction): leave it
+    ],
+)
 def test_hook_leaves_other_tasks_and_unset_queues_alone(task_id, conf, dag_run):
     ti = SimpleNamespace(task_id=task_id, queue="default")
     task_instance_mutation_hook(ti, dag_run=SimpleNamespace(conf=conf) if dag_run else None)
@@ -80,16 +90,31 @@ def _shard(index: int, host: str, requests: int, saturated=False, warning=None) 
     recorder = MetricsRecorder()
     for i in range(requests):
         recorder.record("health", "health", 0.002, ok=i % 10 != 0, status=200, elapsed_s=0.5)
-    return LoadResult(spec={}, started_at="", ended_at="", duration_s=2.0, metrics=recorder, stages=[],
-                      health={"loop_lag_p99_ms": 1.5, "cpu_percent": 20.0, "start_delay_s": 0.01,
-                              "saturated": saturated},
-                      extra={"shard": {"index": index, "host": host, "queue": "perfpipe_load",
-                                       "clock": {"offset_ms": 0.2, "rtt_ms": 0.4}, "clock_warning": warning}})
+    return LoadResult(
+        spec={},
+        started_at="",
+        ended_at="",
+        duration_s=2.0,
+        metrics=recorder,
+        stages=[],
+        health={"loop_lag_p99_ms": 1.5, "cpu_percent": 20.0, "start_delay_s": 0.01, "saturated": saturated},
+        extra={
+            "shard": {
+                "index": index,
+                "host": host,
+                "queue": "perfpipe_load",
+                "clock": {"offset_ms": 0.2, "rtt_ms": 0.4},
+                "clock_warning": warning,
+            }
+        },
+    )
 
 
 def test_shard_rows_give_each_shards_host_requests_and_health_in_shard_order():
     rows = shard_rows([_shard(1, "w2", 30, saturated=True, warning="clock +150 ms"), _shard(0, "w1", 20)])
     assert [(r["index"], r["host"], r["requests"], r["errors"], r["rps"]) for r in rows] == [
-        (0, "w1", 20, 2, 10.0), (1, "w2", 30, 3, 15.0)]
+        (0, "w1", 20, 2, 10.0),
+        (1, "w2", 30, 3, 15.0),
+    ]
     assert [r["saturated"] for r in rows] == [False, True] and rows[1]["clock_warning"] == "clock +150 ms"
     assert rows[0]["queue"] == "perfpipe_load" and rows[0]["clock"] == {"offset_ms": 0.2, "rtt_ms": 0.4}

@@ -1,4 +1,5 @@
 """DAG integrity, as in the Astro project template: files import, every DAG is tagged and retried."""
+
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def test_parsing_imports_no_heavy_library():
         f"for f in sorted(pathlib.Path({str(DAGS_DIR)!r}).glob('*.py')): runpy.run_path(str(f))\n"
         "print(sorted(m for m in ('great_expectations', 'plotly', 'scipy', 'ruptures') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          cwd=DAGS_DIR.parent, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=DAGS_DIR.parent, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"

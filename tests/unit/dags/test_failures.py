@@ -1,4 +1,5 @@
 """A failed task's error reaches the report: recorded on failure, read back by publish (earliest first)."""
+
 from types import SimpleNamespace
 
 from include.pipelines.failures import FAILURE_KEY, first_failure, record_failure

@@ -4,6 +4,7 @@ The form treats a field as required when its schema type does not include "null"
 holding None or "" disables the Trigger button (the rule of the UI's FlexibleForm). Every default must
 also pass Airflow's own Param validation, which the API server runs on the submitted conf.
 """
+
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,14 @@ def test_every_dag_form_triggers_with_its_defaults(dag_bag):
 def test_an_empty_string_default_blocks_the_form():
     from airflow.sdk import DAG, Param
 
-    dag = DAG("form_probe", schedule=None, params={
-        "version": Param("", type="string", description="label"),
-        "label": Param(None, type=["null", "string"], description="label"),
-    })
+    dag = DAG(
+        "form_probe",
+        schedule=None,
+        params={
+            "version": Param("", type="string", description="label"),
+            "label": Param(None, type=["null", "string"], description="label"),
+        },
+    )
     assert form_blockers(dag) == ["version: empty default '' counts as required"]
 
 
@@ -79,7 +84,8 @@ def test_file_fields_are_relative_to_include_config(tmp_path):
     for name in ("scenario", "db_queries"):
         assert not params[name].value.startswith("/")  # no checkout path in the form
         assert (CONFIG_DIR / params[name].value).is_file() and config_file(params[name].value) == str(
-            CONFIG_DIR / params[name].value)
+            CONFIG_DIR / params[name].value
+        )
     assert config_file(str(tmp_path / "mine.yaml")) == str(tmp_path / "mine.yaml")
     assert config_file(None) is None and config_file("") is None
 

@@ -1,4 +1,5 @@
 """When the DB benchmark client's own limits invalidate its numbers, and when they are only a note."""
+
 import pytest
 
 from include.perfpipe.database.benchmark import _health
@@ -15,8 +16,9 @@ def lag_of(ms: float):
 def test_back_to_back_at_full_cpu_with_a_prompt_loop_is_valid_and_noted():
     health = _health(lag_of(0.4), cpu_percent=99.0, lost=0, paced=False)
     assert not health["saturated"] and health["reasons"] == []
-    assert health["notes"] == ["generator CPU 99 % >= 95 % of a core: q/s is the client's ceiling, a floor of "
-                               "the database's"]
+    assert health["notes"] == [
+        "generator CPU 99 % >= 95 % of a core: q/s is the client's ceiling, a floor of the database's"
+    ]
 
 
 def test_paced_at_full_cpu_is_saturated():
@@ -27,7 +29,9 @@ def test_paced_at_full_cpu_is_saturated():
 @pytest.mark.parametrize("paced", [False, True])
 def test_a_lagging_loop_or_a_lost_connection_is_saturated_either_way(paced):
     assert _health(lag_of(80), cpu_percent=20.0, lost=0, paced=paced)["saturated"]
-    assert _health(lag_of(0.4), cpu_percent=20.0, lost=1, paced=paced)["reasons"] == ["1 connection(s) lost during the run"]
+    assert _health(lag_of(0.4), cpu_percent=20.0, lost=1, paced=paced)["reasons"] == [
+        "1 connection(s) lost during the run"
+    ]
 
 
 def test_an_idle_client_has_nothing_to_say():

@@ -5,10 +5,10 @@ import decimal
 
 import pytest
 
-from include.perfpipe.durations import parse_duration
 from include.perfpipe.database.config import DEFAULT_THRESHOLDS, load_config
 from include.perfpipe.database.connection import connect, redact
 from include.perfpipe.database.findings import finding, jsonable
+from include.perfpipe.durations import parse_duration
 
 
 def test_defaults_are_the_pghero_and_check_postgres_values():
@@ -28,13 +28,16 @@ def test_overrides_from_dict_and_yaml_section(tmp_path):
     assert cfg["cache_hit_min_pct"] == 95 and cfg["long_running_s"] == DEFAULT_THRESHOLDS["long_running_s"]
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"long_runing_s": 5}, "unknown database threshold 'long_runing_s'"),
-    ({"long_running_s": -1}, "'long_running_s' must be a number >= 0, got -1"),
-    ({"long_running_s": "1m"}, "'long_running_s' must be a number >= 0, got '1m'"),
-    ({"long_running_s": True}, "'long_running_s' must be a number >= 0, got True"),
-    ([1, 2], "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"long_runing_s": 5}, "unknown database threshold 'long_runing_s'"),
+        ({"long_running_s": -1}, "'long_running_s' must be a number >= 0, got -1"),
+        ({"long_running_s": "1m"}, "'long_running_s' must be a number >= 0, got '1m'"),
+        ({"long_running_s": True}, "'long_running_s' must be a number >= 0, got True"),
+        ([1, 2], "must be a mapping"),
+    ],
+)
 def test_bad_config_names_field_and_value(config, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         load_config(config)
@@ -48,9 +51,19 @@ def test_unreadable_yaml_names_the_file(tmp_path):
 
 
 def test_finding_shape_and_json_safe_evidence():
-    f = finding("x", "warning", "public.t", {"at": dt.datetime(2026, 1, 2, 3, 4, 5), "n": decimal.Decimal("1.5"),
-                                             "age": dt.timedelta(seconds=90), "nested": [{"d": dt.date(2026, 1, 1)}]},
-                "do it", "SELECT 1")
+    f = finding(
+        "x",
+        "warning",
+        "public.t",
+        {
+            "at": dt.datetime(2026, 1, 2, 3, 4, 5),
+            "n": decimal.Decimal("1.5"),
+            "age": dt.timedelta(seconds=90),
+            "nested": [{"d": dt.date(2026, 1, 1)}],
+        },
+        "do it",
+        "SELECT 1",
+    )
     assert list(f) == ["check", "severity", "object", "evidence", "recommendation", "sql"]
     assert f["evidence"] == {"at": "2026-01-02T03:04:05", "n": 1.5, "age": 90.0, "nested": [{"d": "2026-01-01"}]}
     with pytest.raises(ValueError, match="severity"):

@@ -1,5 +1,6 @@
 """The tuning loop's arithmetic: which findings it applies, and the before/after deltas per query, endpoint
 and class (classes judged by the regression comparison, endpoints by the noise band)."""
+
 from __future__ import annotations
 
 import random
@@ -11,9 +12,12 @@ INDEX = {"schema": "public", "table": "items", "columns": ["category", "price"],
 
 
 def _advice(status: str, check: str = "index_advice", name: str = INDEX["name"]) -> dict:
-    return {"check": check, "object": f"public.{name}", "sql": "CREATE INDEX CONCURRENTLY ...",
-            "evidence": {"status": status, "index": {**INDEX, "name": name}, "queryid": 11,
-                         "queries": [{"queryid": 11}]}}
+    return {
+        "check": check,
+        "object": f"public.{name}",
+        "sql": "CREATE INDEX CONCURRENTLY ...",
+        "evidence": {"status": status, "index": {**INDEX, "name": name}, "queryid": 11, "queries": [{"queryid": 11}]},
+    }
 
 
 def _load(search_ms: float, seed: int, seconds: int = 30) -> dict:
@@ -21,28 +25,47 @@ def _load(search_ms: float, seed: int, seconds: int = 30) -> dict:
     for t in range(seconds):
         rec.set_active_vus(t, 5)
         for _ in range(20):
-            name, klass, ms = rng.choice([("search_items", "api", search_ms), ("get_item", "api", 3.0),
-                                          ("health", "health", 1.0)])
+            name, klass, ms = rng.choice(
+                [("search_items", "api", search_ms), ("get_item", "api", 3.0), ("health", "health", 1.0)]
+            )
             rec.record(name, klass, ms * rng.uniform(0.8, 1.25) / 1000, True, 200, t + rng.random())
-    return {"spec": {}, "started_at": "2026-12-02T08:00:00+00:00", "ended_at": "2026-12-02T08:00:30+00:00",
-            "duration_s": float(seconds), "metrics": rec.to_dict(),
-            "stages": [{"start_s": 0, "end_s": seconds, "kind": "hold"}],
-            "health": {"saturated": False, "reasons": []}, "aborted": False, "abort_reason": None}
+    return {
+        "spec": {},
+        "started_at": "2026-12-02T08:00:00+00:00",
+        "ended_at": "2026-12-02T08:00:30+00:00",
+        "duration_s": float(seconds),
+        "metrics": rec.to_dict(),
+        "stages": [{"start_s": 0, "end_s": seconds, "kind": "hold"}],
+        "health": {"saturated": False, "reasons": []},
+        "aborted": False,
+        "abort_reason": None,
+    }
 
 
 def _window(search_mean_ms: float) -> list[dict]:
-    return [{"queryid": 11, "query": "SELECT ... WHERE category = $1", "calls": 200, "total_ms": 200 * search_mean_ms,
-             "mean_ms": search_mean_ms},
-            {"queryid": 12, "query": "SELECT * FROM items WHERE id = $1", "calls": 300, "total_ms": 9.0,
-             "mean_ms": 0.03}]
+    return [
+        {
+            "queryid": 11,
+            "query": "SELECT ... WHERE category = $1",
+            "calls": 200,
+            "total_ms": 200 * search_mean_ms,
+            "mean_ms": search_mean_ms,
+        },
+        {"queryid": 12, "query": "SELECT * FROM items WHERE id = $1", "calls": 300, "total_ms": 9.0, "mean_ms": 0.03},
+    ]
 
 
 def test_only_verified_index_findings_are_applied():
-    findings = [_advice("verified"), _advice("unverified", name="other_idx"),
-                _advice("verified", "fk_without_index", "lines_order_id_idx"),
-                {"check": "unused_indexes", "object": "public.x", "evidence": {"status": "verified"}}]
+    findings = [
+        _advice("verified"),
+        _advice("unverified", name="other_idx"),
+        _advice("verified", "fk_without_index", "lines_order_id_idx"),
+        {"check": "unused_indexes", "object": "public.x", "evidence": {"status": "verified"}},
+    ]
     assert [f["object"] for f in verified_index_findings(findings)] == [
-        "public.items_category_price_idx", "public.lines_order_id_idx"]
+        "public.items_category_price_idx",
+        "public.lines_order_id_idx",
+    ]
 
 
 def test_change_verdicts_use_a_noise_band():
@@ -53,8 +76,16 @@ def test_change_verdicts_use_a_noise_band():
 
 
 def test_outcome_reports_query_endpoint_and_class_deltas():
-    applied = [{"check": "index_advice", "object": "public.items_category_price_idx", "status": "applied",
-                "sql": "CREATE INDEX CONCURRENTLY ...", "seconds": 0.4, "message": ""}]
+    applied = [
+        {
+            "check": "index_advice",
+            "object": "public.items_category_price_idx",
+            "status": "applied",
+            "sql": "CREATE INDEX CONCURRENTLY ...",
+            "seconds": 0.4,
+            "message": "",
+        }
+    ]
     before = {"load": _load(40.0, 1), "statements_window": _window(9.0)}
     after = {"load": _load(2.0, 2), "statements_window": _window(0.08)}
     outcome = tuning_outcome([_advice("verified")], applied, before, after)
@@ -74,7 +105,8 @@ def test_outcome_reports_query_endpoint_and_class_deltas():
 
 def test_nothing_applied_means_no_rerun_and_no_headline():
     recommended = [{"check": "index_advice", "object": "public.items_category_price_idx", "status": "recommended"}]
-    outcome = tuning_outcome([_advice("verified")], recommended, {"load": _load(40.0, 1), "statements_window": []},
-                             None)
+    outcome = tuning_outcome(
+        [_advice("verified")], recommended, {"load": _load(40.0, 1), "statements_window": []}, None
+    )
     assert outcome["rerun"] is False and outcome["headline"] is None and outcome["latency"] == []
     assert tuning_view(None) is None

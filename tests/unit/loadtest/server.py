@@ -8,6 +8,7 @@ the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start
 ``/endless/slow`` (a valid response, one byte a second).
 Any path answers 401 to a request that lacks one of the ``require_headers`` lines ("Name: value").
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,14 @@ ENDLESS_PIECE = b"x" * 65536
 
 
 class LoopbackServer:
-    def __init__(self, stall_every_s: float = 10.0, stall_s: float = 1.0, stall_offset_s: float = 0.0,
-                 ssl_context=None, require_headers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        stall_every_s: float = 10.0,
+        stall_s: float = 1.0,
+        stall_offset_s: float = 0.0,
+        ssl_context=None,
+        require_headers: tuple[str, ...] = (),
+    ) -> None:
         self.requests = 0
         self.require_headers = [line.encode().lower() for line in require_headers]  # else 401
         self.last_head = b""  # the latest request's line and headers
@@ -34,7 +41,7 @@ class LoopbackServer:
         self.port = 0
         self.started = 0.0
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         self._thread.start()
         self._ready.wait(5)
         return self
@@ -97,8 +104,9 @@ class LoopbackServer:
             if into < self.stall_s:
                 await asyncio.sleep(self.stall_s - into)
         elif path == "/chunked":
-            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"
+            )
             await writer.drain()
             return True
         elif path == "/close":

@@ -1,4 +1,5 @@
 """A load test worker for the run-deadline test: part 0 works, any other part hangs after the start."""
+
 import io
 import json
 import sys

@@ -1,4 +1,5 @@
 """The connection on its own: llhttp framing split anywhere, named errors, bounds, request safety."""
+
 import httpx
 import pytest
 from hypothesis import given, settings
@@ -56,7 +57,7 @@ def _conn(endpoint=None):
 
 def _feed(conn, data: bytes, cuts=()):
     edges = [0, *sorted(set(cuts)), len(data)]
-    for a, b in zip(edges, edges[1:]):
+    for a, b in zip(edges, edges[1:], strict=False):
         if b > a:
             conn.data_received(data[a:b])
 
@@ -73,7 +74,7 @@ def test_request_bytes_come_from_httpx_with_our_default_headers():
     request = httpx.Request("POST", "http://127.0.0.1:8000/items?a=1", headers={"X-T": "1"}, json={"a": 1})
     raw = serialise(request)
     assert raw.startswith(b"POST /items?a=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nX-T: 1\r\n")
-    assert raw.endswith(b"Content-Type: application/json\r\n\r\n{\"a\":1}")
+    assert raw.endswith(b'Content-Type: application/json\r\n\r\n{"a":1}')
     prepared = _endpoint()
     assert prepared.raw == prepared.head + prepared.tail and prepared.tail == b"\r\n"
     assert b"\r\nAccept-Encoding: gzip, deflate\r\n" in prepared.head
@@ -181,7 +182,9 @@ def test_failures_are_reported_once():
 def test_expected_status_and_checks_judge_success():
     plain = Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", expect_status=[201, 202]))
     assert plain.judge(202, None) and not plain.judge(200, None)
-    checked = Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", check="tests.unit.loadtest.test_connection:is_hello"))
+    checked = Prepared(
+        Endpoint(name="c", url="http://127.0.0.1:1/", check="tests.unit.loadtest.test_connection:is_hello")
+    )
     ok = httpx.Response(200, content=b"hello")
     assert checked.judge(200, ok) and not checked.judge(200, httpx.Response(200, content=b"bye"))
     with pytest.raises(ValueError, match=r"check: cannot import 'nowhere:fn'"):
@@ -192,13 +195,16 @@ def is_hello(response: httpx.Response) -> bool:
     return response.text == "hello"
 
 
-@pytest.mark.parametrize("headers, named", [
-    ({"X-Token": "a\r\nX-Injected: 1"}, "'X-Token'"),
-    ({"X-Token": "a\nb"}, "'X-Token'"),
-    ({"X-Token": "a\rb"}, "'X-Token'"),
-    ({"X-Bad\r\nName": "1"}, r"'X-Bad\\r\\nName'"),
-    ({"X Space": "1"}, "'X Space'"),
-])
+@pytest.mark.parametrize(
+    "headers, named",
+    [
+        ({"X-Token": "a\r\nX-Injected: 1"}, "'X-Token'"),
+        ({"X-Token": "a\nb"}, "'X-Token'"),
+        ({"X-Token": "a\rb"}, "'X-Token'"),
+        ({"X-Bad\r\nName": "1"}, r"'X-Bad\\r\\nName'"),
+        ({"X Space": "1"}, "'X Space'"),
+    ],
+)
 def test_cr_or_lf_in_a_header_is_refused_naming_it(headers, named):
     with pytest.raises(ValueError, match=f"endpoint 'e'.*{named}"):
         Prepared(Endpoint(name="e", url="http://127.0.0.1:1/", headers=headers))

@@ -1,4 +1,5 @@
 """Credentials: the spec carries header names, the engine gets the values at run time."""
+
 import json
 
 import pytest
@@ -13,8 +14,13 @@ SECRETS = {"Authorization": basic_auth("alice", PASSWORD), "X-Api-Key": API_KEY}
 
 def test_engine_sends_the_secret_headers_and_the_result_names_them_only():
     with LoopbackServer() as server:
-        spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 1, "duration": "0.5s"},
-                         secret_headers=list(SECRETS), credentials_conn_id="perf_target_http")
+        spec = load_spec(
+            "smoke",
+            server.url("/ok"),
+            overrides={"vus": 1, "duration": "0.5s"},
+            secret_headers=list(SECRETS),
+            credentials_conn_id="perf_target_http",
+        )
         result = run_load_test(spec, secret_headers=SECRETS)
         head = server.last_head.decode()
     assert f"Authorization: {SECRETS['Authorization']}" in head and f"X-Api-Key: {API_KEY}" in head
@@ -27,8 +33,13 @@ def test_a_header_the_scenario_sets_itself_wins(tmp_path):
     scenario = tmp_path / "s.yaml"
     scenario.write_text("endpoints:\n  - {path: /ok, headers: {authorization: Bearer scenario}}\n")
     with LoopbackServer() as server:
-        spec = load_spec("smoke", server.url(""), scenario, overrides={"vus": 1, "duration": "0.3s"},
-                         secret_headers=["Authorization"])
+        spec = load_spec(
+            "smoke",
+            server.url(""),
+            scenario,
+            overrides={"vus": 1, "duration": "0.3s"},
+            secret_headers=["Authorization"],
+        )
         run_load_test(spec, secret_headers={"Authorization": "Bearer connection"})
         head = server.last_head.decode().lower()
     assert "authorization: bearer scenario" in head and "connection" not in head
@@ -41,11 +52,14 @@ def test_the_worker_must_get_exactly_the_named_headers():
     assert resolve(["x-api-key"], {"X-Api-Key": "k"}) == {"X-Api-Key": "k"}
 
 
-@pytest.mark.parametrize("headers, message", [
-    ({"X-Api-Key": "a\r\nInjected: 1"}, r"header 'X-Api-Key' must be a one-line string \(value not shown\)"),
-    ({"Bad Name": "v"}, r"header name 'Bad Name' is not a valid HTTP header name"),
-    (["X-Api-Key"], r"expected a mapping of header name to value, got a list"),
-])
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({"X-Api-Key": "a\r\nInjected: 1"}, r"header 'X-Api-Key' must be a one-line string \(value not shown\)"),
+        ({"Bad Name": "v"}, r"header name 'Bad Name' is not a valid HTTP header name"),
+        (["X-Api-Key"], r"expected a mapping of header name to value, got a list"),
+    ],
+)
 def test_bad_credential_headers_are_refused_without_their_value(headers, message):
     with pytest.raises(ValueError, match=message) as caught:
         checked_headers(headers, "connection 'c' extra.headers")

@@ -2,14 +2,21 @@
 
 Every run is bounded (a few seconds, a handful of VUs) and asserts loose bounds only.
 """
+
 import os
 import threading
 import time
 
 import pytest
 
-from include.perfpipe.loadtest import TargetNotAllowed, TargetUnreachable, load_spec, merge_results, run_load_test
-from include.perfpipe.loadtest import runner
+from include.perfpipe.loadtest import (
+    TargetNotAllowed,
+    TargetUnreachable,
+    load_spec,
+    merge_results,
+    run_load_test,
+    runner,
+)
 from include.perfpipe.loadtest.runner import run_part
 from tests.unit.loadtest.server import LoopbackServer
 
@@ -38,8 +45,11 @@ def test_closed_model_counts_every_response(server):
 
 
 def test_closed_model_ramps_vus(server):
-    spec = load_spec("smoke", server.url("/sleep/10"), overrides={
-        "stages": [{"duration": "2s", "target": 6}], "progress_interval": 10})
+    spec = load_spec(
+        "smoke",
+        server.url("/sleep/10"),
+        overrides={"stages": [{"duration": "2s", "target": 6}], "progress_interval": 10},
+    )
     series = run_load_test(spec, processes=1).timeseries_frame()
     vus = series[series.klass == "all"].set_index("t").active_vus
     assert 1 <= vus[0] <= 3 and vus[1] == 6  # 0 -> 6 over 2 s; the sample is the second's maximum
@@ -70,8 +80,9 @@ def test_open_model_shows_a_stall_the_closed_model_hides():
         open_p99 = _total(run_load_test(spec, processes=1, start_at=start_at))["p99_ms"]
     with LoopbackServer(stall_every_s=100, stall_s=1.0, stall_offset_s=1.0) as srv:
         spec = load_spec("smoke", srv.url("/stall"), overrides={"vus": 1, "duration": "3s"})
-        closed_p99 = _total(run_load_test(spec, processes=1,
-                                          start_at=srv.started + (time.time() - time.monotonic())))["p99_ms"]
+        closed_p99 = _total(run_load_test(spec, processes=1, start_at=srv.started + (time.time() - time.monotonic())))[
+            "p99_ms"
+        ]
     assert open_p99 >= 500 and closed_p99 < 500  # one slow request among thousands: hidden
 
 
@@ -102,10 +113,13 @@ def test_abort_on_fail_stops_early(server):
     assert reasons == [result.abort_reason]
 
 
-@pytest.mark.parametrize("answer, reason", [
-    ("stopped: shard 1 aborted: target on fire", "stopped: shard 1 aborted: target on fire"),
-    (True, "stopped: another part of this run aborted"),
-])
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        ("stopped: shard 1 aborted: target on fire", "stopped: shard 1 aborted: target on fire"),
+        (True, "stopped: another part of this run aborted"),
+    ],
+)
 def test_should_stop_ends_the_run_with_its_reason(server, answer, reason):
     spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "20s"})
     stop_after = time.monotonic() + 1
@@ -114,8 +128,15 @@ def test_should_stop_ends_the_run_with_its_reason(server, answer, reason):
 
 
 def test_error_circuit_breaker_stops_early(server):
-    spec = load_spec("smoke", server.url("/status/500"), overrides={
-        "vus": 2, "duration": "20s", "circuit_breaker": {"error_rate": 0.5, "window_s": 1, "min_requests": 10}})
+    spec = load_spec(
+        "smoke",
+        server.url("/status/500"),
+        overrides={
+            "vus": 2,
+            "duration": "20s",
+            "circuit_breaker": {"error_rate": 0.5, "window_s": 1, "min_requests": 10},
+        },
+    )
     result = run_load_test(spec, processes=1)
     assert result.aborted and result.abort_reason.startswith("circuit breaker") and result.duration_s < 5
     assert _total(result)["error_rate"] == 1.0 and '"500"' in _total(result)["status_counts"]
@@ -161,11 +182,14 @@ def test_scenario_weights_classes_and_think_time(server, tmp_path):
     assert stats.loc["all"]["count"] <= 4 * 2 / 0.05  # every VU pauses 50 ms after each response
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"processes": 0}, r"processes: expected an integer >= 1 or 'auto', got 0"),
-    ({"shard_count": 2, "shard_index": 2}, r"shard_index: expected 0 <= shard_index < 2, got 2"),
-    ({"shard_count": 0}, r"shard_count: expected an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"processes": 0}, r"processes: expected an integer >= 1 or 'auto', got 0"),
+        ({"shard_count": 2, "shard_index": 2}, r"shard_index: expected 0 <= shard_index < 2, got 2"),
+        ({"shard_count": 0}, r"shard_count: expected an integer >= 1, got 0"),
+    ],
+)
 def test_bad_run_arguments_are_refused_before_any_request(server, kwargs, message):
     spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 1, "duration": "1s"})
     with pytest.raises(ValueError, match=message):
@@ -193,14 +217,22 @@ def _self_signed(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     return context
@@ -210,8 +242,11 @@ def test_https_verifies_certificates_unless_told_not_to(tmp_path):
     with LoopbackServer(ssl_context=_self_signed(tmp_path)) as srv:
         url = srv.url("/ok")
         verified = _total(run_load_test(load_spec("smoke", url, overrides={"vus": 1, "duration": "1s"}), processes=1))
-        trusting = _total(run_load_test(load_spec("smoke", url, overrides={
-            "vus": 2, "duration": "1s", "verify_tls": False}), processes=1))
+        trusting = _total(
+            run_load_test(
+                load_spec("smoke", url, overrides={"vus": 2, "duration": "1s", "verify_tls": False}), processes=1
+            )
+        )
     assert verified["errors"] == verified["count"] > 0 and "ConnectError" in verified["status_counts"]
     assert trusting["errors"] == 0 and trusting["count"] > 10
 

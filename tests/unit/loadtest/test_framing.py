@@ -3,6 +3,7 @@
 The valid cases share one run and the hostile ones another (an endpoint per case); each unbounded
 case has its own. A run must end by its duration plus the drain (at most the timeout) plus slack.
 """
+
 import json
 import time
 import tracemalloc
@@ -30,8 +31,12 @@ def says_hello(response) -> bool:
 def _run(server, tmp_path, endpoints: list[str], timeout="2s", vus=2, **overrides):
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("endpoints:\n" + "".join(f"  - {e}\n" for e in endpoints))
-    spec = load_spec("smoke", server.url(""), scenario, overrides={
-        "vus": vus, "duration": "1s", "timeout": timeout, "circuit_breaker": {}, **overrides})
+    spec = load_spec(
+        "smoke",
+        server.url(""),
+        scenario,
+        overrides={"vus": vus, "duration": "1s", "timeout": timeout, "circuit_breaker": {}, **overrides},
+    )
     started = time.monotonic()
     result = run_load_test(spec, processes=1)
     assert time.monotonic() - started < spec.duration_s + spec.timeout_s + SLACK_S
@@ -40,9 +45,15 @@ def _run(server, tmp_path, endpoints: list[str], timeout="2s", vus=2, **override
 
 def test_valid_framing_end_to_end(server, tmp_path):
     cases = {**VALID, **UNTIL_CLOSE}
-    stats = _run(server, tmp_path, [
-        f"{{name: {name}, path: /frame/{name}, expect_status: {status}, check: '{CHECK}'}}"
-        for name, (_, status, _) in cases.items()], vus=6)
+    stats = _run(
+        server,
+        tmp_path,
+        [
+            f"{{name: {name}, path: /frame/{name}, expect_status: {status}, check: '{CHECK}'}}"
+            for name, (_, status, _) in cases.items()
+        ],
+        vus=6,
+    )
     assert set(stats.index) == set(cases)
     assert (stats["count"] >= 3).all() and stats["errors"].sum() == 0
 
@@ -55,12 +66,15 @@ def test_hostile_framing_fails_each_request_by_name_end_to_end(server, tmp_path)
     assert named == {name: [error] for name, (_, error) in HOSTILE.items()}
 
 
-@pytest.mark.parametrize("path, check, error", [
-    ("/endless/headers", False, "HeadersTooLarge"),
-    ("/endless/body", False, "ReadTimeout"),
-    ("/endless/body", True, "BodyTooLarge"),
-    ("/endless/slow", False, "ReadTimeout"),
-])
+@pytest.mark.parametrize(
+    "path, check, error",
+    [
+        ("/endless/headers", False, "HeadersTooLarge"),
+        ("/endless/body", False, "ReadTimeout"),
+        ("/endless/body", True, "BodyTooLarge"),
+        ("/endless/slow", False, "ReadTimeout"),
+    ],
+)
 def test_unbounded_responses_end_with_bounded_memory(server, tmp_path, path, check, error):
     endpoint = f"{{name: case, path: {path}" + (f", check: '{CHECK}'}}" if check else "}")
     tracemalloc.start()

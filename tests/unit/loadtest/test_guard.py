@@ -1,4 +1,5 @@
 """Live abort checks judge exactly the window they name, from merged per-second histograms."""
+
 from include.perfpipe.loadtest.guard import breached, window_stats
 from include.perfpipe.loadtest.spec import abort_rules
 from include.perfpipe.metrics import MetricsRecorder
@@ -21,7 +22,9 @@ def _rule(**kw):
 
 def test_window_stats_merge_the_named_seconds():
     rec = _recorder()
-    assert window_stats(rec, 7, 10, "api", "p95_ms")["p95_ms"] == window_stats(rec, 8, 9, "api", "p95_ms")["p95_ms"] > 290
+    assert (
+        window_stats(rec, 7, 10, "api", "p95_ms")["p95_ms"] == window_stats(rec, 8, 9, "api", "p95_ms")["p95_ms"] > 290
+    )
     assert window_stats(rec, 0, 7, "api", "p95_ms")["p95_ms"] < 11
     both = window_stats(rec, 0, 10)
     assert (both["requests"], both["errors"]) == (2000, 50)

@@ -1,4 +1,5 @@
 """Shards' results merge exactly: the same frames a single generator recording everything would give."""
+
 import json
 import random
 
@@ -30,8 +31,11 @@ def _recorders(seed: int):
 
 def _result(rec: MetricsRecorder, **health) -> LoadResult:
     return LoadResult(
-        spec={"target": "http://127.0.0.1:1"}, started_at="2026-01-01T00:00:00+00:00",
-        ended_at="2026-01-01T00:00:20+00:00", duration_s=20.0, metrics=rec,
+        spec={"target": "http://127.0.0.1:1"},
+        started_at="2026-01-01T00:00:00+00:00",
+        ended_at="2026-01-01T00:00:20+00:00",
+        duration_s=20.0,
+        metrics=rec,
         stages=[{"start_s": 0.0, "end_s": 20.0, "kind": "hold"}],
         health={"loop_lag_p99_ms": 1.0, "cpu_percent": 10.0, "dropped": 0, "saturated": False, "reasons": [], **health},
     )
@@ -62,8 +66,12 @@ def test_write_summary_and_timeseries(tmp_path):
     path = _result(shards[0]).write(tmp_path, {"verdict": "pass", "reason": "all thresholds met"})
     summary = json.loads(path.read_text())
     assert summary["verdict"] == "pass" and summary["totals"]["count"] == 2000
-    assert set(summary["classes"]) == {"api", "health", "tool"} and summary["dropped"] == shards[0].to_dict()["endpoints"][0]["dropped"] + sum(
-        e["dropped"] for e in shards[0].to_dict()["endpoints"][1:])
+    assert set(summary["classes"]) == {"api", "health", "tool"} and summary["dropped"] == shards[0].to_dict()[
+        "endpoints"
+    ][0]["dropped"] + sum(e["dropped"] for e in shards[0].to_dict()["endpoints"][1:])
     assert summary["endpoints"]["get"]["p99_ms"] >= summary["endpoints"]["get"]["p50_ms"] > 0
     series = pd.read_csv(tmp_path / "timeseries.csv")
-    assert list(series.columns)[:3] == ["t", "klass", "active_vus"] and series[series.klass == "all"].requests.sum() == 2000
+    assert (
+        list(series.columns)[:3] == ["t", "klass", "active_vus"]
+        and series[series.klass == "all"].requests.sum() == 2000
+    )

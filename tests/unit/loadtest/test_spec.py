@@ -1,4 +1,5 @@
 """Profiles, scenarios and overrides become a LoadSpec; bad input is refused naming field and value."""
+
 import json
 from pathlib import Path
 
@@ -41,7 +42,11 @@ def test_single_url_is_get_of_that_exact_url():
     spec = load_spec("smoke", "http://127.0.0.1:9/a/b?x=1", klass="health")
     (endpoint,) = spec.endpoints
     assert (endpoint.name, endpoint.url, endpoint.method, endpoint.klass) == (
-        "GET /a/b?x=1", "http://127.0.0.1:9/a/b?x=1", "GET", "health")
+        "GET /a/b?x=1",
+        "http://127.0.0.1:9/a/b?x=1",
+        "GET",
+        "health",
+    )
 
 
 def test_demo_scenario_is_a_journey_of_every_class():
@@ -54,8 +59,10 @@ def test_demo_scenario_is_a_journey_of_every_class():
 
 def test_flat_scenario_class_filter_and_headers(tmp_path):
     flat = tmp_path / "flat.yaml"
-    flat.write_text("headers: {Accept: text/plain}\nendpoints:\n  - {name: h, path: /health, class: health}\n"
-                    "  - {name: c, method: POST, path: /items, expect_status: 201, json: {a: 1}}\n")
+    flat.write_text(
+        "headers: {Accept: text/plain}\nendpoints:\n  - {name: h, path: /health, class: health}\n"
+        "  - {name: c, method: POST, path: /items, expect_status: 201, json: {a: 1}}\n"
+    )
     spec = load_spec("smoke", TARGET, flat, secret_headers=["Authorization"])
     create = next(e for e in spec.endpoints if e.name == "c")
     assert (create.method, create.url, create.expect_status) == ("POST", TARGET + "/items", [201])
@@ -70,19 +77,22 @@ def test_spec_round_trips_through_json():
     assert (again.secret_headers, again.credentials_conn_id) == (["Authorization"], "perf_target_http")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"profile": "nope"}, r"profile: unknown profile 'nope'"),
-    ({"overrides": {"vus": 6000}}, r"vus: 6000 exceeds the cap of 5000"),
-    ({"overrides": {"rate": 10**6}}, r"rate: 1e\+06 req/s exceeds the cap"),
-    ({"overrides": {"duration": "3h"}}, r"duration: 10800 s exceeds the cap"),
-    ({"overrides": {"vus": -1}}, r"vus: expected a number >= 0, got -1"),
-    ({"overrides": {"speed": 1}}, r"overrides: unknown field\(s\) \['speed'\]"),
-    ({"overrides": {"abort_rules": [{"metric": "p42", "limit": 1}]}}, r"abort_rules\[0\]\.metric.*'p42'"),
-    ({"target": "ftp://127.0.0.1/"}, r"target: expected an http:// or https:// URL"),
-    ({"overrides": {"timeout": 0}}, r"timeout: expected more than 0 s and at most 600 s, got 0"),
-    ({"overrides": {"timeout": "11m"}}, r"timeout: expected more than 0 s and at most 600 s, got '11m'"),
-    ({"overrides": {"max_body_bytes": 0}}, r"max_body_bytes: expected a number >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"profile": "nope"}, r"profile: unknown profile 'nope'"),
+        ({"overrides": {"vus": 6000}}, r"vus: 6000 exceeds the cap of 5000"),
+        ({"overrides": {"rate": 10**6}}, r"rate: 1e\+06 req/s exceeds the cap"),
+        ({"overrides": {"duration": "3h"}}, r"duration: 10800 s exceeds the cap"),
+        ({"overrides": {"vus": -1}}, r"vus: expected a number >= 0, got -1"),
+        ({"overrides": {"speed": 1}}, r"overrides: unknown field\(s\) \['speed'\]"),
+        ({"overrides": {"abort_rules": [{"metric": "p42", "limit": 1}]}}, r"abort_rules\[0\]\.metric.*'p42'"),
+        ({"target": "ftp://127.0.0.1/"}, r"target: expected an http:// or https:// URL"),
+        ({"overrides": {"timeout": 0}}, r"timeout: expected more than 0 s and at most 600 s, got 0"),
+        ({"overrides": {"timeout": "11m"}}, r"timeout: expected more than 0 s and at most 600 s, got '11m'"),
+        ({"overrides": {"max_body_bytes": 0}}, r"max_body_bytes: expected a number >= 1, got 0"),
+    ],
+)
 def test_bad_input_names_field_and_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_spec(**{"profile": "smoke", "target": TARGET, **kwargs})
@@ -114,12 +124,15 @@ def test_allowlist(monkeypatch):
 def test_arrival_schedule_inverts_the_rate_integral():
     constant = ArrivalSchedule(load_spec("smoke", TARGET, overrides={"rate": 100, "duration": "10s"}))
     assert constant.total == 1000 and constant.time_of(250) == pytest.approx(2.5) and constant.time_of(1000) is None
-    ramp = ArrivalSchedule(load_spec("smoke", TARGET, overrides={
-        "model": "open", "stages": [{"duration": "10s", "target": 100}], "max_vus": 10}))
+    ramp = ArrivalSchedule(
+        load_spec(
+            "smoke", TARGET, overrides={"model": "open", "stages": [{"duration": "10s", "target": 100}], "max_vus": 10}
+        )
+    )
     assert ramp.total == 500 and ramp.time_of(125) == pytest.approx(5.0)  # 100/10 * t^2 / 2 = 125 at t = 5
     assert ramp.time_of(0) == 0.0 and ramp.time_of(499.99) < 10 and ramp.time_of(500) is None
     down = ArrivalSchedule(load_spec("arrival", TARGET))  # 0 -> 200 over 30 s, hold 2 min, 200 -> 0 over 30 s
-    assert down.total == 3000 + 24000 + 3000 and down.time_of(28500) == pytest.approx(150 + 30 - 30 * 0.5 ** 0.5)
+    assert down.total == 3000 + 24000 + 3000 and down.time_of(28500) == pytest.approx(150 + 30 - 30 * 0.5**0.5)
 
 
 def test_share_splits_exactly():
@@ -130,7 +143,9 @@ def test_share_splits_exactly():
 def test_allowlist_from_the_profiles_file(tmp_path, monkeypatch):
     monkeypatch.delenv("PERFPIPE_TARGET_ALLOWLIST", raising=False)
     profiles = tmp_path / "profiles.yaml"
-    profiles.write_text("target_allowlist: [svc.test]\nprofiles:\n  p: {model: closed, stages: [{duration: 1s, target: 1}]}\n")
+    profiles.write_text(
+        "target_allowlist: [svc.test]\nprofiles:\n  p: {model: closed, stages: [{duration: 1s, target: 1}]}\n"
+    )
     assert load_spec("p", "http://svc.test/", profiles_file=profiles).allowlist == ["svc.test"]
     with pytest.raises(TargetNotAllowed):
         load_spec("p", "http://127.0.0.1/", profiles_file=profiles)

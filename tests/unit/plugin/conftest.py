@@ -1,4 +1,5 @@
 """Airflow puts plugins/ on sys.path; the tests do the same."""
+
 import sys
 from pathlib import Path
 

@@ -14,9 +14,8 @@ def test_airflow_loads_the_app_and_the_nav_entry():
 
 
 def test_app_is_protected_by_airflow_auth():
-    from fastapi.testclient import TestClient
-
     import perfpipe_reports_plugin
+    from fastapi.testclient import TestClient
 
     response = TestClient(perfpipe_reports_plugin.reports_app).get("/api/runs")
     assert response.status_code == 401  # no session cookie, no bearer token

@@ -1,4 +1,5 @@
 """The reports page's FastAPI app in-process: listing, escaping, file serving and its auth hook."""
+
 import json
 
 import pytest
@@ -14,10 +15,15 @@ def _write_run(base, dag_id, run, verdict="pass", target="demo", regressions=0):
     folder = base / dag_id / run
     folder.mkdir(parents=True)
     (folder / "report.html").write_text(f"<html>report {run}</html>")
-    (folder / "summary.json").write_text(json.dumps({
-        "run": {"dag_id": dag_id, "run_id": run, "profile": "smoke", "target": target},
-        "verdict": {"verdict": verdict, "reason": "why", "regressions": regressions}, "totals": {"rps": 12.5, "p95_ms": 40.0, "error_rate": 0.01},
-    }))
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "run": {"dag_id": dag_id, "run_id": run, "profile": "smoke", "target": target},
+                "verdict": {"verdict": verdict, "reason": "why", "regressions": regressions},
+                "totals": {"rps": 12.5, "p95_ms": 40.0, "error_rate": 0.01},
+            }
+        )
+    )
     return folder
 
 
@@ -47,8 +53,11 @@ def test_report_files_are_served_and_traversal_refused(reports, tmp_path):
     (tmp_path.parent / "secret.txt").write_text("secret")
     client = TestClient(create_app(reports, dsn=lambda: None))
     assert client.get("/reports/perf_smoke/run_a/report.html").text == "<html>report run_a</html>"
-    for path in ("/reports/perf_smoke/run_a/..%2F..%2F..%2Fsecret.txt", "/reports/perf_smoke/run_a/missing.html",
-                 "/reports/perf_smoke/run_b/report.html"):
+    for path in (
+        "/reports/perf_smoke/run_a/..%2F..%2F..%2Fsecret.txt",
+        "/reports/perf_smoke/run_a/missing.html",
+        "/reports/perf_smoke/run_b/report.html",
+    ):
         assert client.get(path).status_code == 404
 
 

@@ -1,4 +1,5 @@
 """The reports page reads the shared reports folder that the workers publish to."""
+
 from perfpipe_reports.runs import reports_dir
 
 

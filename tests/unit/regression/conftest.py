@@ -1,4 +1,5 @@
 """Shared synthetic runs (built once per session: recording and framing cost ~0.2 s each)."""
+
 import pytest
 
 from include.perfpipe.regression import compare_runs

@@ -1,4 +1,5 @@
 """Seeded synthetic runs recorded through a real MetricsRecorder: as LoadResult dicts or as frames."""
+
 from __future__ import annotations
 
 import math
@@ -10,15 +11,23 @@ from include.perfpipe.metrics import MetricsRecorder
 ENDPOINTS = {"list_items": ("api", 0.020), "get_item": ("api", 0.015), "health": ("health", 0.002)}
 SLOWER_API = {"list_items": 1.2, "get_item": 1.2}  # every api request 20 % slower, health untouched
 LOAD_STAGES = [  # the nightly `load` profile (include/config/profiles.yaml): 270 s, holds at 30-90 s and 120-240 s
-    {"start_s": 0, "end_s": 30, "kind": "ramp"}, {"start_s": 30, "end_s": 90, "kind": "hold"},
-    {"start_s": 90, "end_s": 120, "kind": "ramp"}, {"start_s": 120, "end_s": 240, "kind": "hold"},
+    {"start_s": 0, "end_s": 30, "kind": "ramp"},
+    {"start_s": 30, "end_s": 90, "kind": "hold"},
+    {"start_s": 90, "end_s": 120, "kind": "ramp"},
+    {"start_s": 120, "end_s": 240, "kind": "hold"},
     {"start_s": 240, "end_s": 270, "kind": "ramp"},
 ]
 
 
 def record_run(
-    seed: int, seconds: int = 40, per_second: int = 40, scale: dict[str, float] | None = None,
-    error_rate: float = 0.0, rate_scale: float = 1.0, drift_rho: float = 0.0, drift_sd: float = 0.0,
+    seed: int,
+    seconds: int = 40,
+    per_second: int = 40,
+    scale: dict[str, float] | None = None,
+    error_rate: float = 0.0,
+    rate_scale: float = 1.0,
+    drift_rho: float = 0.0,
+    drift_sd: float = 0.0,
 ) -> MetricsRecorder:
     """Log-normal latencies; ``scale`` multiplies an endpoint's latencies (1.2 = +20 %), ``rate_scale`` its rate.
 
@@ -36,7 +45,7 @@ def record_run(
             latencies = median_s * scale.get(name, 1.0) * drift[second] * rng.lognormal(0.0, 0.35, n)
             failed = rng.random(n) < error_rate
             finished = second + rng.random(n)
-            for latency, bad, at in zip(latencies, failed, finished):
+            for latency, bad, at in zip(latencies, failed, finished, strict=False):
                 recorder.record(name, klass, float(latency), not bad, 500 if bad else 200, float(at))
     return recorder
 
@@ -57,15 +66,21 @@ def hold_all(seconds: int = 40) -> list[dict]:
 def synthetic_run(seed: int, seconds: int = 40, stages: list[dict] | None = None, **kwargs) -> dict:
     """A ``LoadResult``-shaped dict (``metrics``, ``duration_s``, ``stages``)."""
     recorder = record_run(seed, seconds=seconds, **kwargs)
-    return {"metrics": recorder.to_dict(), "duration_s": float(seconds),
-            "stages": hold_all(seconds) if stages is None else stages}
+    return {
+        "metrics": recorder.to_dict(),
+        "duration_s": float(seconds),
+        "stages": hold_all(seconds) if stages is None else stages,
+    }
 
 
 def synthetic_frames(seed: int, seconds: int = 40, stages: list[dict] | None = None, **kwargs) -> dict:
     """The ``{"stats", "timeseries", "stages"}`` input of ``compare_runs``."""
     recorder = record_run(seed, seconds=seconds, **kwargs)
-    return {"stats": recorder.stats_frame(seconds), "timeseries": recorder.timeseries_frame(),
-            "stages": hold_all(seconds) if stages is None else stages}
+    return {
+        "stats": recorder.stats_frame(seconds),
+        "timeseries": recorder.timeseries_frame(),
+        "stages": hold_all(seconds) if stages is None else stages,
+    }
 
 
 def ar1_variance_inflation(base, cur) -> float:

@@ -1,12 +1,27 @@
 """The baseline is chosen among runs of the same workload; counts compare only across equal durations."""
+
 from include.perfpipe.regression.baseline import choose_baseline, comparable, workload_shape
 
 
 def spec(duration_s: float = 60.0, vus: float = 1.0, endpoints=("health", "items")) -> dict:
-    return {"model": "closed", "start": vus, "max_vus": 0, "think_time_s": [0.0, 0.0],
-            "stages": [{"duration_s": duration_s, "target": vus}],
-            "endpoints": [{"name": n, "method": "GET", "klass": "api", "weight": 1.0, "url": f"http://x/{n}",
-                           "headers": {"Authorization": "secret"}} for n in endpoints]}
+    return {
+        "model": "closed",
+        "start": vus,
+        "max_vus": 0,
+        "think_time_s": [0.0, 0.0],
+        "stages": [{"duration_s": duration_s, "target": vus}],
+        "endpoints": [
+            {
+                "name": n,
+                "method": "GET",
+                "klass": "api",
+                "weight": 1.0,
+                "url": f"http://x/{n}",
+                "headers": {"Authorization": "secret"},
+            }
+            for n in endpoints
+        ],
+    }
 
 
 def run(run_id: str, shape: dict | None, verdict: str = "pass", is_baseline: bool = False) -> dict:
@@ -21,18 +36,26 @@ def test_the_marked_baseline_wins_among_comparable_runs():
 
 def test_a_marked_baseline_of_another_duration_is_passed_over_for_a_comparable_run():
     shape = workload_shape(spec(duration_s=20))
-    candidates = [run("long", workload_shape(spec(duration_s=60)), is_baseline=True),
-                  run("failed", shape, verdict="fail"), run("short", shape)]
+    candidates = [
+        run("long", workload_shape(spec(duration_s=60)), is_baseline=True),
+        run("failed", shape, verdict="fail"),
+        run("short", shape),
+    ]
     baseline, why = choose_baseline(shape, candidates)
     assert baseline["run_id"] == "short"
-    assert why == "the last passing run with the same workload (the marked baseline has a different stage plan " \
-                  "(durations and VUs or rate))"
+    assert (
+        why == "the last passing run with the same workload (the marked baseline has a different stage plan "
+        "(durations and VUs or rate))"
+    )
 
 
 def test_other_vus_scenario_or_unrecorded_shapes_are_not_comparable():
     shape = workload_shape(spec())
-    candidates = [run("more_vus", workload_shape(spec(vus=10))),
-                  run("other_scenario", workload_shape(spec(endpoints=("health",)))), run("legacy", None)]
+    candidates = [
+        run("more_vus", workload_shape(spec(vus=10))),
+        run("other_scenario", workload_shape(spec(endpoints=("health",)))),
+        run("legacy", None),
+    ]
     baseline, why = choose_baseline(shape, candidates)
     assert baseline is None
     assert why.startswith("no comparable baseline: the 3 earlier run(s) of this target and profile have ")

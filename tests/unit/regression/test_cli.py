@@ -9,9 +9,15 @@ from tests.unit.regression.synthetic import SLOWER_API, hold_all, record_run, sy
 
 def _write_engine_dir(path, seed, **kwargs):
     """A run folder exactly as the load engine writes it (summary.json + timeseries.csv)."""
-    result = LoadResult(spec={"target": "http://127.0.0.1:8000", "profile": "load"}, started_at="2026-11-27T01:00:00Z",
-                        ended_at="2026-11-27T01:00:40Z", duration_s=40.0, metrics=record_run(seed, **kwargs),
-                        stages=hold_all(), health={})
+    result = LoadResult(
+        spec={"target": "http://127.0.0.1:8000", "profile": "load"},
+        started_at="2026-11-27T01:00:00Z",
+        ended_at="2026-11-27T01:00:40Z",
+        duration_s=40.0,
+        metrics=record_run(seed, **kwargs),
+        stages=hold_all(),
+        health={},
+    )
     result.write(path)
     return path
 
@@ -28,15 +34,18 @@ def run_dirs(tmp_path_factory):
 
 def test_regression_exits_1_and_writes_json(run_dirs, tmp_path, capsys):
     out = tmp_path / "comparison.json"
-    code = main(["compare", "--baseline", str(run_dirs["baseline"]), "--current", str(run_dirs["slower"]),
-                 "--out", str(out)])
+    code = main(
+        ["compare", "--baseline", str(run_dirs["baseline"]), "--current", str(run_dirs["slower"]), "--out", str(out)]
+    )
     printed = capsys.readouterr().out
     assert code == 1
     assert "REGRESSION: " in printed and "api p95_ms +" in printed
     document = json.loads(out.read_text())
     assert document["gate"]["regressed"] is True
-    assert any(r["name"] == "api" and r["metric"] == "p95_ms" and r["direction"] == "regression"
-               for r in document["comparison"])
+    assert any(
+        r["name"] == "api" and r["metric"] == "p95_ms" and r["direction"] == "regression"
+        for r in document["comparison"]
+    )
 
 
 def test_same_distribution_exits_0(run_dirs, capsys):
@@ -59,12 +68,17 @@ def test_report_shaped_summary_with_row_lists_is_read(run_dirs, tmp_path):
     report_dir = tmp_path / "report"
     report_dir.mkdir()
     (report_dir / "timeseries.csv").write_text((run_dirs["slower"] / "timeseries.csv").read_text())
-    (report_dir / "summary.json").write_text(json.dumps({
-        "schema_version": 1, "loadtest": {"stages": engine["stages"]},
-        "total": {**engine["totals"], "scope": "total", "name": "all"},
-        "classes": [{**row, "name": name} for name, row in engine["classes"].items()],
-        "endpoints": [{**row, "name": name} for name, row in engine["endpoints"].items()],
-    }))
+    (report_dir / "summary.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "loadtest": {"stages": engine["stages"]},
+                "total": {**engine["totals"], "scope": "total", "name": "all"},
+                "classes": [{**row, "name": name} for name, row in engine["classes"].items()],
+                "endpoints": [{**row, "name": name} for name, row in engine["endpoints"].items()],
+            }
+        )
+    )
     from_report, from_engine = read_run(report_dir), read_run(run_dirs["slower"])
     assert from_report["stages"] == from_engine["stages"]
     assert sorted(from_report["stats"]["name"]) == sorted(from_engine["stats"]["name"])

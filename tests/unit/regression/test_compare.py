@@ -8,10 +8,17 @@ from scipy.stats import mannwhitneyu
 
 from include.perfpipe.regression import compare, compare_runs
 from include.perfpipe.regression.compare import (
-    COMPARISON_COLUMNS, MAX_CORRELATION, METRICS, Windows, _arma_inflation, _mann_whitney_serial,
-    _rank_autocorrelations, _segments, _side_inflation)
-from tests.unit.regression.synthetic import (
-    LOAD_STAGES, ar1, ar1_variance_inflation, synthetic_frames, synthetic_run)
+    COMPARISON_COLUMNS,
+    MAX_CORRELATION,
+    METRICS,
+    Windows,
+    _arma_inflation,
+    _mann_whitney_serial,
+    _rank_autocorrelations,
+    _segments,
+    _side_inflation,
+)
+from tests.unit.regression.synthetic import LOAD_STAGES, ar1, ar1_variance_inflation, synthetic_frames, synthetic_run
 
 NOISY_NEIGHBOUR = {"drift_rho": 0.8, "drift_sd": 0.1}  # latencies times exp(AR(1)): about +-10 % drifting over seconds
 
@@ -24,9 +31,15 @@ def _row(comparison: pd.DataFrame, name: str, metric: str, scope: str = "class")
 
 def test_rows_cover_total_classes_and_endpoints(regressed_comparison):
     assert list(regressed_comparison.columns) == COMPARISON_COLUMNS
-    keys = set(zip(regressed_comparison["scope"], regressed_comparison["name"]))
-    assert keys == {("total", "all"), ("class", "api"), ("class", "health"),
-                    ("endpoint", "list_items"), ("endpoint", "get_item"), ("endpoint", "health")}
+    keys = set(zip(regressed_comparison["scope"], regressed_comparison["name"], strict=False))
+    assert keys == {
+        ("total", "all"),
+        ("class", "api"),
+        ("class", "health"),
+        ("endpoint", "list_items"),
+        ("endpoint", "get_item"),
+        ("endpoint", "health"),
+    }
     assert (regressed_comparison.groupby(["scope", "name"])["metric"].apply(list) == [list(METRICS)] * 6).all()
 
 
@@ -267,12 +280,15 @@ def test_the_arma_inflation_is_the_variance_of_a_finite_sum_and_reduces_to_ar1()
     assert _arma_inflation(rho, rho**2, np.array([10**6]))[0] == pytest.approx((1 + rho) / (1 - rho), rel=1e-5)
 
 
-@pytest.mark.parametrize(("r1", "r2", "phi"), [
-    (0.05, 0.045, 0.05),  # r1 below 1/sqrt(n) = 0.1: phi = r1 (AR(1)), not the unstable ratio 0.9
-    (0.3, 0.0, 0.3),      # phi below r1 is raised to r1: never less than AR(1)
-    (0.3, 0.29, MAX_CORRELATION),  # phi capped
-    (0.99, 0.99, MAX_CORRELATION),  # r1 capped too
-])
+@pytest.mark.parametrize(
+    ("r1", "r2", "phi"),
+    [
+        (0.05, 0.045, 0.05),  # r1 below 1/sqrt(n) = 0.1: phi = r1 (AR(1)), not the unstable ratio 0.9
+        (0.3, 0.0, 0.3),  # phi below r1 is raised to r1: never less than AR(1)
+        (0.3, 0.29, MAX_CORRELATION),  # phi capped
+        (0.99, 0.99, MAX_CORRELATION),  # r1 capped too
+    ],
+)
 def test_the_arma_inflation_is_guarded(r1, r2, phi):
     m = np.array([100])
     capped = min(r1, MAX_CORRELATION)

@@ -7,8 +7,12 @@ PLANNED = ["smoke", "load", "stress"]
 
 def test_every_profile_passing_passes():
     result = release_verdict([("smoke", "pass"), ("load", "pass"), ("stress", "pass")], PLANNED)
-    assert result == {"verdict": "pass", "reason": "every planned profile passed: smoke, load, stress",
-                      "ran": PLANNED, "skipped": []}
+    assert result == {
+        "verdict": "pass",
+        "reason": "every planned profile passed: smoke, load, stress",
+        "ran": PLANNED,
+        "skipped": [],
+    }
 
 
 def test_gate_stops_at_the_first_failed_profile():

@@ -1,4 +1,5 @@
 import json
+from datetime import UTC
 
 import numpy as np
 import pandas as pd
@@ -14,13 +15,20 @@ STEP_AT = 15
 def _history(long: bool = False) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     p95 = np.r_[rng.normal(100, 4, STEP_AT), rng.normal(125, 4, RUNS - STEP_AT)]
-    wide = pd.DataFrame({
-        "dag_id": "perf_regression_nightly", "run_id": [f"run{i}" for i in range(RUNS)],
-        "started_at": pd.date_range("2026-11-01", periods=RUNS, freq="D", tz="UTC"),
-        "verdict": ["pass"] * (RUNS - 1) + ["fail"], "is_baseline": [i == 3 for i in range(RUNS)],
-        "p50_ms": rng.normal(40, 1, RUNS), "p95_ms": p95, "p99_ms": np.nan,
-        "rps": rng.normal(200, 4, RUNS), "error_rate": 0.0,
-    })
+    wide = pd.DataFrame(
+        {
+            "dag_id": "perf_regression_nightly",
+            "run_id": [f"run{i}" for i in range(RUNS)],
+            "started_at": pd.date_range("2026-11-01", periods=RUNS, freq="D", tz="UTC"),
+            "verdict": ["pass"] * (RUNS - 1) + ["fail"],
+            "is_baseline": [i == 3 for i in range(RUNS)],
+            "p50_ms": rng.normal(40, 1, RUNS),
+            "p95_ms": p95,
+            "p99_ms": np.nan,
+            "rps": rng.normal(200, 4, RUNS),
+            "error_rate": 0.0,
+        }
+    )
     if not long:
         return wide
     health = wide.assign(klass="health", p95_ms=rng.normal(3, 0.1, RUNS))
@@ -37,7 +45,17 @@ def test_section_holds_comparison_gate_trend_and_change_points(regressed_compari
     assert [p["run_id"] for p in section["trend"]] == [f"run{i}" for i in range(RUNS)]
     last = section["trend"][-1]
     assert last["verdict"] == "fail" and last["started_at"] == "2026-11-24T00:00:00+00:00"
-    assert set(last) == {"dag_id", "run_id", "started_at", "verdict", "is_baseline", "p50_ms", "p95_ms", "rps", "error_rate"}
+    assert set(last) == {
+        "dag_id",
+        "run_id",
+        "started_at",
+        "verdict",
+        "is_baseline",
+        "p50_ms",
+        "p95_ms",
+        "rps",
+        "error_rate",
+    }
     [point] = [c for c in section["change_points"] if c["metric"] == "p95_ms"]
     assert abs(point["index"] - STEP_AT) <= 1 and point["run_id"] == f"run{point['index']}"
     assert point["direction"] == "regression" and 15 < point["change_pct"] < 35
@@ -97,12 +115,12 @@ def test_errors_appearing_in_the_history_are_a_regression_change_point():
 
 
 def test_history_records_with_mixed_timestamps_as_the_publisher_builds_them():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     records = _history().head(8).astype(object).to_dict("records")
     for record in records[:-1]:
         record["started_at"] = record["started_at"].to_pydatetime()  # as psycopg returns them
-    records[-1]["started_at"] = datetime(2026, 11, 8, 1, tzinfo=timezone.utc).isoformat()  # the current run
+    records[-1]["started_at"] = datetime(2026, 11, 8, 1, tzinfo=UTC).isoformat()  # the current run
     section = regression_section(None, pd.DataFrame(records))
     json.dumps(section, allow_nan=False)
     assert section["trend"][0]["started_at"] == "2026-11-01T00:00:00+00:00"

@@ -1,4 +1,5 @@
 """The Airflow side of publishing: folder copy through ObjectStoragePath, and a notifier that no-ops unconfigured."""
+
 from include.pipelines.publishing import SLACK_CONN, SMTP_CONN, alert_for, notify, publish_folder, report_asset
 
 
@@ -56,8 +57,13 @@ def test_report_asset_uri_is_static():
 def _ctx(task_id, **params):
     from types import SimpleNamespace
 
-    return {"params": params, "dag": SimpleNamespace(dag_id="perf_release_gate"), "run_id": "manual__1",
-            "ti": SimpleNamespace(task_id=task_id), "dag_run": SimpleNamespace(start_date=None)}
+    return {
+        "params": params,
+        "dag": SimpleNamespace(dag_id="perf_release_gate"),
+        "run_id": "manual__1",
+        "ti": SimpleNamespace(task_id=task_id),
+        "dag_run": SimpleNamespace(start_date=None),
+    }
 
 
 def test_task_groups_keep_their_runs_apart():
@@ -76,7 +82,11 @@ def test_run_identity_without_a_plan_comes_from_the_context():
 
     run = _run_info(_ctx("publish", db_conn_id="perf_target_db"), None)
     assert (run["dag_id"], run["run_id"], run["profile"], run["target"]) == (
-        "perf_release_gate", "manual__1", "perf_release_gate", "perf_target_db")
+        "perf_release_gate",
+        "manual__1",
+        "perf_release_gate",
+        "perf_target_db",
+    )
     assert run["ended_at"]
 
 

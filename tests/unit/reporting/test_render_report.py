@@ -14,17 +14,41 @@ from tests.unit.reporting.synthetic import HOSTILE
 def rendered(tmp_path_factory):
     bundle = synthetic.bundle()
     bundle["regression"] = {
-        "baseline_found": True, "gate": {"regressed": True, "reason": f"1 significant regression(s) {HOSTILE}"},
+        "baseline_found": True,
+        "gate": {"regressed": True, "reason": f"1 significant regression(s) {HOSTILE}"},
         "counts": {"regression": 1, "improvement": 0, "unchanged": 4},
-        "comparison": [{"scope": "class", "name": HOSTILE, "metric": "p95_ms", "change_pct": 30.0,
-                        "direction": "regression"}],
-        "change_points": [{"metric": "p95_ms", "klass": "all", "index": 3, "run_id": bundle["run"]["run_id"],
-                           "direction": "regression", "before": 40.0, "after": 52.0, "change_pct": 30.0}],
+        "comparison": [
+            {"scope": "class", "name": HOSTILE, "metric": "p95_ms", "change_pct": 30.0, "direction": "regression"}
+        ],
+        "change_points": [
+            {
+                "metric": "p95_ms",
+                "klass": "all",
+                "index": 3,
+                "run_id": bundle["run"]["run_id"],
+                "direction": "regression",
+                "before": 40.0,
+                "after": 52.0,
+                "change_pct": 30.0,
+            }
+        ],
         "trend": [],
     }
-    bundle["baseline"] = {"dag_id": "perf_load", "run_id": "base-run", "version": "v0", "verdict": "pass",
-                          "is_baseline": True, "started_at": "2026-11-26T10:00:00+00:00", "requests": 700,
-                          "errors": 0, "error_rate": 0.0, "rps": 20.0, "p50_ms": 10.0, "p95_ms": 40.0, "p99_ms": 50.0}
+    bundle["baseline"] = {
+        "dag_id": "perf_load",
+        "run_id": "base-run",
+        "version": "v0",
+        "verdict": "pass",
+        "is_baseline": True,
+        "started_at": "2026-11-26T10:00:00+00:00",
+        "requests": 700,
+        "errors": 0,
+        "error_rate": 0.0,
+        "rps": 20.0,
+        "p50_ms": 10.0,
+        "p95_ms": 40.0,
+        "p99_ms": 50.0,
+    }
     bundle["history"] = [{**bundle["baseline"], "run_id": f"old-{i}"} for i in range(3)]
     out = tmp_path_factory.mktemp("report")
     return bundle, render_report(bundle, out)
@@ -66,8 +90,13 @@ def test_summary_json_numbers_come_from_the_recorder(rendered):
     total = stats[stats["scope"] == "total"].iloc[0]
     assert summary["totals"]["requests"] == total["count"]
     assert summary["totals"]["p99_ms"] == total["p99_ms"]
-    assert summary["verdict"] == {"verdict": "fail", "reason": bundle["validation"]["reason"], "regressions": 1,
-                                  "headline": "FAIL · 1 regression vs baseline", "failed_task": None}
+    assert summary["verdict"] == {
+        "verdict": "fail",
+        "reason": bundle["validation"]["reason"],
+        "regressions": 1,
+        "headline": "FAIL · 1 regression vs baseline",
+        "failed_task": None,
+    }
     assert summary["thresholds_failed"] == 1
     assert summary["database"]["counts"] == {"critical": 1, "warning": 1, "info": 1}
     assert summary["baseline"]["metrics"]["rps"]["baseline"] == 20.0
@@ -97,21 +126,36 @@ def test_junit_has_one_testcase_per_threshold(rendered):
 
 def test_a_passing_run_that_regressed_says_so_in_every_file(tmp_path):
     bundle = synthetic.bundle(fail=False)
-    bundle["regression"] = {"baseline_found": True, "comparison": [], "change_points": [], "trend": [],
-                            "gate": {"regressed": True, "reason": "2 significant regression(s): total p95_ms +30 %"},
-                            "counts": {"regression": 2, "improvement": 0, "unchanged": 3}}
+    bundle["regression"] = {
+        "baseline_found": True,
+        "comparison": [],
+        "change_points": [],
+        "trend": [],
+        "gate": {"regressed": True, "reason": "2 significant regression(s): total p95_ms +30 %"},
+        "counts": {"regression": 2, "improvement": 0, "unchanged": 3},
+    }
     paths = render_report(bundle, tmp_path)
     assert "PASS · 2 regressions vs baseline" in paths["html"].read_text().split('id="verdict"')[1][:300]
     assert paths["markdown"].read_text().startswith("### ✅ perfpipe PASS · 2 regressions vs baseline: ")
     suite = ET.fromstring(paths["junit"].read_text())
-    assert "PASS · 2 regressions vs baseline" in suite.find("testcase[@name='no regression vs baseline']/failure").get("message")
+    assert "PASS · 2 regressions vs baseline" in suite.find("testcase[@name='no regression vs baseline']/failure").get(
+        "message"
+    )
     assert json.loads(paths["json"].read_text())["verdict"]["regressions"] == 2
 
 
 def test_a_failed_run_names_its_first_failed_task(tmp_path):
-    bundle = {"run": synthetic.bundle()["run"], "loadtest": None, "validation": None, "database": None,
-              "failure": {"task_id": "preflight", "map_index": -1,
-                          "error": "bad input: scenario: cannot read '/nonexistent.yaml'"}}
+    bundle = {
+        "run": synthetic.bundle()["run"],
+        "loadtest": None,
+        "validation": None,
+        "database": None,
+        "failure": {
+            "task_id": "preflight",
+            "map_index": -1,
+            "error": "bad input: scenario: cannot read '/nonexistent.yaml'",
+        },
+    }
     paths = render_report(bundle, tmp_path)
     summary = json.loads(paths["json"].read_text())
     assert summary["verdict"]["verdict"] == "error"
@@ -127,12 +171,18 @@ def test_invalid_run_gets_an_erroring_testcase(tmp_path):
     assert "generator saturated" in suite.find("testcase/error").get("message")
 
 
-@pytest.mark.parametrize("change, verdict, reason", [
-    (lambda b: b.update(validation=None, loadtest={**b["loadtest"], "aborted": True, "abort_reason": "errors"}),
-     "error", "aborted: errors"),
-    (lambda b: b.update(validation=None, loadtest=None), "fail", "1 critical"),
-    (lambda b: b.update(validation=None, loadtest=None, database=None), "error", "no results"),
-])
+@pytest.mark.parametrize(
+    "change, verdict, reason",
+    [
+        (
+            lambda b: b.update(validation=None, loadtest={**b["loadtest"], "aborted": True, "abort_reason": "errors"}),
+            "error",
+            "aborted: errors",
+        ),
+        (lambda b: b.update(validation=None, loadtest=None), "fail", "1 critical"),
+        (lambda b: b.update(validation=None, loadtest=None, database=None), "error", "no results"),
+    ],
+)
 def test_verdict_without_validation(tmp_path, change, verdict, reason):
     bundle = synthetic.bundle()
     change(bundle)
@@ -141,12 +191,15 @@ def test_verdict_without_validation(tmp_path, change, verdict, reason):
     assert "Regression analysis" not in render_report(bundle, tmp_path)["html"].read_text()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda b: b["validation"].update(verdict="great"), "verdict.*'great'"),
-    (lambda b: b["run"].update(run_id=""), "bundle.run.run_id"),
-    (lambda b: b["database"]["findings"][0].update(severity="urgent"), r"findings\[0\].severity.*'urgent'"),
-    (lambda b: b["loadtest"].pop("duration_s"), "bundle.loadtest.*'duration_s'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: b["validation"].update(verdict="great"), "verdict.*'great'"),
+        (lambda b: b["run"].update(run_id=""), "bundle.run.run_id"),
+        (lambda b: b["database"]["findings"][0].update(severity="urgent"), r"findings\[0\].severity.*'urgent'"),
+        (lambda b: b["loadtest"].pop("duration_s"), "bundle.loadtest.*'duration_s'"),
+    ],
+)
 def test_bad_bundle_names_the_field(tmp_path, change, message):
     bundle = synthetic.bundle()
     change(bundle)

@@ -1,4 +1,5 @@
 """The report reads top-down: verdict and cause, changes vs baseline, thresholds, charts, DB, details."""
+
 import json
 
 import pytest
@@ -11,32 +12,75 @@ OWN = "SELECT relname, n_live_tup FROM pg_stat_user_tables"
 
 
 def _statement(i: int, query: str, total_ms: float) -> dict:
-    return {"queryid": 7_000_000_000_000 + i, "query": query, "calls": 10, "total_ms": total_ms, "mean_ms": total_ms / 10,
-            "rows": 10, "shared_blks_hit": 1, "shared_blks_read": 0, "share_pct": 1.0}
+    return {
+        "queryid": 7_000_000_000_000 + i,
+        "query": query,
+        "calls": 10,
+        "total_ms": total_ms,
+        "mean_ms": total_ms / 10,
+        "rows": 10,
+        "shared_blks_hit": 1,
+        "shared_blks_read": 0,
+        "share_pct": 1.0,
+    }
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     bundle = synthetic.bundle(fail=False)
-    bundle["database"]["statements_delta"] = [_statement(0, OWN, 900.0), _statement(1, "VACUUM (ANALYZE) items", 800.0)] + [
-        _statement(i, f"SELECT * FROM items WHERE id = {i}", 100.0 + i) for i in range(2, 16)]
-    bundle["baseline"] = {"dag_id": "perf_load", "run_id": "base-run", "verdict": "pass", "is_baseline": False,
-                          "duration_s": bundle["loadtest"]["duration_s"] * 3, "requests": 2100, "errors": 0,
-                          "error_rate": 0.0, "rps": 20.0, "p50_ms": 10.0, "p95_ms": 40.0, "p99_ms": 50.0}
-    bundle["regression"] = {"baseline_found": True, "change_points": [], "trend": [],
-                            "gate": {"regressed": True, "reason": "1 significant regression(s): total p95_ms +30 %"},
-                            "counts": {"regression": 1, "improvement": 0, "unchanged": 4},
-                            "comparison": [{"scope": "total", "name": "all", "klass": "all", "metric": "p95_ms",
-                                            "baseline": 40.0, "current": 52.0, "change_pct": 30.0, "p_value": 0.001,
-                                            "significant": True, "direction": "regression"}]}
+    bundle["database"]["statements_delta"] = [
+        _statement(0, OWN, 900.0),
+        _statement(1, "VACUUM (ANALYZE) items", 800.0),
+    ] + [_statement(i, f"SELECT * FROM items WHERE id = {i}", 100.0 + i) for i in range(2, 16)]
+    bundle["baseline"] = {
+        "dag_id": "perf_load",
+        "run_id": "base-run",
+        "verdict": "pass",
+        "is_baseline": False,
+        "duration_s": bundle["loadtest"]["duration_s"] * 3,
+        "requests": 2100,
+        "errors": 0,
+        "error_rate": 0.0,
+        "rps": 20.0,
+        "p50_ms": 10.0,
+        "p95_ms": 40.0,
+        "p99_ms": 50.0,
+    }
+    bundle["regression"] = {
+        "baseline_found": True,
+        "change_points": [],
+        "trend": [],
+        "gate": {"regressed": True, "reason": "1 significant regression(s): total p95_ms +30 %"},
+        "counts": {"regression": 1, "improvement": 0, "unchanged": 4},
+        "comparison": [
+            {
+                "scope": "total",
+                "name": "all",
+                "klass": "all",
+                "metric": "p95_ms",
+                "baseline": 40.0,
+                "current": 52.0,
+                "change_pct": 30.0,
+                "p_value": 0.001,
+                "significant": True,
+                "direction": "regression",
+            }
+        ],
+    }
     paths = render_report(bundle, tmp_path_factory.mktemp("order"))
     return paths["html"].read_text(), json.loads(paths["json"].read_text())
 
 
 def test_sections_come_in_reading_order(report):
     html, _ = report
-    marks = ['id="verdict"', 'id="changes"', "Per class and endpoint against thresholds", 'id="chart-throughput"',
-             "Database findings", "<h2>Details</h2>"]
+    marks = [
+        'id="verdict"',
+        'id="changes"',
+        "Per class and endpoint against thresholds",
+        'id="chart-throughput"',
+        "Database findings",
+        "<h2>Details</h2>",
+    ]
     positions = [html.index(m) for m in marks]
     assert positions == sorted(positions)
     assert html.index('id="significant"') < html.index("Per class and endpoint")  # the changed metric, up front
@@ -72,7 +116,9 @@ def test_chart_axes_start_at_zero(report):
 
 def test_without_a_comparable_baseline_the_report_says_why(tmp_path):
     bundle = synthetic.bundle(fail=False)
-    bundle["baseline_note"] = "no comparable baseline: the 1 earlier run(s) of this target and profile have a different stage plan"
+    bundle["baseline_note"] = (
+        "no comparable baseline: the 1 earlier run(s) of this target and profile have a different stage plan"
+    )
     html = render_report(bundle, tmp_path)["html"].read_text()
     assert 'id="no-baseline"' in html and "no comparable baseline: the 1 earlier run(s)" in html
 

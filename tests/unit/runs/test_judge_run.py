@@ -1,4 +1,5 @@
 """judge_run: one GX verdict for a merged load result and an optional DB benchmark."""
+
 import pytest
 
 from include.perfpipe.metrics import MetricsRecorder
@@ -13,8 +14,14 @@ def result(klass: str, latency_s: float, name: str, health: dict = HEALTHY) -> d
     for i in range(400):
         recorder.record(name, klass, latency_s, True, 200, i / 40)
         recorder.set_active_vus(i / 40, 1)
-    return {"metrics": recorder.to_dict(), "duration_s": 10.0, "stages": [{"start_s": 0, "end_s": 10, "kind": "hold"}],
-            "health": health, "aborted": False, "abort_reason": None}
+    return {
+        "metrics": recorder.to_dict(),
+        "duration_s": 10.0,
+        "stages": [{"start_s": 0, "end_s": 10, "kind": "hold"}],
+        "health": health,
+        "aborted": False,
+        "abort_reason": None,
+    }
 
 
 @pytest.fixture(scope="module")

@@ -22,24 +22,33 @@ def test_database_rows_keep_order_and_benchmark():
     assert summary["statements_delta"][0]["calls"] == 50
 
 
-@pytest.mark.parametrize("stage, part, message", [
-    ("loadtest", {"metrics": {}}, "missing field 'duration_s'"),
-    ("loadtest", {"metrics": {}, "duration_s": "long"}, "duration_s must be a number, got 'long'"),
-    ("validation", {"verdict": "pass", "results": [{"success": "yes"}]}, r"results\[0\].success.*'yes'"),
-    ("validation", {"verdict": "pass", "results": [{"success": True, "threshold": "fast"}]},
-     r"results\[0\].threshold.*'fast'"),
-    ("perf", {}, "stage must be one of.*'perf'"),
-])
+@pytest.mark.parametrize(
+    "stage, part, message",
+    [
+        ("loadtest", {"metrics": {}}, "missing field 'duration_s'"),
+        ("loadtest", {"metrics": {}, "duration_s": "long"}, "duration_s must be a number, got 'long'"),
+        ("validation", {"verdict": "pass", "results": [{"success": "yes"}]}, r"results\[0\].success.*'yes'"),
+        (
+            "validation",
+            {"verdict": "pass", "results": [{"success": True, "threshold": "fast"}]},
+            r"results\[0\].threshold.*'fast'",
+        ),
+        ("perf", {}, "stage must be one of.*'perf'"),
+    ],
+)
 def test_bad_parts_name_the_field(stage, part, message):
     with pytest.raises(ValueError, match=message):
         stage_rows(stage, part)
 
 
-@pytest.mark.parametrize("args, message", [
-    (("d", "r", "load", 0), "stage.*'load'"),
-    (("d", "r", "loadtest", -2), "map_index.*-2"),
-    (("d", "", "loadtest", 0), "run_id.*''"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("d", "r", "load", 0), "stage.*'load'"),
+        (("d", "r", "loadtest", -2), "map_index.*-2"),
+        (("d", "", "loadtest", 0), "run_id.*''"),
+    ],
+)
 def test_bad_keys_name_the_field(args, message):
     with pytest.raises(ValueError, match=message):
         _key(*args)

@@ -1,4 +1,5 @@
 """`make airflow` stops what it started on SIGINT, SIGTERM and SIGHUP: the signal unwinds every `finally`."""
+
 import os
 import signal
 import subprocess

@@ -1,4 +1,5 @@
 """Synthetic runs recorded into a real MetricsRecorder (no load engine needed)."""
+
 from __future__ import annotations
 
 import random
@@ -15,8 +16,14 @@ STAGES = [
 HEALTHY = {"loop_lag_p99_ms": 1.0, "cpu_percent": 20.0, "dropped": 0, "saturated": False, "reasons": []}
 
 
-def record_run(latency_s, per_second: int = 20, classes=("api",), seed: int = 7, ok=lambda t, i: True,
-               status=lambda t, i, ok: 200 if ok else 500) -> MetricsRecorder:
+def record_run(
+    latency_s,
+    per_second: int = 20,
+    classes=("api",),
+    seed: int = 7,
+    ok=lambda t, i: True,
+    status=lambda t, i, ok: 200 if ok else 500,
+) -> MetricsRecorder:
     """``latency_s(klass, t, i)`` gives the latency of request ``i`` of second ``t``."""
     rng = random.Random(seed)
     recorder = MetricsRecorder()
@@ -26,8 +33,14 @@ def record_run(latency_s, per_second: int = 20, classes=("api",), seed: int = 7,
             for i in range(per_second):
                 good = ok(t, i)
                 jitter = rng.uniform(0.9, 1.1)
-                recorder.record(f"{klass}_endpoint", klass, latency_s(klass, t, i) * jitter, good,
-                                status(t, i, good), t + rng.random() * 0.99)
+                recorder.record(
+                    f"{klass}_endpoint",
+                    klass,
+                    latency_s(klass, t, i) * jitter,
+                    good,
+                    status(t, i, good),
+                    t + rng.random() * 0.99,
+                )
         recorder.seal_before(t)
     recorder.seal_before(DURATION_S + 1)
     return recorder

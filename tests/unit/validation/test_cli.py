@@ -14,8 +14,14 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "thresholds.md"
 
 def result_file(tmp_path, latency_s, **extra):
     recorder = record_run(flat(latency_s), classes=("api",))
-    data = {"spec": {"profile": "smoke", "target": "http://127.0.0.1:8000"}, "duration_s": DURATION_S,
-            "metrics": recorder.to_dict(), "stages": STAGES, "health": HEALTHY, **extra}
+    data = {
+        "spec": {"profile": "smoke", "target": "http://127.0.0.1:8000"},
+        "duration_s": DURATION_S,
+        "metrics": recorder.to_dict(),
+        "stages": STAGES,
+        "health": HEALTHY,
+        **extra,
+    }
     path = tmp_path / "result.json"
     path.write_text(json.dumps(data))
     return path
@@ -30,10 +36,13 @@ def test_cli_exits_with_the_verdict_code(tmp_path, capsys):
     assert saved["verdict"] == "fail" and Path(saved["data_docs"]).is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--override", '{"apx": {"p95_ms": 1}}'], "overrides.apx"),
-    (["--thresholds", "/nonexistent/t.yaml"], "/nonexistent/t.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--override", '{"apx": {"p95_ms": 1}}'], "overrides.apx"),
+        (["--thresholds", "/nonexistent/t.yaml"], "/nonexistent/t.yaml"),
+    ],
+)
 def test_cli_bad_input_exits_3_naming_the_problem(tmp_path, capsys, args, message):
     assert main(["validate", "--result", str(result_file(tmp_path, 0.02)), *args]) == 3
     assert message in capsys.readouterr().err

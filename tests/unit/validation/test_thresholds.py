@@ -69,11 +69,16 @@ def test_profile_target_and_run_overrides_apply_in_order(tmp_path):
 
 def test_override_forms_flat_nested_json_removal_and_new_rules(tmp_path):
     path = write(tmp_path, MINIMAL)
-    t = load_thresholds(path, overrides=json.dumps({
-        "api.p95_ms": {"limit": "< 250ms", "windows": ["rolling_1m"], "abort_on_fail": True},
-        "search": {"p95_ms": None},
-        "all": {"error_rate": "0.5%"},
-    }))
+    t = load_thresholds(
+        path,
+        overrides=json.dumps(
+            {
+                "api.p95_ms": {"limit": "< 250ms", "windows": ["rolling_1m"], "abort_on_fail": True},
+                "search": {"p95_ms": None},
+                "all": {"error_rate": "0.5%"},
+            }
+        ),
+    )
     api = rules_of(t, "api", "p95_ms")[0]
     assert (api.limit, api.windows, api.abort_on_fail) == (250.0, ("rolling_60s",), True)
     assert not rules_of(t, "search", "p95_ms")
@@ -86,8 +91,14 @@ def test_abort_rules_shape():
     api = [r for r in rules if r["klass"] == "api"]
     assert {r["window"]: r["window_s"] for r in api} == {"whole": None, "steady": None, "rolling_30s": 30}
     assert api[0] | {"window": None, "window_s": None} == {
-        "suite": "latency", "klass": "api", "metric": "p95_ms", "operator": "<", "limit": 300.0,
-        "window": None, "window_s": None, "delay_s": 30,
+        "suite": "latency",
+        "klass": "api",
+        "metric": "p95_ms",
+        "operator": "<",
+        "limit": 300.0,
+        "window": None,
+        "window_s": None,
+        "delay_s": 30,
     }
     assert any(r["metric"] == "error_rate" for r in rules)
 
@@ -116,35 +127,69 @@ def test_missing_file_is_named(tmp_path):
     assert info.value.source == str(tmp_path / "nope.yaml") and "cannot read" in str(info.value)
 
 
-@pytest.mark.parametrize("text, field, value, fragment", [
-    ("classes: [api]\nsuites: {s: {thresholds: {apii: {p95_ms: 1}}}}", "suites.s.thresholds.apii", "apii",
-     "unknown class"),
-    ("classes: [api]\nsuites: {s: {thresholds: {api: {p95_ms: 100 mins}}}}", "suites.s.thresholds.api.p95_ms",
-     "100 mins", "unknown unit"),
-    ("classes: [api]\nsuites: {s: {windows: [whole, hourly], thresholds: {api: {p95_ms: 1}}}}",
-     "suites.s.windows[1]", "hourly", "unknown window"),
-    ("classes: [api]\nsuites: {s: {thresholds: {api: {p97_ms: 1}}}}", "suites.s.thresholds.api.p97_ms", "p97_ms",
-     "unknown metric"),
-    ("classes: [api]\nsuites: {s: {windows: [second], thresholds: {api: {p90_ms: 1}}}}",
-     "suites.s.thresholds.api.p90_ms", "p90_ms", "per-second window"),
-    ("classes: [api]\nsuites: {s: {thresholds: {api: {p95_ms: {limit: 1, abort: true}}}}}",
-     "suites.s.thresholds.api.p95_ms.abort", "abort", "unknown key"),
-    ("classes: [api]\nsuite: {}", "suite", "suite", "unknown key"),
-    ("classes: [api]\nrolling_window: 2 weeks\nsuites: {s: {thresholds: {api: {p95_ms: 1}}}}", "rolling_window",
-     "2 weeks", "duration"),
-])
+@pytest.mark.parametrize(
+    "text, field, value, fragment",
+    [
+        (
+            "classes: [api]\nsuites: {s: {thresholds: {apii: {p95_ms: 1}}}}",
+            "suites.s.thresholds.apii",
+            "apii",
+            "unknown class",
+        ),
+        (
+            "classes: [api]\nsuites: {s: {thresholds: {api: {p95_ms: 100 mins}}}}",
+            "suites.s.thresholds.api.p95_ms",
+            "100 mins",
+            "unknown unit",
+        ),
+        (
+            "classes: [api]\nsuites: {s: {windows: [whole, hourly], thresholds: {api: {p95_ms: 1}}}}",
+            "suites.s.windows[1]",
+            "hourly",
+            "unknown window",
+        ),
+        (
+            "classes: [api]\nsuites: {s: {thresholds: {api: {p97_ms: 1}}}}",
+            "suites.s.thresholds.api.p97_ms",
+            "p97_ms",
+            "unknown metric",
+        ),
+        (
+            "classes: [api]\nsuites: {s: {windows: [second], thresholds: {api: {p90_ms: 1}}}}",
+            "suites.s.thresholds.api.p90_ms",
+            "p90_ms",
+            "per-second window",
+        ),
+        (
+            "classes: [api]\nsuites: {s: {thresholds: {api: {p95_ms: {limit: 1, abort: true}}}}}",
+            "suites.s.thresholds.api.p95_ms.abort",
+            "abort",
+            "unknown key",
+        ),
+        ("classes: [api]\nsuite: {}", "suite", "suite", "unknown key"),
+        (
+            "classes: [api]\nrolling_window: 2 weeks\nsuites: {s: {thresholds: {api: {p95_ms: 1}}}}",
+            "rolling_window",
+            "2 weeks",
+            "duration",
+        ),
+    ],
+)
 def test_config_errors_name_file_field_and_value(tmp_path, text, field, value, fragment):
     err = error_of(tmp_path, text)
     assert (err.source, err.field, err.value) == (str(tmp_path / "thresholds.yaml"), field, value)
     assert fragment in str(err) and field in str(err) and repr(value) in str(err)
 
 
-@pytest.mark.parametrize("overrides, field, value", [
-    ({"apx": {"p95_ms": 1}}, "overrides.apx", "apx"),
-    ({"api": {"p95": 1}}, "overrides.api.p95", "p95"),
-    ({"api.p95_ms": "fast"}, "overrides.api.p95_ms", "fast"),
-    ({"api": {"p95_ms": {"limit": 1, "windows": ["rolling_x"]}}}, "overrides.api.p95_ms.windows[0]", "rolling_x"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, value",
+    [
+        ({"apx": {"p95_ms": 1}}, "overrides.apx", "apx"),
+        ({"api": {"p95": 1}}, "overrides.api.p95", "p95"),
+        ({"api.p95_ms": "fast"}, "overrides.api.p95_ms", "fast"),
+        ({"api": {"p95_ms": {"limit": 1, "windows": ["rolling_x"]}}}, "overrides.api.p95_ms.windows[0]", "rolling_x"),
+    ],
+)
 def test_override_errors_name_field_and_value(overrides, field, value):
     with pytest.raises(ThresholdConfigError) as info:
         load_thresholds(overrides=overrides)

@@ -1,4 +1,5 @@
 """validate() end to end with GX: one GX validation per module fixture, shared by the assertions."""
+
 import json
 import textwrap
 from pathlib import Path
@@ -37,7 +38,7 @@ def db_queries() -> pd.DataFrame:
     """Two queries of class db: one fast, one slow at 150 ms (a small share of all db calls)."""
     recorder = MetricsRecorder()
     for t in range(60):
-        for i in range(24):
+        for _i in range(24):
             recorder.record("fast_query", "db", 0.01, True, "ok", t + 0.5)
         recorder.record("slow_query", "db", 0.15, True, "ok", t + 0.5)
     return recorder.stats_frame(60)
@@ -45,14 +46,21 @@ def db_queries() -> pd.DataFrame:
 
 def run_validate(recorder, run_dir, thresholds=None, **kwargs):
     kwargs.setdefault("health", HEALTHY)
-    return validate(recorder.stats_frame(120), recorder.timeseries_frame(),
-                    thresholds=thresholds or load_thresholds(profile="smoke"), stages=STAGES,
-                    run_dir=run_dir, recorder=recorder, **kwargs)
+    return validate(
+        recorder.stats_frame(120),
+        recorder.timeseries_frame(),
+        thresholds=thresholds or load_thresholds(profile="smoke"),
+        stages=STAGES,
+        run_dir=run_dir,
+        recorder=recorder,
+        **kwargs,
+    )
 
 
 def check(result, suite, window, klass="api"):
-    rows = result.results[(result.results["suite"] == suite) & (result.results["window"] == window)
-                          & (result.results["klass"] == klass)]
+    rows = result.results[
+        (result.results["suite"] == suite) & (result.results["window"] == window) & (result.results["klass"] == klass)
+    ]
     assert len(rows) == 1, (suite, window, klass)
     return rows.iloc[0]
 
@@ -113,14 +121,28 @@ def test_a_breach_fails_the_run_with_a_reason(breached):
 
 def test_results_have_the_contract_columns_and_gx_data_docs(breached):
     assert list(breached.results.columns) == [
-        "suite", "window", "metric", "klass", "operator", "threshold", "observed", "success"]
+        "suite",
+        "window",
+        "metric",
+        "klass",
+        "operator",
+        "threshold",
+        "observed",
+        "success",
+    ]
     docs = Path(breached.data_docs)
     assert docs.name == "index.html" and docs.is_file() and "gx" in docs.parts
     pages = list(docs.parent.rglob("*.html"))
     assert len(pages) > 1  # the index links validation result pages
     suites = sorted(p.name for p in (docs.parents[3] / "validation_definitions").glob("*.json"))
-    assert suites == ["each_second.second.json", "latency.rolling_30s.json", "latency.steady.json",
-                      "latency.whole.json", "loose.whole.json", "tight.whole.json"]
+    assert suites == [
+        "each_second.second.json",
+        "latency.rolling_30s.json",
+        "latency.steady.json",
+        "latency.whole.json",
+        "loose.whole.json",
+        "tight.whole.json",
+    ]
 
 
 def test_the_result_is_saved_and_round_trips(breached):
@@ -168,8 +190,7 @@ def test_an_aborted_run_fails_even_when_its_numbers_pass(tmp_path, clean_recorde
 
 
 def test_an_unreachable_target_is_an_error(tmp_path):
-    recorder = record_run(flat(0.001), classes=("api",), ok=lambda t, i: False,
-                          status=lambda t, i, ok: "ConnectError")
+    recorder = record_run(flat(0.001), classes=("api",), ok=lambda t, i: False, status=lambda t, i, ok: "ConnectError")
     result = run_validate(recorder, tmp_path)
     assert result.verdict == Verdict.ERROR and result.exit_code == 3
     assert "ConnectError x2400" in result.reason
@@ -183,29 +204,51 @@ def test_all_http_failures_are_a_fail_not_an_error(tmp_path):
 
 def test_an_explicit_error_without_data_is_an_error(tmp_path):
     empty = MetricsRecorder()
-    result = validate(empty.stats_frame(0), empty.timeseries_frame(), thresholds=load_thresholds(), stages=[],
-                      health={}, run_dir=tmp_path, error="target http://127.0.0.1:9 refused the connection")
+    result = validate(
+        empty.stats_frame(0),
+        empty.timeseries_frame(),
+        thresholds=load_thresholds(),
+        stages=[],
+        health={},
+        run_dir=tmp_path,
+        error="target http://127.0.0.1:9 refused the connection",
+    )
     assert result.verdict == Verdict.ERROR and "refused" in result.reason
     assert result.data_docs is None and (tmp_path / "validation.json").is_file()
 
 
 def test_no_requests_is_an_error(tmp_path):
     empty = MetricsRecorder()
-    result = validate(empty.stats_frame(0), empty.timeseries_frame(), thresholds=load_thresholds().to_dict(),
-                      stages=STAGES, health=HEALTHY, run_dir=tmp_path)
+    result = validate(
+        empty.stats_frame(0),
+        empty.timeseries_frame(),
+        thresholds=load_thresholds().to_dict(),
+        stages=STAGES,
+        health=HEALTHY,
+        run_dir=tmp_path,
+    )
     assert result.verdict == Verdict.ERROR and "no requests" in result.reason
 
 
-@pytest.mark.parametrize("health, message", [
-    ({"saturated": "yes"}, "health.saturated: expected true or false, got 'yes'"),
-    ({"dropped": -1}, "health.dropped: expected a count >= 0, got -1"),
-    ("ok", "health: expected a dict"),
-])
+@pytest.mark.parametrize(
+    "health, message",
+    [
+        ({"saturated": "yes"}, "health.saturated: expected true or false, got 'yes'"),
+        ({"dropped": -1}, "health.dropped: expected a count >= 0, got -1"),
+        ("ok", "health: expected a dict"),
+    ],
+)
 def test_bad_health_is_named(tmp_path, health, message):
     empty = MetricsRecorder()
     with pytest.raises(ValueError) as info:
-        validate(empty.stats_frame(0), empty.timeseries_frame(), thresholds=load_thresholds(), stages=[],
-                 health=health, run_dir=tmp_path)
+        validate(
+            empty.stats_frame(0),
+            empty.timeseries_frame(),
+            thresholds=load_thresholds(),
+            stages=[],
+            health=health,
+            run_dir=tmp_path,
+        )
     assert str(info.value).startswith(message)
 
 
@@ -217,17 +260,22 @@ CAPACITY = """
 """
 
 
-@pytest.mark.parametrize("cpu_bound, p95_limit, verdict", [
-    (True, "< 1s", Verdict.INVALID),  # only the capacity check failed, measured by a CPU-bound generator
-    (True, "< 1ms", Verdict.FAIL),  # the latency breach is real whatever the CPU
-    (False, "< 1s", Verdict.FAIL),  # a generator with CPU to spare measured the target's capacity
-])
-def test_a_failed_capacity_check_is_invalid_only_while_cpu_bound(tmp_path, clean_recorder, cpu_bound, p95_limit,
-                                                                 verdict):
+@pytest.mark.parametrize(
+    "cpu_bound, p95_limit, verdict",
+    [
+        (True, "< 1s", Verdict.INVALID),  # only the capacity check failed, measured by a CPU-bound generator
+        (True, "< 1ms", Verdict.FAIL),  # the latency breach is real whatever the CPU
+        (False, "< 1s", Verdict.FAIL),  # a generator with CPU to spare measured the target's capacity
+    ],
+)
+def test_a_failed_capacity_check_is_invalid_only_while_cpu_bound(
+    tmp_path, clean_recorder, cpu_bound, p95_limit, verdict
+):
     (tmp_path / "thresholds.yaml").write_text(textwrap.dedent(CAPACITY % p95_limit))
     health = HEALTHY | {"cpu_bound": cpu_bound}
-    result = run_validate(clean_recorder, tmp_path / "run", load_thresholds(tmp_path / "thresholds.yaml"),
-                          health=health)
+    result = run_validate(
+        clean_recorder, tmp_path / "run", load_thresholds(tmp_path / "thresholds.yaml"), health=health
+    )
     assert result.verdict == verdict
     assert ("capacity check(s) failed while the generator was CPU-bound" in result.reason) == (verdict == "invalid")
     assert any("not judged: capacity all rps" in n for n in result.notes) == cpu_bound

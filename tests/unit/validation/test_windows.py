@@ -17,8 +17,13 @@ def recorder():
 
 @pytest.fixture(scope="module")
 def frame(recorder):
-    return window_frame(recorder.stats_frame(120), recorder.timeseries_frame(),
-                        windows={"whole", "steady", "rolling_30s", "second"}, stages=STAGES, recorder=recorder)
+    return window_frame(
+        recorder.stats_frame(120),
+        recorder.timeseries_frame(),
+        windows={"whole", "steady", "rolling_30s", "second"},
+        stages=STAGES,
+        recorder=recorder,
+    )
 
 
 def merged(recorder, klass, seconds):
@@ -90,26 +95,42 @@ def test_second_window_is_the_timeseries(recorder, frame):
 
 
 def test_without_a_recorder_only_frame_windows_are_built(recorder):
-    frame = window_frame(recorder.stats_frame(120), recorder.timeseries_frame(),
-                         windows={"whole", "steady"}, stages=STAGES, recorder=None)
+    frame = window_frame(
+        recorder.stats_frame(120),
+        recorder.timeseries_frame(),
+        windows={"whole", "steady"},
+        stages=STAGES,
+        recorder=None,
+    )
     assert set(frame["window"]) == {"whole"}
 
 
 def test_db_stats_rows_join_the_whole_window_without_their_total(recorder):
     db = record_run(lambda k, t, i: 0.01, classes=("db",))
-    frame = window_frame(recorder.stats_frame(120), recorder.timeseries_frame(), windows={"whole"}, stages=STAGES,
-                         recorder=recorder, db_stats=db.stats_frame(120))
+    frame = window_frame(
+        recorder.stats_frame(120),
+        recorder.timeseries_frame(),
+        windows={"whole"},
+        stages=STAGES,
+        recorder=recorder,
+        db_stats=db.stats_frame(120),
+    )
     assert len(frame[frame["klass"] == "db"]) == 2  # the endpoint (query) row and the class row
     assert len(frame[frame["scope"] == "total"]) == 1
 
 
-@pytest.mark.parametrize("stages, message", [
-    ([{"start_s": 0, "end_s": 10, "kind": "plateau"}], "stages[0].kind: expected 'ramp' or 'hold', got 'plateau'"),
-    ([{"start_s": 0, "end_s": 10, "kind": "hold"}, {"start_s": "x", "end_s": 1, "kind": "hold"}],
-     "stages[1].start_s: expected seconds >= 0, got 'x'"),
-    ([{"start_s": 5, "end_s": 1, "kind": "hold"}], "stages[0].end_s: 1 is before start_s 5"),
-    ("hold", "stages: expected a list"),
-])
+@pytest.mark.parametrize(
+    "stages, message",
+    [
+        ([{"start_s": 0, "end_s": 10, "kind": "plateau"}], "stages[0].kind: expected 'ramp' or 'hold', got 'plateau'"),
+        (
+            [{"start_s": 0, "end_s": 10, "kind": "hold"}, {"start_s": "x", "end_s": 1, "kind": "hold"}],
+            "stages[1].start_s: expected seconds >= 0, got 'x'",
+        ),
+        ([{"start_s": 5, "end_s": 1, "kind": "hold"}], "stages[0].end_s: 1 is before start_s 5"),
+        ("hold", "stages: expected a list"),
+    ],
+)
 def test_bad_stages_are_named(stages, message):
     with pytest.raises(ValueError) as info:
         check_stages(stages)
@@ -118,8 +139,13 @@ def test_bad_stages_are_named(stages, message):
 
 def test_frames_missing_columns_are_named(recorder):
     with pytest.raises(ValueError, match="stats: missing columns p95_ms"):
-        window_frame(recorder.stats_frame(120).drop(columns=["p95_ms"]), recorder.timeseries_frame(),
-                     windows={"whole"}, stages=STAGES, recorder=None)
+        window_frame(
+            recorder.stats_frame(120).drop(columns=["p95_ms"]),
+            recorder.timeseries_frame(),
+            windows={"whole"},
+            stages=STAGES,
+            recorder=None,
+        )
 
 
 def test_a_run_shorter_than_the_rolling_window_is_one_window():
@@ -128,7 +154,8 @@ def test_a_run_shorter_than_the_rolling_window_is_one_window():
     short = MetricsRecorder()
     for t in range(5):
         short.record("a", "api", 0.01 * (t + 1), True, 200, t + 0.5)
-    frame = window_frame(short.stats_frame(5), short.timeseries_frame(), windows={"rolling_30s"}, stages=[],
-                         recorder=short)
+    frame = window_frame(
+        short.stats_frame(5), short.timeseries_frame(), windows={"rolling_30s"}, stages=[], recorder=short
+    )
     row = one(frame, klass="api")
     assert (row.start_s, row.end_s, row["count"], row.rps) == (0, 5, 5, 1.0)

@@ -1,4 +1,5 @@
 """A response as extraction and checks read it: status, headers and body, its JSON parsed once."""
+
 from __future__ import annotations
 
 import json

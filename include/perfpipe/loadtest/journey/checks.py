@@ -1,4 +1,5 @@
 """Declarative checks on a response, and their tally: passes and failures per step and check."""
+
 from __future__ import annotations
 
 from include.perfpipe.loadtest.journey.answer import NOT_JSON, Answer
@@ -47,11 +48,11 @@ class CheckTally:
         return {key: {"passed": p, "failed": f, "pass_rate": p / (p + f)} for key, (p, f) in self.counts.items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CheckTally":
+    def from_dict(cls, data: dict) -> CheckTally:
         return cls({key: [row["passed"], row["failed"]] for key, row in (data or {}).items()})
 
     @classmethod
-    def merge(cls, tallies: list["CheckTally"]) -> "CheckTally":
+    def merge(cls, tallies: list[CheckTally]) -> CheckTally:
         merged = cls()
         for tally in tallies:
             for key, (p, f) in tally.counts.items():

@@ -1,5 +1,6 @@
 """A validated scenario compiled for sending: request templates, extractors, checks, think times,
 and a load-time check that every template names something that is set by then."""
+
 from __future__ import annotations
 
 import importlib
@@ -43,11 +44,28 @@ def resolve_function(reference: str, where: str) -> Callable:
 class CompiledStep:
     """A step ready to send from any VU: its request template, where to connect and how to judge."""
 
-    __slots__ = ("name", "klass", "where", "request", "model", "host", "port", "scheme", "expect", "keep_body",
-                 "no_body", "extractors", "checks", "check", "think", "on_failure")
+    __slots__ = (
+        "name",
+        "klass",
+        "where",
+        "request",
+        "model",
+        "host",
+        "port",
+        "scheme",
+        "expect",
+        "keep_body",
+        "no_body",
+        "extractors",
+        "checks",
+        "check",
+        "think",
+        "on_failure",
+    )
 
-    def __init__(self, step: Step, where: str, target: str, headers: dict[str, str], default_think,
-                 on_failure: str) -> None:
+    def __init__(
+        self, step: Step, where: str, target: str, headers: dict[str, str], default_think, on_failure: str
+    ) -> None:
         self.name, self.klass, self.where = step.name, step.klass, where
         url = step.url or target.rstrip("/") + step.path
         try:
@@ -85,9 +103,17 @@ class CompiledJourney:
         names = step_names(journey, flat)
 
         def compile_steps(part: str, step_headers: dict[str, str]) -> list[CompiledStep]:
-            return [CompiledStep(step.model_copy(update={"name": names[(part, i)]}), _label(part, i, flat), target,
-                                 step_headers, default_think, journey.on_failure)
-                    for i, step in enumerate(getattr(journey, part))]
+            return [
+                CompiledStep(
+                    step.model_copy(update={"name": names[(part, i)]}),
+                    _label(part, i, flat),
+                    target,
+                    step_headers,
+                    default_think,
+                    journey.on_failure,
+                )
+                for i, step in enumerate(getattr(journey, part))
+            ]
 
         self.setup = compile_steps("setup", headers)
         self.steps = compile_steps("steps", {**headers, **journey.headers})
@@ -115,14 +141,19 @@ class CompiledJourney:
                 feeder, _, column = ref.partition(".")
                 if column:
                     if feeder not in feeder_columns:
-                        raise ValueError(f"{step.where}: {{{{ {ref} }}}} names no feeder; feeders: "
-                                         f"{sorted(feeder_columns)}")
+                        raise ValueError(
+                            f"{step.where}: {{{{ {ref} }}}} names no feeder; feeders: {sorted(feeder_columns)}"
+                        )
                     if column not in feeder_columns[feeder]:
-                        raise ValueError(f"{step.where}: feeder {feeder!r} has no column {column!r}; "
-                                         f"columns: {sorted(feeder_columns[feeder])}")
+                        raise ValueError(
+                            f"{step.where}: feeder {feeder!r} has no column {column!r}; "
+                            f"columns: {sorted(feeder_columns[feeder])}"
+                        )
                 elif ref not in defined:
-                    raise ValueError(f"{step.where}: {{{{ {ref} }}}} is not set by journey.variables or by "
-                                     "the extract of an earlier step")
+                    raise ValueError(
+                        f"{step.where}: {{{{ {ref} }}}} is not set by journey.variables or by "
+                        "the extract of an earlier step"
+                    )
             defined |= set(step.extractors)
 
 
@@ -137,8 +168,10 @@ def step_names(journey: Journey, flat: bool) -> dict[tuple[str, int], str]:
         for i, step in enumerate(getattr(journey, part)):
             name = step.name or (f"endpoint_{i}" if flat else f"{step.method} {(step.path or step.url).split('?')[0]}")
             if name in seen:
-                raise ValueError(f"{_label(part, i, flat)}.name: duplicate step name {name!r} (also {seen[name]}); "
-                                 "give each step its own name")
+                raise ValueError(
+                    f"{_label(part, i, flat)}.name: duplicate step name {name!r} (also {seen[name]}); "
+                    "give each step its own name"
+                )
             seen[name] = _label(part, i, flat)
             names[(part, i)] = name
     return names

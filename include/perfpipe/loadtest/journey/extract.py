@@ -1,4 +1,5 @@
 """Extraction of VU variables from a response: a JSON path, a header, a regex or the status."""
+
 from __future__ import annotations
 
 import random

@@ -5,6 +5,7 @@ Strategies: ``sequential`` (each row once, unique across VUs, processes and shar
 part starts at its own offset). When sequential rows run out, ``stop`` ends the VU that asked and
 ``recycle`` starts the part's rows again.
 """
+
 from __future__ import annotations
 
 import csv
@@ -53,8 +54,14 @@ def columns(rows: list[dict]) -> set[str]:
 class Feeder:
     """Draws rows for part ``part`` of ``parts`` of a run."""
 
-    def __init__(self, rows: list[dict], strategy: str = "sequential", when_exhausted: str = "stop",
-                 part: int = 0, parts: int = 1) -> None:
+    def __init__(
+        self,
+        rows: list[dict],
+        strategy: str = "sequential",
+        when_exhausted: str = "stop",
+        part: int = 0,
+        parts: int = 1,
+    ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
         if when_exhausted not in WHEN_EXHAUSTED:

@@ -4,6 +4,7 @@ end) and ``[*]`` (every element of a list, or value of an object).
 ``compile_path("$.items[0].id")`` returns a ``JsonPath``; ``find(document)`` gives every match in
 document order (an empty list when nothing matches).
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,9 @@ class JsonPath:
         while at < len(source):
             match = _TOKEN.match(source, at)
             if not match:
-                raise ValueError(f"JSON path {source!r}: cannot read from {source[at:]!r}; supported: "
-                                 ".name, ['name'], [n], [*]")
+                raise ValueError(
+                    f"JSON path {source!r}: cannot read from {source[at:]!r}; supported: .name, ['name'], [n], [*]"
+                )
             name, index, quoted1, quoted2 = match.groups()
             if index is not None:
                 self.steps.append(int(index))

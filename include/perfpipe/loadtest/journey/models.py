@@ -5,13 +5,22 @@ weight), ``journey`` (``setup`` / ``steps`` / ``teardown`` run in order per VU) 
 "module:function"`` (an ``async def journey(vu)``). How the load is applied (VUs, stages, arrival
 rate) is the profile's job: a scenario is a journey, and a later executor field will pair them.
 """
+
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -54,8 +63,11 @@ def _listed(value):
     return [value] if isinstance(value, int) else value
 
 
-Headers = Annotated[dict[str, Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]],
-                    AfterValidator(_headers), Field(default_factory=dict)]
+Headers = Annotated[
+    dict[str, Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]],
+    AfterValidator(_headers),
+    Field(default_factory=dict),
+]
 JsonPathText = Annotated[str, AfterValidator(_json_path)]
 Statuses = Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_listed)]
 
@@ -75,7 +87,7 @@ class ThinkTime(_Model):
         if isinstance(raw, dict) and "kind" in raw:
             return raw
         if isinstance(raw, dict) and len(raw) == 1:
-            (kind, value), = raw.items()
+            ((kind, value),) = raw.items()
             if kind == "constant":
                 return {"kind": "constant", "min_s": _seconds(value), "max_s": _seconds(value)}
             if kind == "exponential":
@@ -273,10 +285,13 @@ class ScenarioFile(_Model):
     headers: Headers  # added to every request
     feeders: dict[str, Feeder] = Field(default_factory=dict)
     endpoints: list[Endpoint] | None = Field(None, min_length=1)
-    journey: Annotated[
-        Annotated[Journey, Tag("mapping")] | Annotated[str, Tag("module:function")],
-        Discriminator(lambda v: "module:function" if isinstance(v, str) else "mapping"),
-    ] | None = None
+    journey: (
+        Annotated[
+            Annotated[Journey, Tag("mapping")] | Annotated[str, Tag("module:function")],
+            Discriminator(lambda v: "module:function" if isinstance(v, str) else "mapping"),
+        ]
+        | None
+    ) = None
 
     @field_validator("journey")
     @classmethod
@@ -308,8 +323,7 @@ def describe(error: ValidationError, where: str) -> str:
     """One line per problem: ``where: field.path: message (got value)``."""
     lines = []
     for problem in error.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"]
-                      if p not in _TAGS).lstrip(".")
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"] if p not in _TAGS).lstrip(".")
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown field (docs/scenarios.md lists the fields)"

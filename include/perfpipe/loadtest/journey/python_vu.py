@@ -1,5 +1,6 @@
 """The ``vu`` an ``async def journey(vu)`` receives: httpx-shaped requests on the VU's own
 connection, its variables and feeder rows, think time and timed groups."""
+
 from __future__ import annotations
 
 import asyncio
@@ -69,9 +70,18 @@ class PythonVU:
             now = perf_counter()
             shard.stats.groups.record(name, GROUP_CLASS, now - start, ok, 200 if ok else "GroupError", now - shard.t0)
 
-    async def request(self, method: str, path: str, *, headers: dict | None = None, json=None, content=None,
-                      name: str | None = None, klass: str = "api", expect_status: int | list[int] = 200
-                      ) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict | None = None,
+        json=None,
+        content=None,
+        name: str | None = None,
+        klass: str = "api",
+        expect_status: int | list[int] = 200,
+    ) -> httpx.Response:
         shard, session = self._shard, self._session
         if shard.over(session):
             raise TestEnded()
@@ -85,8 +95,19 @@ class PythonVU:
         check_headers(headers, f"journey request {method} {path}")
         request = httpx.Request(method, url, headers=headers, json=json, content=content)
         expect = frozenset([expect_status] if isinstance(expect_status, int) else expect_status)
-        exchange = Exchange(name or f"{method} {path.split('?')[0]}", klass, serialise(request), host, port,
-                            shard.tls(scheme), request, expect, method == "HEAD", True, shard.spec.max_body_bytes)
+        exchange = Exchange(
+            name or f"{method} {path.split('?')[0]}",
+            klass,
+            serialise(request),
+            host,
+            port,
+            shard.tls(scheme),
+            request,
+            expect,
+            method == "HEAD",
+            True,
+            shard.spec.max_body_bytes,
+        )
         await shard.exchange(session, exchange)
         if exchange.response is None:
             if shard.over(session):

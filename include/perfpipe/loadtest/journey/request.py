@@ -1,5 +1,6 @@
 """A step's request compiled once: the single pre-built buffer when nothing is templated, otherwise
 byte segments with the request line, the templated headers and Content-Length spliced per send."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,12 @@ import httpx
 
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS
 from include.perfpipe.loadtest.journey.template import (
-    Template, TemplateError, has_template, header_value, json_string_part, url_part,
+    Template,
+    TemplateError,
+    has_template,
+    header_value,
+    json_string_part,
+    url_part,
 )
 
 _SENTINEL = re.compile(r'"\\u0000(\d+)\\u0000"')
@@ -21,25 +27,35 @@ class RequestTemplate:
     """``build(session) -> bytes``: the request to write. ``static`` is True when every send is the
     same (then ``raw`` is the one buffer); ``refs`` are the variable and feeder names it reads."""
 
-    def __init__(self, method: str, url: str, headers: dict[str, str], json_body=None,
-                 text_body: str | None = None) -> None:
+    def __init__(
+        self, method: str, url: str, headers: dict[str, str], json_body=None, text_body: str | None = None
+    ) -> None:
         origin, path = _split_origin(url)
         self.method, self.url, self.refs = method, url, set()
         self.path = self._template(path, "path")
         templated = {k: self._template(v, f"headers.{k}") for k, v in headers.items() if has_template(v)}
         static_headers = {**DEFAULT_HEADERS, **{k: v for k, v in headers.items() if k not in templated}}
-        self.body = self._json(json_body) if json_body is not None else (
-            None if text_body is None else self._text(text_body))
-        request = httpx.Request(method, origin + "/", headers=static_headers,
-                                json={} if json_body is not None else None,
-                                content=None if text_body is None else b"")
+        self.body = (
+            self._json(json_body) if json_body is not None else (None if text_body is None else self._text(text_body))
+        )
+        request = httpx.Request(
+            method,
+            origin + "/",
+            headers=static_headers,
+            json={} if json_body is not None else None,
+            content=None if text_body is None else b"",
+        )
         lines = [name + b": " + value for name, value in request.headers.raw if name.lower() != b"content-length"]
         self._head = b"\r\n".join(lines) + b"\r\n" if lines else b""
         self._headers = [(name.encode("latin-1") + b": ", value) for name, value in templated.items()]
         self._line = method.encode("ascii") + b" "
         self._length = self.body is not None or method in _WITH_BODY
-        self.static = not self.refs and self.path.is_static and not templated and (
-            self.body is None or all(isinstance(p, str) for p in self.body))
+        self.static = (
+            not self.refs
+            and self.path.is_static
+            and not templated
+            and (self.body is None or all(isinstance(p, str) for p in self.body))
+        )
         self.raw: bytes | None = None
         if self.static:
             self.raw = self.build(None)
@@ -90,7 +106,7 @@ class RequestTemplate:
         parts: list = []
         at = 0
         for match in _SENTINEL.finditer(dumped):
-            parts.append(dumped[at:match.start()])
+            parts.append(dumped[at : match.start()])
             parts.append(_json_renderer(templates[int(match.group(1))]))
             at = match.end()
         parts.append(dumped[at:])
@@ -102,8 +118,7 @@ def _json_renderer(template: Template):
     if whole is not None:
         return lambda session: json.dumps(whole(session))
     parts = [json.dumps(p)[1:-1] if isinstance(p, str) else p for p in template.parts]
-    return lambda session: '"' + "".join(
-        p if isinstance(p, str) else json_string_part(p(session)) for p in parts) + '"'
+    return lambda session: '"' + "".join(p if isinstance(p, str) else json_string_part(p(session)) for p in parts) + '"'
 
 
 def _split_origin(url: str) -> tuple[str, str]:
@@ -111,6 +126,5 @@ def _split_origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     if has_template(parts.scheme + parts.netloc):
         raise TemplateError(f"url: templates are allowed in the path and query only, not the host: {url!r}")
-    path = url[len(parts.scheme) + 3 + len(parts.netloc):] or "/"
+    path = url[len(parts.scheme) + 3 + len(parts.netloc) :] or "/"
     return f"{parts.scheme}://{parts.netloc}", path
-

@@ -4,6 +4,7 @@
 A flat ``endpoints`` list with nothing templated, extracted or declared-checked keeps the engine's
 fastest path (``is_plain``): one pre-built request per endpoint.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,15 +34,16 @@ def read_scenario(path: str | Path) -> ScenarioFile:
         scenario = ScenarioFile.model_validate(data)
     except ValidationError as exc:
         raise ValueError(describe(exc, str(path))) from None
-    feeders = {name: feeder.model_copy(update={"file": _portable(path.parent / feeder.file)})
-               for name, feeder in scenario.feeders.items()}
+    feeders = {
+        name: feeder.model_copy(update={"file": _portable(path.parent / feeder.file)})
+        for name, feeder in scenario.feeders.items()
+    }
     return scenario.model_copy(update={"feeders": feeders})
 
 
 def feeder_rows(scenario: ScenarioFile) -> dict[str, list[dict]]:
     """Every feeder's rows, read from its file (relative paths from the project root)."""
-    return {name: read_rows(PROJECT_ROOT / feeder.file, f"feeders.{name}")
-            for name, feeder in scenario.feeders.items()}
+    return {name: read_rows(PROJECT_ROOT / feeder.file, f"feeders.{name}") for name, feeder in scenario.feeders.items()}
 
 
 def feeder_columns(rows: dict[str, list[dict]]) -> dict[str, set[str]]:

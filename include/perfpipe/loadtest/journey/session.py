@@ -4,11 +4,13 @@ A ``Session`` is what templates read (``number``, ``iteration``, ``vars``, ``row
 connection; an ``Exchange`` is what a connection sends (the endpoint-like fields it reads) and how
 the answer is judged: expected status, declarative checks, the Python check, then extraction.
 """
+
 from __future__ import annotations
 
 import httpx
 
 from include.perfpipe.loadtest.journey.answer import Answer
+
 
 class Session:
     __slots__ = ("number", "iteration", "vars", "rows", "conn", "waiter", "retired", "running", "ready")
@@ -27,12 +29,43 @@ class Exchange:
     """One request: ``raw`` bytes to ``host:port`` (the fields ``HttpConnection.send`` reads, as a
     ``Prepared`` has them); ``evaluate`` decides ok and fills the session."""
 
-    __slots__ = ("name", "klass", "raw", "host", "port", "ssl", "keep_body", "max_body_bytes", "no_body", "request",
-                 "expect", "step", "session", "checks", "ok", "label", "response")
+    __slots__ = (
+        "name",
+        "klass",
+        "raw",
+        "host",
+        "port",
+        "ssl",
+        "keep_body",
+        "max_body_bytes",
+        "no_body",
+        "request",
+        "expect",
+        "step",
+        "session",
+        "checks",
+        "ok",
+        "label",
+        "response",
+    )
 
-    def __init__(self, name: str, klass: str, raw: bytes, host: str, port: int, ssl, request: httpx.Request,
-                 expect: frozenset, no_body: bool, keep_body: bool, max_body_bytes: int, step=None, session=None,
-                 checks=None):
+    def __init__(
+        self,
+        name: str,
+        klass: str,
+        raw: bytes,
+        host: str,
+        port: int,
+        ssl,
+        request: httpx.Request,
+        expect: frozenset,
+        no_body: bool,
+        keep_body: bool,
+        max_body_bytes: int,
+        step=None,
+        session=None,
+        checks=None,
+    ):
         self.name, self.klass, self.raw, self.host, self.port, self.ssl = name, klass, raw, host, port, ssl
         self.request, self.expect, self.no_body = request, expect, no_body
         self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
@@ -46,7 +79,7 @@ class Exchange:
 
     @property
     def tail(self) -> bytes:
-        return self.raw[self.raw.index(b"\r\n\r\n") + 2:]
+        return self.raw[self.raw.index(b"\r\n\r\n") + 2 :]
 
     def judge(self, status, response) -> bool:
         """The verdict ``evaluate`` reached (the shard evaluates first, to record ``label`` if set)."""

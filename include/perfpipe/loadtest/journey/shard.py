@@ -5,6 +5,7 @@ Closed model: the profile's VUs each run setup, iterations and (when they leave 
 Open model: each arrival is one iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup
 first); with every VU busy the iteration is dropped and counted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,10 @@ class JourneyShard(Shard):
         secrets = {name: value for name, value in self.secret_headers.items() if name.lower() not in own}
         scenario = scenario.model_copy(update={"headers": {**secrets, **scenario.headers}})
         rows = feeder_rows(scenario)
-        self.feeders = {name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
-                        for name, config in scenario.feeders.items()}
+        self.feeders = {
+            name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
+            for name, config in scenario.feeders.items()
+        }
         self.python = resolve_function(scenario.python, "journey") if scenario.python else None
         self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
         self.variables = self.journey.variables if self.journey else {}
@@ -93,7 +96,7 @@ class JourneyShard(Shard):
             self.connecting += 1
             try:
                 conn = await self.connect(exchange)
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 exchange.label = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
                 self.record_error(exchange, start, exchange.label)
                 await asyncio.sleep(CONNECT_BACKOFF_S)
@@ -116,9 +119,22 @@ class JourneyShard(Shard):
             self.record_error(step, perf_counter(), "TemplateError")
             log.debug("%s: %s", step.where, exc)
             return False
-        exchange = Exchange(step.name, step.klass, raw, step.host, step.port, self.tls(step.scheme), step.model,
-                            step.expect, step.no_body, step.keep_body, self.spec.max_body_bytes, step, session,
-                            self.stats.checks)
+        exchange = Exchange(
+            step.name,
+            step.klass,
+            raw,
+            step.host,
+            step.port,
+            self.tls(step.scheme),
+            step.model,
+            step.expect,
+            step.no_body,
+            step.keep_body,
+            self.spec.max_body_bytes,
+            step,
+            session,
+            self.stats.checks,
+        )
         return await self.exchange(session, exchange)
 
     # -- a session's life --------------------------------------------------------------------------
@@ -297,7 +313,8 @@ class OpenJourneyShard(JourneyShard):
             self.idle.append(session)
 
 
-def make_journey_shard(spec, index=0, count=1, progress=None, should_stop=None, on_abort=None,
-                       secret_headers=None) -> JourneyShard:
+def make_journey_shard(
+    spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None
+) -> JourneyShard:
     cls = OpenJourneyShard if spec.model == "open" else ClosedJourneyShard
     return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)

@@ -2,6 +2,7 @@
 
 JSON-able (``to_dict`` / ``from_dict``) and merged exactly across processes and shards (``merge``).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -23,13 +24,16 @@ class JourneyStats:
 
     def to_dict(self) -> dict:
         return {
-            "iterations": self.iterations, "failed_iterations": self.failed_iterations,
-            "stopped_vus": self.stopped_vus, "errors": dict(self.errors), "checks": self.checks.to_dict(),
+            "iterations": self.iterations,
+            "failed_iterations": self.failed_iterations,
+            "stopped_vus": self.stopped_vus,
+            "errors": dict(self.errors),
+            "checks": self.checks.to_dict(),
             "groups": self.groups.to_dict(),
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "JourneyStats":
+    def from_dict(cls, data: dict) -> JourneyStats:
         stats = cls()
         stats.iterations, stats.failed_iterations = data["iterations"], data["failed_iterations"]
         stats.stopped_vus, stats.errors = data["stopped_vus"], Counter(data["errors"])
@@ -38,7 +42,7 @@ class JourneyStats:
         return stats
 
     @classmethod
-    def merge(cls, parts: list["JourneyStats"]) -> "JourneyStats":
+    def merge(cls, parts: list[JourneyStats]) -> JourneyStats:
         merged = cls()
         for part in parts:
             merged.iterations += part.iterations
@@ -54,9 +58,14 @@ class JourneyStats:
         groups = self.groups.stats_frame(duration_s)
         rows = groups[groups["scope"] == "endpoint"] if len(groups) else groups
         return {
-            "iterations": self.iterations, "failed_iterations": self.failed_iterations,
+            "iterations": self.iterations,
+            "failed_iterations": self.failed_iterations,
             "iterations_per_s": round(self.iterations / duration_s, 3) if duration_s else None,
-            "stopped_vus": self.stopped_vus, "errors": dict(self.errors), "checks": self.checks.to_dict(),
-            "groups": {row["name"]: {k: row[k] for k in ("count", "errors", "mean_ms", "p50_ms", "p95_ms", "p99_ms")}
-                       for row in rows.to_dict("records")},
+            "stopped_vus": self.stopped_vus,
+            "errors": dict(self.errors),
+            "checks": self.checks.to_dict(),
+            "groups": {
+                row["name"]: {k: row[k] for k in ("count", "errors", "mean_ms", "p50_ms", "p95_ms", "p99_ms")}
+                for row in rows.to_dict("records")
+            },
         }

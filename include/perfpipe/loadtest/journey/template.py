@@ -6,6 +6,7 @@ feeder field ``feeder.column``. A compiled template is a tuple of literal string
 (``session -> value``); rendering joins them with an encoder chosen by where the template sits
 (URL-encoded in a path, checked for CR/LF in a header, JSON-encoded in a JSON body).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 _FIELD = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -42,7 +43,7 @@ class Template:
         at = 0
         for match in _FIELD.finditer(source):
             if match.start() > at:
-                self.parts.append(source[at:match.start()])
+                self.parts.append(source[at : match.start()])
             self.parts.append(self._compile(match.group(1).strip()))
             at = match.end()
         if "{{" in source[at:] or "}}" in source[at:]:
@@ -71,8 +72,10 @@ class Template:
             return _function(call.group(1), _arguments(call.group(2), expr), expr)
         head, _, field = expr.partition(".")
         if not _NAME.fullmatch(head) or (field and not _NAME.fullmatch(field)):
-            raise TemplateError(f"expected a variable, feeder.column, {sorted(BUILTINS)} or "
-                                f"{sorted(FUNCTIONS)}(...), got {{{{ {expr} }}}}")
+            raise TemplateError(
+                f"expected a variable, feeder.column, {sorted(BUILTINS)} or "
+                f"{sorted(FUNCTIONS)}(...), got {{{{ {expr} }}}}"
+            )
         if field:
             self.refs.add(expr)
             return _feeder_field(head, field)
@@ -112,6 +115,7 @@ def _variable(name: str) -> Getter:
             return session.vars[name]
         except KeyError:
             raise TemplateError(f"variable {name!r} is not set") from None
+
     return get
 
 
@@ -121,6 +125,7 @@ def _feeder_field(feeder: str, column: str) -> Getter:
         if row is None:
             raise TemplateError(f"no row of feeder {feeder!r} yet")
         return row[column]
+
     return get
 
 
@@ -130,7 +135,7 @@ _BUILTIN_GETTERS: dict[str, Getter] = {
     "uuid": lambda _s: str(uuid.uuid4()),
     "now": lambda _s: int(time.time()),
     "now_ms": lambda _s: int(time.time() * 1000),
-    "now_iso": lambda _s: datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+    "now_iso": lambda _s: datetime.now(UTC).isoformat(timespec="milliseconds"),
 }
 
 

@@ -8,8 +8,15 @@ async def shop(vu):
     auth = {"Authorization": f"Bearer {vu.vars['token']}", "X-VU": str(vu.number)}
     async with vu.group("order"):
         items = (await vu.get("/items", headers=auth, name="list")).json()
-        order = (await vu.post("/orders", json={"item_id": items[vu.iteration % 3]["id"]}, headers=auth,
-                               name="order", expect_status=201)).json()
+        order = (
+            await vu.post(
+                "/orders",
+                json={"item_id": items[vu.iteration % 3]["id"]},
+                headers=auth,
+                name="order",
+                expect_status=201,
+            )
+        ).json()
         await vu.get(f"/orders/{order['id']}", headers=auth, name="get_order")
     await vu.sleep(0.01)
 

@@ -4,6 +4,7 @@
 Bearer token); ``POST /orders {"item_id"}`` → 201 ``{"id", "item_id"}``; ``GET /orders/<id>`` → 200
 or 404; everything else as ``LoopbackServer``. ``log``: ``(method, path, headers, body)`` per request.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ class JourneyServer(LoopbackServer):
         if path == "/login" and method == "POST":
             return self._send(writer, 200, {"token": "tok-" + json.loads(body)["user"]})
         if path.startswith("/items"):
-            return self._send(writer, 200, [{"id": 11}, {"id": 12}, {"id": 13}]) if authorised else \
-                self._send(writer, 401, {"detail": "no token"})
+            return (
+                self._send(writer, 200, [{"id": 11}, {"id": 12}, {"id": 13}])
+                if authorised
+                else self._send(writer, 401, {"detail": "no token"})
+            )
         if path == "/orders" and method == "POST":
             order = len(self.orders) + 1
             self.orders[order] = json.loads(body)["item_id"]
@@ -40,6 +44,8 @@ class JourneyServer(LoopbackServer):
     @staticmethod
     def _send(writer, status: int, document) -> bool:
         body = json.dumps(document).encode()
-        writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                     .encode() + body)
+        writer.write(
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         return True

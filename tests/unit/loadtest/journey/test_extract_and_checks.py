@@ -1,4 +1,5 @@
 """JSON-path subset, extraction into variables, declarative checks and their tally."""
+
 import httpx
 import pytest
 
@@ -12,11 +13,21 @@ DOC = {"items": [{"id": 7, "tags": ["a"]}, {"id": 8, "tags": []}], "user": {"fir
 BODY = httpx.Response(200, json=DOC, headers={"Location": "/orders/5", "X-Csrf": "tok"})
 
 
-@pytest.mark.parametrize("path, found", [
-    ("$", [DOC]), ("$.items[0].id", [7]), ("$.items[-1].id", [8]), ("$.items[*].id", [7, 8]),
-    ("$['user']['first-name']", ["Ada"]), ("$.user.*", ["Ada"]), ("$.items[5].id", []), ("$.nope", []),
-    ("$.n", [None]), ("$.items.id", []),
-])
+@pytest.mark.parametrize(
+    "path, found",
+    [
+        ("$", [DOC]),
+        ("$.items[0].id", [7]),
+        ("$.items[-1].id", [8]),
+        ("$.items[*].id", [7, 8]),
+        ("$['user']['first-name']", ["Ada"]),
+        ("$.user.*", ["Ada"]),
+        ("$.items[5].id", []),
+        ("$.nope", []),
+        ("$.n", [None]),
+        ("$.items.id", []),
+    ],
+)
 def test_json_path_subset(path, found):
     assert JsonPath(path).find(DOC) == found
 

@@ -1,4 +1,5 @@
 """Feeders: sequential rows are unique across parts, random and circular never run out."""
+
 import pytest
 
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted, columns, read_rows
@@ -42,13 +43,16 @@ def test_csv_and_json_files(tmp_path):
     assert columns(read_rows(tmp_path / "u.json")) == {"user", "id"}
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("bad.csv", "a,b\n1\n", "more or fewer fields"),
-    ("empty.csv", "a,b\n", "has no rows"),
-    ("bad.json", "{", "is not JSON"),
-    ("obj.json", '{"a": 1}', "list of objects"),
-    ("rows.txt", "x", "expected a .csv or .json"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("bad.csv", "a,b\n1\n", "more or fewer fields"),
+        ("empty.csv", "a,b\n", "has no rows"),
+        ("bad.json", "{", "is not JSON"),
+        ("obj.json", '{"a": 1}', "list of objects"),
+        ("rows.txt", "x", "expected a .csv or .json"),
+    ],
+)
 def test_bad_feeder_files_name_the_file(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
     with pytest.raises(ValueError, match=f"feeders.users.file: .*{name}.*{message}|{message}"):

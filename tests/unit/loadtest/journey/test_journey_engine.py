@@ -2,6 +2,7 @@
 
 Every run is bounded (1-2 s, a few VUs) and asserts what the server saw, not timings.
 """
+
 import collections
 import json
 import textwrap
@@ -133,8 +134,9 @@ def test_templated_flat_endpoints_run_as_a_weighted_journey(server, tmp_path):
 
 def test_open_model_journeys_are_iterations_per_second(server, tmp_path):
     text = "journey: {steps: [{name: ok, path: /ok}, {name: again, path: /sleep/5}]}"
-    spec = load_spec("smoke", server.url(""), _scenario(tmp_path, text),
-                     overrides={"rate": 40, "duration": "1s", "max_vus": 10})
+    spec = load_spec(
+        "smoke", server.url(""), _scenario(tmp_path, text), overrides={"rate": 40, "duration": "1s", "max_vus": 10}
+    )
     result = run_load_test(spec)
     assert 36 <= result.summary()["journey"]["iterations"] <= 40
     assert _rows(result).loc["again", "count"] == result.summary()["journey"]["iterations"]

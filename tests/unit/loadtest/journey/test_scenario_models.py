@@ -1,4 +1,5 @@
 """The scenario format: typed models, errors naming field and value, references checked at load."""
+
 import json
 import textwrap
 
@@ -52,11 +53,18 @@ def test_a_journey_scenario_becomes_a_spec_that_round_trips(tmp_path):
     journey = CompiledJourney(scenario, TARGET, feeder_columns(feeder_rows(scenario)))
     assert [s.name for s in journey.all_steps] == ["login", "list", "order"]
     login, listing, order = journey.all_steps
-    assert "Authorization" not in str(login.request._head) and login.request.refs == {"users.username", "users.password"}
+    assert "Authorization" not in str(login.request._head) and login.request.refs == {
+        "users.username",
+        "users.password",
+    }
     assert listing.request.refs == {"token"} and order.on_failure == "restart" and order.keep_body
     assert [c.key for c in order.checks] == ["order: $.id exists", "order: status in [201]"]
     assert scenario.headers == {} and again.secret_headers == ["X-Env"]  # credentials: names only, values at run time
-    assert spec.urls() == [TARGET + "/auth/login", TARGET + "/items?offset={{ random_int(0, 100) }}", TARGET + "/orders"]
+    assert spec.urls() == [
+        TARGET + "/auth/login",
+        TARGET + "/items?offset={{ random_int(0, 100) }}",
+        TARGET + "/orders",
+    ]
 
 
 def test_feeder_paths_are_relative_to_the_scenario_file(tmp_path):
@@ -65,20 +73,32 @@ def test_feeder_paths_are_relative_to_the_scenario_file(tmp_path):
     assert feeder_rows(scenario)["users"][1] == {"username": "u2", "password": "p2"}
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("{{ item_id }}", "{{ order_id }}"), r"journey.steps\[1\]: \{\{ order_id \}\} is not set by journey.variables"),
-    (("users.password", "users.pin"), r"feeder 'users' has no column 'pin'; columns: \['password', 'username'\]"),
-    (("users.username", "people.username"), r"\{\{ people.username \}\} names no feeder"),
-    (("pick: random", "pick: any"), r"journey.steps\[0\].extract.item_id.pick: Input should be 'first'.*'any'"),
-    (("expect_status: 201", "expect_status: 99"), r"journey.steps\[1\].expect_status\[0\]: .*greater than or equal to 100"),
-    (("on_failure: restart", "on_failure: retry"), r"journey.on_failure: .*'continue', 'restart' or 'stop'.*'retry'"),
-    (("name: order", "name: list"), r"journey.steps\[1\].name: duplicate step name 'list'"),
-    (("pacing: 2s", "pacing: soon"), r"journey.pacing: .*'soon'"),
-    (("strategy: sequential", "strategy: shuffled"), r"feeders.users.strategy: .*'shuffled'"),
-    (("{json: $.id}", "{json: $.id, length: 2, equals: 1}"), r"checks\[0\]: give one of exists, equals or length"),
-    (("$[*].id", "$[?(@.id)]"), r"extract.item_id.json: .*cannot read from"),
-    (("{Authorization:", "{Bad Name:"), r"journey.headers: header name 'Bad Name' is not a valid HTTP token"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            ("{{ item_id }}", "{{ order_id }}"),
+            r"journey.steps\[1\]: \{\{ order_id \}\} is not set by journey.variables",
+        ),
+        (("users.password", "users.pin"), r"feeder 'users' has no column 'pin'; columns: \['password', 'username'\]"),
+        (("users.username", "people.username"), r"\{\{ people.username \}\} names no feeder"),
+        (("pick: random", "pick: any"), r"journey.steps\[0\].extract.item_id.pick: Input should be 'first'.*'any'"),
+        (
+            ("expect_status: 201", "expect_status: 99"),
+            r"journey.steps\[1\].expect_status\[0\]: .*greater than or equal to 100",
+        ),
+        (
+            ("on_failure: restart", "on_failure: retry"),
+            r"journey.on_failure: .*'continue', 'restart' or 'stop'.*'retry'",
+        ),
+        (("name: order", "name: list"), r"journey.steps\[1\].name: duplicate step name 'list'"),
+        (("pacing: 2s", "pacing: soon"), r"journey.pacing: .*'soon'"),
+        (("strategy: sequential", "strategy: shuffled"), r"feeders.users.strategy: .*'shuffled'"),
+        (("{json: $.id}", "{json: $.id, length: 2, equals: 1}"), r"checks\[0\]: give one of exists, equals or length"),
+        (("$[*].id", "$[?(@.id)]"), r"extract.item_id.json: .*cannot read from"),
+        (("{Authorization:", "{Bad Name:"), r"journey.headers: header name 'Bad Name' is not a valid HTTP token"),
+    ],
+)
 def test_bad_journeys_name_the_field_and_value(tmp_path, edit, message):
     with pytest.raises(ValueError, match=message):
         load_spec("smoke", TARGET, _write(tmp_path, JOURNEY.replace(*edit)))

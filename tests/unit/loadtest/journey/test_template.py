@@ -1,4 +1,5 @@
 """Templates compile once and render per VU; requests with no template keep one pre-built buffer."""
+
 import json
 import re
 import uuid
@@ -33,12 +34,15 @@ def test_builtins_variables_feeder_fields_and_functions():
     assert Template("{{ users.name }}").refs == {"users.name"}
 
 
-@pytest.mark.parametrize("source, message", [
-    ("{{ random_int(9, 1) }}", "random_int: expected two integers low <= high"),
-    ("{{ shuffle(a) }}", "unknown function 'shuffle'"),
-    ("{{ a.b.c }}", "expected a variable, feeder.column"),
-    ("{{ id ", "unbalanced"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("{{ random_int(9, 1) }}", "random_int: expected two integers low <= high"),
+        ("{{ shuffle(a) }}", "unknown function 'shuffle'"),
+        ("{{ a.b.c }}", "expected a variable, feeder.column"),
+        ("{{ id ", "unbalanced"),
+    ],
+)
 def test_bad_templates_are_refused_at_compile_time(source, message):
     with pytest.raises(TemplateError, match=re.escape(message)):
         Template(source)
@@ -54,12 +58,19 @@ def test_untemplated_request_is_one_prebuilt_buffer():
     assert request.static and request.build(Session()) is request.raw
     line, headers, body = _split(request.raw)
     assert line == "POST /items?a=1 HTTP/1.1"
-    assert (headers["Host"], headers["X-T"], headers["Content-Length"], body) == ("127.0.0.1:8000", "1", "7", b'{"a":1}')
+    assert (headers["Host"], headers["X-T"], headers["Content-Length"], body) == (
+        "127.0.0.1:8000",
+        "1",
+        "7",
+        b'{"a":1}',
+    )
 
 
 def test_templated_request_splices_path_headers_body_and_length():
     request = RequestTemplate(
-        "POST", "http://127.0.0.1:8000/orders/{{ id }}?q={{ q }}", {"Authorization": "Bearer {{ token }}"},
+        "POST",
+        "http://127.0.0.1:8000/orders/{{ id }}?q={{ q }}",
+        {"Authorization": "Bearer {{ token }}"},
         json_body={"item_id": "{{ id }}", "note": 'vu {{ vu }} "x"', "n": [1, "{{ users.name }}"]},
     )
     assert not request.static and request.refs == {"id", "q", "token", "users.name"}
