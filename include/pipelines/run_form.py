@@ -120,12 +120,11 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             section="Scale",
         ),
         "processes": Param(
-            1,
-            type="integer",
-            minimum=1,
-            maximum=16,
+            "auto",
+            type=["string", "integer"],
+            enum=["auto", *range(1, 17)],
             title="Processes per shard",
-            description="Event loops per worker task, one per free core, e.g. 2.",
+            description="Event loops per worker task: auto is one per core the task may use, or a count from 1 to 16.",
             section="Scale",
         ),
         "load_queue": Param(

@@ -50,6 +50,7 @@ def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
     """The same load spec again, in this one task (shards x processes event loops), between statement snapshots."""
     from include.perfpipe.database.tuning import rerun_with_statements
     from include.perfpipe.loadtest import LoadSpec, run_load_test
+    from include.perfpipe.loadtest.runner import resolve_processes
     from include.pipelines.targets import postgres_dsn
 
     if not applied or not any(r["status"] == "applied" for r in applied):
@@ -58,7 +59,7 @@ def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
     spec = LoadSpec.from_dict(plan["spec"])
     return rerun_with_statements(
         postgres_dsn(params["db_conn_id"]),
-        lambda: run_load_test(spec, processes=params["processes"] * params["shards"]).to_dict(),
+        lambda: run_load_test(spec, processes=resolve_processes(params["processes"]) * params["shards"]).to_dict(),
     )
 
 

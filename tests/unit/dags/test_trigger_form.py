@@ -94,3 +94,17 @@ def test_each_profile_dag_offers_only_its_profile(dag_bag):
     expected = {"perf_smoke": "smoke", "perf_load": "load", "perf_stress": "stress", "perf_regression_nightly": "load"}
     for dag_id, profile in expected.items():
         assert dag_bag.dags[dag_id].params.get_param("profile").schema["enum"] == [profile]
+
+
+def test_processes_defaults_to_auto_and_takes_a_count_from_1_to_16():
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    from include.perfpipe.loadtest.runner import resolve_processes
+    from include.pipelines.run_form import perf_params
+
+    param = perf_params("smoke")["processes"]
+    assert param.value == "auto" and resolve_processes(param.resolve("auto")) >= 1
+    assert [param.resolve(n) for n in (1, 16)] == [1, 16]
+    for bad in (0, 17, "2", "many"):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
