@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from include.demo_service.journal import Journal
 from include.demo_service.schema import prepare
+from include.demo_service.tools import burn_cpu, cpu_pool
 from include.perfpipe import embedded_db
 
 DEMO_USERS = 1000  # user-1 .. user-1000, password pw-<n> (include/config/scenarios/demo_users.csv)
@@ -42,17 +42,8 @@ class CartItem(BaseModel):
 
 
 class ToolRun(BaseModel):
-    kind: str = Field("cpu", pattern="^(cpu|io)$", description="cpu: hash in a worker thread; io: sleep")
+    kind: str = Field("cpu", pattern="^(cpu|io)$", description="cpu: hash in a worker process; io: sleep")
     duration_ms: int = Field(100, ge=50, le=1000, description="how long the work lasts, 50 ms to 1 s")
-
-
-def _burn_cpu(seconds: float) -> int:
-    deadline = time.perf_counter() + seconds
-    rounds, digest = 0, b"perfpipe"
-    while time.perf_counter() < deadline:
-        digest = hashlib.sha256(digest).digest()
-        rounds += 1
-    return rounds
 
 
 def create_app(db_url: str | None = None, health_delay_ms: int | None = None) -> FastAPI:
@@ -62,13 +53,16 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
     if health_delay_ms is None:
         health_delay_ms = int(os.environ.get("DEMO_HEALTH_DELAY_MS", "0"))
     pool = AsyncConnectionPool(db_url, min_size=2, max_size=20, open=False, kwargs={"row_factory": dict_row})
+    tools: dict = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
             await prepare(conn)
+        tools["cpu"] = await asyncio.to_thread(cpu_pool)
         yield
+        tools.pop("cpu").shutdown(cancel_futures=True)
         await pool.close()
 
     app = FastAPI(title="perfpipe demo service", lifespan=lifespan)
@@ -179,7 +173,7 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
     async def execute_tool(run: ToolRun) -> dict:
         started = time.perf_counter()
         if run.kind == "cpu":
-            await asyncio.to_thread(_burn_cpu, run.duration_ms / 1000)
+            await asyncio.get_running_loop().run_in_executor(tools["cpu"], burn_cpu, run.duration_ms / 1000)
         else:  # the loop's timers have millisecond granularity and may fire early: sleep until truly due
             deadline = started + run.duration_ms / 1000
             while (remaining := deadline - time.perf_counter()) > 0:

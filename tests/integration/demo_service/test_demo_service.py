@@ -3,6 +3,7 @@
 import time
 
 import httpx
+import psutil
 import psycopg
 import pytest
 
@@ -56,6 +57,24 @@ def test_tool_execution_lasts_the_requested_time(demo_service):
         answer = httpx.post(f"{demo_service}/tools/execute", json={"kind": kind, "duration_ms": 80}, timeout=10)
         assert answer.status_code == 200
         assert answer.json()["duration_ms"] >= 80
+
+
+def _service_process(base_url: str) -> psutil.Process:
+    port = base_url.rsplit(":", 1)[1]
+    for child in psutil.Process().children(recursive=True):
+        if child.cmdline()[-4:-2] == ["--port", port]:
+            return child
+    raise AssertionError(f"no demo service child process on port {port}")
+
+
+def test_cpu_tool_runs_outside_the_service_process(demo_service):
+    """The hashing runs in a worker process: the service's own process (its event loop) stays idle."""
+    service = _service_process(demo_service)
+    before = service.cpu_times()
+    answer = httpx.post(f"{demo_service}/tools/execute", json={"kind": "cpu", "duration_ms": 600}, timeout=10)
+    after = service.cpu_times()
+    assert answer.status_code == 200 and answer.json()["duration_ms"] >= 600
+    assert (after.user + after.system) - (before.user + before.system) < 0.3
 
 
 def test_bad_input_names_the_field(demo_service):
