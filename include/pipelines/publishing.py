@@ -204,9 +204,9 @@ def publish_run(
 
     from include.perfpipe.regression.baseline import shape_of
     from include.perfpipe.reporting import render_report
-    from include.perfpipe.reporting.summary import decide_verdict
     from include.perfpipe.runs import run_dir
     from include.perfpipe.store import ResultsStore
+    from include.perfpipe.validation.verdict import run_verdict
     from include.pipelines.failures import first_failure
     from include.pipelines.targets import postgres_dsn
 
@@ -220,7 +220,7 @@ def publish_run(
         "regression": None,
         "failure": first_failure(ctx),
     }
-    verdict, reason = decide_verdict(bundle)
+    verdict, reason = run_verdict(bundle)
     out_dir = run_dir(run["dag_id"], run["run_id"])
     base = reports_base()
     run["report_url"] = str(ObjectStoragePath(base) / run["dag_id"] / out_dir.name / "report.html")

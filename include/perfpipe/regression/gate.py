@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-VERDICTS = ("pass", "fail", "invalid", "error")
+from include.perfpipe.validation.verdict import parse_verdict
+
 _GATE_COLUMNS = ("scope", "name", "metric", "change_pct", "p_value", "direction")
 
 
@@ -65,9 +66,7 @@ def _checked_result(index: int, result: tuple, planned: list[str]) -> tuple[str,
     profile, verdict, reason = (*result, None) if len(result) == 2 else result
     if profile not in planned:
         raise ValueError(f"results[{index}] profile {profile!r} is not planned ({planned})")
-    if verdict not in VERDICTS:
-        raise ValueError(f"results[{index}] verdict must be one of {VERDICTS}, got {verdict!r}")
-    return profile, verdict, reason
+    return profile, parse_verdict(verdict, f"results[{index}] verdict").value, reason
 
 
 def _verdict(verdict: str, reason: str, ran: list[str], planned: list[str]) -> dict:

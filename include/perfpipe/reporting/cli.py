@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from include.perfpipe.reporting import render_report
-    from include.perfpipe.reporting.summary import decide_verdict
+    from include.perfpipe.validation.verdict import Verdict, run_verdict
 
     try:
         bundle = json.loads(args.bundle.read_text())
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             store = ResultsStore(args.results_db)
             store.migrate()
             bundle.update(store.comparison(bundle["run"], limit=args.history, shape=shape_of(bundle.get("loadtest"))))
-            store.save_bundle(bundle, *decide_verdict(bundle))
+            store.save_bundle(bundle, *run_verdict(bundle))
         paths = render_report(bundle, args.out)
     except (KeyError, ValueError) as exc:
         print(f"perfpipe report: bad bundle {str(args.bundle)!r}: {exc}")
@@ -53,4 +53,4 @@ def run(args: argparse.Namespace) -> int:
     summary = json.loads(paths["json"].read_text())
     print(f"perfpipe report: {summary['verdict']['verdict']}: {summary['verdict']['reason']}")
     print(f"perfpipe report: {paths['html']}")
-    return {"pass": 0, "fail": 1, "invalid": 2, "error": 3}[summary["verdict"]["verdict"]]
+    return Verdict(summary["verdict"]["verdict"]).exit_code

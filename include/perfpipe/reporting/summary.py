@@ -12,9 +12,9 @@ from typing import Any
 
 from include.perfpipe.database.tuning import tuning_view
 from include.perfpipe.metrics import MetricsRecorder
+from include.perfpipe.validation.verdict import run_verdict
 
 SCHEMA_VERSION = 1
-VERDICTS = ("pass", "fail", "invalid", "error")
 SEVERITIES = ("critical", "warning", "info")
 CELL_METRICS = ("rps", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
 HEADLINE = ("requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms")
@@ -35,35 +35,6 @@ def _section(bundle: dict, key: str) -> dict | None:
     if part is not None and not isinstance(part, dict):
         raise ValueError(f"bundle.{key} must be a dict or null, got {type(part).__name__}")
     return part
-
-
-def decide_verdict(bundle: dict) -> tuple[str, str]:
-    """The run's verdict and reason: the run's own, else validation's, else what the stages say.
-
-    Without a validation result, the first failed task (``bundle["failure"]``) is the cause.
-    """
-    run, validation, load = bundle["run"], _section(bundle, "validation"), _section(bundle, "loadtest")
-    database, failure = _section(bundle, "database"), _section(bundle, "failure")
-    cause = f"task {failure.get('task_id')} failed: {failure.get('error')}" if failure else None
-    if run.get("verdict"):
-        verdict, reason = run["verdict"], run.get("reason") or ""
-    elif validation:
-        verdict, reason = validation.get("verdict"), validation.get("reason") or ""
-    elif load and load.get("aborted"):
-        verdict, reason = "error", f"load test aborted: {load.get('abort_reason')}"
-    elif load:
-        verdict, reason = "error", cause or "the load test has no validation result (the validate task did not finish)"
-    elif cause:
-        verdict, reason = "error", cause
-    elif database is not None:
-        critical = sum(1 for f in database.get("findings") or [] if f.get("severity") == "critical")
-        verdict = "fail" if critical else "pass"
-        reason = f"{critical} critical database finding(s)" if critical else "no critical database findings"
-    else:
-        verdict, reason = "error", "the run produced no results (an upstream task failed)"
-    if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-    return verdict, reason
 
 
 def regression_count(regression: dict | None) -> int:
@@ -277,7 +248,7 @@ def build_summary(bundle: dict) -> dict:
     for key in ("dag_id", "run_id"):
         if not isinstance(run[key], str) or not run[key]:
             raise ValueError(f"bundle.run.{key} must be a non-empty string, got {run[key]!r}")
-    verdict, reason = decide_verdict(bundle)
+    verdict, reason = run_verdict(bundle)
     validation = _section(bundle, "validation")
     checks = _checks(validation)
     load = _section(bundle, "loadtest")

@@ -20,9 +20,9 @@ from psycopg.types.json import Jsonb
 from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 from include.perfpipe.store.migrations import apply_migrations
 from include.perfpipe.store.rows import DATA_TABLES, stage_rows
+from include.perfpipe.validation.verdict import parse_verdict
 
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
-VERDICTS = ("pass", "fail", "invalid", "error")
 _JSON_COLUMNS = {"status_counts", "evidence"}
 _RUN_COLUMNS = (
     "dag_id",
@@ -130,12 +130,10 @@ def _validate_run(run: dict) -> dict:
         "version": _text(run.get("version"), "run.version", required=False),
         "started_at": _timestamp(run.get("started_at"), "run.started_at"),
         "ended_at": _timestamp(run.get("ended_at"), "run.ended_at"),
-        "verdict": run.get("verdict"),
+        "verdict": None if run.get("verdict") is None else parse_verdict(run["verdict"], "run.verdict").value,
         "reason": run.get("reason"),
         "report_url": run.get("report_url"),
     }
-    if clean["verdict"] is not None and clean["verdict"] not in VERDICTS:
-        raise ValueError(f"run.verdict must be one of {VERDICTS} or null, got {clean['verdict']!r}")
     return clean
 
 

@@ -6,28 +6,14 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
 from include.perfpipe.validation.gx_checkpoint import RESULT_COLUMNS
+from include.perfpipe.validation.verdict import Verdict, parse_verdict
 
 RESULT_FILE = "validation.json"
-
-
-class Verdict(StrEnum):
-    """pass: every threshold met; fail: one breached; invalid: the generator could not measure;
-    error: the target or DB was unreachable, or the run failed."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    INVALID = "invalid"
-    ERROR = "error"
-
-    @property
-    def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1, "invalid": 2, "error": 3}[self.value]
 
 
 @dataclass
@@ -56,12 +42,7 @@ class ValidationResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> ValidationResult:
-        try:
-            verdict = Verdict(data["verdict"])
-        except (KeyError, ValueError) as exc:
-            raise ValueError(
-                f"verdict: expected one of pass, fail, invalid, error, got {data.get('verdict')!r}"
-            ) from exc
+        verdict = parse_verdict(data.get("verdict"))
         results = pd.DataFrame(data.get("results") or [], columns=RESULT_COLUMNS)
         results["observed"] = results["observed"].astype(float)
         return cls(verdict, data.get("reason", ""), results, data.get("data_docs"), list(data.get("notes") or []))

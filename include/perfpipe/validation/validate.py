@@ -19,8 +19,9 @@ import pandas as pd
 
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.validation.gx_checkpoint import plan_checks, run_checkpoint
-from include.perfpipe.validation.result import ValidationResult, Verdict
+from include.perfpipe.validation.result import ValidationResult
 from include.perfpipe.validation.thresholds import STEADY, Thresholds
+from include.perfpipe.validation.verdict import Verdict
 from include.perfpipe.validation.windows import WINDOW_COLUMNS, check_stages, window_frame
 
 _SHOWN_BREACHES = 3

@@ -75,8 +75,8 @@ def published(tmp_path_factory, results_dsn):
     """One rendered, recorded run (failing, with hostile text), as publish_run leaves it."""
     from include.perfpipe.regression.baseline import shape_of
     from include.perfpipe.reporting import render_report
-    from include.perfpipe.reporting.summary import decide_verdict
     from include.perfpipe.store import ResultsStore
+    from include.perfpipe.validation.verdict import run_verdict
 
     reports = tmp_path_factory.mktemp("reports")
     bundle = synthetic.bundle(run_id="manual__browser_check")
@@ -90,7 +90,7 @@ def published(tmp_path_factory, results_dsn):
     bundle.update(store.comparison(bundle["run"], shape=shape_of(bundle["loadtest"])))
     out_dir = reports / "perf_load" / "manual__browser_check"
     paths = render_report(bundle, out_dir)
-    store.save_bundle(bundle, *decide_verdict(bundle), report_url=paths["html"].as_uri())
+    store.save_bundle(bundle, *run_verdict(bundle), report_url=paths["html"].as_uri())
     return reports, bundle
 
 
