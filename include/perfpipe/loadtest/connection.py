@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import re
 import ssl
 from collections.abc import Callable
 from time import perf_counter
@@ -23,6 +22,7 @@ from time import perf_counter
 import httptools
 import httpx
 
+from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint
 from include.perfpipe.loadtest.target import split_url
 
@@ -43,8 +43,6 @@ RESPONSE_ERRORS = {
     "HeadersTooLarge": f"the response head exceeds {MAX_HEADER_BYTES // 1024} KiB",
     "BodyTooLarge": "a body kept for a check exceeds the endpoint's max_body_bytes",
 }
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 
 class _Refused(Exception):
@@ -109,16 +107,6 @@ class Prepared:
         if status not in self.expect:
             return False
         return self.check is None or bool(self.check(response))
-
-
-def check_headers(headers: dict, where: str) -> None:
-    """Refuse a header name that is not an RFC 9110 token, or a value with CR, LF or NUL (request
-    splitting), with an error naming the header."""
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"{where}: header name {name!r} is not a valid HTTP token")
-        if not isinstance(value, str) or _BAD_VALUE.search(value):
-            raise ValueError(f"{where}: header {name!r} has a CR, LF or NUL in its value (not shown); refused")
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:

@@ -13,9 +13,10 @@ import base64
 import re
 from collections.abc import Iterable, Mapping
 
+from include.perfpipe.loadtest.headers import check_headers
+
 # header names whose values are masked in logs (Airflow's secrets masker) wherever they could reach one
 _SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|signature|credential", re.IGNORECASE)
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -32,14 +33,7 @@ def checked_headers(headers: Mapping, where: str) -> dict[str, str]:
     """Credential headers as ``{name: value}`` strings; a bad one is refused naming the header, never its value."""
     if not isinstance(headers, Mapping):
         raise ValueError(f"{where}: expected a mapping of header name to value, got a {type(headers).__name__}")
-    checked = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"{where}: header name {name!r} is not a valid HTTP header name")
-        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
-            raise ValueError(f"{where}: header {name!r} must be a one-line string (value not shown)")
-        checked[name] = value
-    return checked
+    return dict(check_headers(headers, where))
 
 
 def resolve(names: Iterable[str], values: Mapping[str, str] | None) -> dict[str, str]:

@@ -167,6 +167,16 @@ class Shard:
     def lost(self, conn: HttpConnection) -> None:
         self.live.discard(conn)
 
+    def ramp(self, elapsed: float, vus: list, start: Callable[[int], object]) -> None:
+        """The closed model's ramp: grow ``vus`` to this part's share of the level at ``elapsed`` with
+        ``start(i)`` (the part's i-th VU, started), or retire the newest (each finishes its request in
+        flight, then stops)."""
+        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
+        while len(vus) < want:
+            vus.append(start(len(vus)))
+        while len(vus) > want:
+            vus.pop().retired = True
+
     def spawn(self, coro) -> None:
         task = self.loop.create_task(coro)
         self._tasks.add(task)
@@ -356,13 +366,12 @@ class ClosedShard(Shard):
         self.adjust(0.0)
 
     def adjust(self, elapsed: float) -> None:
-        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
-        while len(self.vus) < want:
-            vu = _VU()
-            self.vus.append(vu)
-            self.next(vu)
-        while len(self.vus) > want:
-            self.vus.pop().retired = True  # finishes its request in flight, then stops
+        self.ramp(elapsed, self.vus, self.start_vu)
+
+    def start_vu(self, _number: int) -> _VU:
+        vu = _VU()
+        self.next(vu)
+        return vu
 
     def active(self) -> int:
         return len(self.vus)

@@ -56,7 +56,7 @@ def test_the_worker_must_get_exactly_the_named_headers():
     "headers, message",
     [
         ({"X-Api-Key": "a\r\nInjected: 1"}, r"header 'X-Api-Key' must be a one-line string \(value not shown\)"),
-        ({"Bad Name": "v"}, r"header name 'Bad Name' is not a valid HTTP header name"),
+        ({"Bad Name": "v"}, r"header name 'Bad Name' is not a valid HTTP token"),
         (["X-Api-Key"], r"expected a mapping of header name to value, got a list"),
     ],
 )

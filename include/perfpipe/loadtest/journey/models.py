@@ -25,11 +25,11 @@ from pydantic import (
 )
 
 from include.perfpipe.durations import parse_duration
+from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 _PYTHON_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
@@ -45,15 +45,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-def _headers(value: dict[str, str]) -> dict[str, str]:
-    for name, text in value.items():
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"header name {name!r} is not a valid HTTP token")
-        if "\r" in text or "\n" in text:
-            raise ValueError(f"header {name!r}: the value may not contain CR or LF")
-    return value
-
-
 def _json_path(value: str) -> str:
     JsonPath(value)
     return value
@@ -65,7 +56,7 @@ def _listed(value):
 
 Headers = Annotated[
     dict[str, Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]],
-    AfterValidator(_headers),
+    AfterValidator(check_headers),
     Field(default_factory=dict),
 ]
 JsonPathText = Annotated[str, AfterValidator(_json_path)]

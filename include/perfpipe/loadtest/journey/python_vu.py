@@ -10,7 +10,8 @@ from time import perf_counter
 
 import httpx
 
-from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, check_headers, serialise
+from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, serialise
+from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.session import Exchange
 from include.perfpipe.loadtest.journey.stats import GROUP_CLASS
 from include.perfpipe.loadtest.target import check_target, split_url

@@ -138,6 +138,10 @@ class JourneyShard(Shard):
         return await self.exchange(session, exchange)
 
     # -- a session's life --------------------------------------------------------------------------
+    def new_session(self, i: int) -> Session:
+        """This part's ``i``-th VU; numbers 1..N are unique across parts: part p holds p+1, p+1+count, ..."""
+        return Session(self.index + self.count * i + 1, self.variables)
+
     def draw(self, session: Session, per: str) -> bool:
         """New rows of the feeders drawn ``per`` vu or iteration; False when a feeder ran out. A Python
         journey draws rows only when it asks (``vu.feed``)."""
@@ -221,13 +225,12 @@ class ClosedJourneyShard(JourneyShard):
         self.adjust(0.0)
 
     def adjust(self, elapsed: float) -> None:
-        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
-        while len(self.vus) < want:  # VU numbers 1..N, unique across parts: part p holds p+1, p+1+count, ...
-            session = Session(self.index + self.count * len(self.vus) + 1, self.variables)
-            self.vus.append(session)
-            self.spawn(self.live_session(session))
-        while len(self.vus) > want:
-            self.vus.pop().retired = True  # finishes its request in flight, runs teardown, stops
+        self.ramp(elapsed, self.vus, self.start_session)  # a retired VU also runs its teardown
+
+    def start_session(self, i: int) -> Session:
+        session = self.new_session(i)
+        self.spawn(self.live_session(session))
+        return session
 
     def active(self) -> int:
         return sum(1 for s in self.vus if s.running)
@@ -287,7 +290,7 @@ class OpenJourneyShard(JourneyShard):
             if self.idle:
                 self.spawn(self.run_one(self.idle.pop()))
             elif self.sessions < limit:
-                session = Session(self.index + self.count * self.sessions + 1, self.variables)
+                session = self.new_session(self.sessions)
                 self.sessions += 1
                 if self.draw(session, "vu"):
                     self.spawn(self.run_one(session))
