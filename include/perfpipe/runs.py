@@ -56,14 +56,3 @@ def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | N
         db_stats=db_stats,
     )
     return result.to_dict()
-
-
-def run_relative(path: str | None, out_dir: Path) -> str | None:
-    """``path`` relative to the run folder when it lies inside it, so the link travels with the report
-    to shared storage; anything else unchanged."""
-    if not path or not Path(path).is_absolute():
-        return path
-    try:
-        return Path(path).resolve().relative_to(Path(out_dir).resolve()).as_posix()
-    except ValueError:
-        return path

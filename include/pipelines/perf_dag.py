@@ -267,13 +267,12 @@ def db_benchmark() -> dict | None:
 @task(task_id="validate")
 def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     """Judge the run with the GX threshold suites: pass, fail, invalid or error."""
-    from include.perfpipe.runs import judge_run, run_dir, run_relative
+    from include.perfpipe.runs import judge_run, run_dir
     from include.pipelines.publishing import publish_folder, reports_base
 
     params = get_current_context()["params"]
     out_dir = run_dir(plan["run"]["dag_id"], plan["run"]["run_id"])
     verdict = judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
-    verdict["data_docs"] = run_relative(verdict["data_docs"], out_dir)  # publish may render on another worker
     publish_folder(out_dir, reports_base(), plan["run"]["dag_id"])  # the Data Docs, wherever publish runs
     return verdict
 

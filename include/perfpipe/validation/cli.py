@@ -47,6 +47,7 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.db_result:
             db = _read_result(args.db_result)
             db_stats = MetricsRecorder.from_dict(db["metrics"]).stats_frame(float(db["duration_s"]))
+        run_dir = Path(args.run_dir) if args.run_dir else Path(args.result).resolve().parent
         result = validate(
             recorder.stats_frame(float(data["duration_s"])),
             recorder.timeseries_frame(),
@@ -54,7 +55,7 @@ def run_cli(args: argparse.Namespace) -> int:
             stages=data["stages"],
             health=data["health"],
             recorder=recorder,
-            run_dir=Path(args.run_dir) if args.run_dir else Path(args.result).resolve().parent,
+            run_dir=run_dir,
             aborted=bool(data.get("aborted", False)),
             abort_reason=data.get("abort_reason"),
             error=args.error,
@@ -63,7 +64,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, OSError, KeyError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
-    print(f"{result.verdict}: {result.reason}" + (f" | {result.data_docs}" if result.data_docs else ""))
+    print(f"{result.verdict}: {result.reason}" + (f" | {run_dir / result.data_docs}" if result.data_docs else ""))
     for note in result.notes:
         print(f"  note: {note}")
     return result.exit_code

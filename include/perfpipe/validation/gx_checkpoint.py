@@ -73,7 +73,8 @@ def run_checkpoint(
 ) -> tuple[pd.DataFrame, str | None, list[str]]:
     """Validate ``frame`` against ``checks`` in a fresh GX file context.
 
-    Returns the results, the Data Docs index path, and the checks GX could not evaluate (with why).
+    Returns the results, the Data Docs index path relative to ``run_dir`` (it travels with the run folder to
+    shared storage), and the checks GX could not evaluate (with why).
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -110,7 +111,7 @@ def run_checkpoint(
     results = [r for run in outcome.run_results.values() for r in run.results]
     rows = [_result_row(frame, r) for r in results]
     failures = [f"{r.expectation_config.meta['notes']}: {_exception(r)}" for r in results if _exception(r)]
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS), _docs_index(context), failures
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS), _docs_index(context, run_dir), failures
 
 
 def _expectation(gx, check: Check):
@@ -189,11 +190,11 @@ def _number(value) -> float:
     return number
 
 
-def _docs_index(context) -> str | None:
+def _docs_index(context, run_dir: Path) -> str | None:
     for site in context.get_docs_sites_urls():
         url = site.get("site_url") or ""
         if url.startswith("file://"):
             path = Path(unquote(urlparse(url).path))
             if path.is_file():
-                return str(path)
+                return path.resolve().relative_to(run_dir.resolve()).as_posix()
     return None

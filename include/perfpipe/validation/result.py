@@ -21,7 +21,7 @@ class ValidationResult:
     verdict: Verdict
     reason: str
     results: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESULT_COLUMNS))
-    data_docs: str | None = None
+    data_docs: str | None = None  # the Data Docs index, relative to the run folder
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -1,8 +1,7 @@
-"""Clock offset against the database (NTP-style), and links relative to the run folder."""
+"""Clock offset against the database (NTP-style)."""
 
 import pytest
 
-from include.perfpipe.runs import run_relative
 from include.perfpipe.store.clock import ClockOffset, best_sample
 
 
@@ -21,10 +20,3 @@ def test_skew_over_the_limit_warns_either_way():
     assert ClockOffset(99.0, 1.0).warning() is None and ClockOffset(-100.0, 1.0).warning() is None
     assert ClockOffset(101.0, 2.0).warning().startswith("clock +101 ms from the database's (limit 100 ms")
     assert "-250 ms" in ClockOffset(-250.0, 2.0).warning(limit_ms=200)
-
-
-def test_run_relative_keeps_links_inside_the_run_folder(tmp_path):
-    docs = tmp_path / "run" / "gx" / "index.html"
-    assert run_relative(str(docs), tmp_path / "run") == "gx/index.html"
-    assert run_relative(str(tmp_path / "elsewhere.html"), tmp_path / "run") == str(tmp_path / "elsewhere.html")
-    assert run_relative("gx/index.html", tmp_path / "run") == "gx/index.html" and run_relative(None, tmp_path) is None

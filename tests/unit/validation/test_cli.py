@@ -33,7 +33,8 @@ def test_cli_exits_with_the_verdict_code(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("fail: 3 of 8 checks breached: latency api p95_ms over whole") and "(limit < 10)" in out
     saved = json.loads((tmp_path / "validation.json").read_text())
-    assert saved["verdict"] == "fail" and Path(saved["data_docs"]).is_file()
+    assert saved["verdict"] == "fail" and (tmp_path / saved["data_docs"]).is_file()
+    assert not Path(saved["data_docs"]).is_absolute() and str(tmp_path / saved["data_docs"]) in out
 
 
 @pytest.mark.parametrize(
