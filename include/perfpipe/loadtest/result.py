@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.metrics import MetricsRecorder
 
@@ -86,6 +87,10 @@ class LoadResult:
 
     def timeseries_frame(self) -> pd.DataFrame:
         return self.metrics.timeseries_frame()
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """The scenario's custom metrics, one row per metric (``custom_metrics.METRIC_COLUMNS``)."""
+        return (self.journey.metrics if self.journey is not None else CustomMetrics()).frame(self.duration_s)
 
     def summary(self, validation: dict | None = None) -> dict:
         """The ``summary.json`` document (docs/summary-schema.md)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-LATENCY, RATIO, RATE, COUNT = "latency", "ratio", "rate", "count"
+LATENCY, RATIO, RATE, COUNT, NUMBER = "latency", "ratio", "rate", "count", "number"
 
 # metric -> (kind, default operator when the limit omits one)
 METRICS: dict[str, tuple[str, str]] = {
@@ -31,6 +31,7 @@ UNITS: dict[str, dict[str, float]] = {
     RATIO: {"": 1.0, "%": 0.01},
     RATE: {"": 1.0, "/s": 1.0, "rps": 1.0, "req/s": 1.0},
     COUNT: {"": 1.0, "vus": 1.0, "users": 1.0, "connections": 1.0},
+    NUMBER: {"": 1.0},  # a custom metric's own unit
 }
 OPERATORS = ("<", "<=", ">", ">=")
 _LIMIT = re.compile(r"^\s*(<=|>=|<|>)?\s*(\d+(?:\.\d*)?|\.\d+)\s*(\S*)\s*$")
@@ -42,7 +43,11 @@ def parse_limit(metric: str, value: object) -> tuple[str, float]:
     """Return ``(operator, limit in the metric's base unit)`` for a YAML number or limit string."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric; known: {', '.join(METRICS)}")
-    kind, default_op = METRICS[metric]
+    return parse_limit_of(*METRICS[metric], value)
+
+
+def parse_limit_of(kind: str, default_op: str, value: object) -> tuple[str, float]:
+    """``parse_limit`` for a limit of ``kind`` (LATENCY, RATIO, RATE, COUNT), e.g. a custom metric's."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("a limit is a number or a string like '< 100ms'")
     if isinstance(value, (int, float)):

@@ -13,6 +13,7 @@ import httpx
 
 from include.perfpipe.loadtest.journey.checks import CheckRule
 from include.perfpipe.loadtest.journey.extract import Extractor
+from include.perfpipe.loadtest.journey.metric_feeds import FeedRule
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, Step, ThinkTime
 from include.perfpipe.loadtest.journey.request import RequestTemplate
 from include.perfpipe.loadtest.journey.template import TemplateError
@@ -61,10 +62,18 @@ class CompiledStep:
         "check",
         "think",
         "on_failure",
+        "feeds",
     )
 
     def __init__(
-        self, step: Step, where: str, target: str, headers: dict[str, str], default_think, on_failure: str
+        self,
+        step: Step,
+        where: str,
+        target: str,
+        headers: dict[str, str],
+        default_think,
+        on_failure: str,
+        kinds: dict[str, str] | None = None,
     ) -> None:
         self.name, self.klass, self.where = step.name, step.klass, where
         url = step.url or target.rstrip("/") + step.path
@@ -82,6 +91,7 @@ class CompiledStep:
         self.check = resolve_function(step.check, f"{where}.check") if step.check else None
         self.think = think_sampler(step.think_time) if step.think_time is not None else default_think
         self.on_failure = step.on_failure or on_failure
+        self.feeds = [FeedRule(name, feed, (kinds or {})[name]) for name, feed in step.metrics.items()]
 
 
 class CompiledJourney:
@@ -101,6 +111,7 @@ class CompiledJourney:
             default_think = think_sampler(journey.think_time) if journey.think_time else default_think
         flat = self.weights is not None
         names = step_names(journey, flat)
+        kinds = {name: metric.type for name, metric in scenario.metrics.items()}
 
         def compile_steps(part: str, step_headers: dict[str, str]) -> list[CompiledStep]:
             return [
@@ -111,6 +122,7 @@ class CompiledJourney:
                     step_headers,
                     default_think,
                     journey.on_failure,
+                    kinds,
                 )
                 for i, step in enumerate(getattr(journey, part))
             ]

@@ -27,6 +27,7 @@ from pydantic import (
 from include.perfpipe.durations import parse_duration
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
+from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, check_metric_names
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -188,6 +189,7 @@ class Step(_Model):
     extract: dict[str, Extract] = Field(default_factory=dict)
     think_time: ThinkTime | None = None
     on_failure: OnFailure | None = None
+    metrics: dict[str, MetricFeed] = Field(default_factory=dict)  # samples for the scenario's custom metrics
 
     @field_validator("method", mode="before")
     @classmethod
@@ -236,8 +238,8 @@ class Step(_Model):
 
     @property
     def keeps_body(self) -> bool:
-        """Only a step that extracts or checks keeps its response body."""
-        return bool(self.extract or self.checks or self.check)
+        """Only a step that extracts, checks or reads a metric from the response keeps its body."""
+        return bool(self.extract or self.checks or self.check or any(f.reads_body for f in self.metrics.values()))
 
 
 class Endpoint(Step):
@@ -275,6 +277,7 @@ class ScenarioFile(_Model):
     think_time: ThinkTime | None = None
     headers: Headers  # added to every request
     feeders: dict[str, Feeder] = Field(default_factory=dict)
+    metrics: dict[str, MetricDeclaration] = Field(default_factory=dict)  # custom metrics the steps feed
     endpoints: list[Endpoint] | None = Field(None, min_length=1)
     journey: (
         Annotated[
@@ -300,6 +303,17 @@ class ScenarioFile(_Model):
         for name in self.feeders:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"feeders: a feeder name is letters, digits and _, got {name!r}")
+        check_metric_names(self.metrics)
+        steps = self.endpoints or []
+        if isinstance(self.journey, Journey):
+            steps = [*self.journey.setup, *self.journey.steps, *self.journey.teardown]
+        for step in steps:
+            unknown = sorted(set(step.metrics) - set(self.metrics))
+            if unknown:
+                raise ValueError(
+                    f"step {step.name or step.path or step.url!r}: metrics {unknown} are not declared under "
+                    f"'metrics'; declared: {sorted(self.metrics)}"
+                )
         return self
 
     @property

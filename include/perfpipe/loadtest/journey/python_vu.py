@@ -13,7 +13,6 @@ import httpx
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, serialise
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.session import Exchange
-from include.perfpipe.loadtest.journey.stats import GROUP_CLASS
 from include.perfpipe.loadtest.target import check_target, split_url
 
 
@@ -27,6 +26,19 @@ class RequestFailed(Exception):
 
 class TestEnded(Exception):
     """The test is over (or this VU was ramped down): the journey stops where it is."""
+
+
+class MetricHandle:
+    """``add(value)``: a counter adds it, a gauge is set to it, a rate counts its truth, a trend records it."""
+
+    __slots__ = ("_shard", "_name")
+
+    def __init__(self, shard, name: str) -> None:
+        self._shard, self._name = shard, name
+
+    def add(self, value=1) -> None:
+        shard = self._shard
+        shard.stats.metrics.add(self._name, value, perf_counter() - shard.t0)
 
 
 class PythonVU:
@@ -69,7 +81,13 @@ class PythonVU:
             ok = True
         finally:
             now = perf_counter()
-            shard.stats.groups.record(name, GROUP_CLASS, now - start, ok, 200 if ok else "GroupError", now - shard.t0)
+            shard.stats.record_group(name, now - start, ok, now - shard.t0)
+
+    def metric(self, name: str) -> MetricHandle:
+        """The custom metric ``name`` declared in the scenario file: ``vu.metric("orders").add(1)``."""
+        if name not in self._shard.stats.metrics.metrics:
+            raise KeyError(f"no metric {name!r}; declared metrics: {sorted(self._shard.stats.metrics.metrics)}")
+        return MetricHandle(self._shard, name)
 
     async def request(
         self,

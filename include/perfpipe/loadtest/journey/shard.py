@@ -12,10 +12,13 @@ import asyncio
 import logging
 from time import perf_counter
 
+from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.connection import HttpConnection
 from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, Shard, share
+from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
+from include.perfpipe.loadtest.journey.metric_feeds import SKIP
 from include.perfpipe.loadtest.journey.models import ScenarioFile
 from include.perfpipe.loadtest.journey.python_vu import PythonVU, RequestFailed, TestEnded
 from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows
@@ -26,6 +29,17 @@ from include.perfpipe.loadtest.result import LoadResult
 
 log = logging.getLogger("perfpipe.loadtest")
 OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"
+
+
+def scenario_metrics(scenario: ScenarioFile) -> tuple[CustomMetrics, dict[str, list[str]]]:
+    """The scenario's custom metrics, empty, and which trends each group's duration feeds."""
+    declared = scenario.metrics
+    metrics = CustomMetrics({n: m.type for n, m in declared.items()}, {n: m.unit for n, m in declared.items()})
+    group_trends: dict[str, list[str]] = {}
+    for name, metric in declared.items():
+        if metric.group is not None:
+            group_trends.setdefault(metric.group, []).append(name)
+    return metrics, group_trends
 
 
 class JourneyShard(Shard):
@@ -46,7 +60,7 @@ class JourneyShard(Shard):
         self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
         self.variables = self.journey.variables if self.journey else {}
         self.headers = dict(scenario.headers)
-        self.stats = JourneyStats()
+        self.stats = JourneyStats(*scenario_metrics(scenario))
         self._tls = {}
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
 
@@ -135,7 +149,21 @@ class JourneyShard(Shard):
             session,
             self.stats.checks,
         )
-        return await self.exchange(session, exchange)
+        if not step.feeds:
+            return await self.exchange(session, exchange)
+        start = perf_counter()
+        ok = await self.exchange(session, exchange)
+        self.feed_metrics(step, exchange, ok, start)
+        return ok
+
+    def feed_metrics(self, step: CompiledStep, exchange: Exchange, ok: bool, start: float) -> None:
+        now = perf_counter()
+        answer = Answer(exchange.response.status_code if exchange.response is not None else 0, exchange.response)
+        metrics = self.stats.metrics
+        for feed in step.feeds:
+            value = feed.sample(answer, ok, now - start)
+            if value is not SKIP:
+                metrics.add(feed.metric, value, now - self.t0)
 
     # -- a session's life --------------------------------------------------------------------------
     def new_session(self, i: int) -> Session:
