@@ -17,6 +17,7 @@ from pathlib import Path
 
 from airflow.sdk import Asset
 
+from include.perfpipe.regression.analysis import HISTORY_RUNS
 from include.pipelines.targets import RESULTS_DB_CONN
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"
 SLACK_CONN = "perf_notify_slack"  # a Slack incoming-webhook connection (apache-airflow-providers-slack)
 SMTP_CONN = "perf_notify_smtp"  # an SMTP connection; extra {"to": "a@x, b@y"} lists the recipients
-HISTORY_RUNS = 20
 
 # Asset URIs are fixed when the DAG is parsed, so there is one report Asset; each event's extra names
 # the run, target, profile, verdict and report URL (read them from ``inlet_events`` downstream).
@@ -140,52 +140,18 @@ def _run_info(ctx, plan: dict | None) -> dict:
 
 
 def regression_for(store, bundle: dict, verdict: str) -> dict | None:
-    """The report's regression section: this load test against its baseline, and change points in the trend.
+    """The report's regression section (``regression.analyse_run``, as the CLI computes it); None without a
+    load test. A comparison that cannot be made is reported in the section's gate reason."""
+    from include.perfpipe.regression.analysis import analyse_run, unavailable_section
 
-    None without a load test. A comparison that cannot be made (e.g. no steady-state seconds) is reported
-    in the section's gate reason rather than failing the publication.
-    """
-    import pandas as pd
-
-    from include.perfpipe.metrics import MetricsRecorder
-    from include.perfpipe.regression import compare_runs, regression_section
-
-    load, run = bundle.get("loadtest"), bundle["run"]
+    load, baseline = bundle.get("loadtest"), bundle.get("baseline")
     if not load:
         return None
-    stats = MetricsRecorder.from_dict(load["metrics"]).stats_frame(load["duration_s"])
-    rows = stats[stats["scope"].isin(["class", "total"])]
-    current = pd.DataFrame(
-        {
-            "dag_id": run["dag_id"],
-            "run_id": run["run_id"],
-            "started_at": run.get("started_at"),
-            "version": run.get("version"),
-            "verdict": verdict,
-            "is_baseline": False,
-            "klass": rows["klass"],
-            **{m: rows[m] for m in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")},
-        }
-    )
-    # per class (long), so a regression of one class shows even where the run's total hides it
-    earlier = store.class_history(run["target"], run["profile"], limit=HISTORY_RUNS + 1)
-    earlier = earlier[~((earlier["dag_id"] == run["dag_id"]) & (earlier["run_id"] == run["run_id"]))]
-    kept = earlier.drop_duplicates(["dag_id", "run_id"]).tail(HISTORY_RUNS)[["dag_id", "run_id"]]
-    history = pd.concat([earlier.merge(kept), current], ignore_index=True)
-    baseline = bundle.get("baseline")
     try:
-        frames = store.run_frames(baseline["dag_id"], baseline["run_id"]) if baseline else None
-        comparison = compare_runs(frames, load) if frames else None
-        return regression_section(comparison, history)
+        return analyse_run(store, bundle["run"], load, verdict=verdict, baseline=baseline)
     except ValueError as exc:
         log.warning("no regression analysis: %s", exc)
-        return {
-            "baseline_found": baseline is not None,
-            "comparison": [],
-            "change_points": [],
-            "trend": [],
-            "gate": {"regressed": False, "reason": f"comparison not possible: {exc}"},
-        }
+        return unavailable_section(baseline is not None, exc)
 
 
 def publish_run(

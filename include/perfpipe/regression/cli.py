@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from include.perfpipe.regression.analysis import HISTORY_RUNS
+
 REGRESSED_EXIT = 1
 BAD_INPUT_EXIT = 3
 RESULTS_DB_ENV = "PERFPIPE_DB_URL"
@@ -42,7 +44,9 @@ def register(subparsers) -> None:
     )
     _add_store(regression)
     regression.add_argument("--run", nargs=2, metavar=("DAG_ID", "RUN_ID"), help="the run (default: latest)")
-    regression.add_argument("--history", type=int, default=30, help="runs searched for change points (default 30)")
+    regression.add_argument(
+        "--history", type=int, default=HISTORY_RUNS, help=f"runs searched for change points (default {HISTORY_RUNS})"
+    )
     _add_thresholds(regression)
     regression.add_argument("--out", help="write the regression section (docs/regression.md) here as JSON")
     regression.set_defaults(func=run_regression)
@@ -91,52 +95,58 @@ def run_compare(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
-    return _report(comparison, args.out, extra=None)
+    from include.perfpipe.regression import gate_decision
+    from include.perfpipe.regression.section import comparison_records
+
+    decision = gate_decision(comparison)
+    return _report(comparison, decision, args.out, {"gate": decision, "comparison": comparison_records(comparison)})
 
 
 def run_regression(args: argparse.Namespace) -> int:
+    import pandas as pd
     import psycopg
 
-    from include.perfpipe.regression import compare_runs, regression_section
+    from include.perfpipe.regression.analysis import analyse_run
 
     try:
         store = _store(args)
-        history = store.history(args.target, args.profile, limit=args.history)
-        if history.empty:
-            raise ValueError(f"no stored runs for target={args.target!r} profile={args.profile!r}")
-        dag_id, run_id = args.run or history.iloc[-1][["dag_id", "run_id"]]
-        current = store.run_frames(dag_id, run_id)
-        if current is None:
+        dag_id, run_id = args.run or _latest_run(store, args.target, args.profile)
+        run, current = store.run_record(dag_id, run_id), store.run_frames(dag_id, run_id)
+        if run is None or current is None:
             raise ValueError(f"run {dag_id}/{run_id} has no stored load test")
-        base = store.baseline(args.target, args.profile, exclude=(dag_id, run_id))
-        base_frames = store.run_frames(base["dag_id"], base["run_id"]) if base else None
-        comparison = None
-        if base_frames is not None:
-            comparison = compare_runs(
-                base_frames,
-                current,
-                alpha=args.alpha,
-                min_change_pct=args.min_change_pct,
-                min_change_ms=args.min_change_ms,
-            )
-        section = regression_section(comparison, history)
+        base = store.comparison(run, shape=run["shape"])["baseline"]
+        section = analyse_run(
+            store,
+            run,
+            current,
+            verdict=run["verdict"],
+            baseline=base,
+            history_runs=args.history,
+            alpha=args.alpha,
+            min_change_pct=args.min_change_pct,
+            min_change_ms=args.min_change_ms,
+        )
     except (ValueError, psycopg.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT
-    print(
-        f"run {dag_id}/{run_id}; baseline "
-        + (f"{base['dag_id']}/{base['run_id']}" if base_frames is not None else "none")
-    )
+    print(f"run {dag_id}/{run_id}; baseline " + (f"{base['dag_id']}/{base['run_id']}" if base else "none"))
     for point in section["change_points"]:
         print(
             f"change point: {point['metric']} {point['klass']} at {point['run_id']} "
             f"({point['before']:.4g} -> {point['after']:.4g}, {point['direction']})"
         )
-    if comparison is None:
+    if not section["baseline_found"]:
         print("ok: " + section["gate"]["reason"])
         _write(args.out, section)
         return 0
-    return _report(comparison, args.out, extra=section)
+    return _report(pd.DataFrame(section["comparison"]), section["gate"], args.out, section)
+
+
+def _latest_run(store, target: str, profile: str) -> tuple[str, str]:
+    latest = store.history(target, profile, limit=1)
+    if latest.empty:
+        raise ValueError(f"no stored runs for target={target!r} profile={profile!r}")
+    return tuple(latest.iloc[-1][["dag_id", "run_id"]])
 
 
 def run_baseline(args: argparse.Namespace) -> int:
@@ -169,11 +179,7 @@ def _store(args: argparse.Namespace):
     return ResultsStore(args.results_db)
 
 
-def _report(comparison, out: str | None, extra: dict | None) -> int:
-    from include.perfpipe.regression import gate_decision
-    from include.perfpipe.regression.section import comparison_records
-
-    decision = gate_decision(comparison)
+def _report(comparison, decision: dict, out: str | None, document: dict) -> int:
     tested = comparison[comparison["test"] != "none"]
     print(
         tested[["name", "metric", "baseline", "current", "change_pct", "p_value", "direction"]].to_string(
@@ -181,7 +187,7 @@ def _report(comparison, out: str | None, extra: dict | None) -> int:
         )
     )
     print(("REGRESSION: " if decision["regressed"] else "ok: ") + decision["reason"])
-    _write(out, extra if extra is not None else {"gate": decision, "comparison": comparison_records(comparison)})
+    _write(out, document)
     return REGRESSED_EXIT if decision["regressed"] else 0
 
 

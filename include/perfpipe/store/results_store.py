@@ -70,6 +70,10 @@ LEFT JOIN LATERAL (
     WHERE s.dag_id = r.dag_id AND s.run_id = r.run_id AND s.stage = 'loadtest' AND s.scope = 'total'
 ) h ON true
 """
+_SHAPE_JOIN = (  # the workload shape a run's load test recorded (rows.stage_rows), as column ``shape``
+    " LEFT JOIN LATERAL (SELECT summary FROM perfpipe.stage_writes s WHERE s.dag_id = q.dag_id"
+    " AND s.run_id = q.run_id AND s.stage = 'loadtest' ORDER BY s.map_index LIMIT 1) w ON true"
+)
 CLASS_HISTORY_COLUMNS = [
     "dag_id",
     "run_id",
@@ -87,7 +91,9 @@ CLASS_HISTORY_COLUMNS = [
 _CLASS_HISTORY_SQL = """
 WITH recent AS (
     SELECT dag_id, run_id, started_at, version, verdict, is_baseline, updated_at FROM perfpipe.runs
-    WHERE target = %s AND profile = %s ORDER BY started_at DESC NULLS LAST, updated_at DESC LIMIT %s
+    WHERE target = %(target)s AND profile = %(profile)s
+      AND (%(until)s::timestamptz IS NULL OR started_at IS NULL OR started_at <= %(until)s)
+    ORDER BY started_at DESC NULLS LAST, updated_at DESC LIMIT %(limit)s
 )
 -- one row per run and class (klass 'all' for the total); shards add up, latency is the worst shard's
 SELECT r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline,
@@ -225,12 +231,27 @@ class ResultsStore:
             ).fetchall()
         return pd.DataFrame(list(reversed(rows)), columns=HISTORY_COLUMNS)
 
-    def class_history(self, target: str, profile: str, limit: int = 20) -> pd.DataFrame:
-        """Per-class headline stats of the ``limit`` most recent runs of target/profile, oldest first
-        (long: one row per run and class, ``all`` for the total), for per-class trends and change points."""
+    def class_history(
+        self, target: str, profile: str, limit: int = 20, started_until: datetime | None = None
+    ) -> pd.DataFrame:
+        """Per-class headline stats of the ``limit`` most recent runs of target/profile (started no later than
+        ``started_until`` when given), oldest first (long: one row per run and class, ``all`` for the total),
+        for per-class trends and change points."""
+        params = {"target": target, "profile": profile, "limit": limit, "until": started_until}
         with self._connect() as conn:
-            rows = conn.execute(_CLASS_HISTORY_SQL, (target, profile, limit)).fetchall()
+            rows = conn.execute(_CLASS_HISTORY_SQL, params).fetchall()
         return pd.DataFrame(rows, columns=CLASS_HISTORY_COLUMNS)
+
+    def run_record(self, dag_id: str, run_id: str) -> dict | None:
+        """One stored run: its history row (``HISTORY_COLUMNS``) with its workload ``shape``, None when absent."""
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT q.*, w.summary->'shape' AS shape FROM ("
+                + _HISTORY_SQL
+                + " WHERE r.dag_id = %s AND r.run_id = %s) q "
+                + _SHAPE_JOIN,
+                (dag_id, run_id),
+            ).fetchone()
 
     def list_runs(self, limit: int = 200) -> list[dict]:
         """The most recent runs of every target and profile, newest first (for the UI)."""
@@ -280,9 +301,8 @@ class ResultsStore:
                 + _HISTORY_SQL
                 + " WHERE r.target = %s AND r.profile = %s AND NOT (r.dag_id = %s AND r.run_id = %s) "
                 "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT %s) q "
-                "LEFT JOIN LATERAL (SELECT summary FROM perfpipe.stage_writes s WHERE s.dag_id = q.dag_id "
-                "AND s.run_id = q.run_id AND s.stage = 'loadtest' ORDER BY s.map_index LIMIT 1) w ON true "
-                "ORDER BY q.started_at DESC NULLS LAST",
+                + _SHAPE_JOIN
+                + " ORDER BY q.started_at DESC NULLS LAST",
                 (target, profile, *exclude, limit),
             ).fetchall()
 

@@ -9,6 +9,12 @@ from tests.unit.regression.synthetic import SLOWER_API, synthetic_run
 
 DAG, TARGET, PROFILE = "perf_regression_nightly", "http://127.0.0.1:8000", "load"
 RUNS, SLOW_FROM = 12, 6  # runs night06..night11 have every api request 20 % slower
+SPEC = {"model": "closed", "stages": [{"duration_s": 40, "target": 10}], "endpoints": [{"name": "api", "klass": "api"}]}
+
+
+def nightly_result(night: int) -> dict:
+    """The load test of one night: its recorded metrics and the spec that gives it a workload shape."""
+    return {**synthetic_run(100 + night, scale=SLOWER_API if night >= SLOW_FROM else None), "spec": SPEC}
 
 
 @pytest.fixture(scope="package")
@@ -19,7 +25,7 @@ def store_dsn(scratch_db):
     start = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
     for night in range(RUNS):
         began = start + timedelta(days=night)
-        result = synthetic_run(100 + night, scale=SLOWER_API if night >= SLOW_FROM else None)
+        result = nightly_result(night)
         run = {
             "dag_id": DAG,
             "run_id": f"night{night:02d}",
