@@ -53,9 +53,10 @@ events {{ worker_connections 8192; }}
 http {{
   access_log off;
   keepalive_requests 10000000;
+  {http}
   server {{
     listen 127.0.0.1:{port} backlog=8192;
-    location / {{ return 200 "ok"; }}
+    {locations}
   }}
 }}
 """
@@ -136,9 +137,29 @@ def run_hey(url: str, users: int, seconds: float) -> dict:
     return figures
 
 
-def run_locust(locust: Path, url: str, users: int, seconds: float, workdir: Path) -> dict:
+def start_nginx(workdir: Path, locations: str = 'location / { return 200 "ok"; }', http: str = "") -> tuple:
+    """nginx with one worker pinned to core 1 serving ``locations``: ``(process, base URL)``."""
+    port = free_port()
+    affinity = "worker_cpu_affinity 10;" if (os.cpu_count() or 1) > 1 else ""
+    conf = NGINX_CONF.format(affinity=affinity, dir=workdir, port=port, http=http, locations=locations)
+    (workdir / "nginx.conf").write_text(conf)
+    nginx = subprocess.Popen([_tool("nginx"), "-c", str(workdir / "nginx.conf"), "-p", str(workdir)])
+    wait_port(port)
+    return nginx, f"http://127.0.0.1:{port}/"
+
+
+def run_locust(
+    locust: Path,
+    url: str,
+    users: int,
+    seconds: float,
+    workdir: Path,
+    locustfile_text: str = LOCUSTFILE,
+    row_name: str = "Aggregated",
+) -> dict:
+    """Locust headless on core 0; the figures of its stats row ``row_name`` (a request name, or all)."""
     locustfile = workdir / "locustfile.py"
-    locustfile.write_text(LOCUSTFILE)
+    locustfile.write_text(locustfile_text)
     prefix = workdir / f"locust_{users}"
     subprocess.run(
         pinned(
@@ -170,7 +191,7 @@ def run_locust(locust: Path, url: str, users: int, seconds: float, workdir: Path
     )
     with open(f"{prefix}_stats.csv") as f:
         header, *rows = [line.rstrip("\n").split(",") for line in f]
-    row = dict(zip(header, next(r for r in rows if r[1].strip('"') == "Aggregated"), strict=False))
+    row = dict(zip(header, next(r for r in rows if r[1].strip('"') == row_name), strict=False))
     return {"rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"])}
 
 
@@ -349,18 +370,13 @@ def main() -> None:
     ensure_tools()
     locust = None if args.no_locust or "throughput" not in only else ensure_locust(Path(args.locust_venv))
     workdir = Path(tempfile.mkdtemp(prefix="perfpipe-bench-"))
-    port = free_port()
-    affinity = "worker_cpu_affinity 10;" if (os.cpu_count() or 1) > 1 else ""
-    (workdir / "nginx.conf").write_text(NGINX_CONF.format(affinity=affinity, dir=workdir, port=port))
-    nginx = subprocess.Popen([_tool("nginx"), "-c", str(workdir / "nginx.conf"), "-p", str(workdir)])
-    url = f"http://127.0.0.1:{port}/"
+    nginx, url = start_nginx(workdir)
     out = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores "
         f"(shared), {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
         f"{args.seconds:g} s per measurement, clients on core 0, servers on core 1."
     ]
     try:
-        wait_port(port)
         if "throughput" in only:
             text, _ = throughput(args, url, locust, workdir)
             out += ["", "### Throughput per core (nginx `return 200`)", "", text]

@@ -283,9 +283,10 @@ class Shard:
             for conn in [c for c in self.live if c.busy and c.sent < deadline]:
                 conn.fail("ReadTimeout")
 
-    async def drain(self) -> None:
-        """Let requests in flight finish (up to the timeout, at most 10 s), then cut the rest."""
-        give_up = perf_counter() + drain_s(self.spec)
+    async def drain(self, give_up: float | None = None) -> None:
+        """Let requests in flight finish (until ``give_up``, by default the timeout, at most 10 s), then
+        cut the rest."""
+        give_up = perf_counter() + drain_s(self.spec) if give_up is None else give_up
         while (self.connecting or any(c.busy for c in self.live)) and perf_counter() < give_up:
             await asyncio.sleep(0.02)
         self.interrupted = sum(1 for c in self.live if c.busy) + self.connecting

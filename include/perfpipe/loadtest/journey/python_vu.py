@@ -3,7 +3,6 @@ connection, its variables and feeder rows, think time and timed groups."""
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 from functools import partialmethod
 from time import perf_counter
@@ -69,7 +68,11 @@ class PythonVU:
         return row
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        """Think time; the end of the test cuts it short and ends the journey (``TestEnded``)."""
+        shard, session = self._shard, self._session
+        await shard.pause(session, seconds)
+        if shard.over(session):
+            raise TestEnded()
 
     @asynccontextmanager
     async def group(self, name: str):

@@ -13,16 +13,30 @@ from include.perfpipe.loadtest.journey.answer import Answer
 
 
 class Session:
-    __slots__ = ("number", "iteration", "vars", "rows", "conn", "waiter", "retired", "running", "ready")
+    __slots__ = (
+        "number",
+        "iteration",
+        "vars",
+        "rows",
+        "conn",
+        "waiter",
+        "pause",
+        "retired",
+        "running",
+        "ready",
+        "leaving",
+    )
 
     def __init__(self, number: int, variables: dict) -> None:
         self.number, self.iteration = number, 0
         self.vars, self.rows = dict(variables), {}
         self.conn = None
         self.waiter = None  # the future the VU awaits while its request is in flight
+        self.pause = None  # the future it awaits while it thinks or paces (the test's end wakes it)
         self.retired = False  # ramped down: finish the request in flight, run teardown, stop
         self.running = True
         self.ready = False  # setup done
+        self.leaving = False  # running its teardown
 
 
 class Exchange:

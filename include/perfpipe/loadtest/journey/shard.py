@@ -1,20 +1,22 @@
 """Journeys on the engine: every VU is a task running its session over its own keep-alive
 connection, through the shard's recorder, timeouts, allowlist, abort rules and health checks.
 
-Closed model: the profile's VUs each run setup, iterations and (when they leave early) teardown.
-Open model: each arrival is one iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup
-first); with every VU busy the iteration is dropped and counted.
+Closed model: the profile's VUs each run setup, then iterations. Open model: each arrival is one
+iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup first); with every VU busy the
+iteration is dropped and counted. Teardown runs once per VU that ran setup, when it leaves: ramped
+down, stopped, or at the end of the run (duration over, abort, stop signal) within the drain time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.connection import HttpConnection
-from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, Shard, share
+from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, Shard, drain_s, share
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
@@ -63,6 +65,8 @@ class JourneyShard(Shard):
         self.stats = JourneyStats(*scenario_metrics(scenario))
         self._tls = {}
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
+        self.alive: set[Session] = set()  # sessions whose task runs
+        self.teardown_by = math.inf  # when teardowns at the end of the run are cut
 
     async def run(self, t0_epoch: float) -> LoadResult:
         result = await super().run(t0_epoch)
@@ -88,7 +92,22 @@ class JourneyShard(Shard):
 
     # -- one request -------------------------------------------------------------------------------
     def over(self, session: Session) -> bool:
+        """Whether the session must send nothing more (its teardown: only once the drain time is up)."""
+        if session.leaving:
+            return perf_counter() >= self.teardown_by
         return session.retired or self.stopping or perf_counter() >= self.t_end
+
+    async def pause(self, session: Session, seconds: float) -> None:
+        """Think time or pacing; none once the run has ended, and the end wakes a session that pauses."""
+        if self.stopping:
+            return
+        waiter = session.pause = self.loop.create_future()
+        timer = self.loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            session.pause = None
 
     def tls(self, scheme: str):
         if scheme != "https":
@@ -118,7 +137,7 @@ class JourneyShard(Shard):
             finally:
                 self.connecting -= 1
             conn.vu, session.conn = session, conn
-            if self.stopping:
+            if self.over(session):
                 conn.close()
                 return False
         waiter = session.waiter = self.loop.create_future()
@@ -189,7 +208,7 @@ class JourneyShard(Shard):
                 return ENDED
             ok = await self.send_step(session, step)
             if step.think is not None and not self.over(session):
-                await asyncio.sleep(step.think())
+                await self.pause(session, step.think())
             if not ok and step.on_failure != "continue":
                 return RESTART if step.on_failure == "restart" else STOP
         return OK
@@ -213,13 +232,39 @@ class JourneyShard(Shard):
         return outcome
 
     async def leave(self, session: Session) -> None:
-        """Teardown (when the VU leaves while the test runs), then close its connection."""
+        """Teardown, once, when the VU ran setup; then close its connection."""
         session.running = False
-        if not self.stopping and perf_counter() < self.t_end and self.journey is not None:
-            session.retired = False  # a ramped-down VU still sends its teardown
+        if session.ready and not session.leaving and self.journey is not None and self.journey.teardown:
+            session.leaving = True
             await self.run_steps(session, self.journey.teardown)
         if session.conn is not None:
             session.conn.close()
+
+    def spawn_session(self, session: Session, life) -> None:
+        """Run ``life`` (a coroutine driving ``session``) as a task, the session counted in ``alive`` till it ends."""
+        self.alive.add(session)
+        self.spawn(self._alive_while(session, life))
+
+    async def _alive_while(self, session: Session, life) -> None:
+        try:
+            await life
+        finally:
+            self.alive.discard(session)
+
+    def end_sessions(self) -> None:
+        """Model hook at the end of the run: start the teardown of sessions no task drives."""
+
+    async def drain(self, give_up: float | None = None) -> None:
+        """At the end of the run: requests in flight finish, pausing sessions wake, and every VU that ran
+        setup runs its teardown, all within the drain time; then what is left is cut."""
+        give_up = self.teardown_by = perf_counter() + drain_s(self.spec)
+        self.end_sessions()
+        for session in self.alive:
+            if session.pause is not None:
+                _wake(session.pause)
+        while self.alive and perf_counter() < give_up:
+            await asyncio.sleep(0.02)
+        await super().drain(give_up)
 
     async def run_python(self, session: Session) -> str:
         vu = PythonVU(self, session)
@@ -257,7 +302,7 @@ class ClosedJourneyShard(JourneyShard):
 
     def start_session(self, i: int) -> Session:
         session = self.new_session(i)
-        self.spawn(self.live_session(session))
+        self.spawn_session(session, self.live_session(session))
         return session
 
     def active(self) -> int:
@@ -282,7 +327,7 @@ class ClosedJourneyShard(JourneyShard):
                 break
             wait = pacing - (perf_counter() - started)
             if wait > 0 and not self.over(session):
-                await asyncio.sleep(wait)
+                await self.pause(session, wait)
             elif self.python is not None or outcome != OK:
                 await asyncio.sleep(0)  # an iteration that sent nothing must not starve the loop
         await self.leave(session)
@@ -316,12 +361,13 @@ class OpenJourneyShard(JourneyShard):
                 await asyncio.sleep(self.t0 + due - now - 0.0005)
                 continue
             if self.idle:
-                self.spawn(self.run_one(self.idle.pop()))
+                session = self.idle.pop()
+                self.spawn_session(session, self.run_one(session))
             elif self.sessions < limit:
                 session = self.new_session(self.sessions)
                 self.sessions += 1
                 if self.draw(session, "vu"):
-                    self.spawn(self.run_one(session))
+                    self.spawn_session(session, self.run_one(session))
                 else:
                     self.stats.stopped_vus += 1
             else:
@@ -340,8 +386,21 @@ class OpenJourneyShard(JourneyShard):
         if outcome == STOP:
             self.stats.stopped_vus += 1
             await self.leave(session)
-        elif not self.stopping:
+        elif self.stopping or outcome == ENDED:
+            await self.leave(session)
+        else:
             self.idle.append(session)
+
+    def end_sessions(self) -> None:
+        """Idle VUs have no task: each gets one for its teardown."""
+        for session in self.idle:
+            self.spawn_session(session, self.leave(session))
+        self.idle.clear()
+
+
+def _wake(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def make_journey_shard(

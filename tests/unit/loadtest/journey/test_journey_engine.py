@@ -6,6 +6,8 @@ Every run is bounded (1-2 s, a few VUs) and asserts what the server saw, not tim
 import collections
 import json
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -43,7 +45,7 @@ def _scenario(tmp_path, text, users=20):
 
 def _run(server, path, **overrides):
     spec = load_spec("smoke", server.url(""), path, overrides={"vus": 4, "duration": "1s", **overrides})
-    return run_load_test(spec)
+    return run_load_test(spec, processes=1)  # one event loop: worker processes take seconds to start
 
 
 def _rows(result):
@@ -98,6 +100,70 @@ def test_restart_skips_the_rest_of_the_iteration_and_stop_runs_teardown(server, 
     assert result.summary()["journey"]["stopped_vus"] == 3
 
 
+LOGIN_AND_TEARDOWN = """
+journey:
+  setup: [{name: login, method: POST, path: /login, json: {user: "u{{ vu }}"}, extract: {token: $.token}}]
+  steps: [{name: ok, path: /ok, think_time: THINK}]
+  teardown: [{name: bye, path: "/bye?vu={{ vu }}&token={{ token }}"}, {name: after_bye, path: /after_bye}]
+"""
+
+
+def _teardowns(server):
+    return sorted(p for _, p, _, _ in server.log if p.startswith("/bye?"))
+
+
+def test_teardown_runs_once_per_vu_that_ran_setup_when_the_duration_ends(server, tmp_path):
+    started = time.monotonic()
+    _run(server, _scenario(tmp_path, LOGIN_AND_TEARDOWN.replace("THINK", "30s")), vus=3)
+    assert time.monotonic() - started < 3  # the 30 s think the VUs were in is cut by the end
+    assert _teardowns(server) == [f"/bye?vu={n}&token=tok-u{n}" for n in (1, 2, 3)]
+    assert [p for _, p, _, _ in server.log].count("/after_bye") == 3  # every teardown step, in order
+
+
+def test_teardown_runs_when_a_stop_signal_ends_the_run(server, tmp_path):
+    spec = load_spec(
+        "smoke",
+        server.url(""),
+        _scenario(tmp_path, LOGIN_AND_TEARDOWN.replace("THINK", "50ms")),
+        overrides={"vus": 2, "duration": "30s"},
+    )
+    asked = threading.Event()
+    threading.Timer(0.7, asked.set).start()
+    started = time.monotonic()
+    result = run_load_test(spec, processes=1, should_stop=lambda: "stopped by the test" if asked.is_set() else None)
+    assert time.monotonic() - started < 3 and result.abort_reason == "stopped by the test"
+    assert _teardowns(server) == ["/bye?vu=1&token=tok-u1", "/bye?vu=2&token=tok-u2"]
+
+
+def test_a_ramped_down_vu_tears_down_once_and_the_end_adds_none(server, tmp_path):
+    stages = [{"duration": "0.6s", "target": 2}, {"duration": "0.3s", "target": 0}, {"duration": "0.5s", "target": 0}]
+    _run(
+        server, _scenario(tmp_path, LOGIN_AND_TEARDOWN.replace("THINK", "20ms")), vus=None, stages=stages, duration=None
+    )
+    assert _teardowns(server) == ["/bye?vu=1&token=tok-u1", "/bye?vu=2&token=tok-u2"]
+
+
+def test_teardown_at_the_end_is_cut_after_the_drain_time(server, tmp_path):
+    text = LOGIN_AND_TEARDOWN.replace("THINK", "10ms").replace('"/bye?vu={{ vu }}&token={{ token }}"', "/sleep/4000")
+    started = time.monotonic()
+    _run(server, _scenario(tmp_path, text), vus=2, timeout="1s")
+    assert time.monotonic() - started < 1 + 1 + 2  # duration, drain time (the 1 s timeout), slack
+    assert [p for _, p, _, _ in server.log].count("/sleep/4000") == 2
+    assert "/after_bye" not in [p for _, p, _, _ in server.log]  # nothing is sent past the drain time
+
+
+def test_open_model_idle_vus_tear_down_at_the_end(server, tmp_path):
+    spec = load_spec(
+        "smoke",
+        server.url(""),
+        _scenario(tmp_path, LOGIN_AND_TEARDOWN.replace("THINK", "0s")),
+        overrides={"rate": 20, "duration": "1s", "max_vus": 4},
+    )
+    run_load_test(spec, processes=1)
+    logins = [json.loads(b)["user"] for _, p, _, b in server.log if p == "/login"]
+    assert logins and _teardowns(server) == sorted(f"/bye?vu={u[1:]}&token=tok-{u}" for u in logins)
+
+
 def test_an_exhausted_feeder_stops_the_vus_that_need_a_row(server, tmp_path):
     result = _run(server, _scenario(tmp_path, SHOP, users=2))
     logins = [json.loads(body)["user"] for _, path, _, body in server.log if path == "/login"]
@@ -137,7 +203,7 @@ def test_open_model_journeys_are_iterations_per_second(server, tmp_path):
     spec = load_spec(
         "smoke", server.url(""), _scenario(tmp_path, text), overrides={"rate": 40, "duration": "1s", "max_vus": 10}
     )
-    result = run_load_test(spec)
+    result = run_load_test(spec, processes=1)
     assert 36 <= result.summary()["journey"]["iterations"] <= 40
     assert _rows(result).loc["again", "count"] == result.summary()["journey"]["iterations"]
 

@@ -1,0 +1,266 @@
+"""Benchmark of user journeys: our engine (a YAML journey, a Python journey) against Locust, one core each.
+
+``python -m benchmarks.journey [--seconds 5] [--users 50,500] [--repeat 1] [--no-locust] [--only throughput,fidelity]``
+
+1. Throughput: nginx (one worker, core 1) serves a 4-step journey from ``location`` blocks with fixed
+   JSON bodies, the token checked by a ``map`` (401 without it): ``POST /login`` once per user, then
+   per iteration ``GET /items`` (the JSON is parsed and an id picked at random), ``GET /items/{id}``,
+   ``POST /orders {"item_id"}`` (201). Our engine runs it from YAML (``JOURNEY_YAML``) and from Python
+   (``shop`` below), Locust FastHttpUser runs it as a ``SequentialTaskSet`` (``LOCUSTFILE``) parsing
+   the same JSON; each on core 0, at each user count. Iterations/s: completed iterations (ours), the
+   ``POST /orders`` rate (Locust's, one per iteration).
+2. Fidelity: a templated step (path, query and a header templated per VU and iteration) against
+   ``benchmarks.timed_server`` (20 ms fixed, then 10-30 ms uniform); the engine's p50/p95/p99 are
+   compared with the server's own service times over the same requests.
+
+Goals (issue 11): YAML >= 4x Locust's iterations/s, Python >= 1.5x; both at 500 users >= 0.9x their
+rate at 50; fidelity within 2 %. Run it as ``flock /work/bench.lock python -m benchmarks.journey``;
+prints markdown tables for docs/benchmarks.md. ``python -m benchmarks.journey run yaml|python|fidelity
+URL USERS SECONDS`` is one engine run (a child process, pinned by the parent), printing one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.loadtest import (
+    ROOT,
+    ensure_locust,
+    ensure_tools,
+    free_port,
+    pinned,
+    run_locust,
+    server_stats,
+    start_nginx,
+    table,
+    timed_server,
+)
+
+TOKEN = "tok-bench"
+ITEMS = json.dumps([{"id": i, "name": f"item {i}", "price": 10 + i} for i in range(1, 21)], separators=(",", ":"))
+NGINX_HTTP = f'map $http_authorization $denied {{ "Bearer {TOKEN}" 0; default 1; }}'
+NGINX_LOCATIONS = f"""
+    default_type application/json;
+    location = /login {{ return 200 '{{"token":"{TOKEN}"}}'; }}
+    location = /items {{ if ($denied) {{ return 401 '{{"detail":"no token"}}'; }} return 200 '{ITEMS}'; }}
+    location ~ ^/items/(\\d+)$ {{ if ($denied) {{ return 401; }} return 200 '{{"id":$1,"name":"item","price":11}}'; }}
+    location = /orders {{ if ($denied) {{ return 401; }} return 201 '{{"id":7,"status":"new"}}'; }}
+    location / {{ return 404; }}
+"""
+JOURNEY_YAML = """
+journey:
+  headers: {Authorization: "Bearer {{ token }}"}
+  setup:
+    - {name: login, method: POST, path: /login, json: {user: "u{{ vu }}"}, extract: {token: $.token}}
+  steps:
+    - {name: list, path: /items, extract: {item_id: {json: "$[*].id", pick: random}}}
+    - {name: get, path: "/items/{{ item_id }}"}
+    - {name: order, method: POST, path: /orders, json: {item_id: "{{ item_id }}"}, expect_status: 201}
+"""
+PYTHON_YAML = "journey: benchmarks.journey:shop\n"
+FIDELITY_YAML = """
+journey:
+  steps:
+    - {name: work, path: "/work?vu={{ vu }}&i={{ iteration }}", headers: {X-Request: "{{ vu }}-{{ iteration }}"}}
+"""
+LOCUSTFILE = """
+import random
+from locust import FastHttpUser, SequentialTaskSet, constant, task
+
+class Shop(SequentialTaskSet):
+    def on_start(self):
+        self.auth = {"Authorization": "Bearer " + self.client.post("/login", json={"user": "u"}).json()["token"]}
+
+    @task
+    def list(self):
+        self.item_id = random.choice(self.client.get("/items", headers=self.auth).json())["id"]
+
+    @task
+    def get(self):
+        self.client.get(f"/items/{self.item_id}", headers=self.auth, name="/items/{id}")
+
+    @task
+    def order(self):
+        self.client.post("/orders", json={"item_id": self.item_id}, headers=self.auth)
+
+class Shopper(FastHttpUser):
+    wait_time = constant(0)
+    tasks = [Shop]
+"""
+
+
+async def shop(vu):
+    """The Python journey: the same four steps as ``JOURNEY_YAML``."""
+    if "auth" not in vu.vars:
+        token = (await vu.post("/login", json={"user": f"u{vu.number}"}, name="login")).json()["token"]
+        vu.vars["auth"] = {"Authorization": "Bearer " + token}
+    auth = vu.vars["auth"]
+    item_id = random.choice((await vu.get("/items", headers=auth, name="list")).json())["id"]
+    await vu.get(f"/items/{item_id}", headers=auth, name="get")
+    await vu.post("/orders", json={"item_id": item_id}, headers=auth, name="order", expect_status=201)
+
+
+# -- one engine run (child process) ---------------------------------------------------------------
+def run_engine(kind: str, url: str, users: int, seconds: float) -> dict:
+    from include.perfpipe.loadtest import load_spec, run_load_test
+
+    text = {"yaml": JOURNEY_YAML, "python": PYTHON_YAML, "fidelity": FIDELITY_YAML}[kind]
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = Path(tmp) / "journey.yaml"
+        scenario.write_text(text)
+        spec = load_spec(
+            "smoke", url, scenario, overrides={"vus": users, "duration": seconds, "progress_interval": 3600}
+        )
+    result = run_load_test(spec)
+    rows = result.stats_frame().set_index("name")
+    step = rows.loc["work" if kind == "fidelity" else "all"]
+    journey = result.summary()["journey"]
+    return {
+        "iterations_per_s": journey["iterations"] / result.duration_s,
+        "requests_per_s": float(rows.loc["all", "rps"]),
+        "errors": int(rows.loc["all", "errors"]),
+        "p50_ms": float(step["p50_ms"]),
+        "p95_ms": float(step["p95_ms"]),
+        "p99_ms": float(step["p99_ms"]),
+        "cpu_percent": result.health["cpu_percent"],
+        "loop_lag_p99_ms": result.health["loop_lag_p99_ms"],
+    }
+
+
+def engine(kind: str, url: str, users: int, seconds: float) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.journey", "run", kind, url, str(users), str(seconds)]
+    done = subprocess.run(pinned(0, cmd), capture_output=True, text=True, timeout=seconds + 120, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"engine {kind} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def locust_run(locust: Path, url: str, users: int, seconds: float, workdir: Path) -> dict:
+    orders = run_locust(locust, url, users, seconds, workdir, LOCUSTFILE, "/orders")
+    return {"iterations_per_s": orders["rps"], "p50_ms": orders["p50_ms"], "p99_ms": orders["p99_ms"]}
+
+
+# -- the parent: measurements and tables ----------------------------------------------------------
+def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
+    clients = ["yaml", "python"] + (["locust"] if locust else [])
+    results = {}
+    for users in args.users:
+        for client in clients:
+            runs = []
+            for _ in range(args.repeat):
+                try:
+                    if client == "locust":
+                        runs.append(locust_run(locust, url, users, args.seconds, workdir))
+                    else:
+                        runs.append(engine(client, url, users, args.seconds))
+                except Exception as exc:  # one failing client must not hide the others
+                    runs.append({"error": str(exc)[:300]})
+            good = sorted((r for r in runs if "iterations_per_s" in r), key=lambda r: r["iterations_per_s"])
+            results[(client, users)] = good[len(good) // 2] if good else runs[0]
+            print(f"  {client:7} {users:4} users: {results[(client, users)]}", file=sys.stderr)
+    rows = []
+    for (client, users), f in results.items():
+        if "error" in f:
+            rows.append([client, users, "error: " + f["error"][:80], "", "", "", "", ""])
+            continue
+        peer = results.get(("locust", users), {}).get("iterations_per_s")
+        low = results.get((client, args.users[0]), {}).get("iterations_per_s")
+        rows.append(
+            [
+                client,
+                users,
+                f"{f['iterations_per_s']:,.0f}",
+                f"{f['p50_ms']:.2f}",
+                f"{f['p99_ms']:.2f}",
+                f"{f['iterations_per_s'] / peer:.2f}x" if peer else "",
+                f"{f['iterations_per_s'] / low:.2f}" if low else "",
+                f"{f['errors']}" if "errors" in f else "",
+            ]
+        )
+    return table(
+        [
+            "client (1 core)",
+            "users",
+            "iterations/s",
+            "p50 ms",
+            "p99 ms",
+            "vs Locust",
+            f"vs {args.users[0]} users",
+            "errors",
+        ],
+        rows,
+    )
+
+
+def fidelity(args) -> str:
+    rows = []
+    for label, server_args in (
+        ("20 ms fixed", ["--delay-ms", "20"]),
+        ("10-30 ms uniform", ["--delay-ms", "10", "--jitter-ms", "20"]),
+    ):
+        port = free_port()
+        server = timed_server(port, *server_args)
+        try:
+            server_stats(port, "/reset")
+            ours = engine("fidelity", f"http://127.0.0.1:{port}", 50, args.seconds)
+            theirs = server_stats(port)
+        finally:
+            server.terminate()
+            server.wait()
+        for p in ("p50_ms", "p95_ms", "p99_ms"):
+            diff = (ours[p] - theirs[p]) / theirs[p]
+            rows.append(
+                [label, p, f"{theirs[p]:.2f}", f"{ours[p]:.2f}", f"{diff:+.1%}", "yes" if abs(diff) <= 0.02 else "NO"]
+            )
+    return table(["server service time", "percentile", "server ms", "engine ms", "difference", "within 2%"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--users", default="50,500")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per client and level; the median is shown")
+    parser.add_argument("--no-locust", action="store_true")
+    parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
+    parser.add_argument("--only", default="throughput,fidelity")
+    args = parser.parse_args()
+    args.users = [int(u) for u in args.users.split(",")]
+    only = set(args.only.split(","))
+    out = [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} cores "
+        f"(shared), Python {platform.python_version()}; {args.seconds:g} s per measurement, "
+        "clients on core 0, servers on core 1."
+    ]
+    if "throughput" in only:
+        ensure_tools()
+        locust = None if args.no_locust else ensure_locust(Path(args.locust_venv))
+        workdir = Path(tempfile.mkdtemp(prefix="perfpipe-bench-"))
+        nginx, url = start_nginx(workdir, NGINX_LOCATIONS, NGINX_HTTP)
+        try:
+            text = throughput(args, url.rstrip("/"), locust, workdir)
+        finally:
+            nginx.terminate()
+            nginx.wait()
+            shutil.rmtree(workdir, ignore_errors=True)
+        out += ["", "### Journey iterations per second (nginx, 4-step journey)", "", text]
+    if "fidelity" in only:
+        out += ["", "### Fidelity of a templated step (50 VUs, closed model)", "", fidelity(args)]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["run"]:
+        kind, url, users, seconds = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+        print(json.dumps(run_engine(kind, url, users, seconds)))
+    else:
+        main()
