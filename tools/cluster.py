@@ -33,7 +33,7 @@ import httpx
 import psutil
 
 from include.perfpipe import embedded_db
-from tools.devstack import airflow_env
+from tools.devstack import airflow_env, create_pools
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = ROOT / ".cluster"
@@ -275,6 +275,8 @@ def start(
         if migrate.returncode != 0:
             (logs / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
             raise RuntimeError(f"airflow db migrate failed; see {logs / 'db-migrate.log'}")
+        load_slots = sum(w.concurrency for w in WORKERS if LOAD_QUEUE in w.queues)  # one run's shards together
+        create_pools(airflow, env, home / "pools.json", load_slots=load_slots)
         for component, args in (
             ("api-server", ["api-server"]),
             ("scheduler", ["scheduler"]),

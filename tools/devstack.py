@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from include.perfpipe import embedded_db
+from include.pipelines.pools import pools_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PORT = int(os.environ.get("PERFPIPE_DEMO_PORT", "8000"))
@@ -108,6 +109,15 @@ def _airflow(env: dict[str, str], *args: str) -> int:
     return subprocess.call([str(Path(sys.executable).parent / "airflow"), *args], env=env, cwd=ROOT)
 
 
+def create_pools(airflow: str, env: dict[str, str], path: Path, load_slots: int = 1) -> None:
+    """Create (or resize) the perfpipe pools in the metadata DB with ``airflow pools import``: the DAGs'
+    load and maintenance tasks stay queued until their pool exists."""
+    path.write_text(pools_json(load_slots=load_slots) + "\n")
+    done = subprocess.run([airflow, "pools", "import", str(path)], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow pools import {path} failed: {(done.stdout + done.stderr)[-2000:]}")
+
+
 def run_demo(dag_id: str, conf: dict) -> int:
     with databases() as (results_db, target_db), demo_service(target_db) as target_url:
         env = airflow_env(results_db, target_db, target_url)
@@ -153,10 +163,12 @@ def run_airflow() -> int:
     try:
         with stop_on_signals(), databases() as (results_db, target_db), demo_service(target_db) as target_url:
             env = {**airflow_env(results_db, target_db, target_url), "AIRFLOW__API__HOST": "127.0.0.1"}
+            airflow = str(Path(sys.executable).parent / "airflow")
+            if _airflow(env, "db", "migrate") != 0:
+                raise SystemExit("airflow db migrate failed")
+            create_pools(airflow, env, Path(env["AIRFLOW_HOME"]) / "pools.json")
             print("perfpipe: Airflow on http://127.0.0.1:8080 (the admin password is printed below); Ctrl-C stops all.")
-            standalone = subprocess.Popen(
-                [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, cwd=ROOT, start_new_session=True
-            )
+            standalone = subprocess.Popen([airflow, "standalone"], env=env, cwd=ROOT, start_new_session=True)
             try:
                 return standalone.wait()
             finally:

@@ -7,6 +7,7 @@ from datetime import datetime
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from include.pipelines.perf_dag import DEFAULT_ARGS
+from include.pipelines.pools import MAINTENANCE_POOL
 from include.pipelines.targets import TARGET_DB_CONN
 
 
@@ -33,7 +34,7 @@ def maintenance_params() -> dict[str, Param]:
     }
 
 
-@task(task_id="inspect")
+@task(task_id="inspect", retry_exponential_backoff=2.0)
 def inspect() -> dict:
     """PgHero-style findings and table statistics."""
     from include.perfpipe.database import inspect_database, snapshot_statements, table_stats
@@ -43,7 +44,7 @@ def inspect() -> dict:
     return {"findings": inspect_database(dsn), "table_stats": table_stats(dsn), "statements": snapshot_statements(dsn)}
 
 
-@task(task_id="maintain")
+@task(task_id="maintain", pool=MAINTENANCE_POOL, retry_exponential_backoff=2.0)
 def maintain(inspection: dict) -> dict:
     """VACUUM (ANALYZE) table by table, then the allow-listed recommendations when opted in."""
     import logging

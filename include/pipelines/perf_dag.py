@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 
 from include.pipelines.failures import record_failure
+from include.pipelines.pools import LOAD_POOL, MAINTENANCE_POOL
 from include.pipelines.publishing import group_run_id, report_asset
 from include.pipelines.run_form import config_file, perf_params
 from include.pipelines.targets import RESULTS_DB_CONN
@@ -105,7 +106,7 @@ def shard_list(plan: dict) -> list[dict]:
     return plan["shards"]
 
 
-@task(task_id="db_snapshot")
+@task(task_id="db_snapshot", retry_exponential_backoff=2.0)
 def db_snapshot() -> dict | None:
     """pg_stat_statements and table statistics before the load, so the DB stage can diff the load window."""
     from include.perfpipe.database import snapshot_statements, table_stats
@@ -118,7 +119,7 @@ def db_snapshot() -> dict | None:
     return {"statements": snapshot_statements(dsn), "table_stats": table_stats(dsn)}
 
 
-@task(task_id="load_test", execution_timeout=timedelta(hours=3))
+@task(task_id="load_test", execution_timeout=timedelta(hours=3), pool=LOAD_POOL)
 def load_test(plan: dict, shard: dict) -> dict:
     """Run this shard's share of the load from the common start time.
 
@@ -212,7 +213,7 @@ def merge_shards(shards: list[dict]) -> dict:
     return merged.to_dict()
 
 
-@task(task_id="db_stage")
+@task(task_id="db_stage", pool=MAINTENANCE_POOL, retry_exponential_backoff=2.0)
 def db_stage(before: dict | None, load: dict) -> dict | None:
     """Name the queries that dominated the load window, inspect the DB, and VACUUM (ANALYZE) it safely."""
     import logging
@@ -244,7 +245,7 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
     }
 
 
-@task(task_id="db_benchmark")
+@task(task_id="db_benchmark", pool=MAINTENANCE_POOL)
 def db_benchmark() -> dict | None:
     """Optional query-latency benchmark (class ``db``), after the load so the two do not compete."""
     from include.perfpipe.database import load_queries, run_query_benchmark

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, get_current_context, task, task_group
 
+from include.pipelines.pools import LOAD_POOL, MAINTENANCE_POOL
+
 
 def tuning_params() -> dict[str, Param]:
     return {
@@ -25,7 +27,7 @@ def tuning_params() -> dict[str, Param]:
     }
 
 
-@task(task_id="apply_indexes")
+@task(task_id="apply_indexes", pool=MAINTENANCE_POOL)
 def apply_indexes(db: dict | None) -> list[dict] | None:
     """The verified index findings, created when opted in; None when tuning is off or the DB stage did not run."""
     from include.perfpipe.database.tuning import apply_verified_indexes
@@ -45,7 +47,7 @@ def apply_indexes(db: dict | None) -> list[dict] | None:
     )
 
 
-@task(task_id="rerun_load", execution_timeout=timedelta(hours=3))
+@task(task_id="rerun_load", execution_timeout=timedelta(hours=3), pool=LOAD_POOL)
 def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
     """The same load spec again, in this one task (shards x processes event loops), between statement snapshots."""
     from include.perfpipe.database.tuning import rerun_with_statements

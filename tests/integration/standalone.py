@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from include.pipelines.pools import pools_json
 from tests.conftest import ROOT, free_port
 
 USER = "ci"
@@ -60,7 +61,9 @@ def airflow_standalone(home: Path, connections: dict[str, str], **env: str):
                 pass
             time.sleep(2)
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())[USER]
-        yield {"url": base, "user": USER, "password": password, "log": log.name, "home": home}
+        served = {"url": base, "user": USER, "password": password, "log": log.name, "home": home}
+        create_pools(served)
+        yield served
     finally:
         _stop_group(server)
         log.close()
@@ -89,6 +92,14 @@ def api(server: dict) -> httpx.Client:
         f"{server['url']}/auth/token", json={"username": server["user"], "password": server["password"]}
     ).json()["access_token"]
     return httpx.Client(base_url=f"{server['url']}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def create_pools(server: dict) -> None:
+    """The perfpipe pools (include/pipelines/pools.py), without which load and DB tasks never leave the queue."""
+    client = api(server)
+    for name, pool in json.loads(pools_json()).items():
+        done = client.post("/pools", json={"name": name, **pool})
+        assert done.status_code in (201, 409), done.text  # 409: it exists already
 
 
 def wait_for_dag(server: dict, dag_id: str) -> None:

@@ -1,0 +1,114 @@
+"""Fault matrix rows 2, 3 and 4: the target dies, answers 5xx, or hangs, while a load test runs.
+
+The target is a server process of its own on loopback (``target.py``), killed by its PID."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from include.perfpipe.loadtest import load_spec, run_load_test
+from include.perfpipe.reporting import render_report
+from tests.faults.conftest import target_process
+
+pytestmark = pytest.mark.integration
+
+
+def _run_in_thread(spec, **kwargs):
+    runs: list = []
+    thread = threading.Thread(target=lambda: runs.append(run_load_test(spec, processes=1, **kwargs)), daemon=True)
+    thread.start()
+    return thread, runs
+
+
+def _published(result, tmp_path) -> tuple[str, dict]:
+    """The report files publish renders for a run that ended with this load test (no validation)."""
+    run = {"dag_id": "faults", "run_id": "row", "profile": "smoke", "target": result.spec["target"], "version": None}
+    bundle = {"run": run, "loadtest": result.to_dict(), "validation": None, "database": None, "regression": None}
+    paths = render_report({**bundle, "failure": None}, tmp_path)
+    return paths["html"].read_text() + paths["markdown"].read_text(), json.loads(paths["json"].read_text())
+
+
+def test_target_dying_mid_test_trips_the_circuit_breaker_and_the_report_says_so(tmp_path):
+    """Row 2: the target process is SIGKILLed 2 s in; its refused connections are counted as errors, the
+    circuit breaker (50 % errors over 2 s) stops the test long before its 20 s, and the report names why."""
+    with target_process() as (proc, base):
+        spec = load_spec(
+            "smoke",
+            f"{base}/ok",
+            overrides={
+                "vus": 4,
+                "duration": "20s",
+                "timeout": "1s",
+                "circuit_breaker": {"error_rate": 0.5, "window_s": 2, "min_requests": 5},
+            },
+        )
+        thread, runs = _run_in_thread(spec)
+        time.sleep(2.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        thread.join(30)
+    (result,) = runs
+    assert time.monotonic() - killed_at < 10 and result.duration_s < 12  # stopped, not the full 20 s
+    assert result.aborted and result.abort_reason.startswith("circuit breaker: error rate")
+    total = result.stats_frame().set_index("name").loc["all"]
+    assert total["errors"] >= 5 and total["count"] > total["errors"]  # served first, then refused
+    refused = json.loads(total["status_counts"]) if isinstance(total["status_counts"], str) else total["status_counts"]
+    assert set(refused) - {"200"}, refused  # the failures are named (ConnectError ...), apart from the 200s
+    text, summary = _published(result, tmp_path)
+    assert summary["verdict"]["verdict"] == "error"
+    assert result.abort_reason in text and "circuit breaker" in summary["verdict"]["reason"]
+
+
+def test_5xx_storm_is_stopped_by_abort_on_fail_within_its_window():
+    """Row 3: every answer a 503; the error-rate rule (abort_on_fail, 2 s window, judged from 1 s) stops
+    the 20 s test within delay + window + one tick, before the slower circuit breaker would."""
+    with target_process() as (_, base):
+        spec = load_spec(
+            "smoke",
+            f"{base}/status/503",
+            overrides={
+                "vus": 2,
+                "duration": "20s",
+                "abort_rules": [
+                    {
+                        "klass": "all",
+                        "metric": "error_rate",
+                        "operator": "<",
+                        "limit": 0.01,
+                        "window_s": 2,
+                        "delay_s": 1,
+                    }
+                ],
+                "circuit_breaker": {"error_rate": 0.5, "window_s": 10, "min_requests": 5},
+            },
+        )
+        result = run_load_test(spec, processes=1)
+    assert result.aborted and result.abort_reason.startswith("abort_on_fail: error_rate of class all"), (
+        result.abort_reason
+    )
+    assert result.duration_s <= 1 + 2 + 1.5, result.duration_s
+    total = result.stats_frame().set_index("name").loc["all"]
+    assert total["errors"] == total["count"] > 0
+
+
+def test_hanging_target_times_requests_out_apart_from_errors_and_the_run_ends_on_time():
+    """Row 4: a target that accepts and never answers (/sleep/600000): each request ends at the 1 s
+    per-request timeout as ``ReadTimeout`` in status_counts (not a 5xx, not a connection error), and the
+    3 s run ends within duration + timeout + drain, its workers gone."""
+    import psutil
+
+    with target_process() as (_, base):
+        spec = load_spec("smoke", f"{base}/sleep/600000", overrides={"vus": 3, "duration": "3s", "timeout": "1s"})
+        started = time.monotonic()
+        result = run_load_test(spec, processes=2)
+        took = time.monotonic() - started
+    assert took < 3 + 1 + 10, took  # startup + duration + per-request timeout + drain bound
+    total = result.stats_frame().set_index("name").loc["all"]
+    counts = json.loads(total["status_counts"]) if isinstance(total["status_counts"], str) else total["status_counts"]
+    assert counts.get("ReadTimeout", 0) >= 3, counts
+    assert set(counts) <= {"ReadTimeout"}, counts  # timeouts counted as such, nothing else
+    assert not [p for p in psutil.Process().children(recursive=True) if "loadtest.worker" in " ".join(p.cmdline())]
