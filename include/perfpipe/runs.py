@@ -26,6 +26,7 @@ def run_dir(dag_id: str, run_id: str) -> Path:
 def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | None, out_dir: Path) -> dict:
     """Validate a merged load result (and an optional DB benchmark) with the GX threshold suites."""
     from include.perfpipe.validation import load_thresholds, validate
+    from include.perfpipe.validation.metric_thresholds import metrics_of
 
     thresholds = load_thresholds(overrides=overrides, profile=run["profile"], target=run["target"])
     recorder = MetricsRecorder.from_dict(load["metrics"])
@@ -54,5 +55,6 @@ def judge_run(run: dict, load: dict, benchmark: dict | None, overrides: dict | N
         aborted=load["aborted"],
         abort_reason=load["abort_reason"],
         db_stats=db_stats,
+        custom_metrics=metrics_of(load),
     )
     return result.to_dict()

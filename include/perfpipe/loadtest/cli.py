@@ -108,6 +108,7 @@ def run_cli(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         from include.perfpipe.validation import load_thresholds, validate
+        from include.perfpipe.validation.metric_thresholds import metric_rules
 
         thresholds = load_thresholds(args.thresholds, profile=args.profile, target=args.target)
     except (ValueError, ImportError) as exc:  # no verdict possible without thresholds
@@ -162,6 +163,7 @@ def run_cli(args: argparse.Namespace) -> int:
         recorder=result.metrics,
         aborted=result.aborted,
         abort_reason=result.abort_reason,
+        custom_metrics=(result.metrics_frame(), metric_rules(result.spec)),
     )
     path = result.write(out, validation.to_dict())
     total = result.summary()["totals"]

@@ -53,6 +53,18 @@ def render_markdown(summary: dict) -> str:
         )
     if len(failed) > MAX_FAILED_LISTED:
         lines.append(f"- … and {len(failed) - MAX_FAILED_LISTED} more in the report")
+    journey = summary.get("journey")
+    if journey:
+        failing = [c for c in journey["checks"] if c["failed"]]
+        lines += [
+            "",
+            f"Journey: {_num(journey['iterations'], 0)} iterations, {len(journey['checks'])} checks"
+            + (
+                f", lowest pass rate {md_text(failing[0]['check'])} {_num(failing[0]['pass_rate'] * 100, 2)} %."
+                if failing
+                else ", all passed."
+            ),
+        ]
     if summary.get("database"):
         counts = summary["database"]["counts"]
         lines += [

@@ -12,6 +12,7 @@ from typing import Any
 
 from include.perfpipe.database.tuning import tuning_view
 from include.perfpipe.metrics import MetricsRecorder
+from include.perfpipe.reporting.journey_view import journey_view
 from include.perfpipe.validation.verdict import run_verdict
 
 SCHEMA_VERSION = 1
@@ -272,6 +273,7 @@ def build_summary(bundle: dict) -> dict:
         "total": loadtest["total"] if loadtest else None,
         "classes": loadtest["classes"] if loadtest else [],
         "endpoints": loadtest["endpoints"] if loadtest else [],
+        "journey": journey_view(load, checks),
         "thresholds": checks,
         "thresholds_failed": sum(1 for c in checks if not c["success"]),
         "validation": None

@@ -32,6 +32,7 @@ def register(subparsers) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     from include.perfpipe.validation import load_thresholds, validate
+    from include.perfpipe.validation.metric_thresholds import metrics_of
 
     try:
         data = _read_result(args.result)
@@ -60,6 +61,7 @@ def run_cli(args: argparse.Namespace) -> int:
             abort_reason=data.get("abort_reason"),
             error=args.error,
             db_stats=db_stats,
+            custom_metrics=metrics_of(data),
         )
     except (ValueError, OSError, KeyError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

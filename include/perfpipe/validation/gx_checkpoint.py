@@ -7,6 +7,8 @@ row condition on ``window``, ``klass`` and ``scope``:
   ``ExpectColumnMinToBeBetween`` for lower ones;
 - several rows per class (per-endpoint/per-query limits, rolling windows, seconds):
   ``ExpectColumnValuesToBeBetween``, whose Data Docs list the offending rows by ``name`` and ``start_s``.
+Custom-metric thresholds (suite ``metrics``) check a second asset, the run's ``metrics_frame``, in a
+second Checkpoint of the same context, one row per metric selected by ``name``.
 Success and observed values come from GX's own results. ``great_expectations`` is imported here,
 inside functions only (it takes seconds to import).
 """
@@ -26,6 +28,7 @@ from include.perfpipe.validation.thresholds import SECOND, WHOLE, Threshold, Thr
 
 RESULT_COLUMNS = ["suite", "window", "metric", "klass", "operator", "threshold", "observed", "success"]
 DATASOURCE, ASSET, BATCH, CHECKPOINT = "perfpipe", "windows", "run", "perfpipe"
+METRIC_ASSET, METRIC_SCOPE = "custom_metrics", "metric"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Check:
     scopes: tuple[str, ...]
 
     @property
+    def on_metrics(self) -> bool:
+        """A custom metric's threshold: checked on the metrics frame, its row chosen by name."""
+        return self.scopes == (METRIC_SCOPE,)
+
+    @property
     def upper(self) -> bool:
         return self.rule.operator in ("<", "<=")
 
@@ -44,6 +52,18 @@ class Check:
     def every_row(self) -> bool:
         """Several rows per class (queries, seconds, rolling windows): check each, so GX lists the offenders."""
         return "endpoint" in self.scopes or self.window == SECOND or self.window.startswith("rolling_")
+
+
+def plan_metric_checks(metrics: pd.DataFrame, rules: list[Threshold]) -> tuple[list[Check], list[str]]:
+    """The custom-metric checks that have data in the ``metrics_frame``, and a note for each that has none."""
+    checks, notes = [], []
+    by_name = metrics.set_index("name") if len(metrics) else metrics
+    for rule in rules:
+        if rule.klass in by_name.index and pd.notna(by_name.loc[rule.klass, rule.metric]):
+            checks.append(Check(rule, WHOLE, (METRIC_SCOPE,)))
+        else:
+            notes.append(f"not checked: {rule.suite} {rule.klass} {rule.metric} (no samples)")
+    return checks, notes
 
 
 def plan_checks(frame: pd.DataFrame, thresholds: Thresholds) -> tuple[list[Check], list[str]]:
@@ -69,9 +89,10 @@ def plan_checks(frame: pd.DataFrame, thresholds: Thresholds) -> tuple[list[Check
 
 
 def run_checkpoint(
-    frame: pd.DataFrame, checks: list[Check], run_dir: Path
+    frame: pd.DataFrame, checks: list[Check], run_dir: Path, metrics: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, str | None, list[str]]:
-    """Validate ``frame`` against ``checks`` in a fresh GX file context.
+    """Validate ``frame`` (and ``metrics``, for the custom-metric checks) against ``checks`` in a fresh
+    GX file context.
 
     Returns the results, the Data Docs index path relative to ``run_dir`` (it travels with the run folder to
     shared storage), and the checks GX could not evaluate (with why).
@@ -83,33 +104,40 @@ def run_checkpoint(
     shutil.rmtree(run_dir / "gx", ignore_errors=True)  # a re-validation replaces the previous one
     context = gx.get_context(mode="file", project_root_dir=str(run_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = (
-        context.data_sources.add_pandas(DATASOURCE)
-        .add_dataframe_asset(ASSET)
-        .add_batch_definition_whole_dataframe(BATCH)
-    )
-
-    suites: dict[str, object] = {}
-    for check in checks:
-        name = f"{check.rule.suite}.{check.window}"
-        if name not in suites:
-            suites[name] = context.suites.add(gx.ExpectationSuite(name=name))
-        suites[name].add_expectation(_expectation(gx, check))
-    definitions = [
-        context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        for name, suite in suites.items()
-    ]
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name=CHECKPOINT,
-            validation_definitions=definitions,
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["name", "start_s"]},
+    source = context.data_sources.add_pandas(DATASOURCE)
+    results, rows = [], []
+    for asset, data, part in (
+        (ASSET, frame, [c for c in checks if not c.on_metrics]),
+        (METRIC_ASSET, metrics, [c for c in checks if c.on_metrics]),
+    ):
+        if not part:
+            continue
+        batch = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe(BATCH)
+        suites: dict[str, object] = {}
+        for check in part:
+            name = f"{check.rule.suite}.{check.window}"
+            if name not in suites:
+                suites[name] = context.suites.add(gx.ExpectationSuite(name=name))
+            suites[name].add_expectation(_expectation(gx, check))
+        definitions = [
+            context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+            for name, suite in suites.items()
+        ]
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=CHECKPOINT if asset == ASSET else f"{CHECKPOINT}_{asset}",
+                validation_definitions=definitions,
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": ["name", "start_s"] if asset == ASSET else ["name"],
+                },
+            )
         )
-    )
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
-    results = [r for run in outcome.run_results.values() for r in run.results]
-    rows = [_result_row(frame, r) for r in results]
+        outcome = checkpoint.run(batch_parameters={"dataframe": data})
+        found = [r for run in outcome.run_results.values() for r in run.results]
+        results += found
+        rows += [_result_row(data, r) for r in found]
     failures = [f"{r.expectation_config.meta['notes']}: {_exception(r)}" for r in results if _exception(r)]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS), _docs_index(context, run_dir), failures
 
@@ -121,6 +149,8 @@ def _expectation(gx, check: Check):
     condition = (
         (Column("window") == check.window) & (Column("klass") == rule.klass) & Column("scope").is_in(list(check.scopes))
     )
+    if check.on_metrics:
+        condition = Column("name") == rule.klass
     bound = (
         {"max_value": rule.limit, "strict_max": rule.operator == "<"}
         if check.upper

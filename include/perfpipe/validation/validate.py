@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from include.perfpipe.metrics import MetricsRecorder
-from include.perfpipe.validation.gx_checkpoint import plan_checks, run_checkpoint
+from include.perfpipe.validation.gx_checkpoint import plan_checks, plan_metric_checks, run_checkpoint
 from include.perfpipe.validation.result import ValidationResult
-from include.perfpipe.validation.thresholds import STEADY, Thresholds
+from include.perfpipe.validation.thresholds import STEADY, Threshold, Thresholds
 from include.perfpipe.validation.verdict import Verdict
 from include.perfpipe.validation.windows import WINDOW_COLUMNS, check_stages, window_frame
 
@@ -40,8 +40,10 @@ def validate(
     abort_reason: str | None = None,
     error: str | None = None,
     db_stats: pd.DataFrame | None = None,
+    custom_metrics: tuple[pd.DataFrame, list[Threshold]] | None = None,
 ) -> ValidationResult:
-    """Validate one run; see the module docstring for the verdict rules."""
+    """Validate one run; see the module docstring for the verdict rules. ``custom_metrics``: the run's
+    ``metrics_frame`` and the thresholds its scenario sets on them (``metric_thresholds.metrics_of``)."""
     if isinstance(thresholds, dict):
         thresholds = Thresholds.from_dict(thresholds)
     if not isinstance(thresholds, Thresholds):
@@ -60,11 +62,16 @@ def validate(
     if recorder is None and any(w == STEADY or w.startswith("rolling_") for w in windows):
         notes.append("steady and rolling windows not checked: no recorder (its per-second histograms) was given")
     checks, missing = plan_checks(frame, thresholds)
+    metrics = None
+    if custom_metrics is not None:
+        metrics, rules = custom_metrics
+        metric_checks, missing_metrics = plan_metric_checks(metrics, rules)
+        checks, missing = checks + metric_checks, missing + missing_metrics
     notes += missing
     result = ValidationResult(Verdict.PASS, "")
     gx_errors: list[str] = []
     if checks:
-        result.results, result.data_docs, gx_errors = run_checkpoint(frame, checks, run_dir)
+        result.results, result.data_docs, gx_errors = run_checkpoint(frame, checks, run_dir, metrics)
 
     failed = error or _unreachable(stats)
     if failed:

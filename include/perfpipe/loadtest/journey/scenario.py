@@ -51,8 +51,8 @@ def feeder_columns(rows: dict[str, list[dict]]) -> dict[str, set[str]]:
 
 
 def is_plain(scenario: ScenarioFile) -> bool:
-    """A flat list of fixed requests: nothing templated, extracted or checked declaratively."""
-    if scenario.endpoints is None or scenario.feeders:
+    """A flat list of fixed requests: nothing templated, extracted, checked declaratively or measured."""
+    if scenario.endpoints is None or scenario.feeders or scenario.metrics:
         return False
     for endpoint in scenario.endpoints:
         texts = [endpoint.path or endpoint.url, endpoint.body or "", *endpoint.headers.values()]
