@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$"  # also the DAG form's Param pattern
+_DURATION = re.compile(DURATION_PATTERN)
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
@@ -19,10 +20,15 @@ def parse_duration(value, field_name: str = "duration", *, positive: bool = Fals
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
-        match = _DURATION.match(str(value))
-        if not match:
+        seconds = duration_seconds(str(value))
+        if seconds is None:
             raise ValueError(expected)
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     if seconds < 0 or (positive and seconds == 0):
         raise ValueError(f"{field_name}: a duration must be {'above' if positive else 'at least'} 0, got {value!r}")
     return seconds
+
+
+def duration_seconds(text: str) -> float | None:
+    """Seconds of a duration string (a bare number is seconds), None when ``text`` is not one."""
+    match = _DURATION.match(text)
+    return None if match is None else float(match.group(1)) * _UNIT_S[match.group(2)]

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 from include.perfpipe.metrics import MetricsRecorder
-
-REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"
+from include.perfpipe.vocabulary import REPORTS_DIR_ENV
 
 
 def run_folder_name(run_id: str) -> str:

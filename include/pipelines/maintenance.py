@@ -6,9 +6,9 @@ from datetime import datetime
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
+from include.perfpipe.vocabulary import TARGET_DB_CONN
 from include.pipelines.perf_dag import DEFAULT_ARGS
 from include.pipelines.pools import MAINTENANCE_POOL
-from include.pipelines.targets import TARGET_DB_CONN
 
 
 def maintenance_params() -> dict[str, Param]:

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 
+from include.perfpipe.vocabulary import RESULTS_DB_CONN
 from include.pipelines.failures import record_failure
 from include.pipelines.pools import LOAD_POOL, MAINTENANCE_POOL
 from include.pipelines.publishing import group_run_id, report_asset
 from include.pipelines.run_form import config_file, perf_params
-from include.pipelines.targets import RESULTS_DB_CONN
 from include.pipelines.tuning import tune
 
 DEFAULT_ARGS = {

@@ -130,7 +130,7 @@ def shared_reports_problem() -> str | None:
 
     from airflow.configuration import conf
 
-    from include.pipelines.publishing import REPORTS_URL_ENV
+    from include.perfpipe.vocabulary import REPORTS_URL_ENV
 
     executor = conf.get("core", "executor")
     if os.environ.get(REPORTS_URL_ENV) or not any(k in executor.lower() for k in ("celery", "kubernetes", "edge")):

@@ -18,11 +18,10 @@ from pathlib import Path
 from airflow.sdk import Asset
 
 from include.perfpipe.regression.analysis import HISTORY_RUNS
-from include.pipelines.targets import RESULTS_DB_CONN
+from include.perfpipe.vocabulary import REPORTS_DIR_ENV, REPORTS_URL_ENV, RESULTS_DB_CONN
 
 log = logging.getLogger(__name__)
 
-REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"
 SLACK_CONN = "perf_notify_slack"  # a Slack incoming-webhook connection (apache-airflow-providers-slack)
 SMTP_CONN = "perf_notify_smtp"  # an SMTP connection; extra {"to": "a@x, b@y"} lists the recipients
 
@@ -33,8 +32,6 @@ report_asset = Asset(uri="perfpipe://reports", name="perfpipe_reports", group="p
 
 def reports_base() -> str:
     """``$PERFPIPE_REPORTS_URL`` (``s3://``, ``gs://``, ``file://``), else the local reports folder."""
-    from include.perfpipe.runs import REPORTS_DIR_ENV
-
     return os.environ.get(REPORTS_URL_ENV) or Path(os.environ.get(REPORTS_DIR_ENV, "reports")).resolve().as_uri()
 
 

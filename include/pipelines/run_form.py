@@ -11,13 +11,13 @@ from pathlib import Path
 
 from airflow.sdk import Param
 
-from include.pipelines.targets import TARGET_DB_CONN, TARGET_HTTP_CONN
+from include.perfpipe.durations import DURATION_PATTERN
+from include.perfpipe.vocabulary import TARGET_DB_CONN, TARGET_HTTP_CONN
 from include.pipelines.tuning import tuning_params
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
 DEFAULT_DB_QUERIES = "db_queries.yaml"
-DURATION_PATTERN = r"^\d+(ms|s|m|h)$"
 
 
 def config_file(value: str | None) -> str | None:
@@ -82,7 +82,7 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             type=["null", "string"],
             pattern=DURATION_PATTERN,
             title="Duration",
-            description="Run length as a number and a unit (ms, s, m or h), e.g. 20s, 5m or 1h: the "
+            description="Run length as a number and a unit (ms, s, m or h; none: seconds), e.g. 20s, 1.5m or 1h: the "
             "profile's stages are scaled to it (with Virtual users or Arrival rate set, that "
             f"level is held for it). Empty: the profile's own length. At most "
             f"{limits['max_duration']}.",
@@ -138,7 +138,7 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
         "start_delay": Param(
             "20s",
             type="string",
-            pattern=r"^\d+(ms|s|m)$",
+            pattern=DURATION_PATTERN,
             title="Shard start delay",
             description="With several shards, all start together this long after preflight, "
             "e.g. 20s; raise it when workers are slow to pick tasks up.",

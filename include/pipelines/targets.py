@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from include.perfpipe.vocabulary import ALLOWLIST_VARIABLE, libpq_dsn
 
-TARGET_HTTP_CONN = "perf_target_http"
-TARGET_DB_CONN = "perf_target_db"
-RESULTS_DB_CONN = "perf_results_db"
-ALLOWLIST_VARIABLE = "perfpipe_target_allowlist"
 DB_APPLY_ALLOWLIST_VARIABLE = "perfpipe_db_apply_allowlist"
-DEFAULT_ALLOWLIST = "127.0.0.1,localhost"
 
 
 def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
@@ -49,11 +44,9 @@ def postgres_dsn(conn_id: str) -> str:
 
     The hook answers with an SQLAlchemy URL (``postgresql+psycopg://``); libpq wants ``postgresql://``.
     """
-    import re
-
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    return re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", PostgresHook(postgres_conn_id=conn_id).get_uri())
+    return libpq_dsn(PostgresHook(postgres_conn_id=conn_id).get_uri())
 
 
 def _csv_variable(name: str, default: str) -> list[str]:
@@ -63,8 +56,12 @@ def _csv_variable(name: str, default: str) -> list[str]:
 
 
 def target_allowlist() -> list[str]:
-    """Hosts a load test may target: the Airflow Variable, else $PERFPIPE_TARGET_ALLOWLIST, else loopback."""
-    return _csv_variable(ALLOWLIST_VARIABLE, os.environ.get("PERFPIPE_TARGET_ALLOWLIST", DEFAULT_ALLOWLIST))
+    """Hosts a load test may target: the Airflow Variable first, in ``loadtest.target.resolve_allowlist``'s chain."""
+    from airflow.sdk import Variable
+
+    from include.perfpipe.loadtest.target import resolve_allowlist
+
+    return resolve_allowlist(variable=Variable.get(ALLOWLIST_VARIABLE, default=None))
 
 
 def db_apply_allowlist() -> list[str]:

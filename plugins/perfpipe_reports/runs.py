@@ -9,12 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-log = logging.getLogger(__name__)
+from include.perfpipe.vocabulary import REPORTS_DIR_ENV, REPORTS_URL_ENV, RESULTS_DB_CONN, RESULTS_DB_ENV
 
-RESULTS_DB_CONN = "perf_results_db"
-RESULTS_DSN_ENV = "PERFPIPE_DB_URL"
-REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"
-REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"
+log = logging.getLogger(__name__)
 
 
 def reports_dir() -> Path:
@@ -34,7 +31,7 @@ def results_dsn() -> str | None:
         conn = Connection.get_connection_from_secrets(RESULTS_DB_CONN)
         return conn.get_uri()
     except Exception:
-        return os.environ.get(RESULTS_DSN_ENV)
+        return os.environ.get(RESULTS_DB_ENV)
 
 
 def local_report(report_url: str | None, base: Path) -> str | None:

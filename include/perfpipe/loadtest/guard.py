@@ -7,6 +7,7 @@ per-second HDR histograms (exact, never averaged percentiles).
 from __future__ import annotations
 
 from include.perfpipe.metrics import ALL, MetricsRecorder, _decode, new_histogram
+from include.perfpipe.vocabulary import holds
 
 _PERCENTILE = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
 _LATENCY = {*_PERCENTILE, "mean_ms", "max_ms"}
@@ -55,9 +56,6 @@ def _figures(hist, requests: int, errors: int, metric: str | None) -> dict:
     return stats
 
 
-_HOLDS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-
-
 def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker: dict | None) -> str | None:
     """Why the test must stop now (``second`` = the first second not yet complete), or None.
 
@@ -81,7 +79,7 @@ def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker:
         if (
             observed is not None
             and (stats["requests"] or rule["metric"] in ("rps", "peak_vus"))
-            and not _HOLDS[rule["operator"]](observed, rule["limit"])
+            and not holds(rule["operator"], observed, rule["limit"])
         ):
             return (
                 f"abort_on_fail: {rule['metric']} of class {rule['klass']} was {observed:.4g} over "

@@ -7,7 +7,6 @@ a plain, JSON-able description that every shard and process rebuilds its work fr
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from include.perfpipe.loadtest.journey.scenario import (
     step_urls,
     to_dict,
 )
-from include.perfpipe.loadtest.target import ALLOWLIST_ENV, check_target, parse_allowlist
+from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist
+from include.perfpipe.vocabulary import OPERATORS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
@@ -41,7 +41,6 @@ ABORT_METRICS = (
     "rps",
     "peak_vus",
 )
-OPERATORS = ("<", "<=", ">", ">=")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
 MAX_TIMEOUT_S = 600.0
 
@@ -329,9 +328,10 @@ def load_spec(
 
         path = httpx.URL(target).raw_path.decode("ascii")
         endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api")]
-    if allowlist is None:  # the environment wins over the profiles file, which wins over the default
-        allowlist = os.environ.get(ALLOWLIST_ENV) or config.get("target_allowlist")
-    allowed = parse_allowlist(allowlist)
+    if allowlist is None:
+        allowed = resolve_allowlist(profiles=config.get("target_allowlist"))
+    else:
+        allowed = parse_allowlist(allowlist)
     think = (
         _think_time(overrides["think_time"])
         if "think_time" in overrides

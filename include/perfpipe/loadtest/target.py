@@ -6,8 +6,9 @@ import os
 import socket
 from urllib.parse import urlsplit
 
+from include.perfpipe.vocabulary import ALLOWLIST_ENV, ALLOWLIST_VARIABLE
+
 DEFAULT_ALLOWLIST = "127.0.0.1,localhost"
-ALLOWLIST_ENV = "PERFPIPE_TARGET_ALLOWLIST"
 
 
 class TargetNotAllowed(ValueError):
@@ -18,10 +19,16 @@ class TargetUnreachable(ConnectionError):
     """Nothing accepts TCP connections at the target."""
 
 
+def resolve_allowlist(variable: str | list[str] | None = None, profiles: str | list[str] | None = None) -> list[str]:
+    """Hosts a load test may hit, from the first source that names any: the DAG's Airflow Variable
+    (``variable``), ``$PERFPIPE_TARGET_ALLOWLIST``, the profiles file's ``target_allowlist``, loopback."""
+    return parse_allowlist(variable or os.environ.get(ALLOWLIST_ENV) or profiles or DEFAULT_ALLOWLIST)
+
+
 def parse_allowlist(allowlist: str | list[str] | None = None) -> list[str]:
-    """Hosts from a list, a comma-separated string, or (when None) ``$PERFPIPE_TARGET_ALLOWLIST``."""
+    """Hosts from a list, a comma-separated string, or (when None) ``resolve_allowlist()``."""
     if allowlist is None:
-        allowlist = os.environ.get(ALLOWLIST_ENV) or DEFAULT_ALLOWLIST
+        return resolve_allowlist()
     if isinstance(allowlist, str):
         allowlist = allowlist.split(",")
     return [host.strip().lower() for host in allowlist if host and host.strip()]
@@ -46,7 +53,7 @@ def check_target(url: str, allowlist: str | list[str] | None = None) -> str:
     if host not in allowed and f"{host}:{port}" not in allowed:
         raise TargetNotAllowed(
             f"target: host {host!r} of {url!r} is not in the allowlist {allowed}; "
-            f"add it to ${ALLOWLIST_ENV} (comma-separated) or the DAG's allowlist Variable"
+            f"add it to ${ALLOWLIST_ENV} (comma-separated) or the Airflow Variable {ALLOWLIST_VARIABLE}"
         )
     return host
 

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from include.perfpipe.regression.analysis import HISTORY_RUNS
+from include.perfpipe.vocabulary import RESULTS_DB_ENV
 
 REGRESSED_EXIT = 1
 BAD_INPUT_EXIT = 3
-RESULTS_DB_ENV = "PERFPIPE_DB_URL"
 
 
 def register(subparsers) -> None:

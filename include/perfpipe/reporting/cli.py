@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-RESULTS_DB_ENV = "PERFPIPE_DB_URL"
+from include.perfpipe.vocabulary import RESULTS_DB_ENV
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

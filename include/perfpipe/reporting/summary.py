@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 from typing import Any
 
 from include.perfpipe.database.tuning import tuning_view
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.reporting.journey_view import journey_view
 from include.perfpipe.validation.verdict import run_verdict
+from include.perfpipe.vocabulary import OPERATORS, holds
 
 SCHEMA_VERSION = 1
 SEVERITIES = ("critical", "warning", "info")
 CELL_METRICS = ("rps", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
 HEADLINE = ("requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms")
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def _plain(value: Any) -> Any:
@@ -81,12 +80,12 @@ def _cells(row: dict, checks: list[dict]) -> dict:
                         c["metric"] == metric
                         and c.get("klass") == row["klass"]
                         and not c.get("endpoint")
-                        and c.get("operator") in _OPS
+                        and c.get("operator") in OPERATORS
                         and c.get("threshold") is not None
                         and row.get(metric) is not None
                         and c.get("window") in (None, "whole")
                     ):
-                        ok = _OPS[c["operator"]](row[metric], c["threshold"])
+                        ok = holds(c["operator"], row[metric], c["threshold"])
                         applied.append({**c, "observed": row[metric], "success": ok, "advisory": True})
         else:
             applied = [

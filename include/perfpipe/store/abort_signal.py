@@ -15,7 +15,7 @@ import threading
 import psycopg
 
 from include.perfpipe.store.migrations import apply_migrations
-from include.perfpipe.store.results_store import libpq_dsn
+from include.perfpipe.vocabulary import libpq_dsn
 
 log = logging.getLogger("perfpipe.store")
 POLL_INTERVAL_S = 1.0

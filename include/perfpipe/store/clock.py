@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from include.perfpipe.store.results_store import libpq_dsn
+from include.perfpipe.vocabulary import libpq_dsn
 
 CLOCK_SKEW_WARN_MS = 100.0
 SAMPLES = 5

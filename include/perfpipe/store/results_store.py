@@ -8,7 +8,6 @@ never doubles its results. Each call opens and closes its own connection.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 from include.perfpipe.store.migrations import apply_migrations
 from include.perfpipe.store.rows import DATA_TABLES, stage_rows
 from include.perfpipe.validation.verdict import parse_verdict
+from include.perfpipe.vocabulary import libpq_dsn
 
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
 _JSON_COLUMNS = {"status_counts", "evidence"}
@@ -157,11 +157,6 @@ def _adapt(column: str, value: Any) -> Any:
     if column in _JSON_COLUMNS and value is not None:
         return Jsonb(json.loads(value) if isinstance(value, str) and column == "status_counts" else value)
     return value
-
-
-def libpq_dsn(dsn: str) -> str:
-    """A libpq DSN; SQLAlchemy-style URLs (``postgresql+psycopg://``, as hooks return them) lose the driver."""
-    return re.sub(r"^postgres(?:ql)?\+[a-z0-9_]+://", "postgresql://", dsn)
 
 
 class ResultsStore:

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from include.perfpipe.validation.thresholds import SECOND, WHOLE, Threshold, Thresholds
+from include.perfpipe.vocabulary import UPPER_BOUNDS
 
 RESULT_COLUMNS = ["suite", "window", "metric", "klass", "operator", "threshold", "observed", "success"]
 DATASOURCE, ASSET, BATCH, CHECKPOINT = "perfpipe", "windows", "run", "perfpipe"
@@ -46,7 +47,7 @@ class Check:
 
     @property
     def upper(self) -> bool:
-        return self.rule.operator in ("<", "<=")
+        return self.rule.operator in UPPER_BOUNDS
 
     @property
     def every_row(self) -> bool:
@@ -177,7 +178,7 @@ def _expectation(gx, check: Check):
 
 def _result_row(frame: pd.DataFrame, result) -> dict:
     meta = result.expectation_config.meta["perfpipe"]
-    upper = meta["operator"] in ("<", "<=")
+    upper = meta["operator"] in UPPER_BOUNDS
     observed = result.result.get("observed_value")
     if observed is None:  # ExpectColumnValuesToBeBetween reports the offending values, not one figure
         offending = result.result.get("unexpected_list") or []

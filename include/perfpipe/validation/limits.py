@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+from include.perfpipe.durations import duration_seconds
+from include.perfpipe.vocabulary import OPERATOR_RE
+
 LATENCY, RATIO, RATE, COUNT, NUMBER = "latency", "ratio", "rate", "count", "number"
 
 # metric -> (kind, default operator when the limit omits one)
@@ -33,10 +36,7 @@ UNITS: dict[str, dict[str, float]] = {
     COUNT: {"": 1.0, "vus": 1.0, "users": 1.0, "connections": 1.0},
     NUMBER: {"": 1.0},  # a custom metric's own unit
 }
-OPERATORS = ("<", "<=", ">", ">=")
-_LIMIT = re.compile(r"^\s*(<=|>=|<|>)?\s*(\d+(?:\.\d*)?|\.\d+)\s*(\S*)\s*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*$")
-_DURATION_FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_LIMIT = re.compile(rf"^\s*({OPERATOR_RE})?\s*(\d+(?:\.\d*)?|\.\d+)\s*(\S*)\s*$")
 
 
 def parse_limit(metric: str, value: object) -> tuple[str, float]:
@@ -72,10 +72,9 @@ def parse_duration_s(value: object, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("a duration is a number of seconds or a string like '30s' or '1m'")
     if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
+        seconds = duration_seconds(value)
+        if seconds is None:
             raise ValueError("cannot read this duration; write e.g. '30s' or '1m'")
-        seconds = float(match.group(1)) * _DURATION_FACTORS[match.group(2)]
     else:
         seconds = float(value)
     if seconds < minimum or seconds != int(seconds):

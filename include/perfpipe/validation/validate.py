@@ -23,6 +23,7 @@ from include.perfpipe.validation.result import ValidationResult
 from include.perfpipe.validation.thresholds import STEADY, Threshold, Thresholds
 from include.perfpipe.validation.verdict import Verdict
 from include.perfpipe.validation.windows import WINDOW_COLUMNS, check_stages, window_frame
+from include.perfpipe.vocabulary import LOWER_BOUNDS
 
 _SHOWN_BREACHES = 3
 
@@ -134,7 +135,7 @@ def _health(health: dict, timeseries: pd.DataFrame) -> tuple[bool, int, list[str
 
 def _is_capacity(checks: pd.DataFrame) -> pd.Series:
     """Which checks ask for at least some throughput (``rps >`` or ``>=``)."""
-    return (checks["metric"] == "rps") & checks["operator"].isin([">", ">="])
+    return (checks["metric"] == "rps") & checks["operator"].isin(LOWER_BOUNDS)
 
 
 def _unreachable(stats: pd.DataFrame) -> str | None:

@@ -1,8 +1,9 @@
 import pytest
 
 from include.perfpipe.store.migrations import MIGRATIONS_DIR, load_migrations
-from include.perfpipe.store.results_store import _key, libpq_dsn
+from include.perfpipe.store.results_store import _key
 from include.perfpipe.store.rows import stage_rows
+from include.perfpipe.vocabulary import libpq_dsn
 from tests.unit.reporting import synthetic
 
 
