@@ -5,7 +5,8 @@ Mann-Whitney U test in its normal approximation, its variance inflated for the s
 neighbouring seconds (ARMA(1,1), from the lag-1 and lag-2 autocorrelations), Holm-adjusted across the
 comparison; their values are the median per-second percentile, the mean req/s and the pooled error rate.
 The per-second frame has no endpoint breakdown, so endpoint rows come from the whole-run stats frame and
-carry no test (``p_value`` NaN, never significant). Method and measured error rates: docs/regression.md.
+carry no test (``p_value`` NaN, never significant); so do the custom metrics' whole-run stats (scope
+``metric``). Method and measured error rates: docs/regression.md.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from include.perfpipe.custom_metrics import METRIC_COLUMNS, STATS
 from include.perfpipe.metrics import ALL
 from include.perfpipe.regression.frames import run_frames, steady_seconds
 
 METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
+METRIC_SCOPE = "metric"  # rows of the run's custom metrics
 HIGHER_IS_BETTER = frozenset({"rps"})
 COMPARISON_COLUMNS = [
     "scope",
@@ -87,7 +90,21 @@ def compare_runs(
             b = _cell(base_endpoints, name, metric)
             c = _cell(cur_endpoints, name, metric)
             rows.append(_row("endpoint", name, klass, metric, b, c, math.nan, "none", 0, 0))
+    rows += _metric_rows(base["metrics"], cur["metrics"])
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _metric_rows(base: pd.DataFrame, cur: pd.DataFrame) -> list[dict]:
+    """Custom metrics as whole-run values (scope ``metric``, class = kind, metric = stat), untested like endpoints."""
+    stats = [c for c in METRIC_COLUMNS if c not in ("name", "kind", "unit")]
+    base, cur = (f.set_index("name").astype({c: float for c in stats}) for f in (base, cur))
+    rows = []
+    for name in sorted(set(base.index) | set(cur.index)):
+        kind = (cur if name in cur.index else base).loc[name, "kind"]
+        for stat in STATS[kind]:
+            b, c = _cell(base, name, stat), _cell(cur, name, stat)
+            rows.append(_row(METRIC_SCOPE, name, kind, stat, b, c, math.nan, "none", 0, 0))
+    return rows
 
 
 def _windows_by_class(seconds: pd.DataFrame) -> dict[str, dict[str, Windows]]:

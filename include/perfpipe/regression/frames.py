@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from include.perfpipe.custom_metrics import METRIC_COLUMNS, CustomMetrics
 from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS, MetricsRecorder
 
 
 def run_frames(run: dict, label: str = "run") -> dict:
-    """``{"stats", "timeseries", "stages"}`` from that shape or from a ``LoadResult``-shaped dict.
+    """``{"stats", "timeseries", "stages", "metrics"}`` from that shape (``metrics`` optional) or from a
+    ``LoadResult``-shaped dict.
 
     A ``LoadResult`` dict (``metrics``, ``duration_s``, ``stages``) is turned into frames through
     ``MetricsRecorder``; ``label`` names the run in error messages.
@@ -31,7 +33,25 @@ def run_frames(run: dict, label: str = "run") -> dict:
         raise ValueError(f"{label} needs 'stats' and 'timeseries' frames or a 'metrics' dict, got keys {sorted(run)}")
     _require_columns(stats, STATS_COLUMNS[:-1], f"{label}.stats")
     _require_columns(timeseries, TIMESERIES_COLUMNS, f"{label}.timeseries")
-    return {"stats": stats, "timeseries": timeseries, "stages": _checked_stages(stages, label)}
+    return {
+        "stats": stats,
+        "timeseries": timeseries,
+        "stages": _checked_stages(stages, label),
+        "metrics": _metrics(run, label),
+    }
+
+
+def _metrics(run: dict, label: str) -> pd.DataFrame:
+    """The run's ``metrics_frame``: given as ``metrics`` beside the frames, or from a LoadResult's journey."""
+    if "stats" in run and "metrics" in run:
+        metrics = pd.DataFrame(run["metrics"])
+        _require_columns(metrics, METRIC_COLUMNS, f"{label}.metrics")
+        return metrics
+    journey = run.get("journey") or {}
+    try:
+        return CustomMetrics.from_dict(journey.get("metrics")).frame(float(run.get("duration_s") or 0.0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{label}.journey.metrics is not a CustomMetrics dict: {exc!r}") from None
 
 
 def steady_seconds(timeseries: pd.DataFrame, stages: list[dict], label: str = "run") -> pd.DataFrame:

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from include.perfpipe.custom_metrics import METRIC_COLUMNS
 from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 from include.perfpipe.store.migrations import apply_migrations
 from include.perfpipe.store.rows import DATA_TABLES, stage_rows
@@ -332,7 +333,7 @@ class ResultsStore:
         self.save_run({**run, "verdict": verdict, "reason": reason, "report_url": report_url or run.get("report_url")})
 
     def run_frames(self, dag_id: str, run_id: str) -> dict | None:
-        """``{"stats", "timeseries", "stages"}`` of a stored load test (merged result, map index -1, if
+        """``{"stats", "timeseries", "stages", "metrics"}`` of a stored load test (merged result, map index -1, if
         stored; else its first shard), the shape ``regression.compare_runs`` reads; None when absent."""
         with self._connect() as conn:
             ledger = conn.execute(
@@ -346,12 +347,14 @@ class ResultsStore:
             where = "WHERE dag_id = %s AND run_id = %s AND stage = 'loadtest' AND map_index = %s"
             stats = conn.execute(f"SELECT * FROM perfpipe.endpoint_stats {where}", key).fetchall()
             series = conn.execute(f"SELECT * FROM perfpipe.timeseries {where} ORDER BY t, klass", key).fetchall()
+            metrics = conn.execute(f"SELECT * FROM perfpipe.custom_metrics {where} ORDER BY name", key).fetchall()
         stats_frame = pd.DataFrame(stats, columns=STATS_COLUMNS)
         stats_frame["status_counts"] = stats_frame["status_counts"].map(json.dumps)
         return {
             "stats": stats_frame,
             "timeseries": pd.DataFrame(series, columns=TIMESERIES_COLUMNS).astype({"t": int}),
             "stages": ledger["summary"].get("stages") or [],
+            "metrics": pd.DataFrame(metrics, columns=METRIC_COLUMNS),
         }
 
     def stage_rows(self, dag_id: str, run_id: str, table: str) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from include.perfpipe.custom_metrics import METRIC_COLUMNS, CustomMetrics
 from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS, MetricsRecorder
 from include.perfpipe.regression.baseline import shape_of
 
@@ -20,6 +21,7 @@ DATA_TABLES = (
     "db_findings",
     "db_maintenance",
     "validation_results",
+    "custom_metrics",
 )
 
 
@@ -69,6 +71,16 @@ def _clean(row: dict, columns: list[str]) -> dict:
             value = value.item()
         out[col] = value
     return out
+
+
+def metric_rows(result: dict, stage: str) -> list[dict]:
+    """The ``metrics_frame`` rows of a LoadResult-shaped dict's custom metrics (none without a journey)."""
+    journey = result.get("journey") or {}
+    try:
+        metrics = CustomMetrics.from_dict(journey.get("metrics"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{stage}.journey.metrics is not a CustomMetrics dict: {exc!r}") from None
+    return [_clean(r, METRIC_COLUMNS) for r in metrics.frame(float(result["duration_s"])).to_dict("records")]
 
 
 def finding_rows(findings: list) -> list[dict]:
@@ -135,6 +147,7 @@ def stage_rows(stage: str, part: dict) -> tuple[dict[str, list[dict]], dict]:
         stats, series = latency_rows(part, stage)
         tables["endpoint_stats" if stage == "loadtest" else "query_benchmark_stats"] = stats
         tables["timeseries"] = series
+        tables["custom_metrics"] = metric_rows(part, stage)
         summary = {
             k: part.get(k)
             for k in ("started_at", "ended_at", "duration_s", "stages", "health", "aborted", "abort_reason")
