@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from include.perfpipe.custom_metrics import ALIASES, STATS
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.validation.limits import COUNT, LATENCY, NUMBER, RATE, RATIO, parse_limit_of
+from include.perfpipe.vocabulary import OPERATOR_RE
 
 METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPERATOR = re.compile(r"^\s*(<=|>=|<|>)")
+_OPERATOR = re.compile(rf"^\s*({OPERATOR_RE})")
 
 
 class _Model(BaseModel):
