@@ -8,8 +8,11 @@ never doubles its results. Each call opens and closes its own connection.
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import psycopg
@@ -22,6 +25,13 @@ from include.perfpipe.store.migrations import apply_migrations
 from include.perfpipe.store.rows import DATA_TABLES, stage_rows
 from include.perfpipe.validation.verdict import parse_verdict
 from include.perfpipe.vocabulary import libpq_dsn
+
+log = logging.getLogger("perfpipe.store")
+T = TypeVar("T")
+# A write that loses its server (a restart, a failover, a dropped connection) is tried again after these
+# pauses, 7.5 s in all (a fast restart takes 1-3 s; Airflow's task retries cover longer outages). Each
+# write is idempotent (an upsert, a one-transaction replace): a retry never doubles an earlier attempt.
+WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
 _JSON_COLUMNS = {"status_counts", "evidence"}
@@ -168,6 +178,20 @@ class ResultsStore:
 
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.dsn, row_factory=dict_row)
+
+    def _retrying(self, what: str, write: Callable[[], T]) -> T:
+        """``write()``, tried again after each of ``WRITE_RETRY_DELAYS_S`` when the server is lost
+        (``psycopg.OperationalError``); the last failure is raised."""
+        for delay in (*WRITE_RETRY_DELAYS_S, None):
+            try:
+                return write()
+            except psycopg.OperationalError as exc:
+                if delay is None:
+                    raise
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                log.warning("results store: %s failed (%s); trying again in %g s", what, first_line, delay)
+                time.sleep(delay)
+        raise AssertionError("the last attempt returns or raises")
 
     def migrate(self) -> list[int]:
         """Apply pending migrations (idempotent, safe concurrently); returns versions applied now."""
@@ -321,7 +345,8 @@ class ResultsStore:
         }
 
     def save_bundle(self, bundle: dict, verdict: str, reason: str, report_url: str | None = None) -> None:
-        """Save a whole run bundle (each present stage under map index -1) and then its run row."""
+        """Save a whole run bundle (each present stage under map index -1) and then its run row; each write is
+        retried while the server is lost (``WRITE_RETRY_DELAYS_S``)."""
         run = bundle["run"]
         parts = {"loadtest": bundle.get("loadtest"), "validation": bundle.get("validation")}
         database = dict(bundle.get("database") or {})
@@ -329,8 +354,12 @@ class ResultsStore:
         parts["database"] = database or None
         for stage, part in parts.items():
             if part:
-                self.save_stage(run["dag_id"], run["run_id"], stage, -1, part)
-        self.save_run({**run, "verdict": verdict, "reason": reason, "report_url": report_url or run.get("report_url")})
+                self._retrying(
+                    f"saving stage {stage}",
+                    lambda stage=stage, part=part: self.save_stage(run["dag_id"], run["run_id"], stage, -1, part),
+                )
+        row = {**run, "verdict": verdict, "reason": reason, "report_url": report_url or run.get("report_url")}
+        self._retrying("saving the run", lambda: self.save_run(row))
 
     def run_frames(self, dag_id: str, run_id: str) -> dict | None:
         """``{"stats", "timeseries", "stages", "metrics"}`` of a stored load test (merged result, map index -1, if
