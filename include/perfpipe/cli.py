@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
+from include.perfpipe.errors import PerfpipeError, one_line
+
+EXIT_ERROR = 3  # docs/architecture.md: verdict error (target or DB unreachable, bad input)
 STAGE_COMMANDS = (
     "include.perfpipe.loadtest.cli",
     "include.perfpipe.database.cli",
@@ -31,5 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The subcommand's exit code; a ``PerfpipeError`` (bad input, a target or database out of reach)
+    is one line on stderr and exit code 3, never a traceback."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except PerfpipeError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR

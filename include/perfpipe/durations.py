@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import re
 
+from include.perfpipe.errors import ConfigError
+
 DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$"  # also the DAG form's Param pattern
 _DURATION = re.compile(DURATION_PATTERN)
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(value, field_name: str = "duration", *, positive: bool = False) -> float:
-    """Seconds from ``value``; a ValueError naming ``field_name`` and the value otherwise.
+    """Seconds from ``value``; a ConfigError naming ``field_name`` and the value otherwise.
 
     Negative durations are refused; ``positive`` refuses zero too.
     """
     expected = f"{field_name}: expected a duration like '30s', '1m' or '500ms', got {value!r}"
     if isinstance(value, bool):
-        raise ValueError(expected)
+        raise ConfigError(expected)
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
         seconds = duration_seconds(str(value))
         if seconds is None:
-            raise ValueError(expected)
+            raise ConfigError(expected)
     if seconds < 0 or (positive and seconds == 0):
-        raise ValueError(f"{field_name}: a duration must be {'above' if positive else 'at least'} 0, got {value!r}")
+        raise ConfigError(f"{field_name}: a duration must be {'above' if positive else 'at least'} 0, got {value!r}")
     return seconds
 
 

@@ -39,6 +39,7 @@ def preflight(profile: str | None = None) -> dict:
 
     from include.perfpipe.database import load_queries
     from include.perfpipe.durations import parse_duration
+    from include.perfpipe.errors import PerfpipeError
     from include.perfpipe.loadtest import check_target, load_spec
     from include.perfpipe.validation import load_thresholds
     from include.pipelines.placement import check_load_placement, shared_reports_problem
@@ -47,7 +48,7 @@ def preflight(profile: str | None = None) -> dict:
     ctx = get_current_context()
     params = ctx["params"]
     profile = profile or params["profile"]
-    try:  # bad input: fail at once, a retry would not mend it
+    try:  # bad input: fail at once, a retry would not mend it; anything else is a bug, retried
         base_url, headers = http_target(params["target_conn_id"])
         check_target(base_url, target_allowlist())
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
@@ -67,7 +68,7 @@ def preflight(profile: str | None = None) -> dict:
             parse_duration(params["db_duration"], "db_duration", positive=True)
             if params["db_queries"]:
                 load_queries(config_file(params["db_queries"]))
-    except ValueError as exc:
+    except PerfpipeError as exc:
         raise AirflowFailException(f"bad input: {exc}") from exc
     try:
         httpx.get(base_url, headers=headers, timeout=10)

@@ -29,19 +29,14 @@ def config_file(value: str | None) -> str | None:
 
 
 def _profiles() -> dict:
-    import yaml
+    from include.perfpipe.loadtest.spec import load_profiles
 
-    return yaml.safe_load((CONFIG_DIR / "profiles.yaml").read_text())
+    return load_profiles(CONFIG_DIR / "profiles.yaml")
 
 
 def engine_limits() -> dict:
-    """The engine's hard caps: ``{"max_vus", "max_rate", "max_duration"}`` (the defaults load_spec applies)."""
-    limits = _profiles().get("limits") or {}
-    return {
-        "max_vus": int(limits.get("max_vus", 5000)),
-        "max_rate": float(limits.get("max_rate", 50000)),
-        "max_duration": str(limits.get("max_duration", "2h")),
-    }
+    """The engine's hard caps: ``{"max_vus", "max_rate", "max_duration"}`` (the ones load_spec applies)."""
+    return _profiles()["limits"].model_dump()
 
 
 def _describe_profile(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.vocabulary import ALLOWLIST_VARIABLE, libpq_dsn
 
 DB_APPLY_ALLOWLIST_VARIABLE = "perfpipe_db_apply_allowlist"
@@ -21,11 +22,11 @@ def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
 
     conn = BaseHook.get_connection(conn_id)
     if not conn.host:
-        raise ValueError(f"connection {conn_id!r} has no host: set it to the base URL of the service under test")
+        raise ConfigError(f"connection {conn_id!r} has no host: set it to the base URL of the service under test")
     scheme = conn.schema or ("https" if conn.conn_type == "https" else "http")
     host = conn.host if "://" not in conn.host else conn.host.split("://", 1)[1]
     if "@" in host.split("/", 1)[0]:
-        raise ValueError(f"connection {conn_id!r}: credentials in the host; set them as the login and password")
+        raise ConfigError(f"connection {conn_id!r}: credentials in the host; set them as the login and password")
     base_url = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
     headers = checked_headers(conn.extra_dejson.get("headers", {}), f"connection {conn_id!r} extra.headers")
     if conn.login:

@@ -21,6 +21,8 @@ import psutil
 import psycopg
 from psycopg import AsyncConnection
 
+from include.perfpipe.errors import ConfigError
+
 from ..metrics import MetricsRecorder, new_histogram
 from .connection import APPLICATION_NAME, connect
 from .statements import read_snapshot
@@ -53,15 +55,15 @@ def query_label(statement: str) -> str:
 def normalise_queries(queries: list) -> list[dict]:
     """``[{name, sql, weight}]`` from SQL strings or dicts; labels made unique; bad entries raise ValueError."""
     if not isinstance(queries, list) or not queries:
-        raise ValueError(f"queries: expected a list of at least one query, got {queries!r}")
+        raise ConfigError(f"queries: expected a list of at least one query, got {queries!r}")
     out, names = [], set()
     for i, q in enumerate(queries):
         q = {"sql": q} if isinstance(q, str) else dict(q) if isinstance(q, dict) else None
         if q is None or not isinstance(q.get("sql"), str) or not q["sql"].strip():
-            raise ValueError(f"queries[{i}]: expected SQL text or {{name, sql, weight}}, got {queries[i]!r}")
+            raise ConfigError(f"queries[{i}]: expected SQL text or {{name, sql, weight}}, got {queries[i]!r}")
         weight = q.get("weight", 1)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-            raise ValueError(f"queries[{i}].weight: must be a number > 0, got {weight!r}")
+            raise ConfigError(f"queries[{i}].weight: must be a number > 0, got {weight!r}")
         base = str(q.get("name") or query_label(q["sql"]))
         name, n = base, 2
         while name in names:
@@ -78,20 +80,20 @@ def load_queries(path: str | Path) -> list[dict]:
     try:
         document = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the benchmark queries: {exc}") from exc
+        raise ConfigError(f"{path}: cannot read the benchmark queries: {exc}") from exc
     if not isinstance(document, dict) or "queries" not in document:
-        raise ValueError(f"{path}: expected a mapping with a `queries` list, got {type(document).__name__}")
+        raise ConfigError(f"{path}: expected a mapping with a `queries` list, got {type(document).__name__}")
     try:
         return normalise_queries(document["queries"])
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def top_read_only_statements(conn: psycopg.Connection, top: int = TOP_STATEMENTS) -> list[dict]:
     """The most-called parameter-free read-only SELECTs of pg_stat_statements, as benchmark queries."""
     snap = read_snapshot(conn)
     if not snap["available"]:
-        raise ValueError(f"queries: none given, and pg_stat_statements cannot supply them ({snap['reason']})")
+        raise ConfigError(f"queries: none given, and pg_stat_statements cannot supply them ({snap['reason']})")
     picked = [
         r
         for r in sorted(snap["rows"], key=lambda r: r["calls"], reverse=True)
@@ -102,7 +104,7 @@ def top_read_only_statements(conn: psycopg.Connection, top: int = TOP_STATEMENTS
         and len(r["query"]) < 2000
     ][:top]
     if not picked:
-        raise ValueError("queries: none given, and pg_stat_statements holds no parameter-free read-only SELECT")
+        raise ConfigError("queries: none given, and pg_stat_statements holds no parameter-free read-only SELECT")
     return normalise_queries([{"sql": r["query"]} for r in picked])
 
 
@@ -276,17 +278,17 @@ def run_query_benchmark(
     aborted, abort_reason) plus ``connections`` (used) and ``connection_cap``.
     """
     if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
-        raise ValueError(f"connections: must be an integer >= 1, got {connections!r}")
+        raise ConfigError(f"connections: must be an integer >= 1, got {connections!r}")
     if not isinstance(duration_s, (int, float)) or duration_s <= 0:
-        raise ValueError(f"duration_s: must be a number > 0, got {duration_s!r}")
+        raise ConfigError(f"duration_s: must be a number > 0, got {duration_s!r}")
     if rate is not None and (not isinstance(rate, (int, float)) or rate <= 0):
-        raise ValueError(f"rate: must be a number > 0 or None, got {rate!r}")
+        raise ConfigError(f"rate: must be a number > 0 or None, got {rate!r}")
     with connect(dsn) as conn:
         spec_queries = normalise_queries(queries) if queries is not None else top_read_only_statements(conn)
         cap = connection_cap(conn, connections, connection_margin)
         database, server_version = conn.info.dbname, conn.info.server_version
     if cap["used"] < 1:
-        raise ValueError(f"connections: no connection slot left for the benchmark ({cap['note']})")
+        raise ConfigError(f"connections: no connection slot left for the benchmark ({cap['note']})")
     log.info(
         "db benchmark: %d connections (%s), %ss, queries %s",
         cap["used"],

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from include.perfpipe.errors import ConfigError
+
 DEFAULT_THRESHOLDS: dict[str, float] = {
     # table analysis (pg_stat_user_tables)
     "stale_vacuum_days": 1,
@@ -55,18 +57,18 @@ def load_config(config: dict | str | Path | None = None) -> dict[str, float]:
         try:
             data = yaml.safe_load(Path(config).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{source}: cannot read database thresholds: {exc}") from exc
+            raise ConfigError(f"{source}: cannot read database thresholds: {exc}") from exc
         if isinstance(data, dict) and isinstance(data.get("database"), dict):
             data = data["database"]
         config = data
     config = config or {}
     if not isinstance(config, dict):
-        raise ValueError(f"{source}: database thresholds must be a mapping, got {type(config).__name__}")
+        raise ConfigError(f"{source}: database thresholds must be a mapping, got {type(config).__name__}")
     merged = dict(DEFAULT_THRESHOLDS)
     for key, value in config.items():
         if key not in DEFAULT_THRESHOLDS:
-            raise ValueError(f"{source}: unknown database threshold {key!r} (known: {', '.join(DEFAULT_THRESHOLDS)})")
+            raise ConfigError(f"{source}: unknown database threshold {key!r} (known: {', '.join(DEFAULT_THRESHOLDS)})")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"{source}: database threshold {key!r} must be a number >= 0, got {value!r}")
+            raise ConfigError(f"{source}: database threshold {key!r} must be a number >= 0, got {value!r}")
         merged[key] = value
     return merged

@@ -8,6 +8,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from include.perfpipe.errors import ConfigError
+
 APPLICATION_NAME = "perfpipe-db"
 
 
@@ -20,7 +22,7 @@ def redact(dsn: str) -> str:
 def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> psycopg.Connection:
     """An autocommit connection with dict rows; a malformed DSN raises ``ValueError`` naming it."""
     if not isinstance(dsn, str) or not dsn.strip():
-        raise ValueError(f"dsn: a libpq connection string or URL is required, got {dsn!r}")
+        raise ConfigError(f"dsn: a libpq connection string or URL is required, got {dsn!r}")
     try:
         return psycopg.connect(
             dsn,
@@ -31,7 +33,7 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> 
             **kwargs,
         )
     except psycopg.ProgrammingError as exc:
-        raise ValueError(f"dsn: invalid connection string {redact(dsn)!r}: {exc}") from exc
+        raise ConfigError(f"dsn: invalid connection string {redact(dsn)!r}: {exc}") from exc
 
 
 def qualified(schema: str, name: str) -> sql.Composed:

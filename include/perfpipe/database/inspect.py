@@ -7,6 +7,8 @@ from pathlib import Path
 
 import psycopg
 
+from include.perfpipe.errors import ConfigError
+
 from . import activity, autovacuum, bloat, foreign_keys, index_advisor, indexes, statements, tables, wraparound
 from .config import load_config
 from .connection import connect
@@ -45,7 +47,7 @@ def run_checks(conn: psycopg.Connection, cfg: dict, checks: list[str] | None = N
     names = list(CHECKS) if checks is None else checks
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
-        raise ValueError(f"checks: unknown check(s) {unknown} (known: {', '.join(CHECKS)})")
+        raise ConfigError(f"checks: unknown check(s) {unknown} (known: {', '.join(CHECKS)})")
     found = []
     for name in names:
         try:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 import psycopg
 from psycopg import errors, sql
 
+from include.perfpipe.errors import ConfigError
+
 from .connection import connect, qualified
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> l
         rows = conn.execute("SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY 1, 2").fetchall()
         return [(r["schemaname"], r["relname"]) for r in rows]
     if isinstance(tables, str):
-        raise ValueError(f"tables: expected a list of table names, got the string {tables!r}")
+        raise ConfigError(f"tables: expected a list of table names, got the string {tables!r}")
     resolved = []
     for name in tables:
         row = conn.execute(
@@ -45,7 +47,7 @@ def _resolve_tables(conn: psycopg.Connection, tables: Iterable[str] | None) -> l
             [name],
         ).fetchone()
         if row is None:
-            raise ValueError(f"tables: no table {name!r} in database {conn.info.dbname!r}")
+            raise ConfigError(f"tables: no table {name!r} in database {conn.info.dbname!r}")
         resolved.append((row["nspname"], row["relname"]))
     return resolved
 
@@ -67,9 +69,9 @@ def vacuum_analyze(
     progress is logged too.
     """
     if lock_timeout_s <= 0:
-        raise ValueError(f"lock_timeout_s: must be > 0, got {lock_timeout_s!r}")
+        raise ConfigError(f"lock_timeout_s: must be > 0, got {lock_timeout_s!r}")
     if statement_timeout_s is not None and statement_timeout_s < 0:
-        raise ValueError(f"statement_timeout_s: must be >= 0 or None, got {statement_timeout_s!r}")
+        raise ConfigError(f"statement_timeout_s: must be >= 0 or None, got {statement_timeout_s!r}")
     notices: list[tuple[str | None, str | None]] = []
 
     def on_notice(diag: psycopg.errors.Diagnostic) -> None:  # diag is only valid during the call
@@ -212,7 +214,7 @@ def apply_recommendations(
     allowlist = [allowlist] if isinstance(allowlist, str) else list(allowlist or ())
     for i, f in enumerate(findings):
         if not isinstance(f, dict) or not {"check", "object", "evidence", "sql"} <= set(f):
-            raise ValueError(f"findings[{i}]: expected a finding with check, object, evidence and sql, got {f!r}")
+            raise ConfigError(f"findings[{i}]: expected a finding with check, object, evidence and sql, got {f!r}")
     results, done = [], set()
     conn = connect(dsn)
     try:

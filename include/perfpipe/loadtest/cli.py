@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from include.perfpipe.errors import ConfigError, one_line
+
 EXIT_ERROR = 3
 
 
@@ -91,12 +93,12 @@ def _credential_headers(values: list[str], auth: str | None) -> dict[str, str]:
     for value in values:
         name, sep, content = value.partition(":")
         if not sep or not name.strip():
-            raise ValueError("--header: expected 'Name: value' (the value is not shown: it may be a credential)")
+            raise ConfigError("--header: expected 'Name: value' (the value is not shown: it may be a credential)")
         headers[name.strip()] = content.strip()
     if auth is not None:
         user, sep, password = auth.partition(":")
         if not sep:
-            raise ValueError("--auth: expected USER:PASSWORD")
+            raise ConfigError("--auth: expected USER:PASSWORD")
         headers["Authorization"] = basic_auth(user, password)
     return checked_headers(headers, "--header")
 
@@ -129,7 +131,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, ConnectionError) as exc:
         from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         validation = validate(
             _empty_frame(STATS_COLUMNS),
             _empty_frame(TIMESERIES_COLUMNS),

@@ -22,6 +22,7 @@ from time import perf_counter
 import httptools
 import httpx
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint
 from include.perfpipe.loadtest.target import split_url
@@ -92,7 +93,7 @@ class Prepared:
                 endpoint.method, endpoint.url, headers=headers, json=endpoint.json, content=endpoint.body
             )
         except httpx.InvalidURL as exc:
-            raise ValueError(f"endpoint {endpoint.name!r}.url: {exc}") from None
+            raise ConfigError(f"endpoint {endpoint.name!r}.url: {exc}") from None
         self.head, self.tail = serialise_parts(self.request)
         self.raw = self.head + self.tail
         scheme, self.host, self.port = split_url(endpoint.url)
@@ -136,7 +137,7 @@ def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"check: cannot import {spec!r}: {exc}") from None
+        raise ConfigError(f"check: cannot import {spec!r}: {exc}") from None
 
 
 def _error_name(exc: Exception) -> str:

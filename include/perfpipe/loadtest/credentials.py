@@ -13,6 +13,7 @@ import base64
 import re
 from collections.abc import Iterable, Mapping
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.headers import check_headers
 
 # header names whose values are masked in logs (Airflow's secrets masker) wherever they could reach one
@@ -32,7 +33,7 @@ def looks_secret(name: str) -> bool:
 def checked_headers(headers: Mapping, where: str) -> dict[str, str]:
     """Credential headers as ``{name: value}`` strings; a bad one is refused naming the header, never its value."""
     if not isinstance(headers, Mapping):
-        raise ValueError(f"{where}: expected a mapping of header name to value, got a {type(headers).__name__}")
+        raise ConfigError(f"{where}: expected a mapping of header name to value, got a {type(headers).__name__}")
     return dict(check_headers(headers, where))
 
 
@@ -40,7 +41,7 @@ def resolve(names: Iterable[str], values: Mapping[str, str] | None) -> dict[str,
     """The values for a spec's ``secret_headers``: exactly those names must be given."""
     names, values = list(names), dict(values or {})
     if {n.lower() for n in names} != {n.lower() for n in values}:
-        raise ValueError(
+        raise ConfigError(
             f"secret_headers: the spec names {sorted(names)} but the worker was given "
             f"{sorted(values)}: resolve them from the spec's credentials_conn_id"
         )

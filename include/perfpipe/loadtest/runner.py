@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.connection import Prepared
 from include.perfpipe.loadtest.credentials import looks_secret, resolve
 from include.perfpipe.loadtest.engine import drain_s, make_shard
@@ -70,9 +71,9 @@ def run_load_test(
         spec = LoadSpec.from_dict(spec)
     processes = resolve_processes(processes)
     if not isinstance(shard_count, int) or shard_count < 1:
-        raise ValueError(f"shard_count: expected an integer >= 1, got {shard_count!r}")
+        raise ConfigError(f"shard_count: expected an integer >= 1, got {shard_count!r}")
     if not isinstance(shard_index, int) or not 0 <= shard_index < shard_count:
-        raise ValueError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
+        raise ConfigError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
     for url in spec.urls():
         check_target(url, spec.allowlist)
     secret_headers = resolve(spec.secret_headers, secret_headers)
@@ -95,7 +96,7 @@ def resolve_processes(processes: int | str) -> int:
     if processes == "auto":
         return len(os.sched_getaffinity(0))
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ValueError(f"processes: expected an integer >= 1 or 'auto', got {processes!r}")
+        raise ConfigError(f"processes: expected an integer >= 1 or 'auto', got {processes!r}")
     return processes
 
 

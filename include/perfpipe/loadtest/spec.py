@@ -7,13 +7,15 @@ a plain, JSON-able description that every shard and process rebuilds its work fr
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from include.perfpipe.durations import parse_duration
+from include.perfpipe.errors import ConfigError, from_validation
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
 from include.perfpipe.loadtest.journey.scenario import (
     feeder_columns,
@@ -23,7 +25,7 @@ from include.perfpipe.loadtest.journey.scenario import (
     step_urls,
     to_dict,
 )
-from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist
+from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
 from include.perfpipe.vocabulary import OPERATORS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -47,7 +49,7 @@ MAX_TIMEOUT_S = 600.0
 
 def _flag(value, field_name: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{field_name}: expected true or false, got {value!r}")
+        raise ConfigError(f"{field_name}: expected true or false, got {value!r}")
     return value
 
 
@@ -55,9 +57,9 @@ def _number(value, field_name: str, minimum: float = 0.0) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{field_name}: expected a number, got {value!r}") from None
-    if isinstance(value, bool) or number != number or number < minimum:
-        raise ValueError(f"{field_name}: expected a number >= {minimum:g}, got {value!r}")
+        raise ConfigError(f"{field_name}: expected a number, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(number) or number < minimum:
+        raise ConfigError(f"{field_name}: expected a number >= {minimum:g}, got {value!r}")
     return number
 
 
@@ -153,19 +155,49 @@ class LoadSpec:
 
 def load_profiles(path: str | Path | None = None) -> dict:
     path = Path(path or PROFILES_FILE)
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", file=path) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=path) from None
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with 'profiles' and 'limits'", file=path, value=data)
     if not isinstance(data.get("profiles"), dict):
-        raise ValueError(f"{path}: 'profiles' must be a mapping of profile name to profile")
+        raise ConfigError("must be a mapping of profile name to profile", file=path, field="profiles")
+    try:
+        data["limits"] = Limits.model_validate(data.get("limits") or {})
+    except ValidationError as exc:
+        raise from_validation(exc, file=path, prefix="limits") from None
     return data
+
+
+class Limits(BaseModel):
+    """The hard caps of ``limits`` in profiles.yaml, whatever a profile, Param or flag asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_vus: int = Field(5000, ge=1)
+    max_rate: float = Field(50000, gt=0, allow_inf_nan=False)
+    max_duration: str = "2h"
+
+    @field_validator("max_duration")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value, "max_duration", positive=True)
+        return value
+
+    @property
+    def max_duration_s(self) -> float:
+        return parse_duration(self.max_duration)
 
 
 def _stages(raw, where: str) -> list[dict]:
     if not isinstance(raw, list) or not raw:
-        raise ValueError(f"{where}.stages: expected a non-empty list of {{duration, target}}, got {raw!r}")
+        raise ConfigError(f"{where}.stages: expected a non-empty list of {{duration, target}}, got {raw!r}")
     stages = []
     for i, stage in enumerate(raw):
         if not isinstance(stage, dict) or set(stage) - {"duration", "target"} or "duration" not in stage:
-            raise ValueError(f"{where}.stages[{i}]: expected {{duration, target}}, got {stage!r}")
+            raise ConfigError(f"{where}.stages[{i}]: expected {{duration, target}}, got {stage!r}")
         stages.append(
             {
                 "duration_s": parse_duration(stage["duration"], f"{where}.stages[{i}].duration"),
@@ -179,7 +211,7 @@ def _think_time(raw) -> ThinkTime:
     try:
         return ThinkTime.model_validate(raw or 0)
     except ValidationError as exc:
-        raise ValueError(describe(exc, "think_time").replace("think_time: scenario: ", "think_time: ")) from None
+        raise ConfigError(describe(exc, "think_time").replace("think_time: scenario: ", "think_time: ")) from None
 
 
 def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict | None, dict]:
@@ -216,7 +248,7 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
         else:
             CompiledJourney(scenario, target, feeder_columns(rows))
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ConfigError(f"{path}: {exc}") from None
     return [], to_dict(scenario), settings
 
 
@@ -252,12 +284,12 @@ def load_spec(
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     config = load_profiles(profiles_file)
-    profiles, limits = config["profiles"], config.get("limits", {})
+    profiles, limits = config["profiles"], config["limits"]
     if profile not in profiles:
-        raise ValueError(f"profile: unknown profile {profile!r}; known: {sorted(profiles)}")
+        raise ConfigError(f"profile: unknown profile {profile!r}; known: {sorted(profiles)}")
     raw = profiles[profile]
     if not isinstance(raw, dict) or set(raw) - {"model", "start", "stages", "max_vus"}:
-        raise ValueError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
+        raise ConfigError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
     unknown = set(overrides) - {
         "vus",
         "duration",
@@ -276,10 +308,10 @@ def load_spec(
         "max_body_bytes",
     }
     if unknown:
-        raise ValueError(f"overrides: unknown field(s) {sorted(unknown)}")
+        raise ConfigError(f"overrides: unknown field(s) {sorted(unknown)}")
     model = overrides.get("model") or ("open" if "rate" in overrides else raw.get("model", "closed"))
     if model not in MODELS:
-        raise ValueError(f"model: expected one of {MODELS}, got {model!r}")
+        raise ConfigError(f"model: expected one of {MODELS}, got {model!r}")
     stages = _stages(overrides.get("stages", raw.get("stages")), f"profiles.{profile}")
     start = _number(overrides.get("start", 0 if "stages" in overrides else raw.get("start", 0)), "start")
     duration = overrides.get("duration")
@@ -291,41 +323,43 @@ def load_spec(
     elif duration_s is not None:
         stages = _scaled(stages, duration_s)
     if sum(s["duration_s"] for s in stages) <= 0:
-        raise ValueError(f"duration: the test must last longer than 0 s, got stages {stages!r}")
+        got = f"{duration!r}" if duration is not None else f"stages {stages!r}"
+        raise ConfigError(f"duration: the test must last longer than 0 s, got {got}")
 
     max_vus = overrides.get("max_vus", overrides.get("vus") if model == "open" else None)
     if model == "open":
         max_vus = int(_number(max_vus if max_vus is not None else raw.get("max_vus", 100), "max_vus", 1))
     else:
         max_vus = int(max([start] + [s["target"] for s in stages]))
-    cap_vus = int(limits.get("max_vus", 5000))
-    cap_rate = float(limits.get("max_rate", 50000))
-    cap_duration = parse_duration(limits.get("max_duration", "2h"), "limits.max_duration")
+    cap_vus, cap_rate, cap_duration = limits.max_vus, limits.max_rate, limits.max_duration_s
     if max_vus > cap_vus:
-        raise ValueError(f"vus: {max_vus} exceeds the cap of {cap_vus} (limits.max_vus in profiles.yaml)")
+        raise ConfigError(f"vus: {max_vus} exceeds the cap of {cap_vus} (limits.max_vus in profiles.yaml)")
     if model == "open":
         peak = max([start] + [s["target"] for s in stages])
         if peak > cap_rate:
-            raise ValueError(f"rate: {peak:g} req/s exceeds the cap of {cap_rate:g} (limits.max_rate in profiles.yaml)")
+            raise ConfigError(
+                f"rate: {peak:g} req/s exceeds the cap of {cap_rate:g} (limits.max_rate in profiles.yaml)"
+            )
     total = sum(s["duration_s"] for s in stages)
     if total > cap_duration:
-        raise ValueError(f"duration: {total:g} s exceeds the cap of {cap_duration:g} s (limits.max_duration)")
+        raise ConfigError(f"duration: {total:g} s exceeds the cap of {cap_duration:g} s (limits.max_duration)")
 
     settings: dict = {}
     journey = None
     if scenario is not None:
         endpoints, journey, settings = load_scenario(scenario, target)
         if klass is not None and journey is not None:
-            raise ValueError(
+            raise ConfigError(
                 f"class: {klass!r} filters a flat endpoints list; the journey of {str(scenario)!r} runs all its steps"
             )
         if klass is not None:
             endpoints = [e for e in endpoints if e.klass == klass]
             if not endpoints:
-                raise ValueError(f"class: no endpoint of class {klass!r} in scenario {str(scenario)!r}")
+                raise ConfigError(f"class: no endpoint of class {klass!r} in scenario {str(scenario)!r}")
     else:
         import httpx
 
+        split_url(target)
         path = httpx.URL(target).raw_path.decode("ascii")
         endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api")]
     if allowlist is None:
@@ -376,14 +410,14 @@ def load_spec(
 def _timeout(raw) -> float:
     timeout = parse_duration(raw, "timeout")
     if not 0 < timeout <= MAX_TIMEOUT_S:
-        raise ValueError(f"timeout: expected more than 0 s and at most {MAX_TIMEOUT_S:g} s, got {raw!r}")
+        raise ConfigError(f"timeout: expected more than 0 s and at most {MAX_TIMEOUT_S:g} s, got {raw!r}")
     return timeout
 
 
 def abort_rules(rules: list[dict]) -> list[dict]:
     """Checked abort rules; each as validation's ``Thresholds.abort_rules()`` gives them."""
     if not isinstance(rules, list):
-        raise ValueError(f"abort_rules: expected a list of rules, got {rules!r}")
+        raise ConfigError(f"abort_rules: expected a list of rules, got {rules!r}")
     return [_abort_rule(rule, i) for i, rule in enumerate(rules)]
 
 
@@ -393,13 +427,13 @@ def _abort_rule(raw: dict, i: int) -> dict:
     limit`` holds. ``window_s`` None means everything since the start."""
     where = f"abort_rules[{i}]"
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected {{klass, metric, operator, limit, window_s}}, got {raw!r}")
+        raise ConfigError(f"{where}: expected {{klass, metric, operator, limit, window_s}}, got {raw!r}")
     metric = raw.get("metric")
     if metric not in ABORT_METRICS:
-        raise ValueError(f"{where}.metric: expected one of {ABORT_METRICS}, got {metric!r}")
+        raise ConfigError(f"{where}.metric: expected one of {ABORT_METRICS}, got {metric!r}")
     operator = raw.get("operator", "<")
     if operator not in OPERATORS:
-        raise ValueError(f"{where}.operator: expected one of {OPERATORS}, got {operator!r}")
+        raise ConfigError(f"{where}.operator: expected one of {OPERATORS}, got {operator!r}")
     window = raw.get("window_s")
     window_s = None if window is None else max(1.0, parse_duration(window, f"{where}.window_s"))
     delay = raw.get("delay_s")

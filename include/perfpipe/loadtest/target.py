@@ -6,16 +6,19 @@ import os
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
+from include.perfpipe.errors import ConfigError, TargetError
 from include.perfpipe.vocabulary import ALLOWLIST_ENV, ALLOWLIST_VARIABLE
 
 DEFAULT_ALLOWLIST = "127.0.0.1,localhost"
 
 
-class TargetNotAllowed(ValueError):
+class TargetNotAllowed(TargetError, ValueError):
     """The target's host is not in the allowlist."""
 
 
-class TargetUnreachable(ConnectionError):
+class TargetUnreachable(TargetError, ConnectionError):
     """Nothing accepts TCP connections at the target."""
 
 
@@ -35,14 +38,18 @@ def parse_allowlist(allowlist: str | list[str] | None = None) -> list[str]:
 
 
 def split_url(url: str) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` of an http(s) URL; ValueError naming the URL otherwise."""
+    """``(scheme, host, port)`` of an http(s) URL; ConfigError naming the URL otherwise."""
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigError(f"target: invalid URL {url!r}: {exc}") from None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"target: expected an http:// or https:// URL with a host, got {url!r}")
+        raise ConfigError(f"target: expected an http:// or https:// URL with a host, got {url!r}")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise ValueError(f"target: invalid port in {url!r}") from None
+        raise ConfigError(f"target: invalid port in {url!r}") from None
     return parts.scheme, parts.hostname.lower(), port
 
 

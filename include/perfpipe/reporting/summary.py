@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from include.perfpipe.database.tuning import tuning_view
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.reporting.journey_view import journey_view
 from include.perfpipe.validation.verdict import run_verdict
@@ -33,7 +34,7 @@ def _plain(value: Any) -> Any:
 def _section(bundle: dict, key: str) -> dict | None:
     part = bundle.get(key)
     if part is not None and not isinstance(part, dict):
-        raise ValueError(f"bundle.{key} must be a dict or null, got {type(part).__name__}")
+        raise ConfigError(f"bundle.{key} must be a dict or null, got {type(part).__name__}")
     return part
 
 
@@ -55,7 +56,7 @@ def headline(verdict: str, regressions: int) -> str:
 def _stats_rows(result: dict, where: str) -> list[dict]:
     for key in ("metrics", "duration_s"):
         if key not in result:
-            raise ValueError(f"{where} is missing field {key!r}")
+            raise ConfigError(f"{where} is missing field {key!r}")
     frame = MetricsRecorder.from_dict(result["metrics"]).stats_frame(float(result["duration_s"]))
     rows = []
     for record in frame.to_dict("records"):
@@ -155,7 +156,7 @@ def _checks(validation: dict | None) -> list[dict]:
     results = (validation or {}).get("results") or []
     for i, r in enumerate(results):
         if not isinstance(r, dict) or not isinstance(r.get("success"), bool):
-            raise ValueError(f"validation.results[{i}].success must be true or false, got {r!r}")
+            raise ConfigError(f"validation.results[{i}].success must be true or false, got {r!r}")
     return [{k: _plain(v) for k, v in r.items()} for r in results]
 
 
@@ -166,7 +167,7 @@ def _database(database: dict | None) -> dict | None:
     grouped: dict[str, list] = {s: [] for s in SEVERITIES}
     for i, f in enumerate(findings):
         if f.get("severity") not in grouped:
-            raise ValueError(f"database.findings[{i}].severity must be one of {SEVERITIES}, got {f.get('severity')!r}")
+            raise ConfigError(f"database.findings[{i}].severity must be one of {SEVERITIES}, got {f.get('severity')!r}")
         grouped[f["severity"]].append(f)
     return {
         "counts": {s: len(v) for s, v in grouped.items()},
@@ -236,9 +237,9 @@ def _history(history: list | None, run: dict, verdict: str, totals: dict | None)
 
 
 def build_summary(bundle: dict) -> dict:
-    """Everything the report shows, JSON-able. Bad input raises ValueError naming the field."""
+    """Everything the report shows, JSON-able. Bad input raises ConfigError naming the field."""
     if not isinstance(bundle, dict) or not isinstance(bundle.get("run"), dict):
-        raise ValueError(
+        raise ConfigError(
             f"bundle.run must be a dict, got {type(bundle.get('run') if isinstance(bundle, dict) else bundle).__name__}"
         )
     run = {
@@ -247,7 +248,7 @@ def build_summary(bundle: dict) -> dict:
     }
     for key in ("dag_id", "run_id"):
         if not isinstance(run[key], str) or not run[key]:
-            raise ValueError(f"bundle.run.{key} must be a non-empty string, got {run[key]!r}")
+            raise ConfigError(f"bundle.run.{key} must be a non-empty string, got {run[key]!r}")
     verdict, reason = run_verdict(bundle)
     validation = _section(bundle, "validation")
     checks = _checks(validation)

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.validation.limits import METRICS, parse_duration_s, parse_limit
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "thresholds.yaml"
@@ -31,12 +32,12 @@ _SPEC_KEYS = {"limit", "windows", "per_endpoint", "abort_on_fail"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class ThresholdConfigError(ValueError):
+class ThresholdConfigError(ConfigError):
     """A threshold file or override is malformed; names the source, the field and the value."""
 
     def __init__(self, source: str, field: str, value: object, problem: str) -> None:
-        self.source, self.field, self.value, self.problem = source, field, value, problem
         super().__init__(f"{source}: {field} = {value!r}: {problem}")
+        self.source, self.file, self.field, self.value, self.problem = source, source, field, value, problem
 
 
 @dataclass(frozen=True)

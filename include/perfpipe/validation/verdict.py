@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from include.perfpipe.errors import ConfigError
+
 
 class Verdict(StrEnum):
     """pass: every threshold met; fail: one breached; invalid: the generator could not measure;
@@ -28,11 +30,11 @@ _EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INVALID: 2, Verdict.ERR
 
 
 def parse_verdict(value: object, field: str = "verdict") -> Verdict:
-    """``value`` as a ``Verdict``; a ValueError naming ``field`` and the value otherwise."""
+    """``value`` as a ``Verdict``; a ConfigError naming ``field`` and the value otherwise."""
     try:
         return Verdict(value)
     except ValueError:
-        raise ValueError(f"{field} must be one of {', '.join(VERDICTS)}, got {value!r}") from None
+        raise ConfigError(f"{field} must be one of {', '.join(VERDICTS)}, got {value!r}") from None
 
 
 def run_verdict(bundle: dict) -> tuple[str, str]:
@@ -67,5 +69,5 @@ def run_verdict(bundle: dict) -> tuple[str, str]:
 def _section(bundle: dict, key: str) -> dict | None:
     part = bundle.get(key)
     if part is not None and not isinstance(part, dict):
-        raise ValueError(f"bundle.{key} must be a dict or null, got {type(part).__name__}")
+        raise ConfigError(f"bundle.{key} must be a dict or null, got {type(part).__name__}")
     return part

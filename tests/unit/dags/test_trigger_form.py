@@ -67,7 +67,7 @@ def test_form_limits_are_the_engine_caps():
     from include.perfpipe.loadtest.spec import load_profiles
     from include.pipelines.run_form import perf_params
 
-    caps, params = load_profiles()["limits"], perf_params("smoke")
+    caps, params = load_profiles()["limits"].model_dump(), perf_params("smoke")
     assert params["vus"].schema["maximum"] == caps["max_vus"]
     assert params["rate"].schema["maximum"] == caps["max_rate"]
     assert caps["max_duration"] in params["duration"].description

@@ -11,6 +11,7 @@ from itertools import accumulate
 
 import httpx
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.journey.checks import CheckRule
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.metric_feeds import FeedRule
@@ -39,7 +40,7 @@ def resolve_function(reference: str, where: str) -> Callable:
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"{where}: cannot import {reference!r}: {exc}") from None
+        raise ConfigError(f"{where}: cannot import {reference!r}: {exc}") from None
 
 
 class CompiledStep:
@@ -80,7 +81,7 @@ class CompiledStep:
         try:
             self.request = RequestTemplate(step.method, url, {**headers, **step.headers}, step.json_body, step.body)
         except TemplateError as exc:
-            raise ValueError(f"{where}.{exc}") from None
+            raise ConfigError(f"{where}.{exc}") from None
         self.model = httpx.Request(step.method, url)  # what a kept response is built around
         self.scheme, self.host, self.port = split_url(url)
         self.expect = frozenset(step.expect_status)
@@ -153,16 +154,16 @@ class CompiledJourney:
                 feeder, _, column = ref.partition(".")
                 if column:
                     if feeder not in feeder_columns:
-                        raise ValueError(
+                        raise ConfigError(
                             f"{step.where}: {{{{ {ref} }}}} names no feeder; feeders: {sorted(feeder_columns)}"
                         )
                     if column not in feeder_columns[feeder]:
-                        raise ValueError(
+                        raise ConfigError(
                             f"{step.where}: feeder {feeder!r} has no column {column!r}; "
                             f"columns: {sorted(feeder_columns[feeder])}"
                         )
                 elif ref not in defined:
-                    raise ValueError(
+                    raise ConfigError(
                         f"{step.where}: {{{{ {ref} }}}} is not set by journey.variables or by "
                         "the extract of an earlier step"
                     )
@@ -180,7 +181,7 @@ def step_names(journey: Journey, flat: bool) -> dict[tuple[str, int], str]:
         for i, step in enumerate(getattr(journey, part)):
             name = step.name or (f"endpoint_{i}" if flat else f"{step.method} {(step.path or step.url).split('?')[0]}")
             if name in seen:
-                raise ValueError(
+                raise ConfigError(
                     f"{_label(part, i, flat)}.name: duplicate step name {name!r} (also {seen[name]}); "
                     "give each step its own name"
                 )

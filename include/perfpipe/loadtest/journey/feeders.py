@@ -13,6 +13,8 @@ import json
 import random
 from pathlib import Path
 
+from include.perfpipe.errors import ConfigError
+
 STRATEGIES = ("sequential", "random", "circular")
 WHEN_EXHAUSTED = ("stop", "recycle")
 
@@ -27,22 +29,22 @@ def read_rows(path: str | Path, where: str = "feeder") -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"{where}.file: cannot read {str(path)!r}: {exc.strerror}") from None
+        raise ConfigError(f"{where}.file: cannot read {str(path)!r}: {exc.strerror}") from None
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         if any(None in row or None in row.values() for row in rows):
-            raise ValueError(f"{where}.file: {str(path)!r} has a row with more or fewer fields than its header")
+            raise ConfigError(f"{where}.file: {str(path)!r} has a row with more or fewer fields than its header")
     elif path.suffix.lower() == ".json":
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}.file: {str(path)!r} is not JSON: {exc}") from None
+            raise ConfigError(f"{where}.file: {str(path)!r} is not JSON: {exc}") from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"{where}.file: {str(path)!r} must hold a list of objects")
+            raise ConfigError(f"{where}.file: {str(path)!r} must hold a list of objects")
     else:
-        raise ValueError(f"{where}.file: expected a .csv or .json file, got {str(path)!r}")
+        raise ConfigError(f"{where}.file: expected a .csv or .json file, got {str(path)!r}")
     if not rows:
-        raise ValueError(f"{where}.file: {str(path)!r} has no rows")
+        raise ConfigError(f"{where}.file: {str(path)!r} has no rows")
     return rows
 
 
@@ -63,9 +65,9 @@ class Feeder:
         parts: int = 1,
     ) -> None:
         if strategy not in STRATEGIES:
-            raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+            raise ConfigError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
         if when_exhausted not in WHEN_EXHAUSTED:
-            raise ValueError(f"when_exhausted: expected one of {WHEN_EXHAUSTED}, got {when_exhausted!r}")
+            raise ConfigError(f"when_exhausted: expected one of {WHEN_EXHAUSTED}, got {when_exhausted!r}")
         self.rows, self.strategy, self.when_exhausted = rows, strategy, when_exhausted
         self.part, self.parts = part, parts
         self._next = part if strategy == "sequential" else part * len(rows) // parts

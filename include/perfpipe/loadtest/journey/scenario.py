@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.journey.feeders import columns, read_rows
 from include.perfpipe.loadtest.journey.models import ScenarioFile, describe
 from include.perfpipe.loadtest.journey.template import has_template
@@ -25,15 +26,15 @@ def read_scenario(path: str | Path) -> ScenarioFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ValueError(f"scenario: cannot read {str(path)!r}: {exc.strerror}") from None
+        raise ConfigError(f"scenario: cannot read {str(path)!r}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with 'endpoints' or 'journey', got {data!r}")
+        raise ConfigError(f"{path}: expected a mapping with 'endpoints' or 'journey', got {data!r}")
     try:
         scenario = ScenarioFile.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(describe(exc, str(path))) from None
+        raise ConfigError(describe(exc, str(path))) from None
     feeders = {
         name: feeder.model_copy(update={"file": _portable(path.parent / feeder.file)})
         for name, feeder in scenario.feeders.items()
