@@ -104,6 +104,10 @@ class Prepared:
         self.keep_body = self.check is not None
         self.max_body_bytes = max_body_bytes
 
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
+        """The kept response, as the check reads it."""
+        return httpx.Response(status, headers=headers, content=body, request=self.request)
+
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         if status not in self.expect:
             return False
@@ -166,8 +170,9 @@ class HttpConnection(asyncio.Protocol):
     """One connection; the owner gets ``completed(conn, status, response)``, ``failed(conn, error)``
     (the request in flight failed; the connection is dead) and, once per connection, ``lost(conn)``.
 
-    ``response`` is an ``httpx.Response`` (decoded on access) when the endpoint keeps the body, else
-    None; ``conn.headers`` holds the raw header pairs of the response just completed either way.
+    ``response`` is what ``endpoint.respond(status, headers, body)`` made of it (an ``httpx.Response``
+    for a ``Prepared``) when the endpoint keeps the body, else None; ``conn.headers`` holds the raw
+    header pairs of the response just completed either way.
     """
 
     def __init__(self, owner) -> None:
@@ -306,7 +311,7 @@ class HttpConnection(asyncio.Protocol):
             self._parser = httptools.HttpResponseParser(self)
         response, parts, self._parts = None, self._parts, None
         if parts is not None:
-            response = httpx.Response(status, headers=self.headers, content=b"".join(parts), request=endpoint.request)
+            response = endpoint.respond(status, self.headers, b"".join(parts))
         keep_alive = self._keep_alive
         self.busy = False
         if not keep_alive:

@@ -1,25 +1,68 @@
-"""A response as extraction and checks read it: status, headers and body, its JSON parsed once."""
+"""A response as extraction, checks and metrics read it: status, headers and body, parsed on demand.
+
+Built straight from what the connection read (raw header pairs and body bytes): a step that only
+extracts or checks never pays for an ``httpx.Response``. ``response()`` builds one when something
+needs it (a ``module:function`` check, a Python journey), and a compressed body is decoded by httpx.
+"""
 
 from __future__ import annotations
 
 import json
 
+import httpx
+
 NOT_JSON = object()
 
 
 class Answer:
-    __slots__ = ("status", "response", "_json")
+    __slots__ = ("status", "headers", "raw", "request", "_response", "_body", "_json")
 
-    def __init__(self, status: int, response) -> None:
-        """``response``: an ``httpx.Response`` with the (decoded) body, or None when none was kept."""
-        self.status, self.response, self._json = status, response, None
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]] = (),
+        raw: bytes = b"",
+        request: httpx.Request | tuple[str, str] | None = None,
+    ) -> None:
+        """``headers`` as read (name, value) byte pairs; ``raw`` the body as received."""
+        self.status, self.headers, self.raw, self.request = status, headers, raw, request
+        self._response = self._body = self._json = None
+
+    @classmethod
+    def of(cls, status: int, response: httpx.Response | None) -> Answer:
+        """The answer of an ``httpx.Response`` (or of none: no body kept)."""
+        answer = cls(status)
+        if response is not None:
+            answer._response, answer._body = response, response.content
+            answer.headers = response.headers.raw
+        return answer
 
     @property
     def body(self) -> bytes:
-        return b"" if self.response is None else self.response.content
+        """The body, decoded when the server compressed it."""
+        if self._body is None:
+            self._body = self.response().content if self.raw and self.header("content-encoding") else self.raw
+        return self._body
 
     def header(self, name: str) -> str | None:
-        return None if self.response is None else self.response.headers.get(name)
+        """The first value of header ``name`` (any case), or None."""
+        wanted = name.lower().encode("latin-1")
+        for key, value in self.headers:
+            if len(key) == len(wanted) and key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+    def response(self) -> httpx.Response:
+        """This answer as an ``httpx.Response`` (built once); ``request`` a ``(method, url)`` pair makes
+        one whose ``request`` is built when first read."""
+        if self._response is None:
+            if isinstance(self.request, tuple):
+                self._response = KeptResponse(self.status, self.headers, self.raw, self.request)
+            else:
+                self._response = httpx.Response(
+                    self.status, headers=self.headers, content=self.raw, request=self.request
+                )
+        return self._response
 
     def json(self):
         """The parsed body, or ``NOT_JSON``."""
@@ -29,3 +72,25 @@ class Answer:
             except ValueError:
                 self._json = NOT_JSON
         return self._json
+
+
+class KeptResponse(httpx.Response):
+    """An ``httpx.Response`` whose ``request`` (method and URL) is built only when something reads it."""
+
+    def __init__(self, status: int, headers, content: bytes, method_url: tuple[str, str]) -> None:
+        super().__init__(status, headers=headers, content=content)
+        self._method_url = method_url
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None:
+            self._request = httpx.Request(*self._method_url)
+        return self._request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+    def raise_for_status(self) -> httpx.Response:
+        _ = self.request
+        return super().raise_for_status()

@@ -37,19 +37,28 @@ class JsonPath:
         self.many = _WILD in self.steps
 
     def find(self, document) -> list:
+        if not self.many:  # one match at most: walk down without lists of candidates
+            node = document
+            for step in self.steps:
+                if isinstance(step, int):
+                    if not isinstance(node, list) or not -len(node) <= step < len(node):
+                        return []
+                elif not isinstance(node, dict) or step not in node:
+                    return []
+                node = node[step]
+            return [node]
         nodes = [document]
         for step in self.steps:
-            found = []
-            for node in nodes:
-                if step is _WILD:
+            if step is _WILD:
+                found = []
+                for node in nodes:
                     if isinstance(node, list):
                         found += node
                     elif isinstance(node, dict):
                         found += node.values()
-                elif isinstance(step, int):
-                    if isinstance(node, list) and -len(node) <= step < len(node):
-                        found.append(node[step])
-                elif isinstance(node, dict) and step in node:
-                    found.append(node[step])
+            elif isinstance(step, int):
+                found = [n[step] for n in nodes if isinstance(n, list) and -len(n) <= step < len(n)]
+            else:
+                found = [n[step] for n in nodes if isinstance(n, dict) and step in n]
             nodes = found
         return nodes

@@ -9,10 +9,9 @@ from time import perf_counter
 
 import httpx
 
-from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, serialise
-from include.perfpipe.loadtest.headers import check_headers
+from include.perfpipe.loadtest.journey.python_request import build, locate
 from include.perfpipe.loadtest.journey.session import Exchange
-from include.perfpipe.loadtest.target import check_target, split_url
+from include.perfpipe.loadtest.target import check_target
 
 
 class RequestFailed(Exception):
@@ -107,24 +106,23 @@ class PythonVU:
         shard, session = self._shard, self._session
         if shard.over(session):
             raise TestEnded()
-        url = path if path.startswith(("http://", "https://")) else shard.spec.target.rstrip("/") + path
-        scheme, host, port = split_url(url)
-        if (scheme, host, port) not in shard.allowed_origins:
+        url = path if path.startswith(("http://", "https://")) else shard.base_url + path
+        target = locate(shard.base_url, path)
+        scheme, host, port = origin = target[:3]
+        if origin not in shard.allowed_origins:
             check_target(url, shard.spec.allowlist)
-            shard.allowed_origins.add((scheme, host, port))
+            shard.allowed_origins.add(origin)
         method = method.upper()
-        headers = {**DEFAULT_HEADERS, **shard.headers, **(headers or {})}
-        check_headers(headers, f"journey request {method} {path}")
-        request = httpx.Request(method, url, headers=headers, json=json, content=content)
+        raw = build(method, target, shard.header_base, headers, json, content)
         expect = frozenset([expect_status] if isinstance(expect_status, int) else expect_status)
         exchange = Exchange(
             name or f"{method} {path.split('?')[0]}",
             klass,
-            serialise(request),
+            raw,
             host,
             port,
             shard.tls(scheme),
-            request,
+            (method, url),
             expect,
             method == "HEAD",
             True,

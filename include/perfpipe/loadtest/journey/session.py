@@ -60,7 +60,7 @@ class Exchange:
         "checks",
         "ok",
         "label",
-        "response",
+        "answer",
     )
 
     def __init__(
@@ -84,7 +84,7 @@ class Exchange:
         self.request, self.expect, self.no_body = request, expect, no_body
         self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
         self.step, self.session, self.checks = step, session, checks
-        self.ok, self.label, self.response = False, None, None
+        self.ok, self.label, self.answer = False, None, None
 
     @property
     def head(self) -> bytes:
@@ -95,31 +95,40 @@ class Exchange:
     def tail(self) -> bytes:
         return self.raw[self.raw.index(b"\r\n\r\n") + 2 :]
 
+    @property
+    def response(self) -> httpx.Response | None:
+        """The kept response as an ``httpx.Response`` (built on first use), or None."""
+        return None if self.answer is None else self.answer.response()
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Answer:
+        return Answer(status, headers, body, self.request)
+
     def judge(self, status, response) -> bool:
         """The verdict ``evaluate`` reached (the shard evaluates first, to record ``label`` if set)."""
         return self.ok
 
-    def evaluate(self, status: int, response: httpx.Response | None) -> None:
+    def evaluate(self, status: int, answer: Answer | None) -> None:
         """ok when the status is expected and neither a ``fail_request`` check nor the step's check
         failed nor an extraction came back empty; ``label`` then names why (``ExtractError``,
         ``CheckError`` when the step's check raised)."""
         try:
-            self.ok = self._evaluate(status, response)
+            self.ok = self._evaluate(status, answer)
         except Exception:  # a user check that raises is a failed check, not a crashed generator
             self.ok, self.label = False, "CheckError"
 
-    def _evaluate(self, status: int, response: httpx.Response | None) -> bool:
-        self.response = response
+    def _evaluate(self, status: int, answer: Answer | None) -> bool:
+        self.answer = answer
         ok = status in self.expect
         step = self.step
         if step is not None:
-            answer = Answer(status, response)
+            if answer is None:
+                answer = Answer(status)
             for rule in step.checks:
                 passed = rule.passed(answer)
                 self.checks.add(rule.key, passed)
                 if not passed and rule.fail_request:
                     ok = False
-            if ok and step.check is not None and not step.check(response):
+            if ok and step.check is not None and not step.check(answer.response()):
                 ok = False
             if ok and step.extractors:
                 variables = self.session.vars

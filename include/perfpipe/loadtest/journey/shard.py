@@ -15,13 +15,14 @@ import math
 from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
-from include.perfpipe.loadtest.connection import HttpConnection
+from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, HttpConnection
 from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, Shard, drain_s, share
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
 from include.perfpipe.loadtest.journey.metric_feeds import SKIP
 from include.perfpipe.loadtest.journey.models import ScenarioFile
+from include.perfpipe.loadtest.journey.python_request import HeaderBase
 from include.perfpipe.loadtest.journey.python_vu import PythonVU, RequestFailed, TestEnded
 from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows
 from include.perfpipe.loadtest.journey.session import Exchange, Session
@@ -62,6 +63,8 @@ class JourneyShard(Shard):
         self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
         self.variables = self.journey.variables if self.journey else {}
         self.headers = dict(scenario.headers)
+        self.base_url = spec.target.rstrip("/")  # a Python journey's paths are under it
+        self.header_base = HeaderBase({**DEFAULT_HEADERS, **self.headers})
         self.stats = JourneyStats(*scenario_metrics(scenario))
         self._tls = {}
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
@@ -177,7 +180,7 @@ class JourneyShard(Shard):
 
     def feed_metrics(self, step: CompiledStep, exchange: Exchange, ok: bool, start: float) -> None:
         now = perf_counter()
-        answer = Answer(exchange.response.status_code if exchange.response is not None else 0, exchange.response)
+        answer = exchange.answer if exchange.answer is not None else Answer(0)
         metrics = self.stats.metrics
         for feed in step.feeds:
             value = feed.sample(answer, ok, now - start)

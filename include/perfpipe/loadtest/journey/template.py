@@ -62,7 +62,7 @@ class Template:
 
     def render(self, session, encode: Callable[[object], str] = None) -> str:
         encode = encode or text
-        return "".join(p if isinstance(p, str) else encode(p(session)) for p in self.parts)
+        return "".join([p if p.__class__ is str else encode(p(session)) for p in self.parts])
 
     def _compile(self, expr: str) -> Getter:
         if expr in BUILTINS:
@@ -146,6 +146,8 @@ def text(value) -> str:
 
 
 def url_part(value) -> str:
+    if value.__class__ is int:  # the usual id: nothing to quote
+        return str(value)
     return quote(text(value), safe="")
 
 

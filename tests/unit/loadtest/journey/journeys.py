@@ -1,5 +1,7 @@
 """Python journeys the engine tests run (``journey: tests.unit.loadtest.journey.journeys:shop``)."""
 
+import httpx
+
 
 async def shop(vu):
     if "token" not in vu.vars:
@@ -28,3 +30,19 @@ async def broken(vu):
 
 async def elsewhere(vu):
     await vu.get("http://example.com/", name="elsewhere")
+
+
+async def verbs(vu):
+    """Every verb once, each answer an httpx.Response whose request is what was sent."""
+    seen = vu.vars.setdefault("seen", [])
+    for verb in ("get", "post", "put", "patch", "delete", "head", "options"):
+        response = await getattr(vu, verb)(
+            f"/ok?verb={verb}", headers={"X-Verb": verb, "user-agent": "mine"}, json={"verb": verb}, name=verb
+        )
+        assert isinstance(response, httpx.Response) and response.status_code == 200
+        assert response.request.method == verb.upper() and response.url.path == "/ok"
+        response.raise_for_status()
+        seen.append((verb, response.content))
+    async with vu.group("feed"):
+        vu.vars["row"] = vu.feed("users")["user"]
+    await vu.sleep(30)  # the end of the test cuts it short

@@ -43,7 +43,7 @@ def _extract(answer, **model):
 
 
 def test_extract_from_json_header_regex_and_status():
-    answer = Answer(201, BODY)
+    answer = Answer.of(201, BODY)
     assert _extract(answer, json="$.items[0].id") == 7
     assert _extract(answer, json="$.items[*].id", pick="last") == 8
     assert _extract(answer, json="$.items[*].id", pick="all") == [7, 8]
@@ -53,7 +53,7 @@ def test_extract_from_json_header_regex_and_status():
     assert _extract(answer, status=True) == 201
     assert _extract(answer, json="$.missing") is None
     assert _extract(answer, json="$.missing", default=0) == 0
-    assert _extract(Answer(200, httpx.Response(200, content=b"<html>")), json="$.id") is None
+    assert _extract(Answer.of(200, httpx.Response(200, content=b"<html>")), json="$.id") is None
 
 
 def _check(answer, **model):
@@ -61,7 +61,7 @@ def _check(answer, **model):
 
 
 def test_declarative_checks():
-    answer = Answer(200, BODY)
+    answer = Answer.of(200, BODY)
     assert _check(answer, status=[200, 201]) and not _check(answer, status=404)
     assert _check(answer, json="$.items[0].id") and not _check(answer, json="$.items[3]")
     assert _check(answer, json="$.items[3]", exists=False)

@@ -231,3 +231,19 @@ def test_python_journey_cannot_leave_the_allowlist(server, tmp_path):
     result = _run(server, _scenario(tmp_path, "journey: tests.unit.loadtest.journey.journeys:elsewhere\n"), vus=1)
     assert result.summary()["journey"]["errors"]["TargetNotAllowed"] > 0
     assert result.metrics.endpoints == {}  # nothing was sent
+
+
+def test_python_journey_verbs_return_httpx_responses_of_what_was_sent(server, tmp_path):
+    text = "feeders: {users: {file: users.csv}}\njourney: tests.unit.loadtest.journey.journeys:verbs\n"
+    started = time.monotonic()
+    result = _run(server, _scenario(tmp_path, text), vus=2)
+    assert time.monotonic() - started < 3  # vu.sleep(30) is cut by the end
+    sent = {path.split("verb=")[1]: (method, headers, body) for method, path, headers, body in server.log}
+    assert sorted(sent) == sorted(["get", "post", "put", "patch", "delete", "head", "options"])
+    for verb, (method, headers, body) in sent.items():
+        assert method == verb.upper() and headers["x-verb"] == verb and headers["user-agent"] == "mine"
+        assert json.loads(body) == {"verb": verb} and headers["content-type"] == "application/json"
+    assert len([1 for m, *_ in server.log]) == 14  # two VUs, one iteration each (then the 30 s sleep)
+    summary = result.summary()["journey"]
+    assert summary["errors"] == {} and summary["groups"]["feed"]["count"] == 2
+    assert _rows(result).loc["head", "count"] == 2
