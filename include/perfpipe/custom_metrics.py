@@ -103,6 +103,13 @@ class CustomMetrics:
     def declared(self) -> dict[str, str]:
         return {name: t.kind for name, t in self.metrics.items()}
 
+    def snapshot(self) -> dict:
+        """So far, per metric: ``{kind, samples, total, last}`` (a progress snapshot's ``metrics``)."""
+        return {
+            name: {"kind": t.kind, "samples": t.samples, "total": t.total, "last": t.last}
+            for name, t in self.metrics.items()
+        }
+
     # -- serialisation and merging --------------------------------------------------------
     def to_dict(self) -> dict:
         return {
@@ -184,6 +191,28 @@ class CustomMetrics:
                 value = {"counter": total, "gauge": high}.get(t.kind, total / samples)
                 rows.append({"t": second, "name": name, "kind": t.kind, "samples": samples, "value": value})
         return pd.DataFrame(rows, columns=METRIC_SERIES_COLUMNS)
+
+
+def combine_snapshots(snapshots: list[dict]) -> dict:
+    """Several processes' ``snapshot()`` as one: samples and totals add, a gauge shows the highest value."""
+    combined: dict[str, dict] = {}
+    for snapshot in snapshots:
+        for name, m in snapshot.items():
+            into = combined.setdefault(name, {"kind": m["kind"], "samples": 0, "total": 0.0, "last": None})
+            into["samples"] += m["samples"]
+            into["total"] += m["total"]
+            if m["last"] is not None:
+                into["last"] = m["last"] if into["last"] is None else max(into["last"], m["last"])
+    return combined
+
+
+def snapshot_value(m: dict) -> float:
+    """A snapshot entry's one figure: a counter's sum, a gauge's value, a rate's share true, a trend's mean."""
+    if m["kind"] == "counter":
+        return m["total"]
+    if m["kind"] == "gauge":
+        return math.nan if m["last"] is None else m["last"]
+    return m["total"] / m["samples"] if m["samples"] else math.nan
 
 
 def _number(value) -> float | None:

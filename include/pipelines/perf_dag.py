@@ -54,6 +54,7 @@ def preflight(profile: str | None = None) -> dict:
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
         overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
         overrides["abort_rules"] = thresholds.abort_rules()
+        overrides["live_metrics"] = params.get("prometheus")
         spec = load_spec(
             profile=profile,
             target=base_url,

@@ -139,6 +139,15 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             "e.g. 20s; raise it when workers are slow to pick tasks up.",
             section="Scale",
         ),
+        "prometheus": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^((\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):)?[0-9]{1,5}$",
+            title="Live Prometheus endpoint",
+            description="While the load test runs, serve its per-second metrics for Prometheus at PORT "
+            "(on 127.0.0.1) or HOST:PORT, shard i on PORT + i (empty: off).",
+            section="Scale",
+        ),
         "target_conn_id": Param(
             TARGET_HTTP_CONN,
             type="string",

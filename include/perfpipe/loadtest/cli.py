@@ -54,6 +54,12 @@ def register(subparsers) -> None:
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="HTTP Basic auth for every request")
     parser.add_argument("--timeout", help="per-request timeout (default 30s)")
     parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
+    parser.add_argument(
+        "--prometheus",
+        metavar="[HOST:]PORT",
+        help="serve per-second metrics for Prometheus while the run goes, at http://HOST:PORT/metrics "
+        "(host default 127.0.0.1; port 0: a free one, logged)",
+    )
     parser.add_argument("--thresholds", help="thresholds YAML (default include/config/thresholds.yaml)")
     parser.add_argument("--out", required=True, help="directory for summary.json and timeseries.csv")
     parser.add_argument(
@@ -124,6 +130,7 @@ def run_cli(args: argparse.Namespace) -> int:
             "timeout": args.timeout,
             "abort_rules": thresholds.abort_rules(),
             "verify_tls": False if args.insecure else None,
+            "live_metrics": args.prometheus,
         }
         secrets = _credential_headers(args.header, args.auth)
         spec = load_spec(args.profile, args.target, args.scenario, overrides, list(secrets), klass=args.klass)

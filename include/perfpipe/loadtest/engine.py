@@ -257,6 +257,10 @@ class Shard:
             expected = perf_counter() + pause
             await asyncio.sleep(pause)
 
+    def progress_extra(self) -> dict:
+        """More figures for a progress snapshot (a journey's custom metrics)."""
+        return {}
+
     def report(self, elapsed: float, since: float, requests_then: int) -> None:
         stats = window_stats(self.rec, int(elapsed) - 1, int(elapsed), metric="p95_ms")  # the last whole second
         snapshot = {
@@ -267,6 +271,7 @@ class Shard:
             "requests": self.requests,
             "errors": self.errors,
             "dropped": self.dropped,
+            **self.progress_extra(),
         }
         log.info(
             "elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms errors %(errors)s dropped %(dropped)s",

@@ -19,12 +19,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from include.perfpipe.custom_metrics import combine_snapshots
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.connection import Prepared
 from include.perfpipe.loadtest.credentials import looks_secret, resolve
 from include.perfpipe.loadtest.engine import drain_s, make_shard
+from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
 from include.perfpipe.loadtest.target import check_target, probe_target, split_url
@@ -82,13 +85,34 @@ def run_load_test(
     for url in {split_url(url): url for url in spec.urls()}.values():
         probe_target(url)
     parts = shard_count * processes
-    if processes == 1:
-        return run_part(
-            spec, shard_index, parts, start_at or time.time() + 0.05, progress, should_stop, on_abort, secret_headers
+    if spec.live_metrics:
+        spec = replace(spec, progress_interval_s=min(spec.progress_interval_s, LIVE_INTERVAL_S))
+    with serving(spec.live_metrics, shard_index) as live:
+        if live is not None:
+            progress = _both(live, progress)
+        if processes == 1:
+            return run_part(
+                spec,
+                shard_index,
+                parts,
+                start_at or time.time() + 0.05,
+                progress,
+                should_stop,
+                on_abort,
+                secret_headers,
+            )
+        return _run_processes(
+            spec, processes, shard_index * processes, parts, start_at, progress, should_stop, on_abort, secret_headers
         )
-    return _run_processes(
-        spec, processes, shard_index * processes, parts, start_at, progress, should_stop, on_abort, secret_headers
-    )
+
+
+def _both(first: Callable[[dict], None], then: Callable[[dict], None] | None) -> Callable[[dict], None]:
+    def progress(snapshot: dict) -> None:
+        first(snapshot)
+        if then is not None:
+            then(snapshot)
+
+    return progress
 
 
 def resolve_processes(processes: int | str) -> int:
@@ -278,6 +302,8 @@ def _combined_progress(latest: dict, progress) -> None:
         "errors": sum(s["errors"] for s in snaps),
         "dropped": sum(s["dropped"] for s in snaps),
     }
+    if any("metrics" in s for s in snaps):
+        combined["metrics"] = combine_snapshots([s.get("metrics") or {} for s in snaps])
     log.info(
         "elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms errors %(errors)s dropped %(dropped)s",
         combined,

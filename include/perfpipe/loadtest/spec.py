@@ -110,6 +110,7 @@ class LoadSpec:
     progress_interval_s: float = 5.0
     credentials_conn_id: str | None = None  # the Airflow connection the worker resolves secret_headers from
     secret_headers: list[str] = field(default_factory=list)  # names only; values: run_load_test(secret_headers=)
+    live_metrics: str | None = None  # "HOST:PORT" of a Prometheus endpoint while the run goes (live_metrics.py)
 
     def urls(self) -> list[str]:
         """Every URL the test may send to (each is checked against the allowlist before it runs)."""
@@ -276,7 +277,8 @@ def load_spec(
     open model), ``max_vus``, ``stages`` (``[{duration, target}]``, from ``start``, default 0), ``model``,
     ``think_time``,
     ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``,
-    ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check).
+    ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check),
+    ``live_metrics`` (``PORT`` or ``HOST:PORT`` of a Prometheus endpoint while the run goes; off when empty).
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
     with one, ``klass`` keeps only that class's endpoints. ``secret_headers`` names the credential
     headers (from ``credentials_conn_id`` or the CLI) the worker adds to every request; a header the
@@ -306,6 +308,7 @@ def load_spec(
         "progress_interval",
         "verify_tls",
         "max_body_bytes",
+        "live_metrics",
     }
     if unknown:
         raise ConfigError(f"overrides: unknown field(s) {sorted(unknown)}")
@@ -401,10 +404,21 @@ def load_spec(
         progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),
         credentials_conn_id=credentials_conn_id,
         secret_headers=list(secret_headers or []),
+        live_metrics=_live_metrics(overrides.get("live_metrics")),
     )
     for url in spec.urls():
         check_target(url, allowed)
     return spec
+
+
+def _live_metrics(raw) -> str | None:
+    """``HOST:PORT`` of the live Prometheus endpoint, or None (off: unset, empty or false)."""
+    if raw in (None, "", False):
+        return None
+    from include.perfpipe.loadtest.live_metrics import parse_address
+
+    host, port = parse_address(raw)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _timeout(raw) -> float:

@@ -71,6 +71,9 @@ class JourneyShard(Shard):
         self.alive: set[Session] = set()  # sessions whose task runs
         self.teardown_by = math.inf  # when teardowns at the end of the run are cut
 
+    def progress_extra(self) -> dict:
+        return {"metrics": self.stats.metrics.snapshot()} if self.stats.metrics.metrics else {}
+
     async def run(self, t0_epoch: float) -> LoadResult:
         result = await super().run(t0_epoch)
         result.journey = self.stats
