@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from include.perfpipe.custom_metrics import snapshot_value
+from include.perfpipe.errors import ConfigError
 
 log = logging.getLogger("perfpipe.loadtest")
 LOOPBACK = "127.0.0.1"
@@ -25,10 +26,10 @@ _ADDRESS = re.compile(r"^(?:(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$")
 
 
 def parse_address(value: str | int, field: str = "live_metrics") -> tuple[str, int]:
-    """``(host, port)`` from ``"HOST:PORT"`` or ``PORT`` (host 127.0.0.1); ValueError naming ``field``."""
+    """``(host, port)`` from ``"HOST:PORT"`` or ``PORT`` (host 127.0.0.1); ConfigError naming ``field``."""
     match = _ADDRESS.match(str(value).strip())
     if not match or int(match.group(2)) > 65535 or isinstance(value, bool):
-        raise ValueError(f"{field}: expected PORT or HOST:PORT (e.g. 9464 or 127.0.0.1:9464), got {value!r}")
+        raise ConfigError(f"{field}: expected PORT or HOST:PORT (e.g. 9464 or 127.0.0.1:9464), got {value!r}")
     return (match.group(1) or LOOPBACK).strip("[]"), int(match.group(2))
 
 
@@ -95,7 +96,7 @@ def serving(address: str | None, shard: int):
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
-        raise ValueError(f"live_metrics: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"live_metrics: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     log.info("live metrics at http://%s:%s/metrics", host, server.server_port)
     try:
         yield collector.update
