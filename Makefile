@@ -30,8 +30,9 @@ lint: $(STAMP)  ## fix what ruff can fix, then format
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust (docs/benchmarks.md)
+bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust, custom-metrics memory (docs/benchmarks.md)
 	$(PY) -m benchmarks.loadtest
+	$(PY) -m benchmarks.custom_metrics
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-celery.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "perfpipe needs Python 3.11+")'
