@@ -1,8 +1,14 @@
 """HDR-histogram recording of request latencies: the one result shape every stage reports in.
 
 A ``MetricsRecorder`` keeps, with memory flat in test length:
-- per endpoint: an HDR histogram of latencies, request, error and status counts;
-- per second and class: a compact (encoded) histogram, requests, errors, dropped sends and active users.
+- per endpoint (a step of one scenario, with its group and tags): an HDR histogram of latencies,
+  request, error, status and check counts;
+- per second, scenario and class: a compact (encoded) histogram, requests, errors, dropped sends and
+  active users.
+
+A recorder records for one ``scenario`` (``DEFAULT_SCENARIO`` when the run has no named scenarios);
+``label(name, group, tags)`` says which group and tags a step's requests carry. Merged recorders hold
+every scenario of the run.
 
 Recorders serialise to JSON-able dicts and merge exactly, so shards of one run
 (processes or mapped Airflow tasks) add up to the same numbers a single generator would report.
@@ -20,6 +26,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 ALL = "all"
+DEFAULT_SCENARIO = "default"  # the one implicit scenario of a file without ``scenarios``
 _MAX_US = 3_600_000_000  # one hour, in microseconds
 _TOTAL_DIGITS = 3
 _SECOND_DIGITS = 2
@@ -37,7 +44,14 @@ STATS_COLUMNS = [
     *PERCENTILES,
     "max_ms",
     "status_counts",
+    "scenario",
+    "group_name",
+    "tags",
+    "checks_passed",
+    "checks_failed",
+    "check_pass_rate",
 ]
+SCENARIO_STATS_COLUMNS = ["scenario", "group_name", "tags", "checks_passed", "checks_failed", "check_pass_rate"]
 TIMESERIES_COLUMNS = [
     "t",
     "klass",
@@ -49,6 +63,7 @@ TIMESERIES_COLUMNS = [
     "p50_ms",
     "p95_ms",
     "p99_ms",
+    "scenario",
 ]
 
 
@@ -76,6 +91,12 @@ class EndpointTotals:
     errors: int = 0
     dropped: int = 0
     statuses: Counter = field(default_factory=Counter)
+    name: str = ""
+    scenario: str = DEFAULT_SCENARIO
+    group: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # sorted (key, value) pairs: the step's and its scenario's
+    checks_passed: int = 0
+    checks_failed: int = 0
 
 
 @dataclass
@@ -90,18 +111,25 @@ class SecondBucket:
 class MetricsRecorder:
     """Records request outcomes against seconds elapsed since the run's common start."""
 
-    def __init__(self) -> None:
-        self.endpoints: dict[str, EndpointTotals] = {}
-        self.seconds: dict[tuple[int, str], SecondBucket] = {}
+    def __init__(self, scenario: str = DEFAULT_SCENARIO) -> None:
+        self.scenario = scenario
+        self.endpoints: dict[tuple[str, str], EndpointTotals] = {}  # (scenario, name) -> totals
+        self.seconds: dict[tuple[int, str, str], SecondBucket] = {}  # (t, klass, scenario) -> bucket
         self.active_vus: dict[int, int] = {}
+        self.scenario_vus: dict[tuple[int, str], int] = {}  # (t, scenario) -> active VUs
+        self.labels: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}  # name -> (group, tags)
         self._sealed_before = 0
+
+    def label(self, name: str, group: str | None = None, tags: dict[str, str] | None = None) -> None:
+        """The group and tags every request recorded under ``name`` carries (set before recording)."""
+        self.labels[name] = (group or "", tuple(sorted((tags or {}).items())))
 
     # -- hot path -------------------------------------------------------------------------
     def record(self, name: str, klass: str, latency_s: float, ok: bool, status: int | str, elapsed_s: float) -> None:
         """Record one finished request; ``elapsed_s`` is when it finished, from the run start."""
-        totals = self.endpoints.get(name)
+        totals = self.endpoints.get((self.scenario, name))
         if totals is None:
-            totals = self.endpoints[name] = EndpointTotals(klass)
+            totals = self._totals(name, klass)
         value = _to_us(latency_s)
         totals.hist.record_value(value)
         totals.count += 1
@@ -113,28 +141,45 @@ class MetricsRecorder:
             totals.errors += 1
             second.errors += 1
 
+    def record_checks(self, name: str, klass: str, passed: int, failed: int) -> None:
+        """Count the declarative checks evaluated on one response of ``name``."""
+        totals = self.endpoints.get((self.scenario, name))
+        if totals is None:
+            totals = self._totals(name, klass)
+        totals.checks_passed += passed
+        totals.checks_failed += failed
+
     def record_dropped(self, name: str, klass: str, elapsed_s: float) -> None:
         """Record a send the generator could not make on time (open model)."""
-        totals = self.endpoints.get(name)
+        totals = self.endpoints.get((self.scenario, name))
         if totals is None:
-            totals = self.endpoints[name] = EndpointTotals(klass)
+            totals = self._totals(name, klass)
         totals.dropped += 1
         self._bucket(int(elapsed_s), klass).dropped += 1
 
     def set_active_vus(self, elapsed_s: float, vus: int) -> None:
         second = int(elapsed_s)
         self.active_vus[second] = max(vus, self.active_vus.get(second, 0))
+        key = (second, self.scenario)
+        self.scenario_vus[key] = max(vus, self.scenario_vus.get(key, 0))
 
     def seal_before(self, second: int) -> None:
         """Encode and free the live histograms of every second before ``second``."""
-        for (t, _), bucket in self.seconds.items():
+        for (t, _, _), bucket in self.seconds.items():
             if self._sealed_before <= t < second and bucket.encoded is None:
                 bucket.encoded = _encode(bucket.hist)
                 bucket.hist = None
         self._sealed_before = max(self._sealed_before, second)
 
+    def _totals(self, name: str, klass: str) -> EndpointTotals:
+        group, tags = self.labels.get(name, ("", ()))
+        totals = self.endpoints[(self.scenario, name)] = EndpointTotals(
+            klass, name=name, scenario=self.scenario, group=group, tags=tags
+        )
+        return totals
+
     def _bucket(self, second: int, klass: str) -> SecondBucket:
-        key = (second, klass)
+        key = (second, klass, self.scenario)
         bucket = self.seconds.get(key)
         if bucket is None:
             bucket = self.seconds[key] = SecondBucket()
@@ -143,49 +188,74 @@ class MetricsRecorder:
             bucket.encoded = None
         return bucket
 
+    @property
+    def scenarios(self) -> list[str]:
+        """The scenarios recorded, sorted."""
+        return sorted({t.scenario for t in self.endpoints.values()} | {s for _, _, s in self.seconds})
+
+    @property
+    def named_scenarios(self) -> bool:
+        """True when the run had scenarios of its own (not only the implicit one)."""
+        return any(s != DEFAULT_SCENARIO for s in self.scenarios)
+
     # -- serialisation and merging --------------------------------------------------------
     def to_dict(self) -> dict:
         return {
             "endpoints": [
                 {
-                    "name": name,
+                    "name": t.name,
                     "klass": t.klass,
+                    "scenario": t.scenario,
+                    "group": t.group,
+                    "tags": dict(t.tags),
                     "count": t.count,
                     "errors": t.errors,
                     "dropped": t.dropped,
                     "statuses": {str(k): v for k, v in t.statuses.items()},
+                    "checks_passed": t.checks_passed,
+                    "checks_failed": t.checks_failed,
                     "hist": _encode(t.hist),
                 }
-                for name, t in self.endpoints.items()
+                for t in self.endpoints.values()
             ],
             "seconds": [
                 {
                     "t": t,
                     "klass": klass,
+                    "scenario": scenario,
                     "requests": b.requests,
                     "errors": b.errors,
                     "dropped": b.dropped,
                     "hist": b.encoded if b.hist is None else _encode(b.hist),
                 }
-                for (t, klass), b in sorted(self.seconds.items())
+                for (t, klass, scenario), b in sorted(self.seconds.items())
             ],
             "active_vus": {str(t): v for t, v in sorted(self.active_vus.items())},
+            "scenario_vus": [[t, s, v] for (t, s), v in sorted(self.scenario_vus.items())],
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> MetricsRecorder:
+        """A recorder from ``to_dict`` (also one written before scenarios existed: all ``default``)."""
         recorder = cls()
         for e in data["endpoints"]:
-            recorder.endpoints[e["name"]] = EndpointTotals(
+            scenario = e.get("scenario", DEFAULT_SCENARIO)
+            recorder.endpoints[(scenario, e["name"])] = EndpointTotals(
                 klass=e["klass"],
                 hist=_decode(e["hist"]),
                 count=e["count"],
                 errors=e["errors"],
                 dropped=e.get("dropped", 0),
                 statuses=Counter(e["statuses"]),
+                name=e["name"],
+                scenario=scenario,
+                group=e.get("group", ""),
+                tags=tuple(sorted((e.get("tags") or {}).items())),
+                checks_passed=e.get("checks_passed", 0),
+                checks_failed=e.get("checks_failed", 0),
             )
         for s in data["seconds"]:
-            recorder.seconds[(s["t"], s["klass"])] = SecondBucket(
+            recorder.seconds[(s["t"], s["klass"], s.get("scenario", DEFAULT_SCENARIO))] = SecondBucket(
                 hist=None,
                 requests=s["requests"],
                 errors=s["errors"],
@@ -193,21 +263,29 @@ class MetricsRecorder:
                 encoded=s["hist"],
             )
         recorder.active_vus = {int(t): v for t, v in data["active_vus"].items()}
+        if "scenario_vus" in data:
+            recorder.scenario_vus = {(int(t), s): v for t, s, v in data["scenario_vus"]}
+        else:
+            recorder.scenario_vus = {(t, DEFAULT_SCENARIO): v for t, v in recorder.active_vus.items()}
         return recorder
 
     @classmethod
     def merge(cls, recorders: list[MetricsRecorder]) -> MetricsRecorder:
-        """Exact merge of shards: counts add, histograms add, active users add per second."""
+        """Exact merge of shards and scenarios: counts add, histograms add, active users add per second."""
         merged = cls()
         for rec in recorders:
-            for name, t in rec.endpoints.items():
-                into = merged.endpoints.get(name)
+            for key, t in rec.endpoints.items():
+                into = merged.endpoints.get(key)
                 if into is None:
-                    into = merged.endpoints[name] = EndpointTotals(t.klass)
+                    into = merged.endpoints[key] = EndpointTotals(
+                        t.klass, name=t.name, scenario=t.scenario, group=t.group, tags=t.tags
+                    )
                 into.hist.add(t.hist)
                 into.count += t.count
                 into.errors += t.errors
                 into.dropped += t.dropped
+                into.checks_passed += t.checks_passed
+                into.checks_failed += t.checks_failed
                 for status, n in t.statuses.items():
                     into.statuses[str(status)] += n
             for key, b in rec.seconds.items():
@@ -220,61 +298,149 @@ class MetricsRecorder:
                 into.dropped += b.dropped
             for second, vus in rec.active_vus.items():
                 merged.active_vus[second] = merged.active_vus.get(second, 0) + vus
+            for key, vus in rec.scenario_vus.items():
+                merged.scenario_vus[key] = merged.scenario_vus.get(key, 0) + vus
         return merged
 
     # -- tidy frames ----------------------------------------------------------------------
     def stats_frame(self, duration_s: float) -> pd.DataFrame:
-        """One row per endpoint, per class and for the total, with latency percentiles in ms."""
+        """One row per endpoint, per class and for the total, with latency percentiles in ms; with
+        named scenarios also one per scenario, and one per group and per tag value when there are any.
+
+        ``scope`` is ``endpoint`` (``name`` the step, ``scenario``, ``group_name`` and ``tags`` its
+        own), ``class``, ``total``, ``scenario``, ``group`` (``name`` the group, within ``scenario``)
+        or ``tag`` (``name`` is ``key=value``, ``tags`` that one pair). Rows that span scenarios have
+        ``scenario == "all"``.
+        """
         rows = []
         by_class: dict[str, list[EndpointTotals]] = {}
-        for name, t in sorted(self.endpoints.items()):
-            rows.append(_stats_row("endpoint", name, t.klass, [t], duration_s))
+        by_scenario: dict[str, list[EndpointTotals]] = {}
+        by_group: dict[tuple[str, str], list[EndpointTotals]] = {}
+        by_tag: dict[tuple[str, str], list[EndpointTotals]] = {}
+        for t in sorted(self.endpoints.values(), key=lambda e: (e.scenario, e.name)):
+            rows.append(_stats_row("endpoint", t.name, t.klass, [t], duration_s, t.scenario, t.group, dict(t.tags)))
             by_class.setdefault(t.klass, []).append(t)
+            by_scenario.setdefault(t.scenario, []).append(t)
+            if t.group:
+                by_group.setdefault((t.scenario, t.group), []).append(t)
+            for pair in t.tags:
+                by_tag.setdefault(pair, []).append(t)
         for klass, group in sorted(by_class.items()):
             rows.append(_stats_row("class", klass, klass, group, duration_s))
         if self.endpoints:
             rows.append(_stats_row("total", ALL, ALL, list(self.endpoints.values()), duration_s))
+        if self.named_scenarios:
+            for scenario, group in sorted(by_scenario.items()):
+                rows.append(_stats_row("scenario", scenario, ALL, group, duration_s, scenario))
+        for (scenario, name), group in sorted(by_group.items()):
+            rows.append(_stats_row("group", name, ALL, group, duration_s, scenario, name))
+        for (key, value), group in sorted(by_tag.items()):
+            rows.append(_stats_row("tag", f"{key}={value}", ALL, group, duration_s, ALL, "", {key: value}))
         return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
     def timeseries_frame(self) -> pd.DataFrame:
-        """One row per second and class, plus an ``all`` row per second."""
-        per_second: dict[int, dict[str, SecondBucket]] = {}
-        for (t, klass), b in self.seconds.items():
-            per_second.setdefault(t, {})[klass] = b
+        """One row per second and class, plus an ``all`` row per second (``scenario == "all"``); with
+        named scenarios also the same rows per scenario (``scenario`` its name)."""
+        per_second: dict[int, dict[tuple[str, str], SecondBucket]] = {}
+        for (t, klass, scenario), b in self.seconds.items():
+            per_second.setdefault(t, {})[(scenario, klass)] = b
         seconds = sorted(set(per_second) | set(self.active_vus))
+        by_scenario = self.named_scenarios
         rows = []
         for t in seconds:
             buckets = per_second.get(t, {})
-            total = SecondBucket()
-            for klass, b in sorted(buckets.items()):
-                hist = b.hist if b.hist is not None else _decode(b.encoded)
-                rows.append(_second_row(t, klass, None, b, hist))
-                total.hist.add(hist)
-                total.requests += b.requests
-                total.errors += b.errors
-                total.dropped += b.dropped
-            rows.append(_second_row(t, ALL, self.active_vus.get(t, 0), total, total.hist))
+            hists = {key: b.hist if b.hist is not None else _decode(b.encoded) for key, b in buckets.items()}
+            rows += _second_rows(t, ALL, self.active_vus.get(t, 0), buckets, hists)
+            if by_scenario:
+                for scenario in self.scenarios:
+                    mine = {key: b for key, b in buckets.items() if key[0] == scenario}
+                    rows += _second_rows(t, scenario, self.scenario_vus.get((t, scenario), 0), mine, hists)
         return pd.DataFrame(rows, columns=TIMESERIES_COLUMNS)
+
+
+def overall(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a ``timeseries_frame`` that span every scenario (all of a frame without the column)."""
+    if "scenario" not in timeseries.columns:
+        return timeseries
+    return timeseries[timeseries["scenario"] == ALL]
+
+
+def scenario_endpoints(stats: pd.DataFrame) -> pd.DataFrame:
+    """The endpoint rows of a ``stats_frame``, each ``name`` prefixed ``scenario: `` when the step
+    belongs to a named scenario (so names are unique across the run)."""
+    rows = stats[stats["scope"] == "endpoint"].copy()
+    if "scenario" in rows.columns:
+        named = rows["scenario"].notna() & ~rows["scenario"].isin([DEFAULT_SCENARIO, ALL])
+        if named.any():
+            rows.loc[named, "name"] = rows.loc[named, "scenario"].astype(str) + ": " + rows.loc[named, "name"]
+    return rows
+
+
+def _second_rows(
+    t: int, scenario: str, active_vus: int, buckets: dict[tuple[str, str], SecondBucket], hists: dict
+) -> list[dict]:
+    """Rows of one second: per class, then the ``all`` row, over ``buckets`` ((scenario, klass) keyed)."""
+    by_class: dict[str, list[tuple[str, str]]] = {}
+    for key in sorted(buckets):
+        by_class.setdefault(key[1], []).append(key)
+    rows = []
+    total = SecondBucket()
+    for klass, keys in sorted(by_class.items()):
+        if len(keys) == 1:
+            b, hist = buckets[keys[0]], hists[keys[0]]
+        else:
+            b = SecondBucket()
+            for key in keys:
+                _add(b, buckets[key], hists[key])
+            hist = b.hist
+        rows.append(_second_row(t, scenario, klass, None, b, hist))
+        _add(total, b, hist)
+    rows.append(_second_row(t, scenario, ALL, active_vus, total, total.hist))
+    return rows
+
+
+def _add(into: SecondBucket, b: SecondBucket, hist: HdrHistogram) -> None:
+    into.hist.add(hist)
+    into.requests += b.requests
+    into.errors += b.errors
+    into.dropped += b.dropped
 
 
 def _ms(value: float) -> float:
     return round(value / 1000.0, 3)
 
 
-def _stats_row(scope: str, name: str, klass: str, group: list[EndpointTotals], duration_s: float) -> dict:
+def _stats_row(
+    scope: str,
+    name: str,
+    klass: str,
+    group: list[EndpointTotals],
+    duration_s: float,
+    scenario: str = ALL,
+    group_name: str = "",
+    tags: dict | None = None,
+) -> dict:
     hist = new_histogram()
     statuses: Counter = Counter()
-    count = errors = 0
+    count = errors = passed = failed = 0
     for t in group:
         hist.add(t.hist)
         for status, n in t.statuses.items():
             statuses[str(status)] += n
         count += t.count
         errors += t.errors
+        passed += t.checks_passed
+        failed += t.checks_failed
     row = {
         "scope": scope,
         "name": name,
         "klass": klass,
+        "scenario": scenario,
+        "group_name": group_name,
+        "tags": json.dumps(tags or {}, sort_keys=True),
+        "checks_passed": passed,
+        "checks_failed": failed,
+        "check_pass_rate": passed / (passed + failed) if passed + failed else float("nan"),
         "count": count,
         "errors": errors,
         "error_rate": errors / count if count else 0.0,
@@ -293,10 +459,11 @@ def _stats_row(scope: str, name: str, klass: str, group: list[EndpointTotals], d
     return row
 
 
-def _second_row(t: int, klass: str, active_vus: int | None, b: SecondBucket, hist: HdrHistogram) -> dict:
+def _second_row(t: int, scenario: str, klass: str, active_vus: int | None, b: SecondBucket, hist: HdrHistogram) -> dict:
     has = b.requests > 0
     return {
         "t": t,
+        "scenario": scenario,
         "klass": klass,
         "active_vus": active_vus,
         "requests": b.requests,

@@ -19,9 +19,11 @@ def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = 
     hist = new_histogram(2) if metric in _LATENCY else None
     requests = errors = 0
     klasses = {e.klass for e in recorder.endpoints.values()} if klass == ALL else {klass}
+    scenarios = {e.scenario for e in recorder.endpoints.values()}
+    keys = [(k, s) for k in klasses for s in scenarios]
     for t in range(first, last):
-        for k in klasses:
-            bucket = recorder.seconds.get((t, k))
+        for k, s in keys:
+            bucket = recorder.seconds.get((t, k, s))
             if bucket is None:
                 continue
             if hist is not None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.journey.stats import JourneyStats
-from include.perfpipe.metrics import MetricsRecorder
+from include.perfpipe.metrics import DEFAULT_SCENARIO, MetricsRecorder, scenario_endpoints
 
 SUMMARY_VERSION = 1
 
@@ -95,10 +95,14 @@ class LoadResult:
     def summary(self, validation: dict | None = None) -> dict:
         """The ``summary.json`` document (docs/summary-schema.md)."""
         stats = self.stats_frame()
-        rows = {scope: {} for scope in ("endpoint", "class", "total")}
+        stats = pd.concat([stats[stats["scope"] != "endpoint"], scenario_endpoints(stats)])
+        rows = {scope: {} for scope in ("endpoint", "class", "total", "scenario", "group", "tag")}
         for row in stats.to_dict("records"):
             row["status_counts"] = json.loads(row["status_counts"])
+            row["tags"] = json.loads(row["tags"])
             scope, name = row.pop("scope"), row.pop("name")
+            if scope == "group" and row["scenario"] != DEFAULT_SCENARIO:
+                name = f"{row['scenario']}: {name}"
             rows[scope][name] = {k: _clean(v) for k, v in row.items()}
         dropped = sum(t.dropped for t in self.metrics.endpoints.values())
         validation = validation or {}
@@ -116,6 +120,9 @@ class LoadResult:
             "dropped": dropped,
             "classes": rows["class"],
             "endpoints": rows["endpoint"],
+            "scenarios": rows["scenario"],
+            "groups": rows["group"],
+            "tags": rows["tag"],
             "stages": self.stages,
             "health": self.health,
             "aborted": self.aborted,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from include.perfpipe.custom_metrics import METRIC_COLUMNS, STATS
-from include.perfpipe.metrics import ALL
+from include.perfpipe.metrics import ALL, scenario_endpoints
 from include.perfpipe.regression.frames import run_frames, steady_seconds
 
 METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
@@ -81,8 +81,8 @@ def compare_runs(
             c = cur_windows.get(klass, {}).get(metric)
             rows.append(_tested_row(scope, name, klass, metric, b, c))
     _judge(rows, alpha, min_change_pct, min_change_ms)
-    base_endpoints = base["stats"][base["stats"]["scope"] == "endpoint"].set_index("name")
-    cur_endpoints = cur["stats"][cur["stats"]["scope"] == "endpoint"].set_index("name")
+    base_endpoints = scenario_endpoints(base["stats"]).set_index("name")
+    cur_endpoints = scenario_endpoints(cur["stats"]).set_index("name")
     for name in sorted(set(base_endpoints.index) | set(cur_endpoints.index)):
         source = cur_endpoints if name in cur_endpoints.index else base_endpoints
         klass = source.loc[name, "klass"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from include.perfpipe.custom_metrics import METRIC_COLUMNS, CustomMetrics
-from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS, MetricsRecorder
+from include.perfpipe.metrics import SCENARIO_STATS_COLUMNS, STATS_COLUMNS, TIMESERIES_COLUMNS, MetricsRecorder, overall
 
 
 def run_frames(run: dict, label: str = "run") -> dict:
@@ -31,11 +31,14 @@ def run_frames(run: dict, label: str = "run") -> dict:
         stats, timeseries = recorder.stats_frame(duration), recorder.timeseries_frame()
     else:
         raise ValueError(f"{label} needs 'stats' and 'timeseries' frames or a 'metrics' dict, got keys {sorted(run)}")
-    _require_columns(stats, STATS_COLUMNS[:-1], f"{label}.stats")
-    _require_columns(timeseries, TIMESERIES_COLUMNS, f"{label}.timeseries")
+    # runs saved before scenarios existed lack the scenario columns: they hold one implicit scenario
+    _require_columns(
+        stats, [c for c in STATS_COLUMNS if c not in {"status_counts", *SCENARIO_STATS_COLUMNS}], f"{label}.stats"
+    )
+    _require_columns(timeseries, [c for c in TIMESERIES_COLUMNS if c != "scenario"], f"{label}.timeseries")
     return {
         "stats": stats,
-        "timeseries": timeseries,
+        "timeseries": overall(timeseries),
         "stages": _checked_stages(stages, label),
         "metrics": _metrics(run, label),
     }

@@ -16,7 +16,9 @@ import pandas as pd
 from include.perfpipe.metrics import ALL, STATS_COLUMNS
 from include.perfpipe.regression.frames import run_frames
 
-_NUMERIC = [c for c in STATS_COLUMNS if c not in ("scope", "name", "klass", "status_counts")]
+_NUMERIC = [
+    c for c in STATS_COLUMNS if c not in ("scope", "name", "klass", "status_counts", "scenario", "group_name", "tags")
+]
 
 
 def read_run(path: str | Path, label: str = "run") -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from include.perfpipe.metrics import ALL, MetricsRecorder
+from include.perfpipe.metrics import ALL, MetricsRecorder, overall
 
 _CONFIG = {"displaylogo": False, "responsive": True}
 _RAMP_FILL = "rgba(255, 165, 0, 0.12)"
@@ -39,7 +39,7 @@ def load_charts(load: dict) -> list[str]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    series = MetricsRecorder.from_dict(load["metrics"]).timeseries_frame()
+    series = overall(MetricsRecorder.from_dict(load["metrics"]).timeseries_frame())
     total = series[series["klass"] == ALL]
     if total.empty:
         return []

@@ -34,7 +34,7 @@ T = TypeVar("T")
 WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
-_JSON_COLUMNS = {"status_counts", "evidence"}
+_JSON_COLUMNS = {"status_counts", "evidence", "tags"}
 _RUN_COLUMNS = (
     "dag_id",
     "run_id",
@@ -379,6 +379,7 @@ class ResultsStore:
             metrics = conn.execute(f"SELECT * FROM perfpipe.custom_metrics {where} ORDER BY name", key).fetchall()
         stats_frame = pd.DataFrame(stats, columns=STATS_COLUMNS)
         stats_frame["status_counts"] = stats_frame["status_counts"].map(json.dumps)
+        stats_frame["tags"] = stats_frame["tags"].map(lambda tags: json.dumps(tags, sort_keys=True))
         return {
             "stats": stats_frame,
             "timeseries": pd.DataFrame(series, columns=TIMESERIES_COLUMNS).astype({"t": int}),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from include.perfpipe.metrics import MetricsRecorder
+from include.perfpipe.metrics import MetricsRecorder, overall
 from include.perfpipe.validation.gx_checkpoint import plan_checks, plan_metric_checks, run_checkpoint
 from include.perfpipe.validation.result import ValidationResult
 from include.perfpipe.validation.thresholds import STEADY, Threshold, Thresholds
@@ -129,7 +129,8 @@ def _health(health: dict, timeseries: pd.DataFrame) -> tuple[bool, int, list[str
     if not isinstance(reasons, list):
         raise ValueError(f"health.reasons: expected a list of strings, got {reasons!r}")
     if isinstance(timeseries, pd.DataFrame) and "dropped" in timeseries.columns and len(timeseries):
-        dropped = max(dropped, int(timeseries.loc[timeseries["klass"] == "all", "dropped"].sum()))
+        series = overall(timeseries)
+        dropped = max(dropped, int(series.loc[series["klass"] == "all", "dropped"].sum()))
     return saturated, dropped, [str(r) for r in reasons]
 
 

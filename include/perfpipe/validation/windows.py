@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-from include.perfpipe.metrics import ALL, MetricsRecorder, new_histogram
+from include.perfpipe.metrics import ALL, MetricsRecorder, new_histogram, overall
 from include.perfpipe.validation.thresholds import SECOND, STEADY, WHOLE, window_seconds
 
 WINDOW_COLUMNS = [
@@ -97,7 +97,7 @@ def window_frame(
 ) -> pd.DataFrame:
     """Rows for each window in ``windows``; steady and rolling windows need ``recorder``."""
     check_frame("stats", stats, _STATS_NEEDED)
-    check_frame("timeseries", timeseries, _TIMESERIES_NEEDED)
+    timeseries = overall(check_frame("timeseries", timeseries, _TIMESERIES_NEEDED))
     parts = []
     if WHOLE in windows:
         parts.append(_whole_rows(stats, timeseries))
@@ -162,7 +162,7 @@ class _WindowMerger:
     def __init__(self, recorder: MetricsRecorder) -> None:
         self.vus = recorder.active_vus
         self.buckets: dict[int, list[tuple[str, np.ndarray, np.ndarray, int, int]]] = {}
-        for (t, klass), bucket in sorted(recorder.seconds.items()):
+        for (t, klass, _), bucket in sorted(recorder.seconds.items()):
             hist = bucket.hist if bucket.hist is not None else HdrHistogram.decode(bucket.encoded.encode("ascii"))
             counts = _counts(hist)
             index = np.flatnonzero(counts)

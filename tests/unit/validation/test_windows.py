@@ -29,7 +29,7 @@ def frame(recorder):
 def merged(recorder, klass, seconds):
     """Independent reference: merge the window's histograms with hdrh itself."""
     hist = new_histogram(2)
-    for (t, k), bucket in recorder.seconds.items():
+    for (t, k, _), bucket in recorder.seconds.items():
         if t in seconds and (k == klass or klass == "all"):
             hist.add(HdrHistogram.decode(bucket.encoded.encode("ascii")))
     return hist
