@@ -15,8 +15,9 @@ from airflow.sdk import TriggerRule, dag, get_current_context, task
 from include.perfpipe.vocabulary import RESULTS_DB_CONN
 from include.pipelines.failures import record_failure
 from include.pipelines.pools import LOAD_POOL, MAINTENANCE_POOL
-from include.pipelines.publishing import group_run_id, report_asset
+from include.pipelines.publishing import report_asset
 from include.pipelines.run_form import config_file, perf_params
+from include.pipelines.run_identity import group_run_id
 from include.pipelines.tuning import tune
 
 DEFAULT_ARGS = {
@@ -132,8 +133,11 @@ def load_test(plan: dict, shard: dict) -> dict:
     from functools import partial
 
     from include.perfpipe.loadtest import LoadSpec, run_load_test
+    from include.perfpipe.payloads import RunPlan, ShardSlot, checked
     from include.pipelines.targets import http_target
 
+    checked(RunPlan, plan, "plan")
+    checked(ShardSlot, shard, "shard")
     ctx = get_current_context()
     params = ctx["params"]
     placed = shard_placement(ctx, shard)
@@ -204,8 +208,9 @@ def merge_shards(shards: list[dict]) -> dict:
     """Exact merge of the shards' histograms into the run's result."""
     from include.perfpipe.loadtest import LoadResult, merge_results
     from include.perfpipe.loadtest.shards import shard_rows
+    from include.perfpipe.payloads import LoadResultPayload, checked
 
-    results = [LoadResult.from_dict(s) for s in shards]
+    results = [LoadResult.from_dict(checked(LoadResultPayload, s, f"shards[{i}]")) for i, s in enumerate(shards)]
     merged = merge_results(results)
     merged.extra.pop("shard", None)
     merged.extra["shards"] = shard_rows(results)
@@ -270,9 +275,12 @@ def db_benchmark() -> dict | None:
 @task(task_id="validate")
 def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     """Judge the run with the GX threshold suites: pass, fail, invalid or error."""
+    from include.perfpipe.payloads import LoadResultPayload, RunPlan, checked
     from include.perfpipe.runs import judge_run, run_dir
-    from include.pipelines.publishing import publish_folder, reports_base
+    from include.pipelines.report_storage import publish_folder, reports_base
 
+    checked(RunPlan, plan, "plan")
+    checked(LoadResultPayload, load, "load")
     params = get_current_context()["params"]
     out_dir = run_dir(plan["run"]["dag_id"], plan["run"]["run_id"])
     verdict = judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
@@ -298,8 +306,11 @@ def verdict(publication: dict | None) -> dict:
     """Fail the DAG run (without retrying: AirflowFailException) unless the verdict is pass."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from include.perfpipe.payloads import Publication, checked
+
     if not publication:
         raise AirflowFailException("no verdict: the run failed before publishing (see the failed task's log)")
+    checked(Publication, publication, "publication")
     if publication["verdict"] != "pass":
         raise AirflowFailException(f"verdict {publication['verdict']}: {publication['reason']}")
     if publication["regressed"] and get_current_context()["params"]["fail_on_regression"]:

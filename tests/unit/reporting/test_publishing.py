@@ -1,6 +1,13 @@
 """The Airflow side of publishing: folder copy through ObjectStoragePath, and a notifier that no-ops unconfigured."""
 
-from include.pipelines.publishing import SLACK_CONN, SMTP_CONN, alert_for, notify, publish_folder, report_asset
+import copy
+from types import SimpleNamespace
+
+import pytest
+
+from include.pipelines.notifications import SLACK_CONN, SMTP_CONN, alert_for, notify
+from include.pipelines.publishing import report_asset
+from include.pipelines.report_storage import publish_folder
 
 
 def _report(tmp_path):
@@ -55,8 +62,6 @@ def test_report_asset_uri_is_static():
 
 
 def _ctx(task_id, **params):
-    from types import SimpleNamespace
-
     return {
         "params": params,
         "dag": SimpleNamespace(dag_id="perf_release_gate"),
@@ -68,19 +73,19 @@ def _ctx(task_id, **params):
 
 def test_task_groups_keep_their_runs_apart():
     """The release gate's profiles share a DAG run: preflight names each group's run, publish keeps it."""
-    from include.pipelines.publishing import _run_info, group_run_id
+    from include.pipelines.run_identity import group_run_id, run_identity
 
     assert group_run_id(_ctx("load.preflight")) == "manual__1.load"
     assert group_run_id(_ctx("preflight")) == "manual__1"
-    assert _run_info(_ctx("load.publish"), None)["run_id"] == "manual__1.load"
+    assert run_identity(_ctx("load.publish"), None)["run_id"] == "manual__1.load"
     plan = {"run": {"dag_id": "perf_release_gate", "run_id": "manual__1.load", "profile": "load", "target": "t"}}
-    assert _run_info(_ctx("load.publish"), plan)["run_id"] == "manual__1.load"
+    assert run_identity(_ctx("load.publish"), plan)["run_id"] == "manual__1.load"
 
 
 def test_run_identity_without_a_plan_comes_from_the_context():
-    from include.pipelines.publishing import _run_info
+    from include.pipelines.run_identity import run_identity
 
-    run = _run_info(_ctx("publish", db_conn_id="perf_target_db"), None)
+    run = run_identity(_ctx("publish", db_conn_id="perf_target_db"), None)
     assert (run["dag_id"], run["run_id"], run["profile"], run["target"]) == (
         "perf_release_gate",
         "manual__1",
@@ -96,3 +101,36 @@ def test_a_passing_run_that_regressed_alerts_only_where_regressions_fail_the_run
     assert alert_for("pass", regressed, fail_on_regression=False) == "pass"
     assert alert_for("pass", steady, fail_on_regression=True) == "pass"
     assert alert_for("fail", steady, fail_on_regression=False) == "fail"
+
+
+def test_publish_run_reads_its_inputs_and_never_changes_them(tmp_path, monkeypatch):
+    """The stage results and the plan come out as they went in, even when the store fails and the task fails."""
+    from include.pipelines import publishing, targets
+    from tests.unit.reporting import synthetic
+
+    def unreachable(conn_id):
+        raise ConnectionError(f"{conn_id} is down")
+
+    monkeypatch.setattr(targets, "postgres_dsn", unreachable)
+    monkeypatch.setenv("PERFPIPE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.delenv("PERFPIPE_REPORTS_URL", raising=False)
+    monkeypatch.setattr(publishing, "notify", lambda *args, **kwargs: [])
+    bundle = synthetic.bundle(run_id="manual__1")
+    database = dict(bundle["database"])
+    inputs = {
+        "plan": {"run": bundle["run"]},
+        "load": synthetic.load_result(),
+        "benchmark": database.pop("benchmark"),
+        "db": database,
+        "validation": bundle["validation"],
+    }
+    before = copy.deepcopy(inputs)
+    ctx = {
+        **_ctx("publish"),
+        "task": SimpleNamespace(get_flat_relative_ids=lambda upstream: set()),
+        "outlet_events": {report_asset: SimpleNamespace(extra=None)},
+    }
+    with pytest.raises(RuntimeError, match="recording the run in the results store failed: perf_results_db is down"):
+        publishing.publish_run(ctx, **inputs)
+    assert inputs == before
+    assert ctx["outlet_events"][report_asset].extra["run_id"] == "manual__1"
