@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import time
+from abc import ABC, abstractmethod
 from bisect import bisect
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -75,7 +76,7 @@ class ArrivalSchedule:
         return None
 
 
-class Shard:
+class Shard(ABC):
     """Runs part ``index`` of ``count`` of a spec; ``run(t0_epoch)`` returns its ``LoadResult``.
 
     ``should_stop()`` is called every tick and must not block: truthy stops the run early, and a
@@ -349,11 +350,24 @@ class Shard:
         }
 
     # -- model hooks -------------------------------------------------------------------------------
-    def begin(self) -> None: ...
-    def adjust(self, elapsed: float) -> None: ...
-    def active(self) -> int: ...
-    def after(self, conn: HttpConnection) -> None: ...
-    def max_conns(self) -> int: ...
+    @abstractmethod
+    def begin(self) -> None:
+        """Start sending (the first VUs, or the arrival schedule)."""
+
+    def adjust(self, elapsed: float) -> None:  # noqa: B027 (a hook only the closed model needs)
+        """Follow the stage plan ``elapsed`` s into the run (the closed model's VU count); none by default."""
+
+    @abstractmethod
+    def active(self) -> int:
+        """VUs (closed) or requests in flight (open) now."""
+
+    @abstractmethod
+    def after(self, conn: HttpConnection) -> None:
+        """``conn`` has its response: send again, think, or hand the connection back."""
+
+    @abstractmethod
+    def max_conns(self) -> int:
+        """The most connections this part may open."""
 
 
 class _VU:
@@ -376,7 +390,7 @@ class ClosedShard(Shard):
 
     def start_vu(self, _number: int) -> _VU:
         vu = _VU()
-        self.next(vu)
+        self.send_next(vu)
         return vu
 
     def active(self) -> int:
@@ -385,7 +399,8 @@ class ClosedShard(Shard):
     def max_conns(self) -> int:
         return share(self.spec.max_vus, self.index, self.count)
 
-    def next(self, vu: _VU) -> None:
+    def send_next(self, vu: _VU) -> None:
+        """The VU's next request, on its open connection when it goes to the same host; none once stopped."""
         conn = vu.conn
         if vu.retired or self.stopping or perf_counter() >= self.t_end:
             if conn is not None:
@@ -413,7 +428,7 @@ class ClosedShard(Shard):
             conn = await self.connect(endpoint)
         except (TimeoutError, OSError) as exc:
             self.connect_failed(endpoint, start, exc)
-            self.loop.call_later(CONNECT_BACKOFF_S, self.next, vu)
+            self.loop.call_later(CONNECT_BACKOFF_S, self.send_next, vu)
             return
         finally:
             self.connecting -= 1
@@ -426,9 +441,9 @@ class ClosedShard(Shard):
     def after(self, conn: HttpConnection) -> None:
         vu = conn.vu
         if self.think is not None and not (vu.retired or self.stopping):
-            self.loop.call_later(self.think(), self.next, vu)
+            self.loop.call_later(self.think(), self.send_next, vu)
         else:  # after this loop pass: every response already read is timed before any new send
-            self.loop.call_soon(self.next, vu)
+            self.loop.call_soon(self.send_next, vu)
 
 
 class OpenShard(Shard):

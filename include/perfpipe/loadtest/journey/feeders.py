@@ -72,7 +72,7 @@ class Feeder:
         self.part, self.parts = part, parts
         self._next = part if strategy == "sequential" else part * len(rows) // parts
 
-    def next(self) -> dict:
+    def next_row(self) -> dict:
         """The next row; ``FeederExhausted`` when a sequential feeder set to ``stop`` has none left."""
         rows = self.rows
         if self.strategy == "random":

@@ -63,7 +63,7 @@ class PythonVU:
             _, feeder = self._shard.feeders[name]
         except KeyError:
             raise KeyError(f"no feeder {name!r}; feeders: {sorted(self._shard.feeders)}") from None
-        row = self._session.rows[name] = feeder.next()
+        row = self._session.rows[name] = feeder.next_row()
         return row
 
     async def sleep(self, seconds: float) -> None:

@@ -203,7 +203,7 @@ class JourneyShard(Shard):
         for name, (when, feeder) in self.feeders.items():
             if when == per:
                 try:
-                    session.rows[name] = feeder.next()
+                    session.rows[name] = feeder.next_row()
                 except FeederExhausted:
                     return False
         return True

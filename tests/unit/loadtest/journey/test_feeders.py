@@ -11,7 +11,7 @@ def _drain(feeder):
     taken = []
     while True:
         try:
-            taken.append(feeder.next()["n"])
+            taken.append(feeder.next_row()["n"])
         except FeederExhausted:
             return taken
 
@@ -25,15 +25,15 @@ def test_sequential_rows_are_split_over_parts_without_overlap():
 
 def test_recycle_starts_the_part_again_and_circular_wraps():
     feeder = Feeder(ROWS, "sequential", "recycle", 1, 4)
-    assert [feeder.next()["n"] for _ in range(5)] == ["1", "5", "9", "1", "5"]
+    assert [feeder.next_row()["n"] for _ in range(5)] == ["1", "5", "9", "1", "5"]
     circular = Feeder(ROWS[:3], "circular", "stop", 0, 1)
-    assert [circular.next()["n"] for _ in range(5)] == ["0", "1", "2", "0", "1"]
-    assert {Feeder(ROWS, "random").next()["n"] for _ in range(200)} <= {r["n"] for r in ROWS}
+    assert [circular.next_row()["n"] for _ in range(5)] == ["0", "1", "2", "0", "1"]
+    assert {Feeder(ROWS, "random").next_row()["n"] for _ in range(200)} <= {r["n"] for r in ROWS}
 
 
 def test_a_part_beyond_the_rows_has_none():
     with pytest.raises(FeederExhausted):
-        Feeder(ROWS[:2], "sequential", "recycle", 3, 4).next()
+        Feeder(ROWS[:2], "sequential", "recycle", 3, 4).next_row()
 
 
 def test_csv_and_json_files(tmp_path):
