@@ -44,10 +44,15 @@ class ShardSlot(_Payload):
         return self
 
 
-class RunPlan(_Payload):
-    """preflight's output: the run, the load spec (``LoadSpec.to_dict()``) and the shards to map over."""
+class PlannedRun(_Payload):
+    """What publish reads of preflight's output: the run."""
 
     run: RunIdentity
+
+
+class RunPlan(PlannedRun):
+    """preflight's output: the run, the load spec (``LoadSpec.to_dict()``) and the shards to map over."""
+
     spec: dict[str, Any]
     shards: list[ShardSlot] = Field(min_length=1)
 

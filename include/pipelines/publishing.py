@@ -54,14 +54,14 @@ def publish_run(
     """
     from airflow.sdk import ObjectStoragePath
 
-    from include.perfpipe.payloads import LoadResultPayload, RunPlan, ValidationPayload, checked
+    from include.perfpipe.payloads import LoadResultPayload, PlannedRun, ValidationPayload, checked
     from include.perfpipe.reporting import render_report
     from include.perfpipe.runs import run_dir
     from include.perfpipe.validation.verdict import run_verdict
     from include.pipelines.failures import first_failure
 
     expected = {
-        "plan": (RunPlan, plan),
+        "plan": (PlannedRun, plan),
         "load": (LoadResultPayload, load),
         "validation": (ValidationPayload, validation),
     }
