@@ -19,11 +19,16 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="allow", strict=False)
 
 
-class RunIdentity(_Payload):
-    """Which run this is: preflight's ``plan["run"]``, the bundle's ``run``."""
+class ReportedRun(_Payload):
+    """The least a report needs to name its run."""
 
     dag_id: str = Field(min_length=1)
     run_id: str = Field(min_length=1)
+
+
+class RunIdentity(ReportedRun):
+    """Which run this is, as preflight plans it and the store records it (``plan["run"]``)."""
+
     profile: str = Field(min_length=1)
     target: str = Field(min_length=1)
     version: str | None = None
@@ -80,7 +85,7 @@ class ValidationPayload(_Payload):
 
     verdict: Verdict
     reason: str
-    results: list[dict[str, Any]]
+    results: list[dict[str, Any]] = []
 
 
 class Publication(_Payload):
@@ -92,6 +97,17 @@ class Publication(_Payload):
     run_id: str
     regressed: bool
     regression_reason: str | None = None
+
+
+class RunBundle(_Payload):
+    """Everything one run produced, as the report renders it and ``bundle.json`` keeps it."""
+
+    run: ReportedRun
+    loadtest: LoadResultPayload | None = None
+    validation: ValidationPayload | None = None
+    database: dict[str, Any] | None = None
+    regression: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
 
 
 def checked(model: type[BaseModel], value: Any, where: str) -> Any:

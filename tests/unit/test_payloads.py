@@ -2,7 +2,7 @@
 
 import pytest
 
-from include.perfpipe.payloads import LoadResultPayload, Publication, RunPlan, ValidationPayload, checked
+from include.perfpipe.payloads import LoadResultPayload, Publication, RunBundle, RunPlan, ValidationPayload, checked
 from tests.unit.reporting import synthetic
 
 PLAN = {
@@ -18,6 +18,8 @@ def test_good_payloads_pass_through_unchanged():
     assert checked(LoadResultPayload, load, "load") is load
     validation = synthetic.validation_result()
     assert checked(ValidationPayload, validation, "validation") is validation
+    bundle = synthetic.bundle()
+    assert checked(RunBundle, bundle, "bundle") is bundle
 
 
 @pytest.mark.parametrize(
@@ -45,3 +47,16 @@ def test_a_wrong_shape_names_the_field(model, value, message):
 def test_containers_are_not_echoed():
     with pytest.raises(ValueError, match="plan.spec: Input should be a valid dictionary, got a list"):
         checked(RunPlan, {**PLAN, "spec": ["secret-token"]}, "plan")
+
+
+def test_report_cli_names_the_wrong_field_of_a_bundle(tmp_path, capsys):
+    import json
+
+    from include.perfpipe.cli import main
+
+    bundle = synthetic.bundle()
+    bundle["validation"] = {**bundle["validation"], "verdict": "great"}
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    assert main(["report", str(path), "--out", str(tmp_path / "out"), "--results-db", ""]) == 3
+    assert "bundle.validation.verdict: Input should be 'pass', 'fail', 'invalid' or 'error'" in capsys.readouterr().out

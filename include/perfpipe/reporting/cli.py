@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from include.perfpipe.payloads import RunBundle, checked
     from include.perfpipe.reporting import render_report
     from include.perfpipe.validation.verdict import Verdict, run_verdict
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"perfpipe report: cannot read bundle {str(args.bundle)!r}: {exc}")
         return 3
     try:
+        checked(RunBundle, bundle, "bundle")
         if args.results_db:
             from include.perfpipe.regression.baseline import shape_of
             from include.perfpipe.store import ResultsStore
