@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 from include.perfpipe.vocabulary import REPORTS_DIR_ENV, REPORTS_URL_ENV, RESULTS_DB_CONN, RESULTS_DB_ENV
 
 log = logging.getLogger(__name__)
+PAGE_CONNECT_TIMEOUT_S = 3  # an unreachable store: the page falls back to the folders on disk after this
+PAGE_STATEMENT_TIMEOUT_S = 10
 
 
 def reports_dir() -> Path:
@@ -108,7 +110,7 @@ def list_runs(base: Path, dsn: str | None, limit: int = 200) -> tuple[list[dict]
     try:
         from include.perfpipe.store import ResultsStore
 
-        runs = ResultsStore(dsn).list_runs(limit)
+        runs = ResultsStore(dsn, PAGE_CONNECT_TIMEOUT_S, PAGE_STATEMENT_TIMEOUT_S).list_runs(limit)
     except Exception as exc:
         log.warning("results store unavailable: %s", exc)
         return runs_from_disk(

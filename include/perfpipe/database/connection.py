@@ -36,6 +36,12 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> 
         raise ConfigError(f"dsn: invalid connection string {redact(dsn)!r}: {exc}") from exc
 
 
+def session_timeouts(lock_timeout_s: float, statement_timeout_s: float | None) -> str:
+    """libpq ``options`` that bound every wait of the session: a lock after ``lock_timeout_s``, a statement
+    after ``statement_timeout_s`` (None or 0: no statement bound)."""
+    return f"-c lock_timeout={int(lock_timeout_s * 1000)} -c statement_timeout={int((statement_timeout_s or 0) * 1000)}"
+
+
 def qualified(schema: str, name: str) -> sql.Composed:
     """``schema.name`` as two quoted identifiers."""
     return sql.SQL(".").join([sql.Identifier(schema), sql.Identifier(name)])

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NOT_AVAILABLE = "55P03"
 CLEANUP_LOCK_TIMEOUT_S = 30
+INDEX_BUILD_TIMEOUT_S = 900  # a CONCURRENTLY index change, below the DAG tasks' 20 min execution_timeout
 
 
 def _set_timeouts(conn: psycopg.Connection, lock_timeout_s: float, statement_timeout_s: float | None) -> None:
@@ -203,9 +204,13 @@ def apply_recommendations(
     allowlist: Iterable[str] = (),
     apply: bool = False,
     lock_timeout_s: float = 5,
-    statement_timeout_s: float | None = None,
+    statement_timeout_s: float | None = INDEX_BUILD_TIMEOUT_S,
 ) -> list[dict]:
     """Plan, and with ``apply=True`` run, the online index changes the findings recommend.
+
+    Each change waits at most ``lock_timeout_s`` for its lock and runs at most ``statement_timeout_s``;
+    an INVALID index a killed or failed build left under the same name is dropped before the build and
+    after a failure, so a retry never leaves one behind.
 
     One row per finding with ready SQL: ``{check, object, action, sql, status, seconds, message}``, status
     ``recommended`` (apply is false), ``not_allowlisted``, ``manual_only`` (not an online index change: left
@@ -247,6 +252,8 @@ def apply_recommendations(
                 continue
             started = time.monotonic()
             try:
+                if leftovers := _drop_invalid_leftovers(conn, action, f):
+                    row["message"] = f"invalid index of an earlier build dropped: {', '.join(leftovers)}; "
                 _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
                 conn.execute(statement)
                 row["status"] = "applied"
@@ -255,11 +262,11 @@ def apply_recommendations(
                 if conn.closed:
                     conn = connect(dsn)
                 row["status"] = "skipped_lock" if isinstance(exc, errors.LockNotAvailable) else "error"
-                row["message"] = str(exc).strip()
+                row["message"] += str(exc).strip()
                 dropped = _drop_invalid_leftovers(conn, action, f)
                 if dropped:
                     row["message"] += f"; invalid leftover index cleanup: {', '.join(dropped)}"
-            row["seconds"] = round(time.monotonic() - started, 3)
+            row["seconds"], row["message"] = round(time.monotonic() - started, 3), row["message"].strip("; ")
             log.info("apply %s %s: %s %s", action, f["object"], row["status"], row["message"])
     finally:
         conn.close()

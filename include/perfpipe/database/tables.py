@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 
-from .connection import connect, qualified, render
+from .connection import connect, qualified, render, session_timeouts
 from .findings import finding, jsonable
 
 
@@ -17,11 +17,10 @@ def size_sql(oid_expr: str, function: str = "pg_total_relation_size") -> str:
     )
 
 
-_TABLE_STATS = f"""
-SELECT s.schemaname AS schema, s.relname AS table,
-       {size_sql("s.relid")} AS total_bytes,
-       {size_sql("s.relid", "pg_relation_size")} AS table_bytes,
-       {size_sql("s.relid", "pg_indexes_size")} AS index_bytes,
+_SIZES = ("total_bytes", "table_bytes", "index_bytes")
+_TABLE_STATS = """
+SELECT s.relid, s.schemaname AS schema, s.relname AS table,
+       {sizes},
        s.n_live_tup AS live_tuples, s.n_dead_tup AS dead_tuples,
        round(100.0 * s.n_dead_tup / nullif(s.n_live_tup + s.n_dead_tup, 0), 2) AS dead_pct,
        s.n_mod_since_analyze AS modified_since_analyze,
@@ -34,15 +33,43 @@ SELECT s.schemaname AS schema, s.relname AS table,
   FROM pg_stat_user_tables s
  ORDER BY total_bytes DESC NULLS LAST, s.schemaname, s.relname
 """
+_WITH_SIZES = _TABLE_STATS.format(
+    sizes=f"{size_sql('s.relid')} AS total_bytes, {size_sql('s.relid', 'pg_relation_size')} AS table_bytes, "
+    f"{size_sql('s.relid', 'pg_indexes_size')} AS index_bytes"
+)
+_WITHOUT_SIZES = _TABLE_STATS.format(sizes=", ".join(f"NULL::bigint AS {size}" for size in _SIZES))
+_ONE_TABLE_SIZES = (
+    "SELECT pg_total_relation_size(%(oid)s) AS total_bytes, pg_relation_size(%(oid)s) AS table_bytes,"
+    " pg_indexes_size(%(oid)s) AS index_bytes"
+)
+LOCK_TIMEOUT_S = 2  # a size query queued behind a waiting ALTER TABLE gives up after this
+STATEMENT_TIMEOUT_S = 60  # and the whole query after this
 
 
 def fetch_table_stats(conn: psycopg.Connection) -> list[dict]:
-    return [{k: jsonable(v) for k, v in row.items()} for row in conn.execute(_TABLE_STATS).fetchall()]
+    """The table statistics; if a size query meets a lock (the session's lock_timeout), every table is
+    sized on its own and a locked one gets NULL sizes and ``size_skipped``, the reason."""
+    try:
+        rows = conn.execute(_WITH_SIZES).fetchall()
+    except errors.LockNotAvailable:
+        rows = conn.execute(_WITHOUT_SIZES).fetchall()
+        for row in rows:
+            try:
+                row.update(conn.execute(_ONE_TABLE_SIZES, {"oid": row["relid"]}).fetchone())
+            except errors.LockNotAvailable as exc:
+                row["size_skipped"] = f"table locked, sizes unknown: {str(exc).strip()}"
+    return [{k: jsonable(v) for k, v in row.items() if k != "relid"} for row in rows]
 
 
-def table_stats(dsn: str) -> list[dict]:
-    """One row per user table: sizes, live/dead tuples, scans, last (auto)vacuum/analyze and their ages."""
-    with connect(dsn) as conn:
+def table_stats(
+    dsn: str, lock_timeout_s: float = LOCK_TIMEOUT_S, statement_timeout_s: float = STATEMENT_TIMEOUT_S
+) -> list[dict]:
+    """One row per user table: sizes, live/dead tuples, scans, last (auto)vacuum/analyze and their ages.
+
+    Never waits longer than ``lock_timeout_s`` for a table's lock (that table's sizes are skipped, with
+    the reason) or ``statement_timeout_s`` for a query.
+    """
+    with connect(dsn, options=session_timeouts(lock_timeout_s, statement_timeout_s)) as conn:
         return fetch_table_stats(conn)
 
 

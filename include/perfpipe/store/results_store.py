@@ -32,6 +32,8 @@ T = TypeVar("T")
 # pauses, 7.5 s in all (a fast restart takes 1-3 s; Airflow's task retries cover longer outages). Each
 # write is idempotent (an upsert, a one-transaction replace): a retry never doubles an earlier attempt.
 WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+CONNECT_TIMEOUT_S = 10  # an unreachable store fails (and is retried) after this, not libpq's ~2 min
+STATEMENT_TIMEOUT_S = 120  # a write or migration queued behind a lock held elsewhere gives up after this
 
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
 _JSON_COLUMNS = {"status_counts", "evidence", "tags"}
@@ -173,11 +175,21 @@ def _adapt(column: str, value: Any) -> Any:
 class ResultsStore:
     """Results history; ``dsn`` is a libpq connection string or URL (a ``+driver`` suffix is dropped)."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(
+        self, dsn: str, connect_timeout_s: int = CONNECT_TIMEOUT_S, statement_timeout_s: float = STATEMENT_TIMEOUT_S
+    ) -> None:
         self.dsn = libpq_dsn(dsn)
+        self.connect_timeout_s, self.statement_timeout_s = connect_timeout_s, statement_timeout_s
 
     def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.dsn, row_factory=dict_row)
+        """A connection that gives up after ``connect_timeout_s`` (an unreachable server) and whose statements
+        give up after ``statement_timeout_s`` (a lock held elsewhere)."""
+        return psycopg.connect(
+            self.dsn,
+            row_factory=dict_row,
+            connect_timeout=self.connect_timeout_s,
+            options=f"-c statement_timeout={int(self.statement_timeout_s * 1000)}",
+        )
 
     def _retrying(self, what: str, write: Callable[[], T]) -> T:
         """``write()``, tried again after each of ``WRITE_RETRY_DELAYS_S`` when the server is lost
