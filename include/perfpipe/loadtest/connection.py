@@ -8,14 +8,17 @@ the parser rejects fails its request with a named error (``RESPONSE_ERRORS``) an
 connection, so nothing left in the buffer can be read as the next response. Headers are capped at
 ``MAX_HEADER_BYTES``; a body is kept only when the endpoint needs the response (a check), up to its
 ``max_body_bytes``; other bodies are counted and dropped as they stream. No futures, tasks or pools
-per request: the connection calls its owner back.
+per request: the connection calls its owner back. It adds its VU's Cookie line, feeds Set-Cookie to
+the VU's jar and leaves a redirect's Location for the owner (``engine.Shard.redirect``) to follow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 import ssl
+import types
 from collections.abc import Callable
 from time import perf_counter
 
@@ -23,7 +26,9 @@ import httptools
 import httpx
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.cookies import CookieJar
 from include.perfpipe.loadtest.headers import check_headers
+from include.perfpipe.loadtest.redirects import REDIRECT_ERRORS, REDIRECT_STATUSES
 from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint
 from include.perfpipe.loadtest.target import split_url
 
@@ -41,8 +46,17 @@ RESPONSE_ERRORS = {
     "InvalidHeader": "a header line is malformed",
     "InvalidResponse": "any other framing error",
     "UnexpectedUpgrade": "101 Switching Protocols to a request that asked for no upgrade",
-    "HeadersTooLarge": f"the response head exceeds {MAX_HEADER_BYTES // 1024} KiB",
+    "HeadersTooLarge": f"the response head, its trailers or a chunk line exceed {MAX_HEADER_BYTES // 1024} KiB",
     "BodyTooLarge": "a body kept for a check exceeds the endpoint's max_body_bytes",
+    **REDIRECT_ERRORS,
+}
+
+
+_WATCHED = {  # (cookies on, redirects followed): the headers that need the full parser
+    (True, True): re.compile(rb"\n(?:set-cookie|location)[ \t]*:", re.IGNORECASE),
+    (True, False): re.compile(rb"\n(?:set-cookie)[ \t]*:", re.IGNORECASE),
+    (False, True): re.compile(rb"\n(?:location)[ \t]*:", re.IGNORECASE),
+    (False, False): None,
 }
 
 
@@ -108,10 +122,51 @@ class Prepared:
         """The kept response, as the check reads it."""
         return httpx.Response(status, headers=headers, content=body, request=self.request)
 
+    hops = 0  # redirects followed to reach this request
+
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         if status not in self.expect:
             return False
         return self.check is None or bool(self.check(response))
+
+
+class Hop:
+    """A redirect's next request on behalf of ``first`` (a ``Prepared``), named, judged and recorded
+    as it; timed from the first request's send."""
+
+    __slots__ = (
+        "first",
+        "hops",
+        "name",
+        "klass",
+        "url",
+        "raw",
+        "head",
+        "tail",
+        "host",
+        "port",
+        "ssl",
+        "request",
+        "no_body",
+        "keep_body",
+        "max_body_bytes",
+    )
+
+    def __init__(self, first, hops: int, request: httpx.Request, tls: ssl.SSLContext | None) -> None:
+        self.first, self.hops, self.request, self.ssl = first, hops, request, tls
+        self.name, self.klass = first.name, first.klass
+        self.keep_body, self.max_body_bytes = first.keep_body, first.max_body_bytes
+        self.url = str(request.url)
+        self.head, self.tail = serialise_parts(request)
+        self.raw = self.head + self.tail
+        _, self.host, self.port = split_url(self.url)
+        self.no_body = request.method == "HEAD"
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
+        return httpx.Response(status, headers=headers, content=body, request=self.request)
+
+    def judge(self, status: int, response: httpx.Response | None) -> bool:
+        return self.first.judge(status, response)
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:
@@ -171,12 +226,20 @@ class HttpConnection(asyncio.Protocol):
     (the request in flight failed; the connection is dead) and, once per connection, ``lost(conn)``.
 
     ``response`` is what ``endpoint.respond(status, headers, body)`` made of it (an ``httpx.Response``
-    for a ``Prepared``) when the endpoint keeps the body, else None; ``conn.headers`` holds the raw
-    header pairs of the response just completed either way.
+    for a ``Prepared``) when the endpoint keeps the body, else None. ``cookies`` is the driving VU's
+    ``CookieJar`` (None: cookies off): its Cookie line joins a request when it has one for the URL,
+    and a response's Set-Cookie values go into it. ``conn.location`` is the Location of a redirect
+    just completed (None otherwise), when ``follow_redirects``.
+
+    Two parsers, one per need, chosen when a response begins: llhttp frames it either way, but only
+    the *full* parser calls Python once per header. A response whose head arrived whole and holds none
+    of the headers the VU must see (Set-Cookie, Location), to a request that does not keep its body,
+    goes through the *lean* parser, which has no header callback.
     """
 
-    def __init__(self, owner) -> None:
+    def __init__(self, owner, cookies: CookieJar | None = None, follow_redirects: bool = False) -> None:
         self.owner = owner
+        self.cookies = cookies
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.busy = False
@@ -184,15 +247,34 @@ class HttpConnection(asyncio.Protocol):
         self.start = 0.0  # what latency is measured from (the send, or the intended send time)
         self.sent = 0.0  # when the request left, for timeouts
         self.vu = None  # the closed model's virtual user driving this connection
+        self.origin: tuple[str, int] | None = None  # (host, port) it was opened to
         self.headers: list[tuple[bytes, bytes]] = []
-        self._parser = httptools.HttpResponseParser(self)
+        self.location: bytes | None = None
+        self._follow = follow_redirects
+        self._watch = _WATCHED[(cookies is not None, follow_redirects)]
+        self._first = b""  # the piece a response began with, while it is parsed
+        self._full = httptools.HttpResponseParser(self)
+        self._lean = self._lean_parser()
+        self._parser = self._full
         self._reset()
+
+    def _lean_parser(self) -> httptools.HttpResponseParser:
+        callbacks = types.SimpleNamespace(
+            on_message_begin=self.on_message_begin,
+            on_headers_complete=self.on_headers_complete,
+            on_body=self.on_body,
+            on_message_complete=self.on_message_complete,
+        )
+        return httptools.HttpResponseParser(callbacks)
 
     def _reset(self) -> None:
         self.status = 0
         self.headers = []
-        self._head_bytes = 0  # of header lines parsed
-        self._fed = 0  # bytes received before the head ended (an endless header line)
+        self.location = None
+        self._head_bytes = 0  # of header and trailer lines parsed (full parser)
+        self._quiet = 0  # bytes received since the response began or since its last body piece
+        self._bodied = False  # a body piece arrived in the bytes just fed
+        self._begun = False  # bytes of the response arrived (its parser is chosen)
         self._head_done = False
         self._framed = False  # Content-Length or chunked: the end is known without a close
         self._complete = False
@@ -202,7 +284,8 @@ class HttpConnection(asyncio.Protocol):
 
     # -- sending ---------------------------------------------------------------------------------
     def send(self, endpoint: Prepared, start: float, extra_head: bytes = b"") -> None:
-        """Send ``endpoint``'s request, with ``extra_head`` (complete header lines) after its headers."""
+        """Send ``endpoint``'s request, with ``extra_head`` (complete header lines) after its headers,
+        and the VU's Cookie line when its jar has one for the URL (and the request sets none itself)."""
         self.endpoint, self.start, self.busy = endpoint, start, True
         self.sent = perf_counter()
         if self.closed:  # the server closed it between connect and send
@@ -212,6 +295,11 @@ class HttpConnection(asyncio.Protocol):
         self._reset()
         if endpoint.keep_body:
             self._parts = []
+        cookies = self.cookies
+        if cookies is not None and cookies.has_any:
+            head = endpoint.head
+            if b"\ncookie:" not in head.lower():
+                extra_head += cookies.header_line(endpoint.url)
         self.transport.write(endpoint.head + extra_head + endpoint.tail if extra_head else endpoint.raw)
 
     def close(self) -> None:
@@ -247,6 +335,10 @@ class HttpConnection(asyncio.Protocol):
         if not self.busy:  # nothing was asked: the stream can no longer be trusted
             self.close()
             return
+        if not self._begun:
+            self._begun = True
+            self._first = data
+            self._parser = self._choose_parser(data)
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -255,12 +347,28 @@ class HttpConnection(asyncio.Protocol):
                 return
             if not self.endpoint.no_body:  # bytes after the response: drop the connection after it
                 self._keep_alive = False
+        self._first = b""
         if self._complete:
             self._finish()
-        elif not self._head_done:
-            self._fed += len(data)
-            if self._fed > MAX_HEADER_BYTES:
+        elif self._bodied:
+            self._bodied, self._quiet = False, 0
+        else:  # head, trailers or chunk lines: capped together, like headers
+            self._quiet += len(data)
+            if self._quiet > MAX_HEADER_BYTES:
                 self.fail("HeadersTooLarge")
+
+    def _choose_parser(self, data: bytes) -> httptools.HttpResponseParser:
+        """The lean parser when this first piece holds the whole head of a final response with none
+        of the watched headers, and the request keeps no body; else the full one."""
+        if self.endpoint.keep_body:
+            return self._full
+        end = data.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
+        if end < 0 or data[9:10] == b"1":  # a head in pieces, or a 1xx first
+            return self._full
+        watch = self._watch
+        if watch is not None and watch.search(data, 0, end) is not None:
+            return self._full
+        return self._lean
 
     # -- httptools callbacks -----------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -268,29 +376,28 @@ class HttpConnection(asyncio.Protocol):
             raise _Refused("InvalidResponse")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._head_done:
-            return  # a trailer
+        """Full parser only (the lean one has no header callback)."""
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > MAX_HEADER_BYTES:
             raise _Refused("HeadersTooLarge")
-        self.headers.append((name, value))
-        size = len(name)
-        if size == 14 and name.lower() == b"content-length":
-            self._framed = True
-        elif size == 17 and name.lower() == b"transfer-encoding":
-            self._framed = value.rstrip().lower().endswith(b"chunked")
+        if not self._head_done:  # not a trailer
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        parser = self._parser
+        self.status = parser.get_status_code()
         if self.status < 200:
             return  # 1xx: an interim response, the real one follows
         self._head_done = True
-        self._keep_alive = self._parser.should_keep_alive()
+        self._keep_alive = parser.should_keep_alive()
+        # a response kept alive is framed; one that is not may still end before the close
+        self._framed = self._keep_alive or _framed(self._head_lines())
         if self.endpoint.no_body:  # HEAD: whatever the headers say, no body follows
             self._complete = True
             raise _Refused("HEAD")  # stops this parser here; _finish replaces it
 
     def on_body(self, body: bytes) -> None:
+        self._bodied = True
         parts = self._parts
         if parts is not None:
             self._kept += len(body)
@@ -306,14 +413,51 @@ class HttpConnection(asyncio.Protocol):
 
     # -- completion --------------------------------------------------------------------------------
     def _finish(self) -> None:
-        status, endpoint = self.status, self.endpoint
+        status, endpoint, headers = self.status, self.endpoint, self.headers
         if endpoint.no_body:
-            self._parser = httptools.HttpResponseParser(self)
+            if self._parser is self._full:
+                self._full = httptools.HttpResponseParser(self)
+            else:
+                self._lean = self._lean_parser()
+        if headers and self._watch is not None:
+            self._read_watched(status, headers, endpoint)
         response, parts, self._parts = None, self._parts, None
         if parts is not None:
-            response = endpoint.respond(status, self.headers, b"".join(parts))
+            response = endpoint.respond(status, headers, b"".join(parts))
         keep_alive = self._keep_alive
         self.busy = False
         if not keep_alive:
             self.close()
         self.owner.completed(self, status, response)
+
+    def _read_watched(self, status: int, headers: list[tuple[bytes, bytes]], endpoint) -> None:
+        cookies, set_cookies = self.cookies, []
+        for name, value in headers:
+            size = len(name)
+            if size == 10 and cookies is not None and name.lower() == b"set-cookie":
+                set_cookies.append(value)
+            elif size == 8 and status in REDIRECT_STATUSES and name.lower() == b"location":
+                self.location = value
+        if set_cookies:
+            cookies.store(endpoint.url, set_cookies)
+        if not self._follow:
+            self.location = None  # redirects are off: a Location is only a header
+
+    def _head_lines(self) -> list[tuple[bytes, bytes]]:
+        """The final response's header pairs: kept by the full parser, read from the head by the lean."""
+        if self._parser is self._full:
+            return self.headers
+        head = self._first[: self._first.find(b"\r\n\r\n")]
+        return [line.partition(b":")[::2] for line in head.split(b"\r\n")[1:]]
+
+
+def _framed(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the head says where the body ends (Content-Length, or chunked last), not the close."""
+    framed = False
+    for name, value in headers:
+        name = name.strip().lower()
+        if name == b"content-length":
+            framed = True
+        elif name == b"transfer-encoding":
+            framed = value.strip().lower().endswith(b"chunked")
+    return framed

@@ -12,6 +12,7 @@ import errno
 import logging
 import math
 import random
+import ssl
 import time
 from abc import ABC, abstractmethod
 from bisect import bisect
@@ -21,11 +22,13 @@ from time import perf_counter
 
 from hdrh.histogram import HdrHistogram
 
-from include.perfpipe.loadtest.connection import HttpConnection, Prepared
+from include.perfpipe.loadtest.connection import Hop, HttpConnection, Prepared, _tls_context
+from include.perfpipe.loadtest.cookies import CookieJar
 from include.perfpipe.loadtest.credentials import resolve
 from include.perfpipe.loadtest.guard import breached, window_stats
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
+from include.perfpipe.loadtest.redirects import RedirectRefused, next_request
 from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.loadtest.spec import LoadSpec
 from include.perfpipe.metrics import MetricsRecorder
@@ -120,6 +123,7 @@ class Shard(ABC):
         self.think = think_sampler(ThinkTime.model_validate(spec.think_time))
         self.t0 = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._tls: dict[str, ssl.SSLContext] = {}
 
     # -- shared by both models ---------------------------------------------------------------------
     def pick(self) -> Prepared:
@@ -127,15 +131,52 @@ class Shard(ABC):
             return self.endpoints[0]
         return self.endpoints[bisect(self.cumulative, random.random() * self.cumulative[-1])]
 
-    async def connect(self, endpoint: Prepared) -> HttpConnection:
+    def tls(self, scheme: str) -> ssl.SSLContext | None:
+        """The shard's one TLS context for ``https`` (None for ``http``)."""
+        if scheme != "https":
+            return None
+        if scheme not in self._tls:
+            self._tls[scheme] = _tls_context(self.spec.verify_tls)
+        return self._tls[scheme]
+
+    def new_jar(self) -> CookieJar | None:
+        """A virtual user's cookie jar, or None when the scenario turned cookies off."""
+        return CookieJar() if self.spec.cookies else None
+
+    async def connect(self, endpoint: Prepared, cookies: CookieJar | None = None) -> HttpConnection:
+        follow = self.spec.max_redirects > 0
         _, conn = await asyncio.wait_for(
-            self.loop.create_connection(lambda: HttpConnection(self), endpoint.host, endpoint.port, ssl=endpoint.ssl),
+            self.loop.create_connection(
+                lambda: HttpConnection(self, cookies, follow), endpoint.host, endpoint.port, ssl=endpoint.ssl
+            ),
             self.spec.timeout_s,
         )
+        conn.origin = (endpoint.host, endpoint.port)
         self.live.add(conn)
         return conn
 
     def completed(self, conn: HttpConnection, status: int, response) -> None:
+        if conn.location is not None:  # a redirect, and redirects are followed
+            self.redirect(conn, status)
+        else:
+            self.record_response(conn, status, response)
+
+    def redirect(self, conn: HttpConnection, status: int) -> None:
+        """Follow the redirect just answered (``follow``), or fail the request naming why not."""
+        endpoint = conn.endpoint
+        try:
+            if endpoint.hops >= self.spec.max_redirects:
+                raise RedirectRefused("TooManyRedirects")
+            request = next_request(
+                endpoint.raw, endpoint.url, status, conn.location, self.spec.allowlist, self.secret_headers
+            )
+        except RedirectRefused as exc:
+            self.failed(conn, exc.args[0])
+            return
+        first = endpoint.first if isinstance(endpoint, Hop) else endpoint
+        self.follow(conn, Hop(first, endpoint.hops + 1, request, self.tls(request.url.scheme)))
+
+    def record_response(self, conn: HttpConnection, status: int, response) -> None:
         now = perf_counter()
         endpoint = conn.endpoint
         try:
@@ -366,16 +407,23 @@ class Shard(ABC):
         """``conn`` has its response: send again, think, or hand the connection back."""
 
     @abstractmethod
+    def follow(self, conn: HttpConnection, hop: Hop) -> None:
+        """``conn`` answered with a redirect to follow: send ``hop`` next, timed from ``conn.start``."""
+
+    @abstractmethod
     def max_conns(self) -> int:
         """The most connections this part may open."""
 
 
 class _VU:
-    __slots__ = ("conn", "retired")
+    __slots__ = ("conn", "retired", "cookies", "hop", "hop_start")
 
-    def __init__(self) -> None:
+    def __init__(self, cookies: CookieJar | None) -> None:
         self.conn: HttpConnection | None = None
         self.retired = False
+        self.cookies = cookies
+        self.hop: Hop | None = None  # a redirect to follow next, timed from hop_start
+        self.hop_start = 0.0
 
 
 class ClosedShard(Shard):
@@ -389,7 +437,7 @@ class ClosedShard(Shard):
         self.ramp(elapsed, self.vus, self.start_vu)
 
     def start_vu(self, _number: int) -> _VU:
-        vu = _VU()
+        vu = _VU(self.new_jar())
         self.send_next(vu)
         return vu
 
@@ -401,31 +449,27 @@ class ClosedShard(Shard):
 
     def send_next(self, vu: _VU) -> None:
         """The VU's next request, on its open connection when it goes to the same host; none once stopped."""
-        conn = vu.conn
-        if vu.retired or self.stopping or perf_counter() >= self.t_end:
+        conn, hop = vu.conn, vu.hop
+        if self.stopping or (hop is None and (vu.retired or perf_counter() >= self.t_end)):
             if conn is not None:
                 conn.close()
             return
-        endpoint = self.pick()
-        if (
-            conn is not None
-            and not conn.closed
-            and conn.endpoint is not None
-            and conn.endpoint.host == endpoint.host
-            and conn.endpoint.port == endpoint.port
-        ):
-            conn.send(endpoint, perf_counter())
+        if hop is not None:  # a retired VU, or one past the end, still finishes the request it began
+            vu.hop, endpoint, start = None, hop, vu.hop_start
+        else:
+            endpoint, start = self.pick(), perf_counter()
+        if conn is not None and not conn.closed and conn.origin == (endpoint.host, endpoint.port):
+            conn.send(endpoint, start)
         else:
             if conn is not None:
                 conn.close()
             vu.conn = None
-            self.spawn(self.connect_and_send(vu, endpoint))
+            self.spawn(self.connect_and_send(vu, endpoint, start))
 
-    async def connect_and_send(self, vu: _VU, endpoint: Prepared) -> None:
-        start = perf_counter()
+    async def connect_and_send(self, vu: _VU, endpoint: Prepared, start: float) -> None:
         self.connecting += 1
         try:
-            conn = await self.connect(endpoint)
+            conn = await self.connect(endpoint, vu.cookies)
         except (TimeoutError, OSError) as exc:
             self.connect_failed(endpoint, start, exc)
             self.loop.call_later(CONNECT_BACKOFF_S, self.send_next, vu)
@@ -444,6 +488,11 @@ class ClosedShard(Shard):
             self.loop.call_later(self.think(), self.send_next, vu)
         else:  # after this loop pass: every response already read is timed before any new send
             self.loop.call_soon(self.send_next, vu)
+
+    def follow(self, conn: HttpConnection, hop: Hop) -> None:
+        vu = conn.vu
+        vu.hop, vu.hop_start = hop, conn.start
+        self.loop.call_soon(self.send_next, vu)
 
 
 class OpenShard(Shard):
@@ -474,26 +523,35 @@ class OpenShard(Shard):
             if t0 + due > now + 0.001:  # ahead: wait, waking a little early rather than late
                 await asyncio.sleep(t0 + due - now - 0.0005)
                 continue
-            endpoint = self.pick()
             # a send made early is timed from when it left; a late one from when it was due
-            start = min(t0 + due, now)
-            pool = self.idle.get((endpoint.host, endpoint.port))
-            if pool:
-                pool.pop().send(endpoint, start)
-            elif self.conns < limit:
-                self.conns += 1
-                self.spawn(self.connect_and_send(endpoint, start))
-            else:
-                self.dropped += 1
-                self.rec.record_dropped(endpoint.name, endpoint.klass, due)
+            self.dispatch(self.pick(), min(t0 + due, now), due, limit)
             j += step
             if j % 64 < step:
                 await asyncio.sleep(0)  # never starve the responses while catching up
 
+    def dispatch(self, endpoint: Prepared | Hop, start: float, due: float, limit: int) -> None:
+        """Send on an idle connection to the endpoint's host, a new one, or (all busy) drop the send."""
+        pool = self.idle.get((endpoint.host, endpoint.port))
+        if pool:
+            pool.pop().send(endpoint, start)
+        elif self.conns < limit:
+            self.conns += 1
+            self.spawn(self.connect_and_send(endpoint, start))
+        else:
+            self.dropped += 1
+            self.rec.record_dropped(endpoint.name, endpoint.klass, due)
+
+    def follow(self, conn: HttpConnection, hop: Hop) -> None:
+        """The hop goes like a new arrival (the same connection when it stays on its host), timed from
+        the first request's send; the connection's jar is the VU's: a hop to another host has its own."""
+        self.after(conn)
+        if not self.stopping:
+            self.loop.call_soon(self.dispatch, hop, conn.start, conn.start - self.t0, self.max_conns())
+
     async def connect_and_send(self, endpoint: Prepared, start: float) -> None:
         self.connecting += 1
         try:
-            conn = await self.connect(endpoint)
+            conn = await self.connect(endpoint, self.new_jar())  # each connection is one VU
         except (TimeoutError, OSError) as exc:
             self.conns -= 1
             self.connect_failed(endpoint, start, exc)
@@ -507,12 +565,12 @@ class OpenShard(Shard):
 
     def after(self, conn: HttpConnection) -> None:
         if not conn.closed and not self.stopping:
-            self.idle.setdefault((conn.endpoint.host, conn.endpoint.port), []).append(conn)
+            self.idle.setdefault(conn.origin, []).append(conn)
 
     def lost(self, conn: HttpConnection) -> None:
         super().lost(conn)
         self.conns -= 1
-        pool = self.idle.get((conn.endpoint.host, conn.endpoint.port)) if conn.endpoint else None
+        pool = self.idle.get(conn.origin)
         if pool and conn in pool:
             pool.remove(conn)
 

@@ -25,6 +25,7 @@ from include.perfpipe.loadtest.journey.scenario import (
     step_urls,
     to_dict,
 )
+from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
 from include.perfpipe.vocabulary import OPERATORS
 
@@ -98,6 +99,8 @@ class LoadSpec:
     think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
     journey: dict | None = None  # a ScenarioFile with a journey (journey.scenario.to_dict); None: endpoints
     timeout_s: float = 30.0  # per request, 0 < timeout_s <= MAX_TIMEOUT_S
+    max_redirects: int = DEFAULT_MAX_REDIRECTS  # followed in a row, every hop's host in the allowlist; 0: none
+    cookies: bool = True  # one cookie jar per virtual user
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verify_tls: bool = True
     abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
@@ -222,7 +225,12 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
     from include.perfpipe.loadtest.journey.compiled import CompiledJourney, resolve_function, step_names
 
     scenario = read_scenario(path)
-    settings = {"think_time": scenario.think_time, "timeout": scenario.timeout}
+    settings = {
+        "think_time": scenario.think_time,
+        "timeout": scenario.timeout,
+        "cookies": scenario.cookies,
+        "max_redirects": scenario.max_redirects,
+    }
     if is_plain(scenario):
         endpoints = [
             Endpoint(
@@ -278,7 +286,8 @@ def load_spec(
     ``think_time``,
     ``timeout``, ``abort_rules``, ``circuit_breaker``, ``loop_lag_bound_ms``, ``progress_interval``,
     ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check),
-    ``live_metrics`` (``PORT`` or ``HOST:PORT`` of a Prometheus endpoint while the run goes; off when empty).
+    ``live_metrics`` (``PORT`` or ``HOST:PORT`` of a Prometheus endpoint while the run goes; off when empty),
+    ``max_redirects`` (0 follows none) and ``cookies`` (False: no cookie jar), which also come from the scenario.
     Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
     with one, ``klass`` keeps only that class's endpoints. ``secret_headers`` names the credential
     headers (from ``credentials_conn_id`` or the CLI) the worker adds to every request; a header the
@@ -309,6 +318,8 @@ def load_spec(
         "verify_tls",
         "max_body_bytes",
         "live_metrics",
+        "max_redirects",
+        "cookies",
     }
     if unknown:
         raise ConfigError(f"overrides: unknown field(s) {sorted(unknown)}")
@@ -397,6 +408,8 @@ def load_spec(
         timeout_s=_timeout(overrides.get("timeout", settings.get("timeout") or 30)),
         max_body_bytes=int(_number(overrides.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES), "max_body_bytes", 1)),
         verify_tls=_flag(overrides.get("verify_tls", True), "verify_tls"),
+        max_redirects=_redirects(overrides.get("max_redirects", settings.get("max_redirects", DEFAULT_MAX_REDIRECTS))),
+        cookies=_flag(overrides.get("cookies", settings.get("cookies", True)), "cookies"),
         abort_rules=abort_rules(overrides.get("abort_rules", [])),
         circuit_breaker=breaker or None,
         allowlist=allowed,
@@ -419,6 +432,12 @@ def _live_metrics(raw) -> str | None:
 
     host, port = parse_address(raw)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _redirects(raw) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_REDIRECTS:
+        raise ConfigError(f"max_redirects: expected a whole number from 0 to {MAX_REDIRECTS}, got {raw!r}")
+    return raw
 
 
 def _timeout(raw) -> float:

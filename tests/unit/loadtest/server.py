@@ -4,20 +4,30 @@ Paths: ``/ok``; ``/sleep/<ms>``; ``/status/<code>``; ``/chunked``; ``/close`` (C
 ``/stall`` (answers at once, except that every request arriving during a stall window waits until
 the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start);
 ``/frame/<case>``: a case of ``framing`` as raw bytes (hostile and until-close ones then close);
-``/endless/headers``, ``/endless/body`` (valid heads, then never-ending headers or body) and
-``/endless/slow`` (a valid response, one byte a second).
+``/endless/headers``, ``/endless/body``, ``/endless/trailers`` (valid heads, then never-ending
+headers, body or trailers) and ``/endless/slow`` (a valid response, one byte a second);
+``/redirect?status=302&to=URL`` (a redirect to URL), ``/loop`` (a redirect to itself);
+``/set-cookie/<name>/<value>`` (sets it, Path=/), ``/cookies`` (answers the request's Cookie value);
+``/gzip`` (``{"word": "hello"}`` gzip-encoded). ``hits`` counts the requests per path (no query).
 Any path answers 401 to a request that lacks one of the ``require_headers`` lines ("Name: value").
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 import time
+from collections import Counter
+from urllib.parse import parse_qs, urlsplit
 
 from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
 
 ENDLESS_PIECE = b"x" * 65536
+ENDLESS_HEADS = {  # what comes before the endless part (headers: nothing)
+    "body": b"Content-Length: 100000000000\r\n\r\n",
+    "trailers": b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
+}
 
 
 class LoopbackServer:
@@ -30,6 +40,7 @@ class LoopbackServer:
         require_headers: tuple[str, ...] = (),
     ) -> None:
         self.requests = 0
+        self.hits: Counter[str] = Counter()
         self.require_headers = [line.encode().lower() for line in require_headers]  # else 401
         self.last_head = b""  # the latest request's line and headers
         self.unauthorised = 0  # requests answered 401 (a require_headers line missing)
@@ -80,6 +91,7 @@ class LoopbackServer:
                 self.requests += 1
                 self.last_head = head
                 path = head.split(b" ")[1].decode()
+                self.hits[path.partition("?")[0]] += 1
                 if not await self._respond(path, writer, head, body):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -92,7 +104,7 @@ class LoopbackServer:
         return all(required in lines for required in self.require_headers)
 
     async def _respond(self, path: str, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> bool:
-        status, body, close = 200, b"ok", False
+        status, body, close, extra = 200, b"ok", False, ""
         if not self._authorised(head):
             status, self.unauthorised = 401, self.unauthorised + 1
         elif path.startswith("/sleep/"):
@@ -111,6 +123,22 @@ class LoopbackServer:
             return True
         elif path == "/close":
             close = True
+        elif path.startswith("/redirect?"):
+            query = parse_qs(urlsplit(path).query)
+            status, extra = int(query.get("status", ["302"])[0]), f"Location: {query['to'][0]}\r\n"
+        elif path == "/loop":
+            status, extra = 302, "Location: /loop\r\n"
+        elif path.startswith("/set-cookie/"):
+            name, value = path.split("/")[2:4]
+            extra = f"Set-Cookie: {name}={value}; Path=/\r\n"
+        elif path == "/cookies":
+            lines = [line for line in head.split(b"\r\n") if line.lower().startswith(b"cookie:")]
+            body = b"|".join(line.partition(b":")[2].strip() for line in lines)
+        elif path == "/gzip":
+            body, extra = (
+                gzip.compress(b'{"word": "hello"}'),
+                "Content-Encoding: gzip\r\nContent-Type: application/json\r\n",
+            )
         elif path.startswith("/frame/"):
             name = path.rsplit("/", 1)[1]
             raw = (VALID.get(name) or UNTIL_CLOSE.get(name) or HOSTILE[name])[0]
@@ -120,7 +148,7 @@ class LoopbackServer:
         elif path.startswith("/endless/"):
             await self._endless(path.rsplit("/", 1)[1], writer)
             return False
-        headers = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n"
+        headers = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{extra}"
         if close:
             headers += "Connection: close\r\n"
         writer.write(headers.encode() + b"\r\n" + body)
@@ -135,7 +163,7 @@ class LoopbackServer:
                 await writer.drain()
                 await asyncio.sleep(1.0)
             return
-        writer.write(b"HTTP/1.1 200 OK\r\n" + (b"Content-Length: 100000000000\r\n\r\n" if kind == "body" else b""))
+        writer.write(b"HTTP/1.1 200 OK\r\n" + ENDLESS_HEADS.get(kind, b""))
         piece = ENDLESS_PIECE if kind == "body" else b"X-Endless: " + b"y" * 1000 + b"\r\n"
         while not writer.is_closing():
             writer.write(piece)

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from include.perfpipe.loadtest.connection import MAX_HEADER_BYTES, HttpConnection, Prepared, serialise
+from include.perfpipe.loadtest.cookies import CookieJar
 from include.perfpipe.loadtest.spec import Endpoint
 from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
 
@@ -47,9 +48,9 @@ def _endpoint(**kwargs):
     return Prepared(Endpoint(name="e", url="http://127.0.0.1:1/x", **kwargs))
 
 
-def _conn(endpoint=None):
+def _conn(endpoint=None, cookies=None, follow_redirects=False):
     owner, conn = Owner(), None
-    conn = HttpConnection(owner)
+    conn = HttpConnection(owner, cookies, follow_redirects)
     conn.connection_made(Transport())
     conn.send(endpoint or _endpoint(check=CHECKED), 0.0)
     return owner, conn
@@ -62,8 +63,8 @@ def _feed(conn, data: bytes, cuts=()):
             conn.data_received(data[a:b])
 
 
-def _outcome(raw: bytes, cuts=(), close=False):
-    owner, conn = _conn()
+def _outcome(raw: bytes, cuts=(), close=False, checked=True):
+    owner, conn = _conn(None if checked else _endpoint(), CookieJar(), True)
     _feed(conn, raw, cuts)
     if close:
         conn.connection_lost(None)
@@ -106,12 +107,48 @@ def test_hostile_framing_fails_with_a_named_error_and_drops_the_connection(name)
 
 
 @settings(max_examples=300, deadline=None)
-@given(name=st.sampled_from(sorted(VALID) + sorted(UNTIL_CLOSE)), data=st.data())
-def test_any_split_parses_like_no_split(name, data):
+@given(name=st.sampled_from(sorted(VALID) + sorted(UNTIL_CLOSE)), data=st.data(), checked=st.booleans())
+def test_any_split_parses_like_no_split(name, data, checked):
+    """Either parser: a body kept for a check (full), or not kept and the head in one piece (lean)."""
     raw = {**VALID, **UNTIL_CLOSE}[name][0]
     cuts = data.draw(st.lists(st.integers(1, len(raw) - 1), max_size=12))
     close = name in UNTIL_CLOSE
-    assert _outcome(raw, cuts, close) == _outcome(raw, (), close)
+    assert _outcome(raw, cuts, close, checked) == _outcome(raw, (), close, checked)
+
+
+@pytest.mark.parametrize("name", sorted(VALID) + sorted(UNTIL_CLOSE) + sorted(HOSTILE))
+def test_the_lean_and_the_full_parser_agree(name):
+    raw = {**VALID, **UNTIL_CLOSE, **HOSTILE}[name][0]
+    (lean, lean_closed), (full, full_closed) = (_outcome(raw, close=True, checked=c) for c in (False, True))
+    assert [e[:2] for e in lean] == [e[:2] for e in full] and lean_closed == full_closed  # status or error
+
+
+def test_a_vus_cookies_go_with_its_next_requests_and_only_when_it_has_some():
+    jar = CookieJar()
+    owner, conn = _conn(_endpoint(), jar)
+    assert conn.transport.written == [conn.endpoint.raw]  # an empty jar: the pre-built bytes untouched
+    conn.data_received(b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 0\r\n\r\n")
+    conn.send(conn.endpoint, 0.0)
+    assert conn.transport.written[-1] == conn.endpoint.head + b"Cookie: sid=1\r\n" + conn.endpoint.tail
+    conn.data_received(b"HTTP/1.1 200 OK\r\nSET-COOKIE: sid=2\r\nContent-Length: 0\r\n\r\n")  # any case
+    conn.send(conn.endpoint, 0.0)
+    assert conn.transport.written[-1] == conn.endpoint.head + b"Cookie: sid=2\r\n" + conn.endpoint.tail
+    owner, other = _conn(_endpoint(), CookieJar())
+    other.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    other.send(other.endpoint, 0.0)
+    assert other.transport.written[-1] == other.endpoint.raw  # another VU's jar: nothing of the first
+    owner, off = _conn(_endpoint())  # cookies off
+    off.data_received(b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: 0\r\n\r\n")
+    off.send(off.endpoint, 0.0)
+    assert off.transport.written[-1] == off.endpoint.raw
+
+
+def test_a_redirect_leaves_its_location_only_when_redirects_are_followed():
+    response = b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n"
+    for follow, location in ((True, b"/next"), (False, None)):
+        owner, conn = _conn(_endpoint(), follow_redirects=follow)
+        conn.data_received(response)
+        assert owner.events == [("completed", 302, None)] and conn.location == location
 
 
 def test_two_responses_in_a_row_on_one_connection():

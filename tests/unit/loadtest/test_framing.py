@@ -73,6 +73,8 @@ def test_hostile_framing_fails_each_request_by_name_end_to_end(server, tmp_path)
         ("/endless/body", False, "ReadTimeout"),
         ("/endless/body", True, "BodyTooLarge"),
         ("/endless/slow", False, "ReadTimeout"),
+        ("/endless/trailers", False, "HeadersTooLarge"),
+        ("/endless/trailers", True, "HeadersTooLarge"),
     ],
 )
 def test_unbounded_responses_end_with_bounded_memory(server, tmp_path, path, check, error):

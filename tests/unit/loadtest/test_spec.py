@@ -91,11 +91,27 @@ def test_spec_round_trips_through_json():
         ({"overrides": {"timeout": 0}}, r"timeout: expected more than 0 s and at most 600 s, got 0"),
         ({"overrides": {"timeout": "11m"}}, r"timeout: expected more than 0 s and at most 600 s, got '11m'"),
         ({"overrides": {"max_body_bytes": 0}}, r"max_body_bytes: expected a number >= 1, got 0"),
+        ({"overrides": {"max_redirects": -1}}, r"max_redirects: expected a whole number from 0 to 100, got -1"),
+        ({"overrides": {"max_redirects": "5"}}, r"max_redirects: expected a whole number from 0 to 100, got '5'"),
+        ({"overrides": {"cookies": "no"}}, r"cookies: expected true or false, got 'no'"),
     ],
 )
 def test_bad_input_names_field_and_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_spec(**{"profile": "smoke", "target": TARGET, **kwargs})
+
+
+def test_redirects_and_cookies_default_on_and_the_scenario_or_an_override_turns_them_off(tmp_path):
+    assert (load_spec("smoke", TARGET).max_redirects, load_spec("smoke", TARGET).cookies) == (10, True)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("cookies: false\nmax_redirects: 0\nendpoints:\n  - {name: a, path: /a}\n")
+    spec = load_spec("smoke", TARGET, scenario)
+    assert (spec.max_redirects, spec.cookies) == (0, False)
+    spec = load_spec("smoke", TARGET, scenario, overrides={"max_redirects": 3, "cookies": True})
+    assert (spec.max_redirects, spec.cookies) == (3, True)
+    scenario.write_text("max_redirects: 101\nendpoints:\n  - {name: a, path: /a}\n")
+    with pytest.raises(ValueError, match=r"s.yaml: max_redirects: .*100"):
+        load_spec("smoke", TARGET, scenario)
 
 
 def test_bad_scenario_names_file_field_and_value(tmp_path):

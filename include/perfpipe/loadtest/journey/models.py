@@ -28,6 +28,7 @@ from include.perfpipe.durations import parse_duration
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, check_metric_names
+from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -276,6 +277,8 @@ class ScenarioFile(_Model):
     timeout: Seconds | None = None
     think_time: ThinkTime | None = None
     headers: Headers  # added to every request
+    cookies: bool = True  # one cookie jar per VU
+    max_redirects: int = Field(DEFAULT_MAX_REDIRECTS, ge=0, le=MAX_REDIRECTS)  # followed in a row; 0: none
     feeders: dict[str, Feeder] = Field(default_factory=dict)
     metrics: dict[str, MetricDeclaration] = Field(default_factory=dict)  # custom metrics the steps feed
     endpoints: list[Endpoint] | None = Field(None, min_length=1)

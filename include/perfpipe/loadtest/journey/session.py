@@ -25,10 +25,12 @@ class Session:
         "running",
         "ready",
         "leaving",
+        "cookies",
     )
 
-    def __init__(self, number: int, variables: dict) -> None:
+    def __init__(self, number: int, variables: dict, cookies=None) -> None:
         self.number, self.iteration = number, 0
+        self.cookies = cookies  # the VU's CookieJar (None: cookies off)
         self.vars, self.rows = dict(variables), {}
         self.conn = None
         self.waiter = None  # the future the VU awaits while its request is in flight
@@ -61,6 +63,9 @@ class Exchange:
         "ok",
         "label",
         "answer",
+        "hops",
+        "hop",
+        "_url",
     )
 
     def __init__(
@@ -85,6 +90,22 @@ class Exchange:
         self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
         self.step, self.session, self.checks = step, session, checks
         self.ok, self.label, self.answer = False, None, None
+        self.hops, self.hop, self._url = 0, None, None  # redirects followed; the next one to send
+
+    @property
+    def url(self) -> str:
+        """The URL this request goes to (for cookies and redirects), read from its request line."""
+        if self._url is None:
+            target = self.raw[self.raw.index(b" ") + 1 : self.raw.index(b" HTTP/1.1\r\n")].decode("latin-1")
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            self._url = f"{'https' if self.ssl else 'http'}://{host}:{self.port}{target}"
+        return self._url
+
+    def move_to(self, hop) -> None:
+        """Become the redirect's next request (a ``connection.Hop``): same name, step and verdict."""
+        self.raw, self.host, self.port, self.ssl = hop.raw, hop.host, hop.port, hop.ssl
+        self.request, self.no_body, self.hops = hop.request, hop.no_body, hop.hops
+        self.hop, self._url = None, hop.url
 
     @property
     def head(self) -> bytes:

@@ -66,7 +66,6 @@ class JourneyShard(Shard):
         self.base_url = spec.target.rstrip("/")  # a Python journey's paths are under it
         self.header_base = HeaderBase({**DEFAULT_HEADERS, **self.headers})
         self.stats = JourneyStats(*scenario_metrics(scenario))
-        self._tls = {}
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
         self.alive: set[Session] = set()  # sessions whose task runs
         self.teardown_by = math.inf  # when teardowns at the end of the run are cut
@@ -80,10 +79,15 @@ class JourneyShard(Shard):
         return result
 
     # -- connection callbacks ----------------------------------------------------------------------
-    def completed(self, conn: HttpConnection, status: int, response) -> None:
+    def record_response(self, conn: HttpConnection, status: int, response) -> None:
         exchange = conn.endpoint
         exchange.evaluate(status, response)
-        super().completed(conn, exchange.label or status, response)
+        super().record_response(conn, exchange.label or status, response)
+
+    def follow(self, conn: HttpConnection, hop) -> None:
+        """``exchange`` sends the hop next (on a connection to its host), timed from the first send."""
+        conn.endpoint.hop = hop
+        self.after(conn)
 
     def failed(self, conn: HttpConnection, error: str) -> None:
         conn.endpoint.label = error
@@ -115,41 +119,36 @@ class JourneyShard(Shard):
             timer.cancel()
             session.pause = None
 
-    def tls(self, scheme: str):
-        if scheme != "https":
-            return None
-        if scheme not in self._tls:
-            from include.perfpipe.loadtest.connection import _tls_context
-
-            self._tls[scheme] = _tls_context(self.spec.verify_tls)
-        return self._tls[scheme]
-
     async def exchange(self, session: Session, exchange: Exchange) -> bool:
-        """Send ``exchange`` on the session's connection (opening one when needed); True when ok."""
-        conn = session.conn
+        """Send ``exchange`` on the session's connection (opening one when needed), and each redirect
+        hop after it; True when the final answer is ok. Latency runs from the first send."""
         start = perf_counter()
-        if conn is None or conn.closed or conn.endpoint.host != exchange.host or conn.endpoint.port != exchange.port:
-            if conn is not None:
-                conn.close()
-            session.conn = None
-            self.connecting += 1
-            try:
-                conn = await self.connect(exchange)
-            except (TimeoutError, OSError) as exc:
-                exchange.label = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
-                self.record_error(exchange, start, exchange.label)
-                await asyncio.sleep(CONNECT_BACKOFF_S)
-                return False
-            finally:
-                self.connecting -= 1
-            conn.vu, session.conn = session, conn
-            if self.over(session):
-                conn.close()
-                return False
-        waiter = session.waiter = self.loop.create_future()
-        conn.send(exchange, start)
-        await waiter
-        return exchange.ok
+        while True:
+            conn = session.conn
+            if conn is None or conn.closed or conn.origin != (exchange.host, exchange.port):
+                if conn is not None:
+                    conn.close()
+                session.conn = None
+                self.connecting += 1
+                try:
+                    conn = await self.connect(exchange, session.cookies)
+                except (TimeoutError, OSError) as exc:
+                    exchange.label = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
+                    self.record_error(exchange, start, exchange.label)
+                    await asyncio.sleep(CONNECT_BACKOFF_S)
+                    return False
+                finally:
+                    self.connecting -= 1
+                conn.vu, session.conn = session, conn
+                if self.over(session):
+                    conn.close()
+                    return False
+            waiter = session.waiter = self.loop.create_future()
+            conn.send(exchange, start)
+            await waiter
+            if exchange.hop is None:
+                return exchange.ok
+            exchange.move_to(exchange.hop)
 
     async def send_step(self, session: Session, step: CompiledStep) -> bool:
         try:
@@ -193,7 +192,7 @@ class JourneyShard(Shard):
     # -- a session's life --------------------------------------------------------------------------
     def new_session(self, i: int) -> Session:
         """This part's ``i``-th VU; numbers 1..N are unique across parts: part p holds p+1, p+1+count, ..."""
-        return Session(self.index + self.count * i + 1, self.variables)
+        return Session(self.index + self.count * i + 1, self.variables, self.new_jar())
 
     def draw(self, session: Session, per: str) -> bool:
         """New rows of the feeders drawn ``per`` vu or iteration; False when a feeder ran out. A Python
