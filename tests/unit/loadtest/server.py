@@ -8,7 +8,8 @@ the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start
 headers, body or trailers) and ``/endless/slow`` (a valid response, one byte a second);
 ``/redirect?status=302&to=URL`` (a redirect to URL), ``/loop`` (a redirect to itself);
 ``/set-cookie/<name>/<value>`` (sets it, Path=/), ``/cookies`` (answers the request's Cookie value);
-``/gzip`` (``{"word": "hello"}`` gzip-encoded). ``hits`` counts the requests per path (no query).
+``/gzip`` (``{"word": "hello"}`` gzip-encoded). ``hits`` counts the requests per path (no query),
+``targets`` per path and query.
 Any path answers 401 to a request that lacks one of the ``require_headers`` lines ("Name: value").
 """
 
@@ -41,6 +42,7 @@ class LoopbackServer:
     ) -> None:
         self.requests = 0
         self.hits: Counter[str] = Counter()
+        self.targets: Counter[str] = Counter()  # per path with its query
         self.require_headers = [line.encode().lower() for line in require_headers]  # else 401
         self.last_head = b""  # the latest request's line and headers
         self.unauthorised = 0  # requests answered 401 (a require_headers line missing)
@@ -92,6 +94,7 @@ class LoopbackServer:
                 self.last_head = head
                 path = head.split(b" ")[1].decode()
                 self.hits[path.partition("?")[0]] += 1
+                self.targets[path] += 1
                 if not await self._respond(path, writer, head, body):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
