@@ -1,10 +1,12 @@
 """Benchmark of the load engine against its peers, on loopback, every client pinned to one core.
 
 ``python -m benchmarks.loadtest [--seconds 5] [--users 50,200,500] [--repeat 3] [--no-locust] [--memory-seconds 60]
-[--only throughput,fidelity,omission,memory]``
+[--only throughput,fidelity,omission,memory] [--previous-parser COMMIT]``
 
-1. Throughput per core: nginx (one worker, pinned to core 1) served by our engine, wrk, hey, Locust
-   FastHttpUser, aiohttp and plain httpx, each pinned to core 0 (taskset), at each user count.
+1. Throughput per core: nginx (one worker, pinned to core 1) served by our engine, the engine of
+   ``--previous-parser`` (default: the last hand-written parser, from a temporary ``git worktree``
+   removed afterwards), wrk, hey, Locust FastHttpUser, aiohttp and plain httpx, each pinned to core 0
+   (taskset), at each user count.
 2. Fidelity: a server with a known service time (20 ms; then 10-30 ms uniform) measures its own
    service times from the kernel's receive timestamps; our engine's p50/p95/p99 (and aiohttp's, as a
    control) are compared with them.
@@ -28,10 +30,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the last commit with the hand-written response parser (before cfa6779 brought llhttp), measured as "engine-old"
+PREVIOUS_PARSER = "3218f7e60401170f7f744cc46175336006e3906f"
 LOCUST_VERSION = "2.47.0"
 LOCUSTFILE = """
 from locust import FastHttpUser, constant, task
@@ -195,10 +200,19 @@ def run_locust(
     return {"rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"])}
 
 
-def run_python(kind: str, url: str, users: int, seconds: float, *extra: str, core: int | None = 0) -> dict:
+def run_python(
+    kind: str, url: str, users: int, seconds: float, *extra: str, core: int | None = 0, tree: Path = ROOT
+) -> dict:
+    """``benchmarks.peers KIND`` of the checkout ``tree`` (ours, or the previous parser's worktree)."""
     cmd = [sys.executable, "-m", "benchmarks.peers", kind, url, str(users), str(seconds), *extra]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # import ``include`` from ``tree``
     done = subprocess.run(
-        pinned(core, cmd) if core is not None else cmd, capture_output=True, text=True, timeout=seconds + 120, cwd=ROOT
+        pinned(core, cmd) if core is not None else cmd,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        cwd=tree,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} failed: {done.stderr[-2000:]}")
@@ -224,8 +238,20 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def throughput(args, url: str, locust: Path | None, workdir: Path) -> tuple[str, dict]:
-    tools = ["engine", "wrk", "hey"] + (["locust"] if locust else []) + ["aiohttp", "httpx"]
+@contextmanager
+def previous_parser(commit: str, workdir: Path):
+    """A temporary ``git worktree`` of ``commit`` (the engine before llhttp), removed afterwards."""
+    tree = workdir / f"engine-{commit[:7]}"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), commit], check=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
+def throughput(args, url: str, locust: Path | None, workdir: Path, old_tree: Path | None = None) -> tuple[str, dict]:
+    tools = ["engine"] + (["engine-old"] if old_tree else []) + ["wrk", "hey"]
+    tools += (["locust"] if locust else []) + ["aiohttp", "httpx"]
     results: dict = {}
     for users in args.users:
         for tool in tools:
@@ -240,6 +266,8 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> tuple[str,
                         runs.append(run_hey(url, users, args.seconds))
                     elif tool == "locust":
                         runs.append(run_locust(locust, url, users, args.seconds, workdir))
+                    elif tool == "engine-old":
+                        runs.append(run_python("engine", url, users, args.seconds, tree=old_tree))
                     else:
                         runs.append(run_python(tool, url, users, args.seconds))
                 except Exception as exc:  # one failing peer must not hide the others
@@ -267,9 +295,26 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> tuple[str,
         if all(engine.values())
         else ""
     )
+    if old_tree is not None:
+        summary += "\n\n" + against_previous(results, args.users)
     return table(
         ["client (1 core)", "users", "req/s", "p50 ms", "p99 ms", "vs Locust", "generator CPU %"], rows
     ) + "\n\n" + summary, results
+
+
+def against_previous(results: dict, users: list[int]) -> str:
+    """The engine against the previous parser's commit, per level: req/s and req/s per CPU-second."""
+    rows = []
+    for n in users:
+        new, old, locust = (results.get((tool, n), {}) for tool in ("engine", "engine-old", "locust"))
+        if "rps" not in new or "rps" not in old:
+            continue
+        per_cpu = (new["rps"] / new["cpu_percent"]) / (old["rps"] / old["cpu_percent"])
+        vs = [f"{f['rps'] / locust['rps']:.2f}x" if "rps" in locust else "" for f in (new, old)]
+        rows.append([n, *vs, f"{new['rps'] / old['rps']:.2f}", f"{per_cpu:.2f}"])
+    return table(
+        ["users", "engine vs Locust", "previous parser vs Locust", "new / old req/s", "new / old per CPU-s"], rows
+    )
 
 
 def fidelity(args) -> str:
@@ -364,6 +409,11 @@ def main() -> None:
     parser.add_argument("--no-locust", action="store_true")
     parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
     parser.add_argument("--only", default="throughput,fidelity,omission,memory")
+    parser.add_argument(
+        "--previous-parser",
+        default=PREVIOUS_PARSER,
+        help="commit whose engine is measured beside ours in the throughput runs ('' to skip)",
+    )
     args = parser.parse_args()
     args.users = [int(u) for u in args.users.split(",")]
     only = set(args.only.split(","))
@@ -378,7 +428,13 @@ def main() -> None:
     ]
     try:
         if "throughput" in only:
-            text, _ = throughput(args, url, locust, workdir)
+            with ExitStack() as stack:
+                old = (
+                    stack.enter_context(previous_parser(args.previous_parser, workdir))
+                    if args.previous_parser
+                    else None
+                )
+                text, _ = throughput(args, url, locust, workdir, old)
             out += ["", "### Throughput per core (nginx `return 200`)", "", text]
         if "fidelity" in only:
             out += ["", "### Fidelity (50 VUs, closed model)", "", fidelity(args)]
