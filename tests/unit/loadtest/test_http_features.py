@@ -161,3 +161,14 @@ def test_a_gzip_body_is_decoded_for_a_check_and_an_extraction(servers, tmp_path)
     _, stats = _run(first, tmp_path, scenario, [f"127.0.0.1:{first.port}"])
     assert stats.loc["zipped", "count"] > 0 and stats.loc["zipped", "errors"] == 0
     assert stats.loc["used", "count"] == first.targets["/ok?w=hello"] - before > 0 and stats.loc["used", "errors"] == 0
+
+
+def test_the_open_model_follows_redirects_too(servers, tmp_path):
+    first, second = servers
+    target, allowlist = _hops(servers, to_second=True)
+    before = second.hits["/ok"]
+    scenario = f"endpoints:\n  - {{name: hop, path: '/redirect?status=302&to={target}'}}\n"
+    result, stats = _run(first, tmp_path, scenario, allowlist, vus=4, rate=40)
+    row = stats.loc["hop"]
+    assert row["count"] > 0 and row["errors"] == 0 and second.hits["/ok"] - before == row["count"]
+    assert result.health["dropped"] == 0
