@@ -36,14 +36,31 @@ def _shade_ramps(fig, stages: list[dict]) -> None:
 
 def load_charts(load: dict) -> list[str]:
     """Throughput (req/s, errors, active VUs) and latency (p50/p95/p99) over time, ramps shaded."""
+    series = overall(MetricsRecorder.from_dict(load["metrics"]).timeseries_frame())
+    return _charts(series, load.get("stages") or [], "chart", "")
+
+
+def scenario_charts(load: dict) -> dict[str, list[str]]:
+    """The same two charts per named scenario (its own rows of the per-second frame); none for a run
+    whose one scenario is the implicit one (``load_charts`` are its charts)."""
+    recorder = MetricsRecorder.from_dict(load["metrics"])
+    if not recorder.named_scenarios:
+        return {}
+    series = recorder.timeseries_frame()
+    stages = load.get("stages") or []
+    return {
+        name: _charts(series[series["scenario"] == name], stages, f"chart-scenario-{i}", f" ({name})")
+        for i, name in enumerate(recorder.scenarios)
+    }
+
+
+def _charts(series: pd.DataFrame, stages: list[dict], prefix: str, suffix: str) -> list[str]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    series = overall(MetricsRecorder.from_dict(load["metrics"]).timeseries_frame())
     total = series[series["klass"] == ALL]
     if total.empty:
         return []
-    stages = load.get("stages") or []
 
     throughput = make_subplots(specs=[[{"secondary_y": True}]])
     throughput.add_trace(go.Scatter(x=total["t"], y=total["rps"], name="req/s", mode="lines"))
@@ -56,7 +73,7 @@ def load_charts(load: dict) -> list[str]:
         ),
         secondary_y=True,
     )
-    throughput.update_layout(title="Throughput, errors and active virtual users")
+    throughput.update_layout(title=f"Throughput, errors and active virtual users{suffix}")
     throughput.update_xaxes(title_text="seconds since start")
     throughput.update_yaxes(title_text="per second", secondary_y=False, rangemode="tozero")
     few_vus = total["active_vus"].max() <= 10  # whole-number ticks, not 0.189 of a user
@@ -77,12 +94,12 @@ def load_charts(load: dict) -> list[str]:
             go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {klass}", mode="lines", visible="legendonly")
         )
     latency.update_layout(
-        title="Latency percentiles per second (ms)",
+        title=f"Latency percentiles per second (ms){suffix}",
         xaxis_title="seconds since start",
         yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
     )
     _shade_ramps(latency, stages)
-    return [_div(throughput, "chart-throughput"), _div(latency, "chart-latency")]
+    return [_div(throughput, f"{prefix}-throughput"), _div(latency, f"{prefix}-latency")]
 
 
 def trend_chart(history: list[dict], regression: dict | None = None) -> str | None:

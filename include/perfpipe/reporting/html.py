@@ -60,7 +60,13 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(summary: dict, load_charts: list[str], trend_chart: str | None, out_dir: Path) -> str:
+def render_html(
+    summary: dict,
+    load_charts: list[str],
+    trend_chart: str | None,
+    out_dir: Path,
+    scenario_charts: dict[str, list[str]] | None = None,
+) -> str:
     from plotly.offline import get_plotlyjs
 
     from include.perfpipe.reporting.statements import statements_view
@@ -69,6 +75,7 @@ def render_html(summary: dict, load_charts: list[str], trend_chart: str | None, 
     return template.render(
         s=summary,
         load_charts=load_charts,
+        scenario_charts=scenario_charts or {},
         trend_chart=trend_chart,
         statements=statements_view((summary.get("database") or {}).get("statements_delta") or []),
         plotly_js=get_plotlyjs().replace("</script", "<\\/script"),

@@ -13,6 +13,7 @@ from include.perfpipe.database.tuning import tuning_view
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.reporting.journey_view import journey_view
+from include.perfpipe.reporting.scenario_view import scenario_sections
 from include.perfpipe.validation.verdict import run_verdict
 from include.perfpipe.vocabulary import OPERATORS, holds
 
@@ -273,6 +274,7 @@ def build_summary(bundle: dict) -> dict:
         "total": loadtest["total"] if loadtest else None,
         "classes": loadtest["classes"] if loadtest else [],
         "endpoints": loadtest["endpoints"] if loadtest else [],
+        "scenarios": scenario_sections(load),
         "journey": journey_view(load, checks),
         "thresholds": checks,
         "thresholds_failed": sum(1 for c in checks if not c["success"]),
