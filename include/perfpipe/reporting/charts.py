@@ -10,10 +10,10 @@ _CONFIG = {"displaylogo": False, "responsive": True}
 _RAMP_FILL = "rgba(255, 165, 0, 0.12)"
 
 
-def _div(fig, div_id: str) -> str:
+def _div(fig, div_id: str, height: int = 360) -> str:
     fig.update_layout(
         margin={"l": 60, "r": 60, "t": 50, "b": 40},
-        height=360,
+        height=height,
         template="plotly_white",
         legend={"orientation": "h", "y": -0.2},
     )
@@ -52,6 +52,38 @@ def scenario_charts(load: dict) -> dict[str, list[str]]:
         name: _charts(series[series["scenario"] == name], stages, f"chart-scenario-{i}", f" ({name})")
         for i, name in enumerate(recorder.scenarios)
     }
+
+
+_PER_SECOND = {"counter": "added per second", "rate": "share true", "trend": "mean", "gauge": "highest"}
+
+
+def metric_charts(load: dict) -> list[str]:
+    """The journey's custom metrics per second, one panel each: a counter's sum, a rate's share true,
+    a trend's mean and a gauge's highest value in that second."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from include.perfpipe.custom_metrics import CustomMetrics
+
+    series = CustomMetrics.from_dict((load.get("journey") or {}).get("metrics")).series_frame()
+    if series.empty:
+        return []
+    names = sorted(series["name"].unique())
+    kinds = dict(zip(series["name"], series["kind"], strict=False))
+    fig = make_subplots(
+        rows=len(names),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[f"{n} ({kinds[n]}: {_PER_SECOND[kinds[n]]})" for n in names],
+    )
+    for row, name in enumerate(names, start=1):
+        mine = series[series["name"] == name]
+        fig.add_trace(go.Scatter(x=mine["t"], y=mine["value"], name=name, mode="lines"), row=row, col=1)
+        fig.update_yaxes(rangemode="tozero", row=row, col=1)
+    fig.update_xaxes(title_text="seconds since start", row=len(names), col=1)
+    fig.update_layout(title="Custom metrics per second", showlegend=False)
+    _shade_ramps(fig, load.get("stages") or [])
+    return [_div(fig, "chart-custom-metrics", height=max(360, 160 * len(names)))]
 
 
 def _charts(series: pd.DataFrame, stages: list[dict], prefix: str, suffix: str) -> list[str]:

@@ -23,12 +23,12 @@ def _write(path: Path, text: str) -> None:
 
 def render_report(bundle: dict, out_dir: Path) -> dict[str, Path]:
     """Render the bundle into ``out_dir``; returns ``{"html", "markdown", "json", "junit"}`` paths."""
-    from include.perfpipe.reporting.charts import load_charts, scenario_charts, trend_chart
+    from include.perfpipe.reporting.charts import load_charts, metric_charts, scenario_charts, trend_chart
 
     summary = build_summary(bundle)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    charts = load_charts(bundle["loadtest"]) if bundle.get("loadtest") else []
+    charts = [*load_charts(bundle["loadtest"]), *metric_charts(bundle["loadtest"])] if bundle.get("loadtest") else []
     per_scenario = scenario_charts(bundle["loadtest"]) if bundle.get("loadtest") else {}
     contents = {
         "html": render_html(

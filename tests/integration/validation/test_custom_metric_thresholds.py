@@ -72,6 +72,7 @@ def test_the_pipeline_judges_a_custom_metric_and_the_report_shows_it_with_check_
     html = paths["html"].read_text()
     assert 'id="custom-metrics"' in html and "orders_created" in html and "count &gt;= 1000000.0" in html
     assert "list: len($) == 4" in html and "0.00 %" in html  # the check that never passes, with its pass rate
+    assert 'id="chart-custom-metrics"' in html and "orders_created (counter: added per second)" in html
     report = json.loads(paths["json"].read_text())
     metrics = {m["name"]: m for m in report["journey"]["metrics"]}
     assert metrics["orders_created"]["status"] == "fail" and metrics["orders_created"]["stats"]["count"] == made
