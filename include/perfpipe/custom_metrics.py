@@ -103,6 +103,10 @@ class CustomMetrics:
     def declared(self) -> dict[str, str]:
         return {name: t.kind for name, t in self.metrics.items()}
 
+    def stat(self, name: str, stat: str, elapsed_s: float) -> float:
+        """One stat of metric ``name`` so far (NaN before any sample), as ``frame`` would give it."""
+        return _row(name, self.metrics[name], elapsed_s)[stat]
+
     def snapshot(self) -> dict:
         """So far, per metric: ``{kind, samples, total, last}`` (a progress snapshot's ``metrics``)."""
         return {

@@ -285,7 +285,9 @@ class Shard(ABC):
             second = int(elapsed)
             if second > done_second:
                 done_second = second
-                self.abort_reason = breached(self.rec, second, self.spec.abort_rules, self.spec.circuit_breaker)
+                self.abort_reason = breached(
+                    self.rec, second, self.spec.abort_rules, self.spec.circuit_breaker
+                ) or self.breached_metrics(second)
                 if self.abort_reason:
                     log.warning("load test aborted at %.1f s: %s", elapsed, self.abort_reason)
                     if self.on_abort is not None:
@@ -302,6 +304,10 @@ class Shard(ABC):
     def progress_extra(self) -> dict:
         """More figures for a progress snapshot (a journey's custom metrics)."""
         return {}
+
+    def breached_metrics(self, second: int) -> str | None:
+        """Why a custom-metric threshold marked ``abort_on_fail`` stops the test now (a journey's), or None."""
+        return None
 
     def report(self, elapsed: float, since: float, requests_then: int) -> None:
         stats = window_stats(self.rec, int(elapsed) - 1, int(elapsed), metric="p95_ms")  # the last whole second

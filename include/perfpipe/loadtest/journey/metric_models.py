@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from include.perfpipe.custom_metrics import ALIASES, STATS
+from include.perfpipe.durations import parse_duration
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.validation.limits import COUNT, LATENCY, NUMBER, RATE, RATIO, parse_limit_of
 from include.perfpipe.vocabulary import OPERATOR_RE
@@ -27,6 +28,8 @@ class MetricLimit(_Model):
     stat: str
     operator: str
     limit: float
+    abort_on_fail: bool = False  # judged every second while the run goes (k6's abortOnFail)
+    abort_delay_s: float = 0.0  # not before this many seconds (k6's delayAbortEval)
 
 
 def _limit_kind(kind: str, stat: str, unit: str | None) -> str:
@@ -57,19 +60,32 @@ class MetricDeclaration(_Model):
             return raw  # the type's own error says what is wrong
         limits = {}
         for stat, text in raw["thresholds"].items():
-            if isinstance(text, (dict, MetricLimit)):  # parsed already (a spec read back)
+            if isinstance(text, MetricLimit) or (isinstance(text, dict) and "stat" in text):  # a spec read back
                 limits[stat] = text
                 continue
             name = ALIASES.get(stat, stat)
             if name not in STATS[kind]:
                 raise ValueError(f"thresholds.{stat}: a {kind} has {', '.join(STATS[kind])}, not {stat!r}")
+            abort = {}
+            if isinstance(text, dict):  # {limit, abort_on_fail, abort_delay}
+                unknown = sorted(set(text) - {"limit", "abort_on_fail", "abort_delay"})
+                if unknown or "limit" not in text:
+                    raise ValueError(
+                        f"thresholds.{stat}: expected '<op> <limit>' or {{limit, abort_on_fail, abort_delay}}, "
+                        f"got keys {sorted(text)}"
+                    )
+                abort = {
+                    "abort_on_fail": text.get("abort_on_fail", False),
+                    "abort_delay_s": parse_duration(text.get("abort_delay", 0), f"thresholds.{stat}.abort_delay"),
+                }
+                text = text["limit"]
             if not isinstance(text, str) or not _OPERATOR.match(text):
                 raise ValueError(f"thresholds.{stat}: expected '<op> <limit>' such as '>= 1000', got {text!r}")
             try:
                 operator, limit = parse_limit_of(_limit_kind(kind, name, unit), "", text)
             except ValueError as exc:
                 raise ValueError(f"thresholds.{stat}: {exc} (got {text!r})") from None
-            limits[name] = {"stat": name, "operator": operator, "limit": limit}
+            limits[name] = {"stat": name, "operator": operator, "limit": limit, **abort}
         return {**raw, "thresholds": limits}
 
     @model_validator(mode="after")

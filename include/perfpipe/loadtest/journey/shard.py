@@ -29,6 +29,7 @@ from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
+from include.perfpipe.vocabulary import holds
 
 log = logging.getLogger("perfpipe.loadtest")
 OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"
@@ -66,9 +67,28 @@ class JourneyShard(Shard):
         self.base_url = spec.target.rstrip("/")  # a Python journey's paths are under it
         self.header_base = HeaderBase({**DEFAULT_HEADERS, **self.headers})
         self.stats = JourneyStats(*scenario_metrics(scenario))
+        self.abort_limits = [
+            (name, limit)
+            for name, metric in scenario.metrics.items()
+            for limit in metric.thresholds.values()
+            if limit.abort_on_fail
+        ]
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
         self.alive: set[Session] = set()  # sessions whose task runs
         self.teardown_by = math.inf  # when teardowns at the end of the run are cut
+
+    def breached_metrics(self, second: int) -> str | None:
+        metrics = self.stats.metrics
+        for name, limit in self.abort_limits:
+            if second < limit.abort_delay_s:
+                continue
+            observed = metrics.stat(name, limit.stat, second)
+            if observed == observed and not holds(limit.operator, observed, limit.limit):
+                return (
+                    f"abort_on_fail: metric {name} {limit.stat} was {observed:.4g} at {second} s, "
+                    f"breaking '{limit.operator} {limit.limit:g}' (suite metrics)"
+                )
+        return None
 
     def progress_extra(self) -> dict:
         return {"metrics": self.stats.metrics.snapshot()} if self.stats.metrics.metrics else {}

@@ -126,6 +126,7 @@ def test_a_python_journey_feeds_metrics_through_vu_metric(server, tmp_path):
         ("{orders: {type: histogram}}", "{}", "orders.type"),
         ("{orders: {type: counter, group: pay}}", "{}", "only a trend takes a group"),
         ("{orders: {type: counter}}", "{orders: {json: $.id, value: 2}}", "give exactly one of value"),
+        ("{t: {type: trend, thresholds: {p95: {limit: '< 1', abort: true}}}}", "{}", "abort_delay}, got keys"),
     ],
 )
 def test_bad_metric_declarations_and_feeds_are_refused_by_name(metrics, steps, message):
@@ -134,3 +135,27 @@ def test_bad_metric_declarations_and_feeds_are_refused_by_name(metrics, steps, m
     raw = yaml.safe_load(f"metrics: {metrics}\nendpoints: [{{path: /, metrics: {steps}}}]")
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ScenarioFile.model_validate(raw)
+
+
+def test_an_abort_on_fail_metric_threshold_stops_the_run_after_its_delay(server, tmp_path):
+    text = """
+    metrics:
+      order_ms: {type: trend, unit: ms, thresholds: {p95: {limit: "< 0.001ms", abort_on_fail: true, abort_delay: 2s}}}
+      orders_created: {type: counter, thresholds: {count: ">= 1000000"}}
+    journey:
+      steps:
+        - {name: order, method: POST, path: /orders, json: {item_id: 11}, expect_status: 201,
+           metrics: {order_ms: {duration: true}, orders_created: 1}, think_time: 20ms}
+    """
+    spec = load_spec("smoke", server.url(""), _write(tmp_path, text), overrides={"vus": 2, "duration": "8s"})
+    result = run_load_test(spec, processes=1)
+    assert result.aborted
+    assert "metric order_ms p95" in result.abort_reason and "suite metrics" in result.abort_reason
+    seconds = {int(t) for t in result.journey.metrics.metrics["order_ms"].seconds}
+    assert 2 <= max(seconds) < 5  # judged from 2 s on, stopped at once; the counter never aborts
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
