@@ -1,4 +1,5 @@
-"""One shard of a load test on one event loop: the closed (VU) and open (arrival-rate) models.
+"""One generator process of a load test (one part of one shard) on one event loop: the closed (VU) and
+open (arrival-rate) models.
 
 A run is split into ``count`` equal parts (Airflow shards x processes); part ``index`` runs its
 share of the VUs or of the arrivals from the common start ``t0``, records into its own
@@ -79,7 +80,7 @@ class ArrivalSchedule:
         return None
 
 
-class Shard(ABC):
+class GeneratorProcess(ABC):
     """Runs part ``index`` of ``count`` of a spec; ``run(t0_epoch)`` returns its ``LoadResult``.
 
     ``should_stop()`` is called every tick and must not block: truthy stops the run early, and a
@@ -432,7 +433,7 @@ class _VU:
         self.hop_start = 0.0
 
 
-class ClosedShard(Shard):
+class ClosedGeneratorProcess(GeneratorProcess):
     """Closed model: each virtual user sends, waits for the response, thinks, and sends again."""
 
     def begin(self) -> None:
@@ -501,7 +502,7 @@ class ClosedShard(Shard):
         self.loop.call_soon(self.send_next, vu)
 
 
-class OpenShard(Shard):
+class OpenGeneratorProcess(GeneratorProcess):
     """Open model: requests leave at the profile's arrival rate whatever the responses do; latency runs
     from the intended send time (coordinated omission corrected, as wrk2); with every connection
     busy the send is dropped and counted (k6 dropped_iterations)."""
@@ -581,7 +582,7 @@ class OpenShard(Shard):
             pool.remove(conn)
 
 
-def make_shard(
+def make_generator_process(
     spec: LoadSpec,
     index: int = 0,
     count: int = 1,
@@ -589,12 +590,12 @@ def make_shard(
     should_stop=None,
     on_abort=None,
     secret_headers: dict[str, str] | None = None,
-) -> Shard:
+) -> GeneratorProcess:
     if spec.journey is not None:
-        from include.perfpipe.loadtest.journey.shard import make_journey_shard
+        from include.perfpipe.loadtest.journey.process import make_journey_process
 
-        return make_journey_shard(spec, index, count, progress, should_stop, on_abort, secret_headers)
-    cls = OpenShard if spec.model == "open" else ClosedShard
+        return make_journey_process(spec, index, count, progress, should_stop, on_abort, secret_headers)
+    cls = OpenGeneratorProcess if spec.model == "open" else ClosedGeneratorProcess
     return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)
 
 

@@ -26,7 +26,7 @@ from include.perfpipe.custom_metrics import combine_snapshots
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.connection import Prepared
 from include.perfpipe.loadtest.credentials import looks_secret, resolve
-from include.perfpipe.loadtest.engine import drain_s, make_shard
+from include.perfpipe.loadtest.engine import drain_s, make_generator_process
 from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
@@ -138,7 +138,7 @@ def run_part(
     import uvloop
 
     _raise_file_limit()
-    shard = make_shard(spec, index, count, progress, should_stop, on_abort, secret_headers)
+    shard = make_generator_process(spec, index, count, progress, should_stop, on_abort, secret_headers)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(shard.run(start_at))
 

@@ -1,5 +1,5 @@
 """Journeys on the engine: every VU is a task running its session over its own keep-alive
-connection, through the shard's recorder, timeouts, allowlist, abort rules and health checks.
+connection, through the generator process's recorder, timeouts, allowlist, abort rules and health checks.
 
 Closed model: the profile's VUs each run setup, then iterations. Open model: each arrival is one
 iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup first); with every VU busy the
@@ -16,7 +16,7 @@ from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, HttpConnection
-from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, Shard, drain_s, share
+from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, GeneratorProcess, drain_s, share
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
@@ -46,7 +46,7 @@ def scenario_metrics(scenario: ScenarioFile) -> tuple[CustomMetrics, dict[str, l
     return metrics, group_trends
 
 
-class JourneyShard(Shard):
+class JourneyProcess(GeneratorProcess):
     """What both models share: sending a step for a session, and running setup, steps and teardown."""
 
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
@@ -315,7 +315,7 @@ class JourneyShard(Shard):
         return self.run_python(session) if self.python is not None else self.iterate(session)
 
 
-class ClosedJourneyShard(JourneyShard):
+class ClosedJourneyProcess(JourneyProcess):
     """Closed model: each VU runs its journey until the test ends, it is ramped down, or it stops."""
 
     def begin(self) -> None:
@@ -358,7 +358,7 @@ class ClosedJourneyShard(JourneyShard):
         await self.leave(session)
 
 
-class OpenJourneyShard(JourneyShard):
+class OpenJourneyProcess(JourneyProcess):
     """Open model: the profile's rate is iterations per second, each run by an idle VU."""
 
     def begin(self) -> None:
@@ -428,8 +428,8 @@ def _wake(waiter: asyncio.Future) -> None:
         waiter.set_result(None)
 
 
-def make_journey_shard(
+def make_journey_process(
     spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None
-) -> JourneyShard:
-    cls = OpenJourneyShard if spec.model == "open" else ClosedJourneyShard
+) -> JourneyProcess:
+    cls = OpenJourneyProcess if spec.model == "open" else ClosedJourneyProcess
     return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)
