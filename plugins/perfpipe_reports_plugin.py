@@ -12,11 +12,11 @@ from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
 from airflow.api_fastapi.core_api.security import requires_access_view
 from airflow.plugins_manager import AirflowPlugin
 from perfpipe_reports.app import create_app
-from perfpipe_reports.runs import reports_dir, results_dsn
+from perfpipe_reports.runs import reports_location, results_dsn
 
 URL_PREFIX = "/perfpipe"
 
-reports_app = create_app(reports_dir(), dsn=results_dsn, auth=requires_access_view(AccessView.WEBSITE))
+reports_app = create_app(reports_location(), dsn=results_dsn, auth=requires_access_view(AccessView.WEBSITE))
 
 
 class PerfpipeReportsPlugin(AirflowPlugin):

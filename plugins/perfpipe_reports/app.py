@@ -8,47 +8,68 @@ without ``allow-popups`` or top navigation, so every link opens in the same fram
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from perfpipe_reports.runs import list_runs, run_reports
+from perfpipe_reports.storage import ReportsTree
 
 _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 
 
-def create_app(reports_dir: Path, dsn: Callable[[], str | None], auth: Callable | None = None) -> FastAPI:
-    """The page's app; ``dsn`` is called per request so a connection added later is picked up."""
+def create_app(reports: str | Path, dsn: Callable[[], str | None], auth: Callable | None = None) -> FastAPI:
+    """The page's app on the reports folder or URL ``reports`` (``storage.ReportsTree``); ``dsn`` is called per
+    request so a connection added later is picked up."""
     dependencies = [Depends(auth)] if auth else []
     app = FastAPI(title="perfpipe reports", dependencies=dependencies, docs_url=None, redoc_url=None, openapi_url=None)
-    base = Path(reports_dir).resolve()
+    tree = ReportsTree(reports)
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
-        runs, notice = await asyncio.to_thread(list_runs, base, dsn())
+        runs, notice = await asyncio.to_thread(list_runs, tree, dsn())
         return _TEMPLATES.get_template("index.html").render(runs=runs, notice=notice)
 
     @app.get("/api/runs")
     async def runs_json() -> dict:
-        runs, notice = await asyncio.to_thread(list_runs, base, dsn())
+        runs, notice = await asyncio.to_thread(list_runs, tree, dsn())
         return {"runs": runs, "notice": notice}
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse, response_model=None)
     async def run_report(dag_id: str, run_id: str, request: Request) -> RedirectResponse | str:
         """The "Performance report" tab of a DAG run: its report, or the list of its parts (release gate)."""
-        runs = await asyncio.to_thread(run_reports, base, dag_id, run_id)
-        if len(runs) == 1 and runs[0]["local"]:
-            return RedirectResponse(f"../../reports/{runs[0]['local']}/report.html", status_code=307)
+        runs = await asyncio.to_thread(run_reports, tree, dag_id, run_id)
+        if len(runs) == 1:
+            return RedirectResponse(f"../../reports/{runs[0]['folder']}/report.html", status_code=307)
         return _TEMPLATES.get_template("run.html").render(dag_id=dag_id, run_id=run_id, runs=runs)
 
     @app.get("/reports/{dag_id}/{run}/{path:path}")
-    async def report_file(dag_id: str, run: str, path: str) -> FileResponse:
-        target = (base / dag_id / run / path).resolve()
-        if not target.is_relative_to(base / dag_id / run) or not target.is_file():
+    async def report_file(dag_id: str, run: str, path: str) -> Response:
+        """A file of one run folder (never outside it): from disk, or read from object storage."""
+        folder = f"{dag_id}/{run}"
+        if "/" in dag_id or "/" in run or ".." in (dag_id, run) or not _inside(path):
             raise HTTPException(status_code=404, detail="no such report file")
-        return FileResponse(target)
+        if tree.is_local:
+            target = await asyncio.to_thread(tree.local_file, f"{folder}/{path}")
+            if target is not None and target.is_relative_to(Path(tree.root, dag_id, run)):
+                return FileResponse(target)
+        elif (content := await asyncio.to_thread(tree.read_bytes, f"{folder}/{path}")) is not None:
+            return Response(content, media_type=mimetypes.guess_type(path)[0] or "application/octet-stream")
+        raise HTTPException(status_code=404, detail="no such report file")
 
     return app
+
+
+def _inside(path: str) -> bool:
+    """Whether a path relative to a run folder stays in it."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    depth = 0
+    for part in parts:
+        depth += -1 if part == ".." else 1
+        if depth < 0:
+            return False
+    return depth > 0

@@ -6,7 +6,8 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from perfpipe_reports.app import create_app
-from perfpipe_reports.runs import local_report, run_reports
+from perfpipe_reports.runs import run_reports
+from perfpipe_reports.storage import ReportsTree
 
 from tests.unit.reporting.synthetic import HOSTILE
 
@@ -76,11 +77,16 @@ def test_every_route_goes_through_the_auth_dependency(reports):
         assert client.get(path).status_code == 401
 
 
-def test_local_report_only_for_files_under_the_reports_folder(tmp_path):
+def test_a_report_url_maps_to_its_folder_only_inside_the_reports_tree(tmp_path):
     inside = (tmp_path / "perf_smoke" / "run_a" / "report.html").as_uri()
-    assert local_report(inside, tmp_path) == "perf_smoke/run_a"
-    assert local_report("file:///elsewhere/d/r/report.html", tmp_path) is None
-    assert local_report("s3://bucket/perf_smoke/run_a/report.html", tmp_path) is None
+    assert ReportsTree(tmp_path).folder_of(inside) == "perf_smoke/run_a"
+    assert ReportsTree(tmp_path).folder_of("file:///elsewhere/d/r/report.html") is None
+    assert ReportsTree(tmp_path).folder_of("s3://bucket/perf_smoke/run_a/report.html") is None
+    shared = ReportsTree("s3://aws_reports@bucket/perfpipe")
+    assert shared.folder_of("s3://aws_reports@bucket/perfpipe/perf_smoke/run_a/report.html") == "perf_smoke/run_a"
+    assert shared.folder_of("s3://bucket/perfpipe/perf_smoke/run_a/report.html") == "perf_smoke/run_a"
+    assert shared.folder_of("s3://bucket/other/perf_smoke/run_a/report.html") is None
+    assert shared.folder_of("s3://bucket/perfpipe/../x/y/report.html") is None
 
 
 def test_a_regression_shows_next_to_the_verdict(tmp_path):
@@ -104,4 +110,4 @@ def test_a_release_gate_run_lists_its_profiles_and_a_running_one_says_so(tmp_pat
     assert 'href="../../reports/perf_release_gate/manual__1.smoke/report.html"' in page
     assert "manual__1.load" in page and "manual__10" not in page
     assert "No report for this run yet" in client.get("/runs/perf_smoke/not_finished").text
-    assert run_reports(tmp_path / "perf_release_gate", "..", "manual__1") == []  # outside the reports folder
+    assert run_reports(ReportsTree(tmp_path / "perf_release_gate"), "..", "manual__1") == []  # outside the tree
