@@ -38,10 +38,16 @@ def maintenance_params() -> dict[str, Param]:
 def inspect() -> dict:
     """PgHero-style findings and table statistics."""
     from include.perfpipe.database import inspect_database, snapshot_statements, table_stats
-    from include.pipelines.targets import postgres_dsn
+    from include.pipelines.targets import database_of, postgres_dsn
 
-    dsn = postgres_dsn(get_current_context()["params"]["db_conn_id"])
-    return {"findings": inspect_database(dsn), "table_stats": table_stats(dsn), "statements": snapshot_statements(dsn)}
+    conn_id = get_current_context()["params"]["db_conn_id"]
+    dsn = postgres_dsn(conn_id)
+    with database_of(conn_id):
+        return {
+            "findings": inspect_database(dsn),
+            "table_stats": table_stats(dsn),
+            "statements": snapshot_statements(dsn),
+        }
 
 
 @task(task_id="maintain", pool=MAINTENANCE_POOL, retry_exponential_backoff=2.0)
@@ -50,14 +56,15 @@ def maintain(inspection: dict) -> dict:
     import logging
 
     from include.perfpipe.database import apply_recommendations, vacuum_analyze
-    from include.pipelines.targets import db_apply_allowlist, postgres_dsn
+    from include.pipelines.targets import database_of, db_apply_allowlist, postgres_dsn
 
     params = get_current_context()["params"]
     dsn = postgres_dsn(params["db_conn_id"])
-    done = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info) if params["vacuum"] else []
-    done += apply_recommendations(
-        dsn, inspection["findings"], allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
-    )
+    with database_of(params["db_conn_id"]):
+        done = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info) if params["vacuum"] else []
+        done += apply_recommendations(
+            dsn, inspection["findings"], allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
+        )
     return {**inspection, "maintenance": done}
 
 

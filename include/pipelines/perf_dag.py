@@ -113,13 +113,14 @@ def shard_list(plan: dict) -> list[dict]:
 def db_snapshot() -> dict | None:
     """pg_stat_statements and table statistics before the load, so the DB stage can diff the load window."""
     from include.perfpipe.database import snapshot_statements, table_stats
-    from include.pipelines.targets import postgres_dsn
+    from include.pipelines.targets import database_of, postgres_dsn
 
     params = get_current_context()["params"]
     if not params["db_stage"]:
         return None
     dsn = postgres_dsn(params["db_conn_id"])
-    return {"statements": snapshot_statements(dsn), "table_stats": table_stats(dsn)}
+    with database_of(params["db_conn_id"]):
+        return {"statements": snapshot_statements(dsn), "table_stats": table_stats(dsn)}
 
 
 @task(task_id="load_test", execution_timeout=timedelta(hours=3), pool=LOAD_POOL)
@@ -234,22 +235,25 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
         top_queries,
         vacuum_analyze,
     )
-    from include.pipelines.targets import db_apply_allowlist, postgres_dsn
+    from include.pipelines.targets import database_of, db_apply_allowlist, postgres_dsn
 
     params = get_current_context()["params"]
     if not params["db_stage"]:
         return None
     dsn = postgres_dsn(params["db_conn_id"])
-    findings = inspect_database(dsn)
-    window = statements_delta(before["statements"], snapshot_statements(dsn), top=None)
-    return {
-        "statements_delta": window[:20],
-        "top_queries": top_queries(window),
-        "table_stats": table_stats(dsn),
-        "findings": findings,
-        "maintenance": vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info)
-        + apply_recommendations(dsn, findings, allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]),
-    }
+    with database_of(params["db_conn_id"]):
+        findings = inspect_database(dsn)
+        window = statements_delta(before["statements"], snapshot_statements(dsn), top=None)
+        return {
+            "statements_delta": window[:20],
+            "top_queries": top_queries(window),
+            "table_stats": table_stats(dsn),
+            "findings": findings,
+            "maintenance": vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info)
+            + apply_recommendations(
+                dsn, findings, allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
+            ),
+        }
 
 
 @task(task_id="db_benchmark", pool=MAINTENANCE_POOL)

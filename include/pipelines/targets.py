@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from include.perfpipe.errors import ConfigError
+import contextlib
+
+from include.perfpipe.errors import ConfigError, DatabaseError
 from include.perfpipe.vocabulary import ALLOWLIST_VARIABLE, libpq_dsn
 
 DB_APPLY_ALLOWLIST_VARIABLE = "perfpipe_db_apply_allowlist"
@@ -48,6 +50,19 @@ def postgres_dsn(conn_id: str) -> str:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     return libpq_dsn(PostgresHook(postgres_conn_id=conn_id).get_uri())
+
+
+@contextlib.contextmanager
+def database_of(conn_id: str):
+    """Re-raise a lost or refused database connection as a ``DatabaseError`` in one line naming the Airflow
+    connection; the task's retries (with backoff) try again."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        message = " ".join(str(exc).split())  # libpq's hint comes on a line of its own
+        raise DatabaseError(f"database of connection {conn_id!r} is unreachable: {message}") from exc
 
 
 def _csv_variable(name: str, default: str) -> list[str]:

@@ -41,7 +41,8 @@ def run_verdict(bundle: dict) -> tuple[str, str]:
     """The verdict and reason of a run bundle: the run's own, else validation's, else what the stages say.
 
     Without a validation result, the first failed task (``bundle["failure"]``) is the cause; a database-only
-    run fails on a critical finding.
+    run fails on a critical finding. A run with a task that failed for good never passes: it is an error
+    naming that task.
     """
     run, validation, load = bundle["run"], _section(bundle, "validation"), _section(bundle, "loadtest")
     database, failure = _section(bundle, "database"), _section(bundle, "failure")
@@ -63,6 +64,8 @@ def run_verdict(bundle: dict) -> tuple[str, str]:
         reason = f"{critical} critical database finding(s)" if critical else "no critical database findings"
     else:
         verdict, reason = Verdict.ERROR, "the run produced no results (an upstream task failed)"
+    if cause and verdict == Verdict.PASS and not run.get("verdict"):  # e.g. the DB stage failed for good
+        verdict, reason = Verdict.ERROR, f"{cause} (otherwise: {reason})"
     return parse_verdict(verdict).value, reason
 
 

@@ -9,7 +9,7 @@ headers, body or trailers) and ``/endless/slow`` (a valid response, one byte a s
 ``/redirect?status=302&to=URL`` (a redirect to URL), ``/loop`` (a redirect to itself);
 ``/set-cookie/<name>/<value>`` (sets it, Path=/), ``/cookies`` (answers the request's Cookie value);
 ``/gzip`` (``{"word": "hello"}`` gzip-encoded). ``hits`` counts the requests per path (no query),
-``targets`` per path and query.
+``targets`` per path and query. ``/hostile`` (``HOSTILE_BODY``: HTML, script and template syntax).
 Any path answers 401 to a request that lacks one of the ``require_headers`` lines ("Name: value").
 """
 
@@ -29,6 +29,7 @@ ENDLESS_HEADS = {  # what comes before the endless part (headers: nothing)
     "body": b"Content-Length: 100000000000\r\n\r\n",
     "trailers": b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
 }
+HOSTILE_BODY = b"</script><script>alert('body')</script><img src=x onerror=alert(1)>{{ 7 * 7 }}\"; --"
 
 
 class LoopbackServer:
@@ -142,6 +143,8 @@ class LoopbackServer:
                 gzip.compress(b'{"word": "hello"}'),
                 "Content-Encoding: gzip\r\nContent-Type: application/json\r\n",
             )
+        elif path == "/hostile":
+            body = HOSTILE_BODY
         elif path.startswith("/frame/"):
             name = path.rsplit("/", 1)[1]
             raw = (VALID.get(name) or UNTIL_CLOSE.get(name) or HOSTILE[name])[0]

@@ -25,6 +25,16 @@ RUN = {"dag_id": "perf_smoke", "run_id": "r1", "profile": "smoke", "target": "ht
         ({"run": RUN, "database": {"findings": [{"severity": "critical"}]}}, "fail", "1 critical database finding(s)"),
         ({"run": RUN, "database": {"findings": [{"severity": "warning"}]}}, "pass", "no critical database findings"),
         ({"run": RUN}, "error", "the run produced no results (an upstream task failed)"),
+        (  # validation passed, but the DB stage failed for good: never a pass
+            {
+                "run": RUN,
+                "validation": {"verdict": "pass", "reason": "met"},
+                "failure": {"task_id": "db", "error": "x"},
+            },
+            "error",
+            "task db failed: x (otherwise: met)",
+        ),
+        ({"run": RUN, "validation": {"verdict": "fail", "reason": "p95"}, "failure": {"task_id": "db"}}, "fail", "p95"),
     ],
 )
 def test_precedence(bundle, verdict, reason):
