@@ -48,10 +48,10 @@ class DagRunner:
         )
         self.lock = threading.Lock()
 
-    def run(self, dag: str, conf: dict, env: dict, logical_date: str | None, timeout_s: float = 240) -> dict:
+    def run(self, dag: str, conf: dict, env: dict, run_id: str | None, timeout_s: float = 240) -> dict:
         with self.lock:
             assert self.proc.poll() is None, f"the DAG runner exited with {self.proc.returncode}"
-            self.proc.stdin.write(json.dumps({"dag": dag, "conf": conf, "env": env, "logical_date": logical_date}))
+            self.proc.stdin.write(json.dumps({"dag": dag, "conf": conf, "env": env, "run_id": run_id}))
             self.proc.stdin.write("\n")
             self.proc.stdin.flush()
             lines: list[str] = []
@@ -85,13 +85,14 @@ def dag_runner(airflow_env):
 
 
 def run_smoke(
-    runner: DagRunner, target_url: str, conf: dict, *, dag: str = "perf_smoke", logical_date: str | None = None, **env
+    runner: DagRunner, target_url: str, conf: dict, *, dag: str = "perf_smoke", run_id: str | None = None, **env
 ) -> tuple[dict, Path | None]:
     """Run ``dags/<dag>.py`` once against ``target_url`` (the perf_target_http connection, a URI or JSON);
-    ``env`` adds environment variables for this run. Returns the outcome ``{"state", "run_id"}`` and the
+    ``env`` adds environment variables for this run; ``run_id`` (``manual__<ISO logical date>``) runs it
+    under that id, replacing an earlier run of it. Returns the outcome ``{"state", "run_id"}`` and the
     newest run folder; the run's log is in ``dag_test.log``."""
     env = {"AIRFLOW_CONN_PERF_TARGET_HTTP": target_url, **env}
-    outcome = runner.run(str(ROOT / "dags" / f"{dag}.py"), conf, env, logical_date)
+    outcome = runner.run(str(ROOT / "dags" / f"{dag}.py"), conf, env, run_id)
     run_dirs = (Path(runner.env["PERFPIPE_REPORTS_DIR"]) / dag).glob("*")
     return outcome, max(run_dirs, key=lambda d: d.stat().st_mtime, default=None)
 

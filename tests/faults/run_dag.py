@@ -2,16 +2,21 @@
 is paid once), with 1 s retry delays so the tests wait for real retries in seconds.
 
 Reads one JSON command per stdin line, ``{"dag": "dags/perf_smoke.py", "conf": {...}, "env": {...},
-"logical_date": ISO or null}`` (``env`` is set for that run only), and answers on stdout between
+"run_id": str or null}`` (``env`` is set for that run only; ``run_id`` runs it under that id again:
+``dag.test()`` replaces an earlier run of that id, like a cleared and re-run DAG run), and answers on stdout between
 ``@@run-start`` and ``@@run-end {"state", "run_id"}`` lines, with the run's log (stderr too) in between.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
 import sys
 import traceback
 from datetime import datetime, timedelta
+from unittest import mock
+
+from airflow.models.dagrun import DagRun
 
 import include.pipelines.perf_dag as perf_dag
 
@@ -34,10 +39,15 @@ for line in sys.stdin:
     saved = {name: os.environ.get(name) for name in command["env"]}
     os.environ.update(command["env"])
     try:
-        logical = command.get("logical_date")
-        run = dag_of(command["dag"]).test(
-            run_conf=command["conf"], **({"logical_date": datetime.fromisoformat(logical)} if logical else {})
-        )
+        with contextlib.ExitStack() as stack:
+            if command.get("run_id"):  # dag.test() deletes the run of its logical date and makes a new one
+                stack.enter_context(mock.patch.object(DagRun, "generate_run_id", return_value=command["run_id"]))
+                logical_date = datetime.fromisoformat(command["run_id"].rsplit("__", 1)[1])
+            else:
+                logical_date = None
+            run = dag_of(command["dag"]).test(
+                run_conf=command["conf"], **({"logical_date": logical_date} if logical_date else {})
+            )
         outcome = {"state": str(run.state), "run_id": run.run_id}
     except Exception:
         outcome = {"state": "crashed", "run_id": None, "error": traceback.format_exc()}

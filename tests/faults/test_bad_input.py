@@ -153,12 +153,12 @@ def test_preflight_lets_a_bug_surface_to_be_retried(monkeypatch):
 
 
 @pytest.mark.integration
-def test_bad_scenario_fails_preflight_once_in_airflow(airflow_env, demo_service, tmp_path):
+def test_bad_scenario_fails_preflight_once_in_airflow(airflow_env, dag_runner, demo_service, tmp_path):
     from tests.faults.conftest import run_smoke
 
     scenario = tmp_path / "bad.yaml"
     scenario.write_text(SCENARIOS["headers list"][0])
-    outcome, _ = run_smoke(airflow_env, demo_service, {"duration": "2s", "scenario": str(scenario)})
+    outcome, _ = run_smoke(dag_runner, demo_service, {"duration": "2s", "scenario": str(scenario)})
     log = (Path(airflow_env["PERFPIPE_REPORTS_DIR"]) / "dag_test.log").read_text()
     assert outcome["state"] == "failed"
     assert f"bad input: {scenario}: headers: Input should be a valid dictionary (got ['x'])" in log
