@@ -1,0 +1,112 @@
+"""Benchmark: does a load test scale out with shards? One shard against two, each pinned to its own core.
+
+    .venv/bin/python -m benchmarks.shard_scaling [--seconds 10] [--users 50] [--repeat 3]
+
+nginx (one worker, pinned to core 1, ``return 200``) is the target. Each shard is its own engine process pinned
+with taskset (shard i on core i), coordinated as the DAG's mapped ``load_test`` tasks are: the same spec,
+``shard_index``/``shard_count`` and one common start epoch, results merged with ``merge_results``. Run 1: one
+shard with ``--users`` VUs on core 0. Run 2: two shards with ``--users`` VUs each, on cores 0 and 1. Prints
+req/s per run and shard and the ratio merged(2 shards) / one shard's run; alternates the two ``--repeat`` times.
+Figures: docs/benchmarks.md. The issue's goal: ratio >= 1.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.loadtest import ROOT, ensure_tools, pinned, start_nginx
+
+START_DELAY_S = 3.0  # covers the shards' interpreter start-up, as the DAG's start_delay covers task start-up
+
+
+def run_shard(url: str, users: int, seconds: float, index: int, count: int, start_at: float) -> None:
+    """One shard's part (one event loop), printed as LoadResult JSON."""
+    from include.perfpipe.loadtest import load_spec, run_load_test
+
+    spec = load_spec("smoke", url, overrides={"duration": seconds, "vus": users * count, "progress_interval": 3600})
+    result = run_load_test(spec, processes=1, shard_index=index, shard_count=count, start_at=start_at)
+    print(json.dumps(result.to_dict()))
+
+
+def sharded_run(url: str, users: int, seconds: float, count: int) -> dict:
+    """``count`` pinned shard processes with one common start; their merged figures and each shard's."""
+    from include.perfpipe.loadtest.result import LoadResult, merge_results
+
+    start_at = time.time() + START_DELAY_S
+    procs = [
+        subprocess.Popen(
+            pinned(
+                i,
+                [sys.executable, "-m", "benchmarks.shard_scaling", "--shard", url, str(users), str(seconds)]
+                + [str(i), str(count), repr(start_at)],
+            ),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(count)
+    ]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=seconds + 120)
+        assert proc.returncode == 0, f"shard exited with {proc.returncode}"
+        results.append(LoadResult.from_dict(json.loads(out.strip().splitlines()[-1])))
+    merged = merge_results(results)
+    total = merged.stats_frame().set_index("name").loc["all"]
+    shards = []
+    for r in results:
+        row = r.stats_frame().set_index("name").loc["all"]
+        shards.append({"rps": float(row["rps"]), "cpu": r.health["cpu_percent"], "saturated": r.health["saturated"]})
+    return {
+        "rps": float(total["rps"]),
+        "errors": int(total["errors"]),
+        "p95_ms": float(total["p95_ms"]),
+        "shards": shards,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--users", type=int, default=50, help="VUs per shard (default 50)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shard", nargs=6, metavar=("URL", "USERS", "SECONDS", "INDEX", "COUNT", "START_AT"))
+    args = parser.parse_args()
+    if args.shard:
+        url, users, seconds, index, count, start_at = args.shard
+        run_shard(url, int(users), float(seconds), int(index), int(count), float(start_at))
+        return
+    ensure_tools()
+    with tempfile.TemporaryDirectory(prefix="perfpipe-shards-") as workdir:
+        nginx, url = start_nginx(Path(workdir))
+        try:
+            print(
+                "| round | 1 shard req/s | 2 shards req/s (shard 0 + shard 1) | ratio | CPU % of the shards | errors |"
+            )
+            print("|---|---|---|---|---|---|")
+            ratios = []
+            for round_no in range(1, args.repeat + 1):
+                one = sharded_run(url, args.users, args.seconds, 1)
+                two = sharded_run(url, args.users, args.seconds, 2)
+                ratio = two["rps"] / one["rps"]
+                ratios.append(ratio)
+                parts = " + ".join(f"{s['rps']:,.0f}" for s in two["shards"])
+                cpus = f"{one['shards'][0]['cpu']:.0f} / " + ", ".join(f"{s['cpu']:.0f}" for s in two["shards"])
+                print(
+                    f"| {round_no} | {one['rps']:,.0f} | {two['rps']:,.0f} ({parts}) | {ratio:.2f}x | {cpus} "
+                    f"| {one['errors']} / {two['errors']} |"
+                )
+            print(f"\nmedian ratio {sorted(ratios)[len(ratios) // 2]:.2f}x (goal >= 1.8x)")
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+
+
+if __name__ == "__main__":
+    main()
