@@ -3,6 +3,8 @@
 Two loopback servers: ``inside`` on 127.0.0.1 (allow-listed) and ``outside`` reached as ``localhost``
 (not allow-listed), each counting what it receives."""
 
+import json
+
 import pytest
 
 from include.perfpipe.loadtest import load_spec, run_load_test
@@ -57,3 +59,16 @@ def test_a_python_journey_request_outside_the_allowlist_is_never_sent(servers, t
     result = run_load_test(spec, processes=1)
     assert inside.requests > 0 and outside.requests == 0
     assert result.journey.errors["TargetNotAllowed"] > 0, result.journey.errors  # counted by exception type
+
+
+def test_a_redirect_hop_outside_the_allowlist_is_never_followed(servers):
+    """The allow-listed target redirects every request to the outside host: each ends as
+    ``RedirectNotAllowed``, in worker processes, and the outside server receives nothing."""
+    inside, outside = servers
+    hop = inside.url(f"/redirect?status=302&to=http://localhost:{outside.port}/ok")
+    spec = load_spec("smoke", hop, overrides={"vus": 2, "duration": "2s"}, allowlist=ALLOWLIST)
+    result = run_load_test(spec, processes=2)
+    total = result.stats_frame().set_index("name").loc["all"]
+    counts = json.loads(total["status_counts"]) if isinstance(total["status_counts"], str) else total["status_counts"]
+    assert inside.requests > 0 and outside.requests == 0
+    assert set(counts) == {"RedirectNotAllowed"} and total["errors"] == total["count"] > 0, counts

@@ -52,3 +52,28 @@ def test_every_way_of_running_the_dags_creates_the_pools():
     }
     for tool in ("tools/devstack.py", "tools/cluster.py", "tests/integration/standalone.py"):
         assert "create_pools(" in Path(ROOT / tool).read_text(), tool
+
+
+@pytest.mark.integration
+def test_the_scheduler_queues_one_load_and_one_maintenance_task_at_a_time(airflow_env):
+    """Two DAGs' load tests and two DAGs' DB-changing tasks all ready at once: with one slot each the
+    scheduler's pool check queues one of each; a second perfpipe_load slot lets the second load test go."""
+    import subprocess
+    import sys
+
+    wanted = ["perf_smoke:load_test", "perf_load:load_test", "perf_smoke:db_stage", "db_maintenance:maintain"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "faults" / "pool_queue.py"), "1,2", *wanted],
+        env=airflow_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    queued = json.loads(done.stdout.strip().splitlines()[-1])
+    one, two = queued["1"], queued["2"]
+    assert len([t for t in one if t.endswith(":load_test")]) == 1, one
+    assert len([t for t in one if t.endswith((":db_stage", ":maintain"))]) == 1, one
+    assert sorted(t for t in two if t.endswith(":load_test")) == ["perf_load:load_test", "perf_smoke:load_test"]
+    assert len([t for t in two if t.endswith((":db_stage", ":maintain"))]) == 1, two

@@ -21,7 +21,7 @@ from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration
 RUN_ID = "manual__2026-06-01T00:00:00+00:00"
-CONF = {"duration": "4s", "vus": 2, "processes": 2, "db_stage": False}
+CONF = {"duration": "3s", "vus": 2, "processes": 2, "db_stage": False}
 
 
 class StampingServer(LoopbackServer):
