@@ -34,7 +34,7 @@ PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "
 STATS_COLUMNS = [
     "scope",
     "name",
-    "klass",
+    "class_name",
     "count",
     "errors",
     "error_rate",
@@ -54,7 +54,7 @@ STATS_COLUMNS = [
 SCENARIO_STATS_COLUMNS = ["scenario", "group_name", "tags", "checks_passed", "checks_failed", "check_pass_rate"]
 TIMESERIES_COLUMNS = [
     "t",
-    "klass",
+    "class_name",
     "active_vus",
     "requests",
     "rps",
@@ -85,7 +85,7 @@ def _to_us(seconds: float) -> int:
 
 @dataclass
 class EndpointTotals:
-    klass: str
+    class_name: str
     hist: HdrHistogram = field(default_factory=new_histogram)
     count: int = 0
     errors: int = 0
@@ -114,7 +114,7 @@ class MetricsRecorder:
     def __init__(self, scenario: str = DEFAULT_SCENARIO) -> None:
         self.scenario = scenario
         self.endpoints: dict[tuple[str, str], EndpointTotals] = {}  # (scenario, name) -> totals
-        self.seconds: dict[tuple[int, str, str], SecondBucket] = {}  # (t, klass, scenario) -> bucket
+        self.seconds: dict[tuple[int, str, str], SecondBucket] = {}  # (t, class_name, scenario) -> bucket
         self.active_vus: dict[int, int] = {}
         self.scenario_vus: dict[tuple[int, str], int] = {}  # (t, scenario) -> active VUs
         self.labels: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}  # name -> (group, tags)
@@ -125,37 +125,39 @@ class MetricsRecorder:
         self.labels[name] = (group or "", tuple(sorted((tags or {}).items())))
 
     # -- hot path -------------------------------------------------------------------------
-    def record(self, name: str, klass: str, latency_s: float, ok: bool, status: int | str, elapsed_s: float) -> None:
+    def record(
+        self, name: str, class_name: str, latency_s: float, ok: bool, status: int | str, elapsed_s: float
+    ) -> None:
         """Record one finished request; ``elapsed_s`` is when it finished, from the run start."""
         totals = self.endpoints.get((self.scenario, name))
         if totals is None:
-            totals = self._totals(name, klass)
+            totals = self._totals(name, class_name)
         value = _to_us(latency_s)
         totals.hist.record_value(value)
         totals.count += 1
         totals.statuses[status] += 1
-        second = self._bucket(int(elapsed_s), klass)
+        second = self._bucket(int(elapsed_s), class_name)
         second.hist.record_value(value)
         second.requests += 1
         if not ok:
             totals.errors += 1
             second.errors += 1
 
-    def record_checks(self, name: str, klass: str, passed: int, failed: int) -> None:
+    def record_checks(self, name: str, class_name: str, passed: int, failed: int) -> None:
         """Count the declarative checks evaluated on one response of ``name``."""
         totals = self.endpoints.get((self.scenario, name))
         if totals is None:
-            totals = self._totals(name, klass)
+            totals = self._totals(name, class_name)
         totals.checks_passed += passed
         totals.checks_failed += failed
 
-    def record_dropped(self, name: str, klass: str, elapsed_s: float) -> None:
+    def record_dropped(self, name: str, class_name: str, elapsed_s: float) -> None:
         """Record a send the generator could not make on time (open model)."""
         totals = self.endpoints.get((self.scenario, name))
         if totals is None:
-            totals = self._totals(name, klass)
+            totals = self._totals(name, class_name)
         totals.dropped += 1
-        self._bucket(int(elapsed_s), klass).dropped += 1
+        self._bucket(int(elapsed_s), class_name).dropped += 1
 
     def set_active_vus(self, elapsed_s: float, vus: int) -> None:
         second = int(elapsed_s)
@@ -171,15 +173,15 @@ class MetricsRecorder:
                 bucket.hist = None
         self._sealed_before = max(self._sealed_before, second)
 
-    def _totals(self, name: str, klass: str) -> EndpointTotals:
+    def _totals(self, name: str, class_name: str) -> EndpointTotals:
         group, tags = self.labels.get(name, ("", ()))
         totals = self.endpoints[(self.scenario, name)] = EndpointTotals(
-            klass, name=name, scenario=self.scenario, group=group, tags=tags
+            class_name, name=name, scenario=self.scenario, group=group, tags=tags
         )
         return totals
 
-    def _bucket(self, second: int, klass: str) -> SecondBucket:
-        key = (second, klass, self.scenario)
+    def _bucket(self, second: int, class_name: str) -> SecondBucket:
+        key = (second, class_name, self.scenario)
         bucket = self.seconds.get(key)
         if bucket is None:
             bucket = self.seconds[key] = SecondBucket()
@@ -204,7 +206,7 @@ class MetricsRecorder:
             "endpoints": [
                 {
                     "name": t.name,
-                    "klass": t.klass,
+                    "class_name": t.class_name,
                     "scenario": t.scenario,
                     "group": t.group,
                     "tags": dict(t.tags),
@@ -221,14 +223,14 @@ class MetricsRecorder:
             "seconds": [
                 {
                     "t": t,
-                    "klass": klass,
+                    "class_name": class_name,
                     "scenario": scenario,
                     "requests": b.requests,
                     "errors": b.errors,
                     "dropped": b.dropped,
                     "hist": b.encoded if b.hist is None else _encode(b.hist),
                 }
-                for (t, klass, scenario), b in sorted(self.seconds.items())
+                for (t, class_name, scenario), b in sorted(self.seconds.items())
             ],
             "active_vus": {str(t): v for t, v in sorted(self.active_vus.items())},
             "scenario_vus": [[t, s, v] for (t, s), v in sorted(self.scenario_vus.items())],
@@ -236,12 +238,13 @@ class MetricsRecorder:
 
     @classmethod
     def from_dict(cls, data: dict) -> MetricsRecorder:
-        """A recorder from ``to_dict`` (also one written before scenarios existed: all ``default``)."""
+        """A recorder from ``to_dict`` (also one written before scenarios existed: all ``default``, or before
+        ``class_name`` was renamed from ``klass``)."""
         recorder = cls()
         for e in data["endpoints"]:
             scenario = e.get("scenario", DEFAULT_SCENARIO)
             recorder.endpoints[(scenario, e["name"])] = EndpointTotals(
-                klass=e["klass"],
+                class_name=class_of(e),
                 hist=_decode(e["hist"]),
                 count=e["count"],
                 errors=e["errors"],
@@ -255,7 +258,7 @@ class MetricsRecorder:
                 checks_failed=e.get("checks_failed", 0),
             )
         for s in data["seconds"]:
-            recorder.seconds[(s["t"], s["klass"], s.get("scenario", DEFAULT_SCENARIO))] = SecondBucket(
+            recorder.seconds[(s["t"], class_of(s), s.get("scenario", DEFAULT_SCENARIO))] = SecondBucket(
                 hist=None,
                 requests=s["requests"],
                 errors=s["errors"],
@@ -278,7 +281,7 @@ class MetricsRecorder:
                 into = merged.endpoints.get(key)
                 if into is None:
                     into = merged.endpoints[key] = EndpointTotals(
-                        t.klass, name=t.name, scenario=t.scenario, group=t.group, tags=t.tags
+                        t.class_name, name=t.name, scenario=t.scenario, group=t.group, tags=t.tags
                     )
                 into.hist.add(t.hist)
                 into.count += t.count
@@ -318,15 +321,17 @@ class MetricsRecorder:
         by_group: dict[tuple[str, str], list[EndpointTotals]] = {}
         by_tag: dict[tuple[str, str], list[EndpointTotals]] = {}
         for t in sorted(self.endpoints.values(), key=lambda e: (e.scenario, e.name)):
-            rows.append(_stats_row("endpoint", t.name, t.klass, [t], duration_s, t.scenario, t.group, dict(t.tags)))
-            by_class.setdefault(t.klass, []).append(t)
+            rows.append(
+                _stats_row("endpoint", t.name, t.class_name, [t], duration_s, t.scenario, t.group, dict(t.tags))
+            )
+            by_class.setdefault(t.class_name, []).append(t)
             by_scenario.setdefault(t.scenario, []).append(t)
             if t.group:
                 by_group.setdefault((t.scenario, t.group), []).append(t)
             for pair in t.tags:
                 by_tag.setdefault(pair, []).append(t)
-        for klass, group in sorted(by_class.items()):
-            rows.append(_stats_row("class", klass, klass, group, duration_s))
+        for class_name, group in sorted(by_class.items()):
+            rows.append(_stats_row("class", class_name, class_name, group, duration_s))
         if self.endpoints:
             rows.append(_stats_row("total", ALL, ALL, list(self.endpoints.values()), duration_s))
         if self.named_scenarios:
@@ -342,8 +347,8 @@ class MetricsRecorder:
         """One row per second and class, plus an ``all`` row per second (``scenario == "all"``); with
         named scenarios also the same rows per scenario (``scenario`` its name)."""
         per_second: dict[int, dict[tuple[str, str], SecondBucket]] = {}
-        for (t, klass, scenario), b in self.seconds.items():
-            per_second.setdefault(t, {})[(scenario, klass)] = b
+        for (t, class_name, scenario), b in self.seconds.items():
+            per_second.setdefault(t, {})[(scenario, class_name)] = b
         seconds = sorted(set(per_second) | set(self.active_vus))
         by_scenario = self.named_scenarios
         rows = []
@@ -379,13 +384,13 @@ def scenario_endpoints(stats: pd.DataFrame) -> pd.DataFrame:
 def _second_rows(
     t: int, scenario: str, active_vus: int, buckets: dict[tuple[str, str], SecondBucket], hists: dict
 ) -> list[dict]:
-    """Rows of one second: per class, then the ``all`` row, over ``buckets`` ((scenario, klass) keyed)."""
+    """Rows of one second: per class, then the ``all`` row, over ``buckets`` ((scenario, class_name) keyed)."""
     by_class: dict[str, list[tuple[str, str]]] = {}
     for key in sorted(buckets):
         by_class.setdefault(key[1], []).append(key)
     rows = []
     total = SecondBucket()
-    for klass, keys in sorted(by_class.items()):
+    for class_name, keys in sorted(by_class.items()):
         if len(keys) == 1:
             b, hist = buckets[keys[0]], hists[keys[0]]
         else:
@@ -393,7 +398,7 @@ def _second_rows(
             for key in keys:
                 _add(b, buckets[key], hists[key])
             hist = b.hist
-        rows.append(_second_row(t, scenario, klass, None, b, hist))
+        rows.append(_second_row(t, scenario, class_name, None, b, hist))
         _add(total, b, hist)
     rows.append(_second_row(t, scenario, ALL, active_vus, total, total.hist))
     return rows
@@ -413,7 +418,7 @@ def _ms(value: float) -> float:
 def _stats_row(
     scope: str,
     name: str,
-    klass: str,
+    class_name: str,
     group: list[EndpointTotals],
     duration_s: float,
     scenario: str = ALL,
@@ -434,7 +439,7 @@ def _stats_row(
     row = {
         "scope": scope,
         "name": name,
-        "klass": klass,
+        "class_name": class_name,
         "scenario": scenario,
         "group_name": group_name,
         "tags": json.dumps(tags or {}, sort_keys=True),
@@ -459,12 +464,14 @@ def _stats_row(
     return row
 
 
-def _second_row(t: int, scenario: str, klass: str, active_vus: int | None, b: SecondBucket, hist: HdrHistogram) -> dict:
+def _second_row(
+    t: int, scenario: str, class_name: str, active_vus: int | None, b: SecondBucket, hist: HdrHistogram
+) -> dict:
     has = b.requests > 0
     return {
         "t": t,
         "scenario": scenario,
-        "klass": klass,
+        "class_name": class_name,
         "active_vus": active_vus,
         "requests": b.requests,
         "rps": float(b.requests),
@@ -474,3 +481,11 @@ def _second_row(t: int, scenario: str, klass: str, active_vus: int | None, b: Se
         "p95_ms": _ms(hist.get_value_at_percentile(95)) if has else float("nan"),
         "p99_ms": _ms(hist.get_value_at_percentile(99)) if has else float("nan"),
     }
+
+
+LEGACY_CLASS_KEY = "klass"  # what files, XComs and stored rows written before the rename call class_name
+
+
+def class_of(row) -> str:
+    """A row's ``class_name``, also of a row written before the rename (``klass``)."""
+    return row["class_name"] if "class_name" in row else row[LEGACY_CLASS_KEY]

@@ -75,7 +75,7 @@ def test_5xx_storm_is_stopped_by_abort_on_fail_within_its_window():
                 "duration": "20s",
                 "abort_rules": [
                     {
-                        "klass": "all",
+                        "class_name": "all",
                         "metric": "error_rate",
                         "operator": "<",
                         "limit": 0.01,

@@ -82,7 +82,7 @@ def latency_changes(before_load: dict, after_load: dict) -> list[dict]:
             {
                 "scope": key[0],
                 "name": key[1],
-                "klass": b["klass"],
+                "class_name": b["class_name"],
                 "p50_ms_before": b["p50_ms"],
                 "p50_ms_after": a["p50_ms"],
                 "p99_ms_before": b["p99_ms"],

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--class",
-        dest="klass",
+        dest="class_name",
         metavar="NAME",
         help="class of the single URL (default api); with --scenario, run only that class's endpoints",
     )
@@ -133,7 +133,7 @@ def run_cli(args: argparse.Namespace) -> int:
             "live_metrics": args.prometheus,
         }
         secrets = _credential_headers(args.header, args.auth)
-        spec = load_spec(args.profile, args.target, args.scenario, overrides, list(secrets), klass=args.klass)
+        spec = load_spec(args.profile, args.target, args.scenario, overrides, list(secrets), class_name=args.class_name)
         result = run_load_test(spec, processes=args.processes, secret_headers=secrets)
     except (ValueError, ConnectionError) as exc:
         from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS

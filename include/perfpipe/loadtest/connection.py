@@ -74,7 +74,7 @@ class Prepared:
 
     __slots__ = (
         "name",
-        "klass",
+        "class_name",
         "url",
         "raw",
         "head",
@@ -97,7 +97,7 @@ class Prepared:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         secret_headers: dict[str, str] | None = None,
     ) -> None:
-        self.name, self.klass, self.url = endpoint.name, endpoint.klass, endpoint.url
+        self.name, self.class_name, self.url = endpoint.name, endpoint.class_name, endpoint.url
         own = {name.lower() for name in endpoint.headers}  # a header the scenario sets itself wins
         secrets = {name: value for name, value in (secret_headers or {}).items() if name.lower() not in own}
         headers = {**DEFAULT_HEADERS, **secrets, **endpoint.headers}
@@ -138,7 +138,7 @@ class Hop:
         "first",
         "hops",
         "name",
-        "klass",
+        "class_name",
         "url",
         "raw",
         "head",
@@ -154,7 +154,7 @@ class Hop:
 
     def __init__(self, first, hops: int, request: httpx.Request, tls: ssl.SSLContext | None) -> None:
         self.first, self.hops, self.request, self.ssl = first, hops, request, tls
-        self.name, self.klass = first.name, first.klass
+        self.name, self.class_name = first.name, first.class_name
         self.keep_body, self.max_body_bytes = first.keep_body, first.max_body_bytes
         self.url = str(request.url)
         self.head, self.tail = serialise_parts(request)

@@ -187,7 +187,7 @@ class GeneratorProcess(ABC):
         self.requests += 1
         if not ok:
             self.errors += 1
-        self.rec.record(endpoint.name, endpoint.klass, now - conn.start, ok, status, now - self.t0)
+        self.rec.record(endpoint.name, endpoint.class_name, now - conn.start, ok, status, now - self.t0)
         self.after(conn)
 
     def connect_failed(self, endpoint: Prepared, start: float, exc: Exception) -> None:
@@ -201,7 +201,7 @@ class GeneratorProcess(ABC):
         now = perf_counter()
         self.requests += 1
         self.errors += 1
-        self.rec.record(endpoint.name, endpoint.klass, now - start, False, error, now - self.t0)
+        self.rec.record(endpoint.name, endpoint.class_name, now - start, False, error, now - self.t0)
 
     def failed(self, conn: HttpConnection, error: str) -> None:
         self.record_error(conn.endpoint, conn.start, error)
@@ -546,7 +546,7 @@ class OpenGeneratorProcess(GeneratorProcess):
             self.spawn(self.connect_and_send(endpoint, start))
         else:
             self.dropped += 1
-            self.rec.record_dropped(endpoint.name, endpoint.klass, due)
+            self.rec.record_dropped(endpoint.name, endpoint.class_name, due)
 
     def follow(self, conn: HttpConnection, hop: Hop) -> None:
         """The hop goes like a new arrival (the same connection when it stays on its host), timed from

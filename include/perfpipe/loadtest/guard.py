@@ -13,14 +13,16 @@ _PERCENTILE = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "
 _LATENCY = {*_PERCENTILE, "mean_ms", "max_ms"}
 
 
-def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = ALL, metric: str | None = None) -> dict:
+def window_stats(
+    recorder: MetricsRecorder, first: int, last: int, class_name: str = ALL, metric: str | None = None
+) -> dict:
     """requests, errors, error_rate and (when asked) one latency ``metric`` in ms over seconds
     ``first`` to ``last - 1``. Computing only what is asked keeps the event loop free."""
     hist = new_histogram(2) if metric in _LATENCY else None
     requests = errors = 0
-    klasses = {e.klass for e in recorder.endpoints.values()} if klass == ALL else {klass}
+    class_names = {e.class_name for e in recorder.endpoints.values()} if class_name == ALL else {class_name}
     scenarios = {e.scenario for e in recorder.endpoints.values()}
-    keys = [(k, s) for k in klasses for s in scenarios]
+    keys = [(k, s) for k in class_names for s in scenarios]
     for t in range(first, last):
         for k, s in keys:
             bucket = recorder.seconds.get((t, k, s))
@@ -33,12 +35,12 @@ def window_stats(recorder: MetricsRecorder, first: int, last: int, klass: str = 
     return _figures(hist, requests, errors, metric)
 
 
-def totals_stats(recorder: MetricsRecorder, klass: str = ALL, metric: str | None = None) -> dict:
+def totals_stats(recorder: MetricsRecorder, class_name: str = ALL, metric: str | None = None) -> dict:
     """The same figures as ``window_stats`` over everything recorded so far (endpoint totals)."""
     hist = new_histogram() if metric in _LATENCY else None
     requests = errors = 0
     for totals in recorder.endpoints.values():
-        if klass == ALL or totals.klass == klass:
+        if class_name == ALL or totals.class_name == class_name:
             if hist is not None:
                 hist.add(totals.hist)
             requests += totals.count
@@ -61,7 +63,7 @@ def _figures(hist, requests: int, errors: int, metric: str | None) -> dict:
 def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker: dict | None) -> str | None:
     """Why the test must stop now (``second`` = the first second not yet complete), or None.
 
-    A rule ``{klass, metric, operator, limit, window_s, delay_s}`` breaches when ``metric operator
+    A rule ``{class_name, metric, operator, limit, window_s, delay_s}`` breaches when ``metric operator
     limit`` fails over the last ``window_s`` whole seconds (None: since the start), judged from
     ``delay_s`` and only once a full window has passed. The breaker trips when the error rate over
     its window exceeds ``error_rate`` with at least ``min_requests`` requests.
@@ -72,9 +74,9 @@ def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker:
             continue
         first = 0 if window is None else second - int(window)
         if window is None:
-            stats = totals_stats(recorder, rule["klass"], rule["metric"])
+            stats = totals_stats(recorder, rule["class_name"], rule["metric"])
         else:
-            stats = window_stats(recorder, first, second, rule["klass"], rule["metric"])
+            stats = window_stats(recorder, first, second, rule["class_name"], rule["metric"])
         stats["rps"] = stats["requests"] / (second - first)
         stats["peak_vus"] = max((v for t, v in recorder.active_vus.items() if first <= t < second), default=0)
         observed = stats.get(rule["metric"])
@@ -84,7 +86,7 @@ def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker:
             and not holds(rule["operator"], observed, rule["limit"])
         ):
             return (
-                f"abort_on_fail: {rule['metric']} of class {rule['klass']} was {observed:.4g} over "
+                f"abort_on_fail: {rule['metric']} of class {rule['class_name']} was {observed:.4g} over "
                 f"{first}-{second} s, breaking '{rule['operator']} {rule['limit']:g}'"
                 + (f" (suite {rule['suite']})" if rule.get("suite") else "")
             )

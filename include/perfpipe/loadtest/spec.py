@@ -72,7 +72,7 @@ class Endpoint:
     name: str
     url: str
     method: str = "GET"
-    klass: str = "api"
+    class_name: str = "api"
     weight: float = 1.0
     expect_status: list[int] = field(default_factory=lambda: [200])
     headers: dict[str, str] = field(default_factory=dict)
@@ -237,7 +237,7 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
                 name=name,
                 url=step.url or target.rstrip("/") + step.path,
                 method=step.method,
-                klass=step.klass,
+                class_name=step.class_name,
                 weight=step.weight,
                 expect_status=list(step.expect_status),
                 headers={**scenario.headers, **step.headers},
@@ -274,7 +274,7 @@ def load_spec(
     secret_headers: list[str] | None = None,
     allowlist: str | list[str] | None = None,
     *,
-    klass: str | None = None,
+    class_name: str | None = None,
     credentials_conn_id: str | None = None,
     profiles_file: str | Path | None = None,
 ) -> LoadSpec:
@@ -288,8 +288,8 @@ def load_spec(
     ``verify_tls`` (False accepts self-signed certificates), ``max_body_bytes`` (a body kept for a check),
     ``live_metrics`` (``PORT`` or ``HOST:PORT`` of a Prometheus endpoint while the run goes; off when empty),
     ``max_redirects`` (0 follows none) and ``cookies`` (False: no cookie jar), which also come from the scenario.
-    Without a scenario every request is a GET of ``target`` itself, class ``klass`` (default ``api``);
-    with one, ``klass`` keeps only that class's endpoints. ``secret_headers`` names the credential
+    Without a scenario every request is a GET of ``target`` itself, class ``class_name`` (default ``api``);
+    with one, ``class_name`` keeps only that class's endpoints. ``secret_headers`` names the credential
     headers (from ``credentials_conn_id`` or the CLI) the worker adds to every request; a header the
     scenario sets itself wins. Their values never enter the spec (``include.perfpipe.loadtest.credentials``).
     """
@@ -362,20 +362,21 @@ def load_spec(
     journey = None
     if scenario is not None:
         endpoints, journey, settings = load_scenario(scenario, target)
-        if klass is not None and journey is not None:
+        if class_name is not None and journey is not None:
             raise ConfigError(
-                f"class: {klass!r} filters a flat endpoints list; the journey of {str(scenario)!r} runs all its steps"
+                f"class: {class_name!r} filters a flat endpoints list; "
+                f"the journey of {str(scenario)!r} runs all its steps"
             )
-        if klass is not None:
-            endpoints = [e for e in endpoints if e.klass == klass]
+        if class_name is not None:
+            endpoints = [e for e in endpoints if e.class_name == class_name]
             if not endpoints:
-                raise ConfigError(f"class: no endpoint of class {klass!r} in scenario {str(scenario)!r}")
+                raise ConfigError(f"class: no endpoint of class {class_name!r} in scenario {str(scenario)!r}")
     else:
         import httpx
 
         split_url(target)
         path = httpx.URL(target).raw_path.decode("ascii")
-        endpoints = [Endpoint(name=f"GET {path}", url=target, klass=klass or "api")]
+        endpoints = [Endpoint(name=f"GET {path}", url=target, class_name=class_name or "api")]
     if allowlist is None:
         allowed = resolve_allowlist(profiles=config.get("target_allowlist"))
     else:
@@ -456,11 +457,11 @@ def abort_rules(rules: list[dict]) -> list[dict]:
 
 def _abort_rule(raw: dict, i: int) -> dict:
     """Normalise one abort rule as validation's ``Thresholds.abort_rules()`` gives it:
-    ``{klass, metric, operator, limit, window_s, delay_s}``; the test passes while ``metric operator
+    ``{class_name, metric, operator, limit, window_s, delay_s}``; the test passes while ``metric operator
     limit`` holds. ``window_s`` None means everything since the start."""
     where = f"abort_rules[{i}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected {{klass, metric, operator, limit, window_s}}, got {raw!r}")
+        raise ConfigError(f"{where}: expected {{class_name, metric, operator, limit, window_s}}, got {raw!r}")
     metric = raw.get("metric")
     if metric not in ABORT_METRICS:
         raise ConfigError(f"{where}.metric: expected one of {ABORT_METRICS}, got {metric!r}")
@@ -472,7 +473,7 @@ def _abort_rule(raw: dict, i: int) -> dict:
     delay = raw.get("delay_s")
     return {
         "suite": raw.get("suite"),
-        "klass": str(raw.get("klass", "all")),
+        "class_name": str(raw.get("class_name", "all")),
         "metric": metric,
         "operator": operator,
         "limit": _number(raw.get("limit"), f"{where}.limit"),

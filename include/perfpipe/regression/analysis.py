@@ -71,7 +71,7 @@ def _history(store, run: dict, stats: pd.DataFrame, verdict: str, history_runs: 
             "version": run.get("version"),
             "verdict": verdict,
             "is_baseline": bool(run.get("is_baseline")),
-            "klass": rows["klass"],
+            "class_name": rows["class_name"],
             **{m: rows[m] for m in TREND_METRICS},
         }
     )

@@ -27,7 +27,7 @@ def workload_shape(spec: dict) -> dict:
         "stages": [[float(s["duration_s"]), float(s["target"])] for s in spec.get("stages") or []],
         "think_time": spec.get("think_time", spec.get("think_time_s")),  # a ThinkTime dict (a pair before journeys)
         "scenario": sorted(
-            [e.get("name"), e.get("method"), e.get("klass"), float(e.get("weight", 1.0))]
+            [e.get("name"), e.get("method"), e.get("class_name"), float(e.get("weight", 1.0))]
             for e in spec.get("endpoints") or []
         ),
         "journey": _journey_shape(spec.get("journey")),
@@ -42,7 +42,7 @@ def _journey_shape(scenario: dict | None) -> dict | None:
 
     def steps(phase: str) -> list:
         return [
-            [s.get("name"), s.get("method"), s.get("path") or s.get("url"), s.get("class") or s.get("klass")]
+            [s.get("name"), s.get("method"), s.get("path") or s.get("url"), s.get("class") or s.get("class_name")]
             for s in journey.get(phase) or []
         ]
 

@@ -132,7 +132,7 @@ def run_regression(args: argparse.Namespace) -> int:
     print(f"run {dag_id}/{run_id}; baseline " + (f"{base['dag_id']}/{base['run_id']}" if base else "none"))
     for point in section["change_points"]:
         print(
-            f"change point: {point['metric']} {point['klass']} at {point['run_id']} "
+            f"change point: {point['metric']} {point['class_name']} at {point['run_id']} "
             f"({point['before']:.4g} -> {point['after']:.4g}, {point['direction']})"
         )
     if not section["baseline_found"]:

@@ -27,7 +27,7 @@ HIGHER_IS_BETTER = frozenset({"rps"})
 COMPARISON_COLUMNS = [
     "scope",
     "name",
-    "klass",
+    "class_name",
     "metric",
     "baseline",
     "current",
@@ -74,22 +74,22 @@ def compare_runs(
     base_windows = _windows_by_class(steady_seconds(base["timeseries"], base["stages"], "baseline"))
     cur_windows = _windows_by_class(steady_seconds(cur["timeseries"], cur["stages"], "current"))
     rows = []
-    for klass in _ordered_classes(base_windows, cur_windows):
-        scope, name = ("total", ALL) if klass == ALL else ("class", klass)
+    for class_name in _ordered_classes(base_windows, cur_windows):
+        scope, name = ("total", ALL) if class_name == ALL else ("class", class_name)
         for metric in METRICS:
-            b = base_windows.get(klass, {}).get(metric)
-            c = cur_windows.get(klass, {}).get(metric)
-            rows.append(_tested_row(scope, name, klass, metric, b, c))
+            b = base_windows.get(class_name, {}).get(metric)
+            c = cur_windows.get(class_name, {}).get(metric)
+            rows.append(_tested_row(scope, name, class_name, metric, b, c))
     _judge(rows, alpha, min_change_pct, min_change_ms)
     base_endpoints = scenario_endpoints(base["stats"]).set_index("name")
     cur_endpoints = scenario_endpoints(cur["stats"]).set_index("name")
     for name in sorted(set(base_endpoints.index) | set(cur_endpoints.index)):
         source = cur_endpoints if name in cur_endpoints.index else base_endpoints
-        klass = source.loc[name, "klass"]
+        class_name = source.loc[name, "class_name"]
         for metric in METRICS:
             b = _cell(base_endpoints, name, metric)
             c = _cell(cur_endpoints, name, metric)
-            rows.append(_row("endpoint", name, klass, metric, b, c, math.nan, "none", 0, 0))
+            rows.append(_row("endpoint", name, class_name, metric, b, c, math.nan, "none", 0, 0))
     rows += _metric_rows(base["metrics"], cur["metrics"])
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
@@ -110,25 +110,25 @@ def _metric_rows(base: pd.DataFrame, cur: pd.DataFrame) -> list[dict]:
 def _windows_by_class(seconds: pd.DataFrame) -> dict[str, dict[str, Windows]]:
     """Per class: for each metric, the per-second samples in time order and the run's summary value."""
     seconds = seconds.sort_values("t", kind="stable")
-    every_second = np.sort(seconds.loc[seconds["klass"] == ALL, "t"].unique())
+    every_second = np.sort(seconds.loc[seconds["class_name"] == ALL, "t"].unique())
     out = {}
-    for klass, rows in seconds.groupby("klass", sort=True):
+    for class_name, rows in seconds.groupby("class_name", sort=True):
         rows = rows.set_index("t")
         rps = rows["rps"].reindex(every_second, fill_value=0.0).to_numpy(float)  # an idle second is 0 req/s
         served = rows[rows["requests"] > 0]
-        out[klass] = {
+        out[class_name] = {
             "rps": Windows(rps, _segments(every_second, every_second), float(rps.mean()) if len(rps) else math.nan)
         }
         for metric in ("p50_ms", "p95_ms", "p99_ms"):
             values = served[metric].to_numpy(float)
             finite = np.isfinite(values)
-            out[klass][metric] = Windows(
+            out[class_name][metric] = Windows(
                 values[finite],
                 _segments(served.index[finite], every_second),
                 float(np.median(values[finite])) if finite.any() else math.nan,
             )
         requests = served["requests"].sum()
-        out[klass]["error_rate"] = Windows(
+        out[class_name]["error_rate"] = Windows(
             (served["errors"] / served["requests"]).to_numpy(float),
             _segments(served.index, every_second),
             float(served["errors"].sum() / requests) if requests else math.nan,
@@ -147,13 +147,15 @@ def _ordered_classes(*windows: dict) -> list[str]:
     return ([ALL] if ALL in classes else []) + sorted(classes - {ALL})
 
 
-def _tested_row(scope, name, klass, metric, base, cur) -> dict:
+def _tested_row(scope, name, class_name, metric, base, cur) -> dict:
     if base is None or cur is None:
         b = base.summary if base is not None else math.nan
         c = cur.summary if cur is not None else math.nan
-        return _row(scope, name, klass, metric, b, c, math.nan, "none", 0, 0)
+        return _row(scope, name, class_name, metric, b, c, math.nan, "none", 0, 0)
     p_value, test = _mann_whitney_serial(base, cur)
-    return _row(scope, name, klass, metric, base.summary, cur.summary, p_value, test, len(base.values), len(cur.values))
+    return _row(
+        scope, name, class_name, metric, base.summary, cur.summary, p_value, test, len(base.values), len(cur.values)
+    )
 
 
 def _judge(rows: list[dict], alpha: float, min_change_pct: float, min_change_ms: float) -> None:
@@ -277,11 +279,11 @@ def change_pct(base: float, cur: float) -> float:
     return (cur - base) / abs(base) * 100.0
 
 
-def _row(scope, name, klass, metric, base, cur, p_value, test, n_base, n_cur) -> dict:
+def _row(scope, name, class_name, metric, base, cur, p_value, test, n_base, n_cur) -> dict:
     return {
         "scope": scope,
         "name": name,
-        "klass": klass,
+        "class_name": class_name,
         "metric": metric,
         "baseline": base,
         "current": cur,

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from include.perfpipe.metrics import ALL, STATS_COLUMNS
+from include.perfpipe.metrics import ALL, LEGACY_CLASS_KEY, STATS_COLUMNS
 from include.perfpipe.regression.frames import run_frames
 
 _NUMERIC = [
-    c for c in STATS_COLUMNS if c not in ("scope", "name", "klass", "status_counts", "scenario", "group_name", "tags")
+    c
+    for c in STATS_COLUMNS
+    if c not in ("scope", "name", "class_name", "status_counts", "scenario", "group_name", "tags")
 ]
 
 
@@ -39,13 +41,18 @@ def read_run(path: str | Path, label: str = "run") -> dict:
     if not csv_path.exists():
         raise ValueError(f"{label}: {summary_path} has no 'metrics' and {csv_path} does not exist")
     stages = summary.get("stages", (summary.get("loadtest") or {}).get("stages", []))
-    frames = {"stats": _stats_frame(summary, label), "timeseries": pd.read_csv(csv_path), "stages": stages}
+    frames = {
+        "stats": _stats_frame(summary, label),
+        "timeseries": pd.read_csv(csv_path).rename(columns={LEGACY_CLASS_KEY: "class_name"}),
+        "stages": stages,
+    }
     return run_frames(frames, label)
 
 
 def _stats_frame(summary: dict, label: str) -> pd.DataFrame:
     rows = []
-    total = summary.get("totals") if "klass" in (summary.get("totals") or {}) else summary.get("total")
+    named = {"class_name", LEGACY_CLASS_KEY} & set(summary.get("totals") or {})
+    total = summary.get("totals") if named else summary.get("total")
     if total:
         rows.append({**total, "scope": "total", "name": ALL})
     for scope, key in (("class", "classes"), ("endpoint", "endpoints")):
@@ -57,6 +64,6 @@ def _stats_frame(summary: dict, label: str) -> pd.DataFrame:
         rows.extend({**row, "scope": scope} for row in group)
     if not rows:
         raise ValueError(f"{label}: summary.json has no stats rows (totals, classes or endpoints)")
-    frame = pd.DataFrame(rows).reindex(columns=STATS_COLUMNS)
+    frame = pd.DataFrame(rows).rename(columns={LEGACY_CLASS_KEY: "class_name"}).reindex(columns=STATS_COLUMNS)
     frame[_NUMERIC] = frame[_NUMERIC].apply(pd.to_numeric, errors="coerce")
     return frame

@@ -29,13 +29,13 @@ def regression_section(
     ``comparison``: ``compare_runs`` output, or None when the run had no baseline. ``history``: one
     row per run, oldest first and ending with the current run; columns ``run_id``, ``started_at``,
     ``verdict`` (``dag_id``, ``is_baseline`` optional) and the ``metric_columns`` present, either
-    wide (the run's total) or long with a ``klass`` column (one row per run and class, ``all`` = total).
+    wide (the run's total) or long with a ``class_name`` column (one row per run and class, ``all`` = total).
     Change points come from ``detect_change_points(min_size, alpha)`` over each metric and class series.
     """
     runs, series = _trend(history, metric_columns)
     change_points = []
-    for (metric, klass), values in series.items():
-        change_points.extend(_change_points(metric, klass, values, runs, min_size, alpha))
+    for (metric, class_name), values in series.items():
+        change_points.extend(_change_points(metric, class_name, values, runs, min_size, alpha))
     section = {
         "baseline_found": comparison is not None,
         "comparison": comparison_records(comparison) if comparison is not None else [],
@@ -52,23 +52,23 @@ def regression_section(
 
 
 def _trend(history: pd.DataFrame, metric_columns: Sequence[str]) -> tuple[list[dict], dict]:
-    """Per-run identity records and ``{(metric, klass): values aligned with the runs}``."""
+    """Per-run identity records and ``{(metric, class_name): values aligned with the runs}``."""
     missing = [c for c in ("run_id", "started_at", "verdict") if c not in history.columns]
     if missing:
         raise ValueError(f"history lacks columns {missing}")
     unknown = [m for m in metric_columns if m not in TREND_METRICS]
     if unknown:
         raise ValueError(f"metric_columns has unknown metrics {unknown}; known: {list(TREND_METRICS)}")
-    long = history if "klass" in history.columns else history.assign(klass=ALL)
+    long = history if "class_name" in history.columns else history.assign(class_name=ALL)
     keys = ["dag_id", "run_id"] if "dag_id" in long.columns else ["run_id"]
     order = long.drop_duplicates(keys)[[c for c in _RUN_COLUMNS if c in long.columns]]
     runs = [{k: _json_value(v) for k, v in row.items()} for row in order.to_dict("records")]
     metrics = [m for m in metric_columns if m in long.columns]
     if not runs or not metrics:
         return runs, {}
-    wide = long.pivot_table(index=keys, columns="klass", values=metrics, aggfunc="first", dropna=False)
+    wide = long.pivot_table(index=keys, columns="class_name", values=metrics, aggfunc="first", dropna=False)
     wide = wide.reindex(pd.MultiIndex.from_frame(order[keys]))
-    classes = sorted(set(long["klass"]), key=lambda k: (k != ALL, k))
+    classes = sorted(set(long["class_name"]), key=lambda k: (k != ALL, k))
     return runs, {
         (m, k): wide[(m, k)].to_numpy(float)
         for m in metrics
@@ -78,7 +78,7 @@ def _trend(history: pd.DataFrame, metric_columns: Sequence[str]) -> tuple[list[d
 
 
 def _change_points(
-    metric: str, klass: str, values: np.ndarray, runs: list[dict], min_size: int, alpha: float
+    metric: str, class_name: str, values: np.ndarray, runs: list[dict], min_size: int, alpha: float
 ) -> list[dict]:
     present = np.flatnonzero(np.isfinite(values))
     found = detect_change_points(values[present], min_size=min_size, alpha=alpha)
@@ -93,7 +93,7 @@ def _change_points(
         out.append(
             {
                 "metric": metric,
-                "klass": klass,
+                "class_name": class_name,
                 "index": int(present[at]),
                 "run_id": run["run_id"],
                 "dag_id": run.get("dag_id"),
@@ -111,8 +111,8 @@ def _change_points(
 
 def _trend_point(run: dict, index: int, series: dict) -> dict:
     point = dict(run)
-    for (metric, klass), values in series.items():
-        point.setdefault(metric, {})[klass] = _json_number(values[index])
+    for (metric, class_name), values in series.items():
+        point.setdefault(metric, {})[class_name] = _json_number(values[index])
     return point
 
 

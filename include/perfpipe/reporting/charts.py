@@ -90,7 +90,7 @@ def _charts(series: pd.DataFrame, stages: list[dict], prefix: str, suffix: str) 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    total = series[series["klass"] == ALL]
+    total = series[series["class_name"] == ALL]
     if total.empty:
         return []
 
@@ -121,9 +121,9 @@ def _charts(series: pd.DataFrame, stages: list[dict], prefix: str, suffix: str) 
     latency = go.Figure()
     for col, name in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
         latency.add_trace(go.Scatter(x=total["t"], y=total[col], name=f"{name} (all)", mode="lines"))
-    for klass, group in series[series["klass"] != ALL].groupby("klass"):
+    for class_name, group in series[series["class_name"] != ALL].groupby("class_name"):
         latency.add_trace(
-            go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {klass}", mode="lines", visible="legendonly")
+            go.Scatter(x=group["t"], y=group["p95_ms"], name=f"p95 {class_name}", mode="lines", visible="legendonly")
         )
     latency.update_layout(
         title=f"Latency percentiles per second (ms){suffix}",
@@ -153,15 +153,15 @@ def trend_chart(history: list[dict], regression: dict | None = None) -> str | No
     regression = regression or {}
     by_class: dict[str, dict[str, float]] = {}
     for point in regression.get("trend") or []:
-        for klass, value in (point.get("p95_ms") or {}).items():
-            if klass != ALL and point.get("run_id") in label_of:
-                by_class.setdefault(klass, {})[point["run_id"]] = value
-    for klass, values in sorted(by_class.items()):
+        for class_name, value in (point.get("p95_ms") or {}).items():
+            if class_name != ALL and point.get("run_id") in label_of:
+                by_class.setdefault(class_name, {})[point["run_id"]] = value
+    for class_name, values in sorted(by_class.items()):
         fig.add_trace(
             go.Scatter(
                 x=labels,
                 y=[values.get(r) for r in points["run_id"]],
-                name=f"p95 {klass}",
+                name=f"p95 {class_name}",
                 mode="lines+markers",
                 visible="legendonly",
                 line={"dash": "dot"},
@@ -170,7 +170,7 @@ def trend_chart(history: list[dict], regression: dict | None = None) -> str | No
     marked: dict[str, list[str]] = {}
     for cp in regression.get("change_points") or []:
         if cp.get("run_id") in label_of:
-            where = "" if cp.get("klass") == ALL else f" ({cp.get('klass')})"
+            where = "" if cp.get("class_name") == ALL else f" ({cp.get('class_name')})"
             marked.setdefault(label_of[cp["run_id"]], []).append(f"{cp.get('metric')}{where} {cp.get('direction')}")
     for label, notes in marked.items():
         fig.add_shape(

@@ -18,7 +18,7 @@ def journey_view(load: dict | None, checks: list[dict]) -> dict | None:
         raise ValueError(f"bundle.loadtest.journey is not a journey result: {exc!r}") from None
     metrics = []
     for name, row in summary["metrics"].items():
-        limits = [c for c in checks if c.get("suite") == METRIC_SUITE and c.get("klass") == name]
+        limits = [c for c in checks if c.get("suite") == METRIC_SUITE and c.get("class_name") == name]
         stats = {k: v for k, v in row.items() if k not in ("kind", "unit", "invalid")}
         status = None if not limits else ("pass" if all(c["success"] for c in limits) else "fail")
         metrics.append(

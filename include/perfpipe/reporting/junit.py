@@ -29,7 +29,7 @@ def render_junit(summary: dict) -> str:
         case = ET.SubElement(suite, "testcase", {"classname": "perfpipe.run", "name": "run is valid"})
         ET.SubElement(case, "error", {"message": f"verdict {verdict['verdict']}: {verdict['reason']}"})
     for c in checks:
-        where = c.get("klass") or "all"
+        where = c.get("class_name") or "all"
         if c.get("endpoint"):
             where += f".{c['endpoint']}"
         case = ET.SubElement(

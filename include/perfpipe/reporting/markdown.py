@@ -47,7 +47,7 @@ def render_markdown(summary: dict) -> str:
     lines += ["", f"Thresholds: {len(summary['thresholds']) - len(failed)} passed, {len(failed)} failed."]
     for c in failed[:MAX_FAILED_LISTED]:
         lines.append(
-            f"- {md_text(c.get('klass'))} {md_text(c.get('metric'))} ({md_text(c.get('window'))}): "
+            f"- {md_text(c.get('class_name'))} {md_text(c.get('metric'))} ({md_text(c.get('window'))}): "
             f"observed {md_text(c.get('observed'))}, limit {md_text(c.get('operator'))} "
             f"{md_text(c.get('threshold'))}"
         )

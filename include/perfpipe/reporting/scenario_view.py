@@ -8,7 +8,7 @@ import math
 from include.perfpipe.metrics import DEFAULT_SCENARIO, MetricsRecorder
 
 _STEP_COLUMNS = (
-    "name", "group_name", "klass", "count", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms",
+    "name", "group_name", "class_name", "count", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms",
     "checks_passed", "checks_failed", "check_pass_rate",
 )  # fmt: skip
 

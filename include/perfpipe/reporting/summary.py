@@ -80,7 +80,7 @@ def _cells(row: dict, checks: list[dict]) -> dict:
                 for c in checks:
                     if (
                         c["metric"] == metric
-                        and c.get("klass") == row["klass"]
+                        and c.get("class_name") == row["class_name"]
                         and not c.get("endpoint")
                         and c.get("operator") in OPERATORS
                         and c.get("threshold") is not None
@@ -91,7 +91,9 @@ def _cells(row: dict, checks: list[dict]) -> dict:
                         applied.append({**c, "observed": row[metric], "success": ok, "advisory": True})
         else:
             applied = [
-                c for c in checks if c["metric"] == metric and c.get("klass") == row["klass"] and not c.get("endpoint")
+                c
+                for c in checks
+                if c["metric"] == metric and c.get("class_name") == row["class_name"] and not c.get("endpoint")
             ]
         if applied:
             cells[metric] = {

@@ -94,7 +94,7 @@ CLASS_HISTORY_COLUMNS = [
     "version",
     "verdict",
     "is_baseline",
-    "klass",
+    "class_name",
     "p50_ms",
     "p95_ms",
     "p99_ms",
@@ -108,9 +108,9 @@ WITH recent AS (
       AND (%(until)s::timestamptz IS NULL OR started_at IS NULL OR started_at <= %(until)s)
     ORDER BY started_at DESC NULLS LAST, updated_at DESC LIMIT %(limit)s
 )
--- one row per run and class (klass 'all' for the total); shards add up, latency is the worst shard's
+-- one row per run and class (class_name 'all' for the total); shards add up, latency is the worst shard's
 SELECT r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline,
-       CASE WHEN s.scope = 'total' THEN 'all' ELSE s.klass END AS klass,
+       CASE WHEN s.scope = 'total' THEN 'all' ELSE s.class_name END AS class_name,
        max(s.p50_ms) AS p50_ms, max(s.p95_ms) AS p95_ms, max(s.p99_ms) AS p99_ms, sum(s.rps) AS rps,
        CASE WHEN sum(s.count) > 0 THEN sum(s.errors)::float8 / sum(s.count) END AS error_rate
 FROM recent r
@@ -387,7 +387,7 @@ class ResultsStore:
             key = (dag_id, run_id, ledger["map_index"])
             where = "WHERE dag_id = %s AND run_id = %s AND stage = 'loadtest' AND map_index = %s"
             stats = conn.execute(f"SELECT * FROM perfpipe.endpoint_stats {where}", key).fetchall()
-            series = conn.execute(f"SELECT * FROM perfpipe.timeseries {where} ORDER BY t, klass", key).fetchall()
+            series = conn.execute(f"SELECT * FROM perfpipe.timeseries {where} ORDER BY t, class_name", key).fetchall()
             metrics = conn.execute(f"SELECT * FROM perfpipe.custom_metrics {where} ORDER BY name", key).fetchall()
         stats_frame = pd.DataFrame(stats, columns=STATS_COLUMNS)
         stats_frame["status_counts"] = stats_frame["status_counts"].map(json.dumps)

@@ -130,7 +130,7 @@ def validation_rows(results: list) -> list[dict]:
                 "suite": r.get("suite"),
                 "window_name": r.get("window"),
                 "metric": r.get("metric"),
-                "klass": r.get("klass"),
+                "class_name": r.get("class_name"),
                 "operator": r.get("operator"),
                 "threshold": _number(r.get("threshold"), f"{where}.threshold"),
                 "observed": _number(r.get("observed"), f"{where}.observed"),

@@ -2,7 +2,7 @@
 
 A GX file context lives under ``run_dir / "gx"``. The window frame is one pandas dataframe asset;
 each (suite, window) becomes an Expectation Suite whose Expectations select their rows with a
-row condition on ``window``, ``klass`` and ``scope``:
+row condition on ``window``, ``class_name`` and ``scope``:
 - one row per class (whole run, steady state): ``ExpectColumnMaxToBeBetween`` for upper limits,
   ``ExpectColumnMinToBeBetween`` for lower ones;
 - several rows per class (per-endpoint/per-query limits, rolling windows, seconds):
@@ -27,7 +27,7 @@ import pandas as pd
 from include.perfpipe.validation.thresholds import SECOND, WHOLE, Threshold, Thresholds
 from include.perfpipe.vocabulary import UPPER_BOUNDS
 
-RESULT_COLUMNS = ["suite", "window", "metric", "klass", "operator", "threshold", "observed", "success"]
+RESULT_COLUMNS = ["suite", "window", "metric", "class_name", "operator", "threshold", "observed", "success"]
 DATASOURCE, ASSET, BATCH, CHECKPOINT = "perfpipe", "windows", "run", "perfpipe"
 METRIC_ASSET, METRIC_SCOPE = "custom_metrics", "metric"
 
@@ -60,32 +60,34 @@ def plan_metric_checks(metrics: pd.DataFrame, rules: list[Threshold]) -> tuple[l
     checks, notes = [], []
     by_name = metrics.set_index("name") if len(metrics) else metrics
     for rule in rules:
-        if rule.klass in by_name.index and pd.notna(by_name.loc[rule.klass, rule.metric]):
+        if rule.class_name in by_name.index and pd.notna(by_name.loc[rule.class_name, rule.metric]):
             checks.append(Check(rule, WHOLE, (METRIC_SCOPE,)))
         else:
-            notes.append(f"not checked: {rule.suite} {rule.klass} {rule.metric} (no samples)")
+            notes.append(f"not checked: {rule.suite} {rule.class_name} {rule.metric} (no samples)")
     return checks, notes
 
 
 def plan_checks(frame: pd.DataFrame, thresholds: Thresholds) -> tuple[list[Check], list[str]]:
     """The checks that have data in ``frame``, and a note for each one that has none."""
     checks, notes = [], []
-    measured = set(frame["klass"])
-    absent = sorted({rule.klass for rule in thresholds.rules} - measured)
+    measured = set(frame["class_name"])
+    absent = sorted({rule.class_name for rule in thresholds.rules} - measured)
     if absent:
         notes.append(f"not checked: classes this run did not measure: {', '.join(absent)}")
     for rule in thresholds.rules:
-        if rule.klass not in measured:
+        if rule.class_name not in measured:
             continue
         for window in rule.windows:
             scopes = ("class", "total")
             if rule.per_endpoint and window == WHOLE:
                 scopes = ("class", "total", "endpoint")
-            rows = frame[(frame["window"] == window) & (frame["klass"] == rule.klass) & frame["scope"].isin(scopes)]
+            rows = frame[
+                (frame["window"] == window) & (frame["class_name"] == rule.class_name) & frame["scope"].isin(scopes)
+            ]
             if rows[rule.metric].notna().any():
                 checks.append(Check(rule, window, scopes))
             else:
-                notes.append(f"not checked: {rule.suite} {rule.klass} {rule.metric} over {window} (no data)")
+                notes.append(f"not checked: {rule.suite} {rule.class_name} {rule.metric} over {window} (no data)")
     return checks, notes
 
 
@@ -148,10 +150,12 @@ def _expectation(gx, check: Check):
 
     rule = check.rule
     condition = (
-        (Column("window") == check.window) & (Column("klass") == rule.klass) & Column("scope").is_in(list(check.scopes))
+        (Column("window") == check.window)
+        & (Column("class_name") == rule.class_name)
+        & Column("scope").is_in(list(check.scopes))
     )
     if check.on_metrics:
-        condition = Column("name") == rule.klass
+        condition = Column("name") == rule.class_name
     bound = (
         {"max_value": rule.limit, "strict_max": rule.operator == "<"}
         if check.upper
@@ -162,12 +166,12 @@ def _expectation(gx, check: Check):
             "suite": rule.suite,
             "window": check.window,
             "metric": rule.metric,
-            "klass": rule.klass,
+            "class_name": rule.class_name,
             "operator": rule.operator,
             "threshold": rule.limit,
             "scopes": list(check.scopes),
         },
-        "notes": f"{rule.klass} {rule.metric} {rule.operator} {rule.limit:g} over {check.window}",
+        "notes": f"{rule.class_name} {rule.metric} {rule.operator} {rule.limit:g} over {check.window}",
     }
     if check.every_row:
         kind = gx.expectations.ExpectColumnValuesToBeBetween
@@ -187,7 +191,7 @@ def _result_row(frame: pd.DataFrame, result) -> dict:
         else:  # all rows met the limit: show the worst of them
             rows = frame[
                 (frame["window"] == meta["window"])
-                & (frame["klass"] == meta["klass"])
+                & (frame["class_name"] == meta["class_name"])
                 & frame["scope"].isin(meta["scopes"])
             ][meta["metric"]]
             observed = rows.max() if upper else rows.min()
@@ -195,7 +199,7 @@ def _result_row(frame: pd.DataFrame, result) -> dict:
         "suite": meta["suite"],
         "window": meta["window"],
         "metric": meta["metric"],
-        "klass": meta["klass"],
+        "class_name": meta["class_name"],
         "operator": meta["operator"],
         "threshold": float(meta["threshold"]),
         "observed": _number(observed),

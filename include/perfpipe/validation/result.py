@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from include.perfpipe.metrics import class_of
 from include.perfpipe.validation.gx_checkpoint import RESULT_COLUMNS
 from include.perfpipe.validation.verdict import Verdict, parse_verdict
 
@@ -43,7 +44,8 @@ class ValidationResult:
     @classmethod
     def from_dict(cls, data: dict) -> ValidationResult:
         verdict = parse_verdict(data.get("verdict"))
-        results = pd.DataFrame(data.get("results") or [], columns=RESULT_COLUMNS)
+        rows = [{**r, "class_name": class_of(r)} for r in data.get("results") or []]  # also one before the rename
+        results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
         results["observed"] = results["observed"].astype(float)
         return cls(verdict, data.get("reason", ""), results, data.get("data_docs"), list(data.get("notes") or []))
 

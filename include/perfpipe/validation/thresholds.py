@@ -42,10 +42,10 @@ class ThresholdConfigError(ConfigError):
 
 @dataclass(frozen=True)
 class Threshold:
-    """One check: ``metric`` of class ``klass`` must satisfy ``operator limit`` in each window."""
+    """One check: ``metric`` of class ``class_name`` must satisfy ``operator limit`` in each window."""
 
     suite: str
-    klass: str
+    class_name: str
     metric: str
     operator: str
     limit: float
@@ -81,7 +81,7 @@ class Thresholds:
                 rules.append(
                     {
                         "suite": rule.suite,
-                        "klass": rule.klass,
+                        "class_name": rule.class_name,
                         "metric": rule.metric,
                         "operator": rule.operator,
                         "limit": rule.limit,
@@ -155,10 +155,12 @@ def load_thresholds(
             p.profile_names(f"{where}.profiles", suite["profiles"], known_profiles) if "profiles" in suite else None
         )
         by_class = p.mapping(f"{where}.thresholds", suite.get("thresholds"), required=True)
-        for klass, metrics in by_class.items():
-            p.klass(f"{where}.thresholds.{klass}", klass)
-            for metric, spec in p.mapping(f"{where}.thresholds.{klass}", metrics, required=True).items():
-                rules.append(p.threshold(f"{where}.thresholds.{klass}.{metric}", name, klass, metric, spec, windows))
+        for class_name, metrics in by_class.items():
+            p.class_name(f"{where}.thresholds.{class_name}", class_name)
+            for metric, spec in p.mapping(f"{where}.thresholds.{class_name}", metrics, required=True).items():
+                rules.append(
+                    p.threshold(f"{where}.thresholds.{class_name}.{metric}", name, class_name, metric, spec, windows)
+                )
 
     for section, key in (("profiles", profile), ("targets", target)):
         per_name = p.mapping(section, data.get(section))
@@ -230,18 +232,18 @@ def _as_mapping(p: _Parser, overrides: dict | str) -> dict:
 
 
 def _apply(p: _Parser, rules: list[Threshold], changes: list[tuple[str, str, str, object]]) -> list[Threshold]:
-    """Apply ``(field, klass, metric, spec)`` changes: replace matching limits, drop on ``None``, else add."""
-    for where, klass, metric, spec in changes:
-        matching = [r for r in rules if r.klass == klass and r.metric == metric]
+    """Apply ``(field, class_name, metric, spec)`` changes: replace matching limits, drop on ``None``, else add."""
+    for where, class_name, metric, spec in changes:
+        matching = [r for r in rules if r.class_name == class_name and r.metric == metric]
         if spec is None:
             rules = [r for r in rules if r not in matching]
         elif matching:
             rules = [
-                p.threshold(where, r.suite, klass, metric, spec, r.windows, base=r) if r in matching else r
+                p.threshold(where, r.suite, class_name, metric, spec, r.windows, base=r) if r in matching else r
                 for r in rules
             ]
         else:
-            rules.append(p.threshold(where, OVERRIDE_SUITE, klass, metric, spec, OVERRIDE_WINDOWS))
+            rules.append(p.threshold(where, OVERRIDE_SUITE, class_name, metric, spec, OVERRIDE_WINDOWS))
     return rules
 
 
@@ -286,7 +288,7 @@ class _Parser:
             raise self.fail("classes", TOTAL_CLASS, f"{TOTAL_CLASS!r} (the run total) is implicit; do not list it")
         return classes
 
-    def klass(self, where: str, value: object) -> str:
+    def class_name(self, where: str, value: object) -> str:
         if value not in self.known_classes:
             raise self.fail(
                 where,
@@ -327,7 +329,7 @@ class _Parser:
         self,
         where: str,
         suite: str,
-        klass: str,
+        class_name: str,
         metric: str,
         spec: object,
         windows: tuple[str, ...],
@@ -347,7 +349,7 @@ class _Parser:
             windows = self.windows(f"{where}.windows", options["windows"])
         if SECOND in windows and metric not in SECOND_METRICS:
             raise self.fail(where, metric, f"the per-second window has only {', '.join(SECOND_METRICS)}")
-        rule = base or Threshold(suite, klass, metric, operator, limit, windows)
+        rule = base or Threshold(suite, class_name, metric, operator, limit, windows)
         changes = {"operator": operator, "limit": limit, "windows": windows}
         for key in ("per_endpoint", "abort_on_fail"):
             if key in options:
@@ -355,21 +357,21 @@ class _Parser:
         return replace(rule, **changes)
 
     def overrides(self, where: str, block: object) -> list[tuple[str, str, str, object]]:
-        """Flatten ``{klass: {metric: spec}}`` or ``{"klass.metric": spec}`` into checked changes."""
+        """Flatten ``{class_name: {metric: spec}}`` or ``{"class_name.metric": spec}`` into checked changes."""
         changes = []
         for key, value in self.mapping(where, block).items():
             if isinstance(key, str) and "." in key:
-                klass, metric = key.split(".", 1)
-                self.klass(f"{where}.{key}", klass)
+                class_name, metric = key.split(".", 1)
+                self.class_name(f"{where}.{key}", class_name)
                 pairs = [(f"{where}.{key}", metric, value)]
             else:
-                klass = self.klass(f"{where}.{key}", key)
+                class_name = self.class_name(f"{where}.{key}", key)
                 per_metric = self.mapping(f"{where}.{key}", value, required=True)
                 pairs = [(f"{where}.{key}.{metric}", metric, spec) for metric, spec in per_metric.items()]
             for field_name, metric, spec in pairs:
                 if metric not in METRICS:
                     raise self.fail(field_name, metric, f"unknown metric; known: {', '.join(METRICS)}")
-                changes.append((field_name, klass, metric, spec))
+                changes.append((field_name, class_name, metric, spec))
         return changes
 
     def profile_names(self, where: str, value: object, known: set[str] | None) -> tuple[str, ...]:

@@ -93,7 +93,7 @@ def validate(
             notes.append(
                 "not judged: "
                 + "; ".join(
-                    f"{b.suite} {b.klass} rps over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
+                    f"{b.suite} {b.class_name} rps over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
                     for b in floors.itertuples()
                 )
                 + ", measured by a CPU-bound generator"
@@ -130,7 +130,7 @@ def _health(health: dict, timeseries: pd.DataFrame) -> tuple[bool, int, list[str
         raise ValueError(f"health.reasons: expected a list of strings, got {reasons!r}")
     if isinstance(timeseries, pd.DataFrame) and "dropped" in timeseries.columns and len(timeseries):
         series = overall(timeseries)
-        dropped = max(dropped, int(series.loc[series["klass"] == "all", "dropped"].sum()))
+        dropped = max(dropped, int(series.loc[series["class_name"] == "all", "dropped"].sum()))
     return saturated, dropped, [str(r) for r in reasons]
 
 
@@ -159,7 +159,7 @@ def _fail_reason(breaches: pd.DataFrame, total: int, aborted: bool, abort_reason
     parts = []
     if len(breaches):
         shown = [
-            f"{b.suite} {b.klass} {b.metric} over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
+            f"{b.suite} {b.class_name} {b.metric} over {b.window}: {b.observed:g} (limit {b.operator} {b.threshold:g})"
             for b in breaches.head(_SHOWN_BREACHES).itertuples()
         ]
         more = f" and {len(breaches) - _SHOWN_BREACHES} more" if len(breaches) > _SHOWN_BREACHES else ""

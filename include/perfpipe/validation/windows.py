@@ -28,7 +28,7 @@ WINDOW_COLUMNS = [
     "end_s",
     "scope",
     "name",
-    "klass",
+    "class_name",
     "count",
     "errors",
     "error_rate",
@@ -43,8 +43,19 @@ WINDOW_COLUMNS = [
     "peak_vus",
 ]
 _PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
-_STATS_NEEDED = {"scope", "name", "klass", "count", "errors", "error_rate", "rps", *_PERCENTILES, "mean_ms", "max_ms"}
-_TIMESERIES_NEEDED = {"t", "klass", "active_vus", "requests", "rps", "errors", "p50_ms", "p95_ms", "p99_ms"}
+_STATS_NEEDED = {
+    "scope",
+    "name",
+    "class_name",
+    "count",
+    "errors",
+    "error_rate",
+    "rps",
+    *_PERCENTILES,
+    "mean_ms",
+    "max_ms",
+}
+_TIMESERIES_NEEDED = {"t", "class_name", "active_vus", "requests", "rps", "errors", "p50_ms", "p95_ms", "p99_ms"}
 _STAGE_KINDS = ("ramp", "hold")
 _WINDOW_DIGITS = 2  # the precision of the recorder's per-second histograms
 
@@ -123,18 +134,18 @@ def _whole_rows(stats: pd.DataFrame, timeseries: pd.DataFrame | None) -> pd.Data
         rows = rows[rows["scope"] != "total"]
         rows["peak_vus"] = float("nan")
     else:
-        rows["peak_vus"] = [_peak_vus(timeseries, klass) for klass in rows["klass"]]
+        rows["peak_vus"] = [_peak_vus(timeseries, class_name) for class_name in rows["class_name"]]
     rows["window"] = WHOLE
     rows["start_s"] = 0
     rows["end_s"] = int(timeseries["t"].max()) + 1 if timeseries is not None and len(timeseries) else float("nan")
     return rows
 
 
-def _peak_vus(timeseries: pd.DataFrame, klass: str) -> float:
-    """Most users active at once while ``klass`` was being requested."""
-    totals = timeseries[timeseries["klass"] == ALL].set_index("t")["active_vus"]
-    if klass != ALL:
-        busy = timeseries[(timeseries["klass"] == klass) & (timeseries["requests"] > 0)]["t"]
+def _peak_vus(timeseries: pd.DataFrame, class_name: str) -> float:
+    """Most users active at once while ``class_name`` was being requested."""
+    totals = timeseries[timeseries["class_name"] == ALL].set_index("t")["active_vus"]
+    if class_name != ALL:
+        busy = timeseries[(timeseries["class_name"] == class_name) & (timeseries["requests"] > 0)]["t"]
         totals = totals[totals.index.isin(busy)]
     return float(totals.max()) if len(totals) else float("nan")
 
@@ -144,8 +155,8 @@ def _second_rows(timeseries: pd.DataFrame) -> pd.DataFrame:
     requests = rows["requests"].astype(float)
     rows["window"] = SECOND
     rows["start_s"], rows["end_s"] = rows["t"], rows["t"] + 1
-    rows["scope"] = ["total" if k == ALL else "class" for k in rows["klass"]]
-    rows["name"] = rows["klass"]
+    rows["scope"] = ["total" if k == ALL else "class" for k in rows["class_name"]]
+    rows["name"] = rows["class_name"]
     rows["count"] = rows["requests"]
     rows["error_rate"] = (rows["errors"] / requests).where(requests > 0)
     rows["peak_vus"] = rows["active_vus"].astype(float)
@@ -162,11 +173,11 @@ class _WindowMerger:
     def __init__(self, recorder: MetricsRecorder) -> None:
         self.vus = recorder.active_vus
         self.buckets: dict[int, list[tuple[str, np.ndarray, np.ndarray, int, int]]] = {}
-        for (t, klass, _), bucket in sorted(recorder.seconds.items()):
+        for (t, class_name, _), bucket in sorted(recorder.seconds.items()):
             hist = bucket.hist if bucket.hist is not None else HdrHistogram.decode(bucket.encoded.encode("ascii"))
             counts = _counts(hist)
             index = np.flatnonzero(counts)
-            self.buckets.setdefault(t, []).append((klass, index, counts[index], bucket.requests, bucket.errors))
+            self.buckets.setdefault(t, []).append((class_name, index, counts[index], bucket.requests, bucket.errors))
 
     def rolling_rows(self, window: str, size: int) -> list[dict]:
         if not self.buckets:
@@ -193,18 +204,18 @@ class _WindowMerger:
             for t in sorted(inside - wanted):
                 self._apply(sums, t, -1)
             inside = wanted
-            for klass, acc in sorted(sums.items()):
+            for class_name, acc in sorted(sums.items()):
                 if acc["count"] <= 0:
                     continue
-                busy = inside if klass == ALL else [t for t in inside if acc["busy"].get(t)]
+                busy = inside if class_name == ALL else [t for t in inside if acc["busy"].get(t)]
                 rows.append(
                     {
                         "window": window,
                         "start_s": start,
                         "end_s": end,
-                        "scope": "total" if klass == ALL else "class",
-                        "name": klass,
-                        "klass": klass,
+                        "scope": "total" if class_name == ALL else "class",
+                        "name": class_name,
+                        "class_name": class_name,
                         "count": acc["count"],
                         "errors": acc["errors"],
                         "error_rate": acc["errors"] / acc["count"],
@@ -216,8 +227,8 @@ class _WindowMerger:
         return rows
 
     def _apply(self, sums: dict[str, dict], t: int, sign: int) -> None:
-        for klass, index, values, requests, errors in self.buckets.get(t, []):
-            for key in (klass, ALL):
+        for class_name, index, values, requests, errors in self.buckets.get(t, []):
+            for key in (class_name, ALL):
                 acc = sums.get(key)
                 if acc is None:
                     acc = sums[key] = {

@@ -39,7 +39,7 @@ def test_result_has_the_load_engine_shape_in_class_db(db):
     assert result["connections"] == 4 and result["aborted"] is False
     recorder = MetricsRecorder.from_dict(result["metrics"])
     stats = recorder.stats_frame(result["duration_s"]).set_index("name")
-    assert stats.loc["select_w", "klass"] == "db" and stats.loc["point", "count"] > 0
+    assert stats.loc["select_w", "class_name"] == "db" and stats.loc["point", "count"] > 0
     assert stats.loc["db", "errors"] == 0 and stats.loc["db", "p95_ms"] > 0
     assert recorder.timeseries_frame()["active_vus"].max() == 4
     assert result["stages"] == [{"start_s": 0.0, "end_s": 1.0, "kind": "hold"}]

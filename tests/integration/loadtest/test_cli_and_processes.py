@@ -35,7 +35,7 @@ def test_worker_processes_merge_into_one_result():
         served = server.requests
     total = result.stats_frame().set_index("name").loc["all"]
     assert total["count"] == served > 0 and result.health["processes"] == 2
-    series = result.timeseries_frame().query("klass == 'all' and t < 2")
+    series = result.timeseries_frame().query("class_name == 'all' and t < 2")
     assert set(series.active_vus) == {6}  # 3 + 3 VUs from two processes
     assert progress and progress[0]["vus"] == 6
 
@@ -54,7 +54,7 @@ def test_cli_writes_summary_and_timeseries(tmp_path):
     assert summary["totals"]["count"] == served and list(summary["classes"]) == ["health"]
     assert summary["endpoints"]["GET /ok"]["p99_ms"] > 0 and summary["stages"][0]["kind"] == "hold"
     series = pd.read_csv(tmp_path / "timeseries.csv")
-    assert series.query("klass == 'all'").requests.sum() == served
+    assert series.query("class_name == 'all'").requests.sum() == served
 
 
 def test_cli_refuses_a_target_off_the_allowlist(tmp_path):

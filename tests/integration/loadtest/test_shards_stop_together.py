@@ -13,7 +13,7 @@ from include.perfpipe.store import AbortSignal
 from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration
-P95_BELOW_1MS = {"klass": "all", "metric": "p95_ms", "operator": "<", "limit": 1, "window_s": 1, "delay_s": 1}
+P95_BELOW_1MS = {"class_name": "all", "metric": "p95_ms", "operator": "<", "limit": 1, "window_s": 1, "delay_s": 1}
 
 
 @pytest.fixture(scope="module")

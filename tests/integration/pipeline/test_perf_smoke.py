@@ -57,7 +57,7 @@ def test_smoke_run_passes_and_publishes(airflow_env, demo_service):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert outcome["state"] == "success", (summary.get("verdict"), run_dir.parent.parent / "dag_test.log")
     assert summary["verdict"]["verdict"] == "pass"
-    classes = {row["klass"]: row for row in summary["classes"]}
+    classes = {row["class_name"]: row for row in summary["classes"]}
     assert set(classes) >= {"health", "api", "tool"}
     assert all(row["count"] > 0 and row["p95_ms"] > 0 for row in classes.values())
     assert (run_dir / "report.html").stat().st_size > 10_000

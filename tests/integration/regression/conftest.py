@@ -9,7 +9,11 @@ from tests.unit.regression.synthetic import SLOWER_API, synthetic_run
 
 DAG, TARGET, PROFILE = "perf_regression_nightly", "http://127.0.0.1:8000", "load"
 RUNS, SLOW_FROM = 12, 6  # runs night06..night11 have every api request 20 % slower
-SPEC = {"model": "closed", "stages": [{"duration_s": 40, "target": 10}], "endpoints": [{"name": "api", "klass": "api"}]}
+SPEC = {
+    "model": "closed",
+    "stages": [{"duration_s": 40, "target": 10}],
+    "endpoints": [{"name": "api", "class_name": "api"}],
+}
 
 
 def nightly_result(night: int) -> dict:

@@ -28,7 +28,7 @@ def test_regression_of_the_latest_run_exits_1_with_the_change_point(store_dsn, t
     assert f"run {DAG}/night11; baseline {DAG}/night02" in printed and "REGRESSION: " in printed
     section = json.loads(out.read_text())
     assert section["gate"]["regressed"] is True
-    [point] = [c for c in section["change_points"] if c["metric"] == "p95_ms" and c["klass"] == "api"]
+    [point] = [c for c in section["change_points"] if c["metric"] == "p95_ms" and c["class_name"] == "api"]
     assert abs(point["index"] - SLOW_FROM) <= 1 and point["direction"] == "regression"
 
 

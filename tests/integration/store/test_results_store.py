@@ -138,10 +138,10 @@ def test_class_history_has_one_row_per_run_and_class_oldest_first(store):
     hist = store.class_history("classes", "smoke")
     stored = [r for r in store.stage_rows("perf_load", "c1", "endpoint_stats") if r["scope"] in ("class", "total")]
     assert list(hist["run_id"].drop_duplicates()) == ["c0", "c1"]
-    assert sorted(hist[hist["run_id"] == "c1"]["klass"]) == sorted(
-        "all" if r["scope"] == "total" else r["klass"] for r in stored
+    assert sorted(hist[hist["run_id"] == "c1"]["class_name"]) == sorted(
+        "all" if r["scope"] == "total" else r["class_name"] for r in stored
     )
-    api = hist[hist["klass"] == "api"].set_index("run_id")["p95_ms"]
+    api = hist[hist["class_name"] == "api"].set_index("run_id")["p95_ms"]
     assert api["c1"] > api["c0"]
 
 

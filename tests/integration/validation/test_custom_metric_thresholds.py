@@ -45,7 +45,7 @@ def test_a_breached_custom_metric_threshold_fails_the_cli_run_and_shows_in_gx_da
     summary = json.loads((out / "summary.json").read_text())
     assert code == 1 and summary["verdict"] == "fail", summary["reason"]
     assert "metrics orders_created count" in summary["reason"]
-    results = {(r["klass"], r["metric"]): r for r in summary["validation"]["results"] if r["suite"] == "metrics"}
+    results = {(r["class_name"], r["metric"]): r for r in summary["validation"]["results"] if r["suite"] == "metrics"}
     assert results[("orders_created", "count")]["observed"] == made > 0
     assert results[("orders_created", "count")]["success"] is False
     assert results[("order_ms", "p95")]["success"] is True

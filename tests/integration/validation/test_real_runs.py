@@ -61,7 +61,7 @@ def test_a_real_load_test_on_loopback_passes_with_steady_and_rolling_checks(tmp_
     )
     expected = Verdict.INVALID if load.health.get("saturated") else Verdict.PASS
     assert result.verdict == expected, result.reason
-    api = result.results[(result.results["klass"] == "api") & (result.results["metric"] == "p95_ms")]
+    api = result.results[(result.results["class_name"] == "api") & (result.results["metric"] == "p95_ms")]
     assert set(api["window"]) == {"whole", "steady", "rolling_3s"}
     assert (api["observed"] < 500).all() and api["success"].all()
 
@@ -89,7 +89,7 @@ def test_a_real_db_benchmark_fails_on_its_one_slow_query(tmp_path):
         abort_reason=bench["abort_reason"],
     )
     db = result.results[
-        (result.results["klass"] == "db")
+        (result.results["class_name"] == "db")
         & (result.results["metric"] == "p95_ms")
         & (result.results["window"] == "whole")
     ].iloc[0]

@@ -25,10 +25,10 @@ def _load(search_ms: float, seed: int, seconds: int = 30) -> dict:
     for t in range(seconds):
         rec.set_active_vus(t, 5)
         for _ in range(20):
-            name, klass, ms = rng.choice(
+            name, class_name, ms = rng.choice(
                 [("search_items", "api", search_ms), ("get_item", "api", 3.0), ("health", "health", 1.0)]
             )
-            rec.record(name, klass, ms * rng.uniform(0.8, 1.25) / 1000, True, 200, t + rng.random())
+            rec.record(name, class_name, ms * rng.uniform(0.8, 1.25) / 1000, True, 200, t + rng.random())
     return {
         "spec": {},
         "started_at": "2026-12-02T08:00:00+00:00",

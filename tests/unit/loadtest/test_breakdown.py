@@ -43,10 +43,10 @@ def test_timeseries_rows_per_scenario_beside_the_overall_ones():
     merged = MetricsRecorder.merge([_scenario("browse", 40, 0.01), _scenario("checkout", 20, 0.05)])
     series = merged.timeseries_frame()
     every = overall(series)
-    assert every[every["klass"] == ALL]["requests"].sum() == 120
-    mine = series[(series["scenario"] == "checkout") & (series["klass"] == ALL)]
+    assert every[every["class_name"] == ALL]["requests"].sum() == 120
+    mine = series[(series["scenario"] == "checkout") & (series["class_name"] == ALL)]
     assert mine["requests"].sum() == 40 and mine["active_vus"].max() == 3
-    assert every[every["klass"] == ALL]["active_vus"].max() == 6
+    assert every[every["class_name"] == ALL]["active_vus"].max() == 6
 
 
 def test_one_implicit_scenario_keeps_the_old_rows_and_old_dicts_load():

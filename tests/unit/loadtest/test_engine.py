@@ -39,7 +39,7 @@ def test_closed_model_counts_every_response(server):
     assert total["count"] == server.requests > 0 and total["errors"] == 0
     assert 20 <= total["p50_ms"] <= 60 and 40 <= total["rps"] <= 200  # 4 VUs at ~20 ms each: ~160/s
     series = result.timeseries_frame()
-    assert set(series[(series.klass == "all") & (series.t < 2)].active_vus) == {4}
+    assert set(series[(series.class_name == "all") & (series.t < 2)].active_vus) == {4}
     assert progress and {"elapsed_s", "vus", "rps", "p95_ms", "errors", "dropped"} <= set(progress[0])
     assert not result.aborted and result.duration_s == 2.0
 
@@ -51,7 +51,7 @@ def test_closed_model_ramps_vus(server):
         overrides={"stages": [{"duration": "2s", "target": 6}], "progress_interval": 10},
     )
     series = run_load_test(spec, processes=1).timeseries_frame()
-    vus = series[series.klass == "all"].set_index("t").active_vus
+    vus = series[series.class_name == "all"].set_index("t").active_vus
     assert 1 <= vus[0] <= 3 and vus[1] == 6  # 0 -> 6 over 2 s; the sample is the second's maximum
 
 
@@ -69,7 +69,7 @@ def test_open_model_counts_dropped_sends(server):
     total, dropped = _total(result)["count"], result.health["dropped"]
     assert total + dropped == 200 and 100 <= dropped < 200 and total == server.requests
     assert result.health["saturated"] and "dropped" in result.health["reasons"][0]
-    assert result.timeseries_frame().query("klass == 'all'").dropped.sum() == dropped
+    assert result.timeseries_frame().query("class_name == 'all'").dropped.sum() == dropped
 
 
 def test_open_model_shows_a_stall_the_closed_model_hides():
@@ -98,13 +98,13 @@ def test_shards_merge_exactly(server):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(r.timeseries_frame().query("klass == 'all'").active_vus.max() for r in results) == [2, 3]
+    assert sorted(r.timeseries_frame().query("class_name == 'all'").active_vus.max() for r in results) == [2, 3]
     merged = merge_results(results)
     assert _total(merged)["count"] == sum(_total(r)["count"] for r in results) == server.requests
 
 
 def test_abort_on_fail_stops_early(server):
-    rule = {"klass": "all", "metric": "p95_ms", "operator": "<", "limit": 10, "window_s": 1, "delay_s": 1}
+    rule = {"class_name": "all", "metric": "p95_ms", "operator": "<", "limit": 10, "window_s": 1, "delay_s": 1}
     spec = load_spec("smoke", server.url("/sleep/30"), overrides={"vus": 2, "duration": "20s", "abort_rules": [rule]})
     started, reasons = time.monotonic(), []
     result = run_load_test(spec, processes=1, on_abort=reasons.append)

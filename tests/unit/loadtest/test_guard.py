@@ -17,7 +17,7 @@ def _recorder() -> MetricsRecorder:
 
 
 def _rule(**kw):
-    return abort_rules([{"klass": "api", "metric": "p95_ms", "operator": "<", "limit": 100, "window_s": 3, **kw}])
+    return abort_rules([{"class_name": "api", "metric": "p95_ms", "operator": "<", "limit": 100, "window_s": 3, **kw}])
 
 
 def test_window_stats_merge_the_named_seconds():
@@ -36,7 +36,7 @@ def test_rules_breach_only_over_a_full_window_past_the_delay():
     reason = breached(rec, 10, _rule(), None)  # seconds 7-9: slow
     assert reason.startswith("abort_on_fail: p95_ms of class api") and "7-10 s" in reason
     assert breached(rec, 10, _rule(delay_s=11), None) is None
-    assert breached(rec, 10, _rule(klass="health"), None) is None
+    assert breached(rec, 10, _rule(class_name="health"), None) is None
     assert "over 0-10 s" in breached(rec, 10, _rule(window_s=None), None)  # everything so far: 30 % slow
     assert breached(rec, 10, _rule(window_s=None, metric="p50_ms"), None) is None  # the median is 10 ms
     assert breached(rec, 10, _rule(metric="rps", operator=">=", limit=250), None).startswith("abort_on_fail: rps")

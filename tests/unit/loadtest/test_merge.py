@@ -13,14 +13,14 @@ def _recorders(seed: int):
     rng = random.Random(seed)
     shards, whole = [MetricsRecorder(), MetricsRecorder(), MetricsRecorder()], MetricsRecorder()
     for i in range(6000):
-        name, klass = rng.choice([("get", "api"), ("health", "health"), ("tool", "tool")])
+        name, class_name = rng.choice([("get", "api"), ("health", "health"), ("tool", "tool")])
         latency, elapsed = rng.lognormvariate(-4, 1), rng.uniform(0, 20)
         ok, status = (True, 200) if rng.random() > 0.05 else (False, rng.choice([500, "ReadTimeout"]))
         for rec in (shards[i % 3], whole):
-            rec.record(name, klass, latency, ok, status, elapsed)
+            rec.record(name, class_name, latency, ok, status, elapsed)
         if i % 97 == 0:
             for rec in (shards[i % 3], whole):
-                rec.record_dropped(name, klass, elapsed)
+                rec.record_dropped(name, class_name, elapsed)
     for t in range(20):
         for k, rec in enumerate(shards):
             rec.set_active_vus(t, 10 + k)
@@ -72,6 +72,6 @@ def test_write_summary_and_timeseries(tmp_path):
     assert summary["endpoints"]["get"]["p99_ms"] >= summary["endpoints"]["get"]["p50_ms"] > 0
     series = pd.read_csv(tmp_path / "timeseries.csv")
     assert (
-        list(series.columns)[:3] == ["t", "klass", "active_vus"]
-        and series[series.klass == "all"].requests.sum() == 2000
+        list(series.columns)[:3] == ["t", "class_name", "active_vus"]
+        and series[series.class_name == "all"].requests.sum() == 2000
     )

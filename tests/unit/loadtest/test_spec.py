@@ -39,9 +39,9 @@ def test_overrides():
 
 
 def test_single_url_is_get_of_that_exact_url():
-    spec = load_spec("smoke", "http://127.0.0.1:9/a/b?x=1", klass="health")
+    spec = load_spec("smoke", "http://127.0.0.1:9/a/b?x=1", class_name="health")
     (endpoint,) = spec.endpoints
-    assert (endpoint.name, endpoint.url, endpoint.method, endpoint.klass) == (
+    assert (endpoint.name, endpoint.url, endpoint.method, endpoint.class_name) == (
         "GET /a/b?x=1",
         "http://127.0.0.1:9/a/b?x=1",
         "GET",
@@ -67,7 +67,7 @@ def test_flat_scenario_class_filter_and_headers(tmp_path):
     create = next(e for e in spec.endpoints if e.name == "c")
     assert (create.method, create.url, create.expect_status) == ("POST", TARGET + "/items", [201])
     assert all(e.headers == {"Accept": "text/plain"} for e in spec.endpoints)  # credentials: values at run time
-    assert [e.name for e in load_spec("smoke", TARGET, flat, klass="health").endpoints] == ["h"]
+    assert [e.name for e in load_spec("smoke", TARGET, flat, class_name="health").endpoints] == ["h"]
 
 
 def test_spec_round_trips_through_json():

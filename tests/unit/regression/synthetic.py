@@ -40,13 +40,13 @@ def record_run(
     drift = np.exp(ar1(np.random.default_rng([seed, 1]), seconds, drift_rho, drift_sd))
     for second in range(seconds):
         recorder.set_active_vus(second, 10)
-        for name, (klass, median_s) in ENDPOINTS.items():
+        for name, (class_name, median_s) in ENDPOINTS.items():
             n = rng.poisson(per_second * rate_scale)
             latencies = median_s * scale.get(name, 1.0) * drift[second] * rng.lognormal(0.0, 0.35, n)
             failed = rng.random(n) < error_rate
             finished = second + rng.random(n)
             for latency, bad, at in zip(latencies, failed, finished, strict=False):
-                recorder.record(name, klass, float(latency), not bad, 500 if bad else 200, float(at))
+                recorder.record(name, class_name, float(latency), not bad, 500 if bad else 200, float(at))
     return recorder
 
 

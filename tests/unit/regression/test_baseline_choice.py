@@ -14,7 +14,7 @@ def spec(duration_s: float = 60.0, vus: float = 1.0, endpoints=("health", "items
             {
                 "name": n,
                 "method": "GET",
-                "klass": "api",
+                "class_name": "api",
                 "weight": 1.0,
                 "url": f"http://x/{n}",
                 "headers": {"Authorization": "secret"},

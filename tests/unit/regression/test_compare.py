@@ -116,7 +116,7 @@ def test_load_result_dicts_give_the_same_rows_as_frames():
 
 
 def test_a_class_missing_from_one_run_is_reported_untested(baseline_frames):
-    no_health = {**baseline_frames, "timeseries": baseline_frames["timeseries"].query("klass != 'health'")}
+    no_health = {**baseline_frames, "timeseries": baseline_frames["timeseries"].query("class_name != 'health'")}
     row = _row(compare_runs(baseline_frames, no_health), "health", "p95_ms")
     assert math.isnan(row["current"]) and row["test"] == "none" and row["direction"] == "unchanged"
 

@@ -31,8 +31,8 @@ def _history(long: bool = False) -> pd.DataFrame:
     )
     if not long:
         return wide
-    health = wide.assign(klass="health", p95_ms=rng.normal(3, 0.1, RUNS))
-    return pd.concat([wide.assign(klass="all"), health]).sort_values("started_at", kind="stable")
+    health = wide.assign(class_name="health", p95_ms=rng.normal(3, 0.1, RUNS))
+    return pd.concat([wide.assign(class_name="all"), health]).sort_values("started_at", kind="stable")
 
 
 def test_section_holds_comparison_gate_trend_and_change_points(regressed_comparison):
@@ -66,7 +66,7 @@ def test_long_history_gives_a_series_per_class():
     section = regression_section(None, _history(long=True))
     assert len(section["trend"]) == RUNS
     assert set(section["trend"][0]["p95_ms"]) == {"all", "health"}
-    assert {(c["metric"], c["klass"]) for c in section["change_points"]} == {("p95_ms", "all")}
+    assert {(c["metric"], c["class_name"]) for c in section["change_points"]} == {("p95_ms", "all")}
 
 
 def test_without_baseline_the_gate_passes_and_comparison_is_empty():

@@ -17,10 +17,10 @@ def record_run(seconds: int = 30, seed: int = 7, slow: float = 1.0) -> MetricsRe
         vus = min(10, 1 + t)
         rec.set_active_vus(t, vus)
         for _ in range(vus * 3):
-            name, klass, base = rng.choice(ENDPOINTS)
+            name, class_name, base = rng.choice(ENDPOINTS)
             failed = rng.random() < 0.02
             status = HOSTILE if failed and name == "get_item" else (500 if failed else 200)
-            rec.record(name, klass, base * slow * rng.uniform(0.5, 2.0), not failed, status, t + rng.random())
+            rec.record(name, class_name, base * slow * rng.uniform(0.5, 2.0), not failed, status, t + rng.random())
     return rec
 
 
@@ -65,7 +65,7 @@ def validation_result(fail: bool = True) -> dict:
                 "suite": "api",
                 "window": "whole",
                 "metric": "p95_ms",
-                "klass": "api",
+                "class_name": "api",
                 "operator": "<=",
                 "threshold": 20.0 if fail else 500.0,
                 "observed": 45.5,
@@ -75,7 +75,7 @@ def validation_result(fail: bool = True) -> dict:
                 "suite": "api",
                 "window": "whole",
                 "metric": "error_rate",
-                "klass": "api",
+                "class_name": "api",
                 "operator": "<=",
                 "threshold": 0.05,
                 "observed": 0.02,
@@ -85,7 +85,7 @@ def validation_result(fail: bool = True) -> dict:
                 "suite": "health",
                 "window": "whole",
                 "metric": "p99_ms",
-                "klass": "health",
+                "class_name": "health",
                 "operator": "<=",
                 "threshold": 100.0,
                 "observed": 7.9,

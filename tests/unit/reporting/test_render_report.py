@@ -23,7 +23,7 @@ def rendered(tmp_path_factory):
         "change_points": [
             {
                 "metric": "p95_ms",
-                "klass": "all",
+                "class_name": "all",
                 "index": 3,
                 "run_id": bundle["run"]["run_id"],
                 "direction": "regression",
@@ -105,7 +105,7 @@ def test_summary_json_numbers_come_from_the_recorder(rendered):
 
 def test_cells_mark_the_breached_threshold(rendered):
     summary = json.loads(rendered[1]["json"].read_text())
-    api = next(r for r in summary["classes"] if r["klass"] == "api")
+    api = next(r for r in summary["classes"] if r["class_name"] == "api")
     assert api["cells"]["p95_ms"]["status"] == "fail"
     assert api["cells"]["error_rate"]["status"] == "pass"
     endpoint = next(r for r in summary["endpoints"] if r["name"] == "get_item")
@@ -221,7 +221,7 @@ def test_trend_offers_each_class_p95_and_marks_class_change_points():
     history = [{"run_id": f"r{i}", "p95_ms": 40.0 + i, "p99_ms": 50.0 + i, "rps": 20.0} for i in range(4)]
     regression = {
         "trend": [{"run_id": f"r{i}", "p95_ms": {"all": 40.0 + i, "api": 30.0 + 10 * (i >= 2)}} for i in range(4)],
-        "change_points": [{"metric": "p95_ms", "klass": "api", "run_id": "r2", "direction": "regression"}],
+        "change_points": [{"metric": "p95_ms", "class_name": "api", "run_id": "r2", "direction": "regression"}],
     }
     html = trend_chart(history, regression)
     assert '"name":"p95 api"' in html and '"visible":"legendonly"' in html

@@ -56,7 +56,7 @@ def report(tmp_path_factory):
             {
                 "scope": "total",
                 "name": "all",
-                "klass": "all",
+                "class_name": "all",
                 "metric": "p95_ms",
                 "baseline": 40.0,
                 "current": 52.0,

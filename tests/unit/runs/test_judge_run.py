@@ -9,10 +9,10 @@ RUN = {"profile": "smoke", "target": "http://127.0.0.1:8000"}
 HEALTHY = {"saturated": False, "dropped": 0, "reasons": []}
 
 
-def result(klass: str, latency_s: float, name: str, health: dict = HEALTHY) -> dict:
+def result(class_name: str, latency_s: float, name: str, health: dict = HEALTHY) -> dict:
     recorder = MetricsRecorder()
     for i in range(400):
-        recorder.record(name, klass, latency_s, True, 200, i / 40)
+        recorder.record(name, class_name, latency_s, True, 200, i / 40)
         recorder.set_active_vus(i / 40, 1)
     return {
         "metrics": recorder.to_dict(),

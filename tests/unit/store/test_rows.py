@@ -19,7 +19,7 @@ def test_loadtest_rows_match_the_recorder_frames():
 def test_database_rows_keep_order_and_benchmark():
     tables, summary = stage_rows("database", synthetic.database_result())
     assert [r["severity"] for r in tables["db_findings"]] == ["critical", "warning", "info"]
-    assert tables["query_benchmark_stats"][0]["klass"] == "db"
+    assert tables["query_benchmark_stats"][0]["class_name"] == "db"
     assert summary["statements_delta"][0]["calls"] == 50
 
 

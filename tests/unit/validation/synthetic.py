@@ -24,19 +24,19 @@ def record_run(
     ok=lambda t, i: True,
     status=lambda t, i, ok: 200 if ok else 500,
 ) -> MetricsRecorder:
-    """``latency_s(klass, t, i)`` gives the latency of request ``i`` of second ``t``."""
+    """``latency_s(class_name, t, i)`` gives the latency of request ``i`` of second ``t``."""
     rng = random.Random(seed)
     recorder = MetricsRecorder()
     for t in range(DURATION_S):
         recorder.set_active_vus(t + 0.5, 10)
-        for klass in classes:
+        for class_name in classes:
             for i in range(per_second):
                 good = ok(t, i)
                 jitter = rng.uniform(0.9, 1.1)
                 recorder.record(
-                    f"{klass}_endpoint",
-                    klass,
-                    latency_s(klass, t, i) * jitter,
+                    f"{class_name}_endpoint",
+                    class_name,
+                    latency_s(class_name, t, i) * jitter,
                     good,
                     status(t, i, good),
                     t + rng.random() * 0.99,
@@ -47,4 +47,4 @@ def record_run(
 
 
 def flat(seconds: float):
-    return lambda klass, t, i: seconds
+    return lambda class_name, t, i: seconds

@@ -61,8 +61,8 @@ def test_the_documented_example_is_a_valid_threshold_file(tmp_path):
     path = tmp_path / "thresholds.yaml"
     path.write_text(example)
     t = load_thresholds(path, profile="stress", target="https://staging.example.com/api")
-    limits = {(r.klass, r.metric): r.limit for r in t.rules}
+    limits = {(r.class_name, r.metric): r.limit for r in t.rules}
     assert limits[("api", "p95_ms")] == 600.0 and limits[("search", "p95_ms")] == 1000.0
     assert limits[("all", "rps")] == 400.0
-    assert [r["klass"] for r in t.abort_rules()] == ["checkout"] * 3
+    assert [r["class_name"] for r in t.abort_rules()] == ["checkout"] * 3
     assert yaml.safe_load(example)["classes"] == ["health", "api", "search", "checkout"]

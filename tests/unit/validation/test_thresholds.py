@@ -6,8 +6,8 @@ import pytest
 from include.perfpipe.validation import ThresholdConfigError, Thresholds, load_thresholds
 
 
-def rules_of(thresholds, klass, metric):
-    return [r for r in thresholds.rules if r.klass == klass and r.metric == metric]
+def rules_of(thresholds, class_name, metric):
+    return [r for r in thresholds.rules if r.class_name == class_name and r.metric == metric]
 
 
 def write(tmp_path, text, name="thresholds.yaml"):
@@ -38,7 +38,7 @@ MINIMAL = """
 
 def test_seed_targets_load_from_the_default_file():
     t = load_thresholds(profile="capacity")
-    limits = {(r.klass, r.metric): (r.operator, r.limit) for r in t.rules}
+    limits = {(r.class_name, r.metric): (r.operator, r.limit) for r in t.rules}
     assert limits[("health", "p95_ms")] == ("<", 100.0)
     assert limits[("api", "p99_ms")] == ("<", 1000.0)
     assert limits[("tool", "p99_ms")] == ("<", 5000.0)
@@ -88,11 +88,11 @@ def test_override_forms_flat_nested_json_removal_and_new_rules(tmp_path):
 
 def test_abort_rules_shape():
     rules = load_thresholds(overrides={"api": {"p95_ms": {"limit": "< 300ms", "abort_on_fail": True}}}).abort_rules()
-    api = [r for r in rules if r["klass"] == "api"]
+    api = [r for r in rules if r["class_name"] == "api"]
     assert {r["window"]: r["window_s"] for r in api} == {"whole": None, "steady": None, "rolling_30s": 30}
     assert api[0] | {"window": None, "window_s": None} == {
         "suite": "latency",
-        "klass": "api",
+        "class_name": "api",
         "metric": "p95_ms",
         "operator": "<",
         "limit": 300.0,

@@ -26,10 +26,10 @@ SUITES = """
 """
 
 
-def ramp_and_spike(klass, t, i):
+def ramp_and_spike(class_name, t, i):
     """api: slow only during ramp-up (0-30 s). tool: a 30 s spike (60-90 s) where 15 % of calls take 3 s,
     so the spike is 3.75 % of the run's tool calls: under the whole-run p95, over any 30 s window's."""
-    if klass == "api":
+    if class_name == "api":
         return 0.4 if t < 30 else 0.02
     return 3.0 if 60 <= t < 90 and i % 20 < 3 else 0.1
 
@@ -57,11 +57,13 @@ def run_validate(recorder, run_dir, thresholds=None, **kwargs):
     )
 
 
-def check(result, suite, window, klass="api"):
+def check(result, suite, window, class_name="api"):
     rows = result.results[
-        (result.results["suite"] == suite) & (result.results["window"] == window) & (result.results["klass"] == klass)
+        (result.results["suite"] == suite)
+        & (result.results["window"] == window)
+        & (result.results["class_name"] == class_name)
     ]
-    assert len(rows) == 1, (suite, window, klass)
+    assert len(rows) == 1, (suite, window, class_name)
     return rows.iloc[0]
 
 
@@ -129,7 +131,7 @@ def test_results_have_the_contract_columns_and_gx_data_docs(breached, breached_d
         "suite",
         "window",
         "metric",
-        "klass",
+        "class_name",
         "operator",
         "threshold",
         "observed",

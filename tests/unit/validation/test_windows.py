@@ -6,7 +6,7 @@ from include.perfpipe.validation.windows import check_stages, steady_seconds, wi
 from tests.unit.validation.synthetic import STAGES, record_run
 
 
-def slow_ramp_up(klass, t, i):
+def slow_ramp_up(class_name, t, i):
     return 0.4 if t < 30 else 0.02
 
 
@@ -26,17 +26,17 @@ def frame(recorder):
     )
 
 
-def merged(recorder, klass, seconds):
+def merged(recorder, class_name, seconds):
     """Independent reference: merge the window's histograms with hdrh itself."""
     hist = new_histogram(2)
     for (t, k, _), bucket in recorder.seconds.items():
-        if t in seconds and (k == klass or klass == "all"):
+        if t in seconds and (k == class_name or class_name == "all"):
             hist.add(HdrHistogram.decode(bucket.encoded.encode("ascii")))
     return hist
 
 
-def merged_p95_ms(recorder, klass, seconds):
-    hist = merged(recorder, klass, seconds)
+def merged_p95_ms(recorder, class_name, seconds):
+    hist = merged(recorder, class_name, seconds)
     return hist.get_value_at_percentile(95) / 1000.0, hist.get_total_count()
 
 
@@ -55,16 +55,16 @@ def test_steady_seconds_are_the_hold_stages_only():
 
 
 def test_steady_window_excludes_the_slow_ramp(frame):
-    steady = one(frame, window="steady", klass="api")
-    whole = one(frame, window="whole", scope="class", klass="api")
+    steady = one(frame, window="steady", class_name="api")
+    whole = one(frame, window="whole", scope="class", class_name="api")
     assert (steady.start_s, steady.end_s, steady["count"]) == (30, 90, 60 * 20)
     assert steady.p95_ms < 30 and whole.p95_ms > 300
 
 
 def test_window_percentiles_are_exact_merges_of_the_second_histograms(recorder, frame):
-    steady = one(frame, window="steady", klass="api")
+    steady = one(frame, window="steady", class_name="api")
     assert (steady.p95_ms, steady["count"]) == merged_p95_ms(recorder, "api", set(range(30, 90)))
-    rolling = frame[(frame["window"] == "rolling_30s") & (frame["klass"] == "api")]
+    rolling = frame[(frame["window"] == "rolling_30s") & (frame["class_name"] == "api")]
     assert list(rolling["start_s"]) == list(range(0, 91))
     for start in (0, 17, 45, 90):
         row = rolling[rolling["start_s"] == start].iloc[0]
@@ -72,25 +72,25 @@ def test_window_percentiles_are_exact_merges_of_the_second_histograms(recorder, 
 
 
 def test_every_latency_figure_matches_the_hdr_merge(recorder, frame):
-    for klass in ("api", "all"):
-        row = one(frame, window="rolling_30s", klass=klass, start_s=12)
-        hist = merged(recorder, klass, set(range(12, 42)))
+    for class_name in ("api", "all"):
+        row = one(frame, window="rolling_30s", class_name=class_name, start_s=12)
+        hist = merged(recorder, class_name, set(range(12, 42)))
         for col, p in {"p50_ms": 50, "p90_ms": 90, "p99_ms": 99, "p999_ms": 99.9}.items():
-            assert row[col] == hist.get_value_at_percentile(p) / 1000.0, (klass, col)
+            assert row[col] == hist.get_value_at_percentile(p) / 1000.0, (class_name, col)
         assert row.max_ms == hist.get_max_value() / 1000.0
         assert row.mean_ms == pytest.approx(hist.get_mean_value() / 1000.0, abs=0.001)
 
 
 def test_total_rows_merge_all_classes(frame):
-    total = one(frame, window="rolling_30s", klass="all", start_s=40)
-    per_class = frame[(frame["window"] == "rolling_30s") & (frame["start_s"] == 40) & (frame["klass"] != "all")]
+    total = one(frame, window="rolling_30s", class_name="all", start_s=40)
+    per_class = frame[(frame["window"] == "rolling_30s") & (frame["start_s"] == 40) & (frame["class_name"] != "all")]
     assert total["count"] == per_class["count"].sum() and total.peak_vus == 10
 
 
 def test_second_window_is_the_timeseries(recorder, frame):
     seconds = frame[frame["window"] == "second"]
     assert len(seconds) == len(recorder.timeseries_frame())
-    row = one(frame, window="second", klass="api", start_s=5)
+    row = one(frame, window="second", class_name="api", start_s=5)
     assert (row.end_s, row["count"], row.error_rate) == (6, 20, 0.0)
 
 
@@ -115,7 +115,7 @@ def test_db_stats_rows_join_the_whole_window_without_their_total(recorder):
         recorder=recorder,
         db_stats=db.stats_frame(120),
     )
-    assert len(frame[frame["klass"] == "db"]) == 2  # the endpoint (query) row and the class row
+    assert len(frame[frame["class_name"] == "db"]) == 2  # the endpoint (query) row and the class row
     assert len(frame[frame["scope"] == "total"]) == 1
 
 
@@ -157,5 +157,5 @@ def test_a_run_shorter_than_the_rolling_window_is_one_window():
     frame = window_frame(
         short.stats_frame(5), short.timeseries_frame(), windows={"rolling_30s"}, stages=[], recorder=short
     )
-    row = one(frame, klass="api")
+    row = one(frame, class_name="api")
     assert (row.start_s, row.end_s, row["count"], row.rps) == (0, 5, 5, 1.0)

@@ -48,7 +48,7 @@ class CompiledStep:
 
     __slots__ = (
         "name",
-        "klass",
+        "class_name",
         "where",
         "request",
         "model",
@@ -76,7 +76,7 @@ class CompiledStep:
         on_failure: str,
         kinds: dict[str, str] | None = None,
     ) -> None:
-        self.name, self.klass, self.where = step.name, step.klass, where
+        self.name, self.class_name, self.where = step.name, step.class_name, where
         url = step.url or target.rstrip("/") + step.path
         try:
             self.request = RequestTemplate(step.method, url, {**headers, **step.headers}, step.json_body, step.body)

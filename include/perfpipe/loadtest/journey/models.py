@@ -180,7 +180,7 @@ class Step(_Model):
     method: str = "GET"
     path: str | None = None
     url: str | None = None
-    klass: str = Field("api", alias="class")
+    class_name: str = Field("api", alias="class")
     headers: Headers
     json_body: Any = Field(None, alias="json")
     body: str | None = None
@@ -200,7 +200,7 @@ class Step(_Model):
             raise ValueError(f"expected one of {METHODS}, got {value!r}")
         return method
 
-    @field_validator("klass")
+    @field_validator("class_name")
     @classmethod
     def _klass(cls, value):
         if not _CLASS.fullmatch(value) or value == "all":

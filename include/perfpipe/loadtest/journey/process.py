@@ -179,7 +179,7 @@ class JourneyProcess(GeneratorProcess):
             return False
         exchange = Exchange(
             step.name,
-            step.klass,
+            step.class_name,
             raw,
             step.host,
             step.port,
@@ -397,7 +397,7 @@ class OpenJourneyProcess(JourneyProcess):
                     self.stats.stopped_vus += 1
             else:
                 self.dropped += 1
-                self.rec.record_dropped(first.name if first else "iteration", first.klass if first else "api", due)
+                self.rec.record_dropped(first.name if first else "iteration", first.class_name if first else "api", due)
             j += step
             if j % 64 < step:
                 await asyncio.sleep(0)

@@ -47,7 +47,7 @@ class Exchange:
 
     __slots__ = (
         "name",
-        "klass",
+        "class_name",
         "raw",
         "host",
         "port",
@@ -71,7 +71,7 @@ class Exchange:
     def __init__(
         self,
         name: str,
-        klass: str,
+        class_name: str,
         raw: bytes,
         host: str,
         port: int,
@@ -85,7 +85,7 @@ class Exchange:
         session=None,
         checks=None,
     ):
-        self.name, self.klass, self.raw, self.host, self.port, self.ssl = name, klass, raw, host, port, ssl
+        self.name, self.class_name, self.raw, self.host, self.port, self.ssl = name, class_name, raw, host, port, ssl
         self.request, self.expect, self.no_body = request, expect, no_body
         self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
         self.step, self.session, self.checks = step, session, checks

@@ -114,7 +114,7 @@ def test_bad_files_are_errors_not_tracebacks(tmp_path):
     with pytest.raises(ValueError, match=r"journey: expected a journey mapping or 'module:function', got 'x'"):
         load_spec("smoke", TARGET, _write(tmp_path, "journey: x\n"))
     with pytest.raises(ValueError, match=r"class: 'api' filters a flat endpoints list"):
-        load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), klass="api")
+        load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), class_name="api")
 
 
 def test_absolute_step_urls_pass_the_allowlist(tmp_path):
