@@ -30,7 +30,7 @@ lint: $(STAMP)  ## fix what ruff can fix, then format
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust, custom-metrics memory (docs/benchmarks.md)
+bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust, custom-metrics memory; journeys vs Locust: `python -m benchmarks.journey` (docs/benchmarks.md)
 	$(PY) -m benchmarks.loadtest
 	$(PY) -m benchmarks.custom_metrics
 

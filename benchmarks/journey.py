@@ -152,54 +152,76 @@ def locust_run(locust: Path, url: str, users: int, seconds: float, workdir: Path
 
 # -- the parent: measurements and tables ----------------------------------------------------------
 def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
+    """Rounds of every client at every level back to back (the shared machine's load drifts); each
+    round's ratios are taken within the round, and the table shows the medians over rounds."""
     clients = ["yaml", "python"] + (["locust"] if locust else [])
-    results = {}
-    for users in args.users:
-        for client in clients:
-            runs = []
-            for _ in range(args.repeat):
+    runs: dict = {}
+    for round_ in range(args.repeat):
+        for users in args.users:
+            for client in clients:
                 try:
                     if client == "locust":
-                        runs.append(locust_run(locust, url, users, args.seconds, workdir))
+                        figures = locust_run(locust, url, users, args.seconds, workdir)
                     else:
-                        runs.append(engine(client, url, users, args.seconds))
+                        figures = engine(client, url, users, args.seconds)
                 except Exception as exc:  # one failing client must not hide the others
-                    runs.append({"error": str(exc)[:300]})
-            good = sorted((r for r in runs if "iterations_per_s" in r), key=lambda r: r["iterations_per_s"])
-            results[(client, users)] = good[len(good) // 2] if good else runs[0]
-            print(f"  {client:7} {users:4} users: {results[(client, users)]}", file=sys.stderr)
+                    figures = {"error": str(exc)[:300]}
+                runs.setdefault((client, users), []).append(figures)
+                print(f"  round {round_ + 1} {client:7} {users:4} users: {figures}", file=sys.stderr)
+
+    def rate(client, users, i):
+        figures = runs.get((client, users), [])
+        return figures[i].get("iterations_per_s") if i < len(figures) else None
+
     rows = []
-    for (client, users), f in results.items():
-        if "error" in f:
-            rows.append([client, users, "error: " + f["error"][:80], "", "", "", "", ""])
+    for (client, users), figures in runs.items():
+        good = [f for f in figures if "iterations_per_s" in f]
+        if not good:
+            rows.append([client, users, "error: " + figures[0]["error"][:80], "", "", "", "", "", ""])
             continue
-        peer = results.get(("locust", users), {}).get("iterations_per_s")
-        low = results.get((client, args.users[0]), {}).get("iterations_per_s")
+        middle = sorted(good, key=lambda f: f["iterations_per_s"])[len(good) // 2]
+        vs_locust = [
+            rate(client, users, i) / rate("locust", users, i)
+            for i in range(args.repeat)
+            if rate(client, users, i) and rate("locust", users, i)
+        ]
+        vs_low = [
+            rate(client, users, i) / rate(client, args.users[0], i)
+            for i in range(args.repeat)
+            if rate(client, users, i) and rate(client, args.users[0], i)
+        ]
         rows.append(
             [
                 client,
                 users,
-                f"{f['iterations_per_s']:,.0f}",
-                f"{f['p50_ms']:.2f}",
-                f"{f['p99_ms']:.2f}",
-                f"{f['iterations_per_s'] / peer:.2f}x" if peer else "",
-                f"{f['iterations_per_s'] / low:.2f}" if low else "",
-                f"{f['errors']}" if "errors" in f else "",
+                f"{middle['iterations_per_s']:,.0f}",
+                f"{middle['p50_ms']:.2f}",
+                f"{middle['p99_ms']:.2f}",
+                f"{_median(vs_locust):.2f}x" if vs_locust else "",
+                f"{_median(vs_low):.2f}" if vs_low else "",
+                f"{middle['cpu_percent']:.0f}" if "cpu_percent" in middle else "",
+                f"{middle['errors']}" if "errors" in middle else "",
             ]
         )
     return table(
         [
             "client (1 core)",
             "users",
-            "iterations/s",
+            "iterations/s (median)",
             "p50 ms",
             "p99 ms",
-            "vs Locust",
-            f"vs {args.users[0]} users",
+            "vs Locust (median of rounds)",
+            f"vs {args.users[0]} users (median of rounds)",
+            "generator CPU %",
             "errors",
         ],
         rows,
     )
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def fidelity(args) -> str:
@@ -219,17 +241,18 @@ def fidelity(args) -> str:
             server.wait()
         for p in ("p50_ms", "p95_ms", "p99_ms"):
             diff = (ours[p] - theirs[p]) / theirs[p]
-            rows.append(
-                [label, p, f"{theirs[p]:.2f}", f"{ours[p]:.2f}", f"{diff:+.1%}", "yes" if abs(diff) <= 0.02 else "NO"]
-            )
-    return table(["server service time", "percentile", "server ms", "engine ms", "difference", "within 2%"], rows)
+            within = "yes" if abs(diff) <= 0.02 else "NO"
+            lag = f"{ours['loop_lag_p99_ms']:.1f}"
+            rows.append([label, p, f"{theirs[p]:.2f}", f"{ours[p]:.2f}", f"{diff:+.1%}", within, lag])
+    headers = ["server service time", "percentile", "server ms", "engine ms", "difference", "within 2%"]
+    return table([*headers, "engine loop lag p99 ms"], rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--users", default="50,500")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per client and level; the median is shown")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every client and level; medians are shown")
     parser.add_argument("--no-locust", action="store_true")
     parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
     parser.add_argument("--only", default="throughput,fidelity")

@@ -46,3 +46,15 @@ async def verbs(vu):
     async with vu.group("feed"):
         vu.vars["row"] = vu.feed("users")["user"]
     await vu.sleep(30)  # the end of the test cuts it short
+
+
+def says_ok(response):
+    return isinstance(response, httpx.Response) and response.json() == {"ok": True}
+
+
+def says_no(response):
+    return not says_ok(response)
+
+
+def raises(response):
+    raise RuntimeError("a broken check")

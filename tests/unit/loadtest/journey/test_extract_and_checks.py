@@ -1,13 +1,18 @@
 """JSON-path subset, extraction into variables, declarative checks and their tally."""
 
+import gzip
+
 import httpx
 import pytest
 
-from include.perfpipe.loadtest.journey.answer import Answer
+from include.perfpipe.loadtest.journey.answer import NOT_JSON, Answer
 from include.perfpipe.loadtest.journey.checks import CheckRule, CheckTally
+from include.perfpipe.loadtest.journey.compiled import CompiledJourney
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.loadtest.journey.models import Check, Extract
+from include.perfpipe.loadtest.journey.scenario import read_scenario
+from include.perfpipe.loadtest.journey.session import Exchange
 
 DOC = {"items": [{"id": 7, "tags": ["a"]}, {"id": 8, "tags": []}], "user": {"first-name": "Ada"}, "n": None}
 BODY = httpx.Response(200, json=DOC, headers={"Location": "/orders/5", "X-Csrf": "tok"})
@@ -80,3 +85,28 @@ def test_check_labels_and_a_tally_that_merges():
     two.add(rule.key, False)
     merged = CheckTally.merge([CheckTally.from_dict(one.to_dict()), two])
     assert merged.to_dict() == {rule.key: {"passed": 2, "failed": 2, "pass_rate": 0.5}}
+
+
+def test_an_answer_from_raw_bytes_decodes_gzip_and_reads_headers_in_any_case():
+    packed = gzip.compress(b'{"id": 9}')
+    answer = Answer(200, [(b"Content-Encoding", b"gzip"), (b"X-Csrf", b"tok")], packed)
+    assert answer.body == b'{"id": 9}' and answer.json() == {"id": 9}
+    assert answer.header("x-csrf") == "tok" and answer.header("missing") is None
+    assert Answer(200, [], b"NaN").json() is NOT_JSON and Answer(204).json() is NOT_JSON
+
+
+def _judged_by(check: str, tmp_path):
+    (tmp_path / "s.yaml").write_text(f"journey: {{steps: [{{name: s, path: /x, check: '{check}'}}]}}")
+    scenario = read_scenario(tmp_path / "s.yaml")
+    step = CompiledJourney(scenario, "http://127.0.0.1:1", {}).steps[0]
+    exchange = Exchange("s", "api", b"", "127.0.0.1", 1, None, step.model, step.expect, False, True, 1000, step)
+    exchange.evaluate(200, exchange.respond(200, [(b"Content-Type", b"application/json")], b'{"ok": true}'))
+    return exchange
+
+
+def test_a_module_function_check_gets_an_httpx_response_and_can_fail_the_step(tmp_path):
+    assert _judged_by("tests.unit.loadtest.journey.journeys:says_ok", tmp_path).ok
+    failed = _judged_by("tests.unit.loadtest.journey.journeys:says_no", tmp_path)
+    assert not failed.ok and failed.label is None
+    raised = _judged_by("tests.unit.loadtest.journey.journeys:raises", tmp_path)
+    assert not raised.ok and raised.label == "CheckError"
