@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-from include.perfpipe.metrics import ALL, MetricsRecorder, new_histogram, overall
+from include.perfpipe.metrics import (
+    ALL,
+    PERCENTILES,
+    SCENARIO_STATS_COLUMNS,
+    STATS_COLUMNS,
+    MetricsRecorder,
+    new_histogram,
+    overall,
+)
 from include.perfpipe.validation.thresholds import SECOND, STEADY, WHOLE, window_seconds
 
 WINDOW_COLUMNS = [
@@ -42,19 +50,7 @@ WINDOW_COLUMNS = [
     "max_ms",
     "peak_vus",
 ]
-_PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
-_STATS_NEEDED = {
-    "scope",
-    "name",
-    "class_name",
-    "count",
-    "errors",
-    "error_rate",
-    "rps",
-    *_PERCENTILES,
-    "mean_ms",
-    "max_ms",
-}
+_STATS_NEEDED = set(STATS_COLUMNS) - {"min_ms", "status_counts", *SCENARIO_STATS_COLUMNS}
 _TIMESERIES_NEEDED = {"t", "class_name", "active_vus", "requests", "rps", "errors", "p50_ms", "p95_ms", "p99_ms"}
 _STAGE_KINDS = ("ramp", "hold")
 _WINDOW_DIGITS = 2  # the precision of the recorder's per-second histograms
@@ -250,7 +246,7 @@ def _latency(counts: np.ndarray) -> dict:
     cumulative = np.cumsum(counts)
     total = int(cumulative[-1])
     row = {}
-    for col, p in _PERCENTILES.items():
+    for col, p in PERCENTILES.items():
         target = max(int(p * total / 100 + 0.5), 1)
         row[col] = round(int(highest[np.searchsorted(cumulative, target)]) / 1000.0, 3)
     row["mean_ms"] = round(float(counts.astype(np.float64) @ median) / total / 1000.0, 3)
