@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 
 from include.perfpipe.errors import ConfigError
 
+from ..loadtest.health import generator_health
 from ..metrics import MetricsRecorder, new_histogram
 from .connection import APPLICATION_NAME, connect
 from .statements import read_snapshot
@@ -33,8 +34,6 @@ KLASS = "db"
 CONNECTION_MARGIN = 10
 CONNECT_CONCURRENCY = 10
 LAG_SAMPLE_S = 0.05
-LAG_LIMIT_MS = 50.0
-CPU_LIMIT_PCT = 95.0
 TOP_STATEMENTS = 5
 # monitoring and driver chatter (our own inspection included) is not the application's workload
 _CATALOG_WORDS = re.compile(r"\b(pg_\w+|information_schema|version\s*\(\)|current_setting)", re.I)
@@ -229,31 +228,13 @@ async def _run(
 
 
 def _health(lag, cpu_percent: float, lost: int, paced: bool) -> dict:
-    """Saturated when the client delayed queries itself (loop lag), lost connections, or, when paced, ran out of CPU.
+    """The load engine's health rules (``loadtest.health``), with lost connections as this client's own reason.
 
     Back to back (closed model), a client at full CPU is the expected state whenever the database answers
     faster than Python can ask; the loop lag, not the CPU, says whether that delayed the queries measured.
     """
-    lag_p99 = round(lag.get_value_at_percentile(99) / 1000.0, 3) if lag.get_total_count() else 0.0
-    reasons, notes = [], []
-    if lag_p99 > LAG_LIMIT_MS:
-        reasons.append(f"event-loop lag p99 {lag_p99} ms > {LAG_LIMIT_MS} ms: the client queued queries itself")
-    if cpu_percent >= CPU_LIMIT_PCT:
-        cpu = f"generator CPU {cpu_percent:.0f} % >= {CPU_LIMIT_PCT:.0f} % of a core"
-        if paced:
-            reasons.append(f"{cpu}: the client could not hold the rate")
-        else:
-            notes.append(f"{cpu}: q/s is the client's ceiling, a floor of the database's")
-    if lost:
-        reasons.append(f"{lost} connection(s) lost during the run")
-    return {
-        "loop_lag_p99_ms": lag_p99,
-        "cpu_percent": round(cpu_percent, 1),
-        "dropped": 0,
-        "saturated": bool(reasons),
-        "reasons": reasons,
-        "notes": notes,
-    }
+    own = [f"{lost} connection(s) lost during the run"] if lost else []
+    return {**generator_health(lag, cpu_percent, paced=paced, unit="q/s", reasons=own), "dropped": 0}
 
 
 def run_query_benchmark(

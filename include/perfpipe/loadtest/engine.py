@@ -27,6 +27,7 @@ from include.perfpipe.loadtest.connection import Hop, HttpConnection, Prepared, 
 from include.perfpipe.loadtest.cookies import CookieJar
 from include.perfpipe.loadtest.credentials import resolve
 from include.perfpipe.loadtest.guard import breached, window_stats
+from include.perfpipe.loadtest.health import generator_health
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.redirects import RedirectRefused, next_request
@@ -356,45 +357,30 @@ class GeneratorProcess(ABC):
         own limits refused, a late start, or (open model only) full CPU. In the closed model full CPU is
         the expected state against a fast target and only a note (``cpu_bound``): loop lag says whether
         it delayed what was measured; validation then refuses only a failed capacity (``rps >=``) check."""
-        spec = self.spec
-        lag_p99 = self.lag.get_value_at_percentile(99) / 1000.0 if self.lag.get_total_count() else 0.0
-        lag_max = self.lag.get_max_value() / 1000.0 if self.lag.get_total_count() else 0.0
-        reasons, notes = [], []
-        if lag_p99 > spec.loop_lag_bound_ms:
-            reasons.append(
-                f"event-loop lag p99 {lag_p99:.1f} ms above {spec.loop_lag_bound_ms:g} ms: "
-                "the generator could not keep up"
-            )
+        own = []
         if self.dropped:
-            reasons.append(
+            own.append(
                 f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
                 "generator were busy (raise max_vus or add processes/shards)"
             )
         if self.unopened:
-            reasons.append(
-                f"{self.unopened} connections could not be opened for the generator's own file or port limits"
-            )
-        cpu_bound = cpu_percent >= spec.cpu_bound_percent
-        if cpu_bound:
-            cpu = f"generator CPU {cpu_percent:.0f}% at or above {spec.cpu_bound_percent:g}%"
-            if spec.model == "open":
-                reasons.append(f"{cpu}: the generator could not hold the rate")
-            else:
-                notes.append(f"{cpu}: req/s is the generator's ceiling, a floor of the target's")
+            own.append(f"{self.unopened} connections could not be opened for the generator's own file or port limits")
         if start_delay > LATE_START_S:
-            reasons.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")
+            own.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")
+        health = generator_health(
+            self.lag,
+            cpu_percent,
+            paced=self.spec.model == "open",
+            lag_bound_ms=self.spec.loop_lag_bound_ms,
+            cpu_bound_percent=self.spec.cpu_bound_percent,
+            reasons=own,
+        )
         return {
-            "loop_lag_p99_ms": round(lag_p99, 3),
-            "loop_lag_max_ms": round(lag_max, 3),
-            "cpu_percent": round(cpu_percent, 1),
+            **health,
             "dropped": self.dropped,
             "interrupted": self.interrupted,
             "start_delay_s": round(start_delay, 3),
             "processes": 1,
-            "saturated": bool(reasons),
-            "reasons": reasons,
-            "cpu_bound": cpu_bound and spec.model == "closed",
-            "notes": notes,
         }
 
     # -- model hooks -------------------------------------------------------------------------------

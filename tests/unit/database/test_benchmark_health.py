@@ -17,13 +17,14 @@ def test_back_to_back_at_full_cpu_with_a_prompt_loop_is_valid_and_noted():
     health = _health(lag_of(0.4), cpu_percent=99.0, lost=0, paced=False)
     assert not health["saturated"] and health["reasons"] == []
     assert health["notes"] == [
-        "generator CPU 99 % >= 95 % of a core: q/s is the client's ceiling, a floor of the database's"
+        "generator CPU 99% at or above 95%: q/s is the generator's ceiling, a floor of the target's"
     ]
 
 
 def test_paced_at_full_cpu_is_saturated():
     health = _health(lag_of(0.4), cpu_percent=99.0, lost=0, paced=True)
     assert health["saturated"] and "could not hold the rate" in health["reasons"][0]
+    assert not health["cpu_bound"]
 
 
 @pytest.mark.parametrize("paced", [False, True])
@@ -37,3 +38,12 @@ def test_a_lagging_loop_or_a_lost_connection_is_saturated_either_way(paced):
 def test_an_idle_client_has_nothing_to_say():
     health = _health(lag_of(0.4), cpu_percent=30.0, lost=0, paced=False)
     assert (health["saturated"], health["reasons"], health["notes"]) == (False, [], [])
+
+
+def test_the_same_rules_as_the_load_engine():
+    """One set of health rules: the DB client and an HTTP generator judge the same figures alike."""
+    from include.perfpipe.loadtest.health import generator_health
+
+    for lag_ms, cpu, paced in [(0.4, 99.0, False), (0.4, 99.0, True), (80, 20.0, False), (0.4, 30.0, True)]:
+        engine = generator_health(lag_of(lag_ms), cpu, paced=paced, unit="q/s")
+        assert _health(lag_of(lag_ms), cpu_percent=cpu, lost=0, paced=paced) == {**engine, "dropped": 0}
