@@ -30,8 +30,9 @@ def test_the_results_store_gives_up_after_its_connect_timeout(silent_server):
 
 def test_the_reports_page_falls_back_to_disk_after_its_connect_timeout(silent_server, tmp_path):
     from perfpipe_reports.runs import PAGE_CONNECT_TIMEOUT_S, list_runs
+    from perfpipe_reports.storage import ReportsTree
 
     started = time.monotonic()
-    runs, notice = list_runs(tmp_path, silent_server)
+    runs, notice = list_runs(ReportsTree(tmp_path), silent_server)
     assert runs == [] and "unavailable" in notice
     assert time.monotonic() - started < PAGE_CONNECT_TIMEOUT_S + 3
