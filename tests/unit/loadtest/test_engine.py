@@ -257,7 +257,8 @@ def test_the_parent_ends_a_worker_that_overruns_the_run_deadline(server, monkeyp
     spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "1s", "timeout": "1s"})
     started = time.monotonic()
     result = run_load_test(spec, processes=2)
-    assert time.monotonic() - started < 1 + 1 + 1.0 + 8  # duration, drain, grace, the workers' start-up
+    # the stuck part sleeps an hour and ignores stop requests: only the parent's deadline ends the run this soon
+    assert time.monotonic() - started < 60
     assert result.health["saturated"] and result.health["processes"] == 1
     assert result.health["reasons"] == ["part 1 did not finish by the run deadline and was ended: its share is missing"]
     assert _total(result)["count"] > 0
