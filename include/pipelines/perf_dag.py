@@ -288,7 +288,7 @@ def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     params = get_current_context()["params"]
     out_dir = run_dir(plan["run"]["dag_id"], plan["run"]["run_id"])
     verdict = judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
-    publish_folder(out_dir, reports_base(), plan["run"]["dag_id"])  # the Data Docs, wherever publish runs
+    publish_folder(out_dir, reports_base())  # the Data Docs, wherever publish runs
     return verdict
 
 

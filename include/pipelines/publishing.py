@@ -80,7 +80,7 @@ def publish_run(
     verdict, reason = run_verdict(bundle)
     out_dir = run_dir(run["dag_id"], run["run_id"])
     base = reports_base()
-    report_url = str(ObjectStoragePath(base) / run["dag_id"] / out_dir.name / "report.html")
+    report_url = str(ObjectStoragePath(base) / out_dir.parent.name / out_dir.name / "report.html")
     bundle = {**bundle, "run": {**run, "report_url": report_url}}
 
     stored, store_error = _record(bundle, verdict, reason, mark_baseline=ctx["params"].get("mark_baseline"))
@@ -88,7 +88,7 @@ def publish_run(
     paths = render_report(bundle, out_dir)
     # the inputs too, so the report can be rendered again: python -m include.perfpipe report <bundle.json> --out DIR
     (out_dir / "bundle.json").write_text(json.dumps(bundle, default=str) + "\n")
-    report_url = publish_folder(out_dir, base, run["dag_id"])
+    report_url = publish_folder(out_dir, base)
 
     ctx["outlet_events"][report_asset].extra = {
         "dag_id": run["dag_id"],

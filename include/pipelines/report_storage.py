@@ -14,15 +14,16 @@ def reports_base() -> str:
     return os.environ.get(REPORTS_URL_ENV) or Path(os.environ.get(REPORTS_DIR_ENV, "reports")).resolve().as_uri()
 
 
-def publish_folder(local_dir: Path, base: str, dag_id: str) -> str:
-    """Copy a rendered report folder to ``<base>/<dag_id>/<folder name>/``; returns the report.html URL.
+def publish_folder(local_dir: Path, base: str) -> str:
+    """Copy a rendered report folder (``<dag folder>/<run folder>``, ``runs.run_dir``) to the same two
+    folders under ``base``; returns the report.html URL.
 
     ``summary.json`` is copied last, so its presence means the whole report has arrived.
     """
     from airflow.sdk import ObjectStoragePath
 
     local_dir = Path(local_dir).resolve()
-    dest = ObjectStoragePath(base) / dag_id / local_dir.name
+    dest = ObjectStoragePath(base) / local_dir.parent.name / local_dir.name
     if dest.protocol == "file" and Path(dest.path).resolve() == local_dir:
         return str(dest / "report.html")  # rendered in place: nothing to copy
     files = sorted((p for p in local_dir.rglob("*") if p.is_file()), key=lambda p: (p.name == "summary.json", p))

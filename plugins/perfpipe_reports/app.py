@@ -19,6 +19,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from perfpipe_reports.runs import list_runs, run_reports
 from perfpipe_reports.storage import ReportsTree
 
+# A report is self-contained: inline scripts (plotly) and styles, data: images; nothing is fetched, and the
+# sandbox gives it an opaque origin, so its scripts cannot use the viewer's Airflow session.
+REPORT_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'unsafe-inline'; img-src 'self' data:; font-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'self'; sandbox allow-scripts",
+}
 _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 
 
@@ -49,16 +57,18 @@ def create_app(reports: str | Path, dsn: Callable[[], str | None], auth: Callabl
 
     @app.get("/reports/{dag_id}/{run}/{path:path}")
     async def report_file(dag_id: str, run: str, path: str) -> Response:
-        """A file of one run folder (never outside it): from disk, or read from object storage."""
+        """A file of one run folder (never outside it): from disk, or read from object storage; served so that
+        it cannot act as the Airflow UI's origin."""
         folder = f"{dag_id}/{run}"
         if "/" in dag_id or "/" in run or ".." in (dag_id, run) or not _inside(path):
             raise HTTPException(status_code=404, detail="no such report file")
         if tree.is_local:
             target = await asyncio.to_thread(tree.local_file, f"{folder}/{path}")
             if target is not None and target.is_relative_to(Path(tree.root, dag_id, run)):
-                return FileResponse(target)
+                return FileResponse(target, headers=REPORT_FILE_HEADERS)
         elif (content := await asyncio.to_thread(tree.read_bytes, f"{folder}/{path}")) is not None:
-            return Response(content, media_type=mimetypes.guess_type(path)[0] or "application/octet-stream")
+            media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+            return Response(content, media_type=media_type, headers=REPORT_FILE_HEADERS)
         raise HTTPException(status_code=404, detail="no such report file")
 
     return app

@@ -75,11 +75,11 @@ def runs_from_folders(tree: ReportsTree, limit: int) -> list[dict]:
 
 def run_reports(tree: ReportsTree, dag_id: str, run_id: str) -> list[dict]:
     """The reports of one DAG run: its folder, or one per task group (``<run>.<profile>``, the release gate)."""
-    from include.perfpipe.runs import run_folder_name
+    from include.perfpipe.runs import folder_name
 
-    name = run_folder_name(run_id)
-    parts = [p for p in tree.folders(dag_id) if p == name or p.startswith(name + ".")]
-    return [facts for p in parts if (facts := _run_facts(tree, f"{dag_id}/{p}"))]
+    name = folder_name(run_id)
+    parts = [p for p in tree.folders(folder_name(dag_id)) if p == name or p.startswith(name + ".")]
+    return [facts for p in parts if (facts := _run_facts(tree, f"{folder_name(dag_id)}/{p}"))]
 
 
 def list_runs(tree: ReportsTree, dsn: str | None, limit: int = 200) -> tuple[list[dict], str | None]:

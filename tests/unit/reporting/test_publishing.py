@@ -20,19 +20,19 @@ def _report(tmp_path):
 
 def test_folder_is_copied_under_dag_and_run(tmp_path):
     src = _report(tmp_path)
-    url = publish_folder(src, (tmp_path / "published").as_uri(), "perf_smoke")
+    url = publish_folder(src, (tmp_path / "published").as_uri())
     dest = tmp_path / "published" / "perf_smoke" / "manual__run_1"
     assert url == (dest / "report.html").as_uri()
     copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert copied == ["gx/index.html", "junit.xml", "report.html", "summary.json", "summary.md"]
     assert (dest / "gx/index.html").read_text() == "content of gx/index.html"
-    publish_folder(src, (tmp_path / "published").as_uri(), "perf_smoke")  # a retry overwrites, same files
+    publish_folder(src, (tmp_path / "published").as_uri())  # a retry overwrites, same files
     assert len([p for p in dest.rglob("*") if p.is_file()]) == 5
 
 
 def test_rendering_in_place_copies_nothing(tmp_path):
     src = _report(tmp_path)
-    url = publish_folder(src, (tmp_path / "reports").as_uri(), "perf_smoke")
+    url = publish_folder(src, (tmp_path / "reports").as_uri())
     assert url == (src / "report.html").as_uri()
     assert (src / "report.html").read_text() == "content of report.html"
 

@@ -57,4 +57,4 @@ def test_a_busy_but_prompt_benchmark_client_is_a_note_not_a_verdict(out_dir):
 def test_run_dir_is_path_and_url_safe(tmp_path, monkeypatch):
     monkeypatch.setenv("PERFPIPE_REPORTS_DIR", str(tmp_path))
     path = run_dir("perf_smoke", "manual__2026-11-27T11:00:00+00:00")
-    assert path == tmp_path / "perf_smoke" / "manual__2026-11-27T11_00_00_00_00" and path.is_dir()
+    assert path == tmp_path / "perf_smoke" / "manual__2026-11-27T11~3A00~3A00~2B00~3A00" and path.is_dir()
