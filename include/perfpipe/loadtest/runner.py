@@ -189,7 +189,7 @@ def _run_processes(
         )
         threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
     ready, results, latest, failure = set(), {}, {}, None
-    rounds, emitted, stopped = [0] * processes, 0, False
+    rounds, emitted, stopped, garbled = [0] * processes, 0, False, 0
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     run_deadline = None  # monotonic; set once the common start is known
     try:
@@ -226,6 +226,8 @@ def _run_processes(
                     on_abort(message["reason"])
             elif kind == "result":
                 results[p] = LoadResult.from_dict(message["result"])
+            elif kind == "garbled":
+                garbled += 1
             else:
                 failure = f"load test worker {first + p} failed: {message.get('error', message)}"
     finally:
@@ -246,6 +248,11 @@ def _run_processes(
             f"{drain_s(spec) + RUN_GRACE_S:g} s grace); all {processes} were ended"
         )
     merged = merge_results([results[p] for p in sorted(results)])
+    if garbled:
+        merged.health["notes"] = [
+            *merged.health.get("notes", []),
+            f"{garbled} line(s) of worker output looked like JSON but were not (logged, ignored)",
+        ]
     if late:
         log.error("load test workers %s did not finish by the run deadline and were ended", [first + p for p in late])
         merged.health["reasons"] = [
@@ -283,9 +290,16 @@ def _send(worker: subprocess.Popen, message: dict) -> None:
 
 
 def _read_lines(p: int, worker: subprocess.Popen, messages: queue_module.Queue) -> None:
+    """Queue each JSON message of a worker; a line that only looks like one (a library printing ``{...``)
+    is logged and counted (a ``garbled`` message), and reading goes on."""
     for line in worker.stdout:
         if line.startswith("{"):
-            messages.put((p, json.loads(line)))
+            try:
+                message = json.loads(line)
+            except ValueError:
+                log.warning("load test worker %d printed a line that is not JSON: %.200r", p, line)
+                message = {"kind": "garbled"}
+            messages.put((p, message))
     if worker.wait() != 0:
         messages.put((p, {"kind": "error", "error": f"exit code {worker.returncode}"}))
 

@@ -280,3 +280,11 @@ def test_full_cpu_is_a_note_in_the_closed_model_and_saturation_in_the_open(serve
 def test_processes_auto_is_one_per_usable_core():
     assert runner.resolve_processes("auto") == len(os.sched_getaffinity(0))
     assert runner.resolve_processes(3) == 3
+
+
+def test_a_worker_line_that_only_looks_like_json_is_counted_and_the_run_goes_on(server, monkeypatch):
+    monkeypatch.setattr(runner, "WORKER_MODULE", "tests.unit.loadtest.chatty_worker")
+    spec = load_spec("smoke", server.url("/ok"), overrides={"vus": 2, "duration": "1s"})
+    result = run_load_test(spec, processes=2)  # one process runs in this one, without a worker
+    assert _total(result)["count"] > 0 and result.health["processes"] == 2  # both readers read their results
+    assert "2 line(s) of worker output looked like JSON but were not (logged, ignored)" in result.health["notes"]
