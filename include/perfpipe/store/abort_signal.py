@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import psycopg
 
+from include.perfpipe.store.clock import best_sample
 from include.perfpipe.store.migrations import apply_migrations
 from include.perfpipe.vocabulary import libpq_dsn
 
@@ -38,7 +40,8 @@ class AbortSignal:
 
     ``since`` (epoch seconds; the DAG passes the run's common ``start_at``): a row raised before it
     belongs to an earlier attempt of the run (a DAG run cleared and run again), so it is ignored,
-    and replaced by the next ``raise_abort``.
+    and replaced by the next ``raise_abort``. Rows are stamped by the database's ``now()``, so ``since``
+    is moved onto the database's clock (this machine's offset, measured once) before it is compared.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class AbortSignal:
         self.aborted = threading.Event()
         self.reason: str | None = None
         self._closing = threading.Event()
+        self._db_since: float | None = None
         self._watcher = threading.Thread(target=self._watch, name=f"abort-signal {run_id}", daemon=True)
 
     def __enter__(self) -> AbortSignal:
@@ -77,7 +81,7 @@ class AbortSignal:
         nothing. Returns False, and logs why, when the database could not be written."""
         try:
             with self._connect() as conn:
-                conn.execute(_RAISE_SQL, (self.dag_id, self.run_id, reason, shard, self.since))
+                conn.execute(_RAISE_SQL, (self.dag_id, self.run_id, reason, shard, self._since_on_db_clock(conn)))
             return True
         except Exception as exc:
             log.error(
@@ -87,6 +91,17 @@ class AbortSignal:
                 exc,
             )
             return False
+
+    def _since_on_db_clock(self, conn: psycopg.Connection) -> float:
+        """``since`` as the database's clock read it at that moment (offset measured on first use)."""
+        if self._db_since is None:
+            samples = []
+            for _ in range(3):
+                sent = time.time()
+                (server,) = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+                samples.append((sent, float(server), time.time()))
+            self._db_since = self.since + best_sample(samples).offset_ms / 1000
+        return self._db_since
 
     def _connect(self) -> psycopg.Connection:
         """A connection to a results database whose schema is up to date."""
@@ -105,7 +120,7 @@ class AbortSignal:
                 try:
                     if conn is None:
                         conn = self._connect()
-                    row = conn.execute(_POLL_SQL, (self.dag_id, self.run_id, self.since)).fetchone()
+                    row = conn.execute(_POLL_SQL, (self.dag_id, self.run_id, self._since_on_db_clock(conn))).fetchone()
                 except Exception as exc:
                     if not failing:
                         log.warning(

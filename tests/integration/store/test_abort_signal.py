@@ -100,3 +100,17 @@ def test_an_unreachable_database_never_stops_the_load_test(caplog):
         assert not signal.raise_abort("nobody hears this", 0)
     assert not result.aborted and result.duration_s == 2.0
     assert "results database unavailable" in caplog.text and "could not tell the other shards" in caplog.text
+
+
+def test_a_worker_clock_an_hour_ahead_still_sees_this_attempts_abort(scratch_dsn, monkeypatch):
+    """``since`` is this worker's clock; rows carry the DB's now(): compared on the DB's clock, an abort
+    raised in this attempt counts although the worker's clock runs an hour ahead."""
+    import include.perfpipe.store.abort_signal as abort_signal
+
+    real_time = time.time
+    monkeypatch.setattr(abort_signal.time, "time", lambda: real_time() + 3600)
+    since = time.time() - 1  # the common start, a second ago on the worker's clock
+    with AbortSignal(scratch_dsn, "perf_load", "clock_ahead", since=since) as signal:
+        assert signal.raise_abort("p95 too high", 1)
+        assert signal.aborted.wait(SEEN_WITHIN_S), "the abort of this attempt was taken for an earlier one"
+    assert signal.should_stop() == "stopped: shard 1 aborted: p95 too high"
