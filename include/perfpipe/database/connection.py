@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import sql
@@ -13,10 +14,22 @@ from include.perfpipe.errors import ConfigError
 APPLICATION_NAME = "perfpipe-db"
 
 
-def redact(dsn: str) -> str:
-    """The DSN with any password masked, for error messages and logs."""
-    dsn = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
-    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", dsn)
+_URL_PASSWORD = re.compile(r"://[^/?#]*?:([^/?#]*)@")
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)")
+
+
+def redact(dsn: str, text: str | None = None) -> str:
+    """``text`` (default: the DSN itself) with the DSN's password masked, also where libpq quoted it, or a
+    piece of it, in an error message (a raw ``%`` in a URL password, a quoted keyword value)."""
+    text = dsn if text is None else text
+    secrets = {m.group(1) for m in _URL_PASSWORD.finditer(dsn)}
+    secrets |= {m.group(2).strip("'") for m in _KEYWORD_PASSWORD.finditer(dsn)}
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        for form in {secret, unquote(secret), *secret.split()}:
+            if len(form) >= 3:
+                text = text.replace(form, "***")
+    text = _URL_PASSWORD.sub(lambda m: m.group(0).replace(m.group(1), "***") if m.group(1) else m.group(0), text)
+    return _KEYWORD_PASSWORD.sub(r"\1***", text)
 
 
 def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> psycopg.Connection:
@@ -33,7 +46,7 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> 
             **kwargs,
         )
     except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"dsn: invalid connection string {redact(dsn)!r}: {exc}") from exc
+        raise ConfigError(f"dsn: invalid connection string {redact(dsn)!r}: {redact(dsn, str(exc))}") from exc
 
 
 def session_timeouts(lock_timeout_s: float, statement_timeout_s: float | None) -> str:

@@ -92,3 +92,17 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects(text):
     with pytest.raises(ValueError, match="--duration"):
         parse_duration(text, "--duration", positive=True)
+
+
+@pytest.mark.parametrize(
+    "dsn, secret",
+    [
+        ("postgresql://u:p%zzs3cret@127.0.0.1/db", "zzs3cret"),  # libpq quotes the bad %-token
+        ("host=127.0.0.1 password='se cr%et' user=u dbname=x bogus", "cr%et"),  # a quoted value's tail
+        ("host=127.0.0.1 password=s'3cret' oops", "3cret"),
+    ],
+)
+def test_a_password_libpq_quotes_in_its_error_is_redacted(dsn, secret):
+    with pytest.raises(ValueError) as caught:
+        connect(dsn)
+    assert secret not in str(caught.value) and "***" in str(caught.value)
