@@ -164,3 +164,17 @@ def test_bad_scenario_fails_preflight_once_in_airflow(airflow_env, dag_runner, d
     assert f"bad input: {scenario}: headers: Input should be a valid dictionary (got ['x'])" in log
     started = [line.split("task_id=")[1].split()[0] for line in log.splitlines() if "starting task_id=" in line]
     assert started.count("preflight") == 1 and "load_test" not in started
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "headers: {X-Api-Key: k3y-plant3d}",
+        "endpoints:\n  - {name: a, path: /x, headers: {Authorization: Basic k3y-plant3d}}",
+    ],
+)
+def test_a_fixed_credential_header_in_a_scenario_is_refused_without_its_value(headers, tmp_path):
+    path = tmp_path / "secret.yaml"
+    path.write_text(headers + ("\nendpoints:\n  - {name: a, path: /x}\n" if headers.startswith("headers") else "\n"))
+    error = _refused(lambda: load_spec(scenario=path), str(path), "credential header", "connection")
+    assert "k3y-plant3d" not in str(error)

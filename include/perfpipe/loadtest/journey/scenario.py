@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.credentials import looks_secret
 from include.perfpipe.loadtest.journey.feeders import columns, read_rows
 from include.perfpipe.loadtest.journey.models import ScenarioFile, describe
 from include.perfpipe.loadtest.journey.template import has_template
@@ -35,11 +36,34 @@ def read_scenario(path: str | Path) -> ScenarioFile:
         scenario = ScenarioFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe(exc, str(path))) from None
+    _refuse_literal_credentials(data, path)
     feeders = {
         name: feeder.model_copy(update={"file": _portable(path.parent / feeder.file)})
         for name, feeder in scenario.feeders.items()
     }
     return scenario.model_copy(update={"feeders": feeders})
+
+
+def _refuse_literal_credentials(node, path: Path, where: str = "") -> None:
+    """A secret-looking header (``Authorization``, ``X-Api-Key`` ...) with a fixed value would be copied
+    into the spec, its XComs and the report: refused, naming the header and never its value. A templated
+    value (``Bearer {{ token }}``, extracted at run time) is fine."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            field = f"{where}.{key}".lstrip(".")
+            if key == "headers" and isinstance(value, dict):
+                for name, text in value.items():
+                    if looks_secret(str(name)) and isinstance(text, str) and not has_template(text):
+                        raise ConfigError(
+                            f"{field}.{name}: a credential header with a fixed value (not shown) would be recorded "
+                            "in the spec and the report; put it in the target connection's extra headers, or "
+                            "template it from an extracted value",
+                            file=path,
+                        )
+            _refuse_literal_credentials(value, path, field)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _refuse_literal_credentials(item, path, f"{where}[{i}]")
 
 
 def feeder_rows(scenario: ScenarioFile) -> dict[str, list[dict]]:
