@@ -111,8 +111,10 @@ class SecondBucket:
 class MetricsRecorder:
     """Records request outcomes against seconds elapsed since the run's common start."""
 
-    def __init__(self, scenario: str = DEFAULT_SCENARIO) -> None:
+    def __init__(self, scenario: str = DEFAULT_SCENARIO, tags: dict[str, str] | None = None) -> None:
         self.scenario = scenario
+        self.tags = tuple(sorted((tags or {}).items()))  # of a request whose name was not labelled
+        self.iterations: dict[str, int] = {}  # scenario -> iterations run (journeys)
         self.endpoints: dict[tuple[str, str], EndpointTotals] = {}  # (scenario, name) -> totals
         self.seconds: dict[tuple[int, str, str], SecondBucket] = {}  # (t, class_name, scenario) -> bucket
         self.active_vus: dict[int, int] = {}
@@ -142,6 +144,10 @@ class MetricsRecorder:
         if not ok:
             totals.errors += 1
             second.errors += 1
+
+    def record_iteration(self) -> None:
+        """One iteration of this recorder's scenario ran (to its end or restarted)."""
+        self.iterations[self.scenario] = self.iterations.get(self.scenario, 0) + 1
 
     def record_checks(self, name: str, class_name: str, passed: int, failed: int) -> None:
         """Count the declarative checks evaluated on one response of ``name``."""
@@ -174,7 +180,7 @@ class MetricsRecorder:
         self._sealed_before = max(self._sealed_before, second)
 
     def _totals(self, name: str, class_name: str) -> EndpointTotals:
-        group, tags = self.labels.get(name, ("", ()))
+        group, tags = self.labels.get(name, ("", self.tags))
         totals = self.endpoints[(self.scenario, name)] = EndpointTotals(
             class_name, name=name, scenario=self.scenario, group=group, tags=tags
         )
@@ -234,6 +240,7 @@ class MetricsRecorder:
             ],
             "active_vus": {str(t): v for t, v in sorted(self.active_vus.items())},
             "scenario_vus": [[t, s, v] for (t, s), v in sorted(self.scenario_vus.items())],
+            "iterations": dict(self.iterations),
         }
 
     @classmethod
@@ -270,6 +277,7 @@ class MetricsRecorder:
             recorder.scenario_vus = {(int(t), s): v for t, s, v in data["scenario_vus"]}
         else:
             recorder.scenario_vus = {(t, DEFAULT_SCENARIO): v for t, v in recorder.active_vus.items()}
+        recorder.iterations = dict(data.get("iterations") or {})
         return recorder
 
     @classmethod
@@ -303,6 +311,8 @@ class MetricsRecorder:
                 merged.active_vus[second] = merged.active_vus.get(second, 0) + vus
             for key, vus in rec.scenario_vus.items():
                 merged.scenario_vus[key] = merged.scenario_vus.get(key, 0) + vus
+            for scenario, n in rec.iterations.items():
+                merged.iterations[scenario] = merged.iterations.get(scenario, 0) + n
         return merged
 
     # -- tidy frames ----------------------------------------------------------------------
@@ -413,6 +423,14 @@ def _add(into: SecondBucket, b: SecondBucket, hist: HdrHistogram) -> None:
 
 def _ms(value: float) -> float:
     return round(value / 1000.0, 3)
+
+
+WHOLE_SELECTOR_SCOPE = "class"  # a threshold selector's row is checked as a class row is
+
+
+def stats_row(scope: str, name: str, class_name: str, group: list[EndpointTotals], duration_s: float) -> dict:
+    """One stats row over ``group`` (e.g. the endpoints a threshold selector picks)."""
+    return _stats_row(scope, name, class_name, group, duration_s)
 
 
 def _stats_row(

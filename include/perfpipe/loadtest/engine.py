@@ -112,7 +112,9 @@ class GeneratorProcess(ABC):
         ]
         weights = [e.weight for e in spec.endpoints if e.weight > 0]
         self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
-        self.rec = MetricsRecorder()
+        self.rec = MetricsRecorder(spec.scenario, spec.tags)
+        for e in spec.endpoints:
+            self.rec.label(e.name, e.group, {**spec.tags, **e.tags})
         self.live: set[HttpConnection] = set()
         self.connecting = 0
         self.stopping = False
@@ -275,7 +277,7 @@ class GeneratorProcess(ABC):
             if now > self.t0 + 0.05:
                 self.lag.record_value(max(1, min(int((now - expected) * 1e6), 60_000_000)))
             elapsed = now - self.t0
-            if elapsed >= self.spec.duration_s:
+            if elapsed >= self.spec.duration_s or self.finished():
                 return
             stop = self.should_stop()
             if stop:
@@ -384,6 +386,10 @@ class GeneratorProcess(ABC):
         }
 
     # -- model hooks -------------------------------------------------------------------------------
+    def finished(self) -> bool:
+        """True once the work is done before the duration (an iterations executor's VUs all ended)."""
+        return False
+
     @abstractmethod
     def begin(self) -> None:
         """Start sending (the first VUs, or the arrival schedule)."""
@@ -577,6 +583,10 @@ def make_generator_process(
     on_abort=None,
     secret_headers: dict[str, str] | None = None,
 ) -> GeneratorProcess:
+    if spec.scenarios:
+        from include.perfpipe.loadtest.scenarios import ScenariosShard
+
+        return ScenariosShard(spec, index, count, progress, should_stop, on_abort, secret_headers)
     if spec.journey is not None:
         from include.perfpipe.loadtest.journey.process import make_journey_process
 

@@ -8,7 +8,7 @@ a plain, JSON-able description that every shard and process rebuilds its work fr
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -27,6 +27,7 @@ from include.perfpipe.loadtest.journey.scenario import (
 )
 from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
+from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import OPERATORS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -79,6 +80,8 @@ class Endpoint:
     json: object = None
     body: str | None = None
     check: str | None = None
+    group: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,15 +117,35 @@ class LoadSpec:
     credentials_conn_id: str | None = None  # the Airflow connection the worker resolves secret_headers from
     secret_headers: list[str] = field(default_factory=list)  # names only; values: run_load_test(secret_headers=)
     live_metrics: str | None = None  # "HOST:PORT" of a Prometheus endpoint while the run goes (live_metrics.py)
+    # named scenarios (docs/scenarios.md): each item the fields of one scenario's own spec (scenario_specs)
+    scenarios: list[dict] = field(default_factory=list)
+    scenario: str = DEFAULT_SCENARIO  # what this spec's requests are recorded under
+    executor: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # on every request of this scenario
+    start_time_s: float = 0.0  # the scenario starts this long after the run (its stages begin with a wait)
+    per_vu_iterations: int | None = None  # each VU runs exactly this many iterations
+    shared_iterations: int | None = None  # the scenario's VUs share this many iterations in all
+    vu_offset: int = 0  # VU numbers of this scenario start after the earlier scenarios' VUs
+
+    def scenario_specs(self) -> list[LoadSpec]:
+        """One spec per named scenario: this one with the scenario's load, requests and labels."""
+        return [
+            replace(self, **{**part, "endpoints": [Endpoint(**e) for e in part["endpoints"]]}, scenarios=[])
+            for part in self.scenarios
+        ]
 
     def urls(self) -> list[str]:
         """Every URL the test may send to (each is checked against the allowlist before it runs)."""
+        if self.scenarios:
+            return [url for part in self.scenario_specs() for url in part.urls()]
         if self.journey is None:
             return [e.url for e in self.endpoints]
         return step_urls(ScenarioFile.model_validate(self.journey), self.target)
 
     @property
     def duration_s(self) -> float:
+        if self.scenarios:
+            return max(sum(stage["duration_s"] for stage in part["stages"]) for part in self.scenarios)
         return sum(stage["duration_s"] for stage in self.stages)
 
     def level_at(self, elapsed_s: float) -> float:
@@ -136,7 +159,10 @@ class LoadSpec:
         return level
 
     def stage_windows(self) -> list[dict]:
-        """``[{"start_s","end_s","kind"}]``: a stage is a hold when its level does not change."""
+        """``[{"start_s","end_s","kind"}]``: a stage is a hold when its level does not change. With named
+        scenarios: a stretch is a ramp while any scenario ramps, a hold while some hold and none ramps."""
+        if self.scenarios:
+            return combined_windows(self.scenario_specs())
         windows, level, begin = [], self.start, 0.0
         for stage in self.stages:
             end = begin + stage["duration_s"]
@@ -152,9 +178,32 @@ class LoadSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> LoadSpec:
+        """The spec ``to_dict`` gave (a scenario's endpoints stay dicts until ``scenario_specs``)."""
         data = dict(data)
         data["endpoints"] = [Endpoint(**e) for e in data["endpoints"]]
         return cls(**data)
+
+
+def combined_windows(parts: list[LoadSpec]) -> list[dict]:
+    """The stage windows of scenarios run side by side (each without the wait before its start)."""
+    windows = [
+        w
+        for part in parts
+        for w in part.stage_windows()
+        if w["end_s"] > part.start_time_s  # the wait before a scenario starts is no stage of it
+    ]
+    edges = sorted({e for w in windows for e in (w["start_s"], w["end_s"])})
+    combined: list[dict] = []
+    for begin, end in zip(edges, edges[1:], strict=False):
+        kinds = {w["kind"] for w in windows if w["start_s"] <= begin and end <= w["end_s"]}
+        if not kinds:
+            continue
+        kind = "ramp" if "ramp" in kinds else "hold"
+        if combined and combined[-1]["kind"] == kind and combined[-1]["end_s"] == begin:
+            combined[-1]["end_s"] = end
+        else:
+            combined.append({"start_s": begin, "end_s": end, "kind": kind})
+    return combined
 
 
 def load_profiles(path: str | Path | None = None) -> dict:
@@ -222,16 +271,24 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
     """``(endpoints, journey, settings)`` of a scenario file: a plain flat list becomes today's
     endpoints (one pre-built request each) and no journey; anything else a journey dict for the
     engine (``journey.scenario.to_dict``), compiled once here so every error shows before the run."""
+    return scenario_parts(read_scenario(path), str(path), target)
+
+
+def scenario_parts(
+    scenario: ScenarioFile, where: str, target: str, as_journey: bool = False
+) -> tuple[list[Endpoint], dict | None, dict]:
+    """``load_scenario`` of a validated file (``as_journey``: a plain list runs as a weighted journey)."""
     from include.perfpipe.loadtest.journey.compiled import CompiledJourney, resolve_function, step_names
 
-    scenario = read_scenario(path)
     settings = {
         "think_time": scenario.think_time,
         "timeout": scenario.timeout,
         "cookies": scenario.cookies,
         "max_redirects": scenario.max_redirects,
     }
-    if is_plain(scenario):
+    if scenario.scenarios is not None:
+        return [], None, settings
+    if is_plain(scenario) and not as_journey:
         endpoints = [
             Endpoint(
                 name=name,
@@ -244,6 +301,8 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
                 json=step.json_body,
                 body=step.body,
                 check=step.check,
+                group=step.group,
+                tags=dict(step.tags),
             )
             for (_, name), step in zip(
                 step_names(Journey(steps=scenario.endpoints), flat=True).items(), scenario.endpoints, strict=False
@@ -257,8 +316,59 @@ def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict |
         else:
             CompiledJourney(scenario, target, feeder_columns(rows))
     except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
     return [], to_dict(scenario), settings
+
+
+def scenario_specs(path: str | Path, target: str, caps: dict) -> list[dict]:
+    """The parts of ``LoadSpec.scenarios`` for a file with named scenarios (each compiled and capped)."""
+    from include.perfpipe.loadtest.journey.models import Scenario
+
+    scenario_file = read_scenario(path)
+    parts, offset = [], 0
+    for name, scenario in scenario_file.scenarios.items():
+        scenario: Scenario
+        plan = scenario.executor.plan()
+        iterations = plan.per_vu_iterations is not None or plan.shared_iterations is not None
+        endpoints, journey, settings = scenario_parts(
+            scenario_file.scenario_file(name), f"{path}: scenarios.{name}", target, as_journey=iterations
+        )
+        start, stages = plan.start, list(plan.stages)
+        if scenario.start_time > 0:  # nothing until start_time, then the executor's own start
+            start = 0.0
+            stages = [{"duration_s": scenario.start_time, "target": 0.0}, {"duration_s": 0.0, "target": plan.start}]
+            stages += plan.stages
+        peak = max([plan.start] + [s["target"] for s in plan.stages])
+        if plan.model == "open" and peak > caps["rate"]:
+            raise ConfigError(f"scenarios.{name}: {peak:g} iterations/s exceeds the cap of {caps['rate']:g}")
+        think = settings.get("think_time") or ThinkTime(kind="constant")
+        if journey is not None:
+            journey["think_time"] = think.model_dump()
+        parts.append(
+            {
+                "model": plan.model,
+                "start": start,
+                "stages": stages,
+                "max_vus": plan.max_vus,
+                "endpoints": [asdict(e) for e in endpoints],
+                "journey": journey,
+                "think_time": think.model_dump(),
+                "scenario": name,
+                "executor": scenario.executor.executor,
+                "tags": dict(scenario.tags),
+                "start_time_s": scenario.start_time,
+                "per_vu_iterations": plan.per_vu_iterations,
+                "shared_iterations": plan.shared_iterations,
+                "vu_offset": offset,
+            }
+        )
+        offset += plan.max_vus
+    if offset > caps["vus"]:
+        raise ConfigError(f"scenarios: {offset} VUs in all exceed the cap of {caps['vus']} (limits.max_vus)")
+    longest = max(sum(s["duration_s"] for s in part["stages"]) for part in parts)
+    if longest > caps["duration"]:
+        raise ConfigError(f"scenarios: {longest:g} s exceeds the cap of {caps['duration']:g} s (limits.max_duration)")
+    return parts
 
 
 def _scaled(stages: list[dict], duration_s: float) -> list[dict]:
@@ -360,8 +470,16 @@ def load_spec(
 
     settings: dict = {}
     journey = None
+    named: list[dict] = []
     if scenario is not None:
         endpoints, journey, settings = load_scenario(scenario, target)
+        if not endpoints and journey is None:  # named scenarios: each brings its own executor
+            load = sorted({"vus", "rate", "stages", "model", "start", "duration"} & set(overrides))
+            if load or class_name is not None:
+                raise ConfigError(
+                    f"{scenario}: its scenarios set their own load; {load or ['class']} cannot override it"
+                )
+            named = scenario_specs(scenario, target, {"vus": cap_vus, "rate": cap_rate, "duration": cap_duration})
         if class_name is not None and journey is not None:
             raise ConfigError(
                 f"class: {class_name!r} filters a flat endpoints list; "
@@ -419,7 +537,10 @@ def load_spec(
         credentials_conn_id=credentials_conn_id,
         secret_headers=list(secret_headers or []),
         live_metrics=_live_metrics(overrides.get("live_metrics")),
+        scenarios=named,
     )
+    if named:
+        spec.model = "scenarios"
     for url in spec.urls():
         check_target(url, allowed)
     return spec

@@ -26,6 +26,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "error_rate": (RATIO, "<"),
     "rps": (RATE, ">="),
     "peak_vus": (COUNT, ">="),
+    "check_pass_rate": (RATIO, ">="),  # declarative checks passed / evaluated
 }
 
 # kind -> unit suffix -> factor to the base unit ("" is a bare number)

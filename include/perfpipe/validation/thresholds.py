@@ -19,6 +19,7 @@ import yaml
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.validation.limits import METRICS, parse_duration_s, parse_limit
+from include.perfpipe.validation.selectors import label, parse_selector
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "thresholds.yaml"
 TOTAL_CLASS = "all"
@@ -155,12 +156,19 @@ def load_thresholds(
             p.profile_names(f"{where}.profiles", suite["profiles"], known_profiles) if "profiles" in suite else None
         )
         by_class = p.mapping(f"{where}.thresholds", suite.get("thresholds"), required=True)
-        for class_name, metrics in by_class.items():
-            p.class_name(f"{where}.thresholds.{class_name}", class_name)
-            for metric, spec in p.mapping(f"{where}.thresholds.{class_name}", metrics, required=True).items():
-                rules.append(
-                    p.threshold(f"{where}.thresholds.{class_name}.{metric}", name, class_name, metric, spec, windows)
+        for key, metrics in by_class.items():
+            class_name = p.class_name(f"{where}.thresholds.{key}", key)
+            selected = parse_selector(key) is not None  # a selector is judged over the whole run
+            for metric, spec in p.mapping(f"{where}.thresholds.{key}", metrics, required=True).items():
+                rule = p.threshold(
+                    f"{where}.thresholds.{key}.{metric}",
+                    name,
+                    class_name,
+                    metric,
+                    spec,
+                    (WHOLE,) if selected else windows,
                 )
+                rules.append(rule)
 
     for section, key in (("profiles", profile), ("targets", target)):
         per_name = p.mapping(section, data.get(section))
@@ -289,6 +297,12 @@ class _Parser:
         return classes
 
     def class_name(self, where: str, value: object) -> str:
+        try:
+            selector = parse_selector(value)
+        except ValueError as exc:
+            raise self.fail(where, value, str(exc)) from None
+        if selector is not None:
+            return label(selector)
         if value not in self.known_classes:
             raise self.fail(
                 where,

@@ -20,7 +20,8 @@ import pandas as pd
 from include.perfpipe.metrics import MetricsRecorder, overall
 from include.perfpipe.validation.gx_checkpoint import plan_checks, plan_metric_checks, run_checkpoint
 from include.perfpipe.validation.result import ValidationResult
-from include.perfpipe.validation.thresholds import STEADY, Threshold, Thresholds
+from include.perfpipe.validation.selectors import parse_selector, selector_rows
+from include.perfpipe.validation.thresholds import STEADY, WHOLE, Threshold, Thresholds
 from include.perfpipe.validation.verdict import Verdict
 from include.perfpipe.validation.windows import WINDOW_COLUMNS, check_stages, window_frame
 from include.perfpipe.vocabulary import LOWER_BOUNDS
@@ -59,6 +60,7 @@ def validate(
         frame = pd.DataFrame(columns=WINDOW_COLUMNS)  # nothing was measured (e.g. the target was unreachable)
     else:
         frame = window_frame(stats, timeseries, windows=windows, stages=stages, recorder=recorder, db_stats=db_stats)
+        frame = _with_selectors(frame, thresholds, recorder, stats)
     notes = [f"suite not applied: {s}" for s in thresholds.skipped_suites] + [str(n) for n in health.get("notes", [])]
     if recorder is None and any(w == STEADY or w.startswith("rolling_") for w in windows):
         notes.append("steady and rolling windows not checked: no recorder (its per-second histograms) was given")
@@ -116,6 +118,20 @@ def validate(
     result.notes = notes
     result.save(run_dir)
     return result
+
+
+def _with_selectors(frame: pd.DataFrame, thresholds: Thresholds, recorder, stats: pd.DataFrame) -> pd.DataFrame:
+    """The frame plus one whole-run row per threshold selector (``{scenario: checkout, group: pay}``)."""
+    labels = {rule.class_name for rule in thresholds.rules if parse_selector(rule.class_name) is not None}
+    if not labels or recorder is None:
+        return frame
+    total = stats[stats["scope"] == "total"]
+    duration = float(total["count"].iloc[0] / total["rps"].iloc[0]) if len(total) and total["rps"].iloc[0] else 0.0
+    rows = selector_rows(labels, recorder, duration)
+    if rows.empty:
+        return frame
+    rows["window"], rows["start_s"] = WHOLE, 0
+    return pd.concat([frame, rows.reindex(columns=WINDOW_COLUMNS)], ignore_index=True)
 
 
 def _health(health: dict, timeseries: pd.DataFrame) -> tuple[bool, int, list[str]]:

@@ -49,6 +49,7 @@ WINDOW_COLUMNS = [
     "mean_ms",
     "max_ms",
     "peak_vus",
+    "check_pass_rate",
 ]
 _STATS_NEEDED = set(STATS_COLUMNS) - {"min_ms", "status_counts", *SCENARIO_STATS_COLUMNS}
 _TIMESERIES_NEEDED = {"t", "class_name", "active_vus", "requests", "rps", "errors", "p50_ms", "p95_ms", "p99_ms"}

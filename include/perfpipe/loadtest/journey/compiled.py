@@ -63,6 +63,8 @@ class CompiledStep:
         "check",
         "think",
         "on_failure",
+        "group",
+        "tags",
         "feeds",
     )
 
@@ -77,6 +79,7 @@ class CompiledStep:
         kinds: dict[str, str] | None = None,
     ) -> None:
         self.name, self.class_name, self.where = step.name, step.class_name, where
+        self.group, self.tags = step.group, dict(step.tags)
         url = step.url or target.rstrip("/") + step.path
         try:
             self.request = RequestTemplate(step.method, url, {**headers, **step.headers}, step.json_body, step.body)

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from include.perfpipe.durations import parse_duration
+from include.perfpipe.loadtest.executors import EXECUTOR_FIELDS, EXECUTORS, Executor
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, check_metric_names
@@ -33,6 +34,9 @@ from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIR
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _PYTHON_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+_TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_SCENARIO = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+RESERVED_TAGS = ("scenario", "group", "step", "class")  # threshold selector keys (docs/scenarios.md)
 
 
 def _seconds(value) -> float:
@@ -56,6 +60,20 @@ def _listed(value):
     return [value] if isinstance(value, int) else value
 
 
+def _tags(value: dict[str, str]) -> dict[str, str]:
+    for key, text in value.items():
+        if not _TAG.fullmatch(key) or key in RESERVED_TAGS:
+            raise ValueError(f"a tag name is letters, digits, _ . - and not one of {RESERVED_TAGS}, got {key!r}")
+        if not text or any(c in text for c in ",={}\r\n"):
+            raise ValueError(f"tag {key!r}: a value is non-empty text without , = {{ }} or line breaks, got {text!r}")
+    return value
+
+
+Tags = Annotated[
+    dict[str, Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]],
+    AfterValidator(_tags),
+    Field(default_factory=dict),
+]
 Headers = Annotated[
     dict[str, Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]],
     AfterValidator(check_headers),
@@ -191,6 +209,8 @@ class Step(_Model):
     think_time: ThinkTime | None = None
     on_failure: OnFailure | None = None
     metrics: dict[str, MetricFeed] = Field(default_factory=dict)  # samples for the scenario's custom metrics
+    group: str | None = Field(None, min_length=1)  # a row of the group breakdown (e.g. checkout)
+    tags: Tags  # added to the scenario's tags on this step's requests
 
     @field_validator("method", mode="before")
     @classmethod
@@ -271,6 +291,57 @@ class Journey(_Model):
     on_failure: OnFailure = "continue"
 
 
+JourneyField = (
+    Annotated[
+        Annotated[Journey, Tag("mapping")] | Annotated[str, Tag("module:function")],
+        Discriminator(lambda v: "module:function" if isinstance(v, str) else "mapping"),
+    ]
+    | None
+)
+
+
+class Scenario(_Model):
+    """One named scenario: its executor (its fields sit beside the others, as in k6), when it starts,
+    its tags and think time, and what its VUs do (``endpoints`` or ``journey``)."""
+
+    executor: Executor
+    start_time: Seconds = 0.0
+    tags: Tags
+    think_time: ThinkTime | None = None
+    headers: Headers
+    endpoints: list[Endpoint] | None = Field(None, min_length=1)
+    journey: JourneyField = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _executor_fields(cls, raw):
+        """``executor: name`` and that executor's fields, gathered into one ``executor`` config."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("executor"), str):
+            return raw
+        name = raw["executor"]
+        if name not in EXECUTORS:
+            raise ValueError(f"executor: expected one of {sorted(EXECUTORS)}, got {name!r}")
+        own = set(EXECUTORS[name].model_fields)
+        stray = sorted((set(raw) & EXECUTOR_FIELDS) - own - set(cls.model_fields))
+        if stray:
+            raise ValueError(f"executor {name} has no field(s) {stray}; its fields: {sorted(own - {'executor'})}")
+        config = {k: v for k, v in raw.items() if k in own}
+        return {**{k: v for k, v in raw.items() if k not in own}, "executor": config}
+
+    @field_validator("journey")
+    @classmethod
+    def _python_ref(cls, value):
+        return _python_journey(value)
+
+    @model_validator(mode="after")
+    def _one_journey(self):
+        if (self.endpoints is None) == (self.journey is None):
+            raise ValueError("give 'endpoints' (a flat weighted list) or 'journey', one of them")
+        if self.endpoints is not None and not any(e.weight > 0 for e in self.endpoints):
+            raise ValueError("endpoints: at least one endpoint needs a weight > 0")
+        return self
+
+
 class ScenarioFile(_Model):
     """A whole ``include/config/scenarios/*.yaml`` file."""
 
@@ -282,34 +353,38 @@ class ScenarioFile(_Model):
     feeders: dict[str, Feeder] = Field(default_factory=dict)
     metrics: dict[str, MetricDeclaration] = Field(default_factory=dict)  # custom metrics the steps feed
     endpoints: list[Endpoint] | None = Field(None, min_length=1)
-    journey: (
-        Annotated[
-            Annotated[Journey, Tag("mapping")] | Annotated[str, Tag("module:function")],
-            Discriminator(lambda v: "module:function" if isinstance(v, str) else "mapping"),
-        ]
-        | None
-    ) = None
+    journey: JourneyField = None
+    scenarios: dict[str, Scenario] | None = Field(None, min_length=1)  # named scenarios run side by side
 
     @field_validator("journey")
     @classmethod
     def _python_ref(cls, value):
-        if isinstance(value, str) and not _PYTHON_REF.fullmatch(value):
-            raise ValueError(f"expected a journey mapping or 'module:function', got {value!r}")
+        return _python_journey(value)
+
+    @field_validator("scenarios")
+    @classmethod
+    def _scenario_names(cls, value):
+        for name in value or {}:
+            if not _SCENARIO.fullmatch(name) or name in ("all", "default"):
+                raise ValueError(f"a scenario name is letters, digits, _ and - (not all or default), got {name!r}")
         return value
 
     @model_validator(mode="after")
     def _one_journey(self):
-        if (self.endpoints is None) == (self.journey is None):
-            raise ValueError("give 'endpoints' (a flat weighted list) or 'journey', one of them")
+        if self.scenarios is not None:
+            if self.endpoints is not None or self.journey is not None:
+                raise ValueError("give 'scenarios' (each with its endpoints or journey), or one top-level journey")
+        elif (self.endpoints is None) == (self.journey is None):
+            raise ValueError("give 'endpoints' (a flat weighted list) or 'journey', one of them (or named 'scenarios')")
         if self.endpoints is not None and not any(e.weight > 0 for e in self.endpoints):
             raise ValueError("endpoints: at least one endpoint needs a weight > 0")
         for name in self.feeders:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"feeders: a feeder name is letters, digits and _, got {name!r}")
         check_metric_names(self.metrics)
-        steps = self.endpoints or []
-        if isinstance(self.journey, Journey):
-            steps = [*self.journey.setup, *self.journey.steps, *self.journey.teardown]
+        steps = _steps(self.endpoints, self.journey)
+        for scenario in (self.scenarios or {}).values():
+            steps += _steps(scenario.endpoints, scenario.journey)
         for step in steps:
             unknown = sorted(set(step.metrics) - set(self.metrics))
             if unknown:
@@ -323,8 +398,33 @@ class ScenarioFile(_Model):
     def python(self) -> str | None:
         return self.journey if isinstance(self.journey, str) else None
 
+    def scenario_file(self, name: str) -> ScenarioFile:
+        """The file as one scenario runs it: its journey or endpoints, think time and headers."""
+        scenario = self.scenarios[name]
+        return self.model_copy(
+            update={
+                "scenarios": None,
+                "endpoints": scenario.endpoints,
+                "journey": scenario.journey,
+                "think_time": scenario.think_time or self.think_time,
+                "headers": {**self.headers, **scenario.headers},
+            }
+        )
 
-_TAGS = ("mapping", "module:function")
+
+def _python_journey(value):
+    if isinstance(value, str) and not _PYTHON_REF.fullmatch(value):
+        raise ValueError(f"expected a journey mapping or 'module:function', got {value!r}")
+    return value
+
+
+def _steps(endpoints: list[Endpoint] | None, journey) -> list[Step]:
+    if isinstance(journey, Journey):
+        return [*journey.setup, *journey.steps, *journey.teardown]
+    return list(endpoints or [])
+
+
+_TAGS = ("mapping", "module:function", *EXECUTORS)
 
 
 def describe(error: ValidationError, where: str) -> str:

@@ -17,6 +17,7 @@ from time import perf_counter
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, HttpConnection
 from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, GeneratorProcess, drain_s, share
+from include.perfpipe.loadtest.executors.shared_iterations import part_iterations
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
@@ -29,6 +30,7 @@ from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
+from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import holds
 
 log = logging.getLogger("perfpipe.loadtest")
@@ -73,6 +75,11 @@ class JourneyProcess(GeneratorProcess):
             for limit in metric.thresholds.values()
             if limit.abort_on_fail
         ]
+        for step in self.journey.all_steps if self.journey else []:
+            self.rec.label(step.name, step.group, {**spec.tags, **step.tags})
+            if spec.scenario != DEFAULT_SCENARIO:  # check rows stay apart across scenarios
+                for rule in step.checks:
+                    rule.key = f"{spec.scenario}: {rule.key}"
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
         self.alive: set[Session] = set()  # sessions whose task runs
         self.teardown_by = math.inf  # when teardowns at the end of the run are cut
@@ -102,6 +109,10 @@ class JourneyProcess(GeneratorProcess):
     def record_response(self, conn: HttpConnection, status: int, response) -> None:
         exchange = conn.endpoint
         exchange.evaluate(status, response)
+        step = exchange.step
+        if step is not None and step.checks:
+            failed = exchange.checks_failed
+            self.rec.record_checks(exchange.name, exchange.class_name, len(step.checks) - failed, failed)
         super().record_response(conn, exchange.label or status, response)
 
     def follow(self, conn: HttpConnection, hop) -> None:
@@ -212,7 +223,7 @@ class JourneyProcess(GeneratorProcess):
     # -- a session's life --------------------------------------------------------------------------
     def new_session(self, i: int) -> Session:
         """This part's ``i``-th VU; numbers 1..N are unique across parts: part p holds p+1, p+1+count, ..."""
-        return Session(self.index + self.count * i + 1, self.variables, self.new_jar())
+        return Session(self.spec.vu_offset + self.index + self.count * i + 1, self.variables, self.new_jar())
 
     def draw(self, session: Session, per: str) -> bool:
         """New rows of the feeders drawn ``per`` vu or iteration; False when a feeder ran out. A Python
@@ -320,7 +331,30 @@ class ClosedJourneyProcess(JourneyProcess):
 
     def begin(self) -> None:
         self.vus: list[Session] = []
+        spec = self.spec
+        self.budgeted = spec.per_vu_iterations is not None or spec.shared_iterations is not None
+        self.pool = (
+            part_iterations(spec.shared_iterations, spec.max_vus, self.index, self.count)
+            if spec.shared_iterations is not None
+            else None
+        )
         self.adjust(0.0)
+
+    def take_iteration(self, session: Session) -> bool:
+        """Whether the session may start another iteration (per-VU or shared iterations left)."""
+        if self.pool is not None:
+            if self.pool <= 0:
+                return False
+            self.pool -= 1
+            return True
+        per_vu = self.spec.per_vu_iterations
+        return per_vu is None or session.iteration < per_vu
+
+    def finished(self) -> bool:
+        """Every VU of an iterations executor has run its iterations (this part may have none)."""
+        if not self.budgeted or self.alive or perf_counter() - self.t0 < self.spec.start_time_s:
+            return False
+        return bool(self.vus) or share(self.spec.max_vus, self.index, self.count) == 0
 
     def adjust(self, elapsed: float) -> None:
         self.ramp(elapsed, self.vus, self.start_session)  # a retired VU also runs its teardown
@@ -342,9 +376,11 @@ class ClosedJourneyProcess(JourneyProcess):
             session.running = False
             return
         pacing = self.journey.pacing_s if self.journey else 0.0
-        while not self.over(session):
+        while not self.over(session) and self.take_iteration(session):
             started = perf_counter()
             outcome = await self.one_iteration(session)
+            if outcome in (OK, RESTART):
+                self.rec.record_iteration()
             if outcome == STOP:
                 self.stats.stopped_vus += 1
                 break
@@ -408,6 +444,8 @@ class OpenJourneyProcess(JourneyProcess):
             outcome = await self.one_iteration(session)
         finally:
             self.busy -= 1
+        if outcome in (OK, RESTART):
+            self.rec.record_iteration()
         if outcome == STOP:
             self.stats.stopped_vus += 1
             await self.leave(session)

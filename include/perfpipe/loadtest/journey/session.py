@@ -66,6 +66,7 @@ class Exchange:
         "hops",
         "hop",
         "_url",
+        "checks_failed",
     )
 
     def __init__(
@@ -90,6 +91,7 @@ class Exchange:
         self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
         self.step, self.session, self.checks = step, session, checks
         self.ok, self.label, self.answer = False, None, None
+        self.checks_failed = 0  # declarative checks of the step that failed on this response
         self.hops, self.hop, self._url = 0, None, None  # redirects followed; the next one to send
 
     @property
@@ -147,8 +149,10 @@ class Exchange:
             for rule in step.checks:
                 passed = rule.passed(answer)
                 self.checks.add(rule.key, passed)
-                if not passed and rule.fail_request:
-                    ok = False
+                if not passed:
+                    self.checks_failed += 1
+                    if rule.fail_request:
+                        ok = False
             if ok and step.check is not None and not step.check(answer.response()):
                 ok = False
             if ok and step.extractors:
