@@ -584,9 +584,9 @@ def make_generator_process(
     secret_headers: dict[str, str] | None = None,
 ) -> GeneratorProcess:
     if spec.scenarios:
-        from include.perfpipe.loadtest.scenarios import ScenariosShard
+        from include.perfpipe.loadtest.scenarios import ScenariosProcess
 
-        return ScenariosShard(spec, index, count, progress, should_stop, on_abort, secret_headers)
+        return ScenariosProcess(spec, index, count, progress, should_stop, on_abort, secret_headers)
     if spec.journey is not None:
         from include.perfpipe.loadtest.journey.process import make_journey_process
 
