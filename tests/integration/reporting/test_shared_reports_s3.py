@@ -9,7 +9,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+import tests.unit.plugin.conftest  # noqa: F401 (plugins/ on sys.path, as Airflow puts it)
 from include.perfpipe.reporting import render_report
+from include.perfpipe.runs import folder_name
 from tests.unit.reporting.synthetic import bundle
 
 pytestmark = pytest.mark.integration
@@ -61,7 +63,7 @@ class _Links(HTMLParser):
 def _rendered_run(tmp_path) -> tuple[dict, object]:
     run = bundle(run_id="manual__2026-12-02T15:00:00+00:00")
     run["validation"]["data_docs"] = DATA_DOCS
-    out_dir = tmp_path / "manual__2026-12-02T15_00_00_00_00"
+    out_dir = tmp_path / "perf_smoke" / folder_name(run["run"]["run_id"])  # as runs.run_dir lays it out
     docs = out_dir / DATA_DOCS
     docs.parent.mkdir(parents=True)
     docs.write_text('<html><a href="validations/latency.whole.html">latency</a></html>')
@@ -74,11 +76,11 @@ def _rendered_run(tmp_path) -> tuple[dict, object]:
 def test_a_run_published_to_s3_is_complete_self_contained_and_served_by_the_reports_page(tmp_path, s3, s3_connection):
     from perfpipe_reports.app import create_app
 
-    from include.pipelines.publishing import publish_folder
+    from include.pipelines.report_storage import publish_folder
 
     client, _ = s3
     run, out_dir = _rendered_run(tmp_path)
-    url = publish_folder(out_dir, REPORTS_URL, "perf_smoke")
+    url = publish_folder(out_dir, REPORTS_URL)
     folder = f"{PREFIX}/perf_smoke/{out_dir.name}"
     assert url == f"s3://{CONN_ID}@{BUCKET}/{folder}/report.html"
 
