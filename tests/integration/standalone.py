@@ -62,7 +62,7 @@ def airflow_standalone(home: Path, connections: dict[str, str], **env: str):
             time.sleep(2)
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())[USER]
         served = {"url": base, "user": USER, "password": password, "log": log.name, "home": home}
-        create_pools(served)
+        create_pools(served, load_slots=2)  # the tests run 2-shard DAG runs, whose shards must run together
         yield served
     finally:
         _stop_group(server)
@@ -94,10 +94,10 @@ def api(server: dict) -> httpx.Client:
     return httpx.Client(base_url=f"{server['url']}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def create_pools(server: dict) -> None:
+def create_pools(server: dict, load_slots: int = 1) -> None:
     """The perfpipe pools (include/pipelines/pools.py), without which load and DB tasks never leave the queue."""
     client = api(server)
-    for name, pool in json.loads(pools_json()).items():
+    for name, pool in json.loads(pools_json(load_slots=load_slots)).items():
         done = client.post("/pools", json={"name": name, **pool})
         assert done.status_code in (201, 409), done.text  # 409: it exists already
 
