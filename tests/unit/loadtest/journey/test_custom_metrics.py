@@ -3,6 +3,7 @@ merged exactly across shards. Runs are 1 s against a loopback API and judged by 
 
 import re
 import textwrap
+from collections import Counter
 
 import pytest
 
@@ -55,10 +56,24 @@ def _orders_made(server) -> int:
     return sum(1 for method, path, _, _ in server.log if method == "POST" and path == "/orders")
 
 
+def _assert_every_order_recorded(server, results: list[LoadResult]) -> int:
+    """Every POST /orders the server got is a 201 the run recorded (none cut by the drain, none
+    failed), step by step, so a miss names where it went; the orders made."""
+    made = _orders_made(server)
+    recorded = sum(r.metrics.endpoints[(r.metrics.scenario, "order")].count for r in results)
+    cut = sum(r.health["interrupted"] for r in results)
+    assert (recorded, cut) == (made, 0), "the server answered orders the run did not record"
+    statuses = Counter()
+    for r in results:  # a status read back from JSON is a string
+        statuses.update({str(k): n for k, n in r.metrics.endpoints[(r.metrics.scenario, "order")].statuses.items()})
+    assert statuses == {"201": made}
+    return made
+
+
 def test_yaml_steps_feed_counter_trend_rate_and_gauge(server, tmp_path):
     result = run_load_test(_spec(server, tmp_path, ORDERS), processes=1)
     frame = result.metrics_frame().set_index("name")
-    made = _orders_made(server)
+    made = _assert_every_order_recorded(server, [result])
     assert made > 0
     assert frame.loc["orders_created", "count"] == made
     assert frame.loc["order_id", "count"] == made
@@ -82,6 +97,7 @@ def test_a_trend_and_a_counter_merged_across_two_shards_equal_one_process(server
     parts = [
         LoadResult.from_dict(run_load_test(spec, processes=1, shard_index=i, shard_count=2).to_dict()) for i in range(2)
     ]
+    _assert_every_order_recorded(server, parts)
     merged = merge_results(parts).metrics_frame().set_index("name")
     ids = sorted(server.orders)
     assert merged.loc["orders_created", "count"] == len(ids) == _orders_made(server)
@@ -95,6 +111,27 @@ def test_a_trend_and_a_counter_merged_across_two_shards_equal_one_process(server
     for column in ("count", "min", "mean", "p50", "p90", "p95", "p99", "p999", "max"):
         assert merged.loc["order_id", column] == pytest.approx(expected[column]), column
     assert all(p.journey.metrics.metrics["orders_created"].total > 0 for p in parts)  # both shards recorded
+
+
+def test_a_step_answered_after_the_end_of_the_run_is_recorded_and_feeds_its_metrics(server, tmp_path):
+    """Each VU sends at 0 and 0.6 s; the second answer comes at 1.2 s, after the 1 s run: the drain
+    waits for it, and it is recorded and fed like any other."""
+    text = """
+    metrics:
+      slept: {type: counter}
+      slept_ms: {type: trend, unit: ms}
+    journey:
+      steps:
+        - {name: slow, path: /sleep/600, metrics: {slept: 1, slept_ms: {duration: true}}}
+    """
+    result = run_load_test(_spec(server, tmp_path, text, vus=2), processes=1)
+    sent = server.hits["/sleep/600"]
+    slow = result.metrics.endpoints[(result.metrics.scenario, "slow")]
+    metrics = result.journey.metrics.metrics
+    assert (slow.count, dict(slow.statuses), result.health["interrupted"]) == (sent, {200: sent}, 0)
+    assert metrics["slept"].total == metrics["slept_ms"].samples == sent == 4
+    assert metrics["slept"].seconds[1][0] == 2  # the two answers after the end, fed at second 1
+    assert metrics["slept_ms"].high >= 600
 
 
 def test_a_python_journey_feeds_metrics_through_vu_metric(server, tmp_path):
