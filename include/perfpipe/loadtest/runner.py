@@ -72,9 +72,9 @@ def run_load_test(
     """
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)
-    processes = resolve_processes(processes)
     if not isinstance(shard_count, int) or shard_count < 1:
         raise ConfigError(f"shard_count: expected an integer >= 1, got {shard_count!r}")
+    processes = resolve_processes(processes, peak_vus(spec) // shard_count)
     if not isinstance(shard_index, int) or not 0 <= shard_index < shard_count:
         raise ConfigError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
     for url in spec.urls():
@@ -115,10 +115,17 @@ def _both(first: Callable[[dict], None], then: Callable[[dict], None] | None) ->
     return progress
 
 
-def resolve_processes(processes: int | str) -> int:
-    """``processes`` as a count: ``"auto"`` is the number of cores this process may run on."""
+def peak_vus(spec: LoadSpec) -> int:
+    """The most VUs the run holds at once: its scenarios' together, else the spec's own."""
+    return sum(int(s.get("max_vus") or 0) for s in spec.scenarios) if spec.scenarios else spec.max_vus
+
+
+def resolve_processes(processes: int | str, vus: int | None = None) -> int:
+    """``processes`` as a count: ``"auto"`` is the number of cores this process may run on, but no more
+    than ``vus`` (this shard's peak VUs, when given), so that no process is left without a VU."""
     if processes == "auto":
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
+        return cores if vus is None else max(1, min(cores, vus))
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise ConfigError(f"processes: expected an integer >= 1 or 'auto', got {processes!r}")
     return processes

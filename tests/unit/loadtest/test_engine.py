@@ -279,6 +279,15 @@ def test_full_cpu_is_a_note_in_the_closed_model_and_saturation_in_the_open(serve
 
 def test_processes_auto_is_one_per_usable_core():
     assert runner.resolve_processes("auto") == len(os.sched_getaffinity(0))
+
+
+def test_processes_auto_leaves_no_process_without_a_vu(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert runner.resolve_processes("auto", vus=1) == 1  # 2 VUs over 2 shards: one process a shard
+    assert runner.resolve_processes("auto", vus=3) == 3
+    assert runner.resolve_processes("auto", vus=500) == 4
+    assert runner.resolve_processes("auto", vus=0) == 1
+    assert runner.resolve_processes(3, vus=1) == 3  # an explicit count is the user's
     assert runner.resolve_processes(3) == 3
 
 
