@@ -155,8 +155,8 @@ def test_sharded_run_spreads_over_both_workers_and_publishes_to_shared_storage(r
     # the reports page (plugin on the api-server) lists the run and serves its report from the shared folder
     page = client.get("/perfpipe/api/runs").json()["runs"]
     mine = next(r for r in page if r["run_id"] == publication["run_id"])
-    assert mine["local"] == report.parent.relative_to(shared).as_posix()
-    served = client.get(f"/perfpipe/reports/{mine['local']}/report.html")
+    assert mine["folder"] == report.parent.relative_to(shared).as_posix()
+    served = client.get(f"/perfpipe/reports/{mine['folder']}/report.html")
     assert served.status_code == 200 and 'id="shards"' in served.text
 
 
