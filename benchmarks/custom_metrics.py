@@ -1,6 +1,6 @@
 """Memory of custom metrics: a journey at 1,000 iterations/s (open model) feeding 5 custom metrics.
 
-``flock /work/bench.lock python -m benchmarks.custom_metrics [--seconds 600] [--short 60]``
+``python -m benchmarks.custom_metrics [--seconds 600] [--short 60]``
 
 nginx (one worker, core 1) answers ``POST /orders`` with ``{"id": 7, "total": 12.5}``; the engine (one
 process, core 0) runs one step per iteration at 1,000 iterations/s, feeding a counter, a gauge, a rate

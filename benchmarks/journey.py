@@ -14,7 +14,7 @@
    compared with the server's own service times over the same requests.
 
 Goals (issue 11): YAML >= 4x Locust's iterations/s, Python >= 1.5x; both at 500 users >= 0.9x their
-rate at 50; fidelity within 2 %. Run it as ``flock /work/bench.lock python -m benchmarks.journey``;
+rate at 50; fidelity within 2 %. Run it as ``python -m benchmarks.journey``;
 prints markdown tables for docs/benchmarks.md. ``python -m benchmarks.journey run yaml|python|fidelity
 URL USERS SECONDS`` is one engine run (a child process, pinned by the parent), printing one JSON line.
 """

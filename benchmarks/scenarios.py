@@ -1,6 +1,6 @@
 """Three parallel scenarios against one scenario with the same total VUs, on one core, against nginx.
 
-    flock /work/bench.lock /work/main/.venv/bin/python -m benchmarks.scenarios [--vus 60] [--seconds 8] [--rounds 3]
+    .venv/bin/python -m benchmarks.scenarios [--vus 60] [--seconds 8] [--rounds 3]
 
 nginx (one worker, core 1) answers ``ok``; our engine runs pinned to core 0 (taskset), one process,
 alternating the two shapes per round: ``one`` is a constant_vus scenario of all the VUs, ``three``
