@@ -137,7 +137,7 @@ def run_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         from include.perfpipe.loadtest.result import LoadResult
-        from include.perfpipe.validation import load_thresholds, validate
+        from include.perfpipe.validation import load_thresholds, validate_load_result
 
         duration_s = parse_duration(args.duration, "--duration", positive=True)
         thresholds = load_thresholds(args.thresholds, profile=args.profile)
@@ -151,17 +151,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return _error(out, "summary.json", exc)
     raw["spec"].update(target=redact(args.dsn), profile=args.profile, model="open" if args.rate else "closed")
     result = LoadResult.from_dict(raw)
-    validation = validate(
-        result.stats_frame(),
-        result.timeseries_frame(),
-        thresholds=thresholds,
-        stages=result.stages,
-        health=result.health,
-        run_dir=out,
-        recorder=result.metrics,
-        aborted=result.aborted,
-        abort_reason=result.abort_reason,
-    )
+    validation = validate_load_result(result, thresholds=thresholds, run_dir=out)
     summary = result.summary(validation.to_dict())
     summary.update(
         connections=raw["connections"],

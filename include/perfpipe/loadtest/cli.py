@@ -115,7 +115,7 @@ def run_cli(args: argparse.Namespace) -> int:
     configure_console(args.verbose)
     out = Path(args.out)
     try:
-        from include.perfpipe.validation import load_thresholds, validate
+        from include.perfpipe.validation import load_thresholds, validate, validate_load_result
         from include.perfpipe.validation.metric_thresholds import metric_rules
 
         thresholds = load_thresholds(args.thresholds, profile=args.profile, target=args.target)
@@ -162,17 +162,8 @@ def run_cli(args: argparse.Namespace) -> int:
             + "\n"
         )
         return int(validation.exit_code)
-    validation = validate(
-        result.stats_frame(),
-        result.timeseries_frame(),
-        thresholds=thresholds,
-        stages=result.stages,
-        health=result.health,
-        run_dir=out,
-        recorder=result.metrics,
-        aborted=result.aborted,
-        abort_reason=result.abort_reason,
-        custom_metrics=(result.metrics_frame(), metric_rules(result.spec)),
+    validation = validate_load_result(
+        result, thresholds=thresholds, run_dir=out, custom_metrics=(result.metrics_frame(), metric_rules(result.spec))
     )
     path = result.write(out, validation.to_dict())
     total = result.summary()["totals"]

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from include.perfpipe.metrics import MetricsRecorder
-from include.perfpipe.validation import Verdict, load_thresholds, validate
+from include.perfpipe.validation import Verdict, load_thresholds, validate, validate_load_result
 
 pytestmark = pytest.mark.integration
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,17 +48,7 @@ def test_a_real_load_test_on_loopback_passes_with_steady_and_rolling_checks(tmp_
         profile="smoke",
         overrides={"api": {"p95_ms": {"limit": "< 500ms", "windows": ["whole", "steady", "rolling_3s"]}}},
     )
-    result = validate(
-        load.stats_frame(),
-        load.timeseries_frame(),
-        thresholds=thresholds,
-        stages=load.stages,
-        health=load.health,
-        run_dir=tmp_path,
-        recorder=load.metrics,
-        aborted=load.aborted,
-        abort_reason=load.abort_reason,
-    )
+    result = validate_load_result(load, thresholds=thresholds, run_dir=tmp_path)
     expected = Verdict.INVALID if load.health.get("saturated") else Verdict.PASS
     assert result.verdict == expected, result.reason
     api = result.results[(result.results["class_name"] == "api") & (result.results["metric"] == "p95_ms")]
