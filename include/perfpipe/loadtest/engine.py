@@ -127,6 +127,7 @@ class GeneratorProcess(ABC):
         self.think = think_sampler(ThinkTime.model_validate(spec.think_time))
         self.t0 = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._pass_began: float | None = None  # see ``response_clock``
         self._tls: dict[str, ssl.SSLContext] = {}
 
     # -- shared by both models ---------------------------------------------------------------------
@@ -180,8 +181,21 @@ class GeneratorProcess(ABC):
         first = endpoint.first if isinstance(endpoint, Hop) else endpoint
         self.follow(conn, Hop(first, endpoint.hops + 1, request, self.tls(request.url.scheme)))
 
+    def response_clock(self) -> float:
+        """When the loop pass now handing over responses began. Every response read in one pass was
+        ready when the poll returned, so each is timed to the pass's first reading: the last of a burst
+        of N responses is not charged for the N - 1 callbacks run before its own."""
+        began = self._pass_began
+        if began is None:
+            began = self._pass_began = perf_counter()
+            self.loop.call_soon(self._end_pass)  # runs after this pass's callbacks, before the next poll
+        return began
+
+    def _end_pass(self) -> None:
+        self._pass_began = None
+
     def record_response(self, conn: HttpConnection, status: int, response) -> None:
-        now = perf_counter()
+        now = self.response_clock()
         endpoint = conn.endpoint
         try:
             ok = endpoint.judge(status, response)

@@ -297,3 +297,23 @@ def test_a_worker_line_that_only_looks_like_json_is_counted_and_the_run_goes_on(
     result = run_load_test(spec, processes=2)  # one process runs in this one, without a worker
     assert _total(result)["count"] > 0 and result.health["processes"] == 2  # both readers read their results
     assert "2 line(s) of worker output looked like JSON but were not (logged, ignored)" in result.health["notes"]
+
+
+def test_responses_read_in_one_loop_pass_share_the_pass_clock():
+    """A burst of responses read in one pass is timed to the pass, not to each one's callback."""
+    import asyncio
+
+    from include.perfpipe.loadtest.engine import ClosedGeneratorProcess
+
+    process = ClosedGeneratorProcess(load_spec("smoke", "http://127.0.0.1:9/"))
+
+    async def passes():
+        process.loop = asyncio.get_running_loop()
+        first = process.response_clock()
+        time.sleep(0.002)  # the callback of an earlier response in the same pass is slow
+        same_pass = process.response_clock()
+        await asyncio.sleep(0)  # the next pass
+        return first, same_pass, process.response_clock()
+
+    first, same_pass, next_pass = asyncio.run(passes())
+    assert same_pass == first and next_pass >= first + 0.002
