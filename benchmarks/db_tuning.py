@@ -1,6 +1,6 @@
 """Benchmark: the closed tuning loop on the demo service, whose /items/search has no index.
 
-    .venv/bin/python -m benchmarks.db_tuning [--duration 20s] [--rate 40] [--scenario FILE] [--rows 50000]
+    .venv/bin/python -m benchmarks.db_tuning [--duration 60s] [--rate 5] [--scenario FILE] [--rows 50000]
 Starts a private PostgreSQL 15 cluster of the system installation (HypoPG, pg_stat_statements) and the demo
 service on it; runs the demo scenario, takes the planner-verified index advice, applies it CONCURRENTLY and
 runs the same load again. Prints p95 per endpoint and class before and after. Figures: docs/database.md.
@@ -31,7 +31,7 @@ def tuning_loop(
 ) -> tuple[dict, list[dict]]:
     """The loop on a running demo service: first run, advice, apply, re-run; (outcome, findings).
 
-    Open model at ``rate`` requests/s: below the service's capacity, latency is the service's, not a queue's.
+    Open model at ``rate`` iterations/s: below the service's capacity, latency is the service's, not a queue's.
     """
     spec = load_spec(
         profile="smoke",
@@ -69,8 +69,10 @@ def prepared_database(server, rows: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", default="20s")
-    parser.add_argument("--rate", type=float, default=40, help="requests/s, open model (default 40)")
+    parser.add_argument("--duration", default="60s")
+    parser.add_argument(
+        "--rate", type=float, default=5, help="iterations/s, open model (default 5: the CPU tool takes 1/4 core)"
+    )
     parser.add_argument("--scenario", type=Path, default=SCENARIO)
     parser.add_argument("--rows", type=int, default=50_000, help="items to seed (the demo's own seed: 50,000)")
     args = parser.parse_args()
