@@ -26,7 +26,8 @@ from include.perfpipe.custom_metrics import combine_snapshots
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.connection import Prepared
 from include.perfpipe.loadtest.credentials import looks_secret, resolve
-from include.perfpipe.loadtest.engine import drain_s, make_generator_process
+from include.perfpipe.loadtest.engine import make_generator_process
+from include.perfpipe.loadtest.generator import drain_s
 from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec

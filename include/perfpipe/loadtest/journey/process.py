@@ -1,5 +1,6 @@
-"""Journeys on the engine: every VU is a task running its session over its own keep-alive
-connection, through the generator process's recorder, timeouts, allowlist, abort rules and health checks.
+"""Journeys on the engine: the HTTP client of the coroutine VUs (``loadtest.vus``). Every VU is a task
+running its session over its own keep-alive connection, through the generator process's recorder,
+timeouts, allowlist, abort rules and health checks.
 
 Closed model: the profile's VUs each run setup, then iterations. Open model: each arrival is one
 iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup first); with every VU busy the
@@ -11,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, HttpConnection
-from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, ArrivalSchedule, GeneratorProcess, drain_s, share
-from include.perfpipe.loadtest.executors.shared_iterations import part_iterations
+from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, GeneratorProcess
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
@@ -30,11 +29,11 @@ from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
+from include.perfpipe.loadtest.vus import ENDED, OK, RESTART, STOP, ClosedVUs, CoroutineVUProcess, OpenVUs
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import holds
 
 log = logging.getLogger("perfpipe.loadtest")
-OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"
 
 
 def scenario_metrics(scenario: ScenarioFile) -> tuple[CustomMetrics, dict[str, list[str]]]:
@@ -48,8 +47,8 @@ def scenario_metrics(scenario: ScenarioFile) -> tuple[CustomMetrics, dict[str, l
     return metrics, group_trends
 
 
-class JourneyProcess(GeneratorProcess):
-    """What both models share: sending a step for a session, and running setup, steps and teardown."""
+class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
+    """The journey client of both models: sending a step for a session, and running setup, steps and teardown."""
 
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
@@ -64,6 +63,8 @@ class JourneyProcess(GeneratorProcess):
         }
         self.python = resolve_function(scenario.python, "journey") if scenario.python else None
         self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
+        self.pacing_s = self.journey.pacing_s if self.journey else 0.0
+        self.iteration_yields = self.python is None  # a YAML iteration always awaits its requests
         self.variables = self.journey.variables if self.journey else {}
         self.headers = dict(scenario.headers)
         self.base_url = spec.target.rstrip("/")  # a Python journey's paths are under it
@@ -81,8 +82,6 @@ class JourneyProcess(GeneratorProcess):
                 for rule in step.checks:
                     rule.key = f"{spec.scenario}: {rule.key}"
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
-        self.alive: set[Session] = set()  # sessions whose task runs
-        self.teardown_by = math.inf  # when teardowns at the end of the run are cut
 
     def breached_metrics(self, second: int) -> str | None:
         metrics = self.stats.metrics
@@ -132,24 +131,6 @@ class JourneyProcess(GeneratorProcess):
             waiter.set_result(None)
 
     # -- one request -------------------------------------------------------------------------------
-    def over(self, session: Session) -> bool:
-        """Whether the session must send nothing more (its teardown: only once the drain time is up)."""
-        if session.leaving:
-            return perf_counter() >= self.teardown_by
-        return session.retired or self.stopping or perf_counter() >= self.t_end
-
-    async def pause(self, session: Session, seconds: float) -> None:
-        """Think time or pacing; none once the run has ended, and the end wakes a session that pauses."""
-        if self.stopping:
-            return
-        waiter = session.pause = self.loop.create_future()
-        timer = self.loop.call_later(seconds, _wake, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            session.pause = None
-
     async def exchange(self, session: Session, exchange: Exchange) -> bool:
         """Send ``exchange`` on the session's connection (opening one when needed), and each redirect
         hop after it; True when the final answer is ok. Latency runs from the first send."""
@@ -222,8 +203,17 @@ class JourneyProcess(GeneratorProcess):
 
     # -- a session's life --------------------------------------------------------------------------
     def new_session(self, i: int) -> Session:
-        """This part's ``i``-th VU; numbers 1..N are unique across parts: part p holds p+1, p+1+count, ..."""
-        return Session(self.spec.vu_offset + self.index + self.count * i + 1, self.variables, self.new_jar())
+        return Session(self.vu_number(i), self.variables, self.new_jar())
+
+    def start_vu(self, session: Session) -> bool:
+        return self.draw(session, "vu")
+
+    def vu_stopped(self, session: Session) -> None:
+        self.stats.stopped_vus += 1
+
+    def dropped_label(self) -> tuple[str, str]:
+        first = self.journey.steps[0] if self.journey else None
+        return (first.name, first.class_name) if first else ("iteration", "api")
 
     def draw(self, session: Session, per: str) -> bool:
         """New rows of the feeders drawn ``per`` vu or iteration; False when a feeder ran out. A Python
@@ -276,32 +266,6 @@ class JourneyProcess(GeneratorProcess):
         if session.conn is not None:
             session.conn.close()
 
-    def spawn_session(self, session: Session, life) -> None:
-        """Run ``life`` (a coroutine driving ``session``) as a task, the session counted in ``alive`` till it ends."""
-        self.alive.add(session)
-        self.spawn(self._alive_while(session, life))
-
-    async def _alive_while(self, session: Session, life) -> None:
-        try:
-            await life
-        finally:
-            self.alive.discard(session)
-
-    def end_sessions(self) -> None:
-        """Model hook at the end of the run: start the teardown of sessions no task drives."""
-
-    async def drain(self, give_up: float | None = None) -> None:
-        """At the end of the run: requests in flight finish, pausing sessions wake, and every VU that ran
-        setup runs its teardown, all within the drain time; then what is left is cut."""
-        give_up = self.teardown_by = perf_counter() + drain_s(self.spec)
-        self.end_sessions()
-        for session in self.alive:
-            if session.pause is not None:
-                _wake(session.pause)
-        while self.alive and perf_counter() < give_up:
-            await asyncio.sleep(0.02)
-        await super().drain(give_up)
-
     async def run_python(self, session: Session) -> str:
         vu = PythonVU(self, session)
         try:
@@ -322,148 +286,16 @@ class JourneyProcess(GeneratorProcess):
         session.iteration += 1
         return OK
 
-    def one_iteration(self, session: Session):
+    def one_iteration(self, session: Session, start: float):
         return self.run_python(session) if self.python is not None else self.iterate(session)
 
 
-class ClosedJourneyProcess(JourneyProcess):
+class ClosedJourneyProcess(ClosedVUs, JourneyProcess):
     """Closed model: each VU runs its journey until the test ends, it is ramped down, or it stops."""
 
-    def begin(self) -> None:
-        self.vus: list[Session] = []
-        spec = self.spec
-        self.budgeted = spec.per_vu_iterations is not None or spec.shared_iterations is not None
-        self.pool = (
-            part_iterations(spec.shared_iterations, spec.max_vus, self.index, self.count)
-            if spec.shared_iterations is not None
-            else None
-        )
-        self.adjust(0.0)
 
-    def take_iteration(self, session: Session) -> bool:
-        """Whether the session may start another iteration (per-VU or shared iterations left)."""
-        if self.pool is not None:
-            if self.pool <= 0:
-                return False
-            self.pool -= 1
-            return True
-        per_vu = self.spec.per_vu_iterations
-        return per_vu is None or session.iteration < per_vu
-
-    def finished(self) -> bool:
-        """Every VU of an iterations executor has run its iterations (this part may have none)."""
-        if not self.budgeted or self.alive or perf_counter() - self.t0 < self.spec.start_time_s:
-            return False
-        return bool(self.vus) or share(self.spec.max_vus, self.index, self.count) == 0
-
-    def adjust(self, elapsed: float) -> None:
-        self.ramp(elapsed, self.vus, self.start_session)  # a retired VU also runs its teardown
-
-    def start_session(self, i: int) -> Session:
-        session = self.new_session(i)
-        self.spawn_session(session, self.live_session(session))
-        return session
-
-    def active(self) -> int:
-        return sum(1 for s in self.vus if s.running)
-
-    def max_conns(self) -> int:
-        return share(self.spec.max_vus, self.index, self.count)
-
-    async def live_session(self, session: Session) -> None:
-        if not self.draw(session, "vu"):
-            self.stats.stopped_vus += 1
-            session.running = False
-            return
-        pacing = self.journey.pacing_s if self.journey else 0.0
-        while not self.over(session) and self.take_iteration(session):
-            started = perf_counter()
-            outcome = await self.one_iteration(session)
-            if outcome in (OK, RESTART):
-                self.rec.record_iteration()
-            if outcome == STOP:
-                self.stats.stopped_vus += 1
-                break
-            if outcome == ENDED:
-                break
-            wait = pacing - (perf_counter() - started)
-            if wait > 0 and not self.over(session):
-                await self.pause(session, wait)
-            elif self.python is not None or outcome != OK:
-                await asyncio.sleep(0)  # an iteration that sent nothing must not starve the loop
-        await self.leave(session)
-
-
-class OpenJourneyProcess(JourneyProcess):
+class OpenJourneyProcess(OpenVUs, JourneyProcess):
     """Open model: the profile's rate is iterations per second, each run by an idle VU."""
-
-    def begin(self) -> None:
-        self.idle: list[Session] = []
-        self.sessions = 0
-        self.busy = 0
-        self.schedule = ArrivalSchedule(self.spec)
-        self.spawn(self.start_on_schedule())
-
-    def active(self) -> int:
-        return self.busy
-
-    def max_conns(self) -> int:
-        return max(1, share(self.spec.max_vus, self.index, self.count))
-
-    async def start_on_schedule(self) -> None:
-        j, step, limit = self.index, self.count, self.max_conns()
-        first = self.journey.steps[0] if self.journey else None
-        while not self.stopping:
-            due = self.schedule.time_of(j)
-            if due is None:
-                return
-            now = perf_counter()
-            if self.t0 + due > now + 0.001:
-                await asyncio.sleep(self.t0 + due - now - 0.0005)
-                continue
-            if self.idle:
-                session = self.idle.pop()
-                self.spawn_session(session, self.run_one(session))
-            elif self.sessions < limit:
-                session = self.new_session(self.sessions)
-                self.sessions += 1
-                if self.draw(session, "vu"):
-                    self.spawn_session(session, self.run_one(session))
-                else:
-                    self.stats.stopped_vus += 1
-            else:
-                self.dropped += 1
-                self.rec.record_dropped(first.name if first else "iteration", first.class_name if first else "api", due)
-            j += step
-            if j % 64 < step:
-                await asyncio.sleep(0)
-
-    async def run_one(self, session: Session) -> None:
-        self.busy += 1
-        try:
-            outcome = await self.one_iteration(session)
-        finally:
-            self.busy -= 1
-        if outcome in (OK, RESTART):
-            self.rec.record_iteration()
-        if outcome == STOP:
-            self.stats.stopped_vus += 1
-            await self.leave(session)
-        elif self.stopping or outcome == ENDED:
-            await self.leave(session)
-        else:
-            self.idle.append(session)
-
-    def end_sessions(self) -> None:
-        """Idle VUs have no task: each gets one for its teardown."""
-        for session in self.idle:
-            self.spawn_session(session, self.leave(session))
-        self.idle.clear()
-
-
-def _wake(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def make_journey_process(

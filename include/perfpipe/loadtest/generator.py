@@ -1,0 +1,338 @@
+"""The engine's generator process, whatever its client sends: one part of one shard of a run on one event loop.
+
+A run is split into ``count`` equal parts (Airflow shards x processes); part ``index`` runs its share of
+the VUs or of the arrivals from the common start ``t0``, records into its own ``MetricsRecorder`` and
+watches itself: event-loop lag, CPU, dropped sends, abort rules. ``BaseGeneratorProcess`` is that control
+loop with its drain, health and result; its clients are the HTTP generator (``engine.GeneratorProcess``:
+flat endpoints and journeys) and the DB query benchmark (``database.query_client``), the VUs of both
+models as coroutines in ``loadtest.vus``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import Protocol
+
+from hdrh.histogram import HdrHistogram
+
+from include.perfpipe.loadtest.guard import breached, window_stats
+from include.perfpipe.loadtest.health import generator_health
+from include.perfpipe.loadtest.result import LoadResult
+from include.perfpipe.metrics import MetricsRecorder
+
+log = logging.getLogger("perfpipe.loadtest")
+TICK_S = 0.1  # controller period: VU ramps, active-VU samples, loop-lag probe
+LATE_START_S = 1.0  # a shard starting later than this after start_at did not run its share
+
+
+class EngineSpec(Protocol):
+    """What the engine reads of a spec (``LoadSpec`` for HTTP, ``database.query_client.QuerySpec`` for the DB
+    benchmark): the load plan and its limits, nothing of what the client sends or where to."""
+
+    model: str  # "closed" (levels are VUs) or "open" (levels are arrivals per second)
+    start: float
+    stages: list[dict]  # [{"duration_s", "target"}]
+    max_vus: int
+    timeout_s: float  # bounds the drain (drain_s)
+    abort_rules: list[dict]
+    circuit_breaker: dict | None
+    loop_lag_bound_ms: float
+    cpu_bound_percent: float
+    progress_interval_s: float
+    scenario: str
+    tags: dict[str, str]
+    start_time_s: float
+    per_vu_iterations: int | None
+    shared_iterations: int | None
+    vu_offset: int
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def level_at(self, elapsed_s: float) -> float: ...
+
+    def stage_windows(self) -> list[dict]: ...
+
+    def to_dict(self) -> dict: ...
+
+
+def drain_s(spec: EngineSpec) -> float:
+    """How long requests in flight may still finish after the duration."""
+    return min(spec.timeout_s, 10.0)
+
+
+def share(total: int, index: int, count: int) -> int:
+    """Part ``index`` of ``total`` split as evenly as possible over ``count`` parts."""
+    return total // count + (1 if index < total % count else 0)
+
+
+class ArrivalSchedule:
+    """Intended send times of an arrival-rate profile: arrival ``j`` is due when the integral of the
+    (piecewise linear) rate reaches ``j``."""
+
+    def __init__(self, spec: EngineSpec) -> None:
+        self.segments = []  # (t_begin, duration, rate_begin, rate_end, count_begin, count_end)
+        t, rate, count = 0.0, spec.start, 0.0
+        for stage in spec.stages:
+            d, target = stage["duration_s"], stage["target"]
+            added = (rate + target) / 2 * d
+            if d > 0:
+                self.segments.append((t, d, rate, target, count, count + added))
+            t, rate, count = t + d, target, count + added
+        self.total = count
+
+    def time_of(self, j: float) -> float | None:
+        for t, d, r0, r1, c0, c1 in self.segments:
+            if c0 <= j < c1:
+                dc = j - c0
+                if dc == 0:
+                    return t
+                if r0 == r1:
+                    return t + dc / r0
+                a = (r1 - r0) / (2 * d)
+                return t + 2 * dc / (r0 + math.sqrt(max(r0 * r0 + 4 * a * dc, 0.0)))
+        return None
+
+
+class BaseGeneratorProcess(ABC):
+    """Runs part ``index`` of ``count`` of a spec, whatever its client sends; ``run(t0_epoch)`` returns
+    its ``LoadResult``. What every client shares: the control loop (stages, active VUs, loop-lag probe,
+    abort rules, per-second sealing, progress), the drain, ``health()`` and the result. A client records
+    each request it times into ``self.rec`` and counts ``requests``, ``errors`` and ``dropped``.
+
+    ``spec`` is anything with the fields the engine reads (``EngineSpec``): a ``LoadSpec`` (HTTP) or the DB
+    benchmark's ``QuerySpec``. ``should_stop()`` is called every tick and must not block: truthy stops
+    the run early, and a string becomes its ``abort_reason``. ``on_abort(reason)`` is called when this
+    part's own abort rules stop it.
+    """
+
+    unit = "req/s"  # what the client sends per second, for health notes
+
+    def __init__(
+        self,
+        spec: EngineSpec,
+        index: int = 0,
+        count: int = 1,
+        progress: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], str | bool | None] | None = None,
+        on_abort: Callable[[str], None] | None = None,
+    ):
+        if not 0 <= index < count:
+            raise ValueError(f"shard_index: expected 0 <= index < {count}, got {index}")
+        self.spec, self.index, self.count = spec, index, count
+        self.progress, self.should_stop = progress, should_stop or (lambda: False)
+        self.on_abort = on_abort
+        self.rec = MetricsRecorder(spec.scenario, spec.tags)
+        self.stopping = False
+        self.requests = self.errors = self.dropped = 0
+        self.abort_reason: str | None = None
+        self.lag = HdrHistogram(1, 60_000_000, 2)  # event-loop lag, microseconds
+        self.interrupted = 0  # requests still in flight when the drain gave up
+        self._tasks: set[asyncio.Task] = set()
+        self.t0 = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- shared by every client and model ----------------------------------------------------------
+    def ramp(self, elapsed: float, vus: list, start: Callable[[int], object]) -> None:
+        """The closed model's ramp: grow ``vus`` to this part's share of the level at ``elapsed`` with
+        ``start(i)`` (the part's i-th VU, started), or retire the newest (each finishes its request in
+        flight, then stops)."""
+        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
+        while len(vus) < want:
+            vus.append(start(len(vus)))
+        while len(vus) > want:
+            vus.pop().retired = True
+
+    def spawn(self, coro) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the run -----------------------------------------------------------------------------------
+    async def run(self, t0_epoch: float) -> LoadResult:
+        self.loop = asyncio.get_running_loop()
+        self.t0 = perf_counter() + (t0_epoch - time.time())
+        self.t_end = self.t0 + self.spec.duration_s
+        wait = self.t0 - perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        start_delay = max(0.0, perf_counter() - self.t0)
+        cpu0, wall0 = time.process_time(), perf_counter()
+        self.begin()
+        watchdog = self.loop.create_task(self.watch_timeouts())
+        await self.control()
+        sending_s = min(perf_counter() - self.t0, self.spec.duration_s)
+        self.stopping = True
+        await self.drain()
+        watchdog.cancel()
+        ended = perf_counter()
+        cpu = 100.0 * (time.process_time() - cpu0) / max(ended - wall0, 1e-9)
+        return LoadResult(
+            spec=self.spec.to_dict(),
+            started_at=_iso(t0_epoch),
+            ended_at=_iso(t0_epoch + (ended - self.t0)),
+            duration_s=sending_s,
+            metrics=self.rec,
+            stages=self.spec.stage_windows(),
+            health=self.health(cpu, start_delay),
+            aborted=self.abort_reason is not None,
+            abort_reason=self.abort_reason,
+        )
+
+    async def control(self) -> None:
+        """Every tick: ramp, sample active VUs and loop lag; every second: abort checks, sealing, progress."""
+        keep = (
+            int(
+                max(
+                    [r["window_s"] or 0 for r in self.spec.abort_rules]
+                    + [(self.spec.circuit_breaker or {}).get("window_s", 0), self.spec.progress_interval_s]
+                )
+            )
+            + 2
+        )
+        done_second, last_progress, last_requests = 0, 0.0, 0
+        expected = perf_counter()
+        while True:
+            now = perf_counter()
+            if now > self.t0 + 0.05:
+                self.lag.record_value(max(1, min(int((now - expected) * 1e6), 60_000_000)))
+            elapsed = now - self.t0
+            if elapsed >= self.spec.duration_s or self.finished():
+                return
+            stop = self.should_stop()
+            if stop:
+                self.abort_reason = stop if isinstance(stop, str) else "stopped: another part of this run aborted"
+                log.warning("load test stopped at %.1f s: %s", elapsed, self.abort_reason)
+                return
+            self.adjust(elapsed)
+            self.rec.set_active_vus(elapsed, self.active())
+            second = int(elapsed)
+            if second > done_second:
+                done_second = second
+                self.abort_reason = breached(
+                    self.rec, second, self.spec.abort_rules, self.spec.circuit_breaker
+                ) or self.breached_metrics(second)
+                if self.abort_reason:
+                    log.warning("load test aborted at %.1f s: %s", elapsed, self.abort_reason)
+                    if self.on_abort is not None:
+                        self.on_abort(self.abort_reason)
+                    return
+                self.rec.seal_before(second - keep)
+                if elapsed - last_progress >= self.spec.progress_interval_s:
+                    self.report(elapsed, last_progress, last_requests)
+                    last_progress, last_requests = elapsed, self.requests
+            pause = min(TICK_S, max(self.t_end - perf_counter(), 0.0))
+            expected = perf_counter() + pause
+            await asyncio.sleep(pause)
+
+    def progress_extra(self) -> dict:
+        """More figures for a progress snapshot (a journey's custom metrics)."""
+        return {}
+
+    def breached_metrics(self, second: int) -> str | None:
+        """Why a custom-metric threshold marked ``abort_on_fail`` stops the test now (a journey's), or None."""
+        return None
+
+    def report(self, elapsed: float, since: float, requests_then: int) -> None:
+        stats = window_stats(self.rec, int(elapsed) - 1, int(elapsed), metric="p95_ms")  # the last whole second
+        snapshot = {
+            "elapsed_s": round(elapsed, 1),
+            "vus": self.active(),
+            "rps": round((self.requests - requests_then) / max(elapsed - since, 1e-9), 1),
+            "p95_ms": round(stats.get("p95_ms", float("nan")), 2),
+            "requests": self.requests,
+            "errors": self.errors,
+            "dropped": self.dropped,
+            **self.progress_extra(),
+        }
+        log.info(
+            "elapsed %(elapsed_s)ss vus %(vus)s req/s %(rps)s p95 %(p95_ms)s ms errors %(errors)s dropped %(dropped)s",
+            snapshot,
+        )
+        if self.progress is not None:
+            self.progress(snapshot)
+
+    async def drain(self, give_up: float | None = None) -> None:
+        """Let requests in flight finish (until ``give_up``, by default the timeout, at most 10 s), then
+        cut the rest."""
+        give_up = perf_counter() + drain_s(self.spec) if give_up is None else give_up
+        while self.in_flight() and perf_counter() < give_up:
+            await asyncio.sleep(0.02)
+        self.interrupted = self.in_flight()
+        self.cut()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.sleep(0)
+
+    def health(self, cpu_percent: float, start_delay: float) -> dict:
+        """Saturated when the generator delayed its own sends: loop lag, the client's own reasons
+        (``client_reasons``: dropped sends, connections it could not open or lost), a late start, or
+        (open model only) full CPU. In the closed model full CPU is the expected state against a fast
+        target and only a note (``cpu_bound``): loop lag says whether it delayed what was measured;
+        validation then refuses only a failed capacity (``rps >=``) check. One rule set
+        (``loadtest/health.py``) for every client."""
+        own = self.client_reasons()
+        if start_delay > LATE_START_S:
+            own.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")
+        health = generator_health(
+            self.lag,
+            cpu_percent,
+            paced=self.spec.model == "open",
+            unit=self.unit,
+            lag_bound_ms=self.spec.loop_lag_bound_ms,
+            cpu_bound_percent=self.spec.cpu_bound_percent,
+            reasons=own,
+        )
+        return {
+            **health,
+            "dropped": self.dropped,
+            "interrupted": self.interrupted,
+            "start_delay_s": round(start_delay, 3),
+            "processes": 1,
+        }
+
+    # -- client hooks ------------------------------------------------------------------------------
+    def client_reasons(self) -> list[str]:
+        """Why the client's own limits invalidate its numbers (dropped sends, lost connections, ...)."""
+        return []
+
+    def in_flight(self) -> int:
+        """Requests (and connects) in flight now: the drain waits for them."""
+        return 0
+
+    def cut(self) -> None:  # noqa: B027 (a hook a client without connections of its own leaves alone)
+        """At the end of the drain, before the tasks are cancelled: drop what is still in flight."""
+
+    async def watch_timeouts(self) -> None:  # noqa: B027 (a hook only a client with its own timeouts needs)
+        """Fail requests the client's own timeout ran out for (HTTP: read timeouts); none by default."""
+
+    # -- model hooks -------------------------------------------------------------------------------
+    def finished(self) -> bool:
+        """True once the work is done before the duration (an iterations executor's VUs all ended)."""
+        return False
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start sending (the first VUs, or the arrival schedule)."""
+
+    def adjust(self, elapsed: float) -> None:  # noqa: B027 (a hook only the closed model needs)
+        """Follow the stage plan ``elapsed`` s into the run (the closed model's VU count); none by default."""
+
+    @abstractmethod
+    def active(self) -> int:
+        """VUs (closed) or requests in flight (open) now."""
+
+    @abstractmethod
+    def max_conns(self) -> int:
+        """The most connections this part may open."""
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
