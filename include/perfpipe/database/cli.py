@@ -130,7 +130,6 @@ def run_bench(args: argparse.Namespace) -> int:
     import psycopg
 
     from .benchmark import load_queries, run_query_benchmark
-    from .connection import redact
     from .statements import snapshot_statements, statements_delta
 
     _logging()
@@ -149,7 +148,7 @@ def run_bench(args: argparse.Namespace) -> int:
         after = snapshot_statements(args.dsn)
     except (ValueError, psycopg.Error, ImportError) as exc:
         return _error(out, "summary.json", exc)
-    raw["spec"].update(target=redact(args.dsn), profile=args.profile, model="open" if args.rate else "closed")
+    raw["spec"]["profile"] = args.profile  # the thresholds' profile; target (redacted) and model are the spec's
     result = LoadResult.from_dict(raw)
     validation = validate_load_result(result, thresholds=thresholds, run_dir=out)
     summary = result.summary(validation.to_dict())

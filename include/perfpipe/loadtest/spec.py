@@ -84,8 +84,41 @@ class Endpoint:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+class Staged:
+    """One load profile's ``start`` and ``stages`` read over time: its length, its level at a moment and
+    its ramp and hold windows (a ``LoadSpec``'s, the DB benchmark's ``QuerySpec``'s)."""
+
+    start: float
+    stages: list[dict]
+
+    @property
+    def duration_s(self) -> float:
+        return sum(stage["duration_s"] for stage in self.stages)
+
+    def level_at(self, elapsed_s: float) -> float:
+        """VUs (closed) or arrival rate (open) the profile asks for at ``elapsed_s``."""
+        level, begin = self.start, 0.0
+        for stage in self.stages:
+            end = begin + stage["duration_s"]
+            if elapsed_s < end:
+                return level + (stage["target"] - level) * (elapsed_s - begin) / stage["duration_s"]
+            level, begin = stage["target"], end
+        return level
+
+    def stage_windows(self) -> list[dict]:
+        """``[{"start_s","end_s","kind"}]``: a stage is a hold when its level does not change."""
+        windows, level, begin = [], self.start, 0.0
+        for stage in self.stages:
+            end = begin + stage["duration_s"]
+            if stage["duration_s"] > 0:
+                kind = "hold" if stage["target"] == level else "ramp"
+                windows.append({"start_s": begin, "end_s": end, "kind": kind})
+            level, begin = stage["target"], end
+        return windows
+
+
 @dataclass
-class LoadSpec:
+class LoadSpec(Staged):
     """A complete, JSON-able load test description (``to_dict`` / ``from_dict``).
 
     closed model: ``start`` and each stage ``target`` are virtual users, ramped linearly;
@@ -146,31 +179,14 @@ class LoadSpec:
     def duration_s(self) -> float:
         if self.scenarios:
             return max(sum(stage["duration_s"] for stage in part["stages"]) for part in self.scenarios)
-        return sum(stage["duration_s"] for stage in self.stages)
-
-    def level_at(self, elapsed_s: float) -> float:
-        """VUs (closed) or arrival rate (open) the profile asks for at ``elapsed_s``."""
-        level, begin = self.start, 0.0
-        for stage in self.stages:
-            end = begin + stage["duration_s"]
-            if elapsed_s < end:
-                return level + (stage["target"] - level) * (elapsed_s - begin) / stage["duration_s"]
-            level, begin = stage["target"], end
-        return level
+        return super().duration_s
 
     def stage_windows(self) -> list[dict]:
-        """``[{"start_s","end_s","kind"}]``: a stage is a hold when its level does not change. With named
-        scenarios: a stretch is a ramp while any scenario ramps, a hold while some hold and none ramps."""
+        """With named scenarios: a stretch is a ramp while any scenario ramps, a hold while some hold and
+        none ramps."""
         if self.scenarios:
             return combined_windows(self.scenario_specs())
-        windows, level, begin = [], self.start, 0.0
-        for stage in self.stages:
-            end = begin + stage["duration_s"]
-            if stage["duration_s"] > 0:
-                kind = "hold" if stage["target"] == level else "ramp"
-                windows.append({"start_s": begin, "end_s": end, "kind": kind})
-            level, begin = stage["target"], end
-        return windows
+        return super().stage_windows()
 
     def to_dict(self) -> dict:
         data = asdict(self)
