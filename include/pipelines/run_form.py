@@ -229,8 +229,9 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             exclusiveMinimum=0,
             maximum=100000,
             title="Benchmark rate",
-            description="Pace all connections to this many queries/s in total, e.g. 500 (latency "
-            "counted from the intended start). Empty: back to back.",
+            description="Start this many queries/s in total over the connections, e.g. 500 (latency "
+            "counted from the intended start; a query finding every connection busy is dropped and "
+            "counted). Empty: back to back.",
             section="Database",
         ),
         "apply_recommendations": Param(
