@@ -26,6 +26,7 @@ from psycopg import AsyncConnection
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.executors import ConstantArrivalRate, ConstantVUs, ExecutorConfig
+from include.perfpipe.loadtest.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.spec import MODELS, Staged
 from include.perfpipe.loadtest.vus import OK, RESTART, ClosedVUs, CoroutineVUProcess, OpenVUs
 from include.perfpipe.metrics import DEFAULT_SCENARIO
@@ -36,7 +37,6 @@ KLASS = "db"
 KIND = "db"
 CONNECT_CONCURRENCY = 10  # connections opened at once before the run
 CONNECT_TIMEOUT_S = 10
-CONNECT_BACKOFF_S = 0.1  # a VU whose connect failed waits this long before its next iteration
 
 
 def _positive(value, name: str, *, integer: bool = False) -> None:

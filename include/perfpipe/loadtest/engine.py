@@ -19,13 +19,12 @@ from time import perf_counter
 from include.perfpipe.loadtest.connection import Hop, HttpConnection, Prepared, _tls_context
 from include.perfpipe.loadtest.cookies import CookieJar
 from include.perfpipe.loadtest.credentials import resolve
-from include.perfpipe.loadtest.generator import ArrivalSchedule, BaseGeneratorProcess, share
+from include.perfpipe.loadtest.generator import CONNECT_BACKOFF_S, ArrivalSchedule, BaseGeneratorProcess, share
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.redirects import RedirectRefused, next_request
 from include.perfpipe.loadtest.spec import LoadSpec
 
-CONNECT_BACKOFF_S = 0.1  # a VU whose connect failed waits this long before trying again
 # a connect failing with these ran out of the generator's own descriptors or ports, not the target's
 GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
 

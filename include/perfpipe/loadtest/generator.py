@@ -30,6 +30,7 @@ from include.perfpipe.metrics import MetricsRecorder
 log = logging.getLogger("perfpipe.loadtest")
 TICK_S = 0.1  # controller period: VU ramps, active-VU samples, loop-lag probe
 LATE_START_S = 1.0  # a shard starting later than this after start_at did not run its share
+CONNECT_BACKOFF_S = 0.1  # a VU whose connect failed waits this long before trying again
 
 
 class EngineSpec(Protocol):

@@ -1,10 +1,12 @@
 """The DB query client on the load engine against a real server: every query the client records is one the
 server ran (closed model), the open model drops what a slow database cannot take and times from the
-intended start, statement_timeout and SQLSTATE errors, connections closed at the end."""
+intended start, statement_timeout and SQLSTATE errors, a lost connection replaced, connections closed at the end."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from time import perf_counter
 
 import psycopg
@@ -87,3 +89,35 @@ def test_statement_timeout_is_an_error_by_sqlstate(db):
     [row] = result["metrics"]["endpoints"]
     assert row["errors"] == row["count"] > 0 and set(row["statuses"]) == {"57014"}  # query_canceled
     assert result["health"]["interrupted"] == 0
+
+
+def test_a_lost_connection_is_reported_and_its_vu_reconnects(db):
+    """A backend terminated mid-run: its query fails by SQLSTATE, health names the lost connection, and the
+    VU opens a new connection and goes on."""
+    done = threading.Event()
+
+    def terminate_one() -> None:
+        with psycopg.connect(db, autocommit=True) as conn:
+            while not done.is_set():
+                killed = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'perfpipe-db-bench' AND datname = current_database()"
+                    " AND state = 'active' AND query LIKE '%pg_sleep%' LIMIT 1"
+                ).fetchall()
+                if killed:
+                    return
+                time.sleep(0.02)
+
+    killer = threading.Thread(target=terminate_one)
+    killer.start()
+    try:
+        result = run_query_benchmark(db, ["SELECT pg_sleep(0.05)"], connections=1, duration_s=1.5)
+    finally:
+        done.set()
+        killer.join()
+    [row] = result["metrics"]["endpoints"]
+    assert "1 connection(s) lost during the run" in result["health"]["reasons"] and result["health"]["saturated"]
+    [failed] = set(row["statuses"]) - {"OK"}
+    assert row["errors"] == 1 and failed in {"57P01", "OperationalError"}  # admin_shutdown, or killed between queries
+    assert row["statuses"]["OK"] > row["errors"]  # queries went on over a new connection
+    assert bench_connections(db) == 0
