@@ -257,23 +257,33 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
 
 
 @task(task_id="db_benchmark", pool=MAINTENANCE_POOL)
-def db_benchmark() -> dict | None:
-    """Optional query-latency benchmark (class ``db``), after the load so the two do not compete."""
+def db_benchmark(plan: dict) -> dict | None:
+    """Optional query-latency benchmark (class ``db``), after the load so the two do not compete; it takes
+    the plan so that it never runs after a failed preflight."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from include.perfpipe.database import load_queries, run_query_benchmark
     from include.perfpipe.durations import parse_duration
+    from include.perfpipe.errors import ConfigError
+    from include.perfpipe.payloads import RunPlan, checked
     from include.pipelines.targets import postgres_dsn
 
+    checked(RunPlan, plan, "plan")
     params = get_current_context()["params"]
     if not params["db_benchmark"]:
         return None
-    queries = load_queries(config_file(params["db_queries"])) if params["db_queries"] else None
-    return run_query_benchmark(
-        postgres_dsn(params["db_conn_id"]),
-        queries=queries,
-        connections=params["db_connections"],
-        duration_s=parse_duration(params["db_duration"], "db_duration", positive=True),
-        rate=params["db_rate"],
-    )
+    try:  # bad input: fail at once, a retry would not mend it
+        queries = load_queries(config_file(params["db_queries"])) if params["db_queries"] else None
+        duration_s = parse_duration(params["db_duration"], "db_duration", positive=True)
+        return run_query_benchmark(
+            postgres_dsn(params["db_conn_id"]),
+            queries=queries,
+            connections=params["db_connections"],
+            duration_s=duration_s,
+            rate=params["db_rate"],
+        )
+    except ConfigError as exc:
+        raise AirflowFailException(f"bad input: {exc}") from exc
 
 
 @task(task_id="validate")
@@ -333,7 +343,7 @@ def perf_pipeline(profile: str | None = None, after=None):
     before >> shards
     load = merge_shards(shards)
     db = tune(plan, load, db_stage(before, load))  # optional: include/pipelines/tuning.py
-    benchmark = db_benchmark()
+    benchmark = db_benchmark(plan)
     db >> benchmark
     validation = validate(plan, load, benchmark)
     publication = publish(plan, load, db, benchmark, validation)

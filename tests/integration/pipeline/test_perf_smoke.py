@@ -89,4 +89,4 @@ def test_bad_benchmark_input_fails_preflight_at_once(airflow_env, demo_service, 
     started = [
         line.split("task_id=")[1].split()[0] for line in log.splitlines() if "[DAG TEST] starting task_id=" in line
     ]
-    assert started.count("preflight") == 1 and "load_test" not in started
+    assert started.count("preflight") == 1 and "load_test" not in started and "db_benchmark" not in started
