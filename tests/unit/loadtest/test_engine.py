@@ -3,6 +3,7 @@
 Every run is bounded (a few seconds, a handful of VUs) and asserts loose bounds only.
 """
 
+import gc
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from include.perfpipe.loadtest import (
     run_load_test,
     runner,
 )
+from include.perfpipe.loadtest.generator import RUN_GC_YOUNG, gc_after_run, gc_for_run
 from include.perfpipe.loadtest.runner import run_part
 from tests.unit.loadtest.server import LoopbackServer
 
@@ -317,3 +319,26 @@ def test_responses_read_in_one_loop_pass_share_the_pass_clock():
 
     first, same_pass, next_pass = asyncio.run(passes())
     assert same_pass == first and next_pass >= first + 0.002
+
+
+def test_the_collector_is_frozen_and_lazy_while_a_run_sends_and_restored_after(server):
+    seen = []
+
+    def progress(_snapshot):
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+
+    before = gc.get_threshold()
+    spec = load_spec("smoke", server.url("/sleep/5"), overrides={"vus": 2, "duration": "1.5s", "progress_interval": 1})
+    run_load_test(spec, processes=1, progress=progress)
+    assert seen and all(young == RUN_GC_YOUNG and frozen > 0 for young, frozen in seen)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_the_collector_is_restored_by_the_last_of_overlapping_runs():
+    before = gc.get_threshold()
+    gc_for_run()
+    gc_for_run()  # a second part or shard of the interpreter
+    gc_after_run()
+    assert gc.get_threshold()[0] == RUN_GC_YOUNG and gc.get_freeze_count() > 0  # one run still sends
+    gc_after_run()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
