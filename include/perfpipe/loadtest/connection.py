@@ -330,6 +330,10 @@ class HttpConnection(asyncio.Protocol):
             self.busy, self._parts = False, None
             self.owner.failed(self, "ReadError" if exc is not None else "RemoteProtocolError")
         self.owner.lost(self)
+        # the parsers call back into this connection (a reference cycle): dropped here, a dead connection
+        # and the bytes it last read are freed at once, not at the collector's next pass
+        self._full = self._lean = self._parser = None
+        self._first, self._parts = b"", None
 
     def data_received(self, data: bytes) -> None:
         if not self.busy:  # nothing was asked: the stream can no longer be trusted
