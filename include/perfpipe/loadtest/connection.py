@@ -246,6 +246,7 @@ class HttpConnection(asyncio.Protocol):
         self.endpoint: Prepared | None = None
         self.start = 0.0  # what latency is measured from (the send, or the intended send time)
         self.sent = 0.0  # when the request left, for timeouts
+        self.received_at = 0.0  # when the kernel received the bytes being read (0.0: unknown)
         self.vu = None  # the closed model's virtual user driving this connection
         self.origin: tuple[str, int] | None = None  # (host, port) it was opened to
         self.headers: list[tuple[bytes, bytes]] = []

@@ -24,6 +24,7 @@ from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.redirects import RedirectRefused, next_request
 from include.perfpipe.loadtest.spec import LoadSpec
+from include.perfpipe.loadtest.timestamped_transport import open_connection
 
 # a connect failing with these ran out of the generator's own descriptors or ports, not the target's
 GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
@@ -83,8 +84,8 @@ class GeneratorProcess(BaseGeneratorProcess):
     async def connect(self, endpoint: Prepared, cookies: CookieJar | None = None) -> HttpConnection:
         follow = self.spec.max_redirects > 0
         _, conn = await asyncio.wait_for(
-            self.loop.create_connection(
-                lambda: HttpConnection(self, cookies, follow), endpoint.host, endpoint.port, ssl=endpoint.ssl
+            open_connection(
+                self.loop, lambda: HttpConnection(self, cookies, follow), endpoint.host, endpoint.port, endpoint.ssl
             ),
             self.spec.timeout_s,
         )
@@ -114,9 +115,10 @@ class GeneratorProcess(BaseGeneratorProcess):
         self.follow(conn, Hop(first, endpoint.hops + 1, request, self.tls(request.url.scheme)))
 
     def response_clock(self) -> float:
-        """When the loop pass now handing over responses began. Every response read in one pass was
-        ready when the poll returned, so each is timed to the pass's first reading: the last of a burst
-        of N responses is not charged for the N - 1 callbacks run before its own."""
+        """When the loop pass now handing over responses began, for a response read without the kernel's
+        receive time. Every response read in one pass was ready when the poll returned, so each is timed
+        to the pass's first reading: the last of a burst of N responses is not charged for the N - 1
+        callbacks run before its own."""
         began = self._pass_began
         if began is None:
             began = self._pass_began = perf_counter()
@@ -127,7 +129,9 @@ class GeneratorProcess(BaseGeneratorProcess):
         self._pass_began = None
 
     def record_response(self, conn: HttpConnection, status: int, response) -> None:
-        now = self.response_clock()
+        now = conn.received_at
+        if now < conn.sent:  # not known (TLS, not Linux), or from a clock stepped back
+            now = self.response_clock()
         endpoint = conn.endpoint
         try:
             ok = endpoint.judge(status, response)
