@@ -57,9 +57,8 @@ def test_db_maintain_vacuums_and_only_plans(db, tmp_path):
     assert [(r["table"], r["status"]) for r in document["vacuum"]] == [("public.w", "done")]
 
 
-def test_db_bench_writes_the_loadtest_summary_shape(db, server, tmp_path):
-    if server.name != "pg15":
-        pytest.skip("one end-to-end GX run is enough")
+@pytest.mark.parametrize("server", ["pg15"], indirect=True)  # one end-to-end GX run is enough
+def test_db_bench_writes_the_loadtest_summary_shape(db, tmp_path):
     queries = tmp_path / "queries.yaml"
     queries.write_text("queries:\n  - {name: by_key, sql: 'SELECT v FROM w WHERE k = 2', weight: 2}\n")
     code = main(
