@@ -289,15 +289,20 @@ def db_benchmark(plan: dict) -> dict | None:
 @task(task_id="validate")
 def validate(plan: dict, load: dict, benchmark: dict | None) -> dict:
     """Judge the run with the GX threshold suites: pass, fail, invalid or error."""
+    from include.perfpipe.loadtest import LoadResult
     from include.perfpipe.payloads import LoadResultPayload, RunPlan, checked
     from include.perfpipe.runs import judge_run, run_dir
+    from include.perfpipe.validation import load_thresholds
     from include.pipelines.report_storage import publish_folder, reports_base
 
     checked(RunPlan, plan, "plan")
     checked(LoadResultPayload, load, "load")
-    params = get_current_context()["params"]
-    out_dir = run_dir(plan["run"]["dag_id"], plan["run"]["run_id"])
-    verdict = judge_run(plan["run"], load, benchmark, overrides=params["thresholds"], out_dir=out_dir)
+    run = plan["run"]
+    thresholds = load_thresholds(
+        overrides=get_current_context()["params"]["thresholds"], profile=run["profile"], target=run["target"]
+    )
+    out_dir = run_dir(run["dag_id"], run["run_id"])
+    verdict = judge_run(LoadResult.from_dict(load), thresholds, out_dir, benchmark=benchmark).to_dict()
     publish_folder(out_dir, reports_base())  # the Data Docs, wherever publish runs
     return verdict
 

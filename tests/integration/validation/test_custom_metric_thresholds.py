@@ -56,8 +56,9 @@ def test_a_breached_custom_metric_threshold_fails_the_cli_run_and_shows_in_gx_da
 
 
 def test_the_pipeline_judges_a_custom_metric_and_the_report_shows_it_with_check_pass_rates(tmp_path):
-    from include.perfpipe.loadtest import load_spec, run_load_test
+    from include.perfpipe.loadtest import LoadResult, load_spec, run_load_test
     from include.perfpipe.runs import judge_run
+    from include.perfpipe.validation import load_thresholds
 
     scenario = tmp_path / "s.yaml"
     scenario.write_text(textwrap.dedent(SCENARIO))
@@ -66,7 +67,8 @@ def test_the_pipeline_judges_a_custom_metric_and_the_report_shows_it_with_check_
         load = json.loads(json.dumps(run_load_test(spec, processes=1).to_dict()))  # as an XCom carries it
         made = _orders(server)
     run = {"dag_id": "perf_smoke", "run_id": "r1", "profile": "smoke", "target": spec.target}
-    validation = judge_run(run, load, None, None, tmp_path / "run")
+    thresholds = load_thresholds(profile="smoke", target=spec.target)
+    validation = judge_run(LoadResult.from_dict(load), thresholds, tmp_path / "run").to_dict()
     assert validation["verdict"] == "fail"
     paths = render_report({"run": run, "loadtest": load, "validation": validation}, tmp_path / "run")
     html = paths["html"].read_text()

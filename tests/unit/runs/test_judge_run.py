@@ -2,10 +2,12 @@
 
 import pytest
 
+from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.runs import judge_run, run_dir
+from include.perfpipe.validation import load_thresholds
 
-RUN = {"profile": "smoke", "target": "http://127.0.0.1:8000"}
+THRESHOLDS = load_thresholds(profile="smoke", target="http://127.0.0.1:8000")
 HEALTHY = {"saturated": False, "dropped": 0, "reasons": []}
 
 
@@ -15,6 +17,9 @@ def result(class_name: str, latency_s: float, name: str, health: dict = HEALTHY)
         recorder.record(name, class_name, latency_s, True, 200, i / 40)
         recorder.set_active_vus(i / 40, 1)
     return {
+        "spec": {},
+        "started_at": "2026-12-07T00:00:00+00:00",
+        "ended_at": "2026-12-07T00:00:10+00:00",
         "metrics": recorder.to_dict(),
         "duration_s": 10.0,
         "stages": [{"start_s": 0, "end_s": 10, "kind": "hold"}],
@@ -24,32 +29,39 @@ def result(class_name: str, latency_s: float, name: str, health: dict = HEALTHY)
     }
 
 
+def judged(benchmark: dict, out_dir) -> dict:
+    """The verdict of a fast API run with this DB benchmark."""
+    return judge_run(
+        LoadResult.from_dict(result("api", 0.02, "list")), THRESHOLDS, out_dir, benchmark=benchmark
+    ).to_dict()
+
+
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("judge")
 
 
 def test_fast_run_with_a_healthy_benchmark_passes(out_dir):
-    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.005, "select_one"), {}, out_dir / "a")
+    verdict = judged(result("db", 0.005, "select_one"), out_dir / "a")
     assert verdict["verdict"] == "pass", verdict["reason"]
 
 
 def test_a_slow_db_query_fails_the_run(out_dir):
-    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.3, "slow_select"), {}, out_dir / "b")
+    verdict = judged(result("db", 0.3, "slow_select"), out_dir / "b")
     assert verdict["verdict"] == "fail"
     assert "db" in verdict["reason"]
 
 
 def test_a_saturated_benchmark_client_makes_the_run_invalid(out_dir):
     starved = {"saturated": True, "dropped": 0, "reasons": ["event-loop lag p99 80 ms"]}
-    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.005, "q", starved), {}, out_dir / "c")
+    verdict = judged(result("db", 0.005, "q", starved), out_dir / "c")
     assert verdict["verdict"] == "invalid"
     assert "DB benchmark: event-loop lag" in verdict["reason"]
 
 
 def test_a_busy_but_prompt_benchmark_client_is_a_note_not_a_verdict(out_dir):
     busy = {**HEALTHY, "notes": ["generator CPU 99 % >= 95 % of a core"]}
-    verdict = judge_run(RUN, result("api", 0.02, "list"), result("db", 0.005, "q", busy), {}, out_dir / "d")
+    verdict = judged(result("db", 0.005, "q", busy), out_dir / "d")
     assert verdict["verdict"] == "pass", verdict["reason"]
     assert "DB benchmark: generator CPU 99 % >= 95 % of a core" in verdict["notes"]
 

@@ -1,0 +1,34 @@
+"""The composition root: every run, from the CLI, a DAG, the tuning re-run or the DB benchmark, is put
+together here and nowhere else, in three steps.
+
+``plan_run``   spec, allowlist and credential names, checked before anything runs (``plan``);
+``run_shard``  credentials resolved, the engine chosen (``engines.Engine``), one shard run (``shard``);
+``judge_run``  validation against the threshold suites and the verdict (``judge``).
+
+``folder_name`` and ``run_dir`` name where a run's local files go. Importing this package imports neither
+the engine nor great_expectations: each step does, when it runs.
+"""
+
+from include.perfpipe.runs.engines import ENGINES, Engine, PerfpipeEngine, RunHooks, Shard, engine_named
+from include.perfpipe.runs.folders import folder_name, run_dir
+from include.perfpipe.runs.judge import judge_error, judge_run
+from include.perfpipe.runs.plan import Plan, plan_run
+from include.perfpipe.runs.shard import CredentialSource, no_credentials, run_shard
+
+__all__ = [
+    "ENGINES",
+    "CredentialSource",
+    "Engine",
+    "PerfpipeEngine",
+    "Plan",
+    "RunHooks",
+    "Shard",
+    "engine_named",
+    "folder_name",
+    "judge_error",
+    "judge_run",
+    "no_credentials",
+    "plan_run",
+    "run_dir",
+    "run_shard",
+]

@@ -1,0 +1,65 @@
+"""``judge_run``: the last step of every run: its frames validated against the GX threshold suites, one verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from include.perfpipe.loadtest.result import LoadResult
+    from include.perfpipe.validation.result import ValidationResult
+    from include.perfpipe.validation.thresholds import Thresholds
+
+
+def judge_run(
+    load: LoadResult, thresholds: Thresholds, out_dir: Path, *, benchmark: Mapping | None = None
+) -> ValidationResult:
+    """Validate a (merged) load result, and the DB benchmark's (``LoadResult.to_dict()``) when one ran:
+    a starved benchmark client makes the run invalid too. Writes ``out_dir/validation.json`` and Data Docs."""
+    from include.perfpipe.metrics import MetricsRecorder
+    from include.perfpipe.validation import validate
+    from include.perfpipe.validation.metric_thresholds import metric_rules
+
+    db_stats, health = None, load.health
+    if benchmark:
+        db_stats = MetricsRecorder.from_dict(benchmark["metrics"]).stats_frame(benchmark["duration_s"])
+        health = _with_benchmark_health(health, benchmark["health"])
+    return validate(
+        load.stats_frame(),
+        load.timeseries_frame(),
+        thresholds=thresholds,
+        stages=load.stages,
+        health=health,
+        run_dir=out_dir,
+        recorder=load.metrics,
+        aborted=load.aborted,
+        abort_reason=load.abort_reason,
+        db_stats=db_stats,
+        custom_metrics=(load.metrics_frame(), metric_rules(load.spec)),
+    )
+
+
+def judge_error(error: Exception, thresholds: Thresholds, out_dir: Path) -> ValidationResult:
+    """The verdict of a run that could not run (bad input, target refused or unreachable): error, with why."""
+    import pandas as pd
+
+    from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
+    from include.perfpipe.validation import validate
+
+    return validate(
+        pd.DataFrame(columns=STATS_COLUMNS),
+        pd.DataFrame(columns=TIMESERIES_COLUMNS),
+        thresholds=thresholds,
+        stages=[],
+        health={},
+        run_dir=out_dir,
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
+def _with_benchmark_health(health: dict, bench: Mapping) -> dict:
+    health = {**health, "notes": [*health.get("notes", []), *(f"DB benchmark: {n}" for n in bench.get("notes", []))]}
+    if bench["saturated"]:  # a starved benchmark client invalidates its numbers too
+        health.update(saturated=True, reasons=[*health["reasons"], *(f"DB benchmark: {r}" for r in bench["reasons"])])
+    return health
