@@ -53,6 +53,11 @@ class Answer:
                 return value.decode("latin-1")
         return None
 
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (any case), in the order received."""
+        wanted = name.lower().encode("latin-1")
+        return [value.decode("latin-1") for key, value in self.headers if key.lower() == wanted]
+
     def response(self) -> httpx.Response:
         """This answer as an ``httpx.Response`` (built once); ``request`` a ``(method, url)`` pair makes
         one whose ``request`` is built when first read."""

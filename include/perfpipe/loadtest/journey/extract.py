@@ -27,12 +27,13 @@ class Extractor:
         model = self.model
         if model.status:
             return answer.status
-        if model.header is not None:
+        if model.header is not None and self._regex is not None:
+            matches = [_group(m) for text in answer.header_values(model.header) for m in self._regex.finditer(text)]
+        elif model.header is not None:
             found = answer.header(model.header)
             matches = [] if found is None else [found]
         elif self._regex is not None:
-            text = answer.body.decode("utf-8", "replace")
-            matches = [m.group(1) if m.groups() else m.group(0) for m in self._regex.finditer(text)]
+            matches = [_group(m) for m in self._regex.finditer(answer.body.decode("utf-8", "replace"))]
         else:
             document = answer.json()
             matches = [] if document is NOT_JSON else self._path.find(document)
@@ -43,3 +44,8 @@ class Extractor:
         if model.pick == "random":
             return random.choice(matches)
         return matches[-1] if model.pick == "last" else matches[0]
+
+
+def _group(match: re.Match) -> str:
+    """The first group, or the whole match."""
+    return match.group(1) if match.groups() else match.group(0)

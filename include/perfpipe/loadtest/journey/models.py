@@ -120,7 +120,8 @@ class ThinkTime(_Model):
 
 
 class Extract(_Model):
-    """Where a VU variable comes from: exactly one of ``json``, ``header``, ``regex``, ``status``."""
+    """Where a VU variable comes from: exactly one of ``json``, ``header``, ``regex``, ``status``; a ``regex``
+    beside a ``header`` reads that header's values (every ``Set-Cookie`` line) instead of the body."""
 
     json_path: JsonPathText | None = Field(None, alias="json")
     header: str | None = None
@@ -146,7 +147,8 @@ class Extract(_Model):
 
     @model_validator(mode="after")
     def _one_source(self):
-        given = [k for k in ("json_path", "header", "regex", "status") if getattr(self, k) not in (None, False)]
+        sources = ("json_path", "header", "status") if self.header is not None else ("json_path", "regex", "status")
+        given = [k for k in sources if getattr(self, k) not in (None, False)]
         if len(given) != 1:
             raise ValueError(f"give exactly one of json, header, regex or status: true, got {given or 'none'}")
         return self
