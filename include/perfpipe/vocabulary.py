@@ -29,6 +29,11 @@ def holds(op: str, observed: float, limit: float) -> bool:
     return _HOLDS[op](observed, limit)
 
 
+# The regression gate's outcome of a run (stored with it): a run the gate failed or called an outlier is never a
+# baseline unless the user marks it (accepts it as the new normal).
+GATE_STATUSES = ("regression", "outlier", "improvement", "unchanged", "accepted", "unknown")
+NOT_BASELINE = ("regression", "outlier")
+
 # environment variables
 RESULTS_DB_ENV = "PERFPIPE_DB_URL"  # results store (and target DB of the CLIs)
 REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"  # where reports are published (s3://, gs://, file://)

@@ -12,7 +12,6 @@ import logging
 
 from airflow.sdk import Asset
 
-from include.perfpipe.regression.analysis import HISTORY_RUNS
 from include.perfpipe.vocabulary import RESULTS_DB_CONN
 from include.pipelines.notifications import alert_for, notify
 from include.pipelines.report_storage import publish_folder, reports_base
@@ -25,28 +24,14 @@ log = logging.getLogger(__name__)
 report_asset = Asset(uri="perfpipe://reports", name="perfpipe_reports", group="perfpipe")
 
 
-def regression_for(store, bundle: dict, verdict: str) -> dict | None:
-    """The report's regression section (``regression.analyse_run``, as the CLI computes it); None without a
-    load test. A comparison that cannot be made is reported in the section's gate reason."""
-    from include.perfpipe.regression.analysis import analyse_run, unavailable_section
-
-    load, baseline = bundle.get("loadtest"), bundle.get("baseline")
-    if not load:
-        return None
-    try:
-        return analyse_run(store, bundle["run"], load, verdict=verdict, baseline=baseline)
-    except ValueError as exc:
-        log.warning("no regression analysis: %s", exc)
-        return unavailable_section(baseline is not None, exc)
-
-
 def publish_run(
     ctx, *, plan: dict | None, load: dict | None, db: dict | None, benchmark: dict | None, validation: dict | None
 ) -> dict:
     """Record, render and publish one run; the stage results it is given are read, never changed.
 
     Returns ``{verdict, reason, report_url, report_dir, run_id, regressed, regression_reason}``; the
-    regression fields say whether the load test is significantly worse than its baseline.
+    regression fields say whether the load test is significantly worse than its baseline. With the
+    ``fail_on_regression`` Param, a run the regression gate failed has the verdict ``fail``, in the store too.
 
     The run is recorded first, then rendered and published; the report is published even when the
     results store is unreachable, and the task fails afterwards, so a retry records the run (writes
@@ -83,7 +68,15 @@ def publish_run(
     report_url = str(ObjectStoragePath(base) / out_dir.parent.name / out_dir.name / "report.html")
     bundle = {**bundle, "run": {**run, "report_url": report_url}}
 
-    stored, store_error = _record(bundle, verdict, reason, mark_baseline=ctx["params"].get("mark_baseline"))
+    params = ctx["params"]
+    stored, store_error = _record(
+        bundle,
+        verdict,
+        reason,
+        mark_baseline=params.get("mark_baseline"),
+        fail_on_regression=params.get("fail_on_regression", False),
+    )
+    verdict, reason = stored.pop("verdict", verdict), stored.pop("reason", reason)
     bundle = {**bundle, **stored}
     paths = render_report(bundle, out_dir)
     # the inputs too, so the report can be rendered again: python -m include.perfpipe report <bundle.json> --out DIR
@@ -122,28 +115,26 @@ def publish_run(
     }
 
 
-def _record(bundle: dict, verdict: str, reason: str, mark_baseline: bool) -> tuple[dict, Exception | None]:
-    """Save the run in the results store; returns what the report adds from it (``baseline``,
-    ``baseline_note``, ``history``, ``regression``, as far as they were read) and the error, if any."""
-    from include.perfpipe.regression.baseline import shape_of
+def _record(
+    bundle: dict, verdict: str, reason: str, mark_baseline: bool, fail_on_regression: bool
+) -> tuple[dict, Exception | None]:
+    """Judge and save the run in the results store (``regression.analysis.record_run``); returns what the report
+    adds from it (``baseline``, ``baseline_note``, ``history``, ``regression``, and ``verdict`` and ``reason``
+    with the regression gate) and the error, if any."""
+    from include.perfpipe.regression.analysis import record_run
     from include.perfpipe.store import ResultsStore
     from include.pipelines.targets import postgres_dsn
 
-    run, added = bundle["run"], {}
     try:  # record first: the results must not depend on rendering or publishing succeeding
         store = ResultsStore(postgres_dsn(RESULTS_DB_CONN))
         store.migrate()
-        added = store.comparison(run, limit=HISTORY_RUNS, shape=shape_of(bundle["loadtest"]))
-        added = {**added, "regression": regression_for(store, {**bundle, **added}, verdict)}
-        store.save_bundle({**bundle, **added}, verdict, reason, report_url=run["report_url"])
-        if mark_baseline and verdict == "pass":
-            store.mark_baseline(run["dag_id"], run["run_id"])
-        elif mark_baseline:
-            log.warning("not marked as baseline: the verdict is %s, not pass", verdict)
+        added = record_run(
+            store, bundle, verdict, reason, mark_baseline=mark_baseline, fail_on_regression=fail_on_regression
+        )
     except Exception as exc:
         log.exception(
             "recording the run in the results store (connection %s) failed; publishing the report without history",
             RESULTS_DB_CONN,
         )
-        return added, exc
+        return {}, exc
     return added, None

@@ -7,15 +7,18 @@ profile up to it (at most ``history_runs`` of them) followed by the run itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
 
 import pandas as pd
 
+from include.perfpipe.regression.baseline import as_datetime, find_baseline, shape_of
 from include.perfpipe.regression.compare import compare_runs
 from include.perfpipe.regression.frames import run_frames
+from include.perfpipe.regression.gate import gated_verdict
 from include.perfpipe.regression.section import TREND_METRICS, regression_section
 
 HISTORY_RUNS = 20
+log = logging.getLogger("perfpipe.regression")
 
 
 def analyse_run(
@@ -45,7 +48,57 @@ def analyse_run(
         comparison = compare_runs(
             base_frames, frames, alpha=alpha, min_change_pct=min_change_pct, min_change_ms=min_change_ms
         )
-    return regression_section(comparison, history)
+    section = regression_section(comparison, history)
+    if run.get("is_baseline") and section["gate"]["regressed"]:  # the user accepts it as the new normal
+        reason = section["gate"]["reason"]
+        section["gate"] = {"regressed": False, "status": "accepted", "reason": f"accepted as the baseline: {reason}"}
+    return section
+
+
+def section_for(store, bundle: dict, verdict: str) -> dict | None:
+    """The regression section of a run bundle (``run``, ``loadtest``, ``baseline``); None without a load test.
+    A comparison that cannot be made is reported in the section's gate reason."""
+    load, baseline = bundle.get("loadtest"), bundle.get("baseline")
+    if not load:
+        return None
+    try:
+        return analyse_run(store, bundle["run"], load, verdict=verdict, baseline=baseline)
+    except ValueError as exc:
+        log.warning("no regression analysis: %s", exc)
+        return unavailable_section(baseline is not None, exc)
+
+
+def record_run(
+    store,
+    bundle: dict,
+    verdict: str,
+    reason: str,
+    *,
+    mark_baseline: bool = False,
+    fail_on_regression: bool = False,
+    history_runs: int = HISTORY_RUNS,
+) -> dict:
+    """Judge a run against its history and save it in ``store`` (a ``ResultsStore``), as the publish task does.
+
+    Returns what the report adds: ``baseline``, ``baseline_note``, ``history``, ``regression`` (the section),
+    and ``verdict``, ``reason`` with the regression gate (``gated_verdict``), which is also what the store
+    records. A run marked as baseline that meets its thresholds is accepted as the new normal: the gate does
+    not fail it, and it is marked after it is saved.
+    """
+    accepted = bool(mark_baseline) and verdict == "pass"
+    run = {**bundle["run"], "is_baseline": accepted}
+    added = find_baseline(store, run, shape_of(bundle.get("loadtest")), limit=history_runs)
+    section = section_for(store, {**bundle, **added, "run": run}, verdict)
+    verdict, reason = gated_verdict(verdict, reason, (section or {}).get("gate"), fail_on_regression)
+    if section and section["trend"]:
+        section["trend"][-1]["verdict"] = verdict  # as the store records it, so `regression --run` reproduces it
+    added = {**added, "regression": section, "verdict": verdict, "reason": reason}
+    store.save_bundle({**bundle, **added}, verdict, reason, report_url=bundle["run"].get("report_url"))
+    if accepted:
+        store.mark_baseline(run["dag_id"], run["run_id"])
+    elif mark_baseline:
+        log.warning("not marked as baseline: the verdict is %s, not pass", verdict)
+    return added
 
 
 def unavailable_section(baseline_found: bool, why: Exception) -> dict:
@@ -55,13 +108,13 @@ def unavailable_section(baseline_found: bool, why: Exception) -> dict:
         "comparison": [],
         "change_points": [],
         "trend": [],
-        "gate": {"regressed": False, "reason": f"comparison not possible: {why}"},
+        "gate": {"regressed": False, "status": "unknown", "reason": f"comparison not possible: {why}"},
     }
 
 
 def _history(store, run: dict, stats: pd.DataFrame, verdict: str, history_runs: int) -> pd.DataFrame:
     """Per class (long), so a regression of one class shows even where the run's total hides it."""
-    started_at = _timestamp(run.get("started_at"))
+    started_at = as_datetime(run.get("started_at"))
     rows = stats[stats["scope"].isin(["class", "total"])]
     current = pd.DataFrame(
         {
@@ -75,14 +128,7 @@ def _history(store, run: dict, stats: pd.DataFrame, verdict: str, history_runs: 
             **{m: rows[m] for m in TREND_METRICS},
         }
     )
-    earlier = store.class_history(run["target"], run["profile"], limit=history_runs + 1, started_until=started_at)
+    earlier = store.class_history(run["target"], run["profile"], limit=history_runs + 1, started_before=started_at)
     earlier = earlier[~((earlier["dag_id"] == run["dag_id"]) & (earlier["run_id"] == run["run_id"]))]
     kept = earlier.drop_duplicates(["dag_id", "run_id"]).tail(history_runs)[["dag_id", "run_id"]]
     return pd.concat([earlier.merge(kept), current], ignore_index=True)
-
-
-def _timestamp(value) -> datetime | None:
-    """An ISO string (as the DAG's run identity carries it) or a stored timestamp, as a datetime."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)

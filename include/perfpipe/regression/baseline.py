@@ -1,15 +1,20 @@
 """Which earlier run a run is compared with, and which of their numbers compare.
 
-Only comparable runs are compared: the same target and profile (the store's query) and the same workload
-shape (``workload_shape``: load model, stages with their durations and levels, i.e. VUs or arrival rate,
-and the scenario's endpoints). Among those, the run marked as baseline wins, else the most recent
-passing run. Counts (requests, errors) grow with the run's length, so they are compared only between
+Only comparable runs are compared: the same target and profile (the store's query), started before the run
+judged, and the same workload shape (``workload_shape``: load model, stages with their durations and levels,
+i.e. VUs or arrival rate, and the scenario's endpoints). Among those, the run marked as baseline wins, else
+the most recent passing run that the regression gate did not fail or call an outlier (``NOT_BASELINE``): a
+regression is never absorbed into the baseline unless the user marks it as the new normal. Counts
+(requests, errors) grow with the run's length, so they are compared only between
 runs of the same duration; rates and latencies compare across durations.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
+
+from include.perfpipe.vocabulary import NOT_BASELINE
 
 COUNT_METRICS = frozenset({"requests", "errors", "count"})
 DURATION_TOLERANCE = 0.01  # 1 %: the measured length of a run varies by a few ms
@@ -81,25 +86,60 @@ def shape_difference(current: dict, other: dict | None) -> str | None:
 
 def choose_baseline(shape: dict | None, candidates: list[dict]) -> tuple[dict | None, str]:
     """The baseline among ``candidates`` (earlier runs of the same target and profile, newest first, each
-    with ``is_baseline``, ``verdict`` and ``shape``) and a sentence saying why, or why there is none."""
+    with ``is_baseline``, ``verdict``, ``shape`` and optionally ``regression``, the gate's outcome) and a
+    sentence saying why, or why there is none."""
     if shape is None:
         return None, "no load test to compare"
     comparable = [c for c in candidates if shape_difference(shape, c.get("shape")) is None]
     marked = next((c for c in comparable if c.get("is_baseline")), None)
     if marked:
         return marked, "the run marked as baseline"
-    passing = next((c for c in comparable if c.get("verdict") == "pass"), None)
+    passing = next(
+        (c for c in comparable if c.get("verdict") == "pass" and c.get("regression") not in NOT_BASELINE), None
+    )
     if passing:
         mark = next((c for c in candidates if c.get("is_baseline")), None)
         note = f" (the marked baseline has {shape_difference(shape, mark.get('shape'))})" if mark else ""
         return passing, "the last passing run with the same workload" + note
     if not candidates:
         return None, "no earlier run of this target and profile"
-    reasons = sorted({shape_difference(shape, c.get("shape")) or "no pass verdict" for c in candidates})
+    reasons = sorted({shape_difference(shape, c.get("shape")) or _not_passing(c) for c in candidates})
     return None, (
         f"no comparable baseline: the {len(candidates)} earlier run(s) of this target and profile "
         f"have {'; '.join(reasons)}"
     )
+
+
+def _not_passing(candidate: dict) -> str:
+    if candidate.get("verdict") == "pass":
+        return f"a regression gate that called it {candidate.get('regression')}"
+    return "no pass verdict"
+
+
+def find_baseline(store, run: dict, shape: dict | None, limit: int = 20) -> dict:
+    """``{"baseline", "baseline_note", "history"}`` for a report of ``run``: its baseline (``choose_baseline``
+    among the runs of ``store``, a ``ResultsStore``, that started before it), why, and the ``limit`` runs
+    before it. Without a ``started_at`` every earlier stored run is a candidate."""
+    key = (run["dag_id"], run["run_id"])
+    before = as_datetime(run.get("started_at"))
+    history = store.history(run["target"], run["profile"], limit=limit + 1, started_before=before)
+    history = history[~((history["dag_id"] == key[0]) & (history["run_id"] == key[1]))].tail(limit)
+    candidates = store.baseline_candidates(run["target"], run["profile"], key, started_before=before) if shape else []
+    baseline, note = choose_baseline(shape, candidates)
+    if baseline is not None:
+        baseline = {k: v for k, v in baseline.items() if k != "shape"}
+    return {
+        "baseline": baseline,
+        "baseline_note": note,
+        "history": history.astype(object).where(history.notna(), None).to_dict("records"),
+    }
+
+
+def as_datetime(value) -> datetime | None:
+    """An ISO string (as the DAG's run identity carries it) or a stored timestamp, as a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
 
 
 def comparable(metric: str, baseline_duration_s: float | None, current_duration_s: float | None) -> bool:

@@ -107,6 +107,7 @@ def run_regression(args: argparse.Namespace) -> int:
     import psycopg
 
     from include.perfpipe.regression.analysis import analyse_run
+    from include.perfpipe.regression.baseline import find_baseline
 
     try:
         store = _store(args)
@@ -114,7 +115,7 @@ def run_regression(args: argparse.Namespace) -> int:
         run, current = store.run_record(dag_id, run_id), store.run_frames(dag_id, run_id)
         if run is None or current is None:
             raise ValueError(f"run {dag_id}/{run_id} has no stored load test")
-        base = store.comparison(run, shape=run["shape"])["baseline"]
+        base = find_baseline(store, run, run["shape"])["baseline"]  # among the runs that started before it
         section = analyse_run(
             store,
             run,

@@ -12,7 +12,7 @@ _GATE_COLUMNS = ("scope", "name", "metric", "change_pct", "p_value", "direction"
 
 
 def gate_decision(comparison: pd.DataFrame) -> dict:
-    """``{"regressed", "reason"}``: regressed when any row of ``compare_runs`` is a significant regression."""
+    """``{"regressed", "status", "reason"}``: regressed when any row of ``compare_runs`` is a significant regression."""
     missing = [c for c in _GATE_COLUMNS if c not in comparison.columns]
     if missing:
         raise ValueError(f"comparison lacks columns {missing}")
@@ -22,14 +22,30 @@ def gate_decision(comparison: pd.DataFrame) -> dict:
     regressions = comparison[comparison["direction"] == "regression"]
     if regressions.empty:
         tested = int(comparison["p_value"].notna().sum())
-        return {"regressed": False, "reason": f"no significant regression ({tested} tested metrics)"}
+        return {
+            "regressed": False,
+            "status": "unchanged",
+            "reason": f"no significant regression ({tested} tested metrics)",
+        }
     worst = regressions.assign(size=regressions["change_pct"].abs()).sort_values("size", ascending=False)
     listed = "; ".join(
         f"{r.name if r.scope != 'total' else 'total'} {r.metric} {r.change_pct:+.1f} % (p={r.p_value:.2g})"
         for r in worst.head(5).itertuples()
     )
     more = f"; and {len(worst) - 5} more" if len(worst) > 5 else ""
-    return {"regressed": True, "reason": f"{len(worst)} significant regression(s): {listed}{more}"}
+    return {
+        "regressed": True,
+        "status": "regression",
+        "reason": f"{len(worst)} significant regression(s): {listed}{more}",
+    }
+
+
+def gated_verdict(verdict: str, reason: str, gate: dict | None, fail_on_regression: bool) -> tuple[str, str]:
+    """The verdict stored and reported for a run: a passing run the regression gate failed is ``fail`` when the
+    run fails on regression (the nightly), so the store never records it as ``pass``."""
+    if verdict == "pass" and fail_on_regression and (gate or {}).get("regressed"):
+        return "fail", f"regression against the baseline: {gate['reason']}"
+    return verdict, reason
 
 
 def release_verdict(results: Sequence[tuple], planned: Sequence[str]) -> dict:

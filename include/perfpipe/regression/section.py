@@ -41,7 +41,7 @@ def regression_section(
         "comparison": comparison_records(comparison) if comparison is not None else [],
         "gate": gate_decision(comparison)
         if comparison is not None
-        else {"regressed": False, "reason": "no baseline to compare with"},
+        else {"regressed": False, "status": "unknown", "reason": "no baseline to compare with"},
         "change_points": change_points,
         "trend": [_trend_point(run, i, series) for i, run in enumerate(runs)],
     }

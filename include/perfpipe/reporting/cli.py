@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         checked(RunBundle, bundle, "bundle")
         if args.results_db:
-            from include.perfpipe.regression.baseline import shape_of
+            from include.perfpipe.regression.baseline import find_baseline, shape_of
             from include.perfpipe.store import ResultsStore
 
             store = ResultsStore(args.results_db)
             store.migrate()
-            bundle.update(store.comparison(bundle["run"], limit=args.history, shape=shape_of(bundle.get("loadtest"))))
+            bundle.update(find_baseline(store, bundle["run"], shape_of(bundle.get("loadtest")), limit=args.history))
             store.save_bundle(bundle, *run_verdict(bundle))
         paths = render_report(bundle, args.out)
     except (KeyError, ValueError) as exc:

@@ -24,7 +24,7 @@ from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
 from include.perfpipe.store.migrations import apply_migrations
 from include.perfpipe.store.rows import DATA_TABLES, stage_rows
 from include.perfpipe.validation.verdict import parse_verdict
-from include.perfpipe.vocabulary import libpq_dsn
+from include.perfpipe.vocabulary import NOT_BASELINE, libpq_dsn
 
 log = logging.getLogger("perfpipe.store")
 T = TypeVar("T")
@@ -48,6 +48,8 @@ _RUN_COLUMNS = (
     "verdict",
     "reason",
     "report_url",
+    "regression",
+    "noise",
 )
 HISTORY_COLUMNS = [
     "dag_id",
@@ -61,6 +63,7 @@ HISTORY_COLUMNS = [
     "reason",
     "report_url",
     "is_baseline",
+    "regression",
     "requests",
     "errors",
     "error_rate",
@@ -71,7 +74,7 @@ HISTORY_COLUMNS = [
 ]
 _HISTORY_SQL = """
 SELECT r.dag_id, r.run_id, r.profile, r.target, r.version, r.started_at, r.ended_at, r.verdict, r.reason,
-       r.report_url, r.is_baseline, h.requests, h.errors,
+       r.report_url, r.is_baseline, r.regression, h.requests, h.errors,
        CASE WHEN h.requests > 0 THEN h.errors::float8 / h.requests END AS error_rate,
        h.rps, h.p50_ms, h.p95_ms, h.p99_ms
 FROM perfpipe.runs r
@@ -94,6 +97,7 @@ CLASS_HISTORY_COLUMNS = [
     "version",
     "verdict",
     "is_baseline",
+    "regression",
     "class_name",
     "p50_ms",
     "p95_ms",
@@ -103,21 +107,21 @@ CLASS_HISTORY_COLUMNS = [
 ]
 _CLASS_HISTORY_SQL = """
 WITH recent AS (
-    SELECT dag_id, run_id, started_at, version, verdict, is_baseline, updated_at FROM perfpipe.runs
+    SELECT dag_id, run_id, started_at, version, verdict, is_baseline, regression, updated_at FROM perfpipe.runs
     WHERE target = %(target)s AND profile = %(profile)s
-      AND (%(until)s::timestamptz IS NULL OR started_at IS NULL OR started_at <= %(until)s)
+      AND (%(before)s::timestamptz IS NULL OR started_at < %(before)s)
     ORDER BY started_at DESC NULLS LAST, updated_at DESC LIMIT %(limit)s
 )
 -- one row per run and class (class_name 'all' for the total); shards add up, latency is the worst shard's
-SELECT r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline,
+SELECT r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline, r.regression,
        CASE WHEN s.scope = 'total' THEN 'all' ELSE s.class_name END AS class_name,
        max(s.p50_ms) AS p50_ms, max(s.p95_ms) AS p95_ms, max(s.p99_ms) AS p99_ms, sum(s.rps) AS rps,
        CASE WHEN sum(s.count) > 0 THEN sum(s.errors)::float8 / sum(s.count) END AS error_rate
 FROM recent r
 JOIN perfpipe.endpoint_stats s ON s.dag_id = r.dag_id AND s.run_id = r.run_id AND s.stage = 'loadtest'
      AND s.scope IN ('class', 'total')
-GROUP BY r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline, r.updated_at, 7
-ORDER BY r.started_at NULLS FIRST, r.updated_at, 7
+GROUP BY r.dag_id, r.run_id, r.started_at, r.version, r.verdict, r.is_baseline, r.regression, r.updated_at, 8
+ORDER BY r.started_at NULLS FIRST, r.updated_at, 8
 """
 
 
@@ -152,8 +156,18 @@ def _validate_run(run: dict) -> dict:
         "verdict": None if run.get("verdict") is None else parse_verdict(run["verdict"], "run.verdict").value,
         "reason": run.get("reason"),
         "report_url": run.get("report_url"),
+        "regression": _text(run.get("regression"), "run.regression", required=False),
+        "noise": _noise(run.get("noise")),
     }
     return clean
+
+
+def _noise(value: Any) -> Jsonb | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"run.noise must be a dict, got {type(value).__name__}")
+    return Jsonb(value)
 
 
 def _key(dag_id: Any, run_id: Any, stage: Any, map_index: Any) -> tuple[str, str, str, int]:
@@ -253,23 +267,27 @@ class ResultsStore:
                 written[table] = len(rows)
         return written
 
-    def history(self, target: str, profile: str, limit: int = 20) -> pd.DataFrame:
-        """The ``limit`` most recent runs of target/profile, oldest first, with load-test headline stats."""
+    def history(
+        self, target: str, profile: str, limit: int = 20, started_before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The ``limit`` most recent runs of target/profile (that started before ``started_before`` when given),
+        oldest first, with load-test headline stats."""
         with self._connect() as conn:
             rows = conn.execute(
                 _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s "
+                "AND (%s::timestamptz IS NULL OR r.started_at < %s) "
                 "ORDER BY r.started_at DESC NULLS LAST, r.updated_at DESC LIMIT %s",
-                (target, profile, limit),
+                (target, profile, started_before, started_before, limit),
             ).fetchall()
         return pd.DataFrame(list(reversed(rows)), columns=HISTORY_COLUMNS)
 
     def class_history(
-        self, target: str, profile: str, limit: int = 20, started_until: datetime | None = None
+        self, target: str, profile: str, limit: int = 20, started_before: datetime | None = None
     ) -> pd.DataFrame:
-        """Per-class headline stats of the ``limit`` most recent runs of target/profile (started no later than
-        ``started_until`` when given), oldest first (long: one row per run and class, ``all`` for the total),
+        """Per-class headline stats of the ``limit`` most recent runs of target/profile (that started before
+        ``started_before`` when given), oldest first (long: one row per run and class, ``all`` for the total),
         for per-class trends and change points."""
-        params = {"target": target, "profile": profile, "limit": limit, "until": started_until}
+        params = {"target": target, "profile": profile, "limit": limit, "before": started_before}
         with self._connect() as conn:
             rows = conn.execute(_CLASS_HISTORY_SQL, params).fetchall()
         return pd.DataFrame(rows, columns=CLASS_HISTORY_COLUMNS)
@@ -310,51 +328,44 @@ class ResultsStore:
             )
 
     def baseline(self, target: str, profile: str, exclude: tuple[str, str] | None = None) -> dict | None:
-        """The explicit baseline of target/profile, else its most recent passing run, else None.
+        """The explicit baseline of target/profile, else its most recent passing run that the regression gate
+        did not fail (``NOT_BASELINE``), else None.
 
         ``exclude`` is a (dag_id, run_id) never returned: the run being compared with its baseline.
-        Whatever their workload; ``comparable_baseline`` picks among runs of the same workload shape.
+        Whatever their workload; ``regression.baseline.find_baseline`` picks among runs of the same workload shape.
         """
         dag_id, run_id = exclude or ("", "")
         with self._connect() as conn:
             return conn.execute(
-                _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s AND (r.is_baseline OR r.verdict = 'pass') "
+                _HISTORY_SQL + " WHERE r.target = %s AND r.profile = %s AND (r.is_baseline OR "
+                "(r.verdict = 'pass' AND coalesce(r.regression, '') <> ALL(%s))) "
                 "AND NOT (r.dag_id = %s AND r.run_id = %s) "
                 "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT 1",
-                (target, profile, dag_id, run_id),
+                (target, profile, list(NOT_BASELINE), dag_id, run_id),
             ).fetchone()
 
-    def baseline_candidates(self, target: str, profile: str, exclude: tuple[str, str], limit: int = 50) -> list[dict]:
-        """Earlier runs of target/profile, newest first (the marked baseline always among them), with their
-        headline, load-test ``duration_s`` and workload ``shape`` (None when not recorded)."""
+    def baseline_candidates(
+        self,
+        target: str,
+        profile: str,
+        exclude: tuple[str, str],
+        limit: int = 50,
+        started_before: datetime | None = None,
+    ) -> list[dict]:
+        """Earlier runs of target/profile (that started before ``started_before`` when given), newest first (the
+        marked baseline always among them), with their headline, load-test ``duration_s`` and workload ``shape``
+        (None when not recorded)."""
         with self._connect() as conn:
             return conn.execute(
                 "SELECT q.*, w.summary->'shape' AS shape, (w.summary->>'duration_s')::float8 AS duration_s FROM ("
                 + _HISTORY_SQL
                 + " WHERE r.target = %s AND r.profile = %s AND NOT (r.dag_id = %s AND r.run_id = %s) "
+                "AND (%s::timestamptz IS NULL OR r.started_at < %s) "
                 "ORDER BY r.is_baseline DESC, r.started_at DESC NULLS LAST LIMIT %s) q "
                 + _SHAPE_JOIN
                 + " ORDER BY q.started_at DESC NULLS LAST",
-                (target, profile, *exclude, limit),
+                (target, profile, *exclude, started_before, started_before, limit),
             ).fetchall()
-
-    def comparison(self, run: dict, limit: int = 20, shape: dict | None = None) -> dict:
-        """``{"baseline", "baseline_note", "history"}`` for a report of ``run``: its baseline among the runs of
-        the same workload ``shape`` (``regression.choose_baseline``), why, and the recent runs before it."""
-        from include.perfpipe.regression.baseline import choose_baseline
-
-        key = (run["dag_id"], run["run_id"])
-        history = self.history(run["target"], run["profile"], limit=limit + 1)
-        history = history[~((history["dag_id"] == key[0]) & (history["run_id"] == key[1]))].tail(limit)
-        candidates = self.baseline_candidates(run["target"], run["profile"], key) if shape else []
-        baseline, note = choose_baseline(shape, candidates)
-        if baseline is not None:
-            baseline = {k: v for k, v in baseline.items() if k != "shape"}
-        return {
-            "baseline": baseline,
-            "baseline_note": note,
-            "history": history.astype(object).where(history.notna(), None).to_dict("records"),
-        }
 
     def save_bundle(self, bundle: dict, verdict: str, reason: str, report_url: str | None = None) -> None:
         """Save a whole run bundle (each present stage under map index -1) and then its run row; each write is
@@ -370,7 +381,15 @@ class ResultsStore:
                     f"saving stage {stage}",
                     lambda stage=stage, part=part: self.save_stage(run["dag_id"], run["run_id"], stage, -1, part),
                 )
-        row = {**run, "verdict": verdict, "reason": reason, "report_url": report_url or run.get("report_url")}
+        section = bundle.get("regression") or {}
+        row = {
+            **run,
+            "verdict": verdict,
+            "reason": reason,
+            "report_url": report_url or run.get("report_url"),
+            "regression": (section.get("gate") or {}).get("status"),
+            "noise": section.get("noise"),
+        }
         self._retrying("saving the run", lambda: self.save_run(row))
 
     def run_frames(self, dag_id: str, run_id: str) -> dict | None:

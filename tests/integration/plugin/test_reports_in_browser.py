@@ -73,7 +73,7 @@ def results_dsn(scratch_db):
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, results_dsn):
     """One rendered, recorded run (failing, with hostile text), as publish_run leaves it."""
-    from include.perfpipe.regression.baseline import shape_of
+    from include.perfpipe.regression.baseline import find_baseline, shape_of
     from include.perfpipe.reporting import render_report
     from include.perfpipe.store import ResultsStore
     from include.perfpipe.validation.verdict import run_verdict
@@ -87,7 +87,7 @@ def published(tmp_path_factory, results_dsn):
         old["loadtest"] = synthetic.load_result(seed=i, slow=slow)
         old["run"]["started_at"] = f"2026-11-2{i}T11:00:00+00:00"
         store.save_bundle(old, "pass", "all thresholds met")
-    bundle.update(store.comparison(bundle["run"], shape=shape_of(bundle["loadtest"])))
+    bundle.update(find_baseline(store, bundle["run"], shape_of(bundle["loadtest"])))
     out_dir = reports / "perf_load" / "manual__browser_check"
     paths = render_report(bundle, out_dir)
     store.save_bundle(bundle, *run_verdict(bundle), report_url=paths["html"].as_uri())

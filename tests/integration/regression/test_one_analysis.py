@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from include.perfpipe.cli import main
-from include.perfpipe.regression.baseline import shape_of
+from include.perfpipe.regression.analysis import section_for
+from include.perfpipe.regression.baseline import find_baseline, shape_of
 from include.perfpipe.store.results_store import ResultsStore
-from include.pipelines.publishing import regression_for
 from tests.integration.regression.conftest import DAG, PROFILE, RUNS, TARGET, nightly_result
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,8 @@ def test_publish_task_and_cli_give_the_same_section(store_dsn, tmp_path, capsys)
         "started_at": datetime(2026, 11, 30, 1, 0, tzinfo=UTC).isoformat(),
     }
     bundle = {"run": run, "loadtest": nightly_result(RUNS)}
-    bundle.update(store.comparison(run, shape=shape_of(bundle["loadtest"])))  # as publish_run does
-    published = regression_for(store, bundle, "pass")
+    bundle.update(find_baseline(store, run, shape_of(bundle["loadtest"])))  # as publish_run does
+    published = section_for(store, bundle, "pass")
     store.save_bundle(bundle, "pass", "thresholds met")
     try:
         out = tmp_path / "section.json"

@@ -193,7 +193,7 @@ def test_run_frames_round_trip_the_load_test(store):
 
 
 def test_comparison_chooses_the_baseline_among_runs_of_the_same_workload(store):
-    from include.perfpipe.regression.baseline import shape_of
+    from include.perfpipe.regression.baseline import find_baseline, shape_of
     from tests.unit.reporting.synthetic import load_result
 
     def save(run_id, duration_s, verdict="pass"):
@@ -220,8 +220,10 @@ def test_comparison_chooses_the_baseline_among_runs_of_the_same_workload(store):
     store.mark_baseline("perf_smoke", "long60")
     save("short20", 20)
     run, load = save("current20", 20)
-    chosen = store.comparison(run, shape=shape_of(load))
+    chosen = find_baseline(store, run, shape_of(load))
     assert chosen["baseline"]["run_id"] == "short20" and chosen["baseline"]["duration_s"] == load["duration_s"]
     assert "the marked baseline has a different stage plan" in chosen["baseline_note"]
-    other = store.comparison({**run, "run_id": "other"}, shape=shape_of({"spec": {"model": "open", "stages": []}}))
-    assert other["baseline"] is None and other["baseline_note"].startswith("no comparable baseline: the 3 earlier")
+    other = find_baseline(store, {**run, "run_id": "other"}, shape_of({"spec": {"model": "open", "stages": []}}))
+    assert other["baseline"] is None and other["baseline_note"].startswith(
+        "no comparable baseline: the 2 earlier"
+    )  # current20 started with it, not before

@@ -24,14 +24,24 @@ def spec(duration_s: float = 60.0, vus: float = 1.0, endpoints=("health", "items
     }
 
 
-def run(run_id: str, shape: dict | None, verdict: str = "pass", is_baseline: bool = False) -> dict:
-    return {"run_id": run_id, "shape": shape, "verdict": verdict, "is_baseline": is_baseline}
+def run(run_id: str, shape: dict | None, verdict: str = "pass", is_baseline: bool = False, gate=None) -> dict:
+    return {"run_id": run_id, "shape": shape, "verdict": verdict, "is_baseline": is_baseline, "regression": gate}
 
 
 def test_the_marked_baseline_wins_among_comparable_runs():
     shape = workload_shape(spec())
     baseline, why = choose_baseline(shape, [run("newer", shape), run("marked", shape, is_baseline=True)])
     assert baseline["run_id"] == "marked" and why == "the run marked as baseline"
+
+
+def test_a_run_the_gate_failed_or_called_an_outlier_is_never_the_baseline_unless_marked():
+    shape = workload_shape(spec())
+    candidates = [run("regressed", shape, gate="regression"), run("outlier", shape, gate="outlier"), run("ok", shape)]
+    assert choose_baseline(shape, candidates)[0]["run_id"] == "ok"
+    accepted = [run("regressed", shape, is_baseline=True, gate="regression"), run("ok", shape)]
+    assert choose_baseline(shape, accepted)[0]["run_id"] == "regressed"
+    baseline, why = choose_baseline(shape, candidates[:1])
+    assert baseline is None and "a regression gate that called it regression" in why
 
 
 def test_a_marked_baseline_of_another_duration_is_passed_over_for_a_comparable_run():

@@ -1,6 +1,7 @@
 import pytest
 
 from include.perfpipe.regression import gate_decision, release_verdict
+from include.perfpipe.regression.gate import gated_verdict
 
 PLANNED = ["smoke", "load", "stress"]
 
@@ -62,7 +63,19 @@ def test_no_regression_passes_the_nightly(baseline_frames):
     from include.perfpipe.regression import compare_runs
 
     decision = gate_decision(compare_runs(baseline_frames, baseline_frames))
-    assert decision == {"regressed": False, "reason": "no significant regression (15 tested metrics)"}
+    assert decision == {
+        "regressed": False,
+        "status": "unchanged",
+        "reason": "no significant regression (15 tested metrics)",
+    }
+
+
+def test_the_gate_fails_a_passing_run_only_where_regressions_fail_it(regressed_comparison):
+    gate = gate_decision(regressed_comparison)
+    verdict, reason = gated_verdict("pass", "thresholds met", gate, fail_on_regression=True)
+    assert verdict == "fail" and reason == f"regression against the baseline: {gate['reason']}"
+    assert gated_verdict("pass", "thresholds met", gate, fail_on_regression=False) == ("pass", "thresholds met")
+    assert gated_verdict("error", "target down", gate, fail_on_regression=True) == ("error", "target down")
 
 
 def test_improvements_do_not_fail_the_nightly(regressed_comparison):

@@ -72,7 +72,7 @@ def test_long_history_gives_a_series_per_class():
 def test_without_baseline_the_gate_passes_and_comparison_is_empty():
     section = regression_section(None, _history())
     assert section["baseline_found"] is False and section["comparison"] == []
-    assert section["gate"] == {"regressed": False, "reason": "no baseline to compare with"}
+    assert section["gate"] == {"regressed": False, "status": "unknown", "reason": "no baseline to compare with"}
 
 
 def test_infinite_and_missing_numbers_become_null(baseline_frames):
