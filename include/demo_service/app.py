@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from include.demo_service.journal import Journal
+from include.demo_service.pages import add_pages
 from include.demo_service.schema import prepare
 from include.demo_service.tools import burn_cpu, cpu_pool
 from include.perfpipe import embedded_db
@@ -67,6 +68,7 @@ def create_app(db_url: str | None = None, health_delay_ms: int | None = None) ->
 
     app = FastAPI(title="perfpipe demo service", lifespan=lifespan)
     journal = Journal()
+    add_pages(app, journal)
 
     def user_of(authorization: str | None = Header(None)) -> str:
         """The user a ``Bearer`` token from ``POST /auth/login`` belongs to; 401 otherwise."""

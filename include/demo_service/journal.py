@@ -1,5 +1,6 @@
 """What the demo service saw, kept in memory so a test can prove a journey was real: logins and
-their tokens, 401s, distinct items read, orders created and read (and reads of missing orders), carts."""
+their tokens, 401s, distinct items read, orders created and read (and reads of missing orders), carts,
+and the newsletter form's CSRF tokens (accepted, refused)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ class Journal:
         self.items_read: set[int] = set()
         self.orders_created = self.order_reads = self.order_reads_missing = 0
         self.carts: dict[str, list[int]] = {}
+        self.csrf_open: set[str] = set()  # issued by GET /newsletter, not used yet
+        self.csrf_accepted = self.csrf_refused = 0
 
     def login(self, user: str) -> str:
         token = secrets.token_urlsafe(16)
@@ -36,6 +39,21 @@ class Journal:
         self.carts[cart].append(item_id)
         return cart, self.carts[cart]
 
+    def issue_csrf(self) -> str:
+        token = secrets.token_urlsafe(16)
+        self.csrf_open.add(token)
+        return token
+
+    def use_csrf(self, token: str) -> bool:
+        """Whether ``token`` was issued and not used yet (it is used up now)."""
+        fresh = token in self.csrf_open
+        self.csrf_open.discard(token)
+        if fresh:
+            self.csrf_accepted += 1
+        else:
+            self.csrf_refused += 1
+        return fresh
+
     def counts(self) -> dict:
         return {
             "logins": len(self.tokens),
@@ -47,4 +65,6 @@ class Journal:
             "order_reads_missing": self.order_reads_missing,
             "carts": len(self.carts),
             "cart_items": sum(len(items) for items in self.carts.values()),
+            "csrf_accepted": self.csrf_accepted,
+            "csrf_refused": self.csrf_refused,
         }

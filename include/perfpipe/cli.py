@@ -20,6 +20,7 @@ STAGE_COMMANDS = (
     "include.perfpipe.reporting.cli",
     "include.perfpipe.regression.cli",
     "include.perfpipe.embedded_db",
+    "include.perfpipe.recording.cli",
 )
 
 

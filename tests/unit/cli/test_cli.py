@@ -15,6 +15,7 @@ STAGE_COMMANDS = [
     "regression",
     "baseline",
     "embedded-db",
+    "scenario",
 ]
 
 

@@ -62,7 +62,8 @@ def test_extract_from_json_header_regex_and_status():
 
 
 def test_a_regex_beside_a_header_reads_every_value_of_that_header():
-    answer = Answer(200, [(b"Set-Cookie", b"sid=1; Path=/"), (b"set-cookie", b"XSRF-TOKEN=t0k; Path=/")], b"XSRF-TOKEN=body")
+    cookies = [(b"Set-Cookie", b"sid=1; Path=/"), (b"set-cookie", b"XSRF-TOKEN=t0k; Path=/")]
+    answer = Answer(200, cookies, b"XSRF-TOKEN=body")
     assert _extract(answer, header="Set-Cookie", regex="XSRF-TOKEN=([^;]*)") == "t0k"
     assert _extract(answer, header="Set-Cookie", regex="^[^=]+=([^;]*)", pick="all") == ["1", "t0k"]
     assert _extract(answer, header="Location", regex="/orders/(\\d+)") is None

@@ -1,0 +1,43 @@
+"""``python -m include.perfpipe scenario``: scenario files from a browser recording
+(docs/scenarios.md, *From a recording*)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("scenario", help="write a scenario file from a HAR recording or an OpenAPI spec")
+    commands = parser.add_subparsers(dest="scenario_command", required=True, metavar="SOURCE")
+    har = commands.add_parser(
+        "from-har",
+        help="a browser recording (DevTools: Save all as HAR) as a journey, its session values correlated",
+        description="Convert a HAR recording into a journey that replays against a live service: values the "
+        "responses gave are extracted and templated, typed credentials go to a feeder file beside the scenario.",
+    )
+    har.add_argument("har", metavar="RECORDING.har")
+    har.add_argument("-o", "--output", required=True, metavar="SCENARIO.yaml")
+    har.add_argument("--host", help="the target host (default: the one with the most requests)")
+    har.add_argument("--keep-static", action="store_true", help="keep the target's scripts, styles, images, fonts")
+    har.add_argument("--keep-user-agent", action="store_true", help="keep the recorded User-Agent header")
+    har.add_argument("--setup", type=int, metavar="N", help="the first N calls are the setup (run once per VU)")
+    har.add_argument("--steps", type=_span, metavar="A-B", help="calls A to B are the steps (the loop)")
+    har.set_defaults(func=_from_har)
+
+
+def _span(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)-(\d+)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected A-B (call numbers, e.g. 4-9), got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _from_har(args) -> int:
+    from include.perfpipe.recording.from_har import convert
+    from include.perfpipe.recording.writer import write
+
+    draft = convert(args.har, args.output, args.host, args.keep_static, args.keep_user_agent, args.setup, args.steps)
+    for path in write(draft, args.output):
+        print(f"wrote {path}")
+    return 0
