@@ -76,9 +76,7 @@ def render(draft: Draft, where: str = "scenario") -> str:
         out.append(f"  {part}:")
         for step in steps:
             out += ["    " + line for note in step.notes for line in _comment(note)]
-            block = yaml.safe_dump([step.fields], sort_keys=False, default_flow_style=None, width=110,
-                                   allow_unicode=True)  # fmt: skip
-            out += ["    " + line for line in block.rstrip("\n").split("\n")]
+            out += ["    " + line for line in _step_lines(step.fields)]
     text = "\n".join(out) + "\n"
     try:
         loaded = ScenarioFile.model_validate(yaml.safe_load(text))
@@ -123,6 +121,16 @@ def check_order(draft: Draft, where: str) -> None:
                     "extracts: choose --setup/--steps so that the steps giving them come first"
                 )
             known |= set(step.fields.get("extract", {}))
+
+
+def _step_lines(fields: dict) -> list[str]:
+    """The step as a list item: short collections in flow style, block style when a line would pass 116."""
+    for flow in (None, False):
+        text = yaml.safe_dump([fields], sort_keys=False, default_flow_style=flow, width=10_000, allow_unicode=True)
+        lines = text.rstrip("\n").split("\n")
+        if all(len(line) <= 116 for line in lines):
+            break
+    return lines
 
 
 def _dump(key: str, mapping: dict) -> str:
