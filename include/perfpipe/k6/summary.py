@@ -10,12 +10,15 @@ crossed one fails the run.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from pathlib import Path
 
 import pandas as pd
 
 from include.perfpipe.custom_metrics import SCALE
+from include.perfpipe.k6.engine import SHARD_KEY
 from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.metrics import EndpointTotals, new_histogram
 from include.perfpipe.validation.result import ValidationResult
@@ -23,6 +26,9 @@ from include.perfpipe.validation.verdict import Verdict
 from include.perfpipe.vocabulary import holds
 
 SUITE = "k6"
+SUMMARY_FILE = "k6-summary.json"
+# k6 exit codes that leave a result to judge: 0, thresholds crossed, interrupted (SIGINT), test.abort()
+JUDGED_EXIT_CODES = {0, 99, 105, 108}
 _EXPRESSION = re.compile(
     r"^\s*(avg|min|max|med|count|rate|value|p\(\s*([\d.]+)\s*\))\s*(<=|>=|<|>|==|!=)\s*([-\d.eE+]+)\s*$"
 )
@@ -92,6 +98,25 @@ def judge(validation: ValidationResult, rows: list[dict]) -> ValidationResult:
         )
     elif not crossed and validation.verdict == Verdict.PASS:
         validation.reason += f"; all {len(rows)} k6 thresholds met"
+    return validation
+
+
+def judge_k6(validation: ValidationResult, load: LoadResult, out_dir: Path) -> ValidationResult:
+    """``validation`` with k6's thresholds judged (``k6_rows``) and an error for a k6 that failed otherwise;
+    writes ``k6-summary.json`` (k6's summary export; with several shards ``{"shards": [...]}``) and saves
+    ``validation.json`` again."""
+    shards = sorted((int(key[len(SHARD_KEY) :]), part) for key, part in load.extra.items() if key.startswith(SHARD_KEY))
+    summaries = [part["summary"] for _, part in shards]
+    thresholds = ((load.spec.get("k6") or {}).get("options") or {}).get("thresholds") or {}
+    validation = judge(validation, k6_rows(thresholds, summaries, load))
+    failed = [(index + 1, part["exit_code"]) for index, part in shards if part["exit_code"] not in JUDGED_EXIT_CODES]
+    if failed:
+        validation.verdict = Verdict.ERROR
+        validation.reason = "k6 failed: " + ", ".join(f"shard {i} exited with code {code}" for i, code in failed)
+    out_dir = Path(out_dir)
+    document = summaries[0] if len(summaries) == 1 else {"shards": summaries}
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(document, indent=2) + "\n")
+    validation.save(out_dir)
     return validation
 
 

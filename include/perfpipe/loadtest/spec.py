@@ -159,6 +159,7 @@ class LoadSpec(Staged):
     per_vu_iterations: int | None = None  # each VU runs exactly this many iterations
     shared_iterations: int | None = None  # the scenario's VUs share this many iterations in all
     vu_offset: int = 0  # VU numbers of this scenario start after the earlier scenarios' VUs
+    k6: dict | None = None  # the k6 engine's script, overrides and options (include/perfpipe/k6/engine.py)
 
     def scenario_specs(self) -> list[LoadSpec]:
         """One spec per named scenario: this one with the scenario's load, requests and labels."""

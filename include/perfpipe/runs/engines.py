@@ -92,7 +92,14 @@ class PerfpipeEngine:
         )
 
 
-ENGINES: dict[str, Callable[..., Engine]] = {DEFAULT_ENGINE: PerfpipeEngine}
+def k6_engine(processes: int | str = "auto") -> Engine:
+    """The k6 engine (include/perfpipe/k6/), imported when a plan names it."""
+    from include.perfpipe.k6.engine import K6Engine
+
+    return K6Engine(processes)
+
+
+ENGINES: dict[str, Callable[..., Engine]] = {DEFAULT_ENGINE: PerfpipeEngine, "k6": k6_engine}
 
 
 def engine_named(name: str | None, *, processes: int | str = "auto") -> Engine:

@@ -16,7 +16,9 @@ def judge_run(
     load: LoadResult, thresholds: Thresholds, out_dir: Path, *, benchmark: Mapping | None = None
 ) -> ValidationResult:
     """Validate a (merged) load result, and the DB benchmark's (``LoadResult.to_dict()``) when one ran:
-    a starved benchmark client makes the run invalid too. Writes ``out_dir/validation.json`` and Data Docs."""
+    a starved benchmark client makes the run invalid too; a k6 run's own thresholds join the verdict
+    (``k6.summary.judge_k6``, which also writes ``k6-summary.json``). Writes ``out_dir/validation.json`` and
+    Data Docs."""
     from include.perfpipe.metrics import MetricsRecorder
     from include.perfpipe.validation import validate
     from include.perfpipe.validation.metric_thresholds import metric_rules
@@ -25,7 +27,7 @@ def judge_run(
     if benchmark:
         db_stats = MetricsRecorder.from_dict(benchmark["metrics"]).stats_frame(benchmark["duration_s"])
         health = _with_benchmark_health(health, benchmark["health"])
-    return validate(
+    validation = validate(
         load.stats_frame(),
         load.timeseries_frame(),
         thresholds=thresholds,
@@ -38,6 +40,11 @@ def judge_run(
         db_stats=db_stats,
         custom_metrics=(load.metrics_frame(), metric_rules(load.spec)),
     )
+    if load.spec.get("k6"):  # k6's own thresholds and summary beside our suites
+        from include.perfpipe.k6.summary import judge_k6
+
+        validation = judge_k6(validation, load, out_dir)
+    return validation
 
 
 def judge_error(error: Exception, thresholds: Thresholds, out_dir: Path) -> ValidationResult:

@@ -38,13 +38,15 @@ def plan_run(
     allowlist: str | list[str] | None = None,
     class_name: str | None = None,
     engine: str | None = None,
+    k6_script: str | Path | None = None,
 ) -> Plan:
     """Plan a run of ``profile`` against ``target``, before anything runs: bad input raises a one-line
     ``ConfigError``, a target outside ``allowlist`` (None: the configured one) ``TargetNotAllowed``.
 
     ``overrides`` are ``load_spec``'s (``vus``, ``duration``, ``rate``, ...); the abort rules always come from
     ``thresholds``. ``credential_names`` are the headers ``run_shard`` will resolve, from the connection
-    ``credentials_conn_id`` when there is one.
+    ``credentials_conn_id`` when there is one. ``engine="k6"`` runs ``k6_script`` (compiled here by
+    ``k6 inspect``: a script k6 refuses is a ``ConfigError`` with k6's message).
     """
     from include.perfpipe.loadtest.spec import load_spec
 
@@ -61,4 +63,12 @@ def plan_run(
         class_name=class_name,
         credentials_conn_id=credentials_conn_id,
     )
+    if engine == "k6":
+        from include.perfpipe.k6.engine import k6_spec
+
+        if not k6_script:
+            raise ConfigError("k6_script: the k6 engine needs a script", field="k6_script")
+        spec = k6_spec(spec, k6_script, overrides)
+    elif k6_script:
+        raise ConfigError(f"k6_script: given for engine {engine!r}; it needs engine 'k6'", field="k6_script")
     return Plan(spec, thresholds, engine)

@@ -8,14 +8,20 @@ import logging
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from include.perfpipe.cli import main
 from include.perfpipe.k6 import runner
-from include.perfpipe.k6.runner import K6Plan, K6ScriptError, preflight, run_local
+from include.perfpipe.k6.cli import run_shards_here
+from include.perfpipe.k6.engine import plan_of
+from include.perfpipe.k6.runner import K6ScriptError
+from include.perfpipe.loadtest.result import merge_results
 from include.perfpipe.metrics import new_histogram
+from include.perfpipe.runs import plan_run
+from include.perfpipe.validation import load_thresholds
 from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration
@@ -62,8 +68,28 @@ def script(tmp_path: Path, body: str, options: str, name: str = "test.js") -> Pa
     return path
 
 
-def plan_for(path: Path, server: LoopbackServer, **kwargs) -> K6Plan:
-    return preflight(K6Plan(path, server.url(""), ("127.0.0.1",), **kwargs))
+def planned(path: Path, base_url: str, secrets: dict | None = None):
+    """The k6 spec the composition root plans for ``path`` against ``base_url``."""
+    thresholds = load_thresholds(profile="smoke", target=base_url)
+    return plan_run(
+        "smoke",
+        base_url,
+        thresholds,
+        credential_names=list(secrets or {}),
+        allowlist=["127.0.0.1"],
+        engine="k6",
+        k6_script=path,
+    ).spec
+
+
+def shards_of(path: Path, base_url: str, count: int = 1, secrets: dict | None = None):
+    """``(each shard's result, their merge)``."""
+    parts = run_shards_here(planned(path, base_url, secrets), count, secrets or {})
+    return parts, merge_results(parts)
+
+
+def k6_summary(result, index: int = 0) -> dict:
+    return result.extra[f"k6_shard_{index}"]["summary"]
 
 
 def test_recorded_requests_equal_the_servers_and_secrets_reach_no_artefact(tmp_path, server, caplog):
@@ -77,12 +103,9 @@ def test_recorded_requests_equal_the_servers_and_secrets_reach_no_artefact(tmp_p
         "http.get(`${__ENV.BASE_URL}/status/503`, { headers: { Authorization: __ENV.AUTHORIZATION } });",
         "{ vus: 2, duration: '1s' }",
     )
-    secrets = {"AUTHORIZATION": SECRET}
     out = tmp_path / "run"
     with guarded, caplog.at_level(logging.INFO, logger="perfpipe.loadtest"):
-        plan = preflight(K6Plan(path, guarded.url(""), ("127.0.0.1",), secret_env=("AUTHORIZATION",)), secrets)
-        run = run_local(plan, out, secrets=secrets)
-    result = run.result
+        _, result = shards_of(path, guarded.url(""), secrets={"Authorization": SECRET})
     rows = result.stats_frame().set_index("name")
     assert guarded.unauthorised == 0  # the secret reached k6 through its environment
     assert rows.loc["ok", "count"] == guarded.hits["/ok"] > 100 and rows.loc["ok", "class_name"] == "health"
@@ -90,13 +113,12 @@ def test_recorded_requests_equal_the_servers_and_secrets_reach_no_artefact(tmp_p
     assert failing["count"] == failing["errors"] == guarded.hits["/status/503"]
     assert rows.loc["all", "count"] == guarded.requests
     assert result.journey.checks.counts["is 200"] == [guarded.hits["/ok"], 0]
-    k6 = run.shards[0].summary["metrics"]["http_req_duration"]
-    assert "p(99)" in k6 and json.loads((out / "k6-summary.json").read_text())["metrics"]["http_reqs"]["count"] == (
-        guarded.requests
-    )
+    k6 = k6_summary(result)["metrics"]["http_req_duration"]
+    assert "p(99)" in k6 and k6_summary(result)["metrics"]["http_reqs"]["count"] == guarded.requests
     for ours, theirs in (("p50_ms", "med"), ("p95_ms", "p(95)"), ("max_ms", "max")):
         assert rows.loc["all", ours] == pytest.approx(k6[theirs], rel=0.03)
     result.write(out)
+    (out / "result.json").write_text(json.dumps(result.to_dict()))
     assert "token ***" in caplog.text and SECRET not in caplog.text
     for artefact in out.rglob("*"):
         assert artefact.is_dir() or SECRET.encode() not in artefact.read_bytes(), artefact
@@ -114,7 +136,7 @@ def test_nothing_reaches_an_address_outside_the_allowlist(tmp_path, server):
             f"http.get(`${{__ENV.BASE_URL}}/redirect?to={elsewhere}/hop`, {{ tags: {{ name: 'redirected' }} }});",
             "{ vus: 1, iterations: 5 }",
         )
-        result = run_local(plan_for(path, server), tmp_path / "run").result
+        _, result = shards_of(path, server.url(""))
     finally:
         outside.close()
     assert outside.connections == 0
@@ -134,21 +156,21 @@ def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
         "{ scenarios: { fixed: { executor: 'shared-iterations', vus: 4, iterations: 120 } },"
         " thresholds: { http_req_duration: ['p(99)<10000', 'p(50)<0.001'], http_reqs: ['count==120'] } }",
     )
-    run = run_local(plan_for(path, server, shard_count=2), tmp_path / "run")
+    parts, result = shards_of(path, server.url(""), 2)
     served = server.hits["/sleep/2"] - before
-    shards = [next(iter(s.result.metrics.endpoints.values())) for s in run.shards]
-    merged = next(iter(run.result.metrics.endpoints.values()))
+    shards = [next(iter(part.metrics.endpoints.values())) for part in parts]
+    merged = next(iter(result.metrics.endpoints.values()))
     assert [s.count for s in shards] == [60, 60] and merged.count == served == 120
     added = new_histogram()
     for shard in shards:
         added.add(shard.hist)
     assert merged.hist.get_value_at_percentile(99) == added.get_value_at_percentile(99)
-    assert merged.hist.get_total_count() == 120 and run.result.metrics.iterations == {"fixed": 120}
-    assert (tmp_path / "run" / "k6-summary-2-of-2.json").is_file()
-    rows = {r["metric"]: r for r in k6_rows(run.shards[0].result.spec["k6_thresholds"], run.summaries, run.result)}
+    assert merged.hist.get_total_count() == 120 and result.metrics.iterations == {"fixed": 120}
+    summaries = [k6_summary(result, i) for i in (0, 1)]
+    rows = {r["metric"]: r for r in k6_rows(result.spec["k6"]["options"]["thresholds"], summaries, result)}
     assert rows["http_reqs count"]["success"] and rows["http_reqs count"]["class_name"] == "global"
     assert rows["http_reqs count"]["observed"] == 120  # each shard alone saw 60 and crossed it
-    assert all(s.summary["metrics"]["http_reqs"]["thresholds"]["count==120"] for s in run.shards)
+    assert all(s["metrics"]["http_reqs"]["thresholds"]["count==120"] for s in summaries)
     assert not rows["http_req_duration p(50)"]["success"] and rows["http_req_duration p(99)"]["success"]
 
 
@@ -159,17 +181,17 @@ def test_abort_on_fail_stops_every_shard(tmp_path, server):
         "{ vus: 2, duration: '60s', thresholds: { http_req_failed: [{ threshold: 'rate<0.01', abortOnFail: true }] } }",
     )
     began = time.monotonic()
-    run = run_local(plan_for(path, server, shard_count=2), tmp_path / "run")
+    parts, result = shards_of(path, server.url(""), 2)
     assert time.monotonic() - began < 30
-    assert run.result.aborted and "abortOnFail" in run.result.abort_reason
-    assert all(shard.result.aborted for shard in run.shards)
+    assert result.aborted and "abortOnFail" in result.abort_reason
+    assert all(part.aborted for part in parts)
 
 
 def test_the_run_deadline_ends_k6_and_the_reader(tmp_path, server):
     path = script(tmp_path, "http.get(`${__ENV.BASE_URL}/sleep/50`);", "{ vus: 1, duration: '60s' }")
-    plan = plan_for(path, server)
+    plan = plan_of(planned(path, server.url("")), 1)
     began = time.monotonic()
-    shard = runner.run_shard(K6Plan(**{**plan.__dict__, "deadline_s": 1.0}), tmp_path / "run")
+    shard = runner.run_shard(replace(plan, deadline_s=1.0))
     assert time.monotonic() - began < 1.0 + runner.KILL_GRACE_S + 5
     assert shard.result.health["interrupted"] == 1 and shard.result.health["saturated"]
     assert "deadline" in shard.result.abort_reason and shard.result.metrics.endpoints
@@ -182,7 +204,7 @@ def test_a_script_that_does_not_parse_fails_preflight_once(tmp_path, server, mon
     real_run = runner.subprocess.run
     monkeypatch.setattr(runner.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
     with pytest.raises(K6ScriptError, match=r"bad\.js.*Unexpected token"):
-        preflight(K6Plan(bad, server.url(""), ("127.0.0.1",)))
+        planned(bad, server.url(""))
     code = main(["loadtest", "--k6-script", str(bad), "--target", server.url(""), "--out", str(tmp_path / "o")])
     assert code == 3 and len(calls) == 2  # one k6 inspect per attempt: no retry
     err = capsys.readouterr().err

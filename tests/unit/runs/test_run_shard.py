@@ -54,7 +54,7 @@ def test_a_plan_names_the_credentials_and_takes_its_abort_rules_from_the_thresho
 
 
 def test_a_plan_refuses_an_unknown_engine_and_a_target_outside_the_allowlist():
-    with pytest.raises(ConfigError, match=r"engine: unknown engine 'k7'; known: \['perfpipe'\]"):
+    with pytest.raises(ConfigError, match=r"engine: unknown engine 'k7'; known: \['k6', 'perfpipe'\]"):
         _plan("http://127.0.0.1:9/", engine="k7")
     with pytest.raises(TargetNotAllowed, match="host 'example.com' of 'http://example.com/' is not in the allowlist"):
         _plan("http://example.com/")
