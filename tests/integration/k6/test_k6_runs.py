@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from include.perfpipe.cli import main
@@ -26,6 +27,7 @@ from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration
 SECRET = "Bearer planted-k6-secret-7f3a"
+K6_SCRIPTS = Path(__file__).resolve().parents[3] / "include" / "config" / "k6"
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +232,35 @@ def test_cli_fails_on_a_k6_threshold_beside_our_suites(tmp_path, server):
         summary["totals"]["count"] == 20
         and "p(99)" in json.loads((out / "k6-summary.json").read_text())["metrics"]["http_req_duration"]
     )
+
+
+def test_the_bundled_scripts_have_the_shapes_they_promise(server):
+    shapes = {}
+    for name in ("load-test.js", "load-test-smoke.js", "load-test-stress.js"):
+        spec = planned(K6_SCRIPTS / name, server.url(""))
+        options = spec.k6["options"]
+        shapes[name] = (options["maxVUs"], sorted(options["scenarios"]), sorted(options["thresholds"]))
+    assert shapes["load-test.js"][0] >= 200 and shapes["load-test.js"][1] == ["browse", "buy", "health"]
+    assert {"error_rate", "order_duration", "http_req_duration{scenario:buy}"} <= set(shapes["load-test.js"][2])
+    assert shapes["load-test-smoke.js"][:2] == (1, ["default"]) and shapes["load-test-stress.js"][0] == 400
+
+
+def test_a_bundled_script_against_the_demo_service(demo_service):
+    """What the service counted (logins, orders) equals what we recorded."""
+    journal = httpx.get(f"{demo_service}/journal").json()
+    spec = plan_run(
+        "smoke",
+        demo_service,
+        load_thresholds(profile="smoke", target=demo_service),
+        overrides={"vus": 2, "duration": "1s"},
+        allowlist=["127.0.0.1"],
+        engine="k6",
+        k6_script=K6_SCRIPTS / "load-test-smoke.js",
+    ).spec
+    result = merge_results(run_shards_here(spec, 1, {}))
+    after = httpx.get(f"{demo_service}/journal").json()
+    rows = result.stats_frame().set_index("name")
+    logins, orders = (json.loads(rows.loc[name, "status_counts"]) for name in ("POST /auth/login", "POST /orders"))
+    assert logins == {"200": after["logins"] - journal["logins"]} and logins["200"] > 0
+    assert orders == {"201": after["orders_created"] - journal["orders_created"]}
+    assert rows.loc["all", "errors"] == 0 and result.journey.checks.counts["shop: order created"][1] == 0
