@@ -4,9 +4,7 @@ edits, its session values correlated (docs/scenarios.md, *From a recording*)."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
-from urllib.parse import unquote
 
 from include.perfpipe.recording.correlation import Correlation, correlate, signature
 from include.perfpipe.recording.credentials import FEEDER, Credentials, move_credentials
@@ -14,7 +12,7 @@ from include.perfpipe.recording.har import read_har
 from include.perfpipe.recording.selection import Call, Selection, select
 from include.perfpipe.recording.slots import Request, request_of
 from include.perfpipe.recording.structure import Shape, shape
-from include.perfpipe.recording.writer import Draft, DraftStep
+from include.perfpipe.recording.writer import Draft, DraftStep, step_names
 
 
 def convert(
@@ -36,7 +34,7 @@ def convert(
     uses = [set(re.findall(r"\{\{ ([A-Za-z_]\w*) \}\}", str(r.templates))) for r in requests]
     extracts = [set(correlation.extracts.get(i, {})) for i in range(len(calls))]
     journey = shape([signature(r) for r in requests], uses, extracts, credentials.logins, setup, steps)
-    names = _names(requests)
+    names = step_names([(r.method, r.path()) for r in requests])
     kept = set(journey.setup + journey.steps + journey.teardown)
     drafts = {i: _step(i, calls[i], requests[i], names, correlation, credentials, kept) for i in kept}
     draft = Draft(
@@ -91,24 +89,6 @@ def _step(
         if any(u == i for u, _ in places):
             notes.append(f"{{{{ {FEEDER}.{column} }}}}: typed in the recording, from the feeder file (not shown here)")
     return DraftStep(fields, notes)
-
-
-def _names(requests: list[Request]) -> list[str]:
-    """``get_items``, ``get_item`` (a templated id after ``items``), ``post_orders``: unique in the file."""
-    names, seen = [], Counter()
-    for request in requests:
-        words = []
-        segments = [s for s in request.path().partition("?")[0].split("/") if s]
-        for k, segment in enumerate(segments):
-            if "{{" in segment:
-                if k == len(segments) - 1 and words:
-                    words[-1] = re.sub(r"(ies|s)$", lambda m: "y" if m.group(1) == "ies" else "", words[-1])
-                continue
-            words.append(re.sub(r"[^a-z0-9]+", "_", unquote(segment).lower()).strip("_"))
-        base = "_".join([request.method.lower(), *[w for w in words if w]])[:60]
-        seen[base] += 1
-        names.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
-    return names
 
 
 def _lift_headers(draft: Draft) -> None:

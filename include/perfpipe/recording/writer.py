@@ -12,8 +12,10 @@ import io
 import os
 import re
 import textwrap
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
 from pydantic import ValidationError
@@ -103,6 +105,25 @@ def write(draft: Draft, path: str | Path) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return [path, *written]
+
+
+def step_names(requests: list[tuple[str, str]]) -> list[str]:
+    """Names for (method, templated path) pairs, unique in the file: ``get_items``, ``get_item`` (a
+    templated id after ``items``), ``post_orders``, then ``get_items_2``."""
+    names, seen = [], Counter()
+    for method, path in requests:
+        words: list[str] = []
+        segments = [s for s in path.partition("?")[0].split("/") if s]
+        for k, segment in enumerate(segments):
+            if "{{" in segment:
+                if k == len(segments) - 1 and words:
+                    words[-1] = re.sub(r"(ies|s)$", lambda m: "y" if m.group(1) == "ies" else "", words[-1])
+                continue
+            words.append(re.sub(r"[^a-z0-9]+", "_", unquote(segment).lower()).strip("_"))
+        base = "_".join([method.lower(), *[w for w in words if w]])[:60]
+        seen[base] += 1
+        names.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+    return names
 
 
 def check_order(draft: Draft, where: str) -> None:
