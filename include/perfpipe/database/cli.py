@@ -89,6 +89,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     from . import findings as findings_mod
     from .config import load_config
     from .connection import redact
+    from .digest import digest
     from .inspect import inspect_database
     from .statements import snapshot_statements
     from .tables import table_stats
@@ -103,6 +104,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     except (ValueError, psycopg.Error) as exc:
         return _error(out, "findings.json", exc)
     counts = {s: sum(f["severity"] == s for f in found) for s in findings_mod.SEVERITIES}
+    summary = digest(found)
     path = _write_json(
         out / "findings.json",
         {
@@ -115,9 +117,12 @@ def run_inspect(args: argparse.Namespace) -> int:
             "counts": counts,
             "statements": {"available": snapshot["available"], "reason": snapshot["reason"]},
             "tables": tables,
+            "summary": summary,
             "findings": found,
         },
     )
+    for group in summary:
+        print(f"{group['subject']}: " + "; ".join(f"[{x['severity']}] {x['text']}" for x in group["lines"]))
     print(f"{len(found)} findings ({', '.join(f'{n} {s}' for s, n in counts.items())}) | {path}")
     if args.fail_on and any(
         findings_mod.severity_rank(f["severity"]) <= findings_mod.severity_rank(args.fail_on) for f in found

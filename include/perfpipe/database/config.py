@@ -9,9 +9,14 @@ import yaml
 from include.perfpipe.errors import ConfigError
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    # table analysis (pg_stat_user_tables)
+    # table analysis (pg_stat_user_tables): past autovacuum's own trigger for the table and not
+    # (auto)vacuumed/analyzed within this many days (or never)
     "stale_vacuum_days": 1,
     "stale_analyze_days": 2,
+    # unused indexes: statistics must cover this many days before "never scanned" means anything
+    "unused_index_min_stats_days": 7,
+    # a cost below this many bytes, with nothing else measurable, is info, not a warning
+    "negligible_bytes": 1024 * 1024,
     # sequential-scan-heavy tables
     "seq_scan_min_rows": 10_000,
     "index_use_min_pct": 95,

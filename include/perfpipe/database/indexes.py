@@ -8,50 +8,113 @@ import psycopg
 from psycopg import sql
 
 from .connection import qualified, render
-from .findings import finding
+from .findings import age_words, finding, size_words
 from .tables import size_sql
 
 LEFTOVER_OF_REINDEX = re.compile(r"_cc(new|old)\d*$")
 
 
-def stats_reset_time(conn: psycopg.Connection):
-    """When this database's statistics were last reset (None: never), reported beside every "unused" finding."""
-    return conn.execute(
-        "SELECT pg_stat_get_db_stat_reset_time((SELECT oid FROM pg_database WHERE datname = current_database())) AS t"
-    ).fetchone()["t"]
+# The database's creation: its PG_VERSION file, written by CREATE DATABASE and never again. Readable only with
+# pg_stat_file (superuser, pg_read_server_files or a grant); without it, a database created on a server that has
+# run for weeks would look weeks old.
+_STATISTICS_AGE = """
+SELECT now() AS now, d.stats_reset, pg_postmaster_start_time() AS server_start,
+       CASE WHEN has_function_privilege('pg_stat_file(text)', 'EXECUTE') THEN
+         (pg_stat_file(regexp_replace(pg_relation_filepath('pg_class'), '[^/]+$', 'PG_VERSION'))).modification
+       END AS database_created
+  FROM pg_stat_database d WHERE d.datname = current_database()
+"""
+
+
+def statistics_since(conn: psycopg.Connection) -> dict:
+    """Since when this database's statistics have been counting: ``{since, source, age_s}``, the latest of
+    their reset (``pg_stat_database.stats_reset``; else the server's start, after which a crash may have
+    dropped them) and the database's creation, where that can be read."""
+    row = conn.execute(_STATISTICS_AGE).fetchone()
+    candidates = [
+        (row["stats_reset"], "stats_reset") if row["stats_reset"] else (row["server_start"], "server start"),
+        (row["database_created"], "database created"),
+    ]
+    since, source = max((c for c in candidates if c[0] is not None), key=lambda c: c[0])
+    return {"since": since, "source": source, "age_s": max((row["now"] - since).total_seconds(), 0.0)}
+
+
+_UNUSED = f"""
+SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
+       {size_sql("s.indexrelid", "pg_relation_size")} AS index_bytes,
+       coalesce(t.n_tup_ins + t.n_tup_upd + t.n_tup_del, 0) AS table_writes,
+       pg_get_indexdef(s.indexrelid) AS definition
+  FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+  LEFT JOIN pg_stat_user_tables t ON t.relid = s.relid
+ WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.indisvalid
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
+"""
+
+
+def unused_cost_order(row: dict) -> tuple:
+    """Most costly first: writes to the table (each one maintains the index, on the hot path), then size (disk
+    and backups; an index never written is never read into the cache either)."""
+    return (-row["table_writes"], -(row["index_bytes"] or 0), row["schema"], row["index"])
 
 
 def check_unused_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
-    """Valid, non-unique indexes never scanned since the statistics were reset."""
-    reset = stats_reset_time(conn)
-    rows = conn.execute(f"""
-        SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
-               {size_sql("s.indexrelid", "pg_relation_size")} AS index_bytes,
-               pg_get_indexdef(s.indexrelid) AS definition
-          FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
-         WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.indisvalid
-           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
-         ORDER BY index_bytes DESC NULLS LAST, s.schemaname, s.indexrelname""").fetchall()
-    return [
-        finding(
-            "unused_indexes",
-            "warning",
-            f"{r['schema']}.{r['index']}",
-            {
-                "schema": r["schema"],
-                "index": r["index"],
-                "table": f"{r['schema']}.{r['table']}",
-                "idx_scan": 0,
-                "index_bytes": r["index_bytes"],
-                "definition": r["definition"],
-                "stats_reset": reset,
-            },
-            "Never used since statistics were last reset (stats_reset; null means never): if that covers a full "
-            "business cycle and replicas do not use it either, drop it to speed up writes and free space.",
-            render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
+    """Valid indexes backing no constraint that no scan has used since the statistics began, ranked by cost.
+
+    Statistics younger than ``unused_index_min_stats_days`` prove nothing: one ``info`` finding says so instead.
+    An index whose table took writes, or of ``negligible_bytes`` or more, is a warning; else info.
+    """
+    stats = statistics_since(conn)
+    window_s = cfg["unused_index_min_stats_days"] * 86400
+    rows = conn.execute(_UNUSED).fetchall()
+    if stats["age_s"] < window_s:
+        message = f"statistics are {age_words(stats['age_s'])} old: the unused-index check needs {age_words(window_s)}"
+        return [
+            finding(
+                "unused_indexes",
+                "info",
+                conn.info.dbname,
+                {
+                    "statistics_since": stats["since"],
+                    "statistics_source": stats["source"],
+                    "statistics_age_s": round(stats["age_s"], 1),
+                    "threshold_days": cfg["unused_index_min_stats_days"],
+                    "not_scanned_yet": len(rows),
+                },
+                f"{message} ({len(rows)} indexes have not been scanned so far).",
+            )
+        ]
+    found = []
+    for r in sorted(rows, key=unused_cost_order):
+        costs = r["table_writes"] > 0 or (r["index_bytes"] or 0) >= cfg["negligible_bytes"]
+        cost = f"{size_words(r['index_bytes'])}, " + (
+            f"updated by each of the {r['table_writes']:,} writes to {r['table']}"
+            if r["table_writes"]
+            else f"no writes to {r['table']}"
         )
-        for r in rows
-    ]
+        found.append(
+            finding(
+                "unused_indexes",
+                "warning" if costs else "info",
+                f"{r['schema']}.{r['index']}",
+                {
+                    "schema": r["schema"],
+                    "index": r["index"],
+                    "table": f"{r['schema']}.{r['table']}",
+                    "idx_scan": 0,
+                    "index_bytes": r["index_bytes"],
+                    "table_writes": r["table_writes"],
+                    "definition": r["definition"],
+                    "statistics_since": stats["since"],
+                    "statistics_source": stats["source"],
+                    "statistics_age_s": round(stats["age_s"], 1),
+                    "threshold_days": cfg["unused_index_min_stats_days"],
+                },
+                f"No scan in {age_words(stats['age_s'])} of statistics ({cost}). If replicas do not use it "
+                "either, drop it.",
+                render(conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(r["schema"], r["index"]))),
+            )
+        )
+    return found
 
 
 _INDEXES = f"""
@@ -63,7 +126,9 @@ SELECT n.nspname AS schema, t.relname AS table, c.relname AS index, i.indexrelid
        coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS predicate,
        i.indisunique AS is_unique, i.indisprimary AS is_primary,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
-       {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(i.indexrelid) AS definition
+       {size_sql("i.indexrelid", "pg_relation_size")} AS index_bytes, pg_get_indexdef(i.indexrelid) AS definition,
+       (SELECT coalesce(t.n_tup_ins + t.n_tup_upd + t.n_tup_del, 0) FROM pg_stat_user_tables t
+         WHERE t.relid = i.indrelid) AS table_writes
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid
   JOIN pg_class t ON t.oid = i.indrelid
@@ -97,7 +162,8 @@ def covering_index(index: dict, other: dict) -> bool:
 
 
 def check_duplicate_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
-    """Indexes whose columns are a leading prefix of another valid index with the same method and predicate."""
+    """Indexes whose columns are a leading prefix of another valid index with the same method and predicate.
+    Always a warning: its size and one more index update per write are certain costs, for no lookup gained."""
     by_table: dict[int, list[dict]] = {}
     for row in conn.execute(_INDEXES).fetchall():
         by_table.setdefault(row["indrelid"], []).append(row)
@@ -120,8 +186,11 @@ def check_duplicate_indexes(conn: psycopg.Connection, cfg: dict) -> list[dict]:
                         "covered_by": f"{cover['schema']}.{cover['index']}",
                         "covered_by_definition": cover["definition"],
                         "index_bytes": index["index_bytes"],
+                        "table_writes": index["table_writes"] or 0,
                     },
-                    f"Every lookup this index serves can use {cover['index']} instead: drop it.",
+                    f"Every lookup this index serves can use {cover['index']} instead, yet it takes "
+                    f"{size_words(index['index_bytes'])} and each write to {index['table']} updates it "
+                    f"({index['table_writes'] or 0:,} so far): drop it.",
                     render(
                         conn, sql.SQL("DROP INDEX CONCURRENTLY {}").format(qualified(index["schema"], index["index"]))
                     ),

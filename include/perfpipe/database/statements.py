@@ -171,7 +171,8 @@ def statements_delta(before: dict, after: dict, top: int | None = 20) -> list[di
 
 
 def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
-    """Statements with mean (plan + exec) time >= ``slow_query_mean_ms`` over >= ``slow_query_min_calls`` calls."""
+    """Statements with mean (plan + exec) time >= ``slow_query_mean_ms`` over >= ``slow_query_min_calls`` calls,
+    each with its share of the database's query time."""
     snap = read_snapshot(conn)
     if not snap["available"]:
         preload = conn.execute("SELECT current_setting('shared_preload_libraries') AS v").fetchone()["v"]
@@ -190,9 +191,12 @@ def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             )
         ]
     found = []
+    all_ms = sum(row["total_exec_ms"] + row["total_plan_ms"] for row in snap["rows"]) or 1.0
     for row in snap["rows"]:
-        mean = (row["total_exec_ms"] + row["total_plan_ms"]) / row["calls"] if row["calls"] else 0.0
+        total_ms = row["total_exec_ms"] + row["total_plan_ms"]
+        mean = total_ms / row["calls"] if row["calls"] else 0.0
         if row["calls"] >= cfg["slow_query_min_calls"] and mean >= cfg["slow_query_mean_ms"]:
+            share = round(100.0 * total_ms / all_ms, 2)
             found.append(
                 finding(
                     "slow_queries",
@@ -202,12 +206,15 @@ def check_slow_queries(conn: psycopg.Connection, cfg: dict) -> list[dict]:
                         "query": row["query"],
                         "calls": int(row["calls"]),
                         "mean_ms": round(mean, 3),
-                        "total_ms": round(row["total_exec_ms"] + row["total_plan_ms"], 3),
+                        "total_ms": round(total_ms, 3),
+                        "share_pct": share,
                         "rows": int(row["rows"]),
                         "shared_blks_read": int(row["shared_blks_read"]),
                         "threshold_mean_ms": cfg["slow_query_mean_ms"],
                     },
-                    "Run EXPLAIN (ANALYZE, BUFFERS) on this query with typical parameters; add an index for its "
+                    f"{mean:,.1f} ms a call over {int(row['calls']):,} calls: {share} % of this database's "
+                    "query time (pg_stat_statements). Run EXPLAIN (ANALYZE, BUFFERS) on this query with typical "
+                    "parameters; add an index for its "
                     "filter/join columns or rewrite it.",
                 )
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 from psycopg import errors, sql
 
+from . import autovacuum
 from .connection import connect, qualified, render, session_timeouts
-from .findings import finding, jsonable
+from .findings import age_words, finding, jsonable
 
 
 def size_sql(oid_expr: str, function: str = "pg_total_relation_size") -> str:
@@ -77,21 +78,48 @@ def _age_days(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 86400.0, 3)
 
 
+def _dead_bytes(t: dict) -> int | None:
+    """The table's bytes the dead tuples hold, in proportion to their share of its tuples."""
+    if t["table_bytes"] is None or not t["dead_tuples"]:
+        return None
+    return round(t["table_bytes"] * t["dead_tuples"] / (t["dead_tuples"] + t["live_tuples"]))
+
+
 def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
-    """Tables with dead tuples not vacuumed, or changes not analyzed, within the configured days (or never)."""
+    """Tables past one of autovacuum's own triggers (its thresholds for the table, reloptions included) and
+    not (auto)vacuumed or analyzed within ``stale_vacuum_days`` / ``stale_analyze_days`` (or never). Below
+    every trigger a table is not stale, however long ago its last vacuum."""
+    settings = autovacuum.server_settings(conn)
+    inputs = {(t["schema"], t["table"]): t for t in autovacuum.table_inputs(conn)}
     found = []
     for t in fetch_table_stats(conn):
+        source = inputs.get((t["schema"], t["table"]))
+        if source is None:  # a partitioned parent: autovacuum processes its partitions, never it
+            continue
+        crossed = autovacuum.crossed_triggers(
+            source, source["reltuples"], autovacuum.options_of(source["options"]), settings
+        )
         name = f"{t['schema']}.{t['table']}"
         target = qualified(t["schema"], t["table"])
-        vacuum_limit_s = cfg["stale_vacuum_days"] * 86400
-        if t["dead_tuples"] > 0 and (t["vacuum_age_s"] is None or t["vacuum_age_s"] > vacuum_limit_s):
+        vacuum_due = [c for c in crossed if c["trigger"] in ("vacuum", "insert_vacuum")]
+        if vacuum_due and (t["vacuum_age_s"] is None or t["vacuum_age_s"] > cfg["stale_vacuum_days"] * 86400):
+            dead = any(c["trigger"] == "vacuum" for c in vacuum_due)
+            dead_bytes = _dead_bytes(t)
+            cost = (
+                f"{t['dead_tuples']:,} dead tuples"
+                + (f" (about {dead_bytes:,} bytes of the table)" if dead_bytes else "")
+                + " that scans still read"
+                if dead
+                else "inserted pages are neither frozen nor all-visible (index-only scans read the heap)"
+            )
             found.append(
                 finding(
                     "stale_vacuum",
-                    "warning",
+                    "warning" if dead else "info",
                     name,
                     {
                         "dead_tuples": t["dead_tuples"],
+                        "dead_bytes": dead_bytes,
                         "live_tuples": t["live_tuples"],
                         "dead_pct": t["dead_pct"],
                         "total_bytes": t["total_bytes"],
@@ -99,14 +127,17 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
                         "last_autovacuum": t["last_autovacuum"],
                         "days_since_vacuum": _age_days(t["vacuum_age_s"]),
                         "threshold_days": cfg["stale_vacuum_days"],
+                        "crossed": vacuum_due,
                     },
-                    "Vacuum the table (perfpipe vacuum_analyze does it safely) and check that autovacuum keeps up "
-                    "(autovacuum_vacuum_scale_factor, long transactions holding back cleanup).",
+                    f"Past autovacuum's trigger ({'; '.join(map(autovacuum.describe_trigger, vacuum_due))}) and "
+                    f"not vacuumed {'for ' + age_words(t['vacuum_age_s']) if t['vacuum_age_s'] else 'ever'}: {cost}. "
+                    "Vacuum it (perfpipe vacuum_analyze does it safely) and check why autovacuum does not "
+                    "(autovacuum off, busy workers, long transactions holding back cleanup).",
                     render(conn, sql.SQL("VACUUM (ANALYZE) {}").format(target)),
                 )
             )
-        analyze_limit_s = cfg["stale_analyze_days"] * 86400
-        if t["modified_since_analyze"] > 0 and (t["analyze_age_s"] is None or t["analyze_age_s"] > analyze_limit_s):
+        analyze_due = [c for c in crossed if c["trigger"] == "analyze"]
+        if analyze_due and (t["analyze_age_s"] is None or t["analyze_age_s"] > cfg["stale_analyze_days"] * 86400):
             found.append(
                 finding(
                     "stale_analyze",
@@ -120,8 +151,11 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
                         "last_autoanalyze": t["last_autoanalyze"],
                         "days_since_analyze": _age_days(t["analyze_age_s"]),
                         "threshold_days": cfg["stale_analyze_days"],
+                        "crossed": analyze_due,
                     },
-                    "Analyze the table so the planner sees current row counts and value distributions.",
+                    f"Past autovacuum's analyze trigger ({autovacuum.describe_trigger(analyze_due[0])}) and not "
+                    f"analyzed {'for ' + age_words(t['analyze_age_s']) if t['analyze_age_s'] else 'ever'}: the planner "
+                    f"estimates from statistics {t['modified_since_analyze']:,} changed rows out of date. Analyze it.",
                     render(conn, sql.SQL("ANALYZE {}").format(target)),
                 )
             )

@@ -7,6 +7,7 @@ import re
 _ICON = {"pass": "✅", "fail": "❌", "invalid": "⚠️", "error": "🛑"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
 MAX_FAILED_LISTED = 10
+MAX_DB_GROUPS_LISTED = 5
 
 
 def md_text(value: object) -> str:
@@ -71,6 +72,11 @@ def render_markdown(summary: dict) -> str:
             "",
             f"DB findings: {counts['critical']} critical, {counts['warning']} warnings, {counts['info']} info.",
         ]
+        worst = [g for g in summary["database"].get("digest") or [] if g["severity"] != "info"]
+        for group in worst[:MAX_DB_GROUPS_LISTED]:
+            lines += [f"- {md_text(group['subject'])}: " + "; ".join(md_text(x["text"]) for x in group["lines"])]
+        if len(worst) > MAX_DB_GROUPS_LISTED:
+            lines.append(f"- … and {len(worst) - MAX_DB_GROUPS_LISTED} more in the report")
         headline = (summary["database"].get("tuning") or {}).get("headline")
         if headline:
             lines += ["", f"DB tuning: {md_text(headline)}."]

@@ -9,6 +9,7 @@ import json
 import math
 from typing import Any
 
+from include.perfpipe.database.digest import digest
 from include.perfpipe.database.tuning import tuning_view
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.metrics import MetricsRecorder
@@ -174,6 +175,7 @@ def _database(database: dict | None) -> dict | None:
         grouped[f["severity"]].append(f)
     return {
         "counts": {s: len(v) for s, v in grouped.items()},
+        "digest": digest(findings),
         "findings": grouped,
         "maintenance": database.get("maintenance") or [],
         "statements_delta": database.get("statements_delta") or [],

@@ -35,13 +35,14 @@ CREATE TABLE bloated (id int PRIMARY KEY, payload text) WITH (autovacuum_enabled
 INSERT INTO bloated SELECT g, repeat('x', 100) FROM generate_series(1, 30000) g;
 DELETE FROM bloated WHERE id % 10 <> 0;
 VACUUM ANALYZE bloated;
-CREATE TABLE stale (id int, v int) WITH (autovacuum_enabled = false);
+CREATE TABLE stale (id int, v int)
+  WITH (autovacuum_enabled = false, autovacuum_vacuum_threshold = 10, autovacuum_analyze_threshold = 10);
 INSERT INTO stale SELECT g, g FROM generate_series(1, 100) g;
 VACUUM ANALYZE stale;
 DELETE FROM stale WHERE id <= 50;
 CREATE TABLE never_vacuumed (id int) WITH (autovacuum_enabled = false);
 INSERT INTO never_vacuumed SELECT g FROM generate_series(1, 100) g;
-DELETE FROM never_vacuumed WHERE id <= 10;
+DELETE FROM never_vacuumed WHERE id <= 60;
 CREATE TABLE flat (id int PRIMARY KEY, kind text NOT NULL, v int);
 INSERT INTO flat SELECT g, 'same', g FROM generate_series(1, 2000) g;
 CREATE INDEX flat_kind_idx ON flat (kind);
@@ -71,6 +72,12 @@ def problems(server):
             with pytest.raises(psycopg.errors.UniqueViolation):  # leaves twins_x_key invalid
                 conn.execute("CREATE UNIQUE INDEX CONCURRENTLY twins_x_key ON twins (x)")
         run_and_close(dsn, [f"SELECT count(*) FROM orders WHERE customer = {n}" for n in range(120)])
+        # one connection each: a backend flushes its statistics at most once a second (and when it closes), so
+        # counts of an INSERT flushed after the ANALYZE of the same session would count as changes since it
+        run_and_close(dsn, ["CREATE TABLE settled (id int, v int) WITH (autovacuum_enabled = false)"])
+        run_and_close(dsn, ["INSERT INTO settled SELECT g, g FROM generate_series(1, 100) g"])
+        run_and_close(dsn, ["VACUUM ANALYZE settled"])
+        run_and_close(dsn, ["DELETE FROM settled WHERE id <= 50"])
         yield dsn
 
 
@@ -90,28 +97,44 @@ def clean(server):
 
 @pytest.fixture(scope="module")
 def found(problems):
-    return inspect_database(problems, {"bloat_min_bytes": 100_000, "bloat_min_pct": 30})
+    return inspect_database(
+        problems, {"bloat_min_bytes": 100_000, "bloat_min_pct": 30, "unused_index_min_stats_days": 0}
+    )
 
 
 def test_table_stats_reports_sizes_tuples_and_maintenance_times(problems):
     rows = {r["table"]: r for r in table_stats(problems)}
     assert rows["bloated"]["live_tuples"] >= 3000 and rows["bloated"]["last_vacuum"] is not None
-    assert rows["never_vacuumed"]["last_vacuum"] is None and rows["never_vacuumed"]["dead_tuples"] == 10
+    assert rows["never_vacuumed"]["last_vacuum"] is None and rows["never_vacuumed"]["dead_tuples"] == 60
     assert rows["orders"]["total_bytes"] > rows["orders"]["table_bytes"] > 0
 
 
-def test_never_vacuumed_table_with_dead_rows_is_stale(found):
-    assert "public.never_vacuumed" in by_check(found, "stale_vacuum")
-    assert "public.never_vacuumed" in by_check(found, "stale_analyze")
+def test_never_vacuumed_table_past_autovacuums_triggers_is_stale(found):
+    vacuum = by_check(found, "stale_vacuum")["public.never_vacuumed"]
+    assert vacuum["severity"] == "warning" and "60 dead tuples" in vacuum["recommendation"]
+    # never vacuumed nor analyzed: reltuples is -1, which autovacuum takes as 0 rows
+    assert "60 dead tuples > 50 = autovacuum_vacuum_threshold 50 (server)" in vacuum["recommendation"]
+    analyze = by_check(found, "stale_analyze")["public.never_vacuumed"]
+    assert [c["trigger"] for c in analyze["evidence"]["crossed"]] == ["analyze"]
+    assert analyze["evidence"]["crossed"][0]["count"] == 160  # 100 inserted + 60 deleted
     assert "public.stale" not in by_check(found, "stale_vacuum")  # vacuumed seconds ago
 
 
-def test_stale_vacuum_and_analyze_with_lowered_thresholds(problems):
+def test_stale_uses_the_tables_own_autovacuum_thresholds(problems):
     found = inspect_database(problems, {"stale_vacuum_days": 0, "stale_analyze_days": 0}, ["table_analysis"])
     vacuum = by_check(found, "stale_vacuum")["public.stale"]
     assert vacuum["evidence"]["dead_tuples"] == 50 and vacuum["evidence"]["last_vacuum"] is not None
     assert vacuum["sql"] == 'VACUUM (ANALYZE) "public"."stale"'
-    assert by_check(found, "stale_analyze")["public.stale"]["sql"] == 'ANALYZE "public"."stale"'
+    # its reloption lowers the threshold to 10: 10 + 0.2 x 100 rows = 30 < 50 dead tuples
+    assert (
+        "50 dead tuples > 30 = autovacuum_vacuum_threshold 10 (table) + autovacuum_vacuum_scale_factor 0.2 "
+        "(server) x 100 rows" in vacuum["recommendation"]
+    )
+    analyze = by_check(found, "stale_analyze")["public.stale"]
+    assert analyze["sql"] == 'ANALYZE "public"."stale"' and analyze["evidence"]["crossed"][0]["threshold"] == 20
+    # the same 50 dead tuples in a table with the server's defaults: 50 + 0.2 x 100 = 70, not stale
+    assert "public.settled" not in by_check(found, "stale_vacuum")
+    assert "public.settled" not in by_check(found, "stale_analyze")
 
 
 def test_seq_scan_heavy_table(found, server):
@@ -136,10 +159,11 @@ def test_useless_index_and_blocked_autovacuum(found):
     assert "public.orders" not in blocked
 
 
-def test_unused_indexes_skip_unique_ones_and_report_stats_reset(found):
+def test_unused_indexes_skip_unique_ones_and_say_how_old_the_statistics_are(found, problems):
     unused = by_check(found, "unused_indexes")
     assert "public.items_label_idx" in unused
-    assert "stats_reset" in unused["public.items_label_idx"]["evidence"]
+    evidence = unused["public.items_label_idx"]["evidence"]
+    assert evidence["statistics_source"] == "database created" and evidence["statistics_age_s"] < 3600
     assert "public.items_sku_key" not in unused and "public.items_pkey" not in unused
     assert unused["public.items_label_idx"]["sql"] == 'DROP INDEX CONCURRENTLY "public"."items_label_idx"'
 
@@ -209,9 +233,20 @@ def test_slow_queries(problems, server):
     assert slow and slow[0]["evidence"]["calls"] >= 120
 
 
+def test_young_statistics_give_one_info_line_instead_of_unused_indexes(problems):
+    [f] = inspect_database(problems, None, ["unused_indexes"])
+    assert f["severity"] == "info" and f["object"] == problems.rsplit("/", 1)[1] and f["sql"] is None
+    assert (
+        f["recommendation"].startswith("statistics are ")
+        and "old: the unused-index check needs 7 days" in (f["recommendation"])
+    )
+
+
 @pytest.mark.parametrize("check", sorted(CHECKS))
 def test_clean_database_has_no_finding(clean, server, check):
-    found = inspect_database(clean, {"bloat_min_bytes": 1, "bloat_min_pct": 30}, [check])
+    found = inspect_database(
+        clean, {"bloat_min_bytes": 1, "bloat_min_pct": 30, "unused_index_min_stats_days": 0}, [check]
+    )
     if check == "slow_queries" and not server.statements:
         assert [f["severity"] for f in found] == ["info"]  # "unavailable", not a slow query
         return

@@ -86,7 +86,9 @@ def test_unknown_table_is_a_clear_error(db):
 
 
 def test_no_ddl_without_opt_in_or_allowlist(db):
-    found = inspect_database(db, None, ["unused_indexes", "duplicate_indexes", "invalid_indexes"])
+    found = inspect_database(
+        db, {"unused_index_min_stats_days": 0}, ["unused_indexes", "duplicate_indexes", "invalid_indexes"]
+    )
     before = _indexes(db)
     planned = apply_recommendations(db, found, allowlist=["public.*"], apply=False)
     refused = apply_recommendations(db, found, allowlist=["public.something_else"], apply=True)
@@ -97,7 +99,7 @@ def test_no_ddl_without_opt_in_or_allowlist(db):
 
 
 def test_apply_allowlisted_drop_and_clean_up_failed_reindex(db):
-    found = inspect_database(db, None, ["unused_indexes", "invalid_indexes"])
+    found = inspect_database(db, {"unused_index_min_stats_days": 0}, ["unused_indexes", "invalid_indexes"])
     results = apply_recommendations(db, found, allowlist=["public.t_label_idx", "public.twins_x_key"], apply=True)
     status = {(r["object"], r["action"]): r for r in results}
     dropped = status[("public.t_label_idx", "drop_index")]

@@ -99,6 +99,14 @@ def test_summary_json_numbers_come_from_the_recorder(rendered):
     }
     assert summary["thresholds_failed"] == 1
     assert summary["database"]["counts"] == {"critical": 1, "warning": 1, "info": 1}
+    # the DBA's summary: by table, worst first, one line each (the recommendation where the check is unknown)
+    assert [(g["subject"], g["severity"]) for g in summary["database"]["digest"]] == [
+        (f"public.items{HOSTILE}", "critical"),
+        ("public.orders", "warning"),
+        ("public.idx_old", "info"),
+    ]
+    assert summary["database"]["digest"][1]["lines"][0]["text"] == "VACUUM the table"
+    assert 'id="db-digest"' in paths["html"].read_text()
     assert summary["baseline"]["metrics"]["rps"]["baseline"] == 20.0
     assert [h["run_id"] for h in summary["history"]][-1] == bundle["run"]["run_id"]
 
