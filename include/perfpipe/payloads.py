@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from include.perfpipe.validation.verdict import Verdict
+from include.perfpipe.vocabulary import DEFAULT_ENGINE
 
 
 class _Payload(BaseModel):
@@ -56,9 +57,11 @@ class PlannedRun(_Payload):
 
 
 class RunPlan(PlannedRun):
-    """preflight's output: the run, the load spec (``LoadSpec.to_dict()``) and the shards to map over."""
+    """preflight's output: the run, the load spec (``LoadSpec.to_dict()``), the engine that runs it
+    (``runs.engines.ENGINES``) and the shards to map over."""
 
     spec: dict[str, Any]
+    engine: str = DEFAULT_ENGINE
     shards: list[ShardSlot] = Field(min_length=1)
 
 

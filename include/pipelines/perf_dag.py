@@ -38,10 +38,10 @@ def preflight(profile: str | None = None) -> dict:
     import psycopg
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.perfpipe.database import load_queries
     from include.perfpipe.durations import parse_duration
     from include.perfpipe.errors import PerfpipeError
-    from include.perfpipe.loadtest import check_target, load_spec
+    from include.perfpipe.loadtest import check_target
+    from include.perfpipe.runs import plan_run
     from include.perfpipe.validation import load_thresholds
     from include.pipelines.placement import check_load_placement, shared_reports_problem
     from include.pipelines.targets import http_target, postgres_dsn, target_allowlist
@@ -54,22 +54,19 @@ def preflight(profile: str | None = None) -> dict:
         check_target(base_url, target_allowlist())
         thresholds = load_thresholds(overrides=params["thresholds"], profile=profile, target=base_url)
         overrides = {k: params[k] for k in ("vus", "duration", "rate") if params.get(k) is not None}
-        overrides["abort_rules"] = thresholds.abort_rules()
-        overrides["live_metrics"] = params.get("prometheus")
-        spec = load_spec(
-            profile=profile,
-            target=base_url,
+        planned = plan_run(
+            profile,
+            base_url,
+            thresholds,
             scenario=config_file(params["scenario"]),
-            overrides=overrides,
-            secret_headers=list(headers),
+            overrides={**overrides, "live_metrics": params.get("prometheus")},
+            credential_names=list(headers),
             credentials_conn_id=params["target_conn_id"],
             allowlist=target_allowlist(),
         )
         start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:
-            parse_duration(params["db_duration"], "db_duration", positive=True)
-            if params["db_queries"]:
-                load_queries(config_file(params["db_queries"]))
+            benchmark_plan(params)
     except PerfpipeError as exc:
         raise AirflowFailException(f"bad input: {exc}") from exc
     try:
@@ -98,7 +95,8 @@ def preflight(profile: str | None = None) -> dict:
             "version": params["version"] or None,
             "started_at": datetime.now().astimezone().isoformat(),
         },
-        "spec": spec.to_dict(),
+        "spec": planned.spec.to_dict(),
+        "engine": planned.engine,
         "shards": [{"index": i, "count": params["shards"], "start_at": start_at} for i in range(params["shards"])],
     }
 
@@ -131,37 +129,28 @@ def load_test(plan: dict, shard: dict) -> dict:
     engine only. With several shards, the first to abort stops the others through the results DB
     (``AbortSignal``).
     """
-    from functools import partial
-
-    from include.perfpipe.loadtest import LoadSpec, run_load_test
     from include.perfpipe.payloads import RunPlan, ShardSlot, checked
-    from include.pipelines.targets import http_target
+    from include.perfpipe.runs import NO_HOOKS, RunHooks, Shard, engine_named, run_shard
+    from include.pipelines.targets import connection_credentials
 
     checked(RunPlan, plan, "plan")
     checked(ShardSlot, shard, "shard")
     ctx = get_current_context()
-    params = ctx["params"]
     placed = shard_placement(ctx, shard)
-    spec = LoadSpec.from_dict(plan["spec"])
-    secrets = http_target(spec.credentials_conn_id)[1] if spec.credentials_conn_id else {}
-    run_shard = partial(  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
-        run_load_test,
-        spec,
-        processes=params["processes"],
-        secret_headers=secrets,
-        shard_index=shard["index"],
-        shard_count=shard["count"],
-        start_at=shard["start_at"],
-    )
+    engine = engine_named(plan.get("engine"), processes=ctx["params"]["processes"])
+
+    def run(hooks: RunHooks = NO_HOOKS) -> dict:  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
+        result = run_shard(
+            plan["spec"], Shard.of(shard), credentials=connection_credentials, engine=engine, hooks=hooks
+        )
+        return {**result.to_dict(), "shard": placed}
+
     if shard["count"] == 1:
-        return {**run_shard().to_dict(), "shard": placed}
+        return run()
     with shared_abort_signal(plan["run"], shard) as signal:
-        return {
-            **run_shard(
-                should_stop=signal.should_stop, on_abort=lambda reason: signal.raise_abort(reason, shard["index"])
-            ).to_dict(),
-            "shard": placed,
-        }
+        return run(
+            RunHooks(should_stop=signal.should_stop, on_abort=lambda reason: signal.raise_abort(reason, shard["index"]))
+        )
 
 
 def shard_placement(ctx, shard: dict) -> dict:
@@ -262,10 +251,9 @@ def db_benchmark(plan: dict) -> dict | None:
     the plan so that it never runs after a failed preflight."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.perfpipe.database import load_queries, run_query_benchmark
-    from include.perfpipe.durations import parse_duration
     from include.perfpipe.errors import ConfigError
     from include.perfpipe.payloads import RunPlan, checked
+    from include.perfpipe.runs import run_benchmark
     from include.pipelines.targets import postgres_dsn
 
     checked(RunPlan, plan, "plan")
@@ -273,17 +261,22 @@ def db_benchmark(plan: dict) -> dict | None:
     if not params["db_benchmark"]:
         return None
     try:  # bad input: fail at once, a retry would not mend it
-        queries = load_queries(config_file(params["db_queries"])) if params["db_queries"] else None
-        duration_s = parse_duration(params["db_duration"], "db_duration", positive=True)
-        return run_query_benchmark(
-            postgres_dsn(params["db_conn_id"]),
-            queries=queries,
-            connections=params["db_connections"],
-            duration_s=duration_s,
-            rate=params["db_rate"],
-        )
+        return run_benchmark(benchmark_plan(params), postgres_dsn(params["db_conn_id"]))
     except ConfigError as exc:
         raise AirflowFailException(f"bad input: {exc}") from exc
+
+
+def benchmark_plan(params: dict):
+    """The DB benchmark the run's Params ask for, checked (``runs.plan_benchmark``)."""
+    from include.perfpipe.runs import plan_benchmark
+
+    return plan_benchmark(
+        duration=params["db_duration"],
+        connections=params["db_connections"],
+        queries_file=config_file(params["db_queries"]) if params["db_queries"] else None,
+        rate=params["db_rate"],
+        duration_field="db_duration",
+    )
 
 
 @task(task_id="validate")

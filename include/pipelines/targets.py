@@ -14,7 +14,7 @@ def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
     """Base URL and credential headers of an HTTP connection (login/password become basic auth, the
     extra's "headers" are added).
 
-    The headers are credentials: callers hand them to the engine only (``run_load_test(secret_headers=)``)
+    The headers are credentials: callers hand them to the engine only (``runs.run_shard(credentials=)``)
     and record their names; secret-looking values are registered with Airflow's secrets masker here.
     """
     from airflow.sdk.bases.hook import BaseHook
@@ -40,6 +40,11 @@ def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
     if conn.password:
         mask_secret(conn.password)
     return base_url.rstrip("/"), headers
+
+
+def connection_credentials(conn_id: str | None) -> dict[str, str]:
+    """A task's credential source for ``runs.run_shard``: the headers of the connection a spec names."""
+    return http_target(conn_id)[1] if conn_id else {}
 
 
 def postgres_dsn(conn_id: str) -> str:

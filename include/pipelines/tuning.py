@@ -49,19 +49,20 @@ def apply_indexes(db: dict | None) -> list[dict] | None:
 
 @task(task_id="rerun_load", execution_timeout=timedelta(hours=3), pool=LOAD_POOL)
 def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
-    """The same load spec again, in this one task (shards x processes event loops), between statement snapshots."""
+    """The same load spec again, with the same credentials, in this one task (shards x processes event
+    loops), between statement snapshots."""
     from include.perfpipe.database.tuning import rerun_with_statements
-    from include.perfpipe.loadtest import LoadSpec, run_load_test
     from include.perfpipe.loadtest.runner import resolve_processes
-    from include.pipelines.targets import postgres_dsn
+    from include.perfpipe.runs import engine_named, run_shard
+    from include.pipelines.targets import connection_credentials, postgres_dsn
 
     if not applied or not any(r["status"] == "applied" for r in applied):
         return None
     params = get_current_context()["params"]
-    spec = LoadSpec.from_dict(plan["spec"])
+    engine = engine_named(plan.get("engine"), processes=resolve_processes(params["processes"]) * params["shards"])
     return rerun_with_statements(
         postgres_dsn(params["db_conn_id"]),
-        lambda: run_load_test(spec, processes=resolve_processes(params["processes"]) * params["shards"]).to_dict(),
+        lambda: run_shard(plan["spec"], credentials=connection_credentials, engine=engine).to_dict(),
     )
 
 

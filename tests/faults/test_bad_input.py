@@ -143,10 +143,10 @@ def test_preflight_refuses_bad_input_without_a_retry(monkeypatch, tmp_path):
 def test_preflight_lets_a_bug_surface_to_be_retried(monkeypatch):
     from airflow.sdk.exceptions import AirflowFailException
 
-    def buggy_spec(**kwargs):
+    def buggy_plan(*args, **kwargs):
         raise ValueError("a plain bug, not the user's input")
 
-    monkeypatch.setattr("include.perfpipe.loadtest.load_spec", buggy_spec)
+    monkeypatch.setattr("include.perfpipe.runs.plan_run", buggy_plan)
     with pytest.raises(ValueError, match="a plain bug") as caught:
         _run_preflight(monkeypatch)
     assert not isinstance(caught.value, AirflowFailException | PerfpipeError)

@@ -17,8 +17,6 @@ import logging
 import sys
 from pathlib import Path
 
-from include.perfpipe.durations import parse_duration
-
 EXIT_ERROR = 3
 
 
@@ -134,28 +132,34 @@ def run_inspect(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     import psycopg
 
-    from .benchmark import load_queries, run_query_benchmark
+    from include.perfpipe.runs import judge_run, plan_benchmark, run_benchmark
+
     from .statements import snapshot_statements, statements_delta
 
     _logging()
     out = Path(args.out)
     try:
         from include.perfpipe.loadtest.result import LoadResult
-        from include.perfpipe.validation import load_thresholds, validate_load_result
+        from include.perfpipe.validation import load_thresholds
 
-        duration_s = parse_duration(args.duration, "--duration", positive=True)
-        thresholds = load_thresholds(args.thresholds, profile=args.profile)
-        queries = (load_queries(args.queries) if args.queries else []) + (args.query or []) or None
-        before = snapshot_statements(args.dsn)
-        raw = run_query_benchmark(
-            args.dsn, queries, args.connections, duration_s, rate=args.rate, read_only=not args.allow_writes
+        plan = plan_benchmark(
+            duration=args.duration,
+            connections=args.connections,
+            queries_file=args.queries,
+            queries=args.query or [],
+            rate=args.rate,
+            read_only=not args.allow_writes,
+            duration_field="--duration",
         )
+        thresholds = load_thresholds(args.thresholds, profile=args.profile)
+        before = snapshot_statements(args.dsn)
+        raw = run_benchmark(plan, args.dsn)
         after = snapshot_statements(args.dsn)
     except (ValueError, psycopg.Error, ImportError) as exc:
         return _error(out, "summary.json", exc)
     raw["spec"]["profile"] = args.profile  # the thresholds' profile; target (redacted) and model are the spec's
     result = LoadResult.from_dict(raw)
-    validation = validate_load_result(result, thresholds=thresholds, run_dir=out)
+    validation = judge_run(result, thresholds, out)
     summary = result.summary(validation.to_dict())
     summary.update(
         connections=raw["connections"],

@@ -115,7 +115,7 @@ def _credential_headers(values: list[str], auth: str | None) -> dict[str, str]:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from include.perfpipe.loadtest import load_spec, run_load_test
+    from include.perfpipe.runs import engine_named, judge_error, judge_run, plan_run, run_shard
 
     configure_console(args.verbose)
     out = Path(args.out)
@@ -128,8 +128,7 @@ def run_cli(args: argparse.Namespace) -> int:
             return _error(out, exc)
         return run_k6_cli(args, secrets)
     try:
-        from include.perfpipe.validation import load_thresholds, validate, validate_load_result
-        from include.perfpipe.validation.metric_thresholds import metric_rules
+        from include.perfpipe.validation import load_thresholds
 
         thresholds = load_thresholds(args.thresholds, profile=args.profile, target=args.target)
     except (ValueError, ImportError) as exc:  # no verdict possible without thresholds
@@ -141,26 +140,24 @@ def run_cli(args: argparse.Namespace) -> int:
             "rate": args.rate,
             "max_vus": args.max_vus,
             "timeout": args.timeout,
-            "abort_rules": thresholds.abort_rules(),
             "verify_tls": False if args.insecure else None,
             "live_metrics": args.prometheus,
         }
         secrets = _credential_headers(args.header, args.auth)
-        spec = load_spec(args.profile, args.target, args.scenario, overrides, list(secrets), class_name=args.class_name)
-        result = run_load_test(spec, processes=args.processes, secret_headers=secrets)
-    except (ValueError, ConnectionError) as exc:
-        from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS
-
-        print(f"error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
-        validation = validate(
-            _empty_frame(STATS_COLUMNS),
-            _empty_frame(TIMESERIES_COLUMNS),
-            thresholds=thresholds,
-            stages=[],
-            health={},
-            run_dir=out,
-            error=f"{type(exc).__name__}: {exc}",
+        plan = plan_run(
+            args.profile,
+            args.target,
+            thresholds,
+            scenario=args.scenario,
+            overrides=overrides,
+            credential_names=list(secrets),
+            class_name=args.class_name,
         )
+        engine = engine_named(plan.engine, processes=args.processes)
+        result = run_shard(plan.spec, credentials=lambda _conn_id: secrets, engine=engine)
+    except (ValueError, ConnectionError) as exc:
+        print(f"error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
+        validation = judge_error(exc, thresholds, out)
         (out / "summary.json").write_text(
             json.dumps(
                 {
@@ -175,9 +172,7 @@ def run_cli(args: argparse.Namespace) -> int:
             + "\n"
         )
         return int(validation.exit_code)
-    validation = validate_load_result(
-        result, thresholds=thresholds, run_dir=out, custom_metrics=(result.metrics_frame(), metric_rules(result.spec))
-    )
+    validation = judge_run(result, thresholds, out)
     path = result.write(out, validation.to_dict())
     total = result.summary()["totals"]
     print(
@@ -188,12 +183,6 @@ def run_cli(args: argparse.Namespace) -> int:
     for note in result.health.get("notes", []):
         print(f"note: {note}")
     return int(validation.exit_code)
-
-
-def _empty_frame(columns: list[str]):
-    import pandas as pd
-
-    return pd.DataFrame(columns=columns)
 
 
 def _error(out: Path, exc: Exception) -> int:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.vocabulary import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
     from include.perfpipe.loadtest.result import LoadResult
     from include.perfpipe.loadtest.spec import LoadSpec
-
-DEFAULT_ENGINE = "perfpipe"
 
 
 @dataclass(frozen=True)
