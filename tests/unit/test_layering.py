@@ -1,20 +1,114 @@
-"""The domain library stays importable without Airflow: no module under include/perfpipe imports it."""
+"""The layering of the domain library, read from its source (every import, lazy and type-only ones included):
+no Airflow, data flowing one way, and no import cycle."""
 
 import ast
 from pathlib import Path
 
-LIBRARY = Path(__file__).resolve().parents[2] / "include" / "perfpipe"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "include" / "perfpipe"
+PACKAGE = "include.perfpipe"
+
+# Roles of today's modules (issue 24): the generic engine and the clients that plug into it.
+ENGINE = (
+    "loadtest.generator",
+    "loadtest.runner",
+    "loadtest.worker",
+    "loadtest.vus",
+    "loadtest.executors",
+    "loadtest.health",
+    "loadtest.guard",
+)
+CLIENTS = ("loadtest.engine", "loadtest.scenarios", "loadtest.journey.process", "database.query_client")
 
 
-def imported_modules(source: Path) -> set[str]:
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_of(path: Path) -> str:
+    name = module_name(path)
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
+def import_statements(source: Path, package: str = "") -> list[tuple[str, tuple[str, ...]]]:
+    """``(module, names)`` of every import anywhere in ``source`` (of ``package``), relative ones resolved;
+    ``names`` is empty for ``import module``."""
     tree = ast.parse(source.read_text(), filename=str(source))
-    names: set[str] = set()
+    parts = package.split(".") if package else []
+    found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            found += [(alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            found.append((base, tuple(alias.name for alias in node.names)))
+    return found
+
+
+def imported_modules(source: Path, package: str = "") -> set[str]:
+    return {module for module, _ in import_statements(source, package)}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """The library's modules and, for each, the library modules it imports: ``from P import m`` imports the
+    module ``P.m`` when there is one, else ``P`` itself (its ``__init__``)."""
+    modules = {module_name(path): path for path in LIBRARY.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        edges = set()
+        for module, names in import_statements(path, package_of(path)):
+            submodules = {f"{module}.{n}" for n in names} & modules.keys()
+            edges |= submodules | ({module} if len(submodules) < len(names) or not names else set())
+        graph[name] = {m for m in edges if m in modules and m != name}
+    return graph
+
+
+GRAPH = import_graph()
+
+
+def _in(module: str, roles: tuple[str, ...]) -> bool:
+    return any(module == f"{PACKAGE}.{r}" or module.startswith(f"{PACKAGE}.{r}.") for r in roles)
+
+
+def _offenders(importers: tuple[str, ...], imported: tuple[str, ...]) -> dict[str, list[str]]:
+    found = {m: sorted(i for i in GRAPH[m] if _in(i, imported)) for m in GRAPH if _in(m, importers)}
+    return {m: found[m] for m in sorted(found) if found[m]}
+
+
+def _cycles() -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    return found
 
 
 def test_library_imports_no_airflow_module():
@@ -26,7 +120,50 @@ def test_library_imports_no_airflow_module():
     assert {path: mods for path, mods in offenders.items() if mods} == {}
 
 
-def test_imported_modules_sees_nested_and_from_imports(tmp_path):
+def test_imported_modules_sees_nested_relative_and_from_imports(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from airflow.sdk import dag\n    import airflow.models\n")
-    assert imported_modules(probe) == {"airflow.sdk", "airflow.models"}
+    probe.write_text(
+        "def f():\n    from airflow.sdk import dag\n    import airflow.models\n    from ..loadtest import spec\n"
+    )
+    found = imported_modules(probe, f"{PACKAGE}.database")
+    assert found == {"airflow.sdk", "airflow.models", f"{PACKAGE}.loadtest"}
+    assert import_statements(probe, f"{PACKAGE}.database")[-1] == (f"{PACKAGE}.loadtest", ("spec",))
+
+
+def test_the_graph_sees_a_cycle_and_a_role_crossing(monkeypatch):
+    monkeypatch.setitem(GRAPH, f"{PACKAGE}.loadtest.generator", {f"{PACKAGE}.loadtest.engine"})
+    monkeypatch.setitem(GRAPH, f"{PACKAGE}.loadtest.engine", {f"{PACKAGE}.loadtest.generator"})
+    assert [f"{PACKAGE}.loadtest.engine", f"{PACKAGE}.loadtest.generator"] in _cycles()
+    assert _offenders(ENGINE, CLIENTS)[f"{PACKAGE}.loadtest.generator"] == [f"{PACKAGE}.loadtest.engine"]
+
+
+def test_validation_imports_nothing_from_the_load_engine():
+    assert _offenders(("validation",), ("loadtest",)) == {}
+
+
+def test_nothing_imports_the_composition_root_but_the_entry_points():
+    importers = {m for m, imported in GRAPH.items() if any(_in(i, ("runs",)) for i in imported)}
+    assert {m for m in importers if not _in(m, ("runs",))} <= {
+        f"{PACKAGE}.loadtest.cli",
+        f"{PACKAGE}.database.cli",
+    }
+
+
+@pytest.mark.xfail(strict=True, reason="issue 24: the engine/ and clients/ folder split is not done yet")
+def test_the_engine_imports_no_client():
+    assert _offenders(ENGINE, CLIENTS) == {}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 24: journey/process.py (an HTTP client) still sits in journey/")
+def test_the_scenario_language_imports_no_engine():
+    assert _offenders(("loadtest.journey",), ENGINE + CLIENTS + ("loadtest.connection", "loadtest.runner")) == {}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 28: the store still calls regression code (workload_shape, baseline)")
+def test_the_store_imports_nothing_from_regression():
+    assert _offenders(("store",), ("regression",)) == {}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 24: connection/spec/journey and engine/journey cycles remain")
+def test_no_import_cycle_lazy_imports_included():
+    assert _cycles() == []

@@ -8,7 +8,7 @@ Importing this package does not import great_expectations; ``validate`` does, wh
 
 from include.perfpipe.validation.result import ValidationResult
 from include.perfpipe.validation.thresholds import Threshold, ThresholdConfigError, Thresholds, load_thresholds
-from include.perfpipe.validation.validate import validate, validate_load_result
+from include.perfpipe.validation.validate import validate
 from include.perfpipe.validation.verdict import VERDICTS, Verdict, run_verdict
 
 __all__ = [
@@ -21,5 +21,4 @@ __all__ = [
     "load_thresholds",
     "run_verdict",
     "validate",
-    "validate_load_result",
 ]

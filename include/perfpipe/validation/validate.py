@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -27,33 +26,7 @@ from include.perfpipe.validation.verdict import Verdict
 from include.perfpipe.validation.windows import WINDOW_COLUMNS, check_stages, window_frame
 from include.perfpipe.vocabulary import LOWER_BOUNDS
 
-if TYPE_CHECKING:
-    from include.perfpipe.loadtest.result import LoadResult
-
 _SHOWN_BREACHES = 3
-
-
-def validate_load_result(
-    result: LoadResult,
-    *,
-    thresholds: Thresholds | dict,
-    run_dir: Path,
-    custom_metrics: tuple[pd.DataFrame, list[Threshold]] | None = None,
-) -> ValidationResult:
-    """``validate`` of a whole ``LoadResult`` (the HTTP engine's or the DB benchmark's): its frames,
-    stages, health, recorder and abort."""
-    return validate(
-        result.stats_frame(),
-        result.timeseries_frame(),
-        thresholds=thresholds,
-        stages=result.stages,
-        health=result.health,
-        run_dir=run_dir,
-        recorder=result.metrics,
-        aborted=result.aborted,
-        abort_reason=result.abort_reason,
-        custom_metrics=custom_metrics,
-    )
 
 
 def validate(

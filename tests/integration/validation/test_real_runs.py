@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from include.perfpipe.metrics import MetricsRecorder
-from include.perfpipe.validation import Verdict, load_thresholds, validate, validate_load_result
+from include.perfpipe.runs import judge_run
+from include.perfpipe.validation import Verdict, load_thresholds, validate
 
 pytestmark = pytest.mark.integration
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,7 +49,7 @@ def test_a_real_load_test_on_loopback_passes_with_steady_and_rolling_checks(tmp_
         profile="smoke",
         overrides={"api": {"p95_ms": {"limit": "< 500ms", "windows": ["whole", "steady", "rolling_3s"]}}},
     )
-    result = validate_load_result(load, thresholds=thresholds, run_dir=tmp_path)
+    result = judge_run(load, thresholds, tmp_path)
     expected = Verdict.INVALID if load.health.get("saturated") else Verdict.PASS
     assert result.verdict == expected, result.reason
     api = result.results[(result.results["class_name"] == "api") & (result.results["metric"] == "p95_ms")]
