@@ -137,15 +137,16 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _singular(word: str) -> str:
-    word = _norm(word)
+def singular(word: str) -> str:
+    """``orders`` -> ``order``, ``categories`` -> ``category`` (lower case)."""
+    word = word.lower()
     if word.endswith("ies"):
         return word[:-3] + "y"
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def _slot_name(slot: Slot) -> str:
-    return _singular(slot.name) + "id" if slot.kind == "path" else _norm(slot.name)
+    return _norm(singular(slot.name)) + "id" if slot.kind == "path" else _norm(slot.name)
 
 
 def _compatible(slot: Slot, key: str) -> int:
@@ -279,7 +280,7 @@ def _location_sources(location: str) -> list[Source]:
         if i > 1 and segment:
             pattern = re.escape("/".join(segments[:i]) + "/") + "([^/?#]+)"
             if _first_group(pattern, location) == segment:
-                key = _singular(segments[i - 1]) + "_id"
+                key = singular(segments[i - 1]) + "_id"
                 extract = {"header": "Location", "regex": pattern}
                 found.append(Source(key, segment, extract, pattern, "the Location header"))
     for key, value in parse_qsl(parts.query):
@@ -316,7 +317,7 @@ def _base_name(source: Source, slot: Slot) -> str:
     if _norm(source.key) not in _GENERIC:
         return variable_name(source.key)
     if slot.kind == "path":
-        return variable_name(_singular(slot.name) + "_id") if slot.name else "path_value"
+        return variable_name(singular(slot.name) + "_id") if slot.name else "path_value"
     return variable_name(slot.name or "value")
 
 

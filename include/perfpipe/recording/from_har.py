@@ -83,8 +83,15 @@ def _step(
         if json_paths:
             fields["checks"] = [{"json": path} for path in json_paths]
         for name, binding in extracted.items():
-            users = sorted({names[u] + f" ({slot.where})" for u, slot in binding.uses if u in kept})
-            notes.append(f"{name} <- {binding.source.label}; used by {', '.join(users) or 'no kept step'}")
+            places: dict[str, set[str]] = {}
+            for u, slot in binding.uses:
+                if u in kept:
+                    places.setdefault(slot.where, set()).add(names[u])
+            used = "; ".join(
+                f"{where} of {', '.join(sorted(steps)) if len(steps) <= 3 else f'{len(steps)} steps'}"
+                for where, steps in sorted(places.items())
+            )
+            notes.append(f"{name} <- {binding.source.label}; used in {used or 'no kept step'}")
     for column, places in credentials.where.items():
         if any(u == i for u, _ in places):
             notes.append(f"{{{{ {FEEDER}.{column} }}}}: typed in the recording, from the feeder file (not shown here)")

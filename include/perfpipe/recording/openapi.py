@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import yaml
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.recording.correlation import variable_name
+from include.perfpipe.recording.correlation import singular, variable_name
 from include.perfpipe.recording.credentials import FEEDER
 from include.perfpipe.recording.writer import Draft, DraftStep, step_names
 
@@ -217,18 +217,11 @@ def _producers(operations: list[Operation], resolve: _Resolver) -> None:
         declared = _properties(schema, resolve) if schema is not None else {}
         literal = [s for s in op.path.split("/") if s and "{" not in s]
         if op.method == "post" and literal and op.path.rstrip("/").split("/")[-1] == literal[-1]:
-            var = variable_name(_singular(literal[-1]) + "_id")
+            var = variable_name(singular(literal[-1]) + "_id")
             if "id" in declared:
                 op.produces.setdefault(var, ("$.id", "the id of what it created"))
             elif status == 201 and not declared:
                 op.produces.setdefault(var, ("$.id", "assumed: 201 Created, and the spec names no response fields"))
-
-
-def _singular(word: str) -> str:
-    word = word.lower()
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 # -- filling a call -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The demo service answers every endpoint class with real queries on its seeded database."""
 
+import re
 import time
 
 import httpx
@@ -88,3 +89,19 @@ def test_health_can_be_made_slow(demo_db_url):
         started = time.perf_counter()
         assert httpx.get(f"{slow}/health").status_code == 200
         assert time.perf_counter() - started >= 0.3
+
+
+def test_the_newsletter_form_takes_each_csrf_token_once(demo_service):
+    page = httpx.get(f"{demo_service}/newsletter")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    before = httpx.get(f"{demo_service}/journal").json()
+    form = {"csrf_token": token, "email": "a@example.com"}
+    posted = httpx.post(f"{demo_service}/newsletter", data=form, follow_redirects=True)
+    assert (
+        posted.status_code == 200 and posted.url.path == "/newsletter/thanks" and posted.history[0].status_code == 303
+    )
+    assert httpx.post(f"{demo_service}/newsletter", data=form).status_code == 403  # used up
+    after = httpx.get(f"{demo_service}/journal").json()
+    assert (after["csrf_accepted"] - before["csrf_accepted"], after["csrf_refused"] - before["csrf_refused"]) == (1, 1)
+    assert httpx.get(f"{demo_service}/static/shop.css").headers["content-type"].startswith("text/css")
+    assert "/newsletter" not in httpx.get(f"{demo_service}/openapi.json").json()["paths"]
