@@ -90,6 +90,7 @@ class K6Engine:
             secrets={secret_env_name(name): value for name, value in credentials.items()},
             should_stop=hooks.should_stop,
             on_abort=hooks.on_abort,
+            progress=hooks.progress,
         )
         part.result.extra[f"{SHARD_KEY}{shard.index}"] = {"exit_code": part.exit_code, "summary": part.summary}
         return part.result

