@@ -33,6 +33,9 @@ log = logging.getLogger("perfpipe.loadtest")
 TICK_S = 0.1  # controller period: VU ramps, active-VU samples, loop-lag probe
 LATE_START_S = 1.0  # a shard starting later than this after start_at did not run its share
 CONNECT_BACKOFF_S = 0.1  # a VU whose connect failed waits this long before trying again
+# after the drain, how long the tasks cancelled then may take to end; one that is still running (a journey
+# that catches CancelledError) is left behind, so a run ends by duration + drain + this at the latest
+CANCEL_GRACE_S = 1.0
 RUN_GC_YOUNG = 20_000  # the young generation's collection threshold while a run sends (CPython's default: 700)
 _gc_lock = threading.Lock()
 _gc_runs = 0  # runs of this interpreter sending now (parts of a run share the loop, shards may share the process)
@@ -95,6 +98,23 @@ class EngineSpec(Protocol):
     def stage_windows(self) -> list[dict]: ...
 
     def to_dict(self) -> dict: ...
+
+
+def run_to_end(coro, loop_factory):
+    """Run ``coro`` (a part's ``run``) on a new event loop from ``loop_factory`` and return its result. Unlike
+    ``asyncio.run``, closing the loop waits at most ``CANCEL_GRACE_S`` for the tasks left: a task that will
+    not end when cancelled is dropped with the loop instead of holding the run for ever."""
+    loop = loop_factory()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=CANCEL_GRACE_S))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 def drain_s(spec: EngineSpec) -> float:
@@ -169,6 +189,7 @@ class BaseGeneratorProcess(ABC):
         self.abort_reason: str | None = None
         self.lag = HdrHistogram(1, 60_000_000, 2)  # event-loop lag, microseconds
         self.interrupted = 0  # requests still in flight when the drain gave up
+        self.left_behind = 0  # tasks still running CANCEL_GRACE_S after they were cancelled
         self._tasks: set[asyncio.Task] = set()
         self.t0 = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -305,9 +326,12 @@ class BaseGeneratorProcess(ABC):
             await asyncio.sleep(0.02)
         self.interrupted = self.in_flight()
         self.cut()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.sleep(0)
+        if tasks:
+            _, running = await asyncio.wait(tasks, timeout=CANCEL_GRACE_S)
+            self.left_behind = len(running)
 
     def health(self, cpu_percent: float, start_delay: float) -> dict:
         """Saturated when the generator delayed its own sends: loop lag, the client's own reasons
@@ -328,6 +352,11 @@ class BaseGeneratorProcess(ABC):
             cpu_bound_percent=self.spec.cpu_bound_percent,
             reasons=own,
         )
+        if self.left_behind:
+            health["notes"].append(
+                f"{self.left_behind} VU task(s) went on after the run cancelled them (code that catches "
+                "CancelledError): left behind, nothing they did after the run counted"
+            )
         return {
             **health,
             "dropped": self.dropped,

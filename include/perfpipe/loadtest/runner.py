@@ -7,7 +7,6 @@ the VUs or arrivals from the same ``start_at`` and the parts' results merge exac
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.connection import Prepared
 from include.perfpipe.loadtest.credentials import looks_secret, resolve
 from include.perfpipe.loadtest.engine import make_generator_process
-from include.perfpipe.loadtest.generator import drain_s
+from include.perfpipe.loadtest.generator import drain_s, run_to_end
 from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
@@ -147,8 +146,7 @@ def run_part(
 
     _raise_file_limit()
     shard = make_generator_process(spec, index, count, progress, should_stop, on_abort, secret_headers)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(shard.run(start_at))
+    return run_to_end(shard.run(start_at), uvloop.new_event_loop)
 
 
 def _raise_file_limit() -> None:

@@ -89,6 +89,13 @@ class CoroutineVUProcess(BaseGeneratorProcess):
             timer.cancel()
             session.pause = None
 
+    async def let_go(self, session) -> None:
+        """``session`` goes on after it was told to stop: it is no longer waited for, and waits here
+        until the drain cancels its task."""
+        self.alive.discard(session)
+        session.running = False
+        await self.loop.create_future()
+
     def spawn_session(self, session, life) -> None:
         """Run ``life`` (a coroutine driving ``session``) as a task, the session counted in ``alive`` till it ends."""
         self.alive.add(session)

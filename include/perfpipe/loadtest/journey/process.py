@@ -275,6 +275,8 @@ class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
         except FeederExhausted:
             return STOP
         except Exception as exc:
+            if session.told_ended:  # it swallowed TestEnded and failed later on: its end, not an error
+                return ENDED
             name = "RequestFailed" if isinstance(exc, RequestFailed) else type(exc).__name__
             if name not in self.stats.errors:
                 log.warning("journey %s raised %s: %s", self.spec.journey["journey"], name, exc)

@@ -22,8 +22,9 @@ class RequestFailed(Exception):
         self.error = error
 
 
-class TestEnded(Exception):
-    """The test is over (or this VU was ramped down): the journey stops where it is."""
+class TestEnded(BaseException):
+    """The test is over (or this VU was ramped down): the journey stops where it is. A ``BaseException``,
+    as ``asyncio.CancelledError`` is, so that a journey's ``except Exception`` does not swallow it."""
 
 
 class MetricHandle:
@@ -71,7 +72,7 @@ class PythonVU:
         shard, session = self._shard, self._session
         await shard.pause(session, seconds)
         if shard.over(session):
-            raise TestEnded()
+            await self._ended()
 
     @asynccontextmanager
     async def group(self, name: str):
@@ -105,7 +106,7 @@ class PythonVU:
     ) -> httpx.Response:
         shard, session = self._shard, self._session
         if shard.over(session):
-            raise TestEnded()
+            await self._ended()
         url = path if path.startswith(("http://", "https://")) else shard.base_url + path
         target = locate(shard.base_url, path)
         scheme, host, port = origin = target[:3]
@@ -131,9 +132,18 @@ class PythonVU:
         await shard.exchange(session, exchange)
         if exchange.response is None:
             if shard.over(session):
-                raise TestEnded()
+                await self._ended()
             raise RequestFailed(exchange.label or "NoResponse")
         return exchange.response
+
+    async def _ended(self) -> None:
+        """Raise ``TestEnded``; a journey that swallowed it (a bare ``except``) and asks again is let go:
+        nothing is sent, the drain no longer waits for it, and its task is cancelled at the drain's end."""
+        session = self._session
+        if session.told_ended:
+            await self._shard.let_go(session)
+        session.told_ended = True
+        raise TestEnded()
 
     get = partialmethod(request, "GET")
     post = partialmethod(request, "POST")

@@ -26,6 +26,7 @@ class Session:
         "ready",
         "leaving",
         "cookies",
+        "told_ended",
     )
 
     def __init__(self, number: int, variables: dict, cookies=None) -> None:
@@ -39,6 +40,7 @@ class Session:
         self.running = True
         self.ready = False  # setup done
         self.leaving = False  # running its teardown
+        self.told_ended = False  # a Python journey was told the test ended (``TestEnded``)
 
 
 class Exchange:
