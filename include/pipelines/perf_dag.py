@@ -63,6 +63,8 @@ def preflight(profile: str | None = None) -> dict:
             credential_names=list(headers),
             credentials_conn_id=params["target_conn_id"],
             allowlist=target_allowlist(),
+            engine="k6" if params.get("k6_script") else None,
+            k6_script=config_file(params.get("k6_script")),
         )
         start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:

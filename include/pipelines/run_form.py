@@ -18,6 +18,7 @@ from include.pipelines.tuning import tuning_params
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
 DEFAULT_DB_QUERIES = "db_queries.yaml"
+K6_SCRIPTS = {"smoke": "k6/load-test-smoke.js", "load": "k6/load-test.js", "stress": "k6/load-test-stress.js"}
 
 
 def config_file(value: str | None) -> str | None:
@@ -102,6 +103,16 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             description="YAML file of endpoints (weights, classes, expected statuses) or a journey "
             "(docs/scenarios.md), relative to include/config/, e.g. scenarios/demo.yaml; "
             "an absolute path also works.",
+            section="Load",
+        ),
+        "k6_script": Param(
+            None,
+            type=["null", "string"],
+            title="k6 script",
+            description="Run this k6 script instead of the scenario (docs/k6.md), relative to include/config/, "
+            f"e.g. {K6_SCRIPTS.get(profile, K6_SCRIPTS['load'])}; it keeps its own options (scenarios, stages, "
+            "thresholds), which Virtual users and Duration override when set. Its thresholds join the verdict. "
+            "Empty: our engine runs the scenario.",
             section="Load",
         ),
         "shards": Param(

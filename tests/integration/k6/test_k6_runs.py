@@ -264,3 +264,25 @@ def test_a_bundled_script_against_the_demo_service(demo_service):
     assert logins == {"200": after["logins"] - journal["logins"]} and logins["200"] > 0
     assert orders == {"201": after["orders_created"] - journal["orders_created"]}
     assert rows.loc["all", "errors"] == 0 and result.journey.checks.counts["shop: order created"][1] == 0
+
+
+def test_the_dag_preflight_refuses_a_bad_k6_script_without_a_retry(monkeypatch, tmp_path):
+    """The ``k6_script`` Param: a script k6 does not compile fails preflight at once (no retry), with k6's message;
+    each profile DAG's form suggests its bundled script."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.pipelines import perf_dag
+    from include.pipelines.run_form import CONFIG_DIR, K6_SCRIPTS, perf_params
+
+    bad = tmp_path / "bad.js"
+    bad.write_text("export default function () { ( }\n")
+    values = {name: param.value for name, param in perf_params("smoke").items()} | {"k6_script": str(bad)}
+    ctx = {"params": values, "dag": SimpleNamespace(dag_id="perf_smoke"), "run_id": "manual__x", "ti": None}
+    monkeypatch.setattr(perf_dag, "get_current_context", lambda: ctx)
+    monkeypatch.setattr("include.pipelines.targets.http_target", lambda conn_id: ("http://127.0.0.1:9", {}))
+    with pytest.raises(AirflowFailException, match=r"bad input: k6_script: k6 refused bad\.js: .*Unexpected token"):
+        perf_dag.preflight.function()
+    for profile, script in K6_SCRIPTS.items():
+        assert script in perf_params(profile)["k6_script"].description and (CONFIG_DIR / script).is_file()
