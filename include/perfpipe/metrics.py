@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
+from include.perfpipe.metric_names import PERCENTILES
+
 ALL = "all"
 DEFAULT_SCENARIO = "default"  # the one implicit scenario of a file without ``scenarios``
 _MAX_US = 3_600_000_000  # one hour, in microseconds
 _TOTAL_DIGITS = 3
 _SECOND_DIGITS = 2
-PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
 STATS_COLUMNS = [
     "scope",
     "name",

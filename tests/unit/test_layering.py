@@ -141,6 +141,11 @@ def test_validation_imports_nothing_from_the_load_engine():
     assert _offenders(("validation",), ("loadtest",)) == {}
 
 
+def test_the_stages_before_validation_import_nothing_from_it():
+    found = _offenders(("loadtest", "database", "metrics", "custom_metrics", "metric_names", "limits"), ("validation",))
+    assert {m: i for m, i in found.items() if not m.endswith(".cli")} == {}
+
+
 def test_only_the_clis_put_runs_together_and_an_engine_sees_only_its_interface():
     uses = {m: {i for i in imported if _in(i, ("runs",))} for m, imported in GRAPH.items() if not _in(m, ("runs",))}
     assert uses[f"{PACKAGE}.loadtest.cli"] and uses[f"{PACKAGE}.database.cli"]  # the walk sees them

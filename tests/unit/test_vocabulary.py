@@ -6,13 +6,15 @@ from pathlib import Path
 import pytest
 
 from include.perfpipe import vocabulary
+from include.perfpipe.limits import parse_limit
 from include.perfpipe.loadtest.target import DEFAULT_ALLOWLIST, resolve_allowlist
-from include.perfpipe.validation.limits import parse_limit
+from include.perfpipe.metric_names import PERCENTILES
 from include.perfpipe.vocabulary import ALLOWLIST_ENV, OPERATORS, holds, libpq_dsn
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for folder in ("include", "plugins", "dags") for p in (ROOT / folder).rglob("*.py")]
 HOME = ROOT / "include" / "perfpipe" / "vocabulary.py"
+METRIC_TABLE = ROOT / "include" / "perfpipe" / "metric_names.py"
 SQL_OPERATORS = ROOT / "include" / "perfpipe" / "database" / "query_shapes.py"  # SQL's own, not a limit's
 NAMES = {
     value
@@ -41,6 +43,22 @@ def test_each_word_is_defined_once():
     offences = {str(p.relative_to(ROOT)): _offences(p) for p in SOURCES if p not in (HOME, SQL_OPERATORS)}
     assert {p: o for p, o in offences.items() if o} == {}
     assert len(_offences(HOME)) == len(NAMES) + 3  # the scan sees the names, OPERATORS, _HOLDS and _DSN_DRIVER
+
+
+def test_the_metric_table_is_written_once():
+    """Every list of the percentiles comes from ``metric_names`` (they were spelled out in five places)."""
+    percentiles = set(PERCENTILES)
+    copies = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in SOURCES
+        if path != METRIC_TABLE
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict))
+        and percentiles
+        <= {e.value for e in (node.keys if isinstance(node, ast.Dict) else node.elts) if isinstance(e, ast.Constant)}
+    ]
+    assert copies == []
+    assert percentiles == {"p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms"}
 
 
 def test_allowlist_precedence(monkeypatch):

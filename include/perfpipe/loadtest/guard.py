@@ -6,11 +6,9 @@ per-second HDR histograms (exact, never averaged percentiles).
 
 from __future__ import annotations
 
+from include.perfpipe.metric_names import LATENCIES, PERCENTILES
 from include.perfpipe.metrics import ALL, MetricsRecorder, _decode, new_histogram
 from include.perfpipe.vocabulary import holds
-
-_PERCENTILE = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p999_ms": 99.9}
-_LATENCY = {*_PERCENTILE, "mean_ms", "max_ms"}
 
 
 def window_stats(
@@ -18,7 +16,7 @@ def window_stats(
 ) -> dict:
     """requests, errors, error_rate and (when asked) one latency ``metric`` in ms over seconds
     ``first`` to ``last - 1``. Computing only what is asked keeps the event loop free."""
-    hist = new_histogram(2) if metric in _LATENCY else None
+    hist = new_histogram(2) if metric in LATENCIES else None
     requests = errors = 0
     class_names = {e.class_name for e in recorder.endpoints.values()} if class_name == ALL else {class_name}
     scenarios = {e.scenario for e in recorder.endpoints.values()}
@@ -37,7 +35,7 @@ def window_stats(
 
 def totals_stats(recorder: MetricsRecorder, class_name: str = ALL, metric: str | None = None) -> dict:
     """The same figures as ``window_stats`` over everything recorded so far (endpoint totals)."""
-    hist = new_histogram() if metric in _LATENCY else None
+    hist = new_histogram() if metric in LATENCIES else None
     requests = errors = 0
     for totals in recorder.endpoints.values():
         if class_name == ALL or totals.class_name == class_name:
@@ -51,8 +49,8 @@ def totals_stats(recorder: MetricsRecorder, class_name: str = ALL, metric: str |
 def _figures(hist, requests: int, errors: int, metric: str | None) -> dict:
     stats = {"requests": requests, "errors": errors, "error_rate": errors / requests if requests else 0.0}
     if hist is not None and requests:
-        if metric in _PERCENTILE:
-            stats[metric] = hist.get_value_at_percentile(_PERCENTILE[metric]) / 1000.0
+        if metric in PERCENTILES:
+            stats[metric] = hist.get_value_at_percentile(PERCENTILES[metric]) / 1000.0
         elif metric == "mean_ms":
             stats[metric] = hist.get_mean_value() / 1000.0
         else:

@@ -27,24 +27,13 @@ from include.perfpipe.loadtest.journey.scenario import (
 )
 from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
+from include.perfpipe.metric_names import LIVE_METRICS
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import OPERATORS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
-ABORT_METRICS = (
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "p999_ms",
-    "mean_ms",
-    "max_ms",
-    "error_rate",
-    "rps",
-    "peak_vus",
-)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
 MAX_TIMEOUT_S = 600.0
 
@@ -601,8 +590,8 @@ def _abort_rule(raw: dict, i: int) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected {{class_name, metric, operator, limit, window_s}}, got {raw!r}")
     metric = raw.get("metric")
-    if metric not in ABORT_METRICS:
-        raise ConfigError(f"{where}.metric: expected one of {ABORT_METRICS}, got {metric!r}")
+    if metric not in LIVE_METRICS:
+        raise ConfigError(f"{where}.metric: expected one of {LIVE_METRICS}, got {metric!r}")
     operator = raw.get("operator", "<")
     if operator not in OPERATORS:
         raise ConfigError(f"{where}.operator: expected one of {OPERATORS}, got {operator!r}")

@@ -12,6 +12,7 @@ from typing import Any
 from include.perfpipe.database.digest import digest
 from include.perfpipe.database.tuning import tuning_view
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.metric_names import PERCENTILES
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.reporting.journey_view import journey_view
 from include.perfpipe.reporting.scenario_view import scenario_sections
@@ -20,7 +21,7 @@ from include.perfpipe.vocabulary import OPERATORS, holds
 
 SCHEMA_VERSION = 1
 SEVERITIES = ("critical", "warning", "info")
-CELL_METRICS = ("rps", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+CELL_METRICS = ("rps", "error_rate", *PERCENTILES, "max_ms")
 HEADLINE = ("requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms")
 
 

@@ -18,13 +18,13 @@ from urllib.parse import urlparse
 import yaml
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.validation.limits import METRICS, parse_duration_s, parse_limit
+from include.perfpipe.limits import parse_duration_s, parse_limit
+from include.perfpipe.metric_names import METRICS, SECOND_METRICS
 from include.perfpipe.validation.selectors import label, parse_selector
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "thresholds.yaml"
 TOTAL_CLASS = "all"
 WHOLE, STEADY, SECOND = "whole", "steady", "second"
-SECOND_METRICS = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "rps", "peak_vus")
 OVERRIDE_SUITE = "overrides"
 OVERRIDE_WINDOWS = (WHOLE, STEADY)
 _TOP_KEYS = {"version", "classes", "rolling_window", "abort_delay", "suites", "profiles", "targets"}

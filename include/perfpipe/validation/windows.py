@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
+from include.perfpipe.metric_names import METRICS, PERCENTILES
 from include.perfpipe.metrics import (
     ALL,
-    PERCENTILES,
     SCENARIO_STATS_COLUMNS,
     STATS_COLUMNS,
     MetricsRecorder,
@@ -39,17 +39,7 @@ WINDOW_COLUMNS = [
     "class_name",
     "count",
     "errors",
-    "error_rate",
-    "rps",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "p999_ms",
-    "mean_ms",
-    "max_ms",
-    "peak_vus",
-    "check_pass_rate",
+    *METRICS,
 ]
 _STATS_NEEDED = set(STATS_COLUMNS) - {"min_ms", "status_counts", *SCENARIO_STATS_COLUMNS}
 _TIMESERIES_NEEDED = {"t", "class_name", "active_vus", "requests", "rps", "errors", "p50_ms", "p95_ms", "p99_ms"}

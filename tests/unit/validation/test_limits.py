@@ -1,6 +1,6 @@
 import pytest
 
-from include.perfpipe.validation.limits import parse_duration_s, parse_limit
+from include.perfpipe.limits import parse_duration_s, parse_limit
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from include.perfpipe.custom_metrics import ALIASES, STATS
 from include.perfpipe.durations import parse_duration
+from include.perfpipe.limits import parse_limit_of
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
-from include.perfpipe.validation.limits import COUNT, LATENCY, NUMBER, RATE, RATIO, parse_limit_of
+from include.perfpipe.metric_names import COUNT, LATENCY, NUMBER, RATE, RATIO
 from include.perfpipe.vocabulary import OPERATOR_RE
 
 METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -1,6 +1,6 @@
 """Parsing of threshold limits (``"< 100ms"``, ``">= 1000/s"``, ``"1%"``) and durations (``"30s"``).
 
-Every metric has a kind that fixes its base unit and the units a limit may be written in:
+Every metric has a kind (``metric_names.METRICS``) that fixes its base unit and the units a limit may be written in:
 latency in milliseconds, ratios as fractions, rates in requests per second, counts as plain numbers.
 A parse failure raises ``ValueError`` with a short problem text; the caller adds file and field.
 """
@@ -10,24 +10,8 @@ from __future__ import annotations
 import re
 
 from include.perfpipe.durations import duration_seconds
+from include.perfpipe.metric_names import COUNT, LATENCY, METRICS, NUMBER, RATE, RATIO
 from include.perfpipe.vocabulary import OPERATOR_RE
-
-LATENCY, RATIO, RATE, COUNT, NUMBER = "latency", "ratio", "rate", "count", "number"
-
-# metric -> (kind, default operator when the limit omits one)
-METRICS: dict[str, tuple[str, str]] = {
-    "p50_ms": (LATENCY, "<"),
-    "p90_ms": (LATENCY, "<"),
-    "p95_ms": (LATENCY, "<"),
-    "p99_ms": (LATENCY, "<"),
-    "p999_ms": (LATENCY, "<"),
-    "mean_ms": (LATENCY, "<"),
-    "max_ms": (LATENCY, "<"),
-    "error_rate": (RATIO, "<"),
-    "rps": (RATE, ">="),
-    "peak_vus": (COUNT, ">="),
-    "check_pass_rate": (RATIO, ">="),  # declarative checks passed / evaluated
-}
 
 # kind -> unit suffix -> factor to the base unit ("" is a bare number)
 UNITS: dict[str, dict[str, float]] = {
@@ -44,7 +28,7 @@ def parse_limit(metric: str, value: object) -> tuple[str, float]:
     """Return ``(operator, limit in the metric's base unit)`` for a YAML number or limit string."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric; known: {', '.join(METRICS)}")
-    return parse_limit_of(*METRICS[metric], value)
+    return parse_limit_of(METRICS[metric].kind, METRICS[metric].operator, value)
 
 
 def parse_limit_of(kind: str, default_op: str, value: object) -> tuple[str, float]:
