@@ -1,7 +1,7 @@
 """The one table of the metrics a run is judged on: their kind (which fixes the units a limit may use), the
 operator a limit means when it names none, the percentile behind a ``pNN_ms``, and where they can be judged.
 
-Threshold parsing (``validation.limits``), the validation frames (``validation.windows``), abort rules
+Limit parsing (``limits``), the validation frames (``validation.windows``), abort rules
 (``loadtest.spec``, ``loadtest.guard``) and the recorder's stats (``metrics``) all read it from here.
 """
 
