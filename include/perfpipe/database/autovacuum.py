@@ -129,6 +129,14 @@ def _disabled(options: dict[str, str]) -> bool:
     return options.get("autovacuum_enabled", "true").lower() in ("false", "off", "0", "no")
 
 
+def why_not_processed(options: dict[str, str], settings: dict[str, str]) -> str | None:
+    """Why autovacuum will never process this table past a trigger (None: it will, within its naptime)."""
+    for name in ("autovacuum", "track_counts"):
+        if settings.get(name) == "off":
+            return f"{name} = off"
+    return "autovacuum_enabled = false" if _disabled(options) else None
+
+
 def blocking_settings(options: dict[str, str], toast: dict[str, str], rows: float, defaults: dict) -> list[str]:
     """What keeps autovacuum from this table, in words (empty: nothing)."""
     reasons = []

@@ -8,6 +8,7 @@ from psycopg import errors, sql
 from . import autovacuum
 from .connection import connect, qualified, render, session_timeouts
 from .findings import age_words, finding, jsonable
+from .statistics import statistics_since
 
 
 def size_sql(oid_expr: str, function: str = "pg_total_relation_size") -> str:
@@ -85,24 +86,47 @@ def _dead_bytes(t: dict) -> int | None:
     return round(t["table_bytes"] * t["dead_tuples"] / (t["dead_tuples"] + t["live_tuples"]))
 
 
+def _overdue(last_age_s: float | None, statistics_age_s: float, limit_days: float, blocked: str | None) -> bool:
+    """Past a trigger, is the table overdue? At once if autovacuum will never process it; else only when it has
+    gone ``limit_days`` without a (auto)vacuum or analyze, counted from the start of the statistics if it
+    never had one (autovacuum reaches a table within a minute of its crossing: a crossing younger than a
+    day is autovacuum's next round, not a finding)."""
+    if blocked:
+        return True
+    return (statistics_age_s if last_age_s is None else last_age_s) > limit_days * 86400
+
+
+def _when(done: str, age_s: float | None, statistics: dict) -> str:
+    if age_s is None:
+        return f"not {done} since the statistics began {age_words(statistics['age_s'])} ago"
+    return f"not {done} for {age_words(age_s)}"
+
+
 def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
-    """Tables past one of autovacuum's own triggers (its thresholds for the table, reloptions included) and
-    not (auto)vacuumed or analyzed within ``stale_vacuum_days`` / ``stale_analyze_days`` (or never). Below
-    every trigger a table is not stale, however long ago its last vacuum."""
+    """Tables past one of autovacuum's own triggers (its thresholds for the table, reloptions included) that
+    autovacuum will not process (off for the server or the table), or has not for ``stale_vacuum_days`` /
+    ``stale_analyze_days``. Below every trigger a table is not stale, however long ago its last vacuum."""
     settings = autovacuum.server_settings(conn)
+    statistics = statistics_since(conn)
     inputs = {(t["schema"], t["table"]): t for t in autovacuum.table_inputs(conn)}
     found = []
     for t in fetch_table_stats(conn):
         source = inputs.get((t["schema"], t["table"]))
         if source is None:  # a partitioned parent: autovacuum processes its partitions, never it
             continue
-        crossed = autovacuum.crossed_triggers(
-            source, source["reltuples"], autovacuum.options_of(source["options"]), settings
-        )
+        options = autovacuum.options_of(source["options"])
+        crossed = autovacuum.crossed_triggers(source, source["reltuples"], options, settings)
+        blocked = autovacuum.why_not_processed(options, settings)
         name = f"{t['schema']}.{t['table']}"
         target = qualified(t["schema"], t["table"])
+        evidence = {
+            "live_tuples": t["live_tuples"],
+            "total_bytes": t["total_bytes"],
+            "autovacuum_blocked_by": blocked,
+            "statistics_since": statistics["since"],
+        }
         vacuum_due = [c for c in crossed if c["trigger"] in ("vacuum", "insert_vacuum")]
-        if vacuum_due and (t["vacuum_age_s"] is None or t["vacuum_age_s"] > cfg["stale_vacuum_days"] * 86400):
+        if vacuum_due and _overdue(t["vacuum_age_s"], statistics["age_s"], cfg["stale_vacuum_days"], blocked):
             dead = any(c["trigger"] == "vacuum" for c in vacuum_due)
             dead_bytes = _dead_bytes(t)
             cost = (
@@ -118,44 +142,50 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
                     "warning" if dead else "info",
                     name,
                     {
+                        **evidence,
                         "dead_tuples": t["dead_tuples"],
                         "dead_bytes": dead_bytes,
-                        "live_tuples": t["live_tuples"],
                         "dead_pct": t["dead_pct"],
-                        "total_bytes": t["total_bytes"],
                         "last_vacuum": t["last_vacuum"],
                         "last_autovacuum": t["last_autovacuum"],
                         "days_since_vacuum": _age_days(t["vacuum_age_s"]),
                         "threshold_days": cfg["stale_vacuum_days"],
                         "crossed": vacuum_due,
                     },
-                    f"Past autovacuum's trigger ({'; '.join(map(autovacuum.describe_trigger, vacuum_due))}) and "
-                    f"not vacuumed {'for ' + age_words(t['vacuum_age_s']) if t['vacuum_age_s'] else 'ever'}: {cost}. "
-                    "Vacuum it (perfpipe vacuum_analyze does it safely) and check why autovacuum does not "
-                    "(autovacuum off, busy workers, long transactions holding back cleanup).",
+                    f"Past autovacuum's trigger ({'; '.join(map(autovacuum.describe_trigger, vacuum_due))}), "
+                    f"{_when('vacuumed', t['vacuum_age_s'], statistics)}"
+                    + (f", and autovacuum will not vacuum it ({blocked})" if blocked else "")
+                    + f": {cost}. Vacuum it (perfpipe vacuum_analyze does it safely)"
+                    + (
+                        "."
+                        if blocked
+                        else " and check why autovacuum does not (busy workers, long transactions holding back "
+                        "cleanup)."
+                    ),
                     render(conn, sql.SQL("VACUUM (ANALYZE) {}").format(target)),
                 )
             )
         analyze_due = [c for c in crossed if c["trigger"] == "analyze"]
-        if analyze_due and (t["analyze_age_s"] is None or t["analyze_age_s"] > cfg["stale_analyze_days"] * 86400):
+        if analyze_due and _overdue(t["analyze_age_s"], statistics["age_s"], cfg["stale_analyze_days"], blocked):
             found.append(
                 finding(
                     "stale_analyze",
                     "warning",
                     name,
                     {
+                        **evidence,
                         "modified_since_analyze": t["modified_since_analyze"],
-                        "live_tuples": t["live_tuples"],
-                        "total_bytes": t["total_bytes"],
                         "last_analyze": t["last_analyze"],
                         "last_autoanalyze": t["last_autoanalyze"],
                         "days_since_analyze": _age_days(t["analyze_age_s"]),
                         "threshold_days": cfg["stale_analyze_days"],
                         "crossed": analyze_due,
                     },
-                    f"Past autovacuum's analyze trigger ({autovacuum.describe_trigger(analyze_due[0])}) and not "
-                    f"analyzed {'for ' + age_words(t['analyze_age_s']) if t['analyze_age_s'] else 'ever'}: the planner "
-                    f"estimates from statistics {t['modified_since_analyze']:,} changed rows out of date. Analyze it.",
+                    f"Past autovacuum's analyze trigger ({autovacuum.describe_trigger(analyze_due[0])}), "
+                    f"{_when('analyzed', t['analyze_age_s'], statistics)}"
+                    + (f", and autovacuum will not analyze it ({blocked})" if blocked else "")
+                    + f": the planner estimates from statistics {t['modified_since_analyze']:,} changed rows out of "
+                    "date. Analyze it.",
                     render(conn, sql.SQL("ANALYZE {}").format(target)),
                 )
             )

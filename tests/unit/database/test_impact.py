@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from include.perfpipe.database.autovacuum import crossed_triggers, describe_trigger
+from include.perfpipe.database.autovacuum import crossed_triggers, describe_trigger, why_not_processed
 from include.perfpipe.database.digest import digest
 from include.perfpipe.database.findings import age_words, size_words
 from include.perfpipe.database.indexes import unused_cost_order
+from include.perfpipe.database.tables import _overdue
 
 PG15 = {
     "autovacuum_vacuum_threshold": "50",
@@ -69,6 +70,19 @@ def test_postgresql_18_caps_the_dead_tuple_trigger():
     assert crossed["vacuum"]["threshold"] == 100_000_000
     assert describe_trigger(crossed["vacuum"]).endswith("(autovacuum_vacuum_max_threshold)")
     assert _triggers(_counts(dead=100_000_001), 1e9, settings=PG15) == {}
+
+
+def test_past_a_trigger_autovacuum_gets_its_days_of_grace_unless_it_will_never_come():
+    on = {**PG15, "autovacuum": "on", "track_counts": "on"}
+    assert why_not_processed({}, on) is None
+    assert why_not_processed({"autovacuum_enabled": "false"}, on) == "autovacuum_enabled = false"
+    assert why_not_processed({}, {**on, "autovacuum": "off"}) == "autovacuum = off"
+    day = 86400
+    assert not _overdue(3600, 30 * day, 1, None)  # vacuumed an hour ago: autovacuum's next round will do
+    assert _overdue(2 * day, 30 * day, 1, None)  # two days past: autovacuum is starved or blocked
+    assert not _overdue(None, 600, 1, None)  # never vacuumed, statistics 10 minutes old: no evidence yet
+    assert _overdue(None, 2 * day, 1, None)
+    assert _overdue(60, 600, 1, "autovacuum = off")  # nothing will ever vacuum it
 
 
 def test_unused_indexes_rank_by_writes_then_size():
