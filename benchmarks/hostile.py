@@ -16,6 +16,7 @@ server in this process. Prints a markdown table for docs/RELIABILITY.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -59,6 +60,7 @@ async def read_bomb(vu):
     assert b"x" in response.content
 
 
+@functools.lru_cache(maxsize=4)
 def gzip_bomb(decoded_mb: int) -> bytes:
     """``decoded_mb`` MB of zeros, gzip-encoded a megabyte at a time (never all in memory)."""
     encoder, chunk = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1 << 20)

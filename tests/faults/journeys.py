@@ -10,3 +10,14 @@ async def escape(vu):
         await vu.get(os.environ["PERFPIPE_FAULT_OUTSIDE_URL"], name="outside")
     finally:
         await vu.sleep(0.2)
+
+
+async def read_gzip_bomb(vu):
+    """A response of 16 MB of zeros, 16 KB gzip-encoded on the wire, read whole."""
+    response = await vu.get("/gzip-bomb/16", name="bomb")
+    assert response.content
+
+
+def any_body(response) -> bool:
+    """A check function that reads the body."""
+    return len(response.content) > 0

@@ -27,7 +27,8 @@ import httpx
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.cookies import CookieJar
-from include.perfpipe.loadtest.headers import check_headers
+from include.perfpipe.loadtest.decoding import BodyDecoder, BodyTooLarge, DecodedResponse
+from include.perfpipe.loadtest.headers import check_headers, octets
 from include.perfpipe.loadtest.redirects import REDIRECT_ERRORS, REDIRECT_STATUSES
 from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint
 from include.perfpipe.loadtest.target import split_url
@@ -47,7 +48,8 @@ RESPONSE_ERRORS = {
     "InvalidResponse": "any other framing error",
     "UnexpectedUpgrade": "101 Switching Protocols to a request that asked for no upgrade",
     "HeadersTooLarge": f"the response head, its trailers or a chunk line exceed {MAX_HEADER_BYTES // 1024} KiB",
-    "BodyTooLarge": "a body kept for a check exceeds the endpoint's max_body_bytes",
+    "BodyTooLarge": "a body kept for a check exceeds the endpoint's max_body_bytes, as received or decoded",
+    "DecodingError": "a kept body does not decode as its Content-Encoding says",
     **REDIRECT_ERRORS,
 }
 
@@ -104,7 +106,7 @@ class Prepared:
         check_headers(headers, f"endpoint {endpoint.name!r}")
         try:
             self.request = httpx.Request(
-                endpoint.method, endpoint.url, headers=headers, json=endpoint.json, content=endpoint.body
+                endpoint.method, endpoint.url, headers=octets(headers), json=endpoint.json, content=endpoint.body
             )
         except httpx.InvalidURL as exc:
             raise ConfigError(f"endpoint {endpoint.name!r}.url: {exc}") from None
@@ -119,8 +121,8 @@ class Prepared:
         self.max_body_bytes = max_body_bytes
 
     def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        """The kept response, as the check reads it."""
-        return httpx.Response(status, headers=headers, content=body, request=self.request)
+        """The kept response (its body decoded as it arrived), as the check reads it."""
+        return DecodedResponse(status, headers=headers, content=body, request=self.request)
 
     hops = 0  # redirects followed to reach this request
 
@@ -163,7 +165,7 @@ class Hop:
         self.no_body = request.method == "HEAD"
 
     def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        return httpx.Response(status, headers=headers, content=body, request=self.request)
+        return DecodedResponse(status, headers=headers, content=body, request=self.request)
 
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         return self.first.judge(status, response)
@@ -282,6 +284,7 @@ class HttpConnection(asyncio.Protocol):
         self._keep_alive = True
         self._parts: list[bytes] | None = None
         self._kept = 0
+        self._decoder: BodyDecoder | None = None  # a kept body's Content-Encoding, undone as it arrives
 
     # -- sending ---------------------------------------------------------------------------------
     def send(self, endpoint: Prepared, start: float, extra_head: bytes = b"") -> None:
@@ -397,6 +400,8 @@ class HttpConnection(asyncio.Protocol):
         self._keep_alive = parser.should_keep_alive()
         # a response kept alive is framed; one that is not may still end before the close
         self._framed = self._keep_alive or _framed(self._head_lines())
+        if self._parts is not None:  # a kept body: the full parser read the headers
+            self._decoder = BodyDecoder.of(self.headers, self.endpoint.max_body_bytes)
         if self.endpoint.no_body:  # HEAD: whatever the headers say, no body follows
             self._complete = True
             raise _Refused("HEAD")  # stops this parser here; _finish replaces it
@@ -408,6 +413,13 @@ class HttpConnection(asyncio.Protocol):
             self._kept += len(body)
             if self._kept > self.endpoint.max_body_bytes:
                 raise _Refused("BodyTooLarge")
+            if self._decoder is not None:
+                try:
+                    body = self._decoder.feed(body)
+                except BodyTooLarge:
+                    raise _Refused("BodyTooLarge") from None
+                except ValueError:
+                    raise _Refused("DecodingError") from None
             parts.append(body)
 
     def on_message_complete(self) -> None:

@@ -19,6 +19,7 @@ A VU (session) has the attributes ``retired``, ``running``, ``leaving``, ``pause
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from abc import abstractmethod
 from time import perf_counter
@@ -27,6 +28,7 @@ from include.perfpipe.loadtest.executors.shared_iterations import part_iteration
 from include.perfpipe.loadtest.generator import ArrivalSchedule, BaseGeneratorProcess, drain_s, share
 
 OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"  # what one iteration ended with
+log = logging.getLogger("perfpipe.loadtest")
 
 
 class CoroutineVUProcess(BaseGeneratorProcess):
@@ -38,6 +40,7 @@ class CoroutineVUProcess(BaseGeneratorProcess):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.alive: set = set()  # sessions whose task runs
+        self.crashed: dict[str, int] = {}  # VUs stopped by an exception nothing handled, by its type
         self.teardown_by = math.inf  # when leaving at the end of the run is cut
 
     # -- client hooks ------------------------------------------------------------------------------
@@ -104,8 +107,21 @@ class CoroutineVUProcess(BaseGeneratorProcess):
     async def _alive_while(self, session, life) -> None:
         try:
             await life
+        except Exception as exc:  # a bug of ours or of a client: the VU is gone, and the run says so
+            session.running = False
+            name = type(exc).__name__
+            if name not in self.crashed:
+                log.error("a VU stopped on %s", name, exc_info=exc)
+            self.crashed[name] = self.crashed.get(name, 0) + 1
         finally:
             self.alive.discard(session)
+
+    def client_reasons(self) -> list[str]:
+        crashed = [
+            f"{n} VU(s) stopped on an unexpected {name} (logged): fewer VUs than asked"
+            for name, n in self.crashed.items()
+        ]
+        return super().client_reasons() + crashed
 
     def end_sessions(self) -> None:
         """Model hook at the end of the run: start leaving for the sessions no task drives."""

@@ -8,7 +8,8 @@ the window ends: ``stall_every_s`` / ``stall_s``, measured from the server start
 headers, body or trailers) and ``/endless/slow`` (a valid response, one byte a second);
 ``/redirect?status=302&to=URL`` (a redirect to URL), ``/loop`` (a redirect to itself);
 ``/set-cookie/<name>/<value>`` (sets it, Path=/), ``/cookies`` (answers the request's Cookie value);
-``/gzip`` (``{"word": "hello"}`` gzip-encoded). ``hits`` counts the requests per path (no query),
+``/gzip`` (``{"word": "hello"}`` gzip-encoded), ``/gzip-bomb/<MB>`` (MB megabytes of zeros gzip-encoded,
+about a thousandth of that on the wire). ``hits`` counts the requests per path (no query),
 ``targets`` per path and query. ``/hostile`` (``HOSTILE_BODY``: HTML, script and template syntax).
 Any path answers 401 to a request that lacks one of the ``require_headers`` lines ("Name: value").
 """
@@ -22,6 +23,7 @@ import time
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
+from benchmarks.hostile import gzip_bomb
 from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
 
 ENDLESS_PIECE = b"x" * 65536
@@ -143,6 +145,8 @@ class LoopbackServer:
                 gzip.compress(b'{"word": "hello"}'),
                 "Content-Encoding: gzip\r\nContent-Type: application/json\r\n",
             )
+        elif path.startswith("/gzip-bomb/"):
+            body, extra = gzip_bomb(int(path.rsplit("/", 1)[1])), "Content-Encoding: gzip\r\n"
         elif path == "/hostile":
             body = HOSTILE_BODY
         elif path.startswith("/frame/"):

@@ -59,12 +59,14 @@ def test_the_worker_must_get_exactly_the_named_headers():
         ({"X-Api-Key": "a\r\nInjected: 1"}, r"header 'X-Api-Key' must be a one-line string \(value not shown\)"),
         ({"Bad Name": "v"}, r"header name 'Bad Name' is not a valid HTTP token"),
         (["X-Api-Key"], r"expected a mapping of header name to value, got a list"),
+        ({"X-Api-Key": "Injected東京"}, r"header 'X-Api-Key' has characters outside Latin-1, .* value not shown"),
     ],
 )
 def test_bad_credential_headers_are_refused_without_their_value(headers, message):
     with pytest.raises(ValueError, match=message) as caught:
         checked_headers(headers, "connection 'c' extra.headers")
     assert "Injected" not in str(caught.value)
+    checked_headers({"X-Name": "Zoë"}, "Latin-1 is a valid field value (RFC 9110 obs-text)")
 
 
 def test_old_specs_without_credential_fields_still_load():

@@ -3,13 +3,16 @@
 Built straight from what the connection read (raw header pairs and body bytes): a step that only
 extracts or checks never pays for an ``httpx.Response``. JSON is parsed by msgspec (RFC 8259: no
 NaN or Infinity). ``response()`` builds one when something
-needs it (a ``module:function`` check, a Python journey), and a compressed body is decoded by httpx.
+needs it (a ``module:function`` check, a Python journey). A compressed body was decoded by the connection
+as it arrived, under the cap (``loadtest.decoding``).
 """
 
 from __future__ import annotations
 
 import httpx
 import msgspec
+
+from include.perfpipe.loadtest.decoding import DecodedResponse
 
 NOT_JSON = object()
 _decode_json = msgspec.json.Decoder().decode  # 3-4x the standard library's json.loads on this path
@@ -25,7 +28,7 @@ class Answer:
         raw: bytes = b"",
         request: httpx.Request | tuple[str, str] | None = None,
     ) -> None:
-        """``headers`` as read (name, value) byte pairs; ``raw`` the body as received."""
+        """``headers`` as read (name, value) byte pairs; ``raw`` the body, decoded (``BodyDecoder``)."""
         self.status, self.headers, self.raw, self.request = status, headers, raw, request
         self._response = self._body = self._json = None
 
@@ -41,9 +44,7 @@ class Answer:
     @property
     def body(self) -> bytes:
         """The body, decoded when the server compressed it."""
-        if self._body is None:
-            self._body = self.response().content if self.raw and self.header("content-encoding") else self.raw
-        return self._body
+        return self.raw if self._body is None else self._body
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
@@ -65,7 +66,7 @@ class Answer:
             if isinstance(self.request, tuple):
                 self._response = KeptResponse(self.status, self.headers, self.raw, self.request)
             else:
-                self._response = httpx.Response(
+                self._response = DecodedResponse(
                     self.status, headers=self.headers, content=self.raw, request=self.request
                 )
         return self._response
@@ -80,7 +81,7 @@ class Answer:
         return self._json
 
 
-class KeptResponse(httpx.Response):
+class KeptResponse(DecodedResponse):
     """An ``httpx.Response`` whose ``request`` (method and URL) is built only when something reads it."""
 
     def __init__(self, status: int, headers, content: bytes, method_url: tuple[str, str]) -> None:

@@ -82,6 +82,7 @@ class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
                 for rule in step.checks:
                     rule.key = f"{spec.scenario}: {rule.key}"
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
+        self.logged_kinds: set[str] = set()  # the kinds of unsendable request already logged
 
     def breached_metrics(self, second: int) -> str | None:
         metrics = self.stats.metrics
@@ -162,12 +163,20 @@ class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
                 return exchange.ok
             exchange.move_to(exchange.hop)
 
+    def unsendable(self, request, error: TemplateError, where: str) -> None:
+        """``request`` (a step or an exchange) could not be built: a failed request whose status names
+        why (``TemplateError``, ``EncodeError``), logged once per kind."""
+        kind = type(error).__name__
+        self.record_error(request, perf_counter(), kind)
+        if kind not in self.logged_kinds:
+            self.logged_kinds.add(kind)
+            log.warning("%s: %s (a failed request of status %s; later ones are not logged)", where, error, kind)
+
     async def send_step(self, session: Session, step: CompiledStep) -> bool:
         try:
             raw = step.request.build(session)
         except TemplateError as exc:
-            self.record_error(step, perf_counter(), "TemplateError")
-            log.debug("%s: %s", step.where, exc)
+            self.unsendable(step, exc, step.where)
             return False
         exchange = Exchange(
             step.name,

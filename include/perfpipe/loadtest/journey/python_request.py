@@ -16,7 +16,7 @@ from functools import lru_cache
 import httpx
 
 from include.perfpipe.loadtest.connection import serialise
-from include.perfpipe.loadtest.headers import check_headers
+from include.perfpipe.loadtest.headers import check_headers, octets
 from include.perfpipe.loadtest.target import split_url
 
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")  # needs no percent-encoding
@@ -46,7 +46,7 @@ class HeaderBase:
 
     def __init__(self, headers: dict[str, str]) -> None:
         self.headers = headers
-        self.lines = [(name.lower(), f"{name}: {value}\r\n".encode()) for name, value in headers.items()]
+        self.lines = [(name.lower(), f"{name}: {value}\r\n".encode("latin-1")) for name, value in headers.items()]
         self.block = b"".join(line for _, line in self.lines)
 
     def merged(self, given: dict | None) -> tuple[bytes, set[str]]:
@@ -56,7 +56,7 @@ class HeaderBase:
         check_headers(given, "journey request headers")
         names = {name.lower() for name in given}
         kept = [line for name, line in self.lines if name not in names]
-        kept += [f"{name}: {value}\r\n".encode() for name, value in given.items()]
+        kept += [f"{name}: {value}\r\n".encode("latin-1") for name, value in given.items()]
         return b"".join(kept), names | {name for name, _ in self.lines}
 
 
@@ -89,4 +89,4 @@ def _with_httpx(method: str, target: tuple, base: HeaderBase, headers: dict | No
     given = {name.lower() for name in headers or {}}
     merged = {**{k: v for k, v in base.headers.items() if k.lower() not in given}, **(headers or {})}
     check_headers(merged, "journey request headers")
-    return serialise(httpx.Request(method, url, headers=merged, content=content))
+    return serialise(httpx.Request(method, url, headers=octets(merged), content=content))

@@ -9,8 +9,10 @@ from time import perf_counter
 
 import httpx
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.journey.python_request import build, locate
 from include.perfpipe.loadtest.journey.session import Exchange
+from include.perfpipe.loadtest.journey.template import EncodeError
 from include.perfpipe.loadtest.target import check_target
 
 
@@ -114,12 +116,11 @@ class PythonVU:
             check_target(url, shard.spec.allowlist)
             shard.allowed_origins.add(origin)
         method = method.upper()
-        raw = build(method, target, shard.header_base, headers, json, content)
         expect = frozenset([expect_status] if isinstance(expect_status, int) else expect_status)
         exchange = Exchange(
             name or f"{method} {path.split('?')[0]}",
             klass,
-            raw,
+            b"",
             host,
             port,
             shard.tls(scheme),
@@ -129,6 +130,12 @@ class PythonVU:
             True,
             shard.spec.max_body_bytes,
         )
+        try:
+            exchange.raw = build(method, target, shard.header_base, headers, json, content)
+        except (ConfigError, UnicodeEncodeError) as exc:  # a header with a line break or outside Latin-1
+            error = EncodeError(str(exc) if isinstance(exc, ConfigError) else "the request does not encode")
+            shard.unsendable(exchange, error, f"journey request {exchange.name!r}")
+            raise RequestFailed("EncodeError") from None
         await shard.exchange(session, exchange)
         if exchange.response is None:
             if shard.over(session):

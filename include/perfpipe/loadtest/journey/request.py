@@ -10,12 +10,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS
+from include.perfpipe.loadtest.headers import octets
 from include.perfpipe.loadtest.journey.template import (
+    EncodeError,
     Template,
     TemplateError,
     has_template,
     header_value,
     json_string_part,
+    literal_url_part,
     url_part,
 )
 
@@ -33,6 +36,7 @@ class RequestTemplate:
         origin, path = _split_origin(url)
         self.method, self.url, self.refs = method, url, set()
         self.path = self._template(path, "path")
+        self.path.parts = [literal_url_part(p) if isinstance(p, str) else p for p in self.path.parts]
         templated = {k: self._template(v, f"headers.{k}") for k, v in headers.items() if has_template(v)}
         static_headers = {**DEFAULT_HEADERS, **{k: v for k, v in headers.items() if k not in templated}}
         self.body = (
@@ -41,13 +45,13 @@ class RequestTemplate:
         request = httpx.Request(
             method,
             origin + "/",
-            headers=static_headers,
+            headers=octets(static_headers),
             json={} if json_body is not None else None,
             content=None if text_body is None else b"",
         )
         lines = [name + b": " + value for name, value in request.headers.raw if name.lower() != b"content-length"]
         self._head = b"\r\n".join(lines) + b"\r\n" if lines else b""
-        self._headers = [(name.encode("latin-1") + b": ", value) for name, value in templated.items()]
+        self._headers = [(name, name.encode("latin-1") + b": ", value) for name, value in templated.items()]
         self._line = method.encode("ascii") + b" "
         self._length = self.body is not None or method in _WITH_BODY
         self.static = (
@@ -65,8 +69,15 @@ class RequestTemplate:
         if self.raw is not None:
             return self.raw
         parts = [self._line, self.path.render(session, url_part).encode("ascii"), b" HTTP/1.1\r\n", self._head]
-        for name, template in self._headers:
-            parts += (name, template.render(session, header_value).encode("latin-1"), b"\r\n")
+        for name, line, template in self._headers:
+            value = template.render(session, header_value)
+            try:
+                parts += (line, value.encode("latin-1"), b"\r\n")
+            except UnicodeEncodeError:
+                raise EncodeError(
+                    f"headers.{name}: the value has characters outside Latin-1, which an HTTP field value "
+                    "cannot carry (RFC 9110; value not shown)"
+                ) from None
         body = b""
         if self.body is not None:
             body = "".join(p if isinstance(p, str) else p(session) for p in self.body).encode()

@@ -31,6 +31,10 @@ class TemplateError(ValueError):
     """A template that cannot be parsed (at load time) or rendered (a variable not set yet)."""
 
 
+class EncodeError(TemplateError):
+    """A rendered value that the request cannot carry (a header value outside Latin-1)."""
+
+
 class Template:
     """``parts``: literal strings and getters, in order; ``refs``: the variable and feeder names used."""
 
@@ -145,6 +149,12 @@ def text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def literal_url_part(source: str) -> str:
+    """A path's literal text as a browser sends it: non-ASCII characters, spaces and the other characters
+    a URL may not hold percent-encoded (UTF-8), the reserved ones and existing ``%XX`` escapes kept."""
+    return quote(source, safe="!#$%&'()*+,/:;=?@[]~")
+
+
 def url_part(value) -> str:
     if value.__class__ is int:  # the usual id: nothing to quote
         return str(value)
@@ -153,8 +163,8 @@ def url_part(value) -> str:
 
 def header_value(value) -> str:
     value = text(value)
-    if "\r" in value or "\n" in value:
-        raise TemplateError(f"a header value may not contain CR or LF, got {value!r}")
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise TemplateError("a header value may not contain CR or LF, nor NUL (value not shown)")
     return value
 
 

@@ -58,3 +58,12 @@ def says_no(response):
 
 def raises(response):
     raise RuntimeError("a broken check")
+
+
+async def unencodable_header(vu):
+    """A header outside Latin-1, then a plain request: the first fails as EncodeError, the second is sent."""
+    try:
+        await vu.get("/ok", name="tokyo", headers={"X-Name": "東京"})
+    except vu.RequestFailed as failed:
+        assert failed.error == "EncodeError"
+    await vu.get("/ok", name="after")

@@ -1,7 +1,5 @@
 """JSON-path subset, extraction into variables, declarative checks and their tally."""
 
-import gzip
-
 import httpx
 import pytest
 
@@ -97,10 +95,12 @@ def test_check_labels_and_a_tally_that_merges():
     assert merged.to_dict() == {rule.key: {"passed": 2, "failed": 2, "pass_rate": 0.5}}
 
 
-def test_an_answer_from_raw_bytes_decodes_gzip_and_reads_headers_in_any_case():
-    packed = gzip.compress(b'{"id": 9}')
-    answer = Answer(200, [(b"Content-Encoding", b"gzip"), (b"X-Csrf", b"tok")], packed)
+def test_an_answer_reads_the_decoded_body_and_headers_in_any_case():
+    """The connection decoded the body as it arrived (``BodyDecoder``): neither the answer nor its
+    ``httpx.Response`` decodes it again, and Content-Encoding is still there to read."""
+    answer = Answer(200, [(b"Content-Encoding", b"gzip"), (b"X-Csrf", b"tok")], b'{"id": 9}', ("GET", "http://h/"))
     assert answer.body == b'{"id": 9}' and answer.json() == {"id": 9}
+    assert answer.response().content == b'{"id": 9}' and answer.response().headers["content-encoding"] == "gzip"
     assert answer.header("x-csrf") == "tok" and answer.header("missing") is None
     assert Answer(200, [], b"NaN").json() is NOT_JSON and Answer(204).json() is NOT_JSON
 

@@ -247,3 +247,33 @@ def test_python_journey_verbs_return_httpx_responses_of_what_was_sent(server, tm
     summary = result.summary()["journey"]
     assert summary["errors"] == {} and summary["groups"]["feed"]["count"] == 2
     assert _rows(result).loc["head", "count"] == 2
+
+
+def test_a_request_that_does_not_encode_fails_by_name_once_logged_and_the_vu_goes_on(server, tmp_path, caplog):
+    """A header templated from a value outside Latin-1 fails its request as ``EncodeError`` (logged once);
+    a Latin-1 one is sent as its octets; a path's non-ASCII literal is percent-encoded (UTF-8), as a
+    browser sends it. Before, the VU's task died on a UnicodeEncodeError and the run went on without it."""
+    (tmp_path / "names.csv").write_text("name\nAnn\n東京\nZoë\n", encoding="utf-8")
+    text = """
+    feeders:
+      names: {file: names.csv, per: iteration, strategy: circular}
+    journey:
+      steps:
+        - {name: greet, path: /ok, headers: {X-Name: "{{ names.name }}"}, on_failure: continue}
+        - {name: cafe, path: "/café/{{ vu }}", expect_status: [200, 404]}
+    """
+    with caplog.at_level("WARNING", logger="perfpipe.loadtest"):
+        result = _run(server, _scenario(tmp_path, text), vus=2)
+    statuses = json.loads(_rows(result).loc["greet", "status_counts"])
+    assert set(statuses) == {"200", "EncodeError"} and statuses["EncodeError"] >= 2, statuses  # VUs went on
+    assert sum("EncodeError" in r.getMessage() for r in caplog.records) == 1
+    sent = {h.get("x-name") for _, p, h, _ in server.log if p == "/ok"}
+    assert sent == {"Ann", "Zoë"}  # the server decodes a head as Latin-1
+    assert {p for _, p, _, _ in server.log if p.startswith("/caf")} == {"/caf%C3%A9/1", "/caf%C3%A9/2"}
+
+
+def test_a_python_journey_request_that_does_not_encode_is_a_failed_request(server, tmp_path):
+    text = "journey: 'tests.unit.loadtest.journey.journeys:unencodable_header'"
+    rows = _rows(_run(server, _scenario(tmp_path, text), vus=1, duration="500ms"))
+    assert set(json.loads(rows.loc["tokyo", "status_counts"])) == {"EncodeError"}
+    assert rows.loc["after", "errors"] == 0 and rows.loc["after", "count"] == rows.loc["tokyo", "count"] > 0
