@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import yaml
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.credentials import looks_secret
 from include.perfpipe.recording.correlation import singular, variable_name
 from include.perfpipe.recording.credentials import FEEDER
 from include.perfpipe.recording.writer import Draft, DraftStep, step_names
@@ -53,6 +54,7 @@ class Operation:
     parameters: list[dict]
     produces: dict[str, tuple[str, str]] = field(default_factory=dict)  # variable -> (JSON path, why)
     consumes: set[str] = field(default_factory=set)
+    secrets: list[str] = field(default_factory=list)  # feeder columns it sends (API keys, passwords)
     step: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -102,14 +104,16 @@ def convert(source: str, output: str | Path, credentials: str | None = None) -> 
         draft.steps.append(
             DraftStep(op.step, [f"{op.label} ({op.spec.get('operationId', 'no operationId')})", *op.notes])
         )
+    columns = list(dict.fromkeys([*columns, *(c for op in steps for c in op.secrets)]))
     if login is not None:
         draft.setup.append(DraftStep(login.step, [f"{login.label}: the login, once per VU", *login.notes]))
         draft.journey_headers = {"Authorization": "Bearer {{ token }}"}
-        feeder_file, rows = _credentials_file(credentials, output, columns, login)
+    if columns:
+        feeder_file, rows = _credentials_file(credentials, output, columns)
         draft.feeders = {FEEDER: {"file": feeder_file, "strategy": "circular", "per": "vu"}}
         if rows is not None:
             draft.feeder_rows = {feeder_file: (columns, rows)}
-            draft.notes.append(f"Fill {feeder_file} with real users (one row each): the login needs them.")
+            draft.notes.append(f"Fill {feeder_file} with real credentials ({', '.join(columns)}), a row per user.")
     return draft, unfilled
 
 
@@ -229,7 +233,7 @@ def _fill_all(operations: list[Operation], resolve: _Resolver, prefix: str, prod
     """(the operations left out with why, the filled ones)."""
     unfilled, filled = [], []
     for op in operations:
-        op.consumes, op.notes = set(), []
+        op.consumes, op.notes, op.secrets = set(), [], []
         try:
             _fill(op, resolve, prefix, {var for var, producer in produced.items() if producer is not op})
             filled.append(op)
@@ -246,6 +250,9 @@ def _fill(op: Operation, resolve: _Resolver, prefix: str, available: set[str]) -
         if var in available and var not in op.produces:
             op.consumes.add(var)
             return "{{ " + var + " }}"
+        if looks_secret(name):  # a key or password: the user's, from the feeder, never fixed in the file
+            op.secrets.append(var)
+            return "{{ " + f"{FEEDER}.{var}" + " }}"
         generated.append(name)
         return _example(node, resolve, name)
 
@@ -471,7 +478,7 @@ def _ordered(steps: list[Operation], produced: dict[str, Operation]) -> list[Ope
     return placed
 
 
-def _credentials_file(credentials: str | None, output: Path, columns: list[str], login: Operation):
+def _credentials_file(credentials: str | None, output: Path, columns: list[str]):
     """(the feeder's file as the scenario names it, the rows to write or None when the user gave a file)."""
     if credentials is None:
         return f"{output.stem}.credentials.csv", [[f"example-{column}" for column in columns]]
@@ -483,7 +490,7 @@ def _credentials_file(credentials: str | None, output: Path, columns: list[str],
     missing = [c for c in columns if c not in header]
     if missing:
         raise ConfigError(
-            f"the login {login.label} sends {columns}; the file's columns lack {missing}",
+            f"the calls send {columns}; the file's columns lack {missing}",
             file=path,
             field="--credentials",
         )

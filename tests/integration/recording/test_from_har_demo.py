@@ -12,6 +12,7 @@ import yaml
 from include.perfpipe.cli import main
 from include.perfpipe.loadtest import load_spec, run_load_test
 from include.perfpipe.loadtest.journey.scenario import read_scenario
+from tests.unit.recording.fixed_secrets import fixed_secrets
 from tests.unit.recording.recorder import record_shop
 
 pytestmark = pytest.mark.integration
@@ -76,6 +77,7 @@ def test_a_csrf_token_is_correlated_and_no_secret_is_written(converted):
     form = read_scenario(path).journey.setup
     assert form[0].extract["csrf_token"].regex and "csrf_token={{ csrf_token }}" in form[1].body
     assert token not in text and bearer["token"] not in text and "pw-1" not in text and "user-1," not in text
+    assert fixed_secrets(yaml.safe_load(text)) == []  # loads where fixed secret-looking values are refused
     feeder = path.parent / "shop.credentials.csv"
     assert feeder.read_text() == "username,password\nuser-1,pw-1\n" and feeder.stat().st_mode & 0o077 == 0
 

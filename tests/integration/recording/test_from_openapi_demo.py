@@ -3,11 +3,13 @@ runs with no unexpected status, ids created by one call feed the next, and nobod
 
 import httpx
 import pytest
+import yaml
 
 from include.perfpipe.cli import main
 from include.perfpipe.loadtest import load_spec, run_load_test
 from include.perfpipe.loadtest.journey.scenario import read_scenario
 from tests.unit.loadtest.test_spec import DEMO
+from tests.unit.recording.fixed_secrets import fixed_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +23,7 @@ def test_every_operation_of_the_demo_runs_with_no_unexpected_status(demo_service
     )
     assert "left out" not in capsys.readouterr().err
     journey = read_scenario(scenario).journey
+    assert fixed_secrets(yaml.safe_load(scenario.read_text())) == []
     spec = httpx.get(f"{demo_service}/openapi.json").json()
     operations = sum(len(methods) for methods in spec["paths"].values())
     assert len(journey.setup) == 1 and len(journey.setup) + len(journey.steps) == operations

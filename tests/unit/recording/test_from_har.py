@@ -16,6 +16,7 @@ from include.perfpipe.recording.har import Exchange
 from include.perfpipe.recording.selection import Call
 from include.perfpipe.recording.slots import request_of
 from include.perfpipe.recording.structure import shape
+from tests.unit.recording.fixed_secrets import fixed_secrets
 from tests.unit.recording.recorder import HarRecorder, write_har
 
 API_KEY = "k3y-Typed-By-The-User-0042"
@@ -100,7 +101,7 @@ def test_every_source_is_extracted_as_the_engine_reads_it(recording):
 def test_typed_secrets_go_to_the_feeder_and_browser_headers_are_dropped(recording):
     _, path = recording
     text = path.read_text()
-    assert API_KEY not in text and "{{ credentials.x_api_key }}" in text
+    assert API_KEY not in text and "{{ credentials.x_api_key }}" in text and fixed_secrets(yaml.safe_load(text)) == []
     assert (path.parent / "app.credentials.csv").read_text() == f"x_api_key\n{API_KEY}\n"
     lowered = text.lower()
     assert all(h not in lowered for h in ("user-agent:", "sec-fetch", "if-none-match:", "cookie:", "host:"))
@@ -168,3 +169,23 @@ def test_bad_recordings_are_one_line_naming_the_file_and_field(tmp_path, capsys,
     assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "s.yaml")]) == 3
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "hunter2" not in err and not (tmp_path / "s.yaml").exists()
+
+
+def test_fixed_secrets_finds_every_kind_of_place():
+    scenario = {
+        "headers": {"X-Api-Key": "k", "Accept": "*/*"},
+        "journey": {
+            "variables": {"token": "t"},
+            "steps": [
+                {"path": "/a?api_key=k&page=2", "body": "password=p&user=u", "json": {"auth": {"secret": 1}}},
+                {"path": "/b?api_key={{ credentials.key }}", "extract": {"token": "$.token"}},
+            ],
+        },
+    }
+    assert fixed_secrets(scenario) == [
+        "headers.X-Api-Key",
+        "journey.variables.token",
+        "journey.steps[0].path: api_key",
+        "journey.steps[0].body: password",
+        "journey.steps[0].json.auth.secret",
+    ]

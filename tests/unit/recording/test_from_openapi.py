@@ -6,6 +6,7 @@ import yaml
 
 from include.perfpipe.cli import main
 from include.perfpipe.loadtest.journey.scenario import read_scenario
+from tests.unit.recording.fixed_secrets import fixed_secrets
 
 SPEC = """\
 openapi: 3.0.3
@@ -64,6 +65,11 @@ paths:
         required: true
         schema: {type: string}
         example: red
+      - name: X-Api-Key
+        in: header
+        required: true
+        schema: {type: string}
+        example: a-key-in-the-spec
       responses:
         '200': {description: toys}
   /photos:
@@ -160,6 +166,8 @@ def test_calls_are_ordered_by_links_and_id_names_and_filled_from_the_schemas(con
     assert steps["get_pet"].path == "/api/v2/pets/{{ pet_id }}" and steps["delete_pet"].expect_status == [204]
     assert steps["get_toys"].path == "/api/v2/toys?owner={{ owner }}&colour=red"  # optional size left out
     assert steps["get_health"].class_name == "health"
+    assert steps["get_toys"].headers == {"X-Api-Key": "{{ credentials.x_api_key }}"}  # a key is never fixed
+    assert fixed_secrets(yaml.safe_load(out.read_text())) == []
 
 
 def test_the_login_runs_once_with_users_from_a_feeder(converted):
@@ -169,8 +177,13 @@ def test_the_login_runs_once_with_users_from_a_feeder(converted):
     assert login.json_body == {"login": "{{ credentials.login }}", "password": "{{ credentials.password }}"}
     assert login.extract["token"].json_path == "$.access_token"
     assert journey.headers == {"Authorization": "Bearer {{ token }}"}
-    assert (out.parent / "pets.credentials.csv").read_text() == "login,password\nexample-login,example-password\n"
-    assert "Fill pets.credentials.csv with real users" in out.read_text()
+    assert (out.parent / "pets.credentials.csv").read_text() == (
+        "login,password,x_api_key\nexample-login,example-password,example-x_api_key\n"
+    )
+    assert (
+        "Fill pets.credentials.csv with real credentials (login, password, x_api_key), a row per user."
+        in out.read_text()
+    )
 
 
 def test_what_cannot_be_filled_is_left_out_and_listed(converted):
@@ -191,8 +204,11 @@ def test_a_credentials_file_must_have_the_login_fields(tmp_path, capsys):
     assert (
         main(["scenario", "from-openapi", str(spec), "-o", str(tmp_path / "s.yaml"), "--credentials", str(users)]) == 3
     )
-    assert "--credentials: the login POST /auth/token sends ['login', 'password']" in capsys.readouterr().err
-    users.write_text("login,password\nu,p\n")
+    assert (
+        "--credentials: the calls send ['login', 'password', 'x_api_key']; "
+        "the file's columns lack ['login', 'x_api_key']" in capsys.readouterr().err
+    )
+    users.write_text("login,password,x_api_key\nu,p,k\n")
     assert (
         main(["scenario", "from-openapi", str(spec), "-o", str(tmp_path / "s.yaml"), "--credentials", str(users)]) == 0
     )
