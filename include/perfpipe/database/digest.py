@@ -117,6 +117,8 @@ def _index_advice(fs: list[dict], table: str) -> str:
             )
         else:
             parts.append(f"an index on ({columns}) suggested, not verified by the planner")
+        if ev.get("share_pct") is not None:
+            parts[-1] += f", for queries taking {ev['share_pct']} % of query time"
     return "; ".join(parts)
 
 

@@ -217,7 +217,9 @@ def check_index_advice(conn: psycopg.Connection, cfg: dict, statements: list[dic
     """One ``index_advice`` finding per recommended index, with the queries it helps (busiest first)."""
     verify = hypopg_installed(conn)
     catalog = Catalog(conn)
-    rows = [r for r in statement_rows(conn, statements) if r["calls"] >= cfg["index_min_calls"]]
+    every = statement_rows(conn, statements)
+    all_ms = sum(r["total_ms"] for r in every) or 1.0
+    rows = [r for r in every if r["calls"] >= cfg["index_min_calls"]]
     rows.sort(key=lambda r: r["total_ms"], reverse=True)
     advice: dict[tuple, tuple[Assessment, list[dict]]] = {}
     for row in rows[: int(cfg["index_max_queries"])]:
@@ -243,13 +245,15 @@ def check_index_advice(conn: psycopg.Connection, cfg: dict, statements: list[dic
             "cost_cut_pct": assessment.cost_cut_pct,
         }
         advice.setdefault(key, (assessment, []))[1].append(helped)
-    return [_advice_finding(conn, assessment, helped, verify, cfg) for assessment, helped in advice.values()]
+    return [_advice_finding(conn, assessment, helped, verify, cfg, all_ms) for assessment, helped in advice.values()]
 
 
-def _advice_finding(conn, assessment: Assessment, helped: list[dict], verified: bool, cfg: dict) -> dict:
+def _advice_finding(conn, assessment: Assessment, helped: list[dict], verified: bool, cfg: dict, all_ms: float) -> dict:
+    """The finding, with the share of the database's query time the queries it serves take (its cost)."""
     index = index_evidence(conn, assessment)
     top = helped[0]
     status = "verified" if verified else "unverified"
+    share = round(100.0 * sum(h["total_ms"] for h in helped) / all_ms, 2)
     if verified:
         advice = (
             f"HypoPG: with this index the planner's estimated cost of the busiest query it serves drops from "
@@ -274,6 +278,7 @@ def _advice_finding(conn, assessment: Assessment, helped: list[dict], verified: 
             "queryid": top["queryid"],
             "calls": top["calls"],
             "total_ms": top["total_ms"],
+            "share_pct": share,
             "cost_before": top["cost_before"],
             "cost_after": top["cost_after"],
             "cost_cut_pct": top["cost_cut_pct"],
@@ -282,6 +287,6 @@ def _advice_finding(conn, assessment: Assessment, helped: list[dict], verified: 
             "threshold_calls": cfg["index_min_calls"],
             "hypopg_available": verified or hypopg_available(conn),
         },
-        advice,
+        f"The queries it serves take {share} % of this database's query time. {advice}",
         index["definition"],
     )

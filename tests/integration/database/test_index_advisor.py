@@ -69,6 +69,12 @@ def test_hypopg_verifies_exactly_the_two_missing_indexes(advised_db):
         assert ev["cost_after"] <= ev["cost_before"] / 2 and ev["cost_cut_pct"] >= 50
     search = advice[("index_advice", "public.Events_Region_created_at_idx")]["evidence"]
     assert search["calls"] == 120 and search["total_ms"] > 0 and "ORDER BY e.created_at DESC" in search["query"]
+    # its cost: the share of the database's query time of the queries it serves (the advised ones among them)
+    assert (
+        0 < search["share_pct"] < 100
+        and f"{search['share_pct']} % of this database's query time"
+        in (advice[("index_advice", "public.Events_Region_created_at_idx")]["recommendation"])
+    )
     assert search["reason"] == "order_by" and search["index"]["columns"] == ["Region", "created_at"]
 
 
