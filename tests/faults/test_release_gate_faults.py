@@ -1,4 +1,4 @@
-"""Fault matrix row 20: tools/release_gate.sh against a failing Airflow (a fake REST API on loopback): a 500 from
+"""Fault matrix row 22: tools/release_gate.sh against a failing Airflow (a fake REST API on loopback): a 500 from
 /auth/token, a server that never answers and a run that never ends each end the gate with exit 3 ("could not
 tell") and one line saying why, within CALL_TIMEOUT_SECONDS and GATE_TIMEOUT_SECONDS."""
 
