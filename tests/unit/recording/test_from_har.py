@@ -12,7 +12,7 @@ from include.perfpipe.cli import main
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.scenario import read_scenario
-from include.perfpipe.recording.har import Exchange
+from include.perfpipe.recording.har import Exchange, post_body
 from include.perfpipe.recording.selection import Call
 from include.perfpipe.recording.slots import request_of
 from include.perfpipe.recording.structure import shape
@@ -117,6 +117,12 @@ def test_keep_static_and_the_host_option(recording, tmp_path):
     assert main(["scenario", "from-har", str(har), "-o", str(out), "--keep-static", "--host", "app.test"]) == 0
     assert "/app/logo.png" in [s["path"] for s in yaml.safe_load(out.read_text())["journey"]["steps"]]
     assert main(["scenario", "from-har", str(har), "-o", str(out), "--host", "elsewhere.test"]) == 3
+
+
+def test_a_form_recorded_as_params_only_is_rebuilt():
+    params = [{"name": "q", "value": "a b&c"}, {"name": "page", "value": "2"}]  # as Firefox may write a form
+    assert post_body({"mimeType": "application/x-www-form-urlencoded", "params": params}) == "q=a+b%26c&page=2"
+    assert post_body({"text": "raw", "params": params}) == "raw" and post_body({}) is None
 
 
 def test_pseudo_and_browser_headers_are_dropped_unless_asked():
