@@ -152,6 +152,15 @@ def test_shape_login_loop_partial_repeat_and_teardown():
     assert (flat.setup, flat.steps) == ([], [0, 1, 2])
 
 
+def test_the_output_folder_is_made_and_a_write_error_is_one_line(recording, tmp_path, capsys):
+    har, _ = recording
+    assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "new" / "s.yaml")]) == 0
+    assert (tmp_path / "new" / "s.credentials.csv").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "file" / "s.yaml")]) == 3
+    assert "cannot write it" in capsys.readouterr().err
+
+
 def test_steps_that_use_a_value_before_it_is_extracted_are_refused(recording, tmp_path, capsys):
     har, _ = recording
     assert (
