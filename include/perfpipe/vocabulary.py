@@ -39,6 +39,7 @@ RESULTS_DB_ENV = "PERFPIPE_DB_URL"  # results store (and target DB of the CLIs)
 REPORTS_URL_ENV = "PERFPIPE_REPORTS_URL"  # where reports are published (s3://, gs://, file://)
 REPORTS_DIR_ENV = "PERFPIPE_REPORTS_DIR"  # the local folder reports are rendered into
 ALLOWLIST_ENV = "PERFPIPE_TARGET_ALLOWLIST"  # comma-separated hosts a load test may hit
+CONFIG_DIRS_ENV = "PERFPIPE_CONFIG_DIRS"  # comma-separated folders scenario and query files may come from
 
 # Airflow connections and variables
 TARGET_HTTP_CONN = "perf_target_http"
@@ -46,6 +47,7 @@ TARGET_DB_CONN = "perf_target_db"
 RESULTS_DB_CONN = "perf_results_db"
 ALLOWLIST_VARIABLE = "perfpipe_target_allowlist"
 DEFAULT_ENGINE = "perfpipe"  # the in-house load engine, the name a plan carries (runs.engines.ENGINES)
+CONFIG_DIRS_VARIABLE = "perfpipe_config_dirs"
 
 _DSN_DRIVER = re.compile(r"^postgres(?:ql)?\+[a-z0-9_]+://")
 

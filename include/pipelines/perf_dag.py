@@ -58,13 +58,13 @@ def preflight(profile: str | None = None) -> dict:
             profile,
             base_url,
             thresholds,
-            scenario=config_file(params["scenario"]),
+            scenario=config_file(params["scenario"], "scenario"),
             overrides={**overrides, "live_metrics": params.get("prometheus")},
             credential_names=list(headers),
             credentials_conn_id=params["target_conn_id"],
             allowlist=target_allowlist(),
             engine="k6" if params.get("k6_script") else None,
-            k6_script=config_file(params.get("k6_script")),
+            k6_script=config_file(params.get("k6_script"), "k6_script"),
         )
         start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:
@@ -226,10 +226,8 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
         top_queries,
         vacuum_analyze,
     )
-    from include.pipelines.budgets import db_task_budget
     from include.pipelines.targets import database_of, db_apply_allowlist, postgres_dsn
 
-    budget = db_task_budget()  # inspection, then VACUUM table by table, then index changes: all inside it
     params = get_current_context()["params"]
     if not params["db_stage"]:
         return None
@@ -237,16 +235,14 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
     with database_of(params["db_conn_id"]):
         findings = inspect_database(dsn)
         window = statements_delta(before["statements"], snapshot_statements(dsn), top=None)
-        stats = table_stats(dsn)
-        vacuumed = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info, budget=budget)
         return {
             "statements_delta": window[:20],
             "top_queries": top_queries(window),
-            "table_stats": stats,
+            "table_stats": table_stats(dsn),
             "findings": findings,
-            "maintenance": vacuumed
+            "maintenance": vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info)
             + apply_recommendations(
-                dsn, findings, allowlist=db_apply_allowlist(), apply=params["apply_recommendations"], budget=budget
+                dsn, findings, allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
             ),
         }
 
@@ -279,7 +275,7 @@ def benchmark_plan(params: dict):
     return plan_benchmark(
         duration=params["db_duration"],
         connections=params["db_connections"],
-        queries_file=config_file(params["db_queries"]) if params["db_queries"] else None,
+        queries_file=config_file(params["db_queries"], "db_queries"),
         rate=params["db_rate"],
         duration_field="db_duration",
     )

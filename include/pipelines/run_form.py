@@ -1,32 +1,33 @@
 """The trigger form of the performance DAGs: Params whose defaults submit as they are, whose limits are the
-engine's caps (``limits`` in include/config/profiles.yaml), and whose file fields take paths relative to
-include/config/ (absolute paths still work).
+engine's caps (``limits`` in include/config/profiles.yaml), and whose file fields take paths inside
+include/config/ or a folder of the ``perfpipe_config_dirs`` Variable (``config_file``).
 
 The Airflow UI counts a field as required unless its type allows null, so every optional field is nullable.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from airflow.sdk import Param
 
+from include.perfpipe.config_files import CONFIG_DIR
 from include.perfpipe.durations import DURATION_PATTERN
 from include.perfpipe.vocabulary import TARGET_DB_CONN, TARGET_HTTP_CONN
 from include.pipelines.tuning import tuning_params
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
 DEFAULT_DB_QUERIES = "db_queries.yaml"
 K6_SCRIPTS = {"smoke": "k6/load-test-smoke.js", "load": "k6/load-test.js", "stress": "k6/load-test-stress.js"}
 
 
-def config_file(value: str | None) -> str | None:
-    """A file field's path: relative to include/config/ (``scenarios/demo.yaml``), or absolute as given."""
+def config_file(value: str | None, field: str) -> str | None:
+    """A file field's path: relative to include/config/ (``scenarios/demo.yaml``) or a folder of the Airflow
+    Variable ``perfpipe_config_dirs``, and inside one of them; ``ConfigError`` naming the path otherwise."""
     if not value:
         return None
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else CONFIG_DIR / path)
+    from include.perfpipe.config_files import config_file as confined
+    from include.pipelines.targets import config_folders
+
+    return str(confined(value, field, config_folders()))
 
 
 def _profiles() -> dict:
@@ -101,8 +102,8 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             minLength=1,
             title="Scenario file",
             description="YAML file of endpoints (weights, classes, expected statuses) or a journey "
-            "(docs/scenarios.md), relative to include/config/, e.g. scenarios/demo.yaml; "
-            "an absolute path also works.",
+            "(docs/scenarios.md), relative to include/config/, e.g. scenarios/demo.yaml, or inside a folder "
+            "of the perfpipe_config_dirs Variable; any other path is refused.",
             section="Load",
         ),
         "k6_script": Param(
@@ -212,8 +213,8 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             type=["null", "string"],
             title="Benchmark queries",
             description="YAML file of read-only queries to benchmark, relative to include/config/, "
-            "e.g. db_queries.yaml (or absolute). Empty: the top statements of "
-            "pg_stat_statements.",
+            "e.g. db_queries.yaml, or inside a folder of the perfpipe_config_dirs Variable. Empty: the top "
+            "statements of pg_stat_statements.",
             section="Database",
         ),
         "db_connections": Param(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from include.perfpipe.errors import ConfigError, DatabaseError
-from include.perfpipe.vocabulary import ALLOWLIST_VARIABLE, libpq_dsn
+from include.perfpipe.vocabulary import ALLOWLIST_VARIABLE, CONFIG_DIRS_VARIABLE, libpq_dsn
 
 DB_APPLY_ALLOWLIST_VARIABLE = "perfpipe_db_apply_allowlist"
 
@@ -83,6 +83,16 @@ def target_allowlist() -> list[str]:
     from include.perfpipe.loadtest.target import resolve_allowlist
 
     return resolve_allowlist(variable=Variable.get(ALLOWLIST_VARIABLE, default=None))
+
+
+def config_folders() -> list:
+    """Folders scenario and query files may come from: include/config/ and the Airflow Variable's, else
+    ``$PERFPIPE_CONFIG_DIRS``'s (``config_files.config_dirs``)."""
+    from airflow.sdk import Variable
+
+    from include.perfpipe.config_files import config_dirs
+
+    return config_dirs(Variable.get(CONFIG_DIRS_VARIABLE, default=None))
 
 
 def db_apply_allowlist() -> list[str]:

@@ -32,6 +32,7 @@ def airflow_env(tmp_path_factory, scratch_db, demo_db_url):
         "AIRFLOW_CONN_PERF_TARGET_DB": demo_db_url,
         "AIRFLOW_CONN_PERF_RESULTS_DB": scratch_db("perfpipe_fault_results"),
         "PERFPIPE_REPORTS_DIR": str(tmp_path_factory.mktemp("reports")),
+        "PERFPIPE_CONFIG_DIRS": str(tmp_path_factory.getbasetemp()),  # the tests' scenario and query files
     }
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT, timeout=300)

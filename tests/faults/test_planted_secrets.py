@@ -98,3 +98,36 @@ def test_worker_processes_get_credentials_on_stdin_only(monkeypatch):
     assert len(seen) == 2
     assert not [pid for pid, text in seen.items() if _leaks(text.encode())]
     assert result.stats_frame().set_index("name").loc["all", "errors"] == 0  # the key reached the target
+
+
+def test_the_cli_takes_secrets_from_the_environment_or_a_file_never_from_argv(tmp_path, monkeypatch, capsys):
+    """Issue 23 finding 10: ``--header 'X-Api-Key: ...'`` and ``--auth user:pass`` showed in ps and shell history.
+    Now they are refused naming the variable to use, and ``$PERFPIPE_HEADER_<NAME>``, ``$PERFPIPE_AUTH`` and
+    ``--header-file`` reach the target while no output holds them."""
+    from include.perfpipe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    refused = {
+        ("--header", f"X-Api-Key: {API_KEY}"): "set $PERFPIPE_HEADER_X_API_KEY or put it in --header-file",
+        ("--auth", f"alice:{PASSWORD}"): "set PERFPIPE_AUTH",
+    }
+    for flag, named in refused.items():
+        code = main(["loadtest", "--target", "http://127.0.0.1:9/ok", *flag, "--out", str(tmp_path / "refused")])
+        err = capsys.readouterr().err
+        assert code == 3 and named in err, err
+        assert not _leaks(err.encode() + (tmp_path / "refused" / "summary.json").read_bytes())
+
+    (tmp_path / "headers.txt").write_text(f"X-Api-Key: {API_KEY}\n")
+    monkeypatch.setenv("PERFPIPE_AUTH", f"alice:{PASSWORD}")
+    required = (f"Authorization: Basic {TOKEN}", f"X-Api-Key: {API_KEY}", "X-Trace-Id: t-1", "X-Tenant: acme")
+    monkeypatch.setenv("PERFPIPE_HEADER_X_TENANT", "acme")
+    with LoopbackServer(require_headers=required) as server:  # 401 without all four
+        code = main(
+            ["loadtest", "--target", server.url("/ok"), "--vus", "1", "--duration", "1s", "--processes", "1",
+             "--header", "X-Trace-Id: t-1", "--header-file", "headers.txt", "--out", str(tmp_path / "run")]
+        )  # fmt: skip
+        served, unauthorised = server.requests, server.unauthorised
+    out = capsys.readouterr()
+    assert code == 0 and served > 0 and unauthorised == 0, (out.err, served, unauthorised)
+    summary = (tmp_path / "run" / "summary.json").read_bytes()
+    assert not _leaks(summary + out.out.encode() + out.err.encode())

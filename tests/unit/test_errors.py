@@ -7,9 +7,10 @@ from include.perfpipe.errors import ConfigError, PerfpipeError, StoreError, Targ
 from include.perfpipe.loadtest import TargetNotAllowed, TargetUnreachable
 
 
-def test_message_names_file_field_and_value_once():
+def test_message_names_file_field_and_the_kind_of_a_value_read_from_it():
     error = ConfigError("expected a number", file="p.yaml", field="limits.max_vus", value="lots")
-    assert str(error) == "p.yaml: limits.max_vus: expected a number (got 'lots')"
+    assert str(error) == "p.yaml: limits.max_vus: expected a number (got a string)"
+    assert str(ConfigError("expected a number", field="vus", value="lots")) == "vus: expected a number (got 'lots')"
     assert (error.file, error.field, error.value) == ("p.yaml", "limits.max_vus", "lots")
     assert str(ConfigError("vus: got 'x'", field="vus", value="x")) == "vus: got 'x'"
     assert isinstance(error, ValueError) and isinstance(error, PerfpipeError)
@@ -26,13 +27,13 @@ class _Limits(BaseModel):
     names: list[str] = []
 
 
-def test_validation_error_becomes_a_config_error_with_field_and_value():
+def test_validation_error_becomes_a_config_error_with_field_and_the_kind_of_value():
     with pytest.raises(ValidationError) as caught:
         _Limits.model_validate({"max_vus": "lots", "names": [1]})
     error = from_validation(caught.value, file="profiles.yaml", prefix="limits")
     assert (error.file, error.field, error.value) == ("profiles.yaml", "limits.max_vus", "lots")
     assert str(error).startswith("profiles.yaml: limits.max_vus: Input should be a valid integer")
-    assert "(got 'lots')" in str(error) and "limits.names[0]" in str(error)
+    assert "(got a string)" in str(error) and "limits.names[0]" in str(error) and "lots" not in str(error)
 
 
 def test_one_line_joins_a_message_of_several_lines():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import psycopg
 
-from include.perfpipe.errors import ConfigError
+from include.perfpipe.config_files import Document, read_yaml
+from include.perfpipe.errors import ConfigError, kind
 
 from ..loadtest.result import LoadResult
 from .connection import connect, redact
@@ -47,18 +49,25 @@ def query_label(statement: str) -> str:
     return f"{verb}_{table.group(1).lower()}" if table else verb
 
 
-def normalise_queries(queries: list) -> list[dict]:
-    """``[{name, sql, weight}]`` from SQL strings or dicts; labels made unique; bad entries raise ValueError."""
+def normalise_queries(queries: list, document: Document | None = None) -> list[dict]:
+    """``[{name, sql, weight}]`` from SQL strings or dicts; labels made unique; bad entries raise ConfigError
+    naming the field and the kind of value (the line and column when ``document``, the queries file, is given)."""
+
+    def refuse(field: str, message: str, value) -> ConfigError:
+        if document is not None:
+            return document.error(field, message, value)
+        return ConfigError(f"{field}: {message} (got {kind(value)})")
+
     if not isinstance(queries, list) or not queries:
-        raise ConfigError(f"queries: expected a list of at least one query, got {queries!r}")
+        raise refuse("queries", "expected a list of at least one query", queries)
     out, names = [], set()
     for i, q in enumerate(queries):
         q = {"sql": q} if isinstance(q, str) else dict(q) if isinstance(q, dict) else None
         if q is None or not isinstance(q.get("sql"), str) or not q["sql"].strip():
-            raise ConfigError(f"queries[{i}]: expected SQL text or {{name, sql, weight}}, got {queries[i]!r}")
+            raise refuse(f"queries[{i}]", "expected SQL text or {name, sql, weight}", queries[i])
         weight = q.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-            raise ConfigError(f"queries[{i}].weight: must be a number > 0, got {weight!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < math.inf:
+            raise refuse(f"queries[{i}].weight", "must be a number > 0", weight)
         base = str(q.get("name") or query_label(q["sql"]))
         name, n = base, 2
         while name in names:
@@ -69,19 +78,12 @@ def normalise_queries(queries: list) -> list[dict]:
 
 
 def load_queries(path: str | Path) -> list[dict]:
-    """The ``queries`` list of a YAML file (see include/config/db_queries.yaml), normalised; errors name the file."""
-    import yaml
-
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the benchmark queries: {exc}") from exc
-    if not isinstance(document, dict) or "queries" not in document:
-        raise ConfigError(f"{path}: expected a mapping with a `queries` list, got {type(document).__name__}")
-    try:
-        return normalise_queries(document["queries"])
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    """The ``queries`` list of a YAML file (see include/config/db_queries.yaml), normalised; errors name the file,
+    the field and the line, never the file's text."""
+    document = read_yaml(path)
+    if not isinstance(document.data, dict) or "queries" not in document.data:
+        raise document.error(None, "expected a mapping with a `queries` list", document.data)
+    return normalise_queries(document.data["queries"], document)
 
 
 def top_read_only_statements(conn: psycopg.Connection, top: int = TOP_STATEMENTS) -> list[dict]:

@@ -38,7 +38,11 @@ def register(subparsers) -> None:
     bench = subparsers.add_parser("db-bench", parents=[common], help="query-latency benchmark (class db)")
     bench.add_argument("--connections", type=int, default=100, help="concurrent connections (default 100, capped)")
     bench.add_argument("--duration", default="30s", help="benchmark length, e.g. 30s (default)")
-    bench.add_argument("--queries", help="YAML file with a `queries` list, like include/config/db_queries.yaml")
+    bench.add_argument(
+        "--queries",
+        help="YAML file with a `queries` list, like include/config/db_queries.yaml; inside include/config/ or a "
+        "folder of $PERFPIPE_CONFIG_DIRS (comma-separated)",
+    )
     bench.add_argument(
         "--query", action="append", help="SQL to run (repeatable; default: top read-only pg_stat_statements SELECTs)"
     )
@@ -132,6 +136,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     import psycopg
 
+    from include.perfpipe.config_files import config_file
     from include.perfpipe.runs import judge_run, plan_benchmark, run_benchmark
 
     from .statements import snapshot_statements, statements_delta
@@ -145,7 +150,7 @@ def run_bench(args: argparse.Namespace) -> int:
         plan = plan_benchmark(
             duration=args.duration,
             connections=args.connections,
-            queries_file=args.queries,
+            queries_file=config_file(args.queries, "--queries", cwd=True) if args.queries else None,
             queries=args.query or [],
             rate=args.rate,
             read_only=not args.allow_writes,

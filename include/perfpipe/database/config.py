@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-import yaml
-
-from include.perfpipe.errors import ConfigError
+from include.perfpipe.config_files import read_yaml
+from include.perfpipe.errors import ConfigError, kind
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     # table analysis (pg_stat_user_tables): past autovacuum's own trigger for the table and not
@@ -56,24 +56,25 @@ def load_config(config: dict | str | Path | None = None) -> dict[str, float]:
 
     Unknown keys and values that are not non-negative numbers raise ``ValueError`` naming them.
     """
-    source = "config"
+    source, document, prefix = "config", None, ""
     if isinstance(config, (str, Path)):
         source = str(config)
-        try:
-            data = yaml.safe_load(Path(config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{source}: cannot read database thresholds: {exc}") from exc
+        document = read_yaml(config)
+        data = document.data or {}
         if isinstance(data, dict) and isinstance(data.get("database"), dict):
-            data = data["database"]
+            data, prefix = data["database"], "database."
         config = data
     config = config or {}
     if not isinstance(config, dict):
-        raise ConfigError(f"{source}: database thresholds must be a mapping, got {type(config).__name__}")
+        raise ConfigError(f"{source}: database thresholds must be a mapping (got {kind(config)})")
     merged = dict(DEFAULT_THRESHOLDS)
     for key, value in config.items():
+        where = f" ({document.position(prefix + str(key))})" if document else ""
         if key not in DEFAULT_THRESHOLDS:
-            raise ConfigError(f"{source}: unknown database threshold {key!r} (known: {', '.join(DEFAULT_THRESHOLDS)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{source}: database threshold {key!r} must be a number >= 0, got {value!r}")
+            raise ConfigError(
+                f"{source}: unknown database threshold {key!r}{where} (known: {', '.join(DEFAULT_THRESHOLDS)})"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise ConfigError(f"{source}: database threshold {key!r} must be a number >= 0 (got {kind(value)}){where}")
         merged[key] = value
     return merged

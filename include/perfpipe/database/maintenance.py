@@ -4,13 +4,10 @@ VACUUM runs on an autocommit connection with SKIP_LOCKED plus a per-table lock_t
 statement_timeout: a table whose lock is taken is skipped and reported, never failing the run.
 Schema changes (CREATE INDEX / DROP INDEX / REINDEX, always CONCURRENTLY) only run when ``apply`` is true
 AND the object is allowlisted; an invalid index left behind by a failed attempt is dropped again.
-Given the task's ``Budget``, each statement's timeout fits in what is left of it, and a statement that no
-longer fits is not started (``skipped_budget``); a statement interrupted by the task's end is cancelled.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -20,16 +17,13 @@ from psycopg import errors, sql
 
 from include.perfpipe.errors import ConfigError
 
-from .budget import Budget
-from .connection import cancelled_when_interrupted, connect, qualified
+from .connection import connect, qualified
 
 log = logging.getLogger(__name__)
 
 LOCK_NOT_AVAILABLE = "55P03"
 CLEANUP_LOCK_TIMEOUT_S = 30
-CLEANUP_TIMEOUT_S = CLEANUP_LOCK_TIMEOUT_S * 2  # dropping a failed build's INVALID index: kept free in a budget
-VACUUM_TIMEOUT_S = 300  # one table
-INDEX_BUILD_TIMEOUT_S = 900  # one CONCURRENTLY index change
+INDEX_BUILD_TIMEOUT_S = 900  # a CONCURRENTLY index change, below the DAG tasks' 20 min execution_timeout
 
 
 def _set_timeouts(conn: psycopg.Connection, lock_timeout_s: float, statement_timeout_s: float | None) -> None:
@@ -62,18 +56,15 @@ def vacuum_analyze(
     dsn: str,
     tables: list[str] | None = None,
     lock_timeout_s: float = 5,
-    statement_timeout_s: float | None = VACUUM_TIMEOUT_S,
+    statement_timeout_s: float | None = 300,
     progress: Callable[[dict], None] | None = None,
     skip_locked: bool = True,
-    budget: Budget | None = None,
 ) -> list[dict]:
     """``VACUUM (ANALYZE, SKIP_LOCKED)`` each table (all user tables by default), one at a time.
 
     With ``skip_locked=False`` a held lock is waited for up to ``lock_timeout_s`` before the table is skipped.
-    Each VACUUM runs at most ``statement_timeout_s``, and within what is left of ``budget``.
     Returns one ``{table, action, status, seconds, message}`` per table; status is ``done``,
-    ``skipped_lock`` (lock held elsewhere), ``skipped_budget`` (the budget was spent) or ``error`` (e.g.
-    statement_timeout reached).
+    ``skipped_lock`` (lock held elsewhere) or ``error`` (e.g. statement_timeout reached).
     ``progress`` gets each result plus ``index`` and ``total`` after its table (a logger's ``info`` works);
     progress is logged too.
     """
@@ -91,31 +82,27 @@ def vacuum_analyze(
     try:
         conn.add_notice_handler(on_notice)
         targets = _resolve_tables(conn, tables)
+        _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
         statement = sql.SQL("VACUUM (ANALYZE, SKIP_LOCKED) {}" if skip_locked else "VACUUM (ANALYZE) {}")
         for index, (schema, table) in enumerate(targets, 1):
             notices.clear()
             started = time.monotonic()
             status, message = "done", ""
-            timeout_s = budget.statement_timeout(statement_timeout_s) if budget else statement_timeout_s
             try:
-                if budget and timeout_s is None:
-                    status, message = "skipped_budget", budget.spent("VACUUM")
-                else:
-                    _set_timeouts(conn, lock_timeout_s, timeout_s)
-                    with cancelled_when_interrupted(conn):
-                        conn.execute(statement.format(qualified(schema, table)))
-                    skipped = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
-                    if skipped:
-                        status, message = "skipped_lock", "; ".join(skipped)
+                conn.execute(statement.format(qualified(schema, table)))
+                skipped = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
+                if skipped:
+                    status, message = "skipped_lock", "; ".join(skipped)
             except errors.LockNotAvailable as exc:
                 status, message = "skipped_lock", str(exc).strip()
             except errors.QueryCanceled as exc:
-                status, message = "error", f"statement_timeout ({timeout_s:g}s) reached: {str(exc).strip()}"
+                status, message = "error", f"statement_timeout ({statement_timeout_s}s) reached: {str(exc).strip()}"
             except psycopg.OperationalError as exc:
                 status, message = "error", str(exc).strip()
                 if conn.closed:
                     conn = connect(dsn)
                     conn.add_notice_handler(on_notice)
+                    _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
             except psycopg.Error as exc:
                 status, message = "error", str(exc).strip()
             result = {
@@ -177,9 +164,28 @@ def _statement(action: str, f: dict) -> sql.Composed:
     return sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(target)
 
 
-def allowed(obj: str, allowlist: Iterable[str]) -> bool:
-    """Whether ``obj`` (``schema.name``) matches an allowlist entry (exact, or a glob such as ``public.*``)."""
-    return any(obj == pattern or fnmatch.fnmatchcase(obj, pattern) for pattern in allowlist)
+def allowed(f: dict, allowlist: Iterable[str]) -> bool:
+    """Whether the index change of finding ``f`` is allowlisted. An entry is a table's qualified name
+    (``public.orders``: every index change on that table), an index's (``public.orders_total_idx``: that one),
+    or ``schema.*`` (every table of the schema). Names match exactly: ``public.orders`` is not
+    ``public.orders_history``, whose indexes a glob such as ``public.orders*`` also matched."""
+    ev = f.get("evidence") or {}
+    index = ev["index"] if isinstance(ev.get("index"), dict) else {}
+    schema = index.get("schema") or ev.get("schema")
+    names = {f["object"], ev.get("table")} - {None}
+    return any(entry in names or (entry.endswith(".*") and entry[:-2] == schema) for entry in allowlist)
+
+
+def check_apply_allowlist(allowlist: Iterable[str]) -> list[str]:
+    """The entries, each ``schema.name`` or ``schema.*``; any other wildcard is refused (``ConfigError``)."""
+    entries = list(allowlist)
+    for entry in entries:
+        if any(c in (entry[:-2] if entry.endswith(".*") else entry) for c in "*?[") or "." not in entry:
+            raise ConfigError(
+                f"perfpipe_db_apply_allowlist: {entry!r}: an entry is a qualified table or index name "
+                "(public.orders, matched exactly) or schema.* (every table of the schema)"
+            )
+    return entries
 
 
 def _drop_invalid_leftovers(conn: psycopg.Connection, action: str, f: dict) -> list[str]:
@@ -199,13 +205,11 @@ def _drop_invalid_leftovers(conn: psycopg.Connection, action: str, f: dict) -> l
         [schema, exact, like],
     ).fetchall()
     dropped = []
-    _set_timeouts(conn, CLEANUP_LOCK_TIMEOUT_S, CLEANUP_TIMEOUT_S)
+    _set_timeouts(conn, CLEANUP_LOCK_TIMEOUT_S, CLEANUP_LOCK_TIMEOUT_S * 2)
     for r in rows:
         name = f"{r['nspname']}.{r['relname']}"
-        drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(qualified(r["nspname"], r["relname"]))
         try:
-            with cancelled_when_interrupted(conn):
-                conn.execute(drop)
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(qualified(r["nspname"], r["relname"])))
             dropped.append(name)
         except psycopg.Error as exc:
             dropped.append(f"{name} NOT dropped ({str(exc).strip()}): drop it by hand")
@@ -219,21 +223,20 @@ def apply_recommendations(
     apply: bool = False,
     lock_timeout_s: float = 5,
     statement_timeout_s: float | None = INDEX_BUILD_TIMEOUT_S,
-    budget: Budget | None = None,
 ) -> list[dict]:
     """Plan, and with ``apply=True`` run, the online index changes the findings recommend.
 
-    Each change waits at most ``lock_timeout_s`` for its lock and runs at most ``statement_timeout_s``, and
-    within what is left of ``budget`` with room kept for the cleanup after it; an INVALID index a killed or
-    failed build left under the same name is dropped before the build and after a failure, so a retry never
-    leaves one behind.
+    Each change waits at most ``lock_timeout_s`` for its lock and runs at most ``statement_timeout_s``;
+    an INVALID index a killed or failed build left under the same name is dropped before the build and
+    after a failure, so a retry never leaves one behind.
 
     One row per finding with ready SQL: ``{check, object, action, sql, status, seconds, message}``, status
     ``recommended`` (apply is false), ``not_allowlisted``, ``manual_only`` (not an online index change: left
-    to a human), ``applied``, ``skipped_lock``, ``skipped_budget`` (not started: the budget was spent),
-    ``error`` or ``already_done`` (same change listed twice).
+    to a human), ``applied``, ``skipped_lock``, ``error`` or ``already_done`` (same change listed twice).
     """
     allowlist = [allowlist] if isinstance(allowlist, str) else list(allowlist or ())
+    if apply:
+        check_apply_allowlist(allowlist)
     for i, f in enumerate(findings):
         if not isinstance(f, dict) or not {"check", "object", "evidence", "sql"} <= set(f):
             raise ConfigError(f"findings[{i}]: expected a finding with check, object, evidence and sql, got {f!r}")
@@ -261,33 +264,20 @@ def apply_recommendations(
             row["sql"] = statement.as_string(conn)
             if not apply:
                 continue
-            if not allowed(f["object"], allowlist):
+            if not allowed(f, allowlist):
                 row["status"], row["message"] = "not_allowlisted", "object is not in the allowlist"
                 continue
             if (action, f["object"]) in done:
                 row["status"] = "already_done"
                 continue
-            if budget and budget.statement_timeout(None, reserve=2 * CLEANUP_TIMEOUT_S) is None:
-                row["status"], row["message"] = "skipped_budget", budget.spent("the index change")
-                continue
             started = time.monotonic()
             try:
                 if leftovers := _drop_invalid_leftovers(conn, action, f):
                     row["message"] = f"invalid index of an earlier build dropped: {', '.join(leftovers)}; "
-                timeout_s = (
-                    budget.statement_timeout(statement_timeout_s, reserve=CLEANUP_TIMEOUT_S)
-                    if budget
-                    else statement_timeout_s
-                )
-                if budget and timeout_s is None:
-                    row["status"] = "skipped_budget"
-                    row["message"] += budget.spent("the index change")
-                else:
-                    _set_timeouts(conn, lock_timeout_s, timeout_s)
-                    with cancelled_when_interrupted(conn):
-                        conn.execute(statement)
-                    row["status"] = "applied"
-                    done.add((action, f["object"]))
+                _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
+                conn.execute(statement)
+                row["status"] = "applied"
+                done.add((action, f["object"]))
             except psycopg.Error as exc:
                 if conn.closed:
                     conn = connect(dsn)

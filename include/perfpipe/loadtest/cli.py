@@ -3,6 +3,11 @@
 Exit codes: 0 pass, 1 threshold failure, 2 invalid test (generator saturated), 3 error (bad input,
 target refused or unreachable). The console shows the progress lines, warnings and the verdict;
 ``-v`` adds the libraries' INFO logs (GX, Airflow-free but chatty), ``-vv`` DEBUG.
+
+SECRETS: credentials never go on the command line, where ps and shell history show them. Give them as
+$PERFPIPE_AUTH=USER:PASSWORD (HTTP Basic auth), $PERFPIPE_HEADER_<NAME>=VALUE (PERFPIPE_HEADER_X_API_KEY sends
+X-Api-Key; '_' becomes '-') or --header-file FILE (one 'Name: value' a line). Only the header names are
+recorded; the values reach the target only.
 """
 
 from __future__ import annotations
@@ -10,12 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from include.perfpipe.errors import ConfigError, one_line
 
 EXIT_ERROR = 3
+AUTH_ENV = "PERFPIPE_AUTH"  # USER:PASSWORD, HTTP Basic auth for every request
+HEADER_ENV_PREFIX = "PERFPIPE_HEADER_"  # PERFPIPE_HEADER_X_API_KEY=... sends X-Api-Key: ...
 
 
 def register(subparsers) -> None:
@@ -31,7 +40,11 @@ def register(subparsers) -> None:
     parser.add_argument("--duration", help="test length, e.g. 30s or 2m (scales the profile's stages)")
     parser.add_argument("--rate", type=float, help="constant arrival rate in req/s (open model)")
     parser.add_argument("--max-vus", type=int, help="open model: cap on requests in flight")
-    parser.add_argument("--scenario", help="scenario YAML (endpoints, weights, classes)")
+    parser.add_argument(
+        "--scenario",
+        help="scenario YAML (endpoints, weights, classes), inside include/config/ or a folder of "
+        "$PERFPIPE_CONFIG_DIRS (comma-separated); relative to the current folder or those",
+    )
     parser.add_argument(
         "--k6-script",
         metavar="FILE",
@@ -54,9 +67,17 @@ def register(subparsers) -> None:
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
-        help="extra request header (repeatable), e.g. for auth; only its name is recorded",
+        help="extra request header that is not a secret (repeatable); a secret-looking one (Authorization, "
+        "X-Api-Key, a token ...) is refused here, where ps and shell history show it: see SECRETS above",
     )
-    parser.add_argument("--auth", metavar="USER:PASSWORD", help="HTTP Basic auth for every request")
+    parser.add_argument(
+        "--header-file",
+        metavar="FILE",
+        help="request headers, one 'Name: value' a line (secret ones too); only their names are recorded",
+    )
+    parser.add_argument(
+        "--auth", metavar="USER:PASSWORD", help="refused: set $PERFPIPE_AUTH instead (see SECRETS above)"
+    )
     parser.add_argument("--timeout", help="per-request timeout (default 30s)")
     parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (self-signed)")
     parser.add_argument(
@@ -96,25 +117,51 @@ def configure_console(verbosity: int) -> None:
     logging.getLogger("perfpipe.loadtest").setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
-def _credential_headers(values: list[str], auth: str | None) -> dict[str, str]:
-    """``--header`` and ``--auth`` as headers; their values stay out of the spec and summary.json."""
-    from include.perfpipe.loadtest.credentials import basic_auth, checked_headers
+def _header(line: str, where: str) -> tuple[str, str]:
+    name, sep, content = line.partition(":")
+    if not sep or not name.strip():
+        raise ConfigError(f"{where}: expected 'Name: value' (the value is not shown: it may be a credential)")
+    return name.strip(), content.strip()
 
+
+def _credential_headers(
+    values: list[str], auth: str | None, header_file: str | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The request headers of ``--header`` (not secret), ``--header-file``, ``$PERFPIPE_HEADER_<NAME>`` and
+    ``$PERFPIPE_AUTH`` (``USER:PASSWORD``, Basic auth); their values stay out of the spec and summary.json.
+    A secret on the command line (``--auth``, a secret-looking ``--header``) is refused, naming where it goes."""
+    from include.perfpipe.config_files import read_text
+    from include.perfpipe.loadtest.credentials import basic_auth, checked_headers, looks_secret
+
+    environ = os.environ if environ is None else environ
+    if auth is not None:
+        raise ConfigError(f"--auth: a password on the command line shows in ps and shell history; set {AUTH_ENV}")
     headers = {}
     for value in values:
-        name, sep, content = value.partition(":")
-        if not sep or not name.strip():
-            raise ConfigError("--header: expected 'Name: value' (the value is not shown: it may be a credential)")
-        headers[name.strip()] = content.strip()
-    if auth is not None:
-        user, sep, password = auth.partition(":")
+        name, content = _header(value, "--header")
+        if looks_secret(name):
+            env = HEADER_ENV_PREFIX + name.upper().replace("-", "_")
+            raise ConfigError(
+                f"--header {name}: a secret on the command line shows in ps and shell history (value not shown); "
+                f"set ${env} or put it in --header-file"
+            )
+        headers[name] = content
+    if header_file is not None:
+        lines = read_text(header_file, "--header-file").splitlines()
+        headers.update(_header(line, f"--header-file line {i}") for i, line in enumerate(lines, 1) if line.strip())
+    for key, value in environ.items():
+        if key.startswith(HEADER_ENV_PREFIX) and len(key) > len(HEADER_ENV_PREFIX):
+            headers["-".join(w.capitalize() for w in key[len(HEADER_ENV_PREFIX) :].split("_"))] = value
+    if environ.get(AUTH_ENV):
+        user, sep, password = environ[AUTH_ENV].partition(":")
         if not sep:
-            raise ConfigError("--auth: expected USER:PASSWORD")
+            raise ConfigError(f"${AUTH_ENV}: expected USER:PASSWORD (the value is not shown)")
         headers["Authorization"] = basic_auth(user, password)
-    return checked_headers(headers, "--header")
+    return checked_headers(headers, "headers")
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    from include.perfpipe.config_files import config_file
     from include.perfpipe.runs import engine_named, judge_error, judge_run, plan_run, run_shard
 
     configure_console(args.verbose)
@@ -123,7 +170,7 @@ def run_cli(args: argparse.Namespace) -> int:
         from include.perfpipe.k6.cli import run_k6_cli
 
         try:
-            secrets = _credential_headers(args.header, args.auth)
+            secrets = _credential_headers(args.header, args.auth, args.header_file)
         except ValueError as exc:
             return _error(out, exc)
         return run_k6_cli(args, secrets)
@@ -143,12 +190,12 @@ def run_cli(args: argparse.Namespace) -> int:
             "verify_tls": False if args.insecure else None,
             "live_metrics": args.prometheus,
         }
-        secrets = _credential_headers(args.header, args.auth)
+        secrets = _credential_headers(args.header, args.auth, args.header_file)
         plan = plan_run(
             args.profile,
             args.target,
             thresholds,
-            scenario=args.scenario,
+            scenario=config_file(args.scenario, "--scenario", cwd=True) if args.scenario else None,
             overrides=overrides,
             credential_names=list(secrets),
             class_name=args.class_name,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from include.perfpipe.config_files import CONFIG_DIR, Document, read_yaml
 from include.perfpipe.durations import parse_duration
 from include.perfpipe.errors import ConfigError, from_validation
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
@@ -31,7 +32,6 @@ from include.perfpipe.metric_names import LIVE_METRICS
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import OPERATORS
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
@@ -213,22 +213,19 @@ def combined_windows(parts: list[LoadSpec]) -> list[dict]:
 
 
 def load_profiles(path: str | Path | None = None) -> dict:
-    path = Path(path or PROFILES_FILE)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror}", file=path) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=path) from None
+    """``{"profiles", "limits", "target_allowlist"?, "document"}`` of a profiles file (``document``: its
+    ``config_files.Document``, for errors that name a line)."""
+    document = read_yaml(path or PROFILES_FILE)
+    data = document.data or {}
     if not isinstance(data, dict):
-        raise ConfigError("expected a mapping with 'profiles' and 'limits'", file=path, value=data)
+        raise document.error(None, "expected a mapping with 'profiles' and 'limits'", data)
     if not isinstance(data.get("profiles"), dict):
-        raise ConfigError("must be a mapping of profile name to profile", file=path, field="profiles")
+        raise document.error("profiles", "must be a mapping of profile name to profile", data.get("profiles"))
     try:
         data["limits"] = Limits.model_validate(data.get("limits") or {})
     except ValidationError as exc:
-        raise from_validation(exc, file=path, prefix="limits") from None
-    return data
+        raise from_validation(exc, file=document.path, prefix="limits", document=document) from None
+    return {**data, "document": document}
 
 
 class Limits(BaseModel):
@@ -250,19 +247,34 @@ class Limits(BaseModel):
         return parse_duration(self.max_duration)
 
 
-def _stages(raw, where: str) -> list[dict]:
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{where}.stages: expected a non-empty list of {{duration, target}}, got {raw!r}")
+def _checked(parse, value, field_name: str, expected: str, document: Document | None):
+    """``parse(value, field_name)``; for a value of the profiles file (``document``) the error names its line
+    and its kind, not the value."""
+    try:
+        return parse(value, field_name)
+    except ConfigError:
+        if document is None:
+            raise
+        raise document.error(field_name, expected, value) from None
+
+
+def _stages(raw, where: str, document: Document | None = None) -> list[dict]:
+    """Checked ``[{duration, target}]``; ``where`` prefixes the field names (``profiles.smoke``)."""
+    field_name = f"{where}.stages".lstrip(".")
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
+        if document is not None:
+            raise document.error(field_name, "expected a non-empty list of {duration, target}", raw)
+        raise ConfigError(f"{field_name}: expected a non-empty list of {{duration, target}}, got {raw!r}")
     stages = []
     for i, stage in enumerate(raw):
-        if not isinstance(stage, dict) or set(stage) - {"duration", "target"} or "duration" not in stage:
-            raise ConfigError(f"{where}.stages[{i}]: expected {{duration, target}}, got {stage!r}")
-        stages.append(
-            {
-                "duration_s": parse_duration(stage["duration"], f"{where}.stages[{i}].duration"),
-                "target": _number(stage.get("target", 0), f"{where}.stages[{i}].target"),
-            }
-        )
+        item = f"{field_name}[{i}]"
+        if set(stage) - {"duration", "target"} or "duration" not in stage:
+            if document is not None:
+                raise document.error(item, "expected {duration, target}", stage)
+            raise ConfigError(f"{item}: expected {{duration, target}}, got {stage!r}")
+        duration = _checked(parse_duration, stage["duration"], f"{item}.duration", "expected a duration", document)
+        target = _checked(_number, stage.get("target", 0), f"{item}.target", "expected a number >= 0", document)
+        stages.append({"duration_s": duration, "target": target})
     return stages
 
 
@@ -411,12 +423,12 @@ def load_spec(
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     config = load_profiles(profiles_file)
-    profiles, limits = config["profiles"], config["limits"]
+    profiles, limits, document = config["profiles"], config["limits"], config["document"]
     if profile not in profiles:
         raise ConfigError(f"profile: unknown profile {profile!r}; known: {sorted(profiles)}")
     raw = profiles[profile]
     if not isinstance(raw, dict) or set(raw) - {"model", "start", "stages", "max_vus"}:
-        raise ConfigError(f"profiles.{profile}: expected keys model, start, stages, max_vus; got {raw!r}")
+        raise document.error(f"profiles.{profile}", "expected a mapping of model, start, stages, max_vus", raw)
     unknown = set(overrides) - {
         "vus",
         "duration",
@@ -440,10 +452,18 @@ def load_spec(
     if unknown:
         raise ConfigError(f"overrides: unknown field(s) {sorted(unknown)}")
     model = overrides.get("model") or ("open" if "rate" in overrides else raw.get("model", "closed"))
+    if model not in MODELS and not overrides.get("model"):
+        raise document.error(f"profiles.{profile}.model", f"expected one of {MODELS}", model)
     if model not in MODELS:
         raise ConfigError(f"model: expected one of {MODELS}, got {model!r}")
-    stages = _stages(overrides.get("stages", raw.get("stages")), f"profiles.{profile}")
-    start = _number(overrides.get("start", 0 if "stages" in overrides else raw.get("start", 0)), "start")
+    if "stages" in overrides:
+        stages = _stages(overrides["stages"], "")
+    else:
+        stages = _stages(raw.get("stages"), f"profiles.{profile}", document)
+    if "start" in overrides or "stages" in overrides:
+        start = _number(overrides.get("start", 0), "start")
+    else:
+        start = _checked(_number, raw.get("start", 0), f"profiles.{profile}.start", "expected a number >= 0", document)
     duration = overrides.get("duration")
     duration_s = parse_duration(duration, "duration") if duration is not None else None
     level_key = "rate" if model == "open" else "vus"
@@ -458,7 +478,12 @@ def load_spec(
 
     max_vus = overrides.get("max_vus", overrides.get("vus") if model == "open" else None)
     if model == "open":
-        max_vus = int(_number(max_vus if max_vus is not None else raw.get("max_vus", 100), "max_vus", 1))
+        if max_vus is not None:
+            max_vus = int(_number(max_vus, "max_vus", 1))
+        else:
+            field_name, expected = f"profiles.{profile}.max_vus", "expected a number >= 1"
+            at_least_one = partial(_number, minimum=1)
+            max_vus = int(_checked(at_least_one, raw.get("max_vus", 100), field_name, expected, document))
     else:
         max_vus = int(max([start] + [s["target"] for s in stages]))
     cap_vus, cap_rate, cap_duration = limits.max_vus, limits.max_rate, limits.max_duration_s

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-import yaml
-
-from include.perfpipe.errors import ConfigError
+from include.perfpipe.config_files import Document, read_yaml
+from include.perfpipe.errors import ConfigError, kind, without_value
 from include.perfpipe.limits import parse_duration_s, parse_limit
 from include.perfpipe.metric_names import METRICS, SECOND_METRICS
 from include.perfpipe.validation.selectors import label, parse_selector
@@ -34,10 +33,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class ThresholdConfigError(ConfigError):
-    """A threshold file or override is malformed; names the source, the field and the value."""
+    """A threshold file or override is malformed; names the source, the field and the value. A value of the
+    file (``document`` given) is named by its kind and its line, never repeated."""
 
-    def __init__(self, source: str, field: str, value: object, problem: str) -> None:
-        super().__init__(f"{source}: {field} = {value!r}: {problem}")
+    def __init__(self, source: str, field: str, value: object, problem: str, document: Document | None = None):
+        if document is None:
+            super().__init__(f"{source}: {field} = {value!r}: {problem}")
+        else:
+            where = document.position(None if field.startswith("(") else field)
+            shown = f"got {kind(value)}" + (f"; {where}" if where else "")
+            super().__init__(f"{source}: {field}: {without_value(problem)} ({shown})")
         self.source, self.file, self.field, self.value, self.problem = source, source, field, value, problem
 
 
@@ -130,11 +135,12 @@ def load_thresholds(
     """Read, check and resolve the threshold file for a run of ``profile`` against ``target``."""
     path = Path(path) if path is not None else DEFAULT_PATH
     source = str(path)
-    data = _read_yaml(path)
-    p = _Parser(source)
+    document = _read_yaml(path)
+    data = document.data
+    p = _Parser(source, document=document)
     p.check_keys("(top level)", data, _TOP_KEYS)
     if data.get("version", 1) != 1:
-        raise ThresholdConfigError(source, "version", data.get("version"), "only version 1 is known")
+        raise p.fail("version", data.get("version"), "only version 1 is known")
     classes = p.classes(data.get("classes"))
     rolling_s = p.duration("rolling_window", data.get("rolling_window", 30))
     abort_delay_s = p.duration("abort_delay", data.get("abort_delay", rolling_s), minimum=0)
@@ -148,7 +154,7 @@ def load_thresholds(
         where = f"suites.{name}"
         p.name(where, name)
         if name == OVERRIDE_SUITE:
-            raise ThresholdConfigError(source, where, name, f"the suite name {OVERRIDE_SUITE!r} is reserved")
+            raise p.fail(where, name, f"the suite name {OVERRIDE_SUITE!r} is reserved")
         suite = p.mapping(where, suite, required=True)
         p.check_keys(where, suite, _SUITE_KEYS)
         windows = p.windows(f"{where}.windows", suite.get("windows", [WHOLE]))
@@ -195,22 +201,13 @@ def load_thresholds(
     return Thresholds(source, profile, target, classes, rolling_s, abort_delay_s, active, skipped)
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ThresholdConfigError(str(path), "(file)", str(path), f"cannot read the file: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+def _read_yaml(path: Path) -> Document:
+    document = read_yaml(path)
+    if not isinstance(document.data, dict):
         raise ThresholdConfigError(
-            str(path), where, getattr(exc, "problem", None) or str(exc), "not valid YAML"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ThresholdConfigError(str(path), "(top level)", data, "expected a mapping with a 'suites' key")
-    return data
+            str(path), "(top level)", document.data, "expected a mapping with a 'suites' key", document
+        )
+    return document
 
 
 def _aliases(name: str | None) -> set[str]:
@@ -224,8 +221,8 @@ def _aliases(name: str | None) -> set[str]:
 def _profile_names(path: Path) -> set[str] | None:
     """Profile names from the ``profiles.yaml`` beside the threshold file, if there is one."""
     try:
-        profiles = yaml.safe_load(path.read_text(encoding="utf-8"))["profiles"]
-    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        profiles = read_yaml(path).data["profiles"]
+    except (ConfigError, TypeError, KeyError):
         return None  # no usable profiles.yaml: the load engine reports its own problems
     return set(profiles) if isinstance(profiles, dict) else None
 
@@ -258,11 +255,14 @@ def _apply(p: _Parser, rules: list[Threshold], changes: list[tuple[str, str, str
 class _Parser:
     """Field checks that raise ``ThresholdConfigError`` against one source."""
 
-    def __init__(self, source: str, known_classes: set[str] | None = None, rolling_s: int = 30) -> None:
+    def __init__(
+        self, source: str, known_classes: set[str] | None = None, rolling_s: int = 30, document: Document | None = None
+    ) -> None:
         self.source, self.known_classes, self.rolling_s = source, known_classes or set(), rolling_s
+        self.document = document  # the threshold file; None: run parameters, whose values errors may repeat
 
     def fail(self, where: str, value: object, problem: str) -> ThresholdConfigError:
-        return ThresholdConfigError(self.source, where, value, problem)
+        return ThresholdConfigError(self.source, where, value, problem, self.document)
 
     def check_keys(self, where: str, data: dict, allowed: set[str]) -> None:
         for key in data:

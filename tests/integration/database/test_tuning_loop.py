@@ -16,13 +16,14 @@ THRESHOLDS = {"index_min_calls": 20}  # a few seconds of load
 # The demo's API endpoints without the CPU-burning tool (after a login: they need its token), paced
 # well below the service's capacity: 10 iterations/s of three requests.
 SCENARIO = """
+feeders: {users: {file: users.csv, strategy: circular}}
 journey:
   headers: {Authorization: "Bearer {{ token }}"}
   setup:
     - name: login
       method: POST
       path: /auth/login
-      json: {username: user-1, password: pw-1}
+      json: {username: "{{ users.username }}", password: "{{ users.password }}"}
       extract: {token: $.token}
   steps:
     - {name: list_items, method: GET, path: "/items?limit=20", class: api}
@@ -35,6 +36,7 @@ journey:
 def demo(hypopg_server, tmp_path_factory):
     scenario = tmp_path_factory.mktemp("tuning") / "scenario.yaml"
     scenario.write_text(SCENARIO)
+    (scenario.parent / "users.csv").write_text("username,password\nuser-1,pw-1\n")  # no fixed password in a scenario
     dsn = prepared_database(hypopg_server, rows=100_000)
     try:
         with running_demo_service(dsn) as base_url:

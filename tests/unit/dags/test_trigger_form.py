@@ -77,17 +77,22 @@ def test_form_limits_are_the_engine_caps():
         load_spec(profile="smoke", target=target, overrides={"vus": caps["max_vus"] + 1})
 
 
-def test_file_fields_are_relative_to_include_config(tmp_path):
+def test_file_fields_are_relative_to_include_config_or_a_folder_of_the_variable(tmp_path, monkeypatch):
+    from include.perfpipe.errors import ConfigError
     from include.pipelines.run_form import CONFIG_DIR, config_file, perf_params
 
     params = perf_params("smoke")
     for name in ("scenario", "db_queries"):
         assert not params[name].value.startswith("/")  # no checkout path in the form
-        assert (CONFIG_DIR / params[name].value).is_file() and config_file(params[name].value) == str(
-            CONFIG_DIR / params[name].value
-        )
-    assert config_file(str(tmp_path / "mine.yaml")) == str(tmp_path / "mine.yaml")
-    assert config_file(None) is None and config_file("") is None
+        assert (CONFIG_DIR / params[name].value).is_file()
+        assert config_file(params[name].value, name) == str(CONFIG_DIR / params[name].value)
+    (tmp_path / "mine.yaml").write_text("queries: [SELECT 1]\n")
+    with pytest.raises(ConfigError, match=r"scenario: '.*mine.yaml' is outside the folders"):
+        config_file(str(tmp_path / "mine.yaml"), "scenario")
+    monkeypatch.setenv("AIRFLOW_VAR_PERFPIPE_CONFIG_DIRS", str(tmp_path))
+    assert config_file(str(tmp_path / "mine.yaml"), "scenario") == str(tmp_path / "mine.yaml")
+    assert config_file("mine.yaml", "scenario") == str(tmp_path / "mine.yaml")  # looked up in the folders
+    assert config_file(None, "scenario") is None and config_file("", "scenario") is None
 
 
 def test_each_profile_dag_offers_only_its_profile(dag_bag):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 
 import pytest
 
@@ -32,14 +33,14 @@ def test_overrides_from_dict_and_yaml_section(tmp_path):
     "config, message",
     [
         ({"long_runing_s": 5}, "unknown database threshold 'long_runing_s'"),
-        ({"long_running_s": -1}, "'long_running_s' must be a number >= 0, got -1"),
-        ({"long_running_s": "1m"}, "'long_running_s' must be a number >= 0, got '1m'"),
-        ({"long_running_s": True}, "'long_running_s' must be a number >= 0, got True"),
+        ({"long_running_s": -1}, "'long_running_s' must be a number >= 0 (got a number)"),
+        ({"long_running_s": "1m"}, "'long_running_s' must be a number >= 0 (got a string)"),
+        ({"long_running_s": True}, "'long_running_s' must be a number >= 0 (got true/false)"),
         ([1, 2], "must be a mapping"),
     ],
 )
-def test_bad_config_names_field_and_value(config, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+def test_bad_config_names_field_and_kind_of_value(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         load_config(config)
 
 

@@ -13,6 +13,7 @@ import json
 import random
 from pathlib import Path
 
+from include.perfpipe.config_files import read_text
 from include.perfpipe.errors import ConfigError
 
 STRATEGIES = ("sequential", "random", "circular")
@@ -26,10 +27,7 @@ class FeederExhausted(Exception):
 def read_rows(path: str | Path, where: str = "feeder") -> list[dict]:
     """The rows of a ``.csv`` (header line, then rows) or ``.json`` (a list of objects) file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{where}.file: cannot read {str(path)!r}: {exc.strerror}") from None
+    text = read_text(path, f"{where}.file")
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         if any(None in row or None in row.values() for row in rows):
@@ -39,6 +37,8 @@ def read_rows(path: str | Path, where: str = "feeder") -> list[dict]:
             rows = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}.file: {str(path)!r} is not JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{where}.file: {str(path)!r} is nested too deeply") from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ConfigError(f"{where}.file: {str(path)!r} must hold a list of objects")
     else:

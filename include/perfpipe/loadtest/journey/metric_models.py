@@ -134,7 +134,7 @@ class MetricFeed(_Model):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(f"not a regular expression ({exc}): {value!r}") from None
+                raise ValueError(f"not a regular expression ({exc})") from None
         return value
 
     @model_validator(mode="after")

@@ -8,9 +8,11 @@ rate) is the profile's job: a scenario is a journey, and a later executor field 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
+import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,10 +27,12 @@ from pydantic import (
 )
 
 from include.perfpipe.durations import parse_duration
+from include.perfpipe.errors import problem_text
 from include.perfpipe.loadtest.executors import EXECUTOR_FIELDS, EXECUTORS, Executor
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, check_metric_names
+from include.perfpipe.loadtest.journey.template import has_template
 from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -79,6 +83,20 @@ Headers = Annotated[
     AfterValidator(check_headers),
     Field(default_factory=dict),
 ]
+
+
+def _finite(value):
+    """JSON has no NaN or Infinity: a body or variable holding one is refused when the scenario loads."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("NaN and Infinity are not JSON; use a number or a string")
+        stack.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list) else ())
+    return value
+
+
+JsonValue = Annotated[Any, AfterValidator(_finite)]
 JsonPathText = Annotated[str, AfterValidator(_json_path)]
 Statuses = Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_listed)]
 
@@ -112,7 +130,7 @@ class ThinkTime(_Model):
                 raise ValueError(f"expected [min, max], got {raw!r}")
             low, high = (_seconds(v) for v in raw)
             if high < low:
-                raise ValueError(f"max below min in {raw!r}")
+                raise ValueError("max below min")
             return {"kind": "uniform", "min_s": low, "max_s": high}
         if isinstance(raw, dict):
             raise ValueError(f"expected one of constant, uniform, exponential, got {raw!r}")
@@ -142,7 +160,7 @@ class Extract(_Model):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(f"not a regular expression ({exc}): {value!r}") from None
+                raise ValueError(f"not a regular expression ({exc})") from None
         return value
 
     @model_validator(mode="after")
@@ -202,7 +220,7 @@ class Step(_Model):
     url: str | None = None
     class_name: str = Field("api", alias="class")
     headers: Headers
-    json_body: Any = Field(None, alias="json")
+    json_body: JsonValue = Field(None, alias="json")
     body: str | None = None
     expect_status: Statuses = Field(default_factory=lambda: [200])
     check: str | None = None
@@ -253,6 +271,11 @@ class Step(_Model):
             raise ValueError(f"path: expected '/...', got {self.path!r}")
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url: expected an http:// or https:// URL, got {self.url!r}")
+        if self.url is not None and not has_template(self.url):
+            try:
+                httpx.URL(self.url)
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"url: not a valid URL ({str(exc).split(':')[0]})") from None
         if any(c in location for c in " \r\n\t") and "{{" not in location:
             raise ValueError(f"path: spaces and control characters must be percent-encoded, got {location!r}")
         if self.json_body is not None and self.body is not None:
@@ -287,7 +310,7 @@ class Journey(_Model):
     steps: list[Step] = Field(min_length=1)
     teardown: list[Step] = Field(default_factory=list)
     headers: Headers  # added to steps and teardown (templated: e.g. a token from setup)
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, JsonValue] = Field(default_factory=dict)
     think_time: ThinkTime | None = None
     pacing: Seconds | None = None
     on_failure: OnFailure = "continue"
@@ -429,17 +452,12 @@ def _steps(endpoints: list[Endpoint] | None, journey) -> list[Step]:
 _TAGS = ("mapping", "module:function", *EXECUTORS)
 
 
-def describe(error: ValidationError, where: str) -> str:
-    """One line per problem: ``where: field.path: message (got value)``."""
+def describe(error: ValidationError, where: str, document=None) -> str:
+    """One line per problem: ``where: field.path: message (got <kind>; line L, column C)``, never the value
+    (the line and column when ``document``, the file's ``config_files.Document``, is given)."""
     lines = []
     for problem in error.errors():
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"] if p not in _TAGS).lstrip(".")
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field (docs/scenarios.md lists the fields)"
-        got = problem.get("input")
-        shown = f" (got {got!r})"
-        if problem["type"] == "missing" or repr(got) in message or len(shown) > 120:
-            shown = ""
-        lines.append(f"{where}: {loc or 'scenario'}: {message}{shown}")
+        text = problem_text(problem, document, unknown="unknown field (docs/scenarios.md lists the fields)")
+        lines.append(f"{where}: {loc or 'scenario'}: {text}")
     return "\n".join(lines)

@@ -82,24 +82,27 @@ def test_feeder_paths_are_relative_to_the_scenario_file(tmp_path):
         ),
         (("users.password", "users.pin"), r"feeder 'users' has no column 'pin'; columns: \['password', 'username'\]"),
         (("users.username", "people.username"), r"\{\{ people.username \}\} names no feeder"),
-        (("pick: random", "pick: any"), r"journey.steps\[0\].extract.item_id.pick: Input should be 'first'.*'any'"),
+        (
+            ("pick: random", "pick: any"),
+            r"journey.steps\[0\].extract.item_id.pick: Input should be 'first'.*\(got a string; line \d+",
+        ),
         (
             ("expect_status: 201", "expect_status: 99"),
             r"journey.steps\[1\].expect_status\[0\]: .*greater than or equal to 100",
         ),
         (
             ("on_failure: restart", "on_failure: retry"),
-            r"journey.on_failure: .*'continue', 'restart' or 'stop'.*'retry'",
+            r"journey.on_failure: .*'continue', 'restart' or 'stop' \(got a string; line \d+",
         ),
         (("name: order", "name: list"), r"journey.steps\[1\].name: duplicate step name 'list'"),
-        (("pacing: 2s", "pacing: soon"), r"journey.pacing: .*'soon'"),
-        (("strategy: sequential", "strategy: shuffled"), r"feeders.users.strategy: .*'shuffled'"),
+        (("pacing: 2s", "pacing: soon"), r"journey.pacing: .*\(got a string; line \d+"),
+        (("strategy: sequential", "strategy: shuffled"), r"feeders.users.strategy: .*\(got a string; line \d+"),
         (("{json: $.id}", "{json: $.id, length: 2, equals: 1}"), r"checks\[0\]: give one of exists, equals or length"),
         (("$[*].id", "$[?(@.id)]"), r"extract.item_id.json: .*cannot read from"),
         (("{Authorization:", "{Bad Name:"), r"journey.headers: header name 'Bad Name' is not a valid HTTP token"),
     ],
 )
-def test_bad_journeys_name_the_field_and_value(tmp_path, edit, message):
+def test_bad_journeys_name_the_field_and_line(tmp_path, edit, message):
     with pytest.raises(ValueError, match=message):
         load_spec("smoke", TARGET, _write(tmp_path, JOURNEY.replace(*edit)))
 
@@ -111,7 +114,7 @@ def test_bad_files_are_errors_not_tracebacks(tmp_path):
         load_spec("smoke", TARGET, _write(tmp_path, "timeout: 5s\n"))
     with pytest.raises(ValueError, match=r"feeders.users.file: .*has no rows"):
         load_spec("smoke", TARGET, _write(tmp_path, JOURNEY, users="username,password\n"))
-    with pytest.raises(ValueError, match=r"journey: expected a journey mapping or 'module:function', got 'x'"):
+    with pytest.raises(ValueError, match=r"journey: expected a journey mapping or 'module:function' \(got a string"):
         load_spec("smoke", TARGET, _write(tmp_path, "journey: x\n"))
     with pytest.raises(ValueError, match=r"class: 'api' filters a flat endpoints list"):
         load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), class_name="api")
