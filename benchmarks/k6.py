@@ -1,6 +1,8 @@
 """k6 through perfpipe against bare k6: what each per-sample output costs k6, and whether our numbers are k6's.
 
 ``python -m benchmarks.k6 [--seconds 10] [--vus 50] [--rounds 2]``
+``python -m benchmarks.k6 --reader-memory 600 --rate 5000``: the reader's memory over 600 simulated seconds of
+k6 output at 5,000 requests/s (three decoded lines a request, as a flat GET's), printed every 60 s.
 
 nginx (one worker, core 1) serves ``return 200``; k6 runs a flat GET script on core 0 in four ways, each
 ``--rounds`` times, interleaved so a busy moment of this shared machine hits every way alike:
@@ -20,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.loadtest import pinned, start_nginx, table
@@ -95,12 +98,45 @@ def through_perfpipe(url: str, script: Path, vus: int, seconds: float) -> dict:
     }
 
 
+def reader_memory(seconds: int, rate: int) -> None:
+    """RSS of this process while the reader takes ``seconds`` of synthetic k6 output at ``rate`` requests/s."""
+    import psutil
+
+    from include.perfpipe.k6.samples import K6Samples
+
+    start = 1_800_000_000
+    samples = K6Samples(start)
+    declare = b'{"type":"Metric","data":{"name":"iteration_duration","type":"trend","contains":"time"},"metric":"x"}'
+    samples.feed(declare)
+    tags = (
+        '"tags":{"expected_response":"true","group":"","method":"GET","name":"flat","scenario":"default",'
+        '"status":"200"}'
+    )
+    point = '{"metric":"%s","type":"Point","data":{"time":"%s.%09dZ","value":%s,%s}}'
+    process = psutil.Process()
+    print(f"reader memory, {rate:,} requests/s of synthetic k6 output\n")
+    print(table(["simulated s", "RSS MB"], []))
+    for second in range(seconds):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + second))
+        for i in range(rate):
+            at = i * (1_000_000_000 // rate)
+            for metric, value in (("http_req_duration", 1 + i % 50), ("iterations", 1), ("iteration_duration", 2)):
+                samples.feed((point % (metric, stamp, at, value, tags)).encode())
+        if (second + 1) % 60 == 0:
+            print(f"| {second + 1} | {process.memory_info().rss / 1e6:.0f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--vus", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--reader-memory", type=int, metavar="SECONDS")
+    parser.add_argument("--rate", type=int, default=5000)
     args = parser.parse_args()
+    if args.reader_memory:
+        reader_memory(args.reader_memory, args.rate)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="perfpipe-k6-bench-"))
     nginx, url = start_nginx(workdir)
     url = url.rstrip("/")

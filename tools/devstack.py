@@ -75,7 +75,7 @@ def demo_service(db_url: str, port: int = DEMO_PORT):
             time.sleep(0.5)
         yield base_url
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.terminate()  # uvicorn stops as on Ctrl-C; SIGINT may be ignored in a background job
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
@@ -144,12 +144,17 @@ class Stop(Exception):
 
 @contextlib.contextmanager
 def stop_on_signals():
-    """Turn SIGTERM and SIGHUP into ``Stop`` (SIGINT already raises KeyboardInterrupt) inside the block."""
+    """Inside the block SIGINT raises KeyboardInterrupt, and SIGTERM and SIGHUP raise ``Stop``.
+
+    SIGINT gets its handler here too: a job started in the background (``make airflow &``, nohup, a CI
+    runner) inherits SIGINT as ignored, and Python then installs no KeyboardInterrupt handler of its own.
+    """
 
     def raise_stop(signum, _frame):
         raise Stop(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: raise_stop, signal.SIGHUP: raise_stop}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         yield
     finally:

@@ -56,14 +56,21 @@ def maintain(inspection: dict) -> dict:
     import logging
 
     from include.perfpipe.database import apply_recommendations, vacuum_analyze
+    from include.pipelines.budgets import db_task_budget
     from include.pipelines.targets import database_of, db_apply_allowlist, postgres_dsn
 
+    budget = db_task_budget()  # VACUUM table by table, then index changes: all inside it
     params = get_current_context()["params"]
     dsn = postgres_dsn(params["db_conn_id"])
     with database_of(params["db_conn_id"]):
-        done = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info) if params["vacuum"] else []
+        progress = logging.getLogger("perfpipe.db").info
+        done = vacuum_analyze(dsn, progress=progress, budget=budget) if params["vacuum"] else []
         done += apply_recommendations(
-            dsn, inspection["findings"], allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
+            dsn,
+            inspection["findings"],
+            allowlist=db_apply_allowlist(),
+            apply=params["apply_recommendations"],
+            budget=budget,
         )
     return {**inspection, "maintenance": done}
 

@@ -226,8 +226,10 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
         top_queries,
         vacuum_analyze,
     )
+    from include.pipelines.budgets import db_task_budget
     from include.pipelines.targets import database_of, db_apply_allowlist, postgres_dsn
 
+    budget = db_task_budget()  # inspection, then VACUUM table by table, then index changes: all inside it
     params = get_current_context()["params"]
     if not params["db_stage"]:
         return None
@@ -235,14 +237,16 @@ def db_stage(before: dict | None, load: dict) -> dict | None:
     with database_of(params["db_conn_id"]):
         findings = inspect_database(dsn)
         window = statements_delta(before["statements"], snapshot_statements(dsn), top=None)
+        stats = table_stats(dsn)
+        vacuumed = vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info, budget=budget)
         return {
             "statements_delta": window[:20],
             "top_queries": top_queries(window),
-            "table_stats": table_stats(dsn),
+            "table_stats": stats,
             "findings": findings,
-            "maintenance": vacuum_analyze(dsn, progress=logging.getLogger("perfpipe.db").info)
+            "maintenance": vacuumed
             + apply_recommendations(
-                dsn, findings, allowlist=db_apply_allowlist(), apply=params["apply_recommendations"]
+                dsn, findings, allowlist=db_apply_allowlist(), apply=params["apply_recommendations"], budget=budget
             ),
         }
 

@@ -31,8 +31,10 @@ def tuning_params() -> dict[str, Param]:
 def apply_indexes(db: dict | None) -> list[dict] | None:
     """The verified index findings, created when opted in; None when tuning is off or the DB stage did not run."""
     from include.perfpipe.database.tuning import apply_verified_indexes
+    from include.pipelines.budgets import db_task_budget
     from include.pipelines.targets import db_apply_allowlist, postgres_dsn
 
+    budget = db_task_budget()
     params = get_current_context()["params"]
     if not params["tune"] or not db:
         return None
@@ -43,7 +45,7 @@ def apply_indexes(db: dict | None) -> list[dict] | None:
     ]
     todo = [f for f in db["findings"] if f["object"] not in {r["object"] for r in created}]
     return created + apply_verified_indexes(
-        postgres_dsn(params["db_conn_id"]), todo, allowlist=db_apply_allowlist(), apply=True
+        postgres_dsn(params["db_conn_id"]), todo, allowlist=db_apply_allowlist(), apply=True, budget=budget
     )
 
 

@@ -6,6 +6,7 @@
   clear does): the store holds the same number of rows, with the re-run's counts.
 """
 
+import json
 import os
 import signal
 import threading
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 
 from include.perfpipe.store.rows import DATA_TABLES
+from tests.busy_machine import dag_state, verdict_unless_busy
 from tests.faults.conftest import dag_log, run_smoke, started_tasks
 from tests.unit.loadtest.server import LoopbackServer
 
@@ -83,14 +85,16 @@ def killed_then_rerun(airflow_env, dag_runner, tmp_path_factory):
 
         killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
         killer.start()
-        first, _ = run_smoke(dag_runner, target.url(""), conf, run_id=RUN_ID)
+        first, run_dir = run_smoke(dag_runner, target.url(""), conf, run_id=RUN_ID)
+        first["verdict"] = json.loads((run_dir / "summary.json").read_text())["verdict"]
         first_log = dag_log(airflow_env)
         killer.join(5)
         assert killed, "no load worker was seen to kill"
         dsn = airflow_env["AIRFLOW_CONN_PERF_RESULTS_DB"]
         after_first = _store_counts(dsn, first["run_id"]), _recorded_requests(dsn, first["run_id"])
         stamps = list(target.stamps)
-        rerun, _ = run_smoke(dag_runner, target.url(""), conf, run_id=RUN_ID)
+        rerun, run_dir = run_smoke(dag_runner, target.url(""), conf, run_id=RUN_ID)
+        rerun["verdict"] = json.loads((run_dir / "summary.json").read_text())["verdict"]
         after_rerun = _store_counts(dsn, rerun["run_id"]), _recorded_requests(dsn, rerun["run_id"])
         served_by_rerun = len(target.stamps) - len(stamps)
     return {
@@ -110,7 +114,8 @@ def test_a_killed_shard_is_retried_and_only_the_retry_counts(killed_then_rerun):
     started = started_tasks(run["first_log"])
     assert started.count("load_test") == 2, started  # the killed attempt and its retry
     assert "exit code -9" in run["first_log"]
-    assert run["first"]["state"] == "success"
+    passed = verdict_unless_busy(run["first"]["verdict"]["verdict"], run["first"]["verdict"]["reason"], "pass")
+    assert run["first"]["state"] == dag_state(passed)
     stamps, killed_at = run["stamps"], run["killed_at"]
     after_kill = [t for t in stamps if t > killed_at]
     gaps = [(b - a, i) for i, (a, b) in enumerate(zip(after_kill, after_kill[1:], strict=False))]
@@ -124,7 +129,9 @@ def test_a_killed_shard_is_retried_and_only_the_retry_counts(killed_then_rerun):
 
 def test_a_cleared_and_rerun_dag_run_leaves_the_same_row_counts(killed_then_rerun):
     run = killed_then_rerun
-    assert run["rerun"]["run_id"] == run["first"]["run_id"] == RUN_ID and run["rerun"]["state"] == "success"
+    assert run["rerun"]["run_id"] == run["first"]["run_id"] == RUN_ID
+    passed = verdict_unless_busy(run["rerun"]["verdict"]["verdict"], run["rerun"]["verdict"]["reason"], "pass")
+    assert run["rerun"]["state"] == dag_state(passed)
     first_counts, rerun_counts = dict(run["after_first"][0]), dict(run["after_rerun"][0])
     assert first_counts["runs"] == 1 and first_counts["endpoint_stats"] > 0
     # per-second rows depend on when the last answers land (6 or 8 for the same 3 s run); the table's primary

@@ -4,6 +4,7 @@ Airflow-free; every entry point takes a libpq DSN/URL string.
 """
 
 from .benchmark import load_queries, run_query_benchmark
+from .budget import Budget
 from .config import DEFAULT_THRESHOLDS, load_config
 from .inspect import CHECKS, inspect_database
 from .maintenance import apply_recommendations, vacuum_analyze
@@ -12,6 +13,7 @@ from .tables import table_stats
 
 __all__ = [
     "CHECKS",
+    "Budget",
     "DEFAULT_THRESHOLDS",
     "apply_recommendations",
     "inspect_database",

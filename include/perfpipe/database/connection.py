@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import unquote
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from include.perfpipe.errors import ConfigError
@@ -33,11 +35,12 @@ def redact(dsn: str, text: str | None = None) -> str:
 
 
 def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> psycopg.Connection:
-    """An autocommit connection with dict rows; a malformed DSN raises ``ValueError`` naming it."""
+    """An autocommit connection with dict rows whose statements end with their client (``CLIENT_GONE_SQL``);
+    a malformed DSN raises ``ValueError`` naming it."""
     if not isinstance(dsn, str) or not dsn.strip():
         raise ConfigError(f"dsn: a libpq connection string or URL is required, got {dsn!r}")
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             dsn,
             autocommit=True,
             row_factory=dict_row,
@@ -47,6 +50,34 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> 
         )
     except psycopg.ProgrammingError as exc:
         raise ConfigError(f"dsn: invalid connection string {redact(dsn)!r}: {redact(dsn, str(exc))}") from exc
+    if conn.info.server_version >= 140000:  # before 14 the setting does not exist
+        conn.execute(CLIENT_GONE_SQL)
+    return conn
+
+
+# A killed task's process leaves its statement running on the server, with its locks, until the server next
+# writes to the socket (a VACUUM writes nothing until it ends). Checked each second, a closed socket ends the
+# statement at once; the keepalives find a vanished worker host within a minute.
+CLIENT_GONE_SQL = (
+    "SET client_connection_check_interval = 1000; SET tcp_keepalives_idle = 30; "
+    "SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3"
+)
+
+
+@contextlib.contextmanager
+def cancelled_when_interrupted(conn: psycopg.Connection):
+    """Cancel the running statement when the block ends in an exception other than a database error: an
+    Airflow ``execution_timeout`` (``AirflowTaskTimeout``) or a signal raised into the task. psycopg cancels on
+    KeyboardInterrupt and SystemExit only; the rest would leave the statement to run on."""
+    try:
+        yield
+    except psycopg.Error:
+        raise
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status == TransactionStatus.ACTIVE:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=5)
+        raise
 
 
 def session_timeouts(lock_timeout_s: float, statement_timeout_s: float | None) -> str:

@@ -4,6 +4,8 @@ VACUUM runs on an autocommit connection with SKIP_LOCKED plus a per-table lock_t
 statement_timeout: a table whose lock is taken is skipped and reported, never failing the run.
 Schema changes (CREATE INDEX / DROP INDEX / REINDEX, always CONCURRENTLY) only run when ``apply`` is true
 AND the object is allowlisted; an invalid index left behind by a failed attempt is dropped again.
+Given the task's ``Budget``, each statement's timeout fits in what is left of it, and a statement that no
+longer fits is not started (``skipped_budget``); a statement interrupted by the task's end is cancelled.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from psycopg import errors, sql
 
 from include.perfpipe.errors import ConfigError
 
-from .connection import connect, qualified
+from .budget import Budget
+from .connection import cancelled_when_interrupted, connect, qualified
 
 log = logging.getLogger(__name__)
 
 LOCK_NOT_AVAILABLE = "55P03"
 CLEANUP_LOCK_TIMEOUT_S = 30
-INDEX_BUILD_TIMEOUT_S = 900  # a CONCURRENTLY index change, below the DAG tasks' 20 min execution_timeout
+CLEANUP_TIMEOUT_S = CLEANUP_LOCK_TIMEOUT_S * 2  # dropping a failed build's INVALID index: kept free in a budget
+VACUUM_TIMEOUT_S = 300  # one table
+INDEX_BUILD_TIMEOUT_S = 900  # one CONCURRENTLY index change
 
 
 def _set_timeouts(conn: psycopg.Connection, lock_timeout_s: float, statement_timeout_s: float | None) -> None:
@@ -56,15 +61,18 @@ def vacuum_analyze(
     dsn: str,
     tables: list[str] | None = None,
     lock_timeout_s: float = 5,
-    statement_timeout_s: float | None = 300,
+    statement_timeout_s: float | None = VACUUM_TIMEOUT_S,
     progress: Callable[[dict], None] | None = None,
     skip_locked: bool = True,
+    budget: Budget | None = None,
 ) -> list[dict]:
     """``VACUUM (ANALYZE, SKIP_LOCKED)`` each table (all user tables by default), one at a time.
 
     With ``skip_locked=False`` a held lock is waited for up to ``lock_timeout_s`` before the table is skipped.
+    Each VACUUM runs at most ``statement_timeout_s``, and within what is left of ``budget``.
     Returns one ``{table, action, status, seconds, message}`` per table; status is ``done``,
-    ``skipped_lock`` (lock held elsewhere) or ``error`` (e.g. statement_timeout reached).
+    ``skipped_lock`` (lock held elsewhere), ``skipped_budget`` (the budget was spent) or ``error`` (e.g.
+    statement_timeout reached).
     ``progress`` gets each result plus ``index`` and ``total`` after its table (a logger's ``info`` works);
     progress is logged too.
     """
@@ -82,27 +90,31 @@ def vacuum_analyze(
     try:
         conn.add_notice_handler(on_notice)
         targets = _resolve_tables(conn, tables)
-        _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
         statement = sql.SQL("VACUUM (ANALYZE, SKIP_LOCKED) {}" if skip_locked else "VACUUM (ANALYZE) {}")
         for index, (schema, table) in enumerate(targets, 1):
             notices.clear()
             started = time.monotonic()
             status, message = "done", ""
+            timeout_s = budget.statement_timeout(statement_timeout_s) if budget else statement_timeout_s
             try:
-                conn.execute(statement.format(qualified(schema, table)))
-                skipped = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
-                if skipped:
-                    status, message = "skipped_lock", "; ".join(skipped)
+                if budget and timeout_s is None:
+                    status, message = "skipped_budget", budget.spent("VACUUM")
+                else:
+                    _set_timeouts(conn, lock_timeout_s, timeout_s)
+                    with cancelled_when_interrupted(conn):
+                        conn.execute(statement.format(qualified(schema, table)))
+                    skipped = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
+                    if skipped:
+                        status, message = "skipped_lock", "; ".join(skipped)
             except errors.LockNotAvailable as exc:
                 status, message = "skipped_lock", str(exc).strip()
             except errors.QueryCanceled as exc:
-                status, message = "error", f"statement_timeout ({statement_timeout_s}s) reached: {str(exc).strip()}"
+                status, message = "error", f"statement_timeout ({timeout_s:g}s) reached: {str(exc).strip()}"
             except psycopg.OperationalError as exc:
                 status, message = "error", str(exc).strip()
                 if conn.closed:
                     conn = connect(dsn)
                     conn.add_notice_handler(on_notice)
-                    _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
             except psycopg.Error as exc:
                 status, message = "error", str(exc).strip()
             result = {
@@ -205,11 +217,13 @@ def _drop_invalid_leftovers(conn: psycopg.Connection, action: str, f: dict) -> l
         [schema, exact, like],
     ).fetchall()
     dropped = []
-    _set_timeouts(conn, CLEANUP_LOCK_TIMEOUT_S, CLEANUP_LOCK_TIMEOUT_S * 2)
+    _set_timeouts(conn, CLEANUP_LOCK_TIMEOUT_S, CLEANUP_TIMEOUT_S)
     for r in rows:
         name = f"{r['nspname']}.{r['relname']}"
+        drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(qualified(r["nspname"], r["relname"]))
         try:
-            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(qualified(r["nspname"], r["relname"])))
+            with cancelled_when_interrupted(conn):
+                conn.execute(drop)
             dropped.append(name)
         except psycopg.Error as exc:
             dropped.append(f"{name} NOT dropped ({str(exc).strip()}): drop it by hand")
@@ -223,16 +237,19 @@ def apply_recommendations(
     apply: bool = False,
     lock_timeout_s: float = 5,
     statement_timeout_s: float | None = INDEX_BUILD_TIMEOUT_S,
+    budget: Budget | None = None,
 ) -> list[dict]:
     """Plan, and with ``apply=True`` run, the online index changes the findings recommend.
 
-    Each change waits at most ``lock_timeout_s`` for its lock and runs at most ``statement_timeout_s``;
-    an INVALID index a killed or failed build left under the same name is dropped before the build and
-    after a failure, so a retry never leaves one behind.
+    Each change waits at most ``lock_timeout_s`` for its lock and runs at most ``statement_timeout_s``, and
+    within what is left of ``budget`` with room kept for the cleanup after it; an INVALID index a killed or
+    failed build left under the same name is dropped before the build and after a failure, so a retry never
+    leaves one behind.
 
     One row per finding with ready SQL: ``{check, object, action, sql, status, seconds, message}``, status
     ``recommended`` (apply is false), ``not_allowlisted``, ``manual_only`` (not an online index change: left
-    to a human), ``applied``, ``skipped_lock``, ``error`` or ``already_done`` (same change listed twice).
+    to a human), ``applied``, ``skipped_lock``, ``skipped_budget`` (not started: the budget was spent),
+    ``error`` or ``already_done`` (same change listed twice).
     """
     allowlist = [allowlist] if isinstance(allowlist, str) else list(allowlist or ())
     if apply:
@@ -270,14 +287,27 @@ def apply_recommendations(
             if (action, f["object"]) in done:
                 row["status"] = "already_done"
                 continue
+            if budget and budget.statement_timeout(None, reserve=2 * CLEANUP_TIMEOUT_S) is None:
+                row["status"], row["message"] = "skipped_budget", budget.spent("the index change")
+                continue
             started = time.monotonic()
             try:
                 if leftovers := _drop_invalid_leftovers(conn, action, f):
                     row["message"] = f"invalid index of an earlier build dropped: {', '.join(leftovers)}; "
-                _set_timeouts(conn, lock_timeout_s, statement_timeout_s)
-                conn.execute(statement)
-                row["status"] = "applied"
-                done.add((action, f["object"]))
+                timeout_s = (
+                    budget.statement_timeout(statement_timeout_s, reserve=CLEANUP_TIMEOUT_S)
+                    if budget
+                    else statement_timeout_s
+                )
+                if budget and timeout_s is None:
+                    row["status"] = "skipped_budget"
+                    row["message"] += budget.spent("the index change")
+                else:
+                    _set_timeouts(conn, lock_timeout_s, timeout_s)
+                    with cancelled_when_interrupted(conn):
+                        conn.execute(statement)
+                    row["status"] = "applied"
+                    done.add((action, f["object"]))
             except psycopg.Error as exc:
                 if conn.closed:
                     conn = connect(dsn)

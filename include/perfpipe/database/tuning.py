@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
+from .budget import Budget
 from .maintenance import CREATE_INDEX_CHECKS, apply_recommendations
 from .statements import snapshot_statements, statements_delta
 
@@ -27,9 +28,13 @@ def verified_index_findings(findings: Iterable[dict]) -> list[dict]:
     ]
 
 
-def apply_verified_indexes(dsn: str, findings: Iterable[dict], allowlist: Iterable[str], apply: bool) -> list[dict]:
+def apply_verified_indexes(
+    dsn: str, findings: Iterable[dict], allowlist: Iterable[str], apply: bool, budget: Budget | None = None
+) -> list[dict]:
     """``apply_recommendations`` restricted to the verified index findings."""
-    return apply_recommendations(dsn, verified_index_findings(findings), allowlist=allowlist, apply=apply)
+    return apply_recommendations(
+        dsn, verified_index_findings(findings), allowlist=allowlist, apply=apply, budget=budget
+    )
 
 
 def rerun_with_statements(dsn: str, rerun: Callable[[], dict]) -> dict:

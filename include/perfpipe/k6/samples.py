@@ -28,6 +28,9 @@ from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.metrics import DEFAULT_SCENARIO, MetricsRecorder
 
 DEFAULT_CLASS = "api"
+# seconds a per-second histogram stays open: k6 writes a sample when its request ends, in ~1 s batches
+# (a later one reopens its sealed second, exactly)
+SEAL_AFTER_S = 3
 POINT_PREFIX = b'{"metric":"'
 SKIPPED = frozenset(
     {
@@ -172,6 +175,7 @@ class K6Samples:
         if second is None:
             second = self._seconds[whole] = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
             self.lag_max_s = max(self.lag_max_s, time.time() - second - 1.0)
+            self._seal(int(second - self.start) - SEAL_AFTER_S)
             if self.progress is not None and second - self.start >= self._reported[0] + self.progress_interval_s:
                 self._report(second - self.start)
         fraction = stamp[19:-1]
@@ -191,6 +195,12 @@ class K6Samples:
         self.requests += 1
         self.errors += not ok
         recorder.record(name, tags.get("class", DEFAULT_CLASS), duration_ms / 1000.0, ok, status, elapsed)
+
+    def _seal(self, before: int) -> None:
+        """Encode and free the per-second histograms before ``before``, so memory stays flat in run length."""
+        for recorder in self.recorders.values():
+            recorder.seal_before(before)
+        self.journey.groups.seal_before(before)
 
     def _report(self, elapsed: float) -> None:
         """A progress snapshot (``RunHooks.progress``'s shape) from the reader's own thread, at a second's start."""

@@ -289,8 +289,8 @@ class OpenGeneratorProcess(GeneratorProcess):
     def begin(self) -> None:
         self.idle: dict[tuple, list[HttpConnection]] = {}
         self.conns = 0  # open or opening
-        self.schedule = ArrivalSchedule(self.spec)
-        self.spawn(self.send_on_schedule())
+        self.limit = self.max_conns()
+        self.spawn(ArrivalSchedule(self.spec).arrive(self, self.arrival))
 
     def active(self) -> int:
         return self.conns - sum(len(v) for v in self.idle.values())
@@ -298,29 +298,15 @@ class OpenGeneratorProcess(GeneratorProcess):
     def max_conns(self) -> int:
         return max(1, share(self.spec.max_vus, self.index, self.count))
 
-    async def send_on_schedule(self) -> None:
-        j = self.index
-        t0, step, limit = self.t0, self.count, self.max_conns()
-        while not self.stopping:
-            due = self.schedule.time_of(j)
-            if due is None:
-                return
-            now = perf_counter()
-            if t0 + due > now + 0.001:  # ahead: wait, waking a little early rather than late
-                await asyncio.sleep(t0 + due - now - 0.0005)
-                continue
-            # a send made early is timed from when it left; a late one from when it was due
-            self.dispatch(self.pick(), min(t0 + due, now), due, limit)
-            j += step
-            if j % 64 < step:
-                await asyncio.sleep(0)  # never starve the responses while catching up
+    def arrival(self, start: float, due: float) -> None:
+        self.dispatch(self.pick(), start, due)
 
-    def dispatch(self, endpoint: Prepared | Hop, start: float, due: float, limit: int) -> None:
+    def dispatch(self, endpoint: Prepared | Hop, start: float, due: float) -> None:
         """Send on an idle connection to the endpoint's host, a new one, or (all busy) drop the send."""
         pool = self.idle.get((endpoint.host, endpoint.port))
         if pool:
             pool.pop().send(endpoint, start)
-        elif self.conns < limit:
+        elif self.conns < self.limit:
             self.conns += 1
             self.spawn(self.connect_and_send(endpoint, start))
         else:
@@ -332,7 +318,7 @@ class OpenGeneratorProcess(GeneratorProcess):
         the first request's send; the connection's jar is the VU's: a hop to another host has its own."""
         self.after(conn)
         if not self.stopping:
-            self.loop.call_soon(self.dispatch, hop, conn.start, conn.start - self.t0, self.max_conns())
+            self.loop.call_soon(self.dispatch, hop, conn.start, conn.start - self.t0)
 
     async def connect_and_send(self, endpoint: Prepared, start: float) -> None:
         self.connecting += 1

@@ -154,6 +154,25 @@ class ArrivalSchedule:
                 return t + 2 * dc / (r0 + math.sqrt(max(r0 * r0 + 4 * a * dc, 0.0)))
         return None
 
+    async def arrive(self, part: BaseGeneratorProcess, arrival: Callable[[float, float], None]) -> None:
+        """The open model's one arrival loop, whatever the client: part ``index`` of ``count`` takes arrivals
+        ``index``, ``index + count``, ... and calls ``arrival(start, due)`` for each until the schedule ends or
+        the part stops. ``start`` is when the arrival is timed from: an early one from when it left, a late
+        one from when it was due (coordinated omission corrected)."""
+        j, step, t0 = part.index, part.count, part.t0
+        while not part.stopping:
+            due = self.time_of(j)
+            if due is None:
+                return
+            now = perf_counter()
+            if t0 + due > now + 0.001:  # ahead: wait, waking a little early rather than late
+                await asyncio.sleep(t0 + due - now - 0.0005)
+                continue
+            arrival(min(t0 + due, now), due)
+            j += step
+            if j % 64 < step:
+                await asyncio.sleep(0)  # never starve the responses while catching up
+
 
 class BaseGeneratorProcess(ABC):
     """Runs part ``index`` of ``count`` of a spec, whatever its client sends; ``run(t0_epoch)`` returns

@@ -214,8 +214,8 @@ class OpenVUs(CoroutineVUProcess):
         self.idle: list = []
         self.sessions = 0
         self.busy = 0
-        self.schedule = ArrivalSchedule(self.spec)
-        self.spawn(self.start_on_schedule())
+        self.limit = self.max_conns()
+        self.spawn(ArrivalSchedule(self.spec).arrive(self, self.start_one))
 
     def active(self) -> int:
         return self.busy
@@ -223,33 +223,21 @@ class OpenVUs(CoroutineVUProcess):
     def max_conns(self) -> int:
         return max(1, share(self.spec.max_vus, self.index, self.count))
 
-    async def start_on_schedule(self) -> None:
-        j, step, limit, t0 = self.index, self.count, self.max_conns(), self.t0
-        while not self.stopping:
-            due = self.schedule.time_of(j)
-            if due is None:
-                return
-            now = perf_counter()
-            if t0 + due > now + 0.001:  # ahead: wait, waking a little early rather than late
-                await asyncio.sleep(t0 + due - now - 0.0005)
-                continue
-            start = min(t0 + due, now)  # an iteration begun early is timed from then, a late one from when due
-            if self.idle:
-                session = self.idle.pop()
+    def start_one(self, start: float, due: float) -> None:
+        """The next iteration: on an idle VU, a new one, or (all busy) dropped."""
+        if self.idle:
+            session = self.idle.pop()
+            self.spawn_session(session, self.run_one(session, start))
+        elif self.sessions < self.limit:
+            session = self.new_session(self.sessions)
+            self.sessions += 1
+            if self.start_vu(session):
                 self.spawn_session(session, self.run_one(session, start))
-            elif self.sessions < limit:
-                session = self.new_session(self.sessions)
-                self.sessions += 1
-                if self.start_vu(session):
-                    self.spawn_session(session, self.run_one(session, start))
-                else:
-                    self.vu_stopped(session)
             else:
-                self.dropped += 1
-                self.rec.record_dropped(*self.dropped_label(), due)
-            j += step
-            if j % 64 < step:
-                await asyncio.sleep(0)  # never starve the iterations while catching up
+                self.vu_stopped(session)
+        else:
+            self.dropped += 1
+            self.rec.record_dropped(*self.dropped_label(), due)
 
     async def run_one(self, session, start: float) -> None:
         self.busy += 1

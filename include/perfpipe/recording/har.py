@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from include.perfpipe.errors import ConfigError
 
@@ -87,7 +87,7 @@ def _exchange(entry, number: int, path: Path) -> Exchange:
         method=_text(request, "method", f"{where}.request", path).upper(),
         url=_text(request, "url", f"{where}.request", path),
         headers=_headers(request, f"{where}.request", path),
-        body=post.get("text") if isinstance(post.get("text"), str) and post.get("text") else None,
+        body=post_body(post),
         body_type=_mime(post.get("mimeType")),
         status=status,
         response_headers=_headers(response, f"{where}.response", path),
@@ -125,6 +125,16 @@ def _headers(node: dict, where: str, path: Path) -> tuple[tuple[str, str], ...]:
     ):
         raise ConfigError(f"{where}.headers: expected a list of {{name, value}} objects", file=path)
     return tuple((p["name"], p["value"]) for p in pairs)
+
+
+def post_body(post: dict) -> str | None:
+    """The request body: ``text``, else a form rebuilt from ``params`` (some browsers write only those)."""
+    text, params = post.get("text"), post.get("params")
+    if isinstance(text, str) and text:
+        return text
+    if isinstance(params, list) and params and all(isinstance(p, dict) and "name" in p for p in params):
+        return urlencode([(str(p["name"]), str(p.get("value", ""))) for p in params])
+    return None
 
 
 def _mime(value) -> str:

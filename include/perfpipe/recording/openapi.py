@@ -119,16 +119,18 @@ def convert(source: str, output: str | Path, credentials: str | None = None) -> 
 
 # -- reading the spec ---------------------------------------------------------------------------------
 def _load(source: str) -> dict:
+    import httpx
+
     try:
         if source.startswith(("http://", "https://")):
-            import httpx
-
             text = httpx.get(source, timeout=30, follow_redirects=True).raise_for_status().text
         else:
             text = Path(source).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read it: {getattr(exc, 'strerror', None) or exc}", file=source) from None
-    except Exception as exc:  # httpx's errors: the URL did not answer with the spec
+        raise ConfigError(f"cannot read it: {exc.strerror}", file=source) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", file=source) from None
+    except httpx.HTTPError as exc:
         raise ConfigError(f"cannot fetch it: {type(exc).__name__}", file=source) from None
     try:
         spec = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)

@@ -94,16 +94,19 @@ def write(draft: Draft, path: str | Path) -> list[Path]:
     path = Path(path)
     text = render(draft, str(path))
     written = []
-    for name, (columns, rows) in draft.feeder_rows.items():
-        feeder = path.parent / name
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-        _write_private(feeder, buffer.getvalue())
-        written.append(feeder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for name, (columns, rows) in draft.feeder_rows.items():
+            feeder = path.parent / name
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(rows)
+            _write_private(feeder, buffer.getvalue())
+            written.append(feeder)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write it: {exc.strerror}", file=exc.filename or path) from None
     return [path, *written]
 
 

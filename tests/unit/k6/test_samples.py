@@ -133,3 +133,12 @@ def test_progress_is_reported_from_the_readers_thread_every_interval():
     )
     assert [(s["elapsed_s"], s["requests"], s["errors"], s["vus"]) for s in snapshots] == [(2, 2, 1, 3), (4, 4, 1, 3)]
     assert snapshots[1]["rps"] == 1.0
+
+
+def test_past_seconds_are_sealed_so_memory_stays_flat_and_late_samples_still_count():
+    seconds = [request(1.0, at=f"08:00:{s:02d}.500000000", name="a") for s in range(10)]
+    samples = read(*seconds, request(2.0, at="08:00:01.700000000", name="a"))  # a late one for second 1
+    buckets = {t: b for (t, _, _), b in samples.recorders["default"].seconds.items()}
+    assert all(buckets[t].hist is None for t in range(6) if t != 1) and buckets[9].hist is not None
+    series = samples.metrics().timeseries_frame().query("class_name == 'all'").set_index("t")
+    assert series.loc[1, "requests"] == 2 and series["requests"].sum() == 11

@@ -12,7 +12,7 @@ from include.perfpipe.cli import main
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.scenario import read_scenario
-from include.perfpipe.recording.har import Exchange
+from include.perfpipe.recording.har import Exchange, post_body
 from include.perfpipe.recording.selection import Call
 from include.perfpipe.recording.slots import request_of
 from include.perfpipe.recording.structure import shape
@@ -119,6 +119,12 @@ def test_keep_static_and_the_host_option(recording, tmp_path):
     assert main(["scenario", "from-har", str(har), "-o", str(out), "--host", "elsewhere.test"]) == 3
 
 
+def test_a_form_recorded_as_params_only_is_rebuilt():
+    params = [{"name": "q", "value": "a b&c"}, {"name": "page", "value": "2"}]  # as Firefox may write a form
+    assert post_body({"mimeType": "application/x-www-form-urlencoded", "params": params}) == "q=a+b%26c&page=2"
+    assert post_body({"text": "raw", "params": params}) == "raw" and post_body({}) is None
+
+
 def test_pseudo_and_browser_headers_are_dropped_unless_asked():
     sent = ((":authority", "a.test"), ("user-agent", "Mozilla"), ("sec-ch-ua", "x"), ("accept", "*/*"),
             ("content-type", "application/json"), ("referer", "https://a.test/"), ("cookie", "sid=1"))  # fmt: skip
@@ -144,6 +150,15 @@ def test_shape_login_loop_partial_repeat_and_teardown():
     assert (looped.steps, looped.repeats, looped.teardown) == (list(range(1, 7)), 300, [1801])
     flat = shape([a, b, c], [set()] * 3, [set()] * 3, logins=set())
     assert (flat.setup, flat.steps) == ([], [0, 1, 2])
+
+
+def test_the_output_folder_is_made_and_a_write_error_is_one_line(recording, tmp_path, capsys):
+    har, _ = recording
+    assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "new" / "s.yaml")]) == 0
+    assert (tmp_path / "new" / "s.credentials.csv").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "file" / "s.yaml")]) == 3
+    assert "cannot write it" in capsys.readouterr().err
 
 
 def test_steps_that_use_a_value_before_it_is_extracted_are_refused(recording, tmp_path, capsys):
