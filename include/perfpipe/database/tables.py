@@ -7,7 +7,7 @@ from psycopg import errors, sql
 
 from . import autovacuum
 from .connection import connect, qualified, render, session_timeouts
-from .findings import age_words, finding, jsonable
+from .findings import age_words, finding, jsonable, size_words
 from .statistics import statistics_since
 
 
@@ -86,7 +86,7 @@ def _dead_bytes(t: dict) -> int | None:
     return round(t["table_bytes"] * t["dead_tuples"] / (t["dead_tuples"] + t["live_tuples"]))
 
 
-def _overdue(last_age_s: float | None, statistics_age_s: float, limit_days: float, blocked: str | None) -> bool:
+def overdue(last_age_s: float | None, statistics_age_s: float, limit_days: float, blocked: str | None) -> bool:
     """Past a trigger, is the table overdue? At once if autovacuum will never process it; else only when it has
     gone ``limit_days`` without a (auto)vacuum or analyze, counted from the start of the statistics if it
     never had one (autovacuum reaches a table within a minute of its crossing: a crossing younger than a
@@ -126,12 +126,12 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
             "statistics_since": statistics["since"],
         }
         vacuum_due = [c for c in crossed if c["trigger"] in ("vacuum", "insert_vacuum")]
-        if vacuum_due and _overdue(t["vacuum_age_s"], statistics["age_s"], cfg["stale_vacuum_days"], blocked):
+        if vacuum_due and overdue(t["vacuum_age_s"], statistics["age_s"], cfg["stale_vacuum_days"], blocked):
             dead = any(c["trigger"] == "vacuum" for c in vacuum_due)
             dead_bytes = _dead_bytes(t)
             cost = (
                 f"{t['dead_tuples']:,} dead tuples"
-                + (f" (about {dead_bytes:,} bytes of the table)" if dead_bytes else "")
+                + (f" (about {size_words(dead_bytes)} of the table)" if dead_bytes else "")
                 + " that scans still read"
                 if dead
                 else "inserted pages are neither frozen nor all-visible (index-only scans read the heap)"
@@ -166,7 +166,7 @@ def check_stale_maintenance(conn: psycopg.Connection, cfg: dict) -> list[dict]:
                 )
             )
         analyze_due = [c for c in crossed if c["trigger"] == "analyze"]
-        if analyze_due and _overdue(t["analyze_age_s"], statistics["age_s"], cfg["stale_analyze_days"], blocked):
+        if analyze_due and overdue(t["analyze_age_s"], statistics["age_s"], cfg["stale_analyze_days"], blocked):
             found.append(
                 finding(
                     "stale_analyze",

@@ -8,7 +8,7 @@ from include.perfpipe.database.autovacuum import crossed_triggers, describe_trig
 from include.perfpipe.database.digest import digest
 from include.perfpipe.database.findings import age_words, size_words
 from include.perfpipe.database.indexes import unused_cost_order
-from include.perfpipe.database.tables import _overdue
+from include.perfpipe.database.tables import overdue
 
 PG15 = {
     "autovacuum_vacuum_threshold": "50",
@@ -78,11 +78,11 @@ def test_past_a_trigger_autovacuum_gets_its_days_of_grace_unless_it_will_never_c
     assert why_not_processed({"autovacuum_enabled": "false"}, on) == "autovacuum_enabled = false"
     assert why_not_processed({}, {**on, "autovacuum": "off"}) == "autovacuum = off"
     day = 86400
-    assert not _overdue(3600, 30 * day, 1, None)  # vacuumed an hour ago: autovacuum's next round will do
-    assert _overdue(2 * day, 30 * day, 1, None)  # two days past: autovacuum is starved or blocked
-    assert not _overdue(None, 600, 1, None)  # never vacuumed, statistics 10 minutes old: no evidence yet
-    assert _overdue(None, 2 * day, 1, None)
-    assert _overdue(60, 600, 1, "autovacuum = off")  # nothing will ever vacuum it
+    assert not overdue(3600, 30 * day, 1, None)  # vacuumed an hour ago: autovacuum's next round will do
+    assert overdue(2 * day, 30 * day, 1, None)  # two days past: autovacuum is starved or blocked
+    assert not overdue(None, 600, 1, None)  # never vacuumed, statistics 10 minutes old: no evidence yet
+    assert overdue(None, 2 * day, 1, None)
+    assert overdue(60, 600, 1, "autovacuum = off")  # nothing will ever vacuum it
 
 
 def test_unused_indexes_rank_by_writes_then_size():
