@@ -278,6 +278,7 @@ def test_the_dag_preflight_refuses_a_bad_k6_script_without_a_retry(monkeypatch, 
 
     bad = tmp_path / "bad.js"
     bad.write_text("export default function () { ( }\n")
+    monkeypatch.setenv("PERFPIPE_CONFIG_DIRS", str(tmp_path))  # a k6_script outside the config folders is refused
     values = {name: param.value for name, param in perf_params("smoke").items()} | {"k6_script": str(bad)}
     ctx = {"params": values, "dag": SimpleNamespace(dag_id="perf_smoke"), "run_id": "manual__x", "ti": None}
     monkeypatch.setattr(perf_dag, "get_current_context", lambda: ctx)
