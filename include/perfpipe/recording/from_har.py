@@ -134,6 +134,8 @@ def _notes(
         notes.append(f"Left out: requests to other hosts: {hosts}.")
     if selection.static:
         notes.append(f"Left out: the target's static assets (--keep-static keeps them): {', '.join(selection.static)}.")
+    if selection.unanswered:
+        notes.append(f"Left out: {selection.unanswered} request(s) the browser got no answer to (status 0 or 101).")
     if selection.preflights:
         notes.append(f"Left out: {selection.preflights} CORS preflight(s) (OPTIONS).")
     dropped = sorted({why for r in requests for why in r.dropped})

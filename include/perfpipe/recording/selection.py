@@ -38,6 +38,7 @@ class Selection:
     other_hosts: Counter = field(default_factory=Counter)  # host -> requests left out
     static: list[str] = field(default_factory=list)  # the target's static paths left out
     preflights: int = 0
+    unanswered: int = 0  # no answer recorded (status 0: blocked, failed) or a protocol switch (101)
 
 
 def select(exchanges: list[Exchange], host: str | None = None, keep_static: bool = False) -> Selection:
@@ -60,6 +61,8 @@ def select(exchanges: list[Exchange], host: str | None = None, keep_static: bool
             continue
         if exchange.origin != target:
             selection.other_hosts[urlsplit(exchange.origin).netloc] += 1
+        elif exchange.status < 200 and not 300 <= exchange.status < 400:
+            selection.unanswered += 1
         elif _is_preflight(exchange):
             selection.preflights += 1
         elif not keep_static and _is_static(exchange):

@@ -13,7 +13,7 @@ from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.scenario import read_scenario
 from include.perfpipe.recording.har import Exchange, post_body
-from include.perfpipe.recording.selection import Call
+from include.perfpipe.recording.selection import Call, select
 from include.perfpipe.recording.slots import request_of
 from include.perfpipe.recording.structure import shape
 from tests.unit.recording.fixed_secrets import fixed_secrets
@@ -117,6 +117,14 @@ def test_keep_static_and_the_host_option(recording, tmp_path):
     assert main(["scenario", "from-har", str(har), "-o", str(out), "--keep-static", "--host", "app.test"]) == 0
     assert "/app/logo.png" in [s["path"] for s in yaml.safe_load(out.read_text())["journey"]["steps"]]
     assert main(["scenario", "from-har", str(har), "-o", str(out), "--host", "elsewhere.test"]) == 3
+
+
+def test_requests_without_an_answer_are_left_out():
+    def exchange(entry, status):
+        return Exchange(entry, "GET", f"https://a.test/{entry}", (), None, "", status, (), "", "text/html")
+
+    chosen = select([exchange(1, 200), exchange(2, 0), exchange(3, 101)])
+    assert [c.first.entry for c in chosen.calls] == [1] and chosen.unanswered == 2
 
 
 def test_a_form_recorded_as_params_only_is_rebuilt():
