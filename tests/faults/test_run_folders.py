@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.runs import folder_name, run_dir
+from include.perfpipe.runs import folder_id, folder_name, run_dir
 from tests.unit.plugin.conftest import PLUGINS  # noqa: F401 - puts plugins/ on sys.path, as Airflow does
 
 IDS = ["..", ".", "a:b", "a+b", "a_b", "a~3Ab", "../../etc", "manual__2026-11-27T11:00:00+00:00", ".hidden", "ü/x"]
@@ -22,6 +22,7 @@ def test_folder_names_are_one_to_one_and_never_leave_the_reports_folder(tmp_path
         assert folder.resolve().parent == (tmp_path / "perf_smoke").resolve() and folder.is_dir()
     assert run_dir("..", "x").resolve().parent.parent == tmp_path.resolve()  # a dag id too
     assert folder_name("a:b") != folder_name("a+b") and folder_name("a.b") == "a.b"
+    assert [folder_id(folder.name) for folder in folders] == IDS  # and back: the reports page checks that DAG
     with pytest.raises(ConfigError, match="run folder"):
         folder_name("")
 

@@ -21,7 +21,7 @@ from include.perfpipe.runs.engines import (
     Shard,
     engine_named,
 )
-from include.perfpipe.runs.folders import folder_name, run_dir
+from include.perfpipe.runs.folders import folder_id, folder_name, run_dir
 from include.perfpipe.runs.judge import judge_error, judge_run
 from include.perfpipe.runs.plan import Plan, plan_run
 from include.perfpipe.runs.shard import CredentialSource, no_credentials, run_shard
@@ -38,6 +38,7 @@ __all__ = [
     "RunHooks",
     "Shard",
     "engine_named",
+    "folder_id",
     "folder_name",
     "judge_error",
     "judge_run",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.vocabulary import REPORTS_DIR_ENV
@@ -22,6 +23,11 @@ def folder_name(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise ConfigError(f"run folder: expected a non-empty dag or run id, got {name!r}")
     return _OUTSIDE_FOLDER_NAME.sub(lambda found: "".join(f"~{byte:02X}" for byte in found.group().encode()), name)
+
+
+def folder_id(folder: str) -> str:
+    """The dag or run id a ``folder_name`` came from."""
+    return unquote(folder.replace("~", "%"))
 
 
 def run_dir(dag_id: str, run_id: str) -> Path:

@@ -111,3 +111,23 @@ def test_a_release_gate_run_lists_its_profiles_and_a_running_one_says_so(tmp_pat
     assert "manual__1.load" in page and "manual__10" not in page
     assert "No report for this run yet" in client.get("/runs/perf_smoke/not_finished").text
     assert run_reports(ReportsTree(tmp_path / "perf_release_gate"), "..", "manual__1") == []  # outside the tree
+
+
+def test_a_user_sees_and_opens_only_the_runs_of_dags_they_may_read(reports):
+    (reports / "perf_load" / "run_b" / "bundle.json").write_text("{}")
+    asked: list[set] = []
+
+    def smoke_only(dag_ids):
+        asked.append(set(dag_ids))
+        return set(dag_ids) & {"perf_smoke"}
+
+    client = TestClient(create_app(reports, dsn=lambda: None, readable=lambda: smoke_only))
+    assert [r["run_id"] for r in client.get("/api/runs").json()["runs"]] == ["run_a"]
+    page = client.get("/").text
+    assert "run_a" in page and "run_b" not in page and "perf_load" not in page
+    assert asked[0] == {"perf_smoke", "perf_load"}  # one check for all the listed DAGs
+    files = ("run_b/report.html", "run_b/bundle.json", "run_b/summary.json", "no_such_run/report.html")
+    for path in ("/runs/perf_load/run_b", *(f"/reports/perf_load/{file}" for file in files)):
+        refused = client.get(path, follow_redirects=False)
+        assert refused.status_code == 403 and "perf_load" in refused.json()["detail"], path
+    assert client.get("/runs/perf_smoke/run_a").text == "<html>report run_a</html>"
