@@ -15,6 +15,7 @@ from include.perfpipe.errors import ConfigError
 from include.perfpipe.metric_names import PERCENTILES
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.reporting.journey_view import journey_view
+from include.perfpipe.reporting.k6_view import k6_view
 from include.perfpipe.reporting.scenario_view import scenario_sections
 from include.perfpipe.validation.verdict import run_verdict
 from include.perfpipe.vocabulary import OPERATORS, holds
@@ -283,6 +284,7 @@ def build_summary(bundle: dict) -> dict:
         "journey": journey_view(load, checks),
         "thresholds": checks,
         "thresholds_failed": sum(1 for c in checks if not c["success"]),
+        "k6": k6_view(load),
         "validation": None
         if validation is None
         else {
