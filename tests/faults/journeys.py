@@ -21,3 +21,9 @@ async def read_gzip_bomb(vu):
 def any_body(response) -> bool:
     """A check function that reads the body."""
     return len(response.content) > 0
+
+
+async def elsewhere(vu):
+    """The target, then ``$PERFPIPE_FAULT_OTHER_URL`` (another allow-listed origin) by absolute URL."""
+    await vu.get("/ok", name="target")
+    await vu.get(os.environ["PERFPIPE_FAULT_OTHER_URL"], name="other")

@@ -27,6 +27,7 @@ import httpx
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.cookies import CookieJar
+from include.perfpipe.loadtest.credentials import unless_set
 from include.perfpipe.loadtest.decoding import BodyDecoder, BodyTooLarge, DecodedResponse
 from include.perfpipe.loadtest.headers import check_headers, octets
 from include.perfpipe.loadtest.redirects import REDIRECT_ERRORS, REDIRECT_STATUSES
@@ -100,9 +101,7 @@ class Prepared:
         secret_headers: dict[str, str] | None = None,
     ) -> None:
         self.name, self.class_name, self.url = endpoint.name, endpoint.class_name, endpoint.url
-        own = {name.lower() for name in endpoint.headers}  # a header the scenario sets itself wins
-        secrets = {name: value for name, value in (secret_headers or {}).items() if name.lower() not in own}
-        headers = {**DEFAULT_HEADERS, **secrets, **endpoint.headers}
+        headers = {**DEFAULT_HEADERS, **unless_set(secret_headers or {}, endpoint.headers), **endpoint.headers}
         check_headers(headers, f"endpoint {endpoint.name!r}")
         try:
             self.request = httpx.Request(

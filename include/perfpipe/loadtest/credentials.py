@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.headers import check_headers
+from include.perfpipe.loadtest.target import split_url
 
 # header names whose values are masked in logs (Airflow's secrets masker) wherever they could reach one
 _SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|signature|credential", re.IGNORECASE)
@@ -35,6 +36,19 @@ def checked_headers(headers: Mapping, where: str) -> dict[str, str]:
     if not isinstance(headers, Mapping):
         raise ConfigError(f"{where}: expected a mapping of header name to value, got a {type(headers).__name__}")
     return dict(check_headers(headers, where))
+
+
+def for_origin(secret_headers: Mapping[str, str], url: str, target: str) -> dict[str, str]:
+    """The credentials a request to ``url`` carries: all of them on the target's own scheme, host and
+    port, none anywhere else (another allow-listed host, another port or scheme of the same host)."""
+    return dict(secret_headers) if secret_headers and split_url(url) == split_url(target) else {}
+
+
+def unless_set(secret_headers: Mapping[str, str], headers: Mapping[str, str]) -> dict[str, str]:
+    """The credentials a request's own ``headers`` do not set already (any case): a header the scenario
+    sets itself wins."""
+    own = {name.lower() for name in headers}
+    return {name: value for name, value in secret_headers.items() if name.lower() not in own}
 
 
 def resolve(names: Iterable[str], values: Mapping[str, str] | None) -> dict[str, str]:

@@ -18,7 +18,7 @@ from time import perf_counter
 
 from include.perfpipe.loadtest.connection import Hop, HttpConnection, Prepared, _tls_context
 from include.perfpipe.loadtest.cookies import CookieJar
-from include.perfpipe.loadtest.credentials import resolve
+from include.perfpipe.loadtest.credentials import for_origin, resolve
 from include.perfpipe.loadtest.generator import CONNECT_BACKOFF_S, ArrivalSchedule, BaseGeneratorProcess, share
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
@@ -48,7 +48,7 @@ class GeneratorProcess(BaseGeneratorProcess):
         super().__init__(spec, index, count, progress, should_stop, on_abort)
         self.secret_headers = resolve(spec.secret_headers, secret_headers)
         self.endpoints = [
-            Prepared(e, spec.verify_tls, spec.max_body_bytes, self.secret_headers)
+            Prepared(e, spec.verify_tls, spec.max_body_bytes, for_origin(self.secret_headers, e.url, spec.target))
             for e in spec.endpoints
             if e.weight > 0
         ]

@@ -2,8 +2,9 @@
 
 Like browsers and k6 (and RFC 9110 15.4): 303, and 301/302 to a POST, become a GET without a body;
 307 and 308 repeat the method and body. Every hop's host must be in the allowlist, and nothing is
-sent to one that is not. Credentials (``Authorization``, ``Proxy-Authorization`` and the run's secret
-headers) go only to the origin they were meant for, as httpx does; the Cookie line comes from the
+sent to one that is not. Credentials (``Authorization``, ``Proxy-Authorization``, the run's secret
+headers, and any secret-looking header such as a templated ``X-Api-Key``) go only to the origin they
+were meant for, as httpx does; the Cookie line comes from the
 VU's jar for each hop's own URL.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 
+from include.perfpipe.loadtest.credentials import looks_secret
 from include.perfpipe.loadtest.target import TargetNotAllowed, check_target
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -52,11 +54,12 @@ def next_request(
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method, body = "GET", b""
         dropped |= _BODY_HEADERS
-    if (target.scheme, target.host, target.port) != (current.scheme, current.host, current.port):
+    leaving = (target.scheme, target.host, target.port) != (current.scheme, current.host, current.port)
+    if leaving:
         dropped |= _CREDENTIALS | {name.lower().encode("latin-1") for name in secret_headers}
     headers = []
     for line in lines:
         name, _, value = line.partition(b":")
-        if name.lower() not in dropped:
+        if name.lower() not in dropped and not (leaving and looks_secret(name.decode("latin-1"))):
             headers.append((name, value.strip()))
     return httpx.Request(method, target, headers=headers, content=body or None)

@@ -24,7 +24,7 @@ from pathlib import Path
 from include.perfpipe.custom_metrics import combine_snapshots
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.connection import Prepared
-from include.perfpipe.loadtest.credentials import looks_secret, resolve
+from include.perfpipe.loadtest.credentials import for_origin, looks_secret, resolve
 from include.perfpipe.loadtest.engine import make_generator_process
 from include.perfpipe.loadtest.generator import drain_s, run_to_end
 from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
@@ -81,7 +81,7 @@ def run_load_test(
         check_target(url, spec.allowlist)
     secret_headers = resolve(spec.secret_headers, secret_headers)
     for endpoint in spec.endpoints:  # refuses bad headers and unimportable checks before any request
-        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes, secret_headers)
+        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes, for_origin(secret_headers, endpoint.url, spec.target))
     for url in {split_url(url): url for url in spec.urls()}.values():
         probe_target(url)
     parts = shard_count * processes

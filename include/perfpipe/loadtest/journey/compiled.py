@@ -12,6 +12,7 @@ from itertools import accumulate
 import httpx
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.credentials import for_origin, unless_set
 from include.perfpipe.loadtest.journey.checks import CheckRule
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.metric_feeds import FeedRule
@@ -77,12 +78,15 @@ class CompiledStep:
         default_think,
         on_failure: str,
         kinds: dict[str, str] | None = None,
+        secret_headers: dict[str, str] | None = None,
     ) -> None:
         self.name, self.class_name, self.where = step.name, step.class_name, where
         self.group, self.tags = step.group, dict(step.tags)
         url = step.url or target.rstrip("/") + step.path
+        headers = {**headers, **step.headers}
+        headers = {**unless_set(for_origin(secret_headers or {}, url, target), headers), **headers}
         try:
-            self.request = RequestTemplate(step.method, url, {**headers, **step.headers}, step.json_body, step.body)
+            self.request = RequestTemplate(step.method, url, headers, step.json_body, step.body)
         except TemplateError as exc:
             raise ConfigError(f"{where}.{exc}") from None
         self.model = httpx.Request(step.method, url)  # what a kept response is built around
@@ -102,7 +106,14 @@ class CompiledJourney:
     """``setup``, ``steps`` (in order, or one picked by weight when ``weights`` is set) and
     ``teardown``; ``variables`` each VU starts with; ``pacing_s`` between iteration starts."""
 
-    def __init__(self, scenario: ScenarioFile, target: str, feeder_columns: dict[str, set[str]]) -> None:
+    def __init__(
+        self,
+        scenario: ScenarioFile,
+        target: str,
+        feeder_columns: dict[str, set[str]],
+        secret_headers: dict[str, str] | None = None,
+    ) -> None:
+        """``secret_headers``: the run's credentials, added to the steps to ``target``'s own origin."""
         headers = scenario.headers
         default_think = think_sampler(scenario.think_time)
         self.feeders = scenario.feeders
@@ -127,6 +138,7 @@ class CompiledJourney:
                     default_think,
                     journey.on_failure,
                     kinds,
+                    secret_headers,
                 )
                 for i, step in enumerate(getattr(journey, part))
             ]

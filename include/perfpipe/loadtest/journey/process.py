@@ -16,6 +16,7 @@ from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, HttpConnection
+from include.perfpipe.loadtest.credentials import unless_set
 from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, GeneratorProcess
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
@@ -29,6 +30,7 @@ from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
+from include.perfpipe.loadtest.target import split_url
 from include.perfpipe.loadtest.vus import ENDED, OK, RESTART, STOP, ClosedVUs, CoroutineVUProcess, OpenVUs
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import holds
@@ -53,22 +55,25 @@ class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
         scenario = ScenarioFile.model_validate(spec.journey)
-        own = {name.lower() for name in scenario.headers}  # a header the scenario sets itself wins
-        secrets = {name: value for name, value in self.secret_headers.items() if name.lower() not in own}
-        scenario = scenario.model_copy(update={"headers": {**secrets, **scenario.headers}})
         rows = feeder_rows(scenario)
         self.feeders = {
             name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
             for name, config in scenario.feeders.items()
         }
         self.python = resolve_function(scenario.python, "journey") if scenario.python else None
-        self.journey = None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows))
+        self.journey = (
+            None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows), self.secret_headers)
+        )
         self.pacing_s = self.journey.pacing_s if self.journey else 0.0
         self.iteration_yields = self.python is None  # a YAML iteration always awaits its requests
         self.variables = self.journey.variables if self.journey else {}
         self.headers = dict(scenario.headers)
         self.base_url = spec.target.rstrip("/")  # a Python journey's paths are under it
-        self.header_base = HeaderBase({**DEFAULT_HEADERS, **self.headers})
+        # a Python journey's requests to the target's own origin carry its credentials, others not
+        self.target_origin = split_url(spec.target)
+        secrets = unless_set(self.secret_headers, self.headers)
+        self.header_base = HeaderBase({**DEFAULT_HEADERS, **secrets, **self.headers})
+        self.foreign_header_base = HeaderBase({**DEFAULT_HEADERS, **self.headers})
         self.stats = JourneyStats(*scenario_metrics(scenario))
         self.abort_limits = [
             (name, limit)

@@ -131,7 +131,8 @@ class PythonVU:
             shard.spec.max_body_bytes,
         )
         try:
-            exchange.raw = build(method, target, shard.header_base, headers, json, content)
+            base = shard.header_base if origin == shard.target_origin else shard.foreign_header_base
+            exchange.raw = build(method, target, base, headers, json, content)
         except (ConfigError, UnicodeEncodeError) as exc:  # a header with a line break or outside Latin-1
             error = EncodeError(str(exc) if isinstance(exc, ConfigError) else "the request does not encode")
             shard.unsendable(exchange, error, f"journey request {exchange.name!r}")
