@@ -2,9 +2,11 @@
 
 Put together by the composition root (``plan_run`` -> ``run_shard`` per shard -> ``judge_run``) as every run
 is: our threshold suites on the same frames, k6's own thresholds beside them. ``--processes N`` runs N k6
-shards (execution segments) on this machine from one common start, merged exactly and judged once;
-``--vus`` and ``--duration`` override the script's options only when given; ``--header``/``--auth`` reach
-the script only as environment variables (``engine.secret_env_name``: ``__ENV.AUTHORIZATION``).
+shards (execution segments) on this machine from one common start, merged exactly and judged once. The
+script resolves as ``--scenario`` does (inside include/config/ or a configured folder:
+``config_files.config_file``); ``--vus`` and ``--duration`` override its options only when given;
+``--header``/``--auth`` reach it only as environment variables (``engine.secret_env_name``:
+``__ENV.AUTHORIZATION``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ START_DELAY_S = 0.5  # shards start together this long after the last was launch
 
 def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
     """Run, judge and write summary.json, k6-summary.json, timeseries.csv and validation.json into ``args.out``."""
+    from include.perfpipe.config_files import config_file
     from include.perfpipe.runs import judge_run, plan_run
     from include.perfpipe.validation import load_thresholds
 
@@ -40,7 +43,7 @@ def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
             overrides={"vus": args.vus, "duration": args.duration},
             credential_names=list(secret_headers),
             engine="k6",
-            k6_script=args.k6_script,
+            k6_script=config_file(args.k6_script, "--k6-script", cwd=True),
         )
         result = merge_results(run_shards_here(plan.spec, shards, secret_headers))
     except (PerfpipeError, ValueError, ConnectionError) as exc:

@@ -200,6 +200,7 @@ def test_the_run_deadline_ends_k6_and_the_reader(tmp_path, server):
 
 
 def test_a_script_that_does_not_parse_fails_preflight_once(tmp_path, server, monkeypatch, capsys):
+    monkeypatch.setenv("PERFPIPE_CONFIG_DIRS", str(tmp_path))  # --k6-script resolves inside the config folders
     bad = tmp_path / "bad.js"
     bad.write_text("import http from 'k6/http';\nexport default function () { http.get( }\n")
     calls = []
@@ -211,9 +212,13 @@ def test_a_script_that_does_not_parse_fails_preflight_once(tmp_path, server, mon
     assert code == 3 and len(calls) == 2  # one k6 inspect per attempt: no retry
     err = capsys.readouterr().err
     assert "Unexpected token" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.delenv("PERFPIPE_CONFIG_DIRS")
+    code = main(["loadtest", "--k6-script", str(bad), "--target", server.url(""), "--out", str(tmp_path / "o")])
+    assert code == 3 and len(calls) == 2  # outside the config folders: refused before k6 reads it
+    assert "--k6-script" in capsys.readouterr().err
 
 
-def test_cli_fails_on_a_k6_threshold_beside_our_suites(tmp_path, server):
+def test_cli_fails_on_a_k6_threshold_beside_our_suites(tmp_path, server, monkeypatch):
     """Our suites pass (all 200s, fast) and k6's threshold is crossed: the run fails, both shown
     (a breach of ours failing the run whatever k6 says: test_summary.test_either_verdict_failing_fails_the_run)."""
     path = script(
@@ -222,6 +227,7 @@ def test_cli_fails_on_a_k6_threshold_beside_our_suites(tmp_path, server):
         "{ vus: 1, iterations: 20, thresholds: { http_req_duration: ['p(95)<0.001'], http_reqs: ['count>=20'] } }",
     )
     out = tmp_path / "out"
+    monkeypatch.setenv("PERFPIPE_CONFIG_DIRS", str(tmp_path))
     code = main(["loadtest", "--k6-script", str(path), "--target", server.url(""), "--out", str(out)])
     summary = json.loads((out / "summary.json").read_text())
     results = summary["validation"]["results"]
