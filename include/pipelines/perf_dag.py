@@ -128,12 +128,13 @@ def load_test(plan: dict, shard: dict) -> dict:
     """Run this shard's share of the load from the common start time.
 
     The target's credentials are resolved here, from the connection the spec names, and go to the
-    engine only. With several shards, the first to abort stops the others through the results DB
-    (``AbortSignal``).
+    engine only; the allowlist too is read here (the Variable), not taken from the plan's spec, which an
+    edited XCom could widen with its target. With several shards, the first to abort stops the others
+    through the results DB (``AbortSignal``).
     """
     from include.perfpipe.payloads import RunPlan, ShardSlot, checked
     from include.perfpipe.runs import NO_HOOKS, RunHooks, Shard, engine_named, run_shard
-    from include.pipelines.targets import connection_credentials
+    from include.pipelines.targets import connection_credentials, target_allowlist
 
     checked(RunPlan, plan, "plan")
     checked(ShardSlot, shard, "shard")
@@ -143,7 +144,12 @@ def load_test(plan: dict, shard: dict) -> dict:
 
     def run(hooks: RunHooks = NO_HOOKS) -> dict:  # logs progress (elapsed, VUs, req/s, p95, errors) every few seconds
         result = run_shard(
-            plan["spec"], Shard.of(shard), credentials=connection_credentials, engine=engine, hooks=hooks
+            plan["spec"],
+            Shard.of(shard),
+            credentials=connection_credentials,
+            engine=engine,
+            hooks=hooks,
+            allowlist=target_allowlist(),
         )
         return {**result.to_dict(), "shard": placed}
 

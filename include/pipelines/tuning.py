@@ -56,7 +56,7 @@ def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
     from include.perfpipe.database.tuning import rerun_with_statements
     from include.perfpipe.loadtest.runner import resolve_processes
     from include.perfpipe.runs import engine_named, run_shard
-    from include.pipelines.targets import connection_credentials, postgres_dsn
+    from include.pipelines.targets import connection_credentials, postgres_dsn, target_allowlist
 
     if not applied or not any(r["status"] == "applied" for r in applied):
         return None
@@ -64,7 +64,9 @@ def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
     engine = engine_named(plan.get("engine"), processes=resolve_processes(params["processes"]) * params["shards"])
     return rerun_with_statements(
         postgres_dsn(params["db_conn_id"]),
-        lambda: run_shard(plan["spec"], credentials=connection_credentials, engine=engine).to_dict(),
+        lambda: run_shard(
+            plan["spec"], credentials=connection_credentials, engine=engine, allowlist=target_allowlist()
+        ).to_dict(),
     )
 
 

@@ -1,4 +1,4 @@
-"""Fault matrix row 22 (issue 23 finding 13): what a run trusts comes from its own configuration. The load test
+"""Fault matrix row 26 (issue 23 finding 13): what a run trusts comes from its own configuration. The load test
 reads the target allowlist itself, not from the spec an XCom carries; a secret-looking fixed value in a
 scenario's ``json``, ``body``, ``variables`` or query string is refused like a fixed credential header; the
 DB apply allowlist matches a table exactly."""
@@ -10,8 +10,37 @@ import pytest
 from include.perfpipe.database.maintenance import allowed, check_apply_allowlist
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest import load_spec
+from include.perfpipe.loadtest.target import TargetNotAllowed
+from tests.unit.loadtest.server import LoopbackServer
 
 PLANTED = "pl4nted-s3cret-4e1b"
+
+
+def test_load_test_reads_the_allowlist_itself_not_from_the_plan(monkeypatch):
+    """An XCom edited between preflight and load_test changed the target and the spec's allowlist together; the
+    task now checks the plan's URLs against the Variable it reads itself, before a single request."""
+    from include.pipelines import perf_dag
+
+    with LoopbackServer() as inside, LoopbackServer() as outside:
+        spec = load_spec("smoke", inside.url("/ok"), overrides={"vus": 1, "duration": "1s"}, allowlist=["127.0.0.1"])
+        outside_url = f"http://localhost:{outside.port}/ok"
+        tampered = {**spec.to_dict(), "target": outside_url, "allowlist": ["127.0.0.1", "localhost"]}
+        tampered["endpoints"] = [{**e, "url": outside_url} for e in tampered["endpoints"]]
+        run = {"dag_id": "perf_smoke", "run_id": "manual__x", "profile": "smoke", "target": outside_url,
+               "version": None, "started_at": "2026-12-07T00:00:00+00:00"}  # fmt: skip
+        shard = {"index": 0, "count": 1, "start_at": None}
+        plan = {"run": run, "spec": tampered, "shards": [shard]}
+        ctx = {"params": {"processes": 1}, "ti": None}
+        monkeypatch.setattr(perf_dag, "get_current_context", lambda: ctx)
+        monkeypatch.setattr(perf_dag, "shard_placement", lambda ctx, shard: {"index": 0})
+        monkeypatch.setenv("AIRFLOW_VAR_PERFPIPE_TARGET_ALLOWLIST", "127.0.0.1")
+        with pytest.raises(TargetNotAllowed, match="'localhost'"):
+            perf_dag.load_test.function(plan, shard)
+        assert outside.requests == 0 and inside.requests == 0
+        plan["spec"] = spec.to_dict()  # the plan as preflight made it runs
+        assert perf_dag.load_test.function(plan, shard)["shard"] == {"index": 0} and inside.requests > 0
+
+
 FIXED_SECRETS = {  # where a fixed secret-looking value hides -> the field the error names
     "json": (f"json: {{user: alice, password: {PLANTED}}}", "endpoints[0].json.password"),
     "nested json": (f"json: {{auth: {{user: alice, api_key: {PLANTED}}}}}", "endpoints[0].json.auth"),

@@ -27,16 +27,27 @@ def run_shard(
     credentials: CredentialSource = no_credentials,
     engine: Engine | None = None,
     hooks: RunHooks = NO_HOOKS,
+    allowlist: str | list[str] | None = None,
 ) -> LoadResult:
     """Run ``shard`` of ``spec`` on ``engine`` (default: the in-house one, one event loop per usable core).
 
     The values of ``spec.secret_headers`` come from ``credentials`` here and go to the engine only; a
     source that does not give exactly those names is refused (``ConfigError``) before any request.
+    ``allowlist`` is the hosts this worker allows, from its own configuration: a spec that travelled (an XCom)
+    could have had its target and its allowlist edited together, so the spec's own is replaced and every URL
+    checked (``TargetNotAllowed``) before any request. None keeps the spec's (a run planned in this process).
     """
+    from dataclasses import replace
+
     from include.perfpipe.loadtest.credentials import resolve
     from include.perfpipe.loadtest.spec import LoadSpec
+    from include.perfpipe.loadtest.target import check_target, parse_allowlist
 
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)
+    if allowlist is not None:
+        spec = replace(spec, allowlist=parse_allowlist(allowlist))
+        for url in spec.urls():
+            check_target(url, spec.allowlist)
     secrets = resolve(spec.secret_headers, credentials(spec.credentials_conn_id))
     return (engine or PerfpipeEngine()).run(spec, shard, secrets, hooks)
