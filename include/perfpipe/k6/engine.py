@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from include.perfpipe.k6.runner import K6Plan, preflight, run_shard
+from include.perfpipe.k6.stages import stage_windows
 from include.perfpipe.loadtest.target import check_target, probe_target
 
 if TYPE_CHECKING:
@@ -92,5 +93,6 @@ class K6Engine:
             on_abort=hooks.on_abort,
             progress=hooks.progress,
         )
+        part.result.stages = stage_windows(spec.k6.get("options") or {}, spec.k6.get("duration"))
         part.result.extra[f"{SHARD_KEY}{shard.index}"] = {"exit_code": part.exit_code, "summary": part.summary}
         return part.result
