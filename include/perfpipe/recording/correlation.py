@@ -57,17 +57,15 @@ class Source(NamedTuple):
 
 @dataclass
 class Binding:
-    """A variable: extracted by call ``source_call`` from ``source``, used by ``uses``."""
+    """A variable: extracted from ``source``, used by ``uses`` (call index, slot)."""
 
     name: str
-    source_call: int
     source: Source
     uses: list[tuple[int, Slot]] = field(default_factory=list)
 
 
 @dataclass
 class Correlation:
-    bindings: list[Binding]
     extracts: dict[int, dict[str, Binding]]  # call index -> variable -> binding
 
 
@@ -81,7 +79,7 @@ def correlate(calls: list[Call], requests: list[Request]) -> Correlation:
     names: dict[tuple, str] = {}  # role -> variable name (the same field of every repeat: one name)
     by_value: dict[tuple[int, str], Binding] = {}  # (source call, its extraction) -> binding
     ranks: Counter = Counter()  # (source call, role) -> values bound from it so far
-    result = Correlation([], {})
+    result = Correlation({})
     for i, request in enumerate(requests):
         for slot in request.slots():
             if not _worth(slot.value):
@@ -92,13 +90,12 @@ def correlate(calls: list[Call], requests: list[Request]) -> Correlation:
             j, source = found
             binding = by_value.get((j, repr(source.extract)))
             if binding is None:
-                role = (_signature(requests[j]), source.role, ranks[(j, source.role)])
+                role = (signature(requests[j]), source.role, ranks[(j, source.role)])
                 ranks[(j, source.role)] += 1
                 if role not in names:
                     names[role] = unique(_base_name(source, slot), set(names.values()))
-                binding = Binding(names[role], j, source)
+                binding = Binding(names[role], source)
                 by_value[(j, repr(source.extract))] = binding
-                result.bindings.append(binding)
                 result.extracts.setdefault(j, {})[binding.name] = binding
             binding.uses.append((i, slot))
             request.templates[slot] = "{{ " + binding.name + " }}"
@@ -114,10 +111,6 @@ def _first_sent(slot: Slot, sent: list[tuple[int, Slot]]) -> int:
 
 def signature(request: Request) -> tuple:
     """What makes two requests the same step: method, templated path, query keys."""
-    return _signature(request)
-
-
-def _signature(request: Request) -> tuple:
     path = request.path().partition("?")[0]
     keys = tuple(sorted(part.partition("=")[0] for part in request.query))
     return request.method, path, keys

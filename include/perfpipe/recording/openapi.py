@@ -23,6 +23,7 @@ from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.credentials import looks_secret
 from include.perfpipe.recording.correlation import singular, variable_name
 from include.perfpipe.recording.credentials import FEEDER
+from include.perfpipe.recording.schema_values import Resolver, Unfillable, object_value, properties, sample
 from include.perfpipe.recording.writer import Draft, DraftStep, step_names
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -30,19 +31,6 @@ _PASSWORD = re.compile(r"pass(word)?|passwd|pwd", re.IGNORECASE)
 _LOGIN_PATH = re.compile(r"/(auth/)?(login|signin|sign-in|token|sessions?)/?$", re.IGNORECASE)
 _PROBES = {"health", "healthz", "livez", "readyz", "ready", "ping"}  # the health threshold class
 _TOKEN_KEYS = ("access_token", "token", "accessToken", "jwt", "id_token")
-_FORMATS = {
-    "date-time": "2024-01-01T00:00:00Z",
-    "date": "2024-01-01",
-    "email": "user@example.com",
-    "uuid": "00000000-0000-4000-8000-000000000000",
-    "uri": "https://example.com/",
-    "hostname": "example.com",
-    "ipv4": "127.0.0.1",
-}
-
-
-class Unfillable(Exception):
-    """An operation needs a value this spec gives no way to make."""
 
 
 @dataclass
@@ -67,7 +55,7 @@ def convert(source: str, output: str | Path, credentials: str | None = None) -> 
     """The draft and the operations left out (``"METHOD /path: why"``)."""
     spec = _load(source)
     output = Path(output)
-    resolver = _Resolver(spec, source)
+    resolver = Resolver(spec)
     prefix = _base_path(spec)
     operations = _operations(spec, resolver)
     login = next((op for op in operations if _is_login(op, resolver)), None)
@@ -143,25 +131,6 @@ def _load(source: str) -> dict:
     return spec
 
 
-class _Resolver:
-    def __init__(self, spec: dict, source: str) -> None:
-        self.spec, self.source = spec, source
-
-    def __call__(self, node, depth: int = 0):
-        """``node`` with a local ``$ref`` followed (``#/components/...``)."""
-        while isinstance(node, dict) and "$ref" in node:
-            ref = node["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/") or depth > 20:
-                raise Unfillable(f"a $ref this tool does not follow ({ref!r})")
-            target = self.spec
-            for part in ref[2:].split("/"):
-                target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
-            if target is None:
-                raise Unfillable(f"$ref {ref!r} names nothing in the spec")
-            node, depth = target, depth + 1
-        return node
-
-
 def _base_path(spec: dict) -> str:
     servers = spec.get("servers") or [{}]
     url = str(servers[0].get("url", "/"))
@@ -170,7 +139,7 @@ def _base_path(spec: dict) -> str:
     return urlsplit(url).path.rstrip("/")
 
 
-def _operations(spec: dict, resolve: _Resolver) -> list[Operation]:
+def _operations(spec: dict, resolve: Resolver) -> list[Operation]:
     operations = []
     for path, item in spec["paths"].items():
         item = resolve(item) if isinstance(item, dict) else {}
@@ -183,10 +152,10 @@ def _operations(spec: dict, resolve: _Resolver) -> list[Operation]:
     return operations
 
 
-def _is_login(op: Operation, resolve: _Resolver) -> bool:
+def _is_login(op: Operation, resolve: Resolver) -> bool:
     if op.method != "post":
         return False
-    fields = _properties(_body_schema(op, resolve)[1], resolve)
+    fields = properties(_body_schema(op, resolve)[1], resolve)
     return bool(_LOGIN_PATH.search(op.path)) or any(_PASSWORD.search(name) for name in fields)
 
 
@@ -198,14 +167,14 @@ def _success(op: Operation) -> tuple[int, dict]:
     return 200, {}
 
 
-def _response_schema(op: Operation, resolve: _Resolver) -> dict | None:
+def _response_schema(op: Operation, resolve: Resolver) -> dict | None:
     _, response = _success(op)
     content = resolve(response or {}).get("content", {})
     media = content.get("application/json") or next((v for k, v in content.items() if "json" in k), None)
     return resolve(media.get("schema", {})) if media else None
 
 
-def _producers(operations: list[Operation], resolve: _Resolver) -> None:
+def _producers(operations: list[Operation], resolve: Resolver) -> None:
     """What each call gives later ones: its response links, or the id a POST that creates answers."""
     by_id = {op.spec.get("operationId"): op for op in operations}
     for op in operations:
@@ -220,7 +189,7 @@ def _producers(operations: list[Operation], resolve: _Resolver) -> None:
                         op.produces[variable_name(param)] = (path, why)
         status, _ = _success(op)
         schema = _response_schema(op, resolve)
-        declared = _properties(schema, resolve) if schema is not None else {}
+        declared = properties(schema, resolve) if schema is not None else {}
         literal = [s for s in op.path.split("/") if s and "{" not in s]
         if op.method == "post" and literal and op.path.rstrip("/").split("/")[-1] == literal[-1]:
             var = variable_name(singular(literal[-1]) + "_id")
@@ -231,7 +200,7 @@ def _producers(operations: list[Operation], resolve: _Resolver) -> None:
 
 
 # -- filling a call -----------------------------------------------------------------------------------
-def _fill_all(operations: list[Operation], resolve: _Resolver, prefix: str, produced: dict[str, Operation]):
+def _fill_all(operations: list[Operation], resolve: Resolver, prefix: str, produced: dict[str, Operation]):
     """(the operations left out with why, the filled ones)."""
     unfilled, filled = [], []
     for op in operations:
@@ -244,7 +213,7 @@ def _fill_all(operations: list[Operation], resolve: _Resolver, prefix: str, prod
     return unfilled, filled
 
 
-def _fill(op: Operation, resolve: _Resolver, prefix: str, available: set[str]) -> None:
+def _fill(op: Operation, resolve: Resolver, prefix: str, available: set[str]) -> None:
     generated: list[str] = []
 
     def value_of(name: str, node: dict):
@@ -256,7 +225,7 @@ def _fill(op: Operation, resolve: _Resolver, prefix: str, available: set[str]) -
             op.secrets.append(var)
             return "{{ " + f"{FEEDER}.{var}" + " }}"
         generated.append(name)
-        return _example(node, resolve, name)
+        return sample(node, resolve, name)
 
     path = op.path
     query: list[tuple[str, str]] = []
@@ -293,9 +262,9 @@ def _fill(op: Operation, resolve: _Resolver, prefix: str, available: set[str]) -
     if media is not None:
         if media != "application/json" and not media.endswith("+json"):
             raise Unfillable(f"its request body is {media} (only JSON bodies are generated)")
-        example = body.get("example", next(iter((body.get("examples") or {}).values()), {}).get("value"))
+        given = body.get("example", next(iter((body.get("examples") or {}).values()), {}).get("value"))
         op.step["json"] = (
-            _templated(example, available, op) if example is not None else _object(schema, resolve, value_of)
+            _templated(given, available, op) if given is not None else object_value(schema, resolve, value_of)
         )
     status, _ = _success(op)
     if status != 200:
@@ -310,18 +279,18 @@ def _is_id(name: str) -> bool:
     return re.sub(r"[^a-z]", "", name.lower()).endswith("id")
 
 
-def _has_example(param: dict, resolve: _Resolver) -> bool:
+def _has_example(param: dict, resolve: Resolver) -> bool:
     schema = resolve(param.get("schema", {}))
     return any(k in param for k in ("example", "examples")) or any(
         k in schema for k in ("example", "examples", "default", "enum")
     )
 
 
-def _fill_login(op: Operation, resolve: _Resolver, prefix: str) -> list[str]:
+def _fill_login(op: Operation, resolve: Resolver, prefix: str) -> list[str]:
     media, schema, _ = _body_schema(op, resolve)
     if media is None or "json" not in media:
         raise Unfillable("a login whose body is not JSON")
-    fields = _properties(schema, resolve)
+    fields = properties(schema, resolve)
     required = set(resolve(schema).get("required", fields))
     columns = [name for name in fields if name in required or _PASSWORD.search(name)]
     op.step = {
@@ -330,7 +299,7 @@ def _fill_login(op: Operation, resolve: _Resolver, prefix: str) -> list[str]:
         "json": {c: "{{ " + f"{FEEDER}.{c}" + " }}" for c in columns},
     }
     response = _response_schema(op, resolve) or {}
-    declared = _properties(response, resolve)
+    declared = properties(response, resolve)
     token = next((k for k in _TOKEN_KEYS if k in declared), None)
     op.step["extract"] = {"token": f"$.{token or 'token'}"}
     op.step["checks"] = [{"json": f"$.{token or 'token'}"}]
@@ -345,100 +314,13 @@ def _fill_login(op: Operation, resolve: _Resolver, prefix: str) -> list[str]:
     return columns
 
 
-def _body_schema(op: Operation, resolve: _Resolver) -> tuple[str | None, dict, dict]:
+def _body_schema(op: Operation, resolve: Resolver) -> tuple[str | None, dict, dict]:
     body = resolve(op.spec.get("requestBody") or {})
     content = body.get("content") or {}
     if not content:
         return None, {}, {}
     media = "application/json" if "application/json" in content else next(iter(content))
     return media, resolve(content[media].get("schema", {})), content[media]
-
-
-def _properties(schema, resolve: _Resolver) -> dict:
-    schema = _merged(resolve(schema or {}), resolve)
-    return {k: resolve(v) for k, v in (schema.get("properties") or {}).items()}
-
-
-def _merged(schema: dict, resolve: _Resolver) -> dict:
-    """allOf merged; anyOf/oneOf: the first alternative that is not null."""
-    if "allOf" in schema:
-        merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
-        for part in schema["allOf"]:
-            part = _merged(resolve(part), resolve)
-            merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
-            merged["required"] = [*merged.get("required", []), *part.get("required", [])]
-            merged.setdefault("type", part.get("type"))
-        return merged
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            options = [resolve(o) for o in schema[key]]
-            chosen = next((o for o in options if o.get("type") != "null"), options[0] if options else {})
-            return _merged({**{k: v for k, v in schema.items() if k != key}, **chosen}, resolve)
-    return schema
-
-
-def _object(schema: dict, resolve: _Resolver, value_of):
-    schema = _merged(resolve(schema), resolve)
-    if schema.get("type", "object") != "object" or "properties" not in schema:
-        return _example(schema, resolve)
-    required = set(schema.get("required", []))
-    out = {}
-    for name, sub in schema["properties"].items():
-        sub = _merged(resolve(sub), resolve)
-        if name in required or any(k in sub for k in ("default", "example", "examples")):
-            out[name] = (
-                value_of(name, {"schema": sub}) if sub.get("type") != "object" else _object(sub, resolve, value_of)
-            )
-    return out
-
-
-def _example(node: dict, resolve: _Resolver, name: str = ""):
-    """A parameter's or a schema's example, else a value its schema allows."""
-    node = resolve(node)
-    if "example" in node:
-        return node["example"]
-    if isinstance(node.get("examples"), dict) and node["examples"]:
-        return resolve(next(iter(node["examples"].values()))).get("value")
-    schema = _merged(resolve(node.get("schema", node)), resolve)
-    for key in ("example", "default", "const"):
-        if key in schema:
-            return schema[key]
-    if isinstance(schema.get("examples"), list) and schema["examples"]:
-        return schema["examples"][0]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    if kind == "integer" or kind == "number":
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
-        high = schema.get("maximum")
-        value = min(low, high) if high is not None else low
-        return int(value) if kind == "integer" else value
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return [_example(schema.get("items", {}), resolve)] * max(1, schema.get("minItems", 1))
-    if kind == "object" or "properties" in schema:
-        return _object(schema, resolve, lambda n, sub: _example(sub, resolve, n))
-    if kind == "string" or kind is None and name:
-        return _string(schema, name)
-    raise Unfillable(f"{name or 'a value'}: its schema gives no type, example or default")
-
-
-def _string(schema: dict, name: str) -> str:
-    if schema.get("format") in _FORMATS:
-        return _FORMATS[schema["format"]]
-    pattern = schema.get("pattern")
-    text = "example"
-    if pattern:
-        alternatives = re.fullmatch(r"\^?\(?([\w|-]+)\)?\$?", pattern)
-        text = alternatives.group(1).split("|")[0] if alternatives else text
-        if not re.search(pattern, text):
-            raise Unfillable(f"{name}: no example, and the pattern {pattern!r} is beyond this generator")
-    low, high = schema.get("minLength", 0), schema.get("maxLength")
-    text = text.ljust(low, "x")
-    return text[:high] if high is not None else text
 
 
 def _templated(example, available: set[str], op: Operation):
