@@ -7,6 +7,8 @@ The screenshot goes to the test's tmp dir and to reports/screenshots/ for humans
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +26,7 @@ from tests.integration.plugin.cdp import Page
 from tests.unit.reporting import synthetic
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+FILES = ("report.html", "bundle.json", "summary.json")  # of a run folder
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -97,12 +100,20 @@ def published(tmp_path_factory, results_dsn):
 @pytest.fixture(scope="module")
 def server(published, results_dsn, viewer_token):
     """The plugin's app, behind Airflow's auth dependency, served by uvicorn on loopback."""
-    import uvicorn
     from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
     from airflow.api_fastapi.core_api.security import requires_access_view
     from perfpipe_reports.app import create_app
 
     app = create_app(published[0], dsn=lambda: results_dsn, auth=requires_access_view(AccessView.WEBSITE))
+    with _served(app) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _served(app):
+    """``app`` served by uvicorn on a free loopback port until the block ends; yields its URL."""
+    import uvicorn
+
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -111,9 +122,11 @@ def server(published, results_dsn, viewer_token):
     while not uv.started:
         assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)
 
 
 def test_page_needs_airflow_login_and_lists_store_runs(server, viewer_token, published):
@@ -210,3 +223,78 @@ def test_airflow_api_server_serves_the_page_behind_its_login(viewer_token):
     views = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {viewer_token}"})
     names = [v["name"] for p in views.json()["plugins"] for v in p["external_views"]]
     assert "Performance reports" in names
+
+
+@pytest.fixture(scope="module")
+def one_dag_reader(published, results_dsn):
+    """The plugin's app as Airflow mounts it (its auth and its per-DAG check), with Airflow's auth manager
+    limiting ``reader`` (a viewer) to perf_smoke (``one_dag_auth.py``), beside the published perf_load runs one
+    perf_smoke run; yields the app's URL, the reader's JWT and that run's id."""
+    from airflow.api_fastapi.app import create_auth_manager, purge_cached_app
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.security import requires_access_view
+    from perfpipe_reports.app import create_app
+    from perfpipe_reports_plugin import readable_dags
+
+    from include.perfpipe.reporting import render_report
+    from include.perfpipe.store import ResultsStore
+    from include.perfpipe.validation.verdict import run_verdict
+    from tests.integration.plugin.one_dag_auth import READERS_ENV
+
+    reports, run_id = published[0], "manual__readable_check"
+    refused = reports / "perf_load" / "manual__browser_check" / "bundle.json"  # as publish_run leaves it
+    refused.write_text(json.dumps(published[1], default=str))
+    smoke = synthetic.bundle(run_id=run_id, fail=False)
+    smoke["run"]["dag_id"] = "perf_smoke"
+    paths = render_report(smoke, reports / "perf_smoke" / run_id)
+    ResultsStore(results_dsn).save_bundle(smoke, *run_verdict(smoke), report_url=paths["html"].as_uri())
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AIRFLOW__CORE__AUTH_MANAGER", "tests.integration.plugin.one_dag_auth.OneDagAuthManager")
+            env.setenv(READERS_ENV, json.dumps({"reader": ["perf_smoke"]}))
+            purge_cached_app()
+            token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="reader", role="viewer"))
+            app = create_app(reports, lambda: results_dsn, requires_access_view(AccessView.WEBSITE), readable_dags)
+            with _served(app) as url:
+                yield url, token, run_id
+    finally:
+        purge_cached_app()
+        create_auth_manager()  # the configured one again, for the tests after this module
+
+
+def test_a_user_who_may_read_one_dag_sees_and_opens_only_its_runs(one_dag_reader, viewer_token):
+    url, token, readable = one_dag_reader
+    forbidden = f"{url}/reports/perf_load/manual__browser_check"
+    assert httpx.get(f"{forbidden}/bundle.json", cookies={"_token": viewer_token}).status_code == 200  # it is there
+    as_reader = {"_token": token}
+    assert {r["dag_id"] for r in httpx.get(f"{url}/api/runs", cookies=as_reader).json()["runs"]} == {"perf_smoke"}
+    refused = [f"{url}/runs/perf_load/manual__browser_check", *(f"{forbidden}/{f}" for f in FILES)]
+    assert [httpx.get(page, cookies=as_reader).status_code for page in refused] == [403] * 4
+
+    from selenium.webdriver.common.by import By
+
+    from tests.integration.plugin.conftest import selenium_chromium
+
+    shots = ROOT / "reports" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    driver = selenium_chromium()
+    try:
+        driver.get(f"{url}/api/runs")  # on the origin, to set its cookie
+        driver.add_cookie({"name": "_token", "value": token, "path": "/"})
+        driver.get(f"{url}/")
+        listed = driver.find_element(By.ID, "runs").text
+        driver.save_screenshot(str(shots / "one-dag-reader-list.png"))
+        driver.get(f"{forbidden}/bundle.json")
+        bundle = driver.find_element(By.TAG_NAME, "body").text
+        driver.save_screenshot(str(shots / "one-dag-reader-refused-bundle.png"))
+        driver.get(f"{url}/runs/perf_load/manual__browser_check")
+        report = driver.find_element(By.TAG_NAME, "body").text
+        driver.get(f"{url}/runs/perf_smoke/{readable}")
+        own = driver.find_element(By.ID, "verdict").text
+        driver.save_screenshot(str(shots / "one-dag-reader-own-report.png"))
+    finally:
+        driver.quit()
+    assert readable in listed and "manual__browser_check" not in listed and "perf_load" not in listed
+    assert "you may not read the runs of DAG 'perf_load'" in bundle and "you may not read" in report
+    assert own.startswith("PASS")

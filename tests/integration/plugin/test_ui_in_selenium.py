@@ -7,7 +7,6 @@ with a nonexistent scenario shows the preflight error in its report. Screenshots
 
 from __future__ import annotations
 
-import shutil
 import time
 from urllib.parse import unquote
 
@@ -15,6 +14,7 @@ import pytest
 
 from tests.busy_machine import dag_state, verdict_unless_busy
 from tests.conftest import ROOT
+from tests.integration.plugin.conftest import selenium_chromium
 from tests.integration.standalone import airflow_standalone, api, wait_for_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -38,25 +38,7 @@ def airflow_ui(tmp_path_factory, scratch_db, demo_db_url, demo_service):
 @pytest.fixture(scope="module")
 def browser(airflow_ui):
     """Headless Chromium on loopback only, logged in with the admin's JWT cookie (what the login page sets)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        pytest.fail("chromium and chromium-driver are missing: tests/system-packages.txt lists them (make test)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.implicitly_wait(0)
+    driver = selenium_chromium()
     token = api(airflow_ui).headers["Authorization"].split()[1]
     driver.get(f"{airflow_ui['url']}/api/v2/monitor/health")
     driver.add_cookie({"name": "_token", "value": token, "path": "/"})
