@@ -92,6 +92,8 @@ class K6Engine:
             should_stop=hooks.should_stop,
             on_abort=hooks.on_abort,
             progress=hooks.progress,
+            abort_rules=spec.abort_rules,
+            breaker=spec.circuit_breaker,
         )
         part.result.stages = stage_windows(spec.k6.get("options") or {}, spec.k6.get("duration"))
         part.result.extra[f"{SHARD_KEY}{shard.index}"] = {"exit_code": part.exit_code, "summary": part.summary}

@@ -233,10 +233,12 @@ def run_shard(
     should_stop: Callable[[], str | bool | None] | None = None,
     on_abort: Callable[[str], None] | None = None,
     progress: Callable[[dict], None] | None = None,
+    abort_rules: list[dict] | None = None,
+    breaker: dict | None = None,
 ) -> K6Shard:
     """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds);
     ``spec`` is the result's (default ``plan.to_spec()``); progress is logged every ``PROGRESS_INTERVAL_S`` and
-    handed to ``progress``."""
+    handed to ``progress``; our ``abort_rules`` and circuit ``breaker`` stop k6 (SIGINT) as they stop the engine."""
     masked = _masker(secrets)
     deadline_s = plan.deadline_s or run_length_s(plan) + RUN_GRACE_S
     with tempfile.TemporaryDirectory(prefix="perfpipe-k6-") as tmp:
@@ -245,7 +247,7 @@ def run_shard(
         if start_at is not None and start_at > time.time():
             time.sleep(start_at - time.time())  # the common start of every shard
         start = time.time()
-        samples = K6Samples(start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S)
+        samples = K6Samples(start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S, abort_rules, breaker)
         reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
         reader.start()
         process = subprocess.Popen(
@@ -264,7 +266,7 @@ def run_shard(
         ]
         for thread in streams:
             thread.start()
-        stop_reason, cpu_s, interrupted = _supervise(process, start + deadline_s, should_stop)
+        stop_reason, cpu_s, interrupted = _supervise(process, start + deadline_s, should_stop, samples)
         _release(fifo)
         reader.join(KILL_GRACE_S)
         for thread in streams:
@@ -274,7 +276,9 @@ def run_shard(
     code = process.returncode
     aborted_by_threshold = bool(threshold_abort)
     abort_reason = None
-    if aborted_by_threshold:
+    if samples.abort_reason:
+        abort_reason = f"k6 shard {index + 1}: {samples.abort_reason}"
+    elif aborted_by_threshold:
         abort_reason = f"k6 shard {index + 1}: {threshold_abort[0]}"
     elif code == EXIT_ABORTED:
         abort_reason = f"k6 shard {index + 1}: the script called test.abort()"
@@ -307,9 +311,12 @@ def _log_progress(index: int, progress: Callable[[dict], None] | None, snapshot:
         progress(snapshot)
 
 
-def _supervise(process: subprocess.Popen, deadline: float, should_stop) -> tuple[str | None, float, bool]:
-    """Wait for k6, sampling its CPU; SIGINT on ``should_stop`` or at the deadline, SIGKILL after
-    ``KILL_GRACE_S``. Returns the stop reason, k6's CPU seconds and whether the deadline ended it."""
+def _supervise(
+    process: subprocess.Popen, deadline: float, should_stop, samples: K6Samples
+) -> tuple[str | None, float, bool]:
+    """Wait for k6, sampling its CPU; SIGINT on ``should_stop``, on an abort rule the reader found breached or
+    at the deadline, SIGKILL after ``KILL_GRACE_S``. Returns the reason it was stopped from outside, k6's CPU
+    seconds and whether the deadline ended it."""
     watched = psutil.Process(process.pid)
     reason, cpu_s, signalled_at, interrupted = None, 0.0, None, False
     while process.poll() is None:
@@ -321,7 +328,10 @@ def _supervise(process: subprocess.Popen, deadline: float, should_stop) -> tuple
         now = time.time()
         if signalled_at is None:
             stop = should_stop() if should_stop is not None else None
-            if stop or now > deadline:
+            if samples.abort_reason:
+                process.send_signal(signal.SIGINT)
+                signalled_at = now
+            elif stop or now > deadline:
                 interrupted = not stop
                 reason = (stop if isinstance(stop, str) else "stopped by another shard") if stop else None
                 if interrupted:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 import msgspec
 
 from include.perfpipe.custom_metrics import KINDS, CustomMetrics
+from include.perfpipe.loadtest.guard import breached
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.metrics import DEFAULT_SCENARIO, MetricsRecorder
 
@@ -101,16 +102,27 @@ def group_name(path: str) -> str:
 
 
 class K6Samples:
-    """What a k6 run's samples add up to, timed from ``start`` (epoch seconds, the run's common start)."""
+    """What a k6 run's samples add up to, timed from ``start`` (epoch seconds, the run's common start).
+
+    At each new second it checks our ``abort_rules`` and circuit ``breaker`` (``loadtest.guard.breached``, as
+    the engine does); the first breach is ``abort_reason``."""
 
     def __init__(
-        self, start: float, progress: Callable[[dict], None] | None = None, progress_interval_s: float = 5.0
+        self,
+        start: float,
+        progress: Callable[[dict], None] | None = None,
+        progress_interval_s: float = 5.0,
+        abort_rules: list[dict] | None = None,
+        breaker: dict | None = None,
     ) -> None:
         self.start = start
         self.progress, self.progress_interval_s = progress, progress_interval_s
+        self.abort_rules, self.breaker = list(abort_rules or []), breaker
+        self.abort_reason: str | None = None
         self.requests = self.errors = self.vus = 0
         self._reported = (0.0, 0)  # (elapsed, requests) of the last progress snapshot
-        self.recorders: dict[str, MetricsRecorder] = {}
+        # one recorder for every scenario (its ``scenario`` set per sample), so the abort rules see the whole shard
+        self.recorder = MetricsRecorder(DEFAULT_SCENARIO)
         self.journey = JourneyStats()
         self.dropped: Counter[str] = Counter()  # scenario -> dropped iterations
         self.lines = 0
@@ -119,7 +131,6 @@ class K6Samples:
         self._kinds: dict[bytes, str] = {}
         self._seconds: dict[str, float] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch second
         self._labelled: set[tuple[str, str]] = set()
-        self._vus = self._recorder(DEFAULT_SCENARIO)
 
     # -- reading --------------------------------------------------------------------------
     def read(self, stream) -> None:
@@ -151,7 +162,7 @@ class K6Samples:
             self.journey.iterations += 1
         elif name == b"vus":
             self.vus = int(point.value)
-            self._vus.set_active_vus(elapsed, self.vus)
+            self._recorder(DEFAULT_SCENARIO).set_active_vus(elapsed, self.vus)
         elif name == b"group_duration":
             self.journey.record_group(group_name(tags.get("group", "")), point.value / 1000.0, True, elapsed)
         else:
@@ -175,7 +186,10 @@ class K6Samples:
         if second is None:
             second = self._seconds[whole] = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
             self.lag_max_s = max(self.lag_max_s, time.time() - second - 1.0)
-            self._seal(int(second - self.start) - SEAL_AFTER_S)
+            current = int(second - self.start)
+            self._seal(current - SEAL_AFTER_S)
+            if self.abort_reason is None and (self.abort_rules or self.breaker):
+                self.abort_reason = breached(self.recorder, current, self.abort_rules, self.breaker)
             if self.progress is not None and second - self.start >= self._reported[0] + self.progress_interval_s:
                 self._report(second - self.start)
         fraction = stamp[19:-1]
@@ -198,8 +212,7 @@ class K6Samples:
 
     def _seal(self, before: int) -> None:
         """Encode and free the per-second histograms before ``before``, so memory stays flat in run length."""
-        for recorder in self.recorders.values():
-            recorder.seal_before(before)
+        self.recorder.seal_before(before)
         self.journey.groups.seal_before(before)
 
     def _report(self, elapsed: float) -> None:
@@ -226,15 +239,14 @@ class K6Samples:
         self.journey.metrics.add(name.decode(), value, elapsed)
 
     def _recorder(self, scenario: str) -> MetricsRecorder:
-        recorder = self.recorders.get(scenario)
-        if recorder is None:
-            recorder = self.recorders[scenario] = MetricsRecorder(scenario)
-        return recorder
+        """The recorder, recording for ``scenario`` (it keys endpoints and seconds by scenario, as a merge does)."""
+        self.recorder.scenario = scenario
+        return self.recorder
 
     # -- results --------------------------------------------------------------------------
     def metrics(self) -> MetricsRecorder:
-        """Every scenario's requests in one recorder (an exact merge)."""
-        return MetricsRecorder.merge(list(self.recorders.values()))
+        """Every scenario's requests."""
+        return self.recorder
 
     @property
     def dropped_total(self) -> int:

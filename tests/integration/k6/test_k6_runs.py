@@ -189,6 +189,18 @@ def test_abort_on_fail_stops_every_shard(tmp_path, server):
     assert all(part.aborted for part in parts)
 
 
+def test_one_of_our_abort_rules_stops_every_shard(tmp_path, server):
+    path = script(tmp_path, "http.get(`${__ENV.BASE_URL}/status/500`);", "{ vus: 2, duration: '60s' }")
+    rule = {"suite": "errors", "class_name": "all", "metric": "error_rate", "operator": "<", "limit": 0.01}
+    spec = replace(planned(path, server.url("")), abort_rules=[{**rule, "window_s": 1, "delay_s": 1}])
+    began = time.monotonic()
+    parts = run_shards_here(spec, 2, {})
+    assert time.monotonic() - began < 30
+    reasons = [part.abort_reason for part in parts]
+    assert any("abort_on_fail: error_rate of class all" in r for r in reasons), reasons
+    assert all(part.aborted for part in parts)  # the other shard was stopped by the first
+
+
 def test_the_run_deadline_ends_k6_and_the_reader(tmp_path, server):
     path = script(tmp_path, "http.get(`${__ENV.BASE_URL}/sleep/50`);", "{ vus: 1, duration: '60s' }")
     plan = plan_of(planned(path, server.url("")), 1)

@@ -110,7 +110,7 @@ def test_custom_and_other_builtin_metrics_become_custom_metrics():
 def test_lines_it_does_not_need_are_skipped_undecoded():
     not_json = b'{"metric":"http_req_waiting","type":"Point","data":{ this is not decoded\n'
     samples = read(declare("http_req_waiting", "trend", "time"), not_json, point("http_reqs", 1), b"\n")
-    assert samples.lines == 4 and not samples.recorders["default"].endpoints
+    assert samples.lines == 4 and not samples.recorder.endpoints
     assert "http_req_waiting" not in samples.journey.metrics.metrics
 
 
@@ -138,7 +138,18 @@ def test_progress_is_reported_from_the_readers_thread_every_interval():
 def test_past_seconds_are_sealed_so_memory_stays_flat_and_late_samples_still_count():
     seconds = [request(1.0, at=f"08:00:{s:02d}.500000000", name="a") for s in range(10)]
     samples = read(*seconds, request(2.0, at="08:00:01.700000000", name="a"))  # a late one for second 1
-    buckets = {t: b for (t, _, _), b in samples.recorders["default"].seconds.items()}
+    buckets = {t: b for (t, _, _), b in samples.recorder.seconds.items()}
     assert all(buckets[t].hist is None for t in range(6) if t != 1) and buckets[9].hist is not None
     series = samples.metrics().timeseries_frame().query("class_name == 'all'").set_index("t")
     assert series.loc[1, "requests"] == 2 and series["requests"].sum() == 11
+
+
+def test_our_abort_rules_are_checked_each_second_as_the_engine_does():
+    rule = {"suite": "errors", "class_name": "all", "metric": "error_rate", "operator": "<", "limit": 0.01}
+    samples = K6Samples(START, abort_rules=[{**rule, "window_s": 2, "delay_s": 0}])
+    samples.read(
+        [request(1.0, at=f"08:00:0{s}.500000000", name="a", status="500", expected_response="false") for s in range(2)]
+    )
+    assert samples.abort_reason is None  # no whole 2 s window yet
+    samples.read([request(1.0, at="08:00:02.500000000", name="a")])
+    assert samples.abort_reason.startswith("abort_on_fail: error_rate of class all was 1 over 0-2 s")
