@@ -51,12 +51,14 @@ def _span(text: str) -> tuple[int, int]:
 
 
 def _from_har(args) -> int:
-    from include.perfpipe.recording.from_har import convert
+    from include.perfpipe.recording.from_har import SANITIZED, convert
     from include.perfpipe.recording.writer import write
 
     draft = convert(args.har, args.output, args.host, args.keep_static, args.keep_user_agent, args.setup, args.steps)
     for path in write(draft, args.output):
         print(f"wrote {path}")
+    if SANITIZED in draft.notes:
+        print(SANITIZED, file=sys.stderr)
     return 0
 
 

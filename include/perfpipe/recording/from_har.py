@@ -155,8 +155,25 @@ def _notes(
             f"Credentials typed in the recording ({', '.join(credentials.columns)}) are in "
             f"{output.stem}.credentials.csv: add a row per user (VUs take the rows in turn)."
         )
+    if _sanitized(selection.calls, requests, credentials):
+        notes.append(SANITIZED)
     notes.append("Correlated values: see `<-` under each step. No think time: add `think_time` for a user's pace.")
     return notes
+
+
+SANITIZED = (
+    "WARNING: the login answered a token but no later request sent an Authorization header: a sanitized export "
+    "(Chrome's default 'Save all as HAR') drops it. Record again with 'Save all as HAR (with sensitive data)'."
+)
+
+
+def _sanitized(calls: list[Call], requests: list[Request], credentials: Credentials) -> bool:
+    """A login whose JSON answer holds a token, and no Authorization header after it."""
+    for i in sorted(credentials.logins):
+        answer = calls[i].final.response_body
+        if re.search(r'"(access_?token|token|jwt|id_token)"\s*:', answer, re.IGNORECASE):
+            return not any("authorization" in (h.lower() for h in r.headers) for r in requests[i + 1 :])
+    return False
 
 
 def _span(indices: list[int]) -> str:

@@ -78,6 +78,7 @@ def test_a_csrf_token_is_correlated_and_no_secret_is_written(converted):
     assert form[0].extract["csrf_token"].regex and "csrf_token={{ csrf_token }}" in form[1].body
     assert token not in text and bearer["token"] not in text and "pw-1" not in text and "user-1," not in text
     assert fixed_secrets(yaml.safe_load(text)) == []  # loads where fixed secret-looking values are refused
+    assert "WARNING" not in text  # the recording kept its Authorization headers
     feeder = path.parent / "shop.credentials.csv"
     assert feeder.read_text() == "username,password\nuser-1,pw-1\n" and feeder.stat().st_mode & 0o077 == 0
 

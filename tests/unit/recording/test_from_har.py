@@ -212,3 +212,22 @@ def test_fixed_secrets_finds_every_kind_of_place():
         "journey.steps[0].body: password",
         "journey.steps[0].json.auth.secret",
     ]
+
+
+def test_a_recording_that_lost_its_authorization_headers_is_flagged(tmp_path, capsys):
+    def service(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            return httpx.Response(200, json={"token": "t0ken-Of-The-Login-88"})
+        return httpx.Response(200, json={"me": "ada"})
+
+    recorder = HarRecorder({"app.test": httpx.MockTransport(service)})
+    with httpx.Client(transport=recorder) as browser:  # what a sanitized export keeps: no Authorization after it
+        browser.post(f"{BASE}/login", json={"username": "ada", "password": "s3cret"})
+        browser.get(f"{BASE}/me")
+        browser.get(f"{BASE}/me/orders")
+    har = write_har(recorder, tmp_path / "sanitized.har")
+    assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "s.yaml")]) == 0
+    assert "WARNING: the login answered a token but no later request sent an Authorization header" in (
+        capsys.readouterr().err
+    )
+    assert "# WARNING: the login answered a token" in (tmp_path / "s.yaml").read_text()
