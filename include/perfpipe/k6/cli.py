@@ -29,7 +29,7 @@ START_DELAY_S = 0.5  # shards start together this long after the last was launch
 def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
     """Run, judge and write summary.json, k6-summary.json, timeseries.csv and validation.json into ``args.out``."""
     from include.perfpipe.config_files import config_file
-    from include.perfpipe.runs import judge_run, plan_run
+    from include.perfpipe.runs import judge_and_write, plan_run
     from include.perfpipe.validation import load_thresholds
 
     out = Path(args.out)
@@ -48,13 +48,8 @@ def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
         result = merge_results(run_shards_here(plan.spec, shards, secret_headers))
     except (PerfpipeError, ValueError, ConnectionError) as exc:
         return _error(out, exc)
-    validation = judge_run(result, thresholds, out)
-    path = result.write(out, validation.to_dict())
-    total = result.summary()["totals"]
-    print(
-        f"{validation.reason} | {total.get('count', 0)} requests, {total.get('rps') or 0:.1f} req/s, "
-        f"p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} | {path}"
-    )
+    validation, line = judge_and_write(result, thresholds, out)
+    print(line)
     return int(validation.exit_code)
 
 

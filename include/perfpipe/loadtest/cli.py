@@ -162,7 +162,7 @@ def _credential_headers(
 
 def run_cli(args: argparse.Namespace) -> int:
     from include.perfpipe.config_files import config_file
-    from include.perfpipe.runs import engine_named, judge_error, judge_run, plan_run, run_shard
+    from include.perfpipe.runs import engine_named, judge_and_write, judge_error, plan_run, run_shard
 
     configure_console(args.verbose)
     out = Path(args.out)
@@ -219,14 +219,8 @@ def run_cli(args: argparse.Namespace) -> int:
             + "\n"
         )
         return int(validation.exit_code)
-    validation = judge_run(result, thresholds, out)
-    path = result.write(out, validation.to_dict())
-    total = result.summary()["totals"]
-    print(
-        f"{validation.reason} | {total.get('count', 0)} requests, "
-        f"{total.get('rps') or 0:.1f} req/s, p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} "
-        f"| {path}"
-    )
+    validation, line = judge_and_write(result, thresholds, out)
+    print(line)
     for note in result.health.get("notes", []):
         print(f"note: {note}")
     return int(validation.exit_code)

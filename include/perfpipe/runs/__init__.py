@@ -22,7 +22,7 @@ from include.perfpipe.runs.engines import (
     engine_named,
 )
 from include.perfpipe.runs.folders import folder_id, folder_name, run_dir
-from include.perfpipe.runs.judge import judge_error, judge_run
+from include.perfpipe.runs.judge import judge_and_write, judge_error, judge_run
 from include.perfpipe.runs.plan import Plan, plan_run
 from include.perfpipe.runs.shard import CredentialSource, no_credentials, run_shard
 
@@ -40,6 +40,7 @@ __all__ = [
     "engine_named",
     "folder_id",
     "folder_name",
+    "judge_and_write",
     "judge_error",
     "judge_run",
     "no_credentials",

@@ -47,6 +47,19 @@ def judge_run(
     return validation
 
 
+def judge_and_write(load: LoadResult, thresholds: Thresholds, out_dir: Path) -> tuple[ValidationResult, str]:
+    """``judge_run``, then ``summary.json`` and ``timeseries.csv`` in ``out_dir``; with the CLIs' verdict line
+    (reason, requests, req/s, p95, errors, the summary's path)."""
+    validation = judge_run(load, thresholds, out_dir)
+    path = load.write(out_dir, validation.to_dict())
+    total = load.summary()["totals"]
+    line = (
+        f"{validation.reason} | {total.get('count', 0)} requests, {total.get('rps') or 0:.1f} req/s, "
+        f"p95 {total.get('p95_ms')} ms, errors {total.get('errors', 0)} | {path}"
+    )
+    return validation, line
+
+
 def judge_error(error: Exception, thresholds: Thresholds, out_dir: Path) -> ValidationResult:
     """The verdict of a run that could not run (bad input, target refused or unreachable): error, with why."""
     import pandas as pd
