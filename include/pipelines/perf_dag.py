@@ -279,16 +279,27 @@ def db_benchmark(plan: dict) -> dict | None:
 
 
 def benchmark_plan(params: dict):
-    """The DB benchmark the run's Params ask for, checked (``runs.plan_benchmark``)."""
+    """The DB benchmark the run's Params ask for, checked (``runs.plan_benchmark``): its duration and the drain
+    of its last queries must fit in the db_benchmark task's time budget, or Airflow would kill it mid-run."""
+    from include.perfpipe.database.benchmark import QUERY_TIMEOUT_S
+    from include.perfpipe.errors import ConfigError
     from include.perfpipe.runs import plan_benchmark
+    from include.pipelines.budgets import DB_TASK_MARGIN_S
 
-    return plan_benchmark(
+    plan = plan_benchmark(
         duration=params["db_duration"],
         connections=params["db_connections"],
         queries_file=config_file(params["db_queries"], "db_queries"),
         rate=params["db_rate"],
         duration_field="db_duration",
     )
+    fits_s = DEFAULT_ARGS["execution_timeout"].total_seconds() - DB_TASK_MARGIN_S - QUERY_TIMEOUT_S
+    if plan.duration_s > fits_s:
+        raise ConfigError(
+            f"db_duration: {params['db_duration']!r} does not fit in the db_benchmark task's "
+            f"{DEFAULT_ARGS['execution_timeout']} execution_timeout: at most {fits_s:g}s"
+        )
+    return plan
 
 
 @task(task_id="validate")

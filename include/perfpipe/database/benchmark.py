@@ -31,6 +31,7 @@ from .statements import read_snapshot
 log = logging.getLogger(__name__)
 
 CONNECTION_MARGIN = 10
+QUERY_TIMEOUT_S = 30  # each query; the run ends by its duration plus this drain
 START_DELAY_S = 0.05  # from the connections being open to the run's start
 TOP_STATEMENTS = 5
 # monitoring and driver chatter (our own inspection included) is not the application's workload
@@ -140,7 +141,7 @@ def run_query_benchmark(
     *,
     rate: float | None = None,
     read_only: bool = True,
-    statement_timeout_s: float = 30,
+    statement_timeout_s: float = QUERY_TIMEOUT_S,
     connection_margin: int = CONNECTION_MARGIN,
     progress: Callable[[dict], None] | None = None,
 ) -> dict:

@@ -33,3 +33,15 @@ def _parser_accepts(value: str) -> bool:
 def test_form_and_parser_agree(field, value):
     param = perf_params("smoke")[field]
     assert _form_accepts(param, value) == _parser_accepts(value) == (value in ACCEPTED)
+
+
+def test_a_db_benchmark_longer_than_its_task_can_run_is_refused():
+    from include.perfpipe.errors import ConfigError
+    from include.pipelines.perf_dag import benchmark_plan
+
+    params = {"db_connections": 4, "db_queries": None, "db_rate": None}
+    assert benchmark_plan({**params, "db_duration": "18m"}).duration_s == 1080  # 20 min less 60 s and a 30 s drain
+    with pytest.raises(
+        ConfigError, match=r"db_duration: '30m' does not fit .* 0:20:00 execution_timeout: at most 1110s"
+    ):
+        benchmark_plan({**params, "db_duration": "30m"})
