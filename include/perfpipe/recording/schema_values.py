@@ -99,10 +99,7 @@ def sample(node: dict, resolve: Resolver, name: str = ""):
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
     if kind == "integer" or kind == "number":
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
-        high = schema.get("maximum")
-        value = min(low, high) if high is not None else low
-        return int(value) if kind == "integer" else value
+        return _number(schema, kind)
     if kind == "boolean":
         return True
     if kind == "array":
@@ -112,6 +109,26 @@ def sample(node: dict, resolve: Resolver, name: str = ""):
     if kind == "string" or kind is None and name:
         return _string(schema, name)
     raise Unfillable(f"{name or 'a value'}: its schema gives no type, example or default")
+
+
+def _number(schema: dict, kind: str):
+    """1 if the bounds allow it, else the nearest allowed value; ``exclusiveMinimum``/``Maximum`` as a bound
+    (OpenAPI 3.1) or as a flag on ``minimum``/``maximum`` (3.0)."""
+    step = 1 if kind == "integer" else 0.5
+    low, high = schema.get("minimum"), schema.get("maximum")
+    below, above = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    if below is True and low is not None:
+        low += step
+    elif isinstance(below, (int, float)) and not isinstance(below, bool):
+        low = below + step
+    if above is True and high is not None:
+        high -= step
+    elif isinstance(above, (int, float)) and not isinstance(above, bool):
+        high = above - step
+    value = 1 if low is None or low <= 1 else low
+    if high is not None and value > high:
+        value = high
+    return int(value) if kind == "integer" and float(value).is_integer() else value
 
 
 def _string(schema: dict, name: str) -> str:

@@ -6,6 +6,7 @@ import yaml
 
 from include.perfpipe.cli import main
 from include.perfpipe.loadtest.journey.scenario import read_scenario
+from include.perfpipe.recording.schema_values import Resolver, Unfillable, sample
 from tests.unit.recording.fixed_secrets import fixed_secrets
 
 SPEC = """\
@@ -229,3 +230,29 @@ def test_bad_specs_are_one_line(tmp_path, capsys, content, message):
     assert main(["scenario", "from-openapi", str(spec), "-o", str(tmp_path / "s.yaml")]) == 3
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "schema, value",
+    [
+        ({"type": "integer"}, 1),
+        ({"type": "integer", "minimum": 5, "exclusiveMinimum": True}, 6),  # OpenAPI 3.0
+        ({"type": "integer", "exclusiveMinimum": 5}, 6),  # OpenAPI 3.1
+        ({"type": "integer", "maximum": 0}, 0),
+        ({"type": "number", "maximum": 1, "exclusiveMaximum": True}, 0.5),
+        ({"type": "string", "minLength": 9, "maxLength": 9}, "examplexx"),
+        ({"type": "string", "maxLength": 3}, "exa"),
+        ({"type": "string", "format": "email"}, "user@example.com"),
+        ({"type": "string", "pattern": "^(cpu|io)$"}, "cpu"),
+        ({"type": "array", "items": {"type": "boolean"}}, [True]),
+        ({"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 3}]}, 3),
+        ({"type": ["null", "string"], "enum": ["a", "b"]}, "a"),
+    ],
+)
+def test_values_the_schema_allows(schema, value):
+    assert sample({"schema": schema}, Resolver({})) == value
+
+
+def test_a_pattern_beyond_the_generator_is_unfillable():
+    with pytest.raises(Unfillable, match="pattern"):
+        sample({"schema": {"type": "string", "pattern": "^[0-9]{4}-x$"}}, Resolver({}), "code")
