@@ -74,7 +74,8 @@ def _step(
     status = 200 if call.final.status == 304 else call.final.status
     if status != 200:
         fields["expect_status"] = status
-    recorded = f"call {i + 1} (HAR entry {call.entries}): {request.method} {call.first.raw_path} -> {call.final.status}"
+    path = fields["path"].partition("?")[0]  # templated: a recorded token in a segment is not repeated here
+    recorded = f"call {i + 1} (HAR entry {call.entries}): {request.method} {path} -> {call.final.status}"
     notes = [recorded + (f", {call.hops} redirect(s) followed as one step" if call.hops else "")]
     extracted = correlation.extracts.get(i, {})
     if extracted:

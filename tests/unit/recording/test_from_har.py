@@ -102,6 +102,7 @@ def test_typed_secrets_go_to_the_feeder_and_browser_headers_are_dropped(recordin
     _, path = recording
     text = path.read_text()
     assert API_KEY not in text and "{{ credentials.x_api_key }}" in text and fixed_secrets(yaml.safe_load(text)) == []
+    assert "th1ng-0099" not in text  # a correlated id is not repeated, not even in a comment
     assert (path.parent / "app.credentials.csv").read_text() == f"x_api_key\n{API_KEY}\n"
     lowered = text.lower()
     assert all(h not in lowered for h in ("user-agent:", "sec-fetch", "if-none-match:", "cookie:", "host:"))
