@@ -61,6 +61,11 @@ class BodyDecoder:
     @classmethod
     def of(cls, headers: list[tuple[bytes, bytes]], cap: int) -> BodyDecoder | None:
         """A decoder for the response's Content-Encoding, or None when it has none this module decodes."""
+        for name, _ in headers:
+            if len(name) == 16 and name.lower() == b"content-encoding":
+                break
+        else:
+            return None  # the usual case, on the hot path: one pass over the names, nothing built
         codings = []
         for name, value in headers:
             if len(name) == 16 and name.lower() == b"content-encoding":
