@@ -256,7 +256,8 @@ def test_no_error_repeats_a_value_read_from_a_file(case, tmp_path):
 
 
 MALFORMED = {  # issue 23 finding 12: each once escaped the one-line error
-    "3,000-deep nesting": ("endpoints: " + "[" * 3000 + "]" * 3000 + "\n", "nested deeper than 64 levels"),
+    "3,000-deep nesting": ("endpoints: " + "[" * 3000 + "]" * 3000 + "\n", "exceeded maximum nesting depth"),
+    "100-deep nesting": ("endpoints: " + "[" * 100 + "]" * 100 + "\n", "nested deeper than 64 levels at line 1"),
     "not UTF-8": (b"endpoints:\n  - {name: caf\xe9, path: /x}\n", "not UTF-8 text (byte 25, line 2)"),
     "NaN in a JSON body": (
         "endpoints:\n  - {name: a, path: /x, method: POST, json: {a: .nan}}\n",
