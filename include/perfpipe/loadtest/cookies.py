@@ -87,26 +87,23 @@ def _within(key: tuple[str, str, str], path: str | None, name: str | None) -> bo
 
 
 class CookieJar:
-    __slots__ = ("_jar", "_lines")
+    __slots__ = ("_jar", "has_any", "_lines")
 
     def __init__(self) -> None:
         self._jar = _BoundedJar()
+        self.has_any = False  # an attribute, not a property: every send reads it
         self._lines: dict[str, bytes] = {}
-
-    @property
-    def has_any(self) -> bool:
-        return bool(self._jar.stored)
 
     def store(self, url: str, set_cookie_values: list[bytes]) -> None:
         """Keep what the response to ``url`` set (Set-Cookie header values as received)."""
         self._jar.extract_cookies(_SetCookies(set_cookie_values), urllib.request.Request(url))
-        self._lines.clear()
+        self._changed()
 
     def header_line(self, url: str) -> bytes:
         """``Cookie: ...\\r\\n`` for a request to ``url``, or ``b""`` when no cookie applies."""
         if time.time() >= self._jar.first_expiry:
             self._jar.clear_expired_cookies()
-            self._lines.clear()
+            self._changed()
         key = url.partition("?")[0]
         line = self._lines.get(key)
         if line is None:
@@ -118,6 +115,10 @@ class CookieJar:
                 self._lines.clear()
             self._lines[key] = line
         return line
+
+    def _changed(self) -> None:
+        self._lines.clear()
+        self.has_any = bool(self._jar.stored)
 
     def names(self) -> list[str]:
         return sorted(cookie.name for cookie in self._jar)
