@@ -259,7 +259,9 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             False,
             type="boolean",
             title="Mark as baseline",
-            description="If this run passes, later runs of the same target, profile and workload are compared with it.",
+            description="Accept this run as the new normal: if it meets its thresholds it becomes the baseline even "
+            "when it is worse than the runs before it (the regression gate does not fail it), and later runs of the "
+            "same target, profile and workload are judged against it.",
             section="Regression",
         ),
         "fail_on_regression": Param(

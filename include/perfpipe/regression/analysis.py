@@ -1,23 +1,25 @@
 """The regression section of one run, computed one way for the DAG's publish task and for the CLI.
 
-The run is compared with ``baseline`` (the store's ``comparison`` picks it: same workload shape, marked
-else last passing), and change points are searched per class over the stored runs of its target and
-profile up to it (at most ``history_runs`` of them) followed by the run itself.
+The run is judged against the comparable runs that started before it (same target, profile and workload
+shape; at most ``history_runs`` of them): its noise band and shifts (``history_gate``) and change points per
+class. It is also compared second by second with ``baseline`` (``find_baseline`` picks it: marked, else the
+last passing run the gate did not fail), which decides while the history is too short to know its noise.
 """
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 
-from include.perfpipe.regression.baseline import as_datetime, find_baseline, shape_of
+from include.perfpipe.regression.baseline import as_datetime, find_baseline, shape_difference, shape_of
 from include.perfpipe.regression.compare import compare_runs
 from include.perfpipe.regression.frames import run_frames
 from include.perfpipe.regression.gate import gated_verdict
 from include.perfpipe.regression.section import TREND_METRICS, regression_section
 
-HISTORY_RUNS = 20
+HISTORY_RUNS = 30  # the noise of 30 runs is known within 13 % (docs/regression.md)
 log = logging.getLogger("perfpipe.regression")
 
 
@@ -28,6 +30,7 @@ def analyse_run(
     *,
     verdict: str,
     baseline: dict | None,
+    shape: dict | None = None,
     history_runs: int = HISTORY_RUNS,
     alpha: float = 0.05,
     min_change_pct: float = 5.0,
@@ -36,22 +39,25 @@ def analyse_run(
     """The report's regression section (docs/regression.md) of ``run`` against ``baseline``.
 
     ``run``: the run's identity (``dag_id``, ``run_id``, ``target``, ``profile``, ``started_at``,
-    ``version``, optional ``is_baseline``). ``current``: its load test, a ``LoadResult`` dict or
-    ``{"stats", "timeseries", "stages"}`` frames. ``store``: a ``ResultsStore``. Raises ValueError when the
-    comparison cannot be made (e.g. no steady-state seconds); ``unavailable_section`` reports that instead.
+    ``version``, optional ``is_baseline``: accepted as the new normal, the gate does not fail it). ``current``:
+    its load test, a ``LoadResult`` dict or ``{"stats", "timeseries", "stages"}`` frames; ``shape``: its
+    workload shape (None: every earlier run of the target and profile is comparable). ``store``: a
+    ``ResultsStore``. Raises ValueError when the comparison cannot be made (e.g. no steady-state seconds);
+    ``unavailable_section`` reports that instead.
     """
     frames = run_frames(current, "current")
-    history = _history(store, run, frames["stats"], verdict, history_runs)
+    history = _history(store, run, frames["stats"], verdict, shape, history_runs)
     base_frames = store.run_frames(baseline["dag_id"], baseline["run_id"]) if baseline else None
     comparison = None
     if base_frames is not None:
         comparison = compare_runs(
             base_frames, frames, alpha=alpha, min_change_pct=min_change_pct, min_change_ms=min_change_ms
         )
-    section = regression_section(comparison, history)
+    section = regression_section(comparison, history, min_change_pct=min_change_pct)
     if run.get("is_baseline") and section["gate"]["regressed"]:  # the user accepts it as the new normal
         reason = section["gate"]["reason"]
         section["gate"] = {"regressed": False, "status": "accepted", "reason": f"accepted as the baseline: {reason}"}
+        section["trend"][-1]["regression"] = "accepted"
     return section
 
 
@@ -62,7 +68,7 @@ def section_for(store, bundle: dict, verdict: str) -> dict | None:
     if not load:
         return None
     try:
-        return analyse_run(store, bundle["run"], load, verdict=verdict, baseline=baseline)
+        return analyse_run(store, bundle["run"], load, verdict=verdict, baseline=baseline, shape=shape_of(load))
     except ValueError as exc:
         log.warning("no regression analysis: %s", exc)
         return unavailable_section(baseline is not None, exc)
@@ -112,8 +118,11 @@ def unavailable_section(baseline_found: bool, why: Exception) -> dict:
     }
 
 
-def _history(store, run: dict, stats: pd.DataFrame, verdict: str, history_runs: int) -> pd.DataFrame:
-    """Per class (long), so a regression of one class shows even where the run's total hides it."""
+def _history(
+    store, run: dict, stats: pd.DataFrame, verdict: str, shape: dict | None, history_runs: int
+) -> pd.DataFrame:
+    """Per class (long), so a regression of one class shows even where the run's total hides it: the comparable
+    runs that started before ``run``, oldest first, then the run."""
     started_at = as_datetime(run.get("started_at"))
     rows = stats[stats["scope"].isin(["class", "total"])]
     current = pd.DataFrame(
@@ -128,7 +137,15 @@ def _history(store, run: dict, stats: pd.DataFrame, verdict: str, history_runs: 
             **{m: rows[m] for m in TREND_METRICS},
         }
     )
+    key = (run["dag_id"], run["run_id"])
     earlier = store.class_history(run["target"], run["profile"], limit=history_runs + 1, started_before=started_at)
-    earlier = earlier[~((earlier["dag_id"] == run["dag_id"]) & (earlier["run_id"] == run["run_id"]))]
+    earlier = earlier[~((earlier["dag_id"] == key[0]) & (earlier["run_id"] == key[1]))]
+    if shape is not None:
+        candidates = store.baseline_candidates(
+            run["target"], run["profile"], key, limit=history_runs + 1, started_before=started_at
+        )
+        alike = {(c["dag_id"], c["run_id"]) for c in candidates if shape_difference(shape, c["shape"]) is None}
+        comparable = [k in alike for k in zip(earlier["dag_id"], earlier["run_id"], strict=True)]
+        earlier = earlier.loc[np.array(comparable, dtype=bool)]
     kept = earlier.drop_duplicates(["dag_id", "run_id"]).tail(history_runs)[["dag_id", "run_id"]]
     return pd.concat([earlier.merge(kept), current], ignore_index=True)

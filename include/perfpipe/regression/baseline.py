@@ -5,8 +5,8 @@ judged, and the same workload shape (``workload_shape``: load model, stages with
 i.e. VUs or arrival rate, and the scenario's endpoints). Among those, the run marked as baseline wins, else
 the most recent passing run that the regression gate did not fail or call an outlier (``NOT_BASELINE``): a
 regression is never absorbed into the baseline unless the user marks it as the new normal. Counts
-(requests, errors) grow with the run's length, so they are compared only between
-runs of the same duration; rates and latencies compare across durations.
+(requests, errors) grow with the run's length, so they are compared only between runs of the same
+duration; rates and latencies compare across durations.
 """
 
 from __future__ import annotations

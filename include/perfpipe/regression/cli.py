@@ -38,8 +38,9 @@ def register(subparsers) -> None:
     regression = subparsers.add_parser(
         "regression",
         help="check a stored run against its baseline and the history (results store)",
-        description="Compare a stored run (default: the latest of the target and profile) with its baseline "
-        "(the marked one, else the last passing run) and find change points in the recent history. "
+        description="Judge a stored run (default: the latest of the target and profile) against the run-to-run "
+        "noise of the comparable runs that started before it, as the publish task did, compare it with its "
+        "baseline (the marked one, else the last passing run the gate did not fail) and find change points. "
         "Exit codes: 0 no significant regression, 1 significant regression, 3 bad input or store.",
     )
     _add_store(regression)
@@ -122,6 +123,7 @@ def run_regression(args: argparse.Namespace) -> int:
             current,
             verdict=run["verdict"],
             baseline=base,
+            shape=run["shape"],
             history_runs=args.history,
             alpha=args.alpha,
             min_change_pct=args.min_change_pct,
@@ -136,10 +138,13 @@ def run_regression(args: argparse.Namespace) -> int:
             f"change point: {point['metric']} {point['class_name']} at {point['run_id']} "
             f"({point['before']:.4g} -> {point['after']:.4g}, {point['direction']})"
         )
+    if section.get("noise"):
+        print("noise: " + section["noise"]["headline"])
     if not section["baseline_found"]:
-        print("ok: " + section["gate"]["reason"])
+        gate = section["gate"]
+        print(("REGRESSION: " if gate["regressed"] else "ok: ") + gate["reason"])
         _write(args.out, section)
-        return 0
+        return REGRESSED_EXIT if gate["regressed"] else 0
     return _report(pd.DataFrame(section["comparison"]), section["gate"], args.out, section)
 
 

@@ -12,9 +12,10 @@ from include.perfpipe.metrics import ALL
 from include.perfpipe.regression.changepoints import detect_change_points
 from include.perfpipe.regression.compare import COMPARISON_COLUMNS, HIGHER_IS_BETTER, change_pct
 from include.perfpipe.regression.gate import gate_decision
+from include.perfpipe.regression.history_gate import history_gate
 
 TREND_METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_rate")
-_RUN_COLUMNS = ("dag_id", "run_id", "started_at", "version", "verdict", "is_baseline")
+_RUN_COLUMNS = ("dag_id", "run_id", "started_at", "version", "verdict", "is_baseline", "regression")
 
 
 def regression_section(
@@ -23,32 +24,50 @@ def regression_section(
     metric_columns: Sequence[str] = TREND_METRICS,
     min_size: int = 3,
     alpha: float = 0.01,
+    min_change_pct: float = 5.0,
 ) -> dict:
-    """Comparison rows, gate decision, trend series and change points of ``history``.
+    """Comparison rows, gate decision, noise fingerprint, trend series and change points of ``history``.
 
     ``comparison``: ``compare_runs`` output, or None when the run had no baseline. ``history``: one
     row per run, oldest first and ending with the current run; columns ``run_id``, ``started_at``,
     ``verdict`` (``dag_id``, ``is_baseline`` optional) and the ``metric_columns`` present, either
     wide (the run's total) or long with a ``class_name`` column (one row per run and class, ``all`` = total).
+    ``regression`` (the gate's stored outcome of each earlier run) keeps runs the gate failed out of the
+    reference. The gate is ``history_gate`` over the history (the run against its comparable runs' noise);
+    while the noise is not known (under 6 earlier runs), the comparison with the baseline decides.
     Change points come from ``detect_change_points(min_size, alpha)`` over each metric and class series.
     """
     runs, series = _trend(history, metric_columns)
     change_points = []
     for (metric, class_name), values in series.items():
         change_points.extend(_change_points(metric, class_name, values, runs, min_size, alpha))
+    judged = history_gate(runs, series, min_change_pct) if runs else None
     section = {
         "baseline_found": comparison is not None,
         "comparison": comparison_records(comparison) if comparison is not None else [],
-        "gate": gate_decision(comparison)
-        if comparison is not None
-        else {"regressed": False, "status": "unknown", "reason": "no baseline to compare with"},
+        "gate": _gate(judged, comparison),
+        "noise": judged["noise"] if judged else None,
+        "shifts": judged["shifts"] if judged else [],
         "change_points": change_points,
         "trend": [_trend_point(run, i, series) for i, run in enumerate(runs)],
     }
+    if section["trend"]:
+        section["trend"][-1]["regression"] = section["gate"]["status"]
     if comparison is not None:
         directions = comparison["direction"]
         section["counts"] = {d: int((directions == d).sum()) for d in ("regression", "improvement", "unchanged")}
     return section
+
+
+def _gate(judged: dict | None, comparison: pd.DataFrame | None) -> dict:
+    """The history's verdict, else (too few runs to know the noise) the comparison with the baseline's."""
+    if judged and judged["status"] != "unknown":
+        return {k: judged[k] for k in ("regressed", "status", "reason")}
+    if comparison is None:
+        return {"regressed": False, "status": "unknown", "reason": "no baseline to compare with"}
+    gate = gate_decision(comparison)
+    unknown = judged["noise"]["headline"] if judged else "the noise is not known yet"
+    return {**gate, "reason": f"{gate['reason']} (within-run comparison with the baseline: {unknown})"}
 
 
 def _trend(history: pd.DataFrame, metric_columns: Sequence[str]) -> tuple[list[dict], dict]:

@@ -92,6 +92,9 @@ def render_markdown(summary: dict) -> str:
     gate = (summary.get("regression") or {}).get("gate") or {}
     if gate.get("reason"):
         lines += ["", f"Regression: {'**regressed**: ' if gate.get('regressed') else ''}{md_text(gate['reason'])}"]
+    noise = (summary.get("regression") or {}).get("noise") or {}
+    if noise.get("headline"):
+        lines += ["", f"Night-to-night noise: {md_text(noise['headline'])}."]
     if run.get("report_url"):
         lines += ["", f"[Full report]({run['report_url']})"]
     return "\n".join(lines) + "\n"

@@ -51,11 +51,13 @@ def test_section_holds_comparison_gate_trend_and_change_points(regressed_compari
         "started_at",
         "verdict",
         "is_baseline",
+        "regression",
         "p50_ms",
         "p95_ms",
         "rps",
         "error_rate",
     }
+    assert last["regression"] == section["gate"]["status"] == "regression"
     [point] = [c for c in section["change_points"] if c["metric"] == "p95_ms"]
     assert abs(point["index"] - STEP_AT) <= 1 and point["run_id"] == f"run{point['index']}"
     assert point["direction"] == "regression" and 15 < point["change_pct"] < 35
@@ -69,10 +71,16 @@ def test_long_history_gives_a_series_per_class():
     assert {(c["metric"], c["class_name"]) for c in section["change_points"]} == {("p95_ms", "all")}
 
 
-def test_without_baseline_the_gate_passes_and_comparison_is_empty():
+def test_without_baseline_the_history_still_judges_and_comparison_is_empty():
     section = regression_section(None, _history())
     assert section["baseline_found"] is False and section["comparison"] == []
-    assert section["gate"] == {"regressed": False, "status": "unknown", "reason": "no baseline to compare with"}
+    assert section["gate"]["regressed"] is True  # marked at run 3, p95 +25 % from run 15: 4 sigmas for 9 runs
+    assert (
+        section["gate"]["reason"].startswith("regression: total p95_ms +2")
+        and "since run15 (9 runs)" in (section["gate"]["reason"])
+    )
+    short = regression_section(None, _history().head(5))
+    assert short["gate"] == {"regressed": False, "status": "unknown", "reason": "no baseline to compare with"}
 
 
 def test_infinite_and_missing_numbers_become_null(baseline_frames):

@@ -1,0 +1,142 @@
+"""A run judged against the run-to-run noise of its history, one series (a metric of a class) at a time.
+
+The nights of a target differ from each other by more than the seconds of one night do (another host, a
+warmer cache, a neighbour), so a run is judged against the spread of the comparable runs before it:
+
+- **Noise** ``sigma``: the run-to-run standard deviation on a log scale (about a relative change), read from
+  the differences of successive runs, so a lasting step spoils one difference and an outlier night two,
+  and neither the estimate: a robust first guess (MAD), then the standard deviation of the differences within
+  ``TRIM`` robust sigmas of it (the MAD alone is too unsteady: its relative error at 30 runs is 21 %, the
+  trimmed one's 13 %).
+- **Shift**: every tail of the last ``m`` runs (the judged run among them) against the ``reference`` runs
+  before it (never runs the gate failed, never runs before a marked baseline), centred on their median ``mu``.
+  ``T_m = sum(clip(z_i, -CLIP, CLIP)) / sqrt(m * (1 + m * pi / (2 n)))``, ``z_i = (y_i - mu) / sigma``; the
+  denominator is the spread of the sum under no change, the median of ``n`` reference runs included.
+  Clipping keeps one outlier night from making a tail. A tail of at least two runs with ``|T_m| > THRESHOLD``,
+  its lower median beyond ``CONFIRM_Z`` and a change of at least ``min_change_pct`` is a regression or an
+  improvement that started at the tail's first run (the tail with the largest ``|T_m|``).
+- **Outlier**: the judged run alone beyond ``OUTLIER_Z`` (its prediction interval): reported, never a
+  regression until the next runs confirm it.
+
+The figures were chosen from the statistics above (a one-sided 2.3e-4 test per tail; an outlier beyond 3
+predictive sigmas), not tuned on a benchmark; ``benchmarks/regression_accuracy.py`` measures them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_REFERENCE = 6  # fewer comparable runs before a tail: the noise is not known
+REFERENCE_RUNS = 30  # the reference is at most the 30 runs before a tail
+TRIM = 3.5  # differences beyond 3.5 robust sigmas (a step, an outlier night) are left out of the noise
+CLIP = 3.0  # one run adds at most 3 sigmas to a tail's sum
+THRESHOLD = 3.5  # |T| of a tail that is a shift (one-sided p 2.3e-4 under no change)
+CONFIRM_Z = 1.5  # the lower median of a tail (its smaller run when two) must lie this far out
+OUTLIER_Z = 3.0  # the judged run alone this far out (prediction interval): an outlier
+NOISE_FLOOR = 0.005  # 0.5 %: a perfectly steady history does not make a 0.1 % change significant
+ERROR_RATE_FLOOR = 0.005  # error rates are judged as they are (often 0), with half a point of noise at least
+_MEDIAN_VARIANCE = math.pi / 2  # variance of a median of n normal values: pi/2 * sigma**2 / n
+
+
+@dataclass(frozen=True)
+class SeriesVerdict:
+    """One series' verdict: ``status`` regression, improvement, outlier, unchanged or unknown (too few runs)."""
+
+    status: str
+    sigma: float | None = None  # run-to-run noise (log scale, or the error rate's own)
+    reference_runs: int = 0
+    change: float = math.nan  # tail (or outlier) against the reference: % for log series, points for error rate
+    since: int | None = None  # index of the first run of the shift (the judged run for an outlier)
+    score: float = 0.0  # T of the shift, z of an outlier; positive = worse
+    worse: bool = False  # the outlier's direction
+
+    @property
+    def noise_pct(self) -> float | None:
+        return None if self.sigma is None else _pct(self.sigma)
+
+
+def judge_series(
+    values: np.ndarray,
+    reference_ok: np.ndarray,
+    *,
+    higher_is_better: bool = False,
+    log_scale: bool = True,
+    min_change: float = 5.0,
+) -> SeriesVerdict:
+    """The verdict of the last value of ``values`` (oldest first; NaN where a run has no value).
+
+    ``reference_ok[i]``: run i may be a reference run (False for runs the gate failed or before a marked
+    baseline; a run before the first allowed one is never in a tail either). ``min_change``: the smallest
+    change that counts, in % (log series) or in points of error rate.
+    """
+    values = np.asarray(values, dtype=float)
+    present = np.flatnonzero(np.isfinite(values) & ((values > 0) | (not log_scale)))
+    if len(present) == 0 or present[-1] != len(values) - 1:
+        return SeriesVerdict("unknown")
+    y = np.log(values[present]) if log_scale else values[present]
+    sigma = run_to_run_noise(y[:-1], floor=NOISE_FLOOR if log_scale else ERROR_RATE_FLOOR)
+    allowed = np.asarray(reference_ok, dtype=bool)[present]
+    first = int(np.argmax(allowed)) if allowed.any() else len(y) - 1
+    sign = -1.0 if higher_is_better else 1.0  # positive z = worse
+    best: dict[bool, tuple] = {}
+    outlier = None
+    for m in range(1, len(y) - first + 1):
+        tail = np.arange(len(y) - m, len(y))
+        reference = np.flatnonzero(allowed[: len(y) - m])[-REFERENCE_RUNS:]
+        if len(reference) < MIN_REFERENCE or sigma is None:
+            break
+        mu = float(np.median(y[reference]))
+        z = sign * (y[tail] - mu) / sigma
+        share = m * _MEDIAN_VARIANCE / len(reference)
+        change = _change(float(np.median(y[tail])) - mu, log_scale)
+        if m == 1:
+            score = float(z[0]) / math.sqrt(1 + share)
+            if abs(score) > OUTLIER_Z and abs(change) >= min_change:
+                outlier = SeriesVerdict("outlier", sigma, len(reference), change, int(present[-1]), score, score > 0)
+            continue
+        score = float(np.clip(z, -CLIP, CLIP).sum()) / math.sqrt(m * (1 + share))
+        worse = score > 0
+        lower_median = np.sort(z if worse else -z)[(m - 1) // 2]
+        shifted = abs(score) > THRESHOLD and lower_median > CONFIRM_Z and abs(change) >= min_change
+        if shifted and (worse not in best or abs(score) > abs(best[worse][0])):
+            best[worse] = (score, change, int(present[tail[0]]), len(reference))
+    if sigma is None or (len(y) - 1 - first) < MIN_REFERENCE:
+        return SeriesVerdict("unknown", sigma, max(0, len(y) - 1 - first))
+    for worse, status in ((True, "regression"), (False, "improvement")):
+        if worse in best:
+            score, change, since, n = best[worse]
+            return SeriesVerdict(status, sigma, n, change, since, score, worse)
+    if outlier is not None:
+        return outlier
+    n = len(np.flatnonzero(allowed[:-1])[-REFERENCE_RUNS:])
+    return SeriesVerdict("unchanged", sigma, n)
+
+
+def run_to_run_noise(y: np.ndarray, floor: float) -> float | None:
+    """The standard deviation of one run against the next, from successive differences; None under
+    ``MIN_REFERENCE`` runs."""
+    if len(y) < MIN_REFERENCE:
+        return None
+    differences = np.diff(y)
+    robust = 1.4826 * float(np.median(np.abs(differences)))
+    kept = differences[np.abs(differences) <= TRIM * robust] if robust > 0 else differences
+    sigma = math.sqrt(float(np.mean(kept**2)) / 2) if len(kept) else 0.0
+    return max(sigma, floor)
+
+
+def detectable(sigma: float, reference_runs: int, log_scale: bool = True) -> float:
+    """The change two runs in a row must show to be told apart from the noise (``T_2`` at ``THRESHOLD``):
+    % for log series, points for error rate."""
+    share = 2 * _MEDIAN_VARIANCE / max(reference_runs, 1)
+    return _change(THRESHOLD * sigma * math.sqrt(2 * (1 + share)) / 2, log_scale)
+
+
+def _change(difference: float, log_scale: bool) -> float:
+    return _pct(difference) if log_scale else difference * 100
+
+
+def _pct(log_difference: float) -> float:
+    return (math.exp(log_difference) - 1) * 100
