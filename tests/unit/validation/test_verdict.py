@@ -42,7 +42,8 @@ def test_precedence(bundle, verdict, reason):
 
 
 def test_the_report_shows_the_decided_verdict():
-    bundle = {"run": RUN, "database": {"findings": [{"severity": "critical", "check": "x"}]}}
+    finding = {"severity": "critical", "check": "x", "object": "public.t", "evidence": {}, "recommendation": "Fix t."}
+    bundle = {"run": RUN, "database": {"findings": [{**finding, "sql": None}]}}
     assert build_summary(bundle)["verdict"]["verdict"] == run_verdict(bundle)[0] == "fail"
 
 
