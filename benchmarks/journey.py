@@ -35,9 +35,9 @@ from pathlib import Path
 
 from benchmarks.loadtest import (
     ROOT,
+    SERVICE_TIMES,
     ensure_locust,
     ensure_tools,
-    free_port,
     pinned,
     run_locust,
     server_stats,
@@ -226,19 +226,11 @@ def _median(values: list[float]) -> float:
 
 def fidelity(args) -> str:
     rows = []
-    for label, server_args in (
-        ("20 ms fixed", ["--delay-ms", "20"]),
-        ("10-30 ms uniform", ["--delay-ms", "10", "--jitter-ms", "20"]),
-    ):
-        port = free_port()
-        server = timed_server(port, *server_args)
-        try:
+    for label, server_args in SERVICE_TIMES:
+        with timed_server(*server_args) as port:
             server_stats(port, "/reset")
             ours = engine("fidelity", f"http://127.0.0.1:{port}", 50, args.seconds)
             theirs = server_stats(port)
-        finally:
-            server.terminate()
-            server.wait()
         for p in ("p50_ms", "p95_ms", "p99_ms"):
             diff = (ours[p] - theirs[p]) / theirs[p]
             within = "yes" if abs(diff) <= 0.02 else "NO"

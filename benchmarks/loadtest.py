@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,14 +116,15 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "secs": 1000.0}[unit]
 
 
+def _peer_output(argv: list[str], timeout: float) -> tuple[str, dict]:
+    """A C/Go peer's output on core 0 and its requests/s (wrk and hey print the same line)."""
+    out = subprocess.run(pinned(0, argv), capture_output=True, text=True, timeout=timeout).stdout
+    return out, {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+
+
 def run_wrk(url: str, users: int, seconds: float) -> dict:
-    out = subprocess.run(
-        pinned(0, ["wrk", "-t1", f"-c{users}", f"-d{int(seconds)}s", "--latency", url]),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    ).stdout
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    argv = ["wrk", "-t1", f"-c{users}", f"-d{int(seconds)}s", "--latency", url]
+    out, figures = _peer_output(argv, seconds + 30)
     for pct in (50, 99):
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
         figures[f"p{pct}_ms"] = _ms(value, unit)
@@ -130,13 +132,8 @@ def run_wrk(url: str, users: int, seconds: float) -> dict:
 
 
 def run_hey(url: str, users: int, seconds: float) -> dict:
-    out = subprocess.run(
-        pinned(0, ["hey", "-z", f"{int(seconds)}s", "-c", str(users), "-cpus", "1", url]),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    ).stdout
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    argv = ["hey", "-z", f"{int(seconds)}s", "-c", str(users), "-cpus", "1", url]
+    out, figures = _peer_output(argv, seconds + 60)
     for pct in (50, 99):
         figures[f"p{pct}_ms"] = float(re.search(rf"{pct}% in ([\d.]+) secs", out).group(1)) * 1000
     return figures
@@ -219,12 +216,26 @@ def run_python(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def timed_server(port: int, *args: str) -> subprocess.Popen:
+# The fidelity benchmarks' server service times: one fixed, one spread (label, timed_server arguments).
+SERVICE_TIMES = (
+    ("20 ms fixed", ("--delay-ms", "20")),
+    ("10-30 ms uniform", ("--delay-ms", "10", "--jitter-ms", "20")),
+)
+
+
+@contextmanager
+def timed_server(*args: str) -> Iterator[int]:
+    """A ``benchmarks.timed_server`` on core 1 for the block; yields its port."""
+    port = free_port()
     server = subprocess.Popen(
         pinned(1, [sys.executable, "-m", "benchmarks.timed_server", "--port", str(port), *args]), cwd=ROOT
     )
-    wait_port(port)
-    return server
+    try:
+        wait_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def server_stats(port: int, path: str = "/stats") -> dict:
@@ -321,13 +332,8 @@ def fidelity(args) -> str:
     """Our engine and, as a control, aiohttp against the same server; each compared with the
     server's own service times over the same requests."""
     rows = []
-    for label, server_args in (
-        ("20 ms fixed", ["--delay-ms", "20"]),
-        ("10-30 ms uniform", ["--delay-ms", "10", "--jitter-ms", "20"]),
-    ):
-        port = free_port()
-        server = timed_server(port, *server_args)
-        try:
+    for label, server_args in SERVICE_TIMES:
+        with timed_server(*server_args) as port:
             measured = {}
             for client in ("engine", "aiohttp"):
                 server_stats(port, "/reset")
@@ -335,9 +341,6 @@ def fidelity(args) -> str:
                     run_python(client, f"http://127.0.0.1:{port}/work", 50, args.seconds),
                     server_stats(port),
                 )
-        finally:
-            server.terminate()
-            server.wait()
         for p in ("p50_ms", "p95_ms", "p99_ms"):
             (ours, theirs), (peer, peer_server) = measured["engine"], measured["aiohttp"]
             diff = (ours[p] - theirs[p]) / theirs[p]
@@ -372,13 +375,8 @@ def fidelity(args) -> str:
 def omission(args) -> str:
     rows = []
     for model, extra, users in (("open, 200 req/s", ["200"], 500), ("closed, 50 VUs", [], 50)):
-        port = free_port()
-        server = timed_server(port, "--delay-ms", "5", "--stall-every", "10", "--stall", "1")
-        try:
+        with timed_server("--delay-ms", "5", "--stall-every", "10", "--stall", "1") as port:
             ours = run_python("engine", f"http://127.0.0.1:{port}/work", users, args.co_seconds, *extra)
-        finally:
-            server.terminate()
-            server.wait()
         rows.append(
             [
                 model,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -53,19 +53,8 @@ class LoadResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> LoadResult:
-        known = {
-            "spec",
-            "started_at",
-            "ended_at",
-            "duration_s",
-            "metrics",
-            "stages",
-            "health",
-            "aborted",
-            "abort_reason",
-            "journey",
-        }
-        missing = known - {"aborted", "abort_reason", "journey"} - set(data)
+        known = {f.name for f in fields(cls)} - {"extra"}
+        missing = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING} - set(data)
         if missing:
             raise ValueError(f"LoadResult: missing field(s) {sorted(missing)}")
         return cls(

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from include.perfpipe.custom_metrics import ALIASES, STATS
 from include.perfpipe.durations import parse_duration
@@ -17,6 +17,18 @@ from include.perfpipe.vocabulary import OPERATOR_RE
 
 METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATOR = re.compile(rf"^\s*({OPERATOR_RE})")
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc})") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+"""A regular expression, refused at load when it does not compile (extraction and metric feeds)."""
 
 
 class _Model(BaseModel):
@@ -106,7 +118,7 @@ class MetricFeed(_Model):
     value: float | None = None
     json_path: str | None = Field(None, alias="json")
     header: str | None = None
-    regex: str | None = None
+    regex: Regex | None = None
     duration: bool | None = None
     ok: bool | None = None
     when: Literal["ok", "always"] = "ok"
@@ -125,16 +137,6 @@ class MetricFeed(_Model):
     def _json_path(cls, value):
         if value is not None:
             JsonPath(value)
-        return value
-
-    @field_validator("regex")
-    @classmethod
-    def _regex(cls, value):
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression ({exc})") from None
         return value
 
     @model_validator(mode="after")

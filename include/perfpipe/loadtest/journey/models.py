@@ -31,7 +31,7 @@ from include.perfpipe.errors import problem_text
 from include.perfpipe.loadtest.executors import EXECUTOR_FIELDS, EXECUTORS, Executor
 from include.perfpipe.loadtest.headers import check_headers
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
-from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, check_metric_names
+from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, Regex, check_metric_names
 from include.perfpipe.loadtest.journey.template import has_template
 from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 
@@ -143,7 +143,7 @@ class Extract(_Model):
 
     json_path: JsonPathText | None = Field(None, alias="json")
     header: str | None = None
-    regex: str | None = None
+    regex: Regex | None = None
     status: bool | None = None
     pick: Literal["first", "last", "random", "all"] = "first"
     default: Any = None
@@ -152,16 +152,6 @@ class Extract(_Model):
     @classmethod
     def _shorthand(cls, raw):
         return {"json": raw} if isinstance(raw, str) else raw
-
-    @field_validator("regex")
-    @classmethod
-    def _regex(cls, value):
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression ({exc})") from None
-        return value
 
     @model_validator(mode="after")
     def _one_source(self):
