@@ -30,6 +30,25 @@ os.environ.update(
 )
 
 
+def migrated_airflow_home(tmp_path_factory, *, target_db: str, results_db: str) -> dict:
+    """Environment of a fresh Airflow home (SQLite metadata DB, migrated) for ``dag.test()`` runs in a child
+    interpreter, with the target and results DB connections the DAGs use."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow-home")),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_PERF_TARGET_DB": target_db,
+        "AIRFLOW_CONN_PERF_RESULTS_DB": results_db,
+        "PERFPIPE_REPORTS_DIR": str(tmp_path_factory.mktemp("reports")),
+        "PERFPIPE_CONFIG_DIRS": str(tmp_path_factory.getbasetemp()),  # the tests' scenario and query files
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT, timeout=300)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, migrated_airflow_home
 
 RUNNER = Path(__file__).with_name("run_dag.py")
 TARGET = Path(__file__).with_name("target.py")
@@ -22,21 +22,9 @@ TARGET = Path(__file__).with_name("target.py")
 @pytest.fixture(scope="session")
 def airflow_env(tmp_path_factory, scratch_db, demo_db_url):
     """Environment of an Airflow home (SQLite metadata DB) with the connections the DAGs use."""
-    home = tmp_path_factory.mktemp("airflow-home")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW_CONN_PERF_TARGET_DB": demo_db_url,
-        "AIRFLOW_CONN_PERF_RESULTS_DB": scratch_db("perfpipe_fault_results"),
-        "PERFPIPE_REPORTS_DIR": str(tmp_path_factory.mktemp("reports")),
-        "PERFPIPE_CONFIG_DIRS": str(tmp_path_factory.getbasetemp()),  # the tests' scenario and query files
-    }
-    airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT, timeout=300)
-    return env
+    return migrated_airflow_home(
+        tmp_path_factory, target_db=demo_db_url, results_db=scratch_db("perfpipe_fault_results")
+    )
 
 
 class DagRunner:

@@ -1,7 +1,6 @@
 """perf_smoke end to end with ``dag.test()``: demo service, real PostgreSQL, report files and results rows."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import psycopg
 import pytest
 
 from tests.busy_machine import dag_state, verdict_unless_busy
-from tests.conftest import ROOT, running_demo_service
+from tests.conftest import ROOT, migrated_airflow_home, running_demo_service
 
 pytestmark = pytest.mark.integration
 RUNNER = Path(__file__).with_name("run_dag.py")
@@ -18,21 +17,7 @@ RUNNER = Path(__file__).with_name("run_dag.py")
 
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory, scratch_db, demo_db_url):
-    home = tmp_path_factory.mktemp("airflow-home")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW_CONN_PERF_TARGET_DB": demo_db_url,
-        "AIRFLOW_CONN_PERF_RESULTS_DB": scratch_db("perfpipe_results"),
-        "PERFPIPE_REPORTS_DIR": str(tmp_path_factory.mktemp("reports")),
-        "PERFPIPE_CONFIG_DIRS": str(tmp_path_factory.getbasetemp()),  # the tests' scenario and query files
-    }
-    airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
-    return env
+    return migrated_airflow_home(tmp_path_factory, target_db=demo_db_url, results_db=scratch_db("perfpipe_results"))
 
 
 def run_smoke(env: dict, target_url: str, conf: dict) -> tuple[dict, Path]:
