@@ -65,6 +65,7 @@ def preflight(profile: str | None = None) -> dict:
             allowlist=target_allowlist(),
             engine="k6" if params.get("k6_script") else None,
             k6_script=config_file(params.get("k6_script"), "k6_script"),
+            profile_stages=bool(params.get("profile_stages")),
         )
         start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:

@@ -112,8 +112,18 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             title="k6 script",
             description="Run this k6 script instead of the scenario (docs/k6.md), relative to include/config/, "
             f"e.g. {K6_SCRIPTS.get(profile, K6_SCRIPTS['load'])}; it keeps its own options (scenarios, stages, "
-            "thresholds), which Virtual users and Duration override when set. Its thresholds join the verdict. "
+            "thresholds), which Virtual users, Duration and (when switched on) the profile's stages override. "
+            "Its thresholds join the verdict. "
             "Empty: our engine runs the scenario.",
+            section="Load",
+        ),
+        "profile_stages": Param(
+            False,
+            type="boolean",
+            title="k6: the profile's stages",
+            description="With a k6 script: run this profile's stages (scaled to Duration, or held at Virtual "
+            "users) instead of the script's own scenarios, as k6 run --stage does; closed-model profiles only. "
+            "Off: the script's own scenarios and stages.",
             section="Load",
         ),
         "shards": Param(

@@ -44,6 +44,7 @@ def run_k6_cli(args: argparse.Namespace, secret_headers: dict[str, str]) -> int:
             credential_names=list(secret_headers),
             engine="k6",
             k6_script=config_file(args.k6_script, "--k6-script", cwd=True),
+            profile_stages=args.profile_stages,
         )
         result = merge_results(run_shards_here(plan.spec, shards, secret_headers))
     except (PerfpipeError, ValueError, ConnectionError) as exc:

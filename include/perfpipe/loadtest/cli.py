@@ -51,6 +51,11 @@ def register(subparsers) -> None:
         help="run this k6 script instead of our engine (docs/k6.md); --processes N: N k6 shards",
     )
     parser.add_argument(
+        "--profile-stages",
+        action="store_true",
+        help="with --k6-script: run the profile's stages (k6 --stage) instead of the script's own scenarios",
+    )
+    parser.add_argument(
         "--processes",
         type=_processes,
         default="auto",

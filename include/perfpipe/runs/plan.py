@@ -39,6 +39,7 @@ def plan_run(
     class_name: str | None = None,
     engine: str | None = None,
     k6_script: str | Path | None = None,
+    profile_stages: bool = False,
 ) -> Plan:
     """Plan a run of ``profile`` against ``target``, before anything runs: bad input raises a one-line
     ``ConfigError``, a target outside ``allowlist`` (None: the configured one) ``TargetNotAllowed``.
@@ -46,7 +47,8 @@ def plan_run(
     ``overrides`` are ``load_spec``'s (``vus``, ``duration``, ``rate``, ...); the abort rules always come from
     ``thresholds``. ``credential_names`` are the headers ``run_shard`` will resolve, from the connection
     ``credentials_conn_id`` when there is one. ``engine="k6"`` runs ``k6_script`` (compiled here by
-    ``k6 inspect``: a script k6 refuses is a ``ConfigError`` with k6's message).
+    ``k6 inspect``: a script k6 refuses is a ``ConfigError`` with k6's message); the script keeps its own
+    scenarios unless ``profile_stages`` asks for the profile's (our engine always runs the profile's).
     """
     from include.perfpipe.loadtest.spec import load_spec
 
@@ -68,7 +70,7 @@ def plan_run(
 
         if not k6_script:
             raise ConfigError("k6_script: the k6 engine needs a script", field="k6_script")
-        spec = k6_spec(spec, k6_script, overrides)
+        spec = k6_spec(spec, k6_script, overrides, profile_stages=profile_stages)
     elif k6_script:
         raise ConfigError(f"k6_script: given for engine {engine!r}; it needs engine 'k6'", field="k6_script")
     return Plan(spec, thresholds, engine)

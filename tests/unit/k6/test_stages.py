@@ -46,4 +46,6 @@ def test_a_later_scenario_ramping_makes_the_stretch_a_ramp_and_gaps_have_no_wind
 def test_iteration_executors_have_no_windows_and_a_duration_override_holds():
     options = {"scenarios": {"once": {"executor": "shared-iterations", "iterations": 100}}}
     assert stage_windows(options) == []
-    assert stage_windows(options, "20s") == [{"start_s": 0.0, "end_s": 20.0, "kind": "hold"}]
+    # k6 consolidates a duration override into one constant-vus scenario, which holds throughout
+    overridden = {"scenarios": {"default": {"executor": "constant-vus", "startTime": None, "duration": "20s"}}}
+    assert stage_windows(overridden) == [{"start_s": 0.0, "end_s": 20.0, "kind": "hold"}]
