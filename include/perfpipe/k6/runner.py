@@ -7,6 +7,8 @@
 - The target reaches the script as ``__ENV.BASE_URL``; secrets (``secret_env``) only through k6's
   environment, never argv, the spec or a file, and are masked in the k6 output logged.
 - Addresses outside the allowlist are blocked (``allowlist.blacklist_ips``).
+- Shards start together: k6 starts ``--paused`` (its REST API on a loopback port of its own), initialises its
+  VUs while the common start approaches, and is resumed through that API at ``start_at``.
 - A run deadline ends k6 (SIGINT, then SIGKILL ``KILL_GRACE_S`` later), and with it the reader.
 - ``should_stop`` (another shard aborted) sends SIGINT; this shard's own abort (``abortOnFail``,
   ``test.abort()``) calls ``on_abort``.
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +50,11 @@ KILL_GRACE_S = 10.0  # after SIGINT, k6 writes its summary; then SIGKILL
 RUN_GRACE_S = 30.0  # past k6's own total duration (stages, gracefulStop, setup and teardown)
 PROGRESS_INTERVAL_S = 5.0
 INSPECT_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 60.0  # for a paused k6's VUs to be initialised, past the common start
+READY_POLL_S = 0.05
+PAUSED_BEFORE_RUN = 4  # k6's execution status once its VUs are initialised and it waits to be resumed
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # k6's REST API: never through a proxy
+LATE_START_S = 1.0  # a shard whose first request came later than this after start_at gets a health note
 SUMMARY_FILE = "k6-summary.json"
 SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 # the system tags our frames need (status, name, group, scenario, ...): added to any set a script narrows
@@ -181,8 +189,9 @@ def segment_flags(index: int, count: int) -> list[str]:
     return ["--execution-segment", segment, "--execution-segment-sequence", ",".join(bounds)]
 
 
-def run_command(plan: K6Plan, index: int, fifo: Path, summary: Path) -> list[str]:
-    """The ``k6 run`` argv of shard ``index``: no secret in it."""
+def run_command(plan: K6Plan, index: int, fifo: Path, summary: Path, paused: bool = False) -> list[str]:
+    """The ``k6 run`` argv of shard ``index``: no secret in it. Its REST API listens on a free loopback port
+    (so shards on one machine do not fight over k6's default 6565); ``paused``: k6 waits to be resumed."""
     stats = list(dict.fromkeys([*(plan.options.get("summaryTrendStats") or ()), *SUMMARY_TREND_STATS]))
     tags = list(dict.fromkeys([*(plan.options.get("systemTags") or ()), *NEEDED_SYSTEM_TAGS]))
     return [
@@ -200,6 +209,9 @@ def run_command(plan: K6Plan, index: int, fifo: Path, summary: Path) -> list[str
         ",".join(tags),
         "--blacklist-ip",
         ",".join(blacklist_ips(list(plan.allowlist))),
+        "--address",
+        "127.0.0.1:0",
+        *(["--paused"] if paused else []),
         *_override_flags(plan),
         *segment_flags(index, plan.shard_count),
         str(plan.script),
@@ -258,18 +270,17 @@ def run_shard(
     handed to ``progress``; our ``abort_rules`` and circuit ``breaker`` stop k6 (SIGINT) as they stop the engine."""
     masked = _masker(secrets)
     deadline_s = plan.deadline_s or run_length_s(plan) + RUN_GRACE_S
+    paused = start_at is not None  # k6 inits its VUs (0.3 s here, seconds when busy) while start_at nears
     with tempfile.TemporaryDirectory(prefix="perfpipe-k6-") as tmp:
         fifo, summary_path = Path(tmp) / "samples.json", Path(tmp) / SUMMARY_FILE
         os.mkfifo(fifo, 0o600)
-        if start_at is not None and start_at > time.time():
-            time.sleep(start_at - time.time())  # the common start of every shard
-        start = time.time()
+        start = start_at if paused else time.time()
         samples = K6Samples(start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S, abort_rules, breaker)
         reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
         reader.start()
         try:
             process = subprocess.Popen(
-                run_command(plan, index, fifo, summary_path),
+                run_command(plan, index, fifo, summary_path, paused),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -287,7 +298,8 @@ def run_shard(
         ]
         for thread in streams:
             thread.start()
-        stop_reason, cpu_s, interrupted = _supervise(process, start + deadline_s, should_stop, samples)
+        resumed = _resume_at(process, start_at) if paused else None
+        stop_reason, cpu_s, interrupted = _supervise(process, (resumed or start) + deadline_s, should_stop, samples)
         _release(fifo)
         reader.join(KILL_GRACE_S)
         for thread in streams:
@@ -306,7 +318,8 @@ def run_shard(
     if abort_reason and on_abort is not None:
         on_abort(abort_reason)
     abort_reason = abort_reason or stop_reason
-    health = _health(samples, warnings, cpu_s, ended - start, interrupted, reader.is_alive())
+    resumed_s = None if resumed is None else resumed - start
+    health = _health(samples, warnings, cpu_s, ended - start, interrupted, reader.is_alive(), resumed_s)
     result = LoadResult(
         spec=spec if spec is not None else plan.to_spec(),
         started_at=_iso(start),
@@ -320,6 +333,45 @@ def run_shard(
         journey=samples.journey,
     )
     return K6Shard(result, code, summary, dict(warnings), aborted_by_threshold)
+
+
+def _resume_at(process: subprocess.Popen, start_at: float) -> float:
+    """Resume k6 (started ``--paused``) through its REST API at ``start_at``, or as soon after it as its VUs
+    are initialised; the moment it was resumed. A k6 that ends, or is not ready ``READY_TIMEOUT_S`` past
+    ``start_at``, is left to the supervisor and its deadline."""
+    ready_by, status_url = max(start_at, time.time()) + READY_TIMEOUT_S, None
+    while process.poll() is None and time.time() < ready_by:
+        status_url = status_url or _status_url(process.pid)
+        if status_url and _rest(status_url)["status"] >= PAUSED_BEFORE_RUN:
+            break
+        time.sleep(READY_POLL_S)  # k6 says nothing when it is ready: its status is polled
+    else:
+        return time.time()
+    if start_at > time.time():
+        time.sleep(start_at - time.time())  # the common start of every shard
+    _rest(status_url, {"data": {"type": "status", "id": "default", "attributes": {"paused": False}}})
+    return time.time()
+
+
+def _status_url(pid: int) -> str | None:
+    """k6's REST status URL, once it listens (on the loopback port the kernel gave ``--address 127.0.0.1:0``)."""
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.Process(pid).net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN:
+                return f"http://127.0.0.1:{conn.laddr.port}/v1/status"
+    return None
+
+
+def _rest(url: str, patch: dict | None = None) -> dict:
+    """k6's status (``GET``), or the status after a ``PATCH``: its ``attributes``; ``{"status": -1}`` when
+    k6 does not answer (yet)."""
+    body = json.dumps(patch).encode() if patch is not None else None
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="PATCH" if body else "GET")
+    try:
+        with _LOOPBACK.open(request, timeout=5) as response:
+            return json.loads(response.read())["data"]["attributes"]
+    except (OSError, ValueError, KeyError):
+        return {"status": -1}
 
 
 def _log_progress(index: int, progress: Callable[[dict], None] | None, snapshot: dict) -> None:
@@ -399,10 +451,25 @@ def _log_lines(stream, masked: Callable[[str], str], warnings: Counter, threshol
             threshold_abort.append(k6_message(line))
 
 
-def _health(samples: K6Samples, warnings: Counter, cpu_s: float, wall_s: float, interrupted: bool, stuck: bool) -> dict:
-    """Our health section from what k6 said and did: its warnings, CPU, dropped iterations, the reader's lag."""
+def _health(
+    samples: K6Samples,
+    warnings: Counter,
+    cpu_s: float,
+    wall_s: float,
+    interrupted: bool,
+    stuck: bool,
+    resumed_s: float | None,
+) -> dict:
+    """Our health section from what k6 said and did: its warnings, CPU, dropped iterations, the reader's lag,
+    and, with a common start, when k6 was resumed and sent its first request (seconds after ``start_at``)."""
     reasons, notes = [], []
     cpu_percent = 100.0 * cpu_s / wall_s if wall_s > 0 else 0.0
+    first_s = 0.0
+    if resumed_s is not None:
+        first_s = samples.first_request_s if samples.first_request_s is not None else resumed_s
+        if first_s > LATE_START_S:
+            late = f"k6 sent its first request {first_s:.1f} s after the common start (resumed at {resumed_s:.1f} s)"
+            notes.append(late)
     if warnings.get("insufficient_vus"):
         times = warnings["insufficient_vus"]
         reasons.append(f"k6 warned {times} time(s) of insufficient VUs: it could not hold the rate")
@@ -421,7 +488,8 @@ def _health(samples: K6Samples, warnings: Counter, cpu_s: float, wall_s: float, 
         "cpu_percent": round(cpu_percent, 1),
         "dropped": samples.dropped_total,
         "interrupted": int(interrupted),
-        "start_delay_s": 0.0,
+        "start_delay_s": round(first_s, 3),
+        "k6_resumed_s": None if resumed_s is None else round(resumed_s, 3),
         "processes": 1,
         "saturated": bool(reasons),
         "reasons": reasons,

@@ -128,6 +128,7 @@ class K6Samples:
         self.lines = 0
         self.undeclared = 0  # points of a metric whose Metric line never came (not recorded)
         self.lag_max_s = 0.0  # the reader's largest backlog: wall clock minus a sample's time
+        self.first_request_s: float | None = None  # the earliest request's time from ``start``
         self._kinds: dict[bytes, str] = {}
         self._seconds: dict[str, float] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch second
         self._labelled: set[tuple[str, str]] = set()
@@ -206,6 +207,8 @@ class K6Samples:
         status = tags.get("status", "0")  # "0": no response; k6's error code says why (1050 timeout, 1211 refused)
         status = f"k6 error {tags.get('error_code', 'unknown')}" if status == "0" else int(status)
         ok = tags.get("expected_response") == "true"
+        if self.first_request_s is None or elapsed < self.first_request_s:
+            self.first_request_s = elapsed
         self.requests += 1
         self.errors += not ok
         recorder.record(name, tags.get("class", DEFAULT_CLASS), duration_ms / 1000.0, ok, status, elapsed)

@@ -163,6 +163,8 @@ def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
     shards = [next(iter(part.metrics.endpoints.values())) for part in parts]
     merged = next(iter(result.metrics.endpoints.values()))
     assert [s.count for s in shards] == [60, 60] and merged.count == served == 120
+    for part in parts:  # k6 waited --paused until the common start: no request before it, nor before resume
+        assert 0 <= part.health["k6_resumed_s"] <= part.health["start_delay_s"]
     added = new_histogram()
     for shard in shards:
         added.add(shard.hist)
