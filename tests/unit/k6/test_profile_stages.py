@@ -19,7 +19,7 @@ def _flags(argv: list[str], name: str) -> list[str]:
     return [argv[i + 1] for i, arg in enumerate(argv) if arg == name]
 
 
-def test_the_profiles_stages_become_ks_stage_flags_from_its_start():
+def test_the_profiles_stages_become_k6_stage_flags_from_its_start():
     vus, duration, stages = profile_stage_overrides(load_spec("load", TARGET))
     assert (vus, duration) == (0, None)  # k6 takes --vus as startVUs and refuses --duration beside --stage
     assert stages == (("30s", 100), ("60s", 100), ("30s", 200), ("120s", 200), ("30s", 0))
