@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from include.perfpipe.errors import ConfigError
 
@@ -34,3 +37,14 @@ def duration_seconds(text: str) -> float | None:
     """Seconds of a duration string (a bare number is seconds), None when ``text`` is not one."""
     match = _DURATION.match(text)
     return None if match is None else float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def _seconds(value) -> float:
+    try:
+        return parse_duration(value)
+    except ConfigError as exc:  # pydantic names the field
+        raise ValueError(str(exc).removeprefix("duration: ")) from None
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+"""A duration field of a pydantic model, in seconds."""

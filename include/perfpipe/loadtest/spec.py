@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from include.perfpipe.config_files import CONFIG_DIR, Document, read_yaml
 from include.perfpipe.durations import parse_duration
 from include.perfpipe.errors import ConfigError, from_validation
+from include.perfpipe.loadtest.abort_rules import abort_rules
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
 from include.perfpipe.loadtest.journey.scenario import (
     feeder_columns,
@@ -28,9 +29,7 @@ from include.perfpipe.loadtest.journey.scenario import (
 )
 from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
-from include.perfpipe.metric_names import LIVE_METRICS
 from include.perfpipe.metrics import DEFAULT_SCENARIO
-from include.perfpipe.vocabulary import OPERATORS
 
 PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
@@ -128,7 +127,7 @@ class LoadSpec(Staged):
     cookies: bool = True  # one cookie jar per virtual user
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verify_tls: bool = True
-    abort_rules: list[dict] = field(default_factory=list)  # see _abort_rule
+    abort_rules: list[dict] = field(default_factory=list)  # see abort_rules.AbortRule
     circuit_breaker: dict | None = field(
         default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50}
     )
@@ -598,37 +597,3 @@ def _timeout(raw) -> float:
     if not 0 < timeout <= MAX_TIMEOUT_S:
         raise ConfigError(f"timeout: expected more than 0 s and at most {MAX_TIMEOUT_S:g} s, got {raw!r}")
     return timeout
-
-
-def abort_rules(rules: list[dict]) -> list[dict]:
-    """Checked abort rules; each as validation's ``Thresholds.abort_rules()`` gives them."""
-    if not isinstance(rules, list):
-        raise ConfigError(f"abort_rules: expected a list of rules, got {rules!r}")
-    return [_abort_rule(rule, i) for i, rule in enumerate(rules)]
-
-
-def _abort_rule(raw: dict, i: int) -> dict:
-    """Normalise one abort rule as validation's ``Thresholds.abort_rules()`` gives it:
-    ``{class_name, metric, operator, limit, window_s, delay_s}``; the test passes while ``metric operator
-    limit`` holds. ``window_s`` None means everything since the start."""
-    where = f"abort_rules[{i}]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected {{class_name, metric, operator, limit, window_s}}, got {raw!r}")
-    metric = raw.get("metric")
-    if metric not in LIVE_METRICS:
-        raise ConfigError(f"{where}.metric: expected one of {LIVE_METRICS}, got {metric!r}")
-    operator = raw.get("operator", "<")
-    if operator not in OPERATORS:
-        raise ConfigError(f"{where}.operator: expected one of {OPERATORS}, got {operator!r}")
-    window = raw.get("window_s")
-    window_s = None if window is None else max(1.0, parse_duration(window, f"{where}.window_s"))
-    delay = raw.get("delay_s")
-    return {
-        "suite": raw.get("suite"),
-        "class_name": str(raw.get("class_name", "all")),
-        "metric": metric,
-        "operator": operator,
-        "limit": _number(raw.get("limit"), f"{where}.limit"),
-        "window_s": window_s,
-        "delay_s": parse_duration(delay, f"{where}.delay_s") if delay is not None else (window_s or 0.0),
-    }

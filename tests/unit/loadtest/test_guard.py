@@ -1,7 +1,7 @@
 """Live abort checks judge exactly the window they name, from merged per-second histograms."""
 
+from include.perfpipe.loadtest.abort_rules import abort_rules
 from include.perfpipe.loadtest.guard import breached, window_stats
-from include.perfpipe.loadtest.spec import abort_rules
 from include.perfpipe.metrics import MetricsRecorder
 
 

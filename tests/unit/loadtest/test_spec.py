@@ -87,6 +87,11 @@ def test_spec_round_trips_through_json():
         ({"overrides": {"vus": -1}}, r"vus: expected a number >= 0, got -1"),
         ({"overrides": {"speed": 1}}, r"overrides: unknown field\(s\) \['speed'\]"),
         ({"overrides": {"abort_rules": [{"metric": "p42", "limit": 1}]}}, r"abort_rules\[0\]\.metric.*'p42'"),
+        (
+            {"overrides": {"abort_rules": [{"metric": "p95_ms", "limit": True, "window_s": "3x"}]}},
+            r"abort_rules\[0\]\.limit: expected a number, got True; abort_rules\[0\]\.window_s: expected a duration "
+            r"like '30s', '1m' or '500ms', got '3x'$",
+        ),
         ({"target": "ftp://127.0.0.1/"}, r"target: expected an http:// or https:// URL"),
         ({"overrides": {"timeout": 0}}, r"timeout: expected more than 0 s and at most 600 s, got 0"),
         ({"overrides": {"timeout": "11m"}}, r"timeout: expected more than 0 s and at most 600 s, got '11m'"),

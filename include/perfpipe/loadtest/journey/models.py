@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from include.perfpipe.durations import parse_duration
+from include.perfpipe.durations import Seconds, parse_duration
 from include.perfpipe.errors import problem_text
 from include.perfpipe.loadtest.executors import EXECUTOR_FIELDS, EXECUTORS, Executor
 from include.perfpipe.loadtest.headers import check_headers
@@ -43,11 +43,6 @@ _SCENARIO = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 RESERVED_TAGS = ("scenario", "group", "step", "class")  # threshold selector keys (docs/scenarios.md)
 
 
-def _seconds(value) -> float:
-    return parse_duration(value, "duration")
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds)]
 OnFailure = Literal["continue", "restart", "stop"]
 
 
@@ -118,9 +113,9 @@ class ThinkTime(_Model):
         if isinstance(raw, dict) and len(raw) == 1:
             ((kind, value),) = raw.items()
             if kind == "constant":
-                return {"kind": "constant", "min_s": _seconds(value), "max_s": _seconds(value)}
+                return {"kind": "constant", "min_s": parse_duration(value), "max_s": parse_duration(value)}
             if kind == "exponential":
-                return {"kind": "exponential", "mean_s": _seconds(value)}
+                return {"kind": "exponential", "mean_s": parse_duration(value)}
             if kind == "uniform":
                 raw = value
             else:
@@ -128,13 +123,13 @@ class ThinkTime(_Model):
         if isinstance(raw, (list, tuple)):
             if len(raw) != 2:
                 raise ValueError(f"expected [min, max], got {raw!r}")
-            low, high = (_seconds(v) for v in raw)
+            low, high = (parse_duration(v) for v in raw)
             if high < low:
                 raise ValueError("max below min")
             return {"kind": "uniform", "min_s": low, "max_s": high}
         if isinstance(raw, dict):
             raise ValueError(f"expected one of constant, uniform, exponential, got {raw!r}")
-        return {"kind": "constant", "min_s": _seconds(raw), "max_s": _seconds(raw)}
+        return {"kind": "constant", "min_s": parse_duration(raw), "max_s": parse_duration(raw)}
 
 
 class Extract(_Model):
