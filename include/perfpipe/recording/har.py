@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from include.perfpipe.config_files import read_text
 from include.perfpipe.errors import ConfigError
 
 
@@ -56,12 +57,9 @@ class Exchange:
 def read_har(path: str | Path) -> list[Exchange]:
     """The file's entries as exchanges, sorted by start time (stable), HTTP(S) ones only."""
     path = Path(path)
+    text = read_text(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read it: {exc.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a HAR file: not UTF-8 text", file=path) from None
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not a HAR file: not JSON (line {exc.lineno}, column {exc.colno})", file=path) from None
     entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None

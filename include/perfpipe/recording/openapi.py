@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 import yaml
 
+from include.perfpipe.config_files import read_text
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.credentials import looks_secret
 from include.perfpipe.recording.correlation import singular, variable_name
@@ -109,17 +110,13 @@ def convert(source: str, output: str | Path, credentials: str | None = None) -> 
 def _load(source: str) -> dict:
     import httpx
 
-    try:
-        if source.startswith(("http://", "https://")):
+    if source.startswith(("http://", "https://")):
+        try:
             text = httpx.get(source, timeout=30, follow_redirects=True).raise_for_status().text
-        else:
-            text = Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read it: {exc.strerror}", file=source) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=source) from None
-    except httpx.HTTPError as exc:
-        raise ConfigError(f"cannot fetch it: {type(exc).__name__}", file=source) from None
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"cannot fetch it: {type(exc).__name__}", file=source) from None
+    else:
+        text = read_text(source)
     try:
         spec = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError):

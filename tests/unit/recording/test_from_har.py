@@ -185,11 +185,12 @@ def test_steps_that_use_a_value_before_it_is_extracted_are_refused(recording, tm
         ('{"password": "hunter2"}', "log.entries: expected the list of recorded requests"),
         ('{"log": {"entries": [{"request": {"url": "http://a/"}}]}}', "log.entries[0].response: missing"),
         ('{"log": {"entries": []}}', "the recording holds no http(s) request"),
+        (b'{"log": "caf\xe9"}', "not UTF-8 text (byte 12, line 1)"),
     ],
 )
 def test_bad_recordings_are_one_line_naming_the_file_and_field(tmp_path, capsys, content, message):
     har = tmp_path / "bad.har"
-    har.write_text(content)
+    har.write_bytes(content if isinstance(content, bytes) else content.encode())
     assert main(["scenario", "from-har", str(har), "-o", str(tmp_path / "s.yaml")]) == 3
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "hunter2" not in err and not (tmp_path / "s.yaml").exists()
