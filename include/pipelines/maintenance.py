@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from include.perfpipe.vocabulary import TARGET_DB_CONN
-from include.pipelines.perf_dag import DEFAULT_ARGS
+from include.pipelines.perf_dag import DAG_DEFAULTS
 from include.pipelines.pools import MAINTENANCE_POOL
 
 
@@ -87,13 +85,11 @@ def build_db_maintenance_dag(dag_id: str, *, schedule: str, doc_md: str):
     @dag(
         dag_id=dag_id,
         schedule=schedule,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
+        **DAG_DEFAULTS,
         max_active_runs=1,
         is_paused_upon_creation=True,
         doc_md=doc_md,
         tags=["perfpipe", "database", "maintenance"],
-        default_args=DEFAULT_ARGS,
         params=maintenance_params(),
     )
     def db_maintenance():

@@ -26,6 +26,9 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(minutes=20),
     "on_failure_callback": record_failure,
 }  # the report names the first failed task and its error
+DAG_DEFAULTS = {"start_date": datetime(2026, 1, 1), "catchup": False, "default_args": DEFAULT_ARGS}
+"""What every perfpipe DAG shares: no backfill of missed schedules (each would load the target), and the tasks'
+retries, time limit and failure report."""
 
 
 @task(task_id="preflight")
@@ -387,13 +390,11 @@ def build_perf_dag(
     @dag(
         dag_id=dag_id,
         schedule=schedule,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
+        **DAG_DEFAULTS,
         max_active_runs=1,
         is_paused_upon_creation=schedule is not None,  # a schedule starts loading a target only once unpaused
         doc_md=doc_md,
         tags=["perfpipe", *tags],
-        default_args=DEFAULT_ARGS,
         params=perf_params(profile, fail_on_regression),
         render_template_as_native_obj=True,
     )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import Param, TaskGroup, TriggerRule, dag, get_current_context, task
 
-from include.pipelines.perf_dag import DEFAULT_ARGS, perf_pipeline
+from include.pipelines.perf_dag import DAG_DEFAULTS, perf_pipeline
 from include.pipelines.run_form import perf_params
 
 GATE_ORDER = ("smoke", "load", "stress")
@@ -68,11 +66,9 @@ def build_release_gate_dag(dag_id: str, *, doc_md: str):
     @dag(
         dag_id=dag_id,
         schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
+        **DAG_DEFAULTS,
         doc_md=doc_md,
         tags=["perfpipe", "release"],
-        default_args=DEFAULT_ARGS,
         params=gate_params(),
         render_template_as_native_obj=True,
     )
