@@ -7,7 +7,6 @@ the cluster."""
 
 import json
 import signal
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +16,7 @@ import pytest
 import redis
 
 from tests.busy_machine import dag_state, verdict_unless_busy
+from tests.html_links import linked_files
 from tools import cluster
 
 pytestmark = pytest.mark.integration
@@ -96,17 +96,6 @@ def run_dag(client: httpx.Client, conf: dict, logs: str) -> tuple[str, str]:
     return run, state
 
 
-class _Links(HTMLParser):
-    """Every href and src of the page's tags (script bodies are not tags)."""
-
-    def __init__(self):
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.links += [v for k, v in attrs if k in ("href", "src") and v]
-
-
 def test_too_many_shards_are_refused_in_preflight(running_cluster):
     client = api(running_cluster)
     run, state = run_dag(client, {**CONF, "shards": 3}, running_cluster["home"])
@@ -145,9 +134,7 @@ def test_sharded_run_spreads_over_both_workers_and_publishes_to_shared_storage(r
     )
     assert all(s["clock"] is not None and not s["clock_warning"] for s in summary["loadtest"]["shards"])
 
-    parser = _Links()
-    parser.feed(report.read_text())
-    files = [link for link in parser.links if not link.startswith(("data:", "#"))]
+    files = linked_files(report.read_text())
     assert any(link.startswith("gx/") for link in files), files  # the Data Docs, validated on some worker
     for link in files:
         assert not urlsplit(link).scheme, f"absolute link in the report: {link}"

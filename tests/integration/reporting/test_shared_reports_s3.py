@@ -2,7 +2,6 @@
 ObjectStoragePath, read back by the reports page from the same URL."""
 
 import json
-from html.parser import HTMLParser
 from posixpath import dirname, normpath
 from urllib.parse import unquote, urlsplit
 
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 import tests.unit.plugin.conftest  # noqa: F401 (plugins/ on sys.path, as Airflow puts it)
 from include.perfpipe.reporting import render_report
 from include.perfpipe.runs import folder_name
+from tests.html_links import linked_files
 from tests.unit.reporting.synthetic import bundle
 
 pytestmark = pytest.mark.integration
@@ -51,15 +51,6 @@ def s3_connection(s3, monkeypatch):
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
 
 
-class _Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.links += [v for k, v in attrs if k in ("href", "src") and v]
-
-
 def _rendered_run(tmp_path) -> tuple[dict, object]:
     run = bundle(run_id="manual__2026-12-02T15:00:00+00:00")
     run["validation"]["data_docs"] = DATA_DOCS
@@ -92,9 +83,7 @@ def test_a_run_published_to_s3_is_complete_self_contained_and_served_by_the_repo
         assert published == (out_dir / key[len(folder) + 1 :]).read_bytes(), key
 
     report = client.get_object(Bucket=BUCKET, Key=f"{folder}/report.html")["Body"].read().decode()
-    parser = _Links()
-    parser.feed(report)
-    files = [link for link in parser.links if not link.startswith(("data:", "#"))]
+    files = linked_files(report)
     assert DATA_DOCS in files, files
     for link in files:
         assert not urlsplit(link).scheme, f"absolute link in the report: {link}"
