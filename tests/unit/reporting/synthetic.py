@@ -136,6 +136,22 @@ def database_result() -> dict:
     }
 
 
+def baseline_row(**fields) -> dict:
+    """A stored run as the results history gives it (a baseline or a history row): 20 req/s, no errors."""
+    return {
+        "dag_id": "perf_load",
+        "run_id": "base-run",
+        "verdict": "pass",
+        "errors": 0,
+        "error_rate": 0.0,
+        "rps": 20.0,
+        "p50_ms": 10.0,
+        "p95_ms": 40.0,
+        "p99_ms": 50.0,
+        **fields,
+    }
+
+
 def bundle(run_id: str = "manual__2026-11-27T11:00:00+00:00", fail: bool = True) -> dict:
     return {
         "run": {

@@ -34,21 +34,9 @@ def rendered(tmp_path_factory):
         ],
         "trend": [],
     }
-    bundle["baseline"] = {
-        "dag_id": "perf_load",
-        "run_id": "base-run",
-        "version": "v0",
-        "verdict": "pass",
-        "is_baseline": True,
-        "started_at": "2026-11-26T10:00:00+00:00",
-        "requests": 700,
-        "errors": 0,
-        "error_rate": 0.0,
-        "rps": 20.0,
-        "p50_ms": 10.0,
-        "p95_ms": 40.0,
-        "p99_ms": 50.0,
-    }
+    bundle["baseline"] = synthetic.baseline_row(
+        version="v0", is_baseline=True, started_at="2026-11-26T10:00:00+00:00", requests=700
+    )
     bundle["history"] = [{**bundle["baseline"], "run_id": f"old-{i}"} for i in range(3)]
     out = tmp_path_factory.mktemp("report")
     return bundle, render_report(bundle, out)

@@ -32,20 +32,9 @@ def report(tmp_path_factory):
         _statement(0, OWN, 900.0),
         _statement(1, "VACUUM (ANALYZE) items", 800.0),
     ] + [_statement(i, f"SELECT * FROM items WHERE id = {i}", 100.0 + i) for i in range(2, 16)]
-    bundle["baseline"] = {
-        "dag_id": "perf_load",
-        "run_id": "base-run",
-        "verdict": "pass",
-        "is_baseline": False,
-        "duration_s": bundle["loadtest"]["duration_s"] * 3,
-        "requests": 2100,
-        "errors": 0,
-        "error_rate": 0.0,
-        "rps": 20.0,
-        "p50_ms": 10.0,
-        "p95_ms": 40.0,
-        "p99_ms": 50.0,
-    }
+    bundle["baseline"] = synthetic.baseline_row(
+        is_baseline=False, duration_s=bundle["loadtest"]["duration_s"] * 3, requests=2100
+    )
     bundle["regression"] = {
         "baseline_found": True,
         "change_points": [],
