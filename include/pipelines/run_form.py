@@ -31,7 +31,7 @@ def config_file(value: str | None, field: str) -> str | None:
 
 
 def _profiles() -> dict:
-    from include.perfpipe.loadtest.spec import load_profiles
+    from include.perfpipe.loadtest.profiles import load_profiles
 
     return load_profiles(CONFIG_DIR / "profiles.yaml")
 

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from include.perfpipe.config_files import CONFIG_DIR, Document, read_yaml
+from include.perfpipe.config_files import Document
 from include.perfpipe.durations import parse_duration
-from include.perfpipe.errors import ConfigError, from_validation
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.abort_rules import abort_rules
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
 from include.perfpipe.loadtest.journey.scenario import (
@@ -27,11 +27,11 @@ from include.perfpipe.loadtest.journey.scenario import (
     step_urls,
     to_dict,
 )
+from include.perfpipe.loadtest.profiles import load_profiles
 from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
-PROFILES_FILE = CONFIG_DIR / "profiles.yaml"
 MODELS = ("closed", "open")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
 MAX_TIMEOUT_S = 600.0
@@ -209,41 +209,6 @@ def combined_windows(parts: list[LoadSpec]) -> list[dict]:
         else:
             combined.append({"start_s": begin, "end_s": end, "kind": kind})
     return combined
-
-
-def load_profiles(path: str | Path | None = None) -> dict:
-    """``{"profiles", "limits", "target_allowlist"?, "document"}`` of a profiles file (``document``: its
-    ``config_files.Document``, for errors that name a line)."""
-    document = read_yaml(path or PROFILES_FILE)
-    data = document.data or {}
-    if not isinstance(data, dict):
-        raise document.error(None, "expected a mapping with 'profiles' and 'limits'", data)
-    if not isinstance(data.get("profiles"), dict):
-        raise document.error("profiles", "must be a mapping of profile name to profile", data.get("profiles"))
-    try:
-        data["limits"] = Limits.model_validate(data.get("limits") or {})
-    except ValidationError as exc:
-        raise from_validation(exc, file=document.path, prefix="limits", document=document) from None
-    return {**data, "document": document}
-
-
-class Limits(BaseModel):
-    """The hard caps of ``limits`` in profiles.yaml, whatever a profile, Param or flag asks for."""
-
-    model_config = ConfigDict(extra="forbid")
-    max_vus: int = Field(5000, ge=1)
-    max_rate: float = Field(50000, gt=0, allow_inf_nan=False)
-    max_duration: str = "2h"
-
-    @field_validator("max_duration")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value, "max_duration", positive=True)
-        return value
-
-    @property
-    def max_duration_s(self) -> float:
-        return parse_duration(self.max_duration)
 
 
 def _checked(parse, value, field_name: str, expected: str, document: Document | None):

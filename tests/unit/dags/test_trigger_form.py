@@ -64,7 +64,7 @@ def test_an_empty_string_default_blocks_the_form():
 
 def test_form_limits_are_the_engine_caps():
     from include.perfpipe.loadtest import load_spec
-    from include.perfpipe.loadtest.spec import load_profiles
+    from include.perfpipe.loadtest.profiles import load_profiles
     from include.pipelines.run_form import perf_params
 
     caps, params = load_profiles()["limits"].model_dump(), perf_params("smoke")
