@@ -144,7 +144,7 @@ def play(history: dict, dsn: str) -> dict:
     for night in range(history["nights"]):
         run = {
             "dag_id": DAG,
-            "run_id": f"night{night:03d}",
+            "run_id": f"h{history['index']:02d}_night{night:03d}",  # run ids are unique per DAG, not per target
             "profile": PROFILE,
             "target": target,
             "started_at": (first + timedelta(days=night)).isoformat(),
@@ -160,7 +160,7 @@ def play(history: dict, dsn: str) -> dict:
             {
                 "night": night,
                 "status": gate["status"],
-                "since": sorted({int(s["since_run_id"].removeprefix("night")) for s in shifts}),
+                "since": sorted({_night(s["since_run_id"]) for s in shifts}),
                 "reason": gate["reason"],
             }
         )
@@ -183,9 +183,13 @@ def _p95_window(store, target: str, run: dict) -> dict:
     rows = store.class_history(target, PROFILE, limit=OTAVA_WINDOW)
     runs = list(dict.fromkeys(rows["run_id"]))
     return {
-        "runs": [int(r.removeprefix("night")) for r in runs],
+        "runs": [_night(r) for r in runs],
         "series": {k: g.set_index("run_id").loc[runs, "p95_ms"].tolist() for k, g in rows.groupby("class_name")},
     }
+
+
+def _night(run_id: str) -> int:
+    return int(run_id.rsplit("night", 1)[1])
 
 
 def _label(history: dict) -> dict:
@@ -219,7 +223,7 @@ from otava.analysis import compute_change_points
 out = []
 for values in json.load(sys.stdin):
     points, _ = compute_change_points(values)  # its defaults: window_len 50, max_pvalue 0.001
-    out.append([cp.index for cp in points if cp.stats.mean_2 > cp.stats.mean_1])
+    out.append([int(cp.index) for cp in points if cp.stats.mean_2 > cp.stats.mean_1])
 print(json.dumps(out))
 """
 
@@ -321,6 +325,8 @@ def main() -> None:
     finally:
         drop()
     played = time.perf_counter() - started
+    if args.json:  # perfpipe's answers first: Otava runs in another interpreter
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     otava_answers(results, Path(args.otava_venv))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
@@ -349,7 +355,8 @@ def _print(results: list[dict], args, played: float) -> None:
         if r["kind"] == "none":
             continue
         print(
-            f"| {r['kind']} | {r['size']:+.1f} | {r['noise']:.0f} | {_found(r, 'perfpipe')} | {_found(r, 'otava')} | "
+            f"| {r['kind']} | {-r['size'] if r['kind'] == 'improvement' else r['size']:+.1f} | {r['noise']:.0f} | "
+            f"{_found(r, 'perfpipe')} | {_found(r, 'otava')} | "
             f"{r['answers'][-1]['status']} |"
         )
     outliers = [r for r in results if r["kind"] == "none"]
