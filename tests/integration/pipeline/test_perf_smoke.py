@@ -74,7 +74,8 @@ def test_bad_benchmark_input_fails_preflight_at_once(airflow_env, demo_service, 
     )
     log = (Path(airflow_env["PERFPIPE_REPORTS_DIR"]) / "dag_test.log").read_text()
     assert outcome["state"] == "failed"
-    assert f"bad input: {queries}: queries[0].weight: must be a number > 0, got -2" in log
+    # a value read from a file is named by its kind and place, never quoted (docs/RELIABILITY.md)
+    assert f"bad input: {queries}: queries[0].weight: must be a number > 0 (got a number; line 2, column 31)" in log
     started = [
         line.split("task_id=")[1].split()[0] for line in log.splitlines() if "[DAG TEST] starting task_id=" in line
     ]
