@@ -4,7 +4,7 @@ The test copies this file into a DAGs folder and runs it as a script (the outcom
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
@@ -29,7 +29,9 @@ with DAG(
         params = ctx["params"]
         bundle = synthetic.bundle(run_id=ctx["run_id"], fail=params["fail"])
         bundle["loadtest"] = synthetic.load_result(slow=params["slow"])
-        plan = {"run": {**bundle["run"], "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"]}}
+        # each run starts when it runs: a baseline is a run that started before the judged one
+        started = datetime.now(UTC).isoformat()
+        plan = {"run": {**bundle["run"], "dag_id": ctx["dag"].dag_id, "run_id": ctx["run_id"], "started_at": started}}
         database = dict(bundle["database"])
         benchmark = database.pop("benchmark")
         return publish_run(
