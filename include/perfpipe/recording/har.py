@@ -62,6 +62,8 @@ def read_har(path: str | Path) -> list[Exchange]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not a HAR file: not JSON (line {exc.lineno}, column {exc.colno})", file=path) from None
+    except RecursionError:  # json recurses per level: a hostile file nested ~1,000 deep ends Python's stack
+        raise ConfigError("not a HAR file: nested too deeply", file=path) from None
     entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ConfigError("log.entries: expected the list of recorded requests (a HAR 1.2 file)", file=path)

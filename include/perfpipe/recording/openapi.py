@@ -121,6 +121,8 @@ def _load(source: str) -> dict:
         spec = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError):
         raise ConfigError("not JSON or YAML", file=source) from None
+    except RecursionError:  # both parsers recurse per level: a hostile file nested ~1,000 deep ends the stack
+        raise ConfigError("nested too deeply", file=source) from None
     if not isinstance(spec, dict) or not str(spec.get("openapi", "")).startswith("3."):
         raise ConfigError("openapi: expected an OpenAPI 3.x description (Swagger 2 is not read)", file=source)
     if not isinstance(spec.get("paths"), dict) or not spec["paths"]:

@@ -186,6 +186,7 @@ def test_steps_that_use_a_value_before_it_is_extracted_are_refused(recording, tm
         ('{"log": {"entries": [{"request": {"url": "http://a/"}}]}}', "log.entries[0].response: missing"),
         ('{"log": {"entries": []}}', "the recording holds no http(s) request"),
         (b'{"log": "caf\xe9"}', "not UTF-8 text (byte 12, line 1)"),
+        ('{"log": ' + "[" * 3000 + "]" * 3000 + "}", "not a HAR file: nested too deeply"),
     ],
 )
 def test_bad_recordings_are_one_line_naming_the_file_and_field(tmp_path, capsys, content, message):

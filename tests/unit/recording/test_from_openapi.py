@@ -222,6 +222,8 @@ def test_a_credentials_file_must_have_the_login_fields(tmp_path, capsys):
         ('{"swagger": "2.0", "paths": {}}', "expected an OpenAPI 3.x description"),
         ("{not json", "not JSON or YAML"),
         ('{"openapi": "3.1.0", "paths": {}}', "paths: expected at least one path"),
+        ('{"openapi": ' + "[" * 3000 + "]" * 3000 + "}", "nested too deeply"),
+        ("openapi: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
     ],
 )
 def test_bad_specs_are_one_line(tmp_path, capsys, content, message):
