@@ -60,13 +60,13 @@ def test_the_command_carries_no_secret_and_the_environment_no_stray_one(monkeypa
     monkeypatch.setenv("MY_API_TOKEN", "hunter2")
     plan = K6Plan(Path("s.js"), "http://127.0.0.1:1/", ("127.0.0.1",), vus=3, secret_env=("AUTHORIZATION",))
     plan = K6Plan(**{**plan.__dict__, "options": {"summaryTrendStats": ["avg", "p(99.9)"], "systemTags": ["url"]}})
-    argv = run_command(plan, 0, Path("/tmp/fifo"), Path("/tmp/summary.json"))
+    argv = run_command(plan, 0, Path("samples.fifo"), Path("k6-summary.json"))
     assert argv[argv.index("--summary-trend-stats") + 1].split(",")[:3] == ["avg", "p(99.9)", "min"]
     assert "p(99)" in argv[argv.index("--summary-trend-stats") + 1]
     assert {"url", "status", "name", "expected_response"} <= set(argv[argv.index("--system-tags") + 1].split(","))
     assert argv[argv.index("--vus") + 1] == "3" and "--duration" not in argv  # only what was given overrides
     assert argv[argv.index("--address") + 1] == "127.0.0.1:0" and "--paused" not in argv  # REST on a free port
-    assert "--paused" in run_command(plan, 0, Path("/tmp/fifo"), Path("/tmp/summary.json"), paused=True)
+    assert "--paused" in run_command(plan, 0, Path("samples.fifo"), Path("k6-summary.json"), paused=True)
     env = environment("http://127.0.0.1:1/", {"AUTHORIZATION": "Bearer hunter2"})
     assert env["BASE_URL"] == "http://127.0.0.1:1" and env["TZ"] == "UTC" and env["AUTHORIZATION"] == "Bearer hunter2"
     assert "AIRFLOW_CONN_PERF_TARGET_HTTP" not in env and "MY_API_TOKEN" not in env

@@ -52,7 +52,7 @@ def test_k6_reads_the_profiles_stages_in_place_of_the_scripts_scenarios_only_whe
     assert staged.k6["options"]["thresholds"] == own.k6["options"]["thresholds"]  # the script keeps the rest
     assert stage_windows(staged.k6["options"]) == spec.stage_windows()  # the windows our engine would judge
 
-    argv = run_command(plan_of(staged, 1), 0, Path("/tmp/fifo"), Path("/tmp/summary.json"))
+    argv = run_command(plan_of(staged, 1), 0, Path("samples.fifo"), Path("k6-summary.json"))
     assert _flags(argv, "--stage") == ["3s:100", "6s:100", "3s:200", "12s:200", "3s:0"]
     assert _flags(argv, "--vus") == ["0"] and "--duration" not in argv
     assert override_environment(plan_of(staged, 1))["K6_STAGES"] == "3s:100,6s:100,3s:200,12s:200,3s:0"
