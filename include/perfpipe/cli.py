@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """The subcommand's exit code; a ``PerfpipeError`` (bad input, a target or database out of reach)
     is one line on stderr and exit code 3, never a traceback."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except PerfpipeError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)

@@ -131,3 +131,36 @@ def test_the_cli_takes_secrets_from_the_environment_or_a_file_never_from_argv(tm
     assert code == 0 and served > 0 and unauthorised == 0, (out.err, served, unauthorised)
     summary = (tmp_path / "run" / "summary.json").read_bytes()
     assert not _leaks(summary + out.out.encode() + out.err.encode())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["db-inspect", "--dsn", f"postgresql://postgres:{PASSWORD}@127.0.0.1:9/db"],
+        ["db-bench", "--dsn", f"host=127.0.0.1 port=9 password={PASSWORD}"],
+        ["db-maintain", "--dsn", f"host=127.0.0.1 port=9 password='{PASSWORD}'"],
+        ["regression", "--target", "t", "--profile", "p", "--results-db", f"postgresql://u:{PASSWORD}@127.0.0.1:9/r"],
+        ["baseline", "--target", "t", "--profile", "p", "--results-db", f"postgresql://u:{PASSWORD}@127.0.0.1:9/r"],
+        ["report", "bundle.json", "--results-db", f"postgresql://u:{PASSWORD}@127.0.0.1:9/r"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_a_dsn_with_its_password_on_the_command_line_is_refused(argv, tmp_path, capsys):
+    """A password in ``--dsn`` or ``--results-db`` showed in ps and shell history. It is refused in one line naming
+    where it goes instead, before any connection, and the password is in no output."""
+    from include.perfpipe.cli import main
+
+    code = main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3 and "$PGPASSWORD or use ~/.pgpass" in err and len(err.strip().splitlines()) == 1, err
+    assert not _leaks(err.encode()) and not (tmp_path / "out").exists()
+
+
+def test_a_dsn_from_the_environment_may_carry_its_password(monkeypatch):
+    """The environment is not argv: ``$PERFPIPE_DB_URL`` with a password is the results store's DSN as given."""
+    from include.perfpipe.cli import build_parser
+
+    dsn = f"postgresql://u:{PASSWORD}@127.0.0.1:9/r"
+    monkeypatch.setenv("PERFPIPE_DB_URL", dsn)
+    args = build_parser().parse_args(["baseline", "--target", "t", "--profile", "p"])
+    assert args.results_db == dsn

@@ -17,12 +17,14 @@ import logging
 import sys
 from pathlib import Path
 
+from include.perfpipe.dsn_option import add_dsn_option
+
 EXIT_ERROR = 3
 
 
 def register(subparsers) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dsn", required=True, help="libpq connection string or URL of the database")
+    add_dsn_option(common, "--dsn", "libpq connection string or URL of the database, without its password")
     common.add_argument("--out", required=True, help="output directory")
 
     inspect_p = subparsers.add_parser("db-inspect", parents=[common], help="PostgreSQL insights into findings.json")

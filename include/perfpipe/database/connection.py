@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from urllib.parse import unquote
 
 import psycopg
@@ -11,27 +10,24 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
+from include.perfpipe.dsn_option import KEYWORD_PASSWORD, URL_PASSWORD
 from include.perfpipe.errors import ConfigError
 
 APPLICATION_NAME = "perfpipe-db"
-
-
-_URL_PASSWORD = re.compile(r"://[^/?#]*?:([^/?#]*)@")
-_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)")
 
 
 def redact(dsn: str, text: str | None = None) -> str:
     """``text`` (default: the DSN itself) with the DSN's password masked, also where libpq quoted it, or a
     piece of it, in an error message (a raw ``%`` in a URL password, a quoted keyword value)."""
     text = dsn if text is None else text
-    secrets = {m.group(1) for m in _URL_PASSWORD.finditer(dsn)}
-    secrets |= {m.group(2).strip("'") for m in _KEYWORD_PASSWORD.finditer(dsn)}
+    secrets = {m.group(1) for m in URL_PASSWORD.finditer(dsn)}
+    secrets |= {m.group(2).strip("'") for m in KEYWORD_PASSWORD.finditer(dsn)}
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         for form in {secret, unquote(secret), *secret.split()}:
             if len(form) >= 3:
                 text = text.replace(form, "***")
-    text = _URL_PASSWORD.sub(lambda m: m.group(0).replace(m.group(1), "***") if m.group(1) else m.group(0), text)
-    return _KEYWORD_PASSWORD.sub(r"\1***", text)
+    text = URL_PASSWORD.sub(lambda m: m.group(0).replace(m.group(1), "***") if m.group(1) else m.group(0), text)
+    return KEYWORD_PASSWORD.sub(r"\1***", text)
 
 
 def connect(dsn: str, *, application_name: str = APPLICATION_NAME, **kwargs) -> psycopg.Connection:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from include.perfpipe.dsn_option import add_dsn_option
 from include.perfpipe.regression.analysis import HISTORY_RUNS
 from include.perfpipe.vocabulary import RESULTS_DB_ENV
 
@@ -76,9 +76,7 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
 def _add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="the target the runs measured")
     parser.add_argument("--profile", required=True, help="the load profile (smoke, load, ...)")
-    parser.add_argument(
-        "--results-db", default=os.environ.get(RESULTS_DB_ENV), help=f"results store DSN (default ${RESULTS_DB_ENV})"
-    )
+    add_dsn_option(parser, "--results-db", f"results store DSN (default ${RESULTS_DB_ENV})", env=RESULTS_DB_ENV)
 
 
 def run_compare(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
+from include.perfpipe.dsn_option import add_dsn_option
 from include.perfpipe.vocabulary import RESULTS_DB_ENV
 
 
@@ -19,10 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("bundle", type=Path, help="JSON file with the run bundle")
     parser.add_argument("--out", type=Path, required=True, help="folder to render into")
-    parser.add_argument(
+    add_dsn_option(
+        parser,
         "--results-db",
-        default=os.environ.get(RESULTS_DB_ENV),
-        help=f"results store DSN (default ${RESULTS_DB_ENV}); omit to render without history",
+        f"results store DSN (default ${RESULTS_DB_ENV}); omit to render without history",
+        env=RESULTS_DB_ENV,
     )
     parser.add_argument("--history", type=int, default=20, help="runs in the trend (default 20)")
     parser.set_defaults(func=run)
