@@ -41,13 +41,14 @@ def preflight(profile: str | None = None) -> dict:
     import psycopg
     from airflow.sdk.exceptions import AirflowFailException
 
+    from include.perfpipe.database.maintenance import check_apply_allowlist
     from include.perfpipe.durations import parse_duration
     from include.perfpipe.errors import PerfpipeError
     from include.perfpipe.loadtest import check_target
     from include.perfpipe.runs import plan_run
     from include.perfpipe.validation import load_thresholds
     from include.pipelines.placement import check_load_placement, shared_reports_problem
-    from include.pipelines.targets import http_target, postgres_dsn, target_allowlist
+    from include.pipelines.targets import db_apply_allowlist, http_target, postgres_dsn, target_allowlist
 
     ctx = get_current_context()
     params = ctx["params"]
@@ -73,6 +74,8 @@ def preflight(profile: str | None = None) -> dict:
         start_delay_s = parse_duration(params["start_delay"], "start_delay", positive=True)
         if params["db_benchmark"]:
             benchmark_plan(params)
+        if params["db_stage"] and params["apply_recommendations"]:
+            check_apply_allowlist(db_apply_allowlist())  # db_stage would refuse it after the load, and retry
     except PerfpipeError as exc:
         raise AirflowFailException(f"bad input: {exc}") from exc
     try:

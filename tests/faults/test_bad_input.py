@@ -142,6 +142,19 @@ def test_preflight_refuses_bad_input_without_a_retry(monkeypatch, tmp_path):
         _run_preflight(monkeypatch, duration="0s")
 
 
+def test_preflight_refuses_a_bad_apply_allowlist_before_the_load(monkeypatch):
+    """A wildcard entry of ``perfpipe_db_apply_allowlist`` was refused only by db_stage, after the load, and
+    retried; preflight refuses it once when index changes are to be applied, and ignores it otherwise."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setattr("include.pipelines.targets.db_apply_allowlist", lambda: ["public.orders*"])
+    with pytest.raises(AirflowFailException, match=r"bad input: perfpipe_db_apply_allowlist: 'public.orders\*'"):
+        _run_preflight(monkeypatch, db_stage=True, apply_recommendations=True)
+    monkeypatch.setattr("include.perfpipe.runs.plan_run", lambda *args, **kwargs: "planned")
+    with pytest.raises(RuntimeError, match=r"target http://127.0.0.1:9 .* is unreachable"):  # past the inputs
+        _run_preflight(monkeypatch, db_stage=True, apply_recommendations=False)
+
+
 def test_preflight_lets_a_bug_surface_to_be_retried(monkeypatch):
     from airflow.sdk.exceptions import AirflowFailException
 
