@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from benchmarks.loadtest import PREVIOUS_PARSER, ROOT, previous_parser, table
-from include.perfpipe.loadtest.cookies import CookieJar
+from include.perfpipe.loadtest.engine import Prepared
+from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.spec import Endpoint
 
 RESPONSE = (
@@ -54,7 +55,8 @@ def _connections(module, count: int, **kwargs) -> tuple[list, object]:
         conn = module.HttpConnection(_Owner(), **kwargs)
         conn.connection_made(_Transport())
         conns.append(conn)
-    return conns, module.Prepared(Endpoint(name="e", url="http://127.0.0.1:1/"))
+    prepare = getattr(module, "Prepared", Prepared)  # in connection.py before the folder split
+    return conns, prepare(Endpoint(name="e", url="http://127.0.0.1:1/"))
 
 
 def _round(conns: list, endpoint) -> float:
@@ -66,16 +68,22 @@ def _round(conns: list, endpoint) -> float:
     return (time.perf_counter() - began) / (PER_ROUND // len(conns) * len(conns))
 
 
+def _connection_file(tree: Path) -> Path:
+    """The connection module of checkout ``tree``: ``loadtest/http/`` since the folder split, ``loadtest/`` before."""
+    now = tree / "include/perfpipe/loadtest/http/connection.py"
+    return now if now.exists() else tree / "include/perfpipe/loadtest/connection.py"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", default="1,500")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--previous-parser", default=PREVIOUS_PARSER)
     args = parser.parse_args()
-    ours = _module("connection_now", ROOT / "include/perfpipe/loadtest/connection.py")
+    ours = _module("connection_now", _connection_file(ROOT))
     rows = []
     with previous_parser(args.previous_parser, Path(tempfile.mkdtemp(prefix="perfpipe-parser-"))) as tree:
-        old = _module("connection_before", tree / "include/perfpipe/loadtest/connection.py")
+        old = _module("connection_before", _connection_file(tree))
         for count in (int(c) for c in args.connections.split(",")):
             variants = {
                 f"previous parser ({args.previous_parser[:7]})": _connections(old, count),

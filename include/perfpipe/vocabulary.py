@@ -3,7 +3,7 @@
 Comparison operators of limits and rules, the names of the environment variables and Airflow
 connections, and the SQLAlchemy driver suffix a libpq DSN drops. The verdicts live in
 ``validation/verdict.py``, the duration format in ``durations.py``, the allowlist precedence in
-``loadtest/target.py``.
+``loadtest/http/target.py``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def http_target(conn_id: str) -> tuple[str, dict[str, str]]:
     from airflow.sdk.bases.hook import BaseHook
     from airflow.sdk.log import mask_secret
 
-    from include.perfpipe.loadtest.credentials import basic_auth, checked_headers, looks_secret
+    from include.perfpipe.loadtest.http.credentials import basic_auth, checked_headers, looks_secret
 
     conn = BaseHook.get_connection(conn_id)
     if not conn.host:
@@ -77,10 +77,10 @@ def _csv_variable(name: str, default: str) -> list[str]:
 
 
 def target_allowlist() -> list[str]:
-    """Hosts a load test may target: the Airflow Variable first, in ``loadtest.target.resolve_allowlist``'s chain."""
+    """Hosts a load test may target: the Airflow Variable first, in ``http.target.resolve_allowlist``'s chain."""
     from airflow.sdk import Variable
 
-    from include.perfpipe.loadtest.target import resolve_allowlist
+    from include.perfpipe.loadtest.http.target import resolve_allowlist
 
     return resolve_allowlist(variable=Variable.get(ALLOWLIST_VARIABLE, default=None))
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from include.perfpipe.loadtest import load_spec, run_load_test
-from include.perfpipe.loadtest.target import TargetNotAllowed
+from include.perfpipe.loadtest.http.target import TargetNotAllowed
 from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ secret-looking header)."""
 import pytest
 
 from include.perfpipe.loadtest import load_spec, run_load_test
-from include.perfpipe.loadtest.credentials import basic_auth
+from include.perfpipe.loadtest.http.credentials import basic_auth
 from tests.unit.loadtest.journey.server import JourneyServer
 
 pytestmark = pytest.mark.integration

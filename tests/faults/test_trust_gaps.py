@@ -10,7 +10,7 @@ import pytest
 from include.perfpipe.database.maintenance import allowed, check_apply_allowlist
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest import load_spec
-from include.perfpipe.loadtest.target import TargetNotAllowed
+from include.perfpipe.loadtest.http.target import TargetNotAllowed
 from tests.unit.loadtest.server import LoopbackServer
 
 PLANTED = "pl4nted-s3cret-4e1b"

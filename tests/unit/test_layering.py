@@ -160,7 +160,7 @@ def test_the_engine_imports_no_client():
 
 @pytest.mark.xfail(strict=True, reason="issue 24: journey/process.py (an HTTP client) still sits in journey/")
 def test_the_scenario_language_imports_no_engine():
-    assert _offenders(("loadtest.journey",), ENGINE + CLIENTS + ("loadtest.connection", "loadtest.runner")) == {}
+    assert _offenders(("loadtest.journey",), ENGINE + CLIENTS + ("loadtest.http.connection", "loadtest.runner")) == {}
 
 
 @pytest.mark.xfail(strict=True, reason="issue 28: the store still calls regression code (workload_shape, baseline)")
@@ -174,7 +174,9 @@ def test_no_import_cycle_lazy_imports_included():
 
 
 def test_the_scenario_converters_depend_on_the_scenario_models_only_and_nothing_on_them():
-    allowed = {f"{PACKAGE}.{m}" for m in ("loadtest.journey.models", "loadtest.credentials", "errors", "config_files")}
+    allowed = {
+        f"{PACKAGE}.{m}" for m in ("loadtest.journey.models", "loadtest.http.credentials", "errors", "config_files")
+    }
     converters = [m for m in GRAPH if _in(m, ("recording",))]
     found = {m: sorted(i for i in GRAPH[m] if not _in(i, ("recording",)) and i not in allowed) for m in converters}
     assert len(converters) > 5 and {m: i for m, i in found.items() if i} == {}

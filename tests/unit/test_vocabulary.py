@@ -1,4 +1,4 @@
-"""The shared vocabulary is defined once (include/perfpipe/vocabulary.py, durations.py, loadtest/target.py)."""
+"""The shared vocabulary is defined once (include/perfpipe/vocabulary.py, durations.py, loadtest/http/target.py)."""
 
 import ast
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 from include.perfpipe import vocabulary
 from include.perfpipe.limits import parse_limit
-from include.perfpipe.loadtest.target import DEFAULT_ALLOWLIST, resolve_allowlist
+from include.perfpipe.loadtest.http.target import DEFAULT_ALLOWLIST, resolve_allowlist
 from include.perfpipe.metric_names import PERCENTILES
 from include.perfpipe.vocabulary import ALLOWLIST_ENV, OPERATORS, holds, libpq_dsn
 

@@ -15,7 +15,7 @@ import ipaddress
 import socket
 
 from include.perfpipe.errors import TargetError
-from include.perfpipe.loadtest.target import parse_allowlist
+from include.perfpipe.loadtest.http.target import parse_allowlist
 
 _UNIVERSES = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.runner import K6Plan, preflight, run_shard
 from include.perfpipe.k6.stages import stage_windows
-from include.perfpipe.loadtest.target import check_target, probe_target
+from include.perfpipe.loadtest.http.target import check_target, probe_target
 
 if TYPE_CHECKING:
     from include.perfpipe.loadtest.result import LoadResult

@@ -136,7 +136,7 @@ def _credential_headers(
     ``$PERFPIPE_AUTH`` (``USER:PASSWORD``, Basic auth); their values stay out of the spec and summary.json.
     A secret on the command line (``--auth``, a secret-looking ``--header``) is refused, naming where it goes."""
     from include.perfpipe.config_files import read_text
-    from include.perfpipe.loadtest.credentials import basic_auth, checked_headers, looks_secret
+    from include.perfpipe.loadtest.http.credentials import basic_auth, checked_headers, looks_secret
 
     environ = os.environ if environ is None else environ
     if auth is not None:

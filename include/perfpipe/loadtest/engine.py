@@ -2,13 +2,14 @@
 models, on the generator process of ``loadtest.generator`` (control loop, abort rules, drain, health).
 
 Each part of a run records into its own ``MetricsRecorder``; the connections are ``asyncio.Protocol``s
-(``loadtest.connection``) that call back into the process: ``completed``, ``failed``, ``lost``.
+(``loadtest.http.connection``) that call back into the process: ``completed``, ``failed``, ``lost``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import random
 import ssl
 from abc import abstractmethod
@@ -16,15 +17,97 @@ from bisect import bisect
 from collections.abc import Callable
 from time import perf_counter
 
-from include.perfpipe.loadtest.connection import Hop, HttpConnection, Prepared, _tls_context
-from include.perfpipe.loadtest.cookies import CookieJar
-from include.perfpipe.loadtest.credentials import for_origin, resolve
+import httpx
+
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.generator import CONNECT_BACKOFF_S, ArrivalSchedule, BaseGeneratorProcess, share
+from include.perfpipe.loadtest.http.connection import HttpConnection
+from include.perfpipe.loadtest.http.cookies import CookieJar
+from include.perfpipe.loadtest.http.credentials import for_origin, resolve, unless_set
+from include.perfpipe.loadtest.http.decoding import DecodedResponse
+from include.perfpipe.loadtest.http.framing import serialise_parts
+from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS, check_headers, octets
+from include.perfpipe.loadtest.http.redirects import Hop, RedirectRefused, next_request
+from include.perfpipe.loadtest.http.target import split_url
+from include.perfpipe.loadtest.http.transport import open_connection, tls_context
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
-from include.perfpipe.loadtest.redirects import RedirectRefused, next_request
-from include.perfpipe.loadtest.spec import LoadSpec
-from include.perfpipe.loadtest.timestamped_transport import open_connection
+from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint, LoadSpec
+
+
+class Prepared:
+    """An endpoint ready to send: raw request bytes, where to connect, and how to judge the response.
+
+    ``raw`` is ``head + tail``: ``head`` ends with the last header line's CRLF, ``tail`` is the blank
+    line and the body, so per-VU lines (a Cookie) can be sent between them without re-serialising.
+    ``keep_body`` says that the response must be built (a check, or anything else reading it).
+    """
+
+    __slots__ = (
+        "name",
+        "class_name",
+        "url",
+        "raw",
+        "head",
+        "tail",
+        "host",
+        "port",
+        "ssl",
+        "expect",
+        "check",
+        "request",
+        "no_body",
+        "keep_body",
+        "max_body_bytes",
+    )
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        verify_tls: bool = True,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        secret_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.name, self.class_name, self.url = endpoint.name, endpoint.class_name, endpoint.url
+        headers = {**DEFAULT_HEADERS, **unless_set(secret_headers or {}, endpoint.headers), **endpoint.headers}
+        check_headers(headers, f"endpoint {endpoint.name!r}")
+        try:
+            self.request = httpx.Request(
+                endpoint.method, endpoint.url, headers=octets(headers), json=endpoint.json, content=endpoint.body
+            )
+        except httpx.InvalidURL as exc:
+            raise ConfigError(f"endpoint {endpoint.name!r}.url: {exc}") from None
+        self.head, self.tail = serialise_parts(self.request)
+        self.raw = self.head + self.tail
+        scheme, self.host, self.port = split_url(endpoint.url)
+        self.ssl = tls_context(verify_tls) if scheme == "https" else None
+        self.expect = frozenset(endpoint.expect_status)
+        self.check = _resolve_check(endpoint.check)
+        self.no_body = endpoint.method == "HEAD"
+        self.keep_body = self.check is not None
+        self.max_body_bytes = max_body_bytes
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
+        """The kept response (its body decoded as it arrived), as the check reads it."""
+        return DecodedResponse(status, headers=headers, content=body, request=self.request)
+
+    hops = 0  # redirects followed to reach this request
+
+    def judge(self, status: int, response: httpx.Response | None) -> bool:
+        if status not in self.expect:
+            return False
+        return self.check is None or bool(self.check(response))
+
+
+def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
+    if spec is None:
+        return None
+    module_name, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"check: cannot import {spec!r}: {exc}") from None
+
 
 # a connect failing with these ran out of the generator's own descriptors or ports, not the target's
 GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
@@ -74,7 +157,7 @@ class GeneratorProcess(BaseGeneratorProcess):
         if scheme != "https":
             return None
         if scheme not in self._tls:
-            self._tls[scheme] = _tls_context(self.spec.verify_tls)
+            self._tls[scheme] = tls_context(self.spec.verify_tls)
         return self._tls[scheme]
 
     def new_jar(self) -> CookieJar | None:

@@ -23,14 +23,13 @@ from pathlib import Path
 
 from include.perfpipe.custom_metrics import combine_snapshots
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.connection import Prepared
-from include.perfpipe.loadtest.credentials import for_origin, looks_secret, resolve
-from include.perfpipe.loadtest.engine import make_generator_process
+from include.perfpipe.loadtest.engine import Prepared, make_generator_process
 from include.perfpipe.loadtest.generator import drain_s, run_to_end
+from include.perfpipe.loadtest.http.credentials import for_origin, looks_secret, resolve
+from include.perfpipe.loadtest.http.target import check_target, probe_target, split_url
 from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
-from include.perfpipe.loadtest.target import check_target, probe_target, split_url
 
 log = logging.getLogger("perfpipe.loadtest")
 STARTUP_TIMEOUT_S = 120.0

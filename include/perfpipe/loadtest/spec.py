@@ -18,6 +18,8 @@ from include.perfpipe.config_files import Document
 from include.perfpipe.durations import parse_duration
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.abort_rules import abort_rules
+from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
+from include.perfpipe.loadtest.http.target import check_target, parse_allowlist, resolve_allowlist, split_url
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
 from include.perfpipe.loadtest.journey.scenario import (
     feeder_columns,
@@ -28,8 +30,6 @@ from include.perfpipe.loadtest.journey.scenario import (
     to_dict,
 )
 from include.perfpipe.loadtest.profiles import load_profiles
-from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
-from include.perfpipe.loadtest.target import check_target, parse_allowlist, resolve_allowlist, split_url
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 MODELS = ("closed", "open")
@@ -383,7 +383,7 @@ def load_spec(
     Without a scenario every request is a GET of ``target`` itself, class ``class_name`` (default ``api``);
     with one, ``class_name`` keeps only that class's endpoints. ``secret_headers`` names the credential
     headers (from ``credentials_conn_id`` or the CLI) the worker adds to every request; a header the
-    scenario sets itself wins. Their values never enter the spec (``include.perfpipe.loadtest.credentials``).
+    scenario sets itself wins. Their values never enter the spec (``include.perfpipe.loadtest.http.credentials``).
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     config = load_profiles(profiles_file)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from include.perfpipe.loadtest.credentials import looks_secret
+from include.perfpipe.loadtest.http.credentials import looks_secret
 from include.perfpipe.recording.correlation import unique, variable_name
 from include.perfpipe.recording.slots import Request, Slot
 

@@ -21,7 +21,7 @@ import yaml
 
 from include.perfpipe.config_files import read_text
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.credentials import looks_secret
+from include.perfpipe.loadtest.http.credentials import looks_secret
 from include.perfpipe.recording.correlation import singular, variable_name
 from include.perfpipe.recording.credentials import FEEDER
 from include.perfpipe.recording.schema_values import Resolver, Unfillable, object_value, properties, sample

@@ -59,7 +59,7 @@ class Engine(Protocol):
     target's own origin, never to be logged, written or put in argv. They may reach a child process only
     through a channel no other process can read: the in-house workers' stdin pipe, or k6's own environment
     (its only way to fill ``__ENV``; ``/proc/PID/environ`` is readable by the same user alone). The engine refuses a
-    target outside ``spec.allowlist`` before any request (``loadtest.target.check_target``) and returns this
+    target outside ``spec.allowlist`` before any request (``loadtest.http.target.check_target``) and returns this
     shard's ``LoadResult``; bad input raises a ``ConfigError`` (one line), an unreachable target
     ``TargetUnreachable``.
     """

@@ -39,9 +39,9 @@ def run_shard(
     """
     from dataclasses import replace
 
-    from include.perfpipe.loadtest.credentials import resolve
+    from include.perfpipe.loadtest.http.credentials import resolve
+    from include.perfpipe.loadtest.http.target import check_target, parse_allowlist
     from include.perfpipe.loadtest.spec import LoadSpec
-    from include.perfpipe.loadtest.target import check_target, parse_allowlist
 
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)

@@ -14,7 +14,7 @@ def _connection(monkeypatch, **fields):
 def test_login_and_extra_headers_become_masked_credential_headers(monkeypatch):
     from airflow.sdk._shared.secrets_masker import redact
 
-    from include.perfpipe.loadtest.credentials import basic_auth
+    from include.perfpipe.loadtest.http.credentials import basic_auth
     from include.pipelines.targets import http_target
 
     _connection(

@@ -3,7 +3,7 @@ first run did, so the report gets its before and after (issue 23, finding 6)."""
 
 import json
 
-from include.perfpipe.loadtest.credentials import basic_auth
+from include.perfpipe.loadtest.http.credentials import basic_auth
 from include.perfpipe.runs import plan_run, run_shard
 from include.perfpipe.validation import load_thresholds
 from tests.unit.loadtest.server import LoopbackServer

@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.perfpipe.loadtest.connection import MAX_HEADER_BYTES, HttpConnection, Prepared, serialise
-from include.perfpipe.loadtest.cookies import CookieJar
+from include.perfpipe.loadtest.engine import Prepared
+from include.perfpipe.loadtest.http.connection import HttpConnection
+from include.perfpipe.loadtest.http.cookies import CookieJar
+from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, serialise
 from include.perfpipe.loadtest.spec import Endpoint
 from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
 

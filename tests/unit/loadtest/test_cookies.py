@@ -4,7 +4,7 @@ domain, 3,000 in all, the oldest evicted; and storing never rescans the jar."""
 import http.cookiejar
 import time
 
-from include.perfpipe.loadtest.cookies import MAX_COOKIE_BYTES, MAX_COOKIES, MAX_PER_DOMAIN, CookieJar
+from include.perfpipe.loadtest.http.cookies import MAX_COOKIE_BYTES, MAX_COOKIES, MAX_PER_DOMAIN, CookieJar
 
 
 def _set(jar: CookieJar, host: str, names: range, extra: str = "") -> None:

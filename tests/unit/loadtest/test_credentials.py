@@ -5,7 +5,7 @@ import json
 import pytest
 
 from include.perfpipe.loadtest import LoadSpec, load_spec, run_load_test
-from include.perfpipe.loadtest.credentials import basic_auth, checked_headers, looks_secret, resolve
+from include.perfpipe.loadtest.http.credentials import basic_auth, checked_headers, looks_secret, resolve
 from tests.unit.loadtest.server import LoopbackServer
 
 PASSWORD, API_KEY = "pl4nted-Passw0rd", "pl4nted-api-key-123"

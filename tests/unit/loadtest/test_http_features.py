@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from include.perfpipe.loadtest import load_spec, run_load_test
-from include.perfpipe.loadtest.connection import serialise
-from include.perfpipe.loadtest.redirects import RedirectRefused, next_request
+from include.perfpipe.loadtest.http.framing import serialise
+from include.perfpipe.loadtest.http.redirects import RedirectRefused, next_request
 from tests.unit.loadtest import http_journeys
 from tests.unit.loadtest.server import LoopbackServer
 

@@ -3,7 +3,7 @@
 
 from urllib.parse import parse_qsl, urlsplit
 
-from include.perfpipe.loadtest.credentials import looks_secret
+from include.perfpipe.loadtest.http.credentials import looks_secret
 
 
 def fixed_secrets(node, where: str = "") -> list[str]:

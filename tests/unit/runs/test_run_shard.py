@@ -9,7 +9,7 @@ import pytest
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest import TargetNotAllowed
-from include.perfpipe.loadtest.credentials import basic_auth
+from include.perfpipe.loadtest.http.credentials import basic_auth
 from include.perfpipe.runs import ENGINES, RunHooks, Shard, engine_named, plan_run, run_shard
 from include.perfpipe.validation import load_thresholds
 from tests.unit.loadtest.server import LoopbackServer

@@ -4,7 +4,7 @@ Built straight from what the connection read (raw header pairs and body bytes): 
 extracts or checks never pays for an ``httpx.Response``. JSON is parsed by msgspec (RFC 8259: no
 NaN or Infinity). ``response()`` builds one when something
 needs it (a ``module:function`` check, a Python journey). A compressed body was decoded by the connection
-as it arrived, under the cap (``loadtest.decoding``).
+as it arrived, under the cap (``loadtest.http.decoding``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 import msgspec
 
-from include.perfpipe.loadtest.decoding import DecodedResponse
+from include.perfpipe.loadtest.http.decoding import DecodedResponse
 
 NOT_JSON = object()
 _decode_json = msgspec.json.Decoder().decode  # 3-4x the standard library's json.loads on this path

@@ -12,14 +12,14 @@ from itertools import accumulate
 import httpx
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.credentials import for_origin, unless_set
+from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
+from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.journey.checks import CheckRule
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.metric_feeds import FeedRule
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, Step, ThinkTime
 from include.perfpipe.loadtest.journey.request import RequestTemplate
 from include.perfpipe.loadtest.journey.template import TemplateError
-from include.perfpipe.loadtest.target import split_url
 
 
 def think_sampler(think: ThinkTime | None) -> Callable[[], float] | None:

@@ -29,11 +29,11 @@ from pydantic import (
 from include.perfpipe.durations import Seconds, parse_duration
 from include.perfpipe.errors import problem_text
 from include.perfpipe.loadtest.executors import EXECUTOR_FIELDS, EXECUTORS, Executor
-from include.perfpipe.loadtest.headers import check_headers
+from include.perfpipe.loadtest.http.headers import check_headers
+from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.journey.jsonpath import JsonPath
 from include.perfpipe.loadtest.journey.metric_models import MetricDeclaration, MetricFeed, Regex, check_metric_names
 from include.perfpipe.loadtest.journey.template import has_template
-from include.perfpipe.loadtest.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

@@ -15,9 +15,11 @@ import logging
 from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
-from include.perfpipe.loadtest.connection import DEFAULT_HEADERS, HttpConnection
-from include.perfpipe.loadtest.credentials import unless_set
 from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, GeneratorProcess
+from include.perfpipe.loadtest.http.connection import HttpConnection
+from include.perfpipe.loadtest.http.credentials import unless_set
+from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS
+from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.journey.answer import Answer
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
@@ -30,7 +32,6 @@ from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
-from include.perfpipe.loadtest.target import split_url
 from include.perfpipe.loadtest.vus import ENDED, OK, RESTART, STOP, ClosedVUs, CoroutineVUProcess, OpenVUs
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import holds

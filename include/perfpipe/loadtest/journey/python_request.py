@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import httpx
 
-from include.perfpipe.loadtest.connection import serialise
-from include.perfpipe.loadtest.headers import check_headers, octets
-from include.perfpipe.loadtest.target import split_url
+from include.perfpipe.loadtest.http.framing import serialise
+from include.perfpipe.loadtest.http.headers import check_headers, octets
+from include.perfpipe.loadtest.http.target import split_url
 
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")  # needs no percent-encoding
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})

@@ -10,10 +10,10 @@ from time import perf_counter
 import httpx
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.journey.python_request import build, locate
 from include.perfpipe.loadtest.journey.session import Exchange
 from include.perfpipe.loadtest.journey.template import EncodeError
-from include.perfpipe.loadtest.target import check_target
 
 
 class RequestFailed(Exception):

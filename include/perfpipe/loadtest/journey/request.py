@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from include.perfpipe.loadtest.connection import DEFAULT_HEADERS
-from include.perfpipe.loadtest.headers import octets
+from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS, octets
 from include.perfpipe.loadtest.journey.template import (
     EncodeError,
     Template,

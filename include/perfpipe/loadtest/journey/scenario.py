@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from include.perfpipe.config_files import config_dirs, config_file, read_yaml
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.credentials import looks_secret
+from include.perfpipe.loadtest.http.credentials import looks_secret
 from include.perfpipe.loadtest.journey.feeders import columns, read_rows
 from include.perfpipe.loadtest.journey.models import ScenarioFile, describe
 from include.perfpipe.loadtest.journey.template import has_template

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from include.perfpipe.errors import ConfigError
 
+USER_AGENT = "perfpipe-loadtest"
+DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP field name (RFC 9110 token)
 _BAD_VALUE = re.compile(r"[\r\n\x00]")  # request splitting
 

@@ -13,7 +13,7 @@ from time import perf_counter
 import pytest
 import uvloop
 
-from include.perfpipe.loadtest.timestamped_transport import KERNEL_STAMPS, TimestampedTransport, open_connection
+from include.perfpipe.loadtest.http.transport import KERNEL_STAMPS, TimestampedTransport, open_connection
 
 pytestmark = pytest.mark.skipif(not KERNEL_STAMPS, reason="kernel receive stamps are Linux's")
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

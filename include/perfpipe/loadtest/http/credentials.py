@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.headers import check_headers
-from include.perfpipe.loadtest.target import split_url
+from include.perfpipe.loadtest.http.headers import check_headers
+from include.perfpipe.loadtest.http.target import split_url
 
 # header names whose values are masked in logs (Airflow's secrets masker) wherever they could reach one
 _SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|signature|credential", re.IGNORECASE)

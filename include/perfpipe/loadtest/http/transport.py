@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -155,3 +156,11 @@ async def open_connection(loop: asyncio.AbstractEventLoop, factory, host: str, p
         protocol = factory()
         return TimestampedTransport(loop, sock, protocol), protocol
     raise error if error is not None else OSError(f"{host!r} resolved to no address")
+
+
+def tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:  # e.g. a staging service with a self-signed certificate
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

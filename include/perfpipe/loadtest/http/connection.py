@@ -1,10 +1,10 @@
-"""The hot path: one keep-alive HTTP/1.1 connection as an asyncio Protocol with pre-built requests.
+"""The hot path: one keep-alive HTTP/1.1 connection as an asyncio Protocol sending pre-built requests.
 
-Each endpoint becomes an ``httpx.Request`` once (headers, JSON body, auth), serialised to bytes once;
-sending is one ``transport.write``. Responses are framed by llhttp (``httptools``), RFC 9112:
+A client hands it a request to send already serialised (``raw``, ``head`` and ``tail``, where to connect,
+whether to keep the body); sending is one ``transport.write``. Responses are framed by llhttp (``httptools``), RFC 9112:
 ``Connection`` token lists, Transfer-Encoding with Content-Length refused, chunk extensions and
 trailers, 1xx responses skipped, no body for HEAD, 204 and 304, read-until-close bodies. A response
-the parser rejects fails its request with a named error (``RESPONSE_ERRORS``) and drops the
+the parser rejects fails its request with a named error (``framing.RESPONSE_ERRORS``) and drops the
 connection, so nothing left in the buffer can be read as the next response. Headers are capped at
 ``MAX_HEADER_BYTES``; a body is kept only when the endpoint needs the response (a check), up to its
 ``max_body_bytes``; other bodies are counted and dropped as they stream. No futures, tasks or pools
@@ -15,44 +15,36 @@ the VU's jar and leaves a redirect's Location for its owner (``engine.GeneratorP
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
-import ssl
 import types
-from collections.abc import Callable
 from time import perf_counter
+from typing import Protocol
 
 import httptools
-import httpx
 
-from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.cookies import CookieJar
-from include.perfpipe.loadtest.credentials import unless_set
-from include.perfpipe.loadtest.decoding import BodyDecoder, BodyTooLarge, DecodedResponse
-from include.perfpipe.loadtest.headers import check_headers, octets
-from include.perfpipe.loadtest.redirects import REDIRECT_ERRORS, REDIRECT_STATUSES
-from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint
-from include.perfpipe.loadtest.target import split_url
+from include.perfpipe.loadtest.http.cookies import CookieJar
+from include.perfpipe.loadtest.http.decoding import BodyDecoder, BodyTooLarge
+from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, Refused, error_name, framed
+from include.perfpipe.loadtest.http.redirects import REDIRECT_STATUSES
 
-USER_AGENT = "perfpipe-loadtest"
-MAX_HEADER_BYTES = 64 * 1024
-DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
-# what a failed request is recorded as (its status in the results), besides ReadTimeout, ReadError,
-# ConnectError and ConnectTimeout
-RESPONSE_ERRORS = {
-    "RemoteProtocolError": "the server closed the connection before the response ended",
-    "InvalidStatusLine": "the status line is not HTTP/1.x NNN",
-    "InvalidContentLength": "Content-Length is not one non-negative number",
-    "AmbiguousFraming": "Transfer-Encoding together with Content-Length",
-    "InvalidChunk": "a chunk size or chunk framing is invalid",
-    "InvalidHeader": "a header line is malformed",
-    "InvalidResponse": "any other framing error",
-    "UnexpectedUpgrade": "101 Switching Protocols to a request that asked for no upgrade",
-    "HeadersTooLarge": f"the response head, its trailers or a chunk line exceed {MAX_HEADER_BYTES // 1024} KiB",
-    "BodyTooLarge": "a body kept for a check exceeds the endpoint's max_body_bytes, as received or decoded",
-    "DecodingError": "a kept body does not decode as its Content-Encoding says",
-    **REDIRECT_ERRORS,
-}
+
+class Outgoing(Protocol):
+    """What a connection reads of the request it sends: a flat endpoint's ``Prepared``, a redirect's
+    ``redirects.Hop`` or a journey's ``Exchange``. ``raw`` is ``head + tail``: ``head`` ends with the last
+    header line's CRLF, ``tail`` is the blank line and the body, so per-VU lines (a Cookie) go between
+    them without re-serialising; ``keep_body`` says that the response must be built (``respond``)."""
+
+    name: str
+    class_name: str
+    url: str
+    raw: bytes
+    head: bytes
+    tail: bytes
+    no_body: bool
+    keep_body: bool
+    max_body_bytes: int
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes): ...
 
 
 _WATCHED = {  # (cookies on, redirects followed): the headers that need the full parser
@@ -63,171 +55,12 @@ _WATCHED = {  # (cookies on, redirects followed): the headers that need the full
 }
 
 
-class _Refused(Exception):
-    """Raised inside a parser callback: the response breaks a bound; ``args[0]`` names the error."""
-
-
-class Prepared:
-    """An endpoint ready to send: raw request bytes, where to connect, and how to judge the response.
-
-    ``raw`` is ``head + tail``: ``head`` ends with the last header line's CRLF, ``tail`` is the blank
-    line and the body, so per-VU lines (a Cookie) can be sent between them without re-serialising.
-    ``keep_body`` says that the response must be built (a check, or anything else reading it).
-    """
-
-    __slots__ = (
-        "name",
-        "class_name",
-        "url",
-        "raw",
-        "head",
-        "tail",
-        "host",
-        "port",
-        "ssl",
-        "expect",
-        "check",
-        "request",
-        "no_body",
-        "keep_body",
-        "max_body_bytes",
-    )
-
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        verify_tls: bool = True,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        secret_headers: dict[str, str] | None = None,
-    ) -> None:
-        self.name, self.class_name, self.url = endpoint.name, endpoint.class_name, endpoint.url
-        headers = {**DEFAULT_HEADERS, **unless_set(secret_headers or {}, endpoint.headers), **endpoint.headers}
-        check_headers(headers, f"endpoint {endpoint.name!r}")
-        try:
-            self.request = httpx.Request(
-                endpoint.method, endpoint.url, headers=octets(headers), json=endpoint.json, content=endpoint.body
-            )
-        except httpx.InvalidURL as exc:
-            raise ConfigError(f"endpoint {endpoint.name!r}.url: {exc}") from None
-        self.head, self.tail = serialise_parts(self.request)
-        self.raw = self.head + self.tail
-        scheme, self.host, self.port = split_url(endpoint.url)
-        self.ssl = _tls_context(verify_tls) if scheme == "https" else None
-        self.expect = frozenset(endpoint.expect_status)
-        self.check = _resolve_check(endpoint.check)
-        self.no_body = endpoint.method == "HEAD"
-        self.keep_body = self.check is not None
-        self.max_body_bytes = max_body_bytes
-
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        """The kept response (its body decoded as it arrived), as the check reads it."""
-        return DecodedResponse(status, headers=headers, content=body, request=self.request)
-
-    hops = 0  # redirects followed to reach this request
-
-    def judge(self, status: int, response: httpx.Response | None) -> bool:
-        if status not in self.expect:
-            return False
-        return self.check is None or bool(self.check(response))
-
-
-class Hop:
-    """A redirect's next request on behalf of ``first`` (a ``Prepared``), named, judged and recorded
-    as it; timed from the first request's send."""
-
-    __slots__ = (
-        "first",
-        "hops",
-        "name",
-        "class_name",
-        "url",
-        "raw",
-        "head",
-        "tail",
-        "host",
-        "port",
-        "ssl",
-        "request",
-        "no_body",
-        "keep_body",
-        "max_body_bytes",
-    )
-
-    def __init__(self, first, hops: int, request: httpx.Request, tls: ssl.SSLContext | None) -> None:
-        self.first, self.hops, self.request, self.ssl = first, hops, request, tls
-        self.name, self.class_name = first.name, first.class_name
-        self.keep_body, self.max_body_bytes = first.keep_body, first.max_body_bytes
-        self.url = str(request.url)
-        self.head, self.tail = serialise_parts(request)
-        self.raw = self.head + self.tail
-        _, self.host, self.port = split_url(self.url)
-        self.no_body = request.method == "HEAD"
-
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        return DecodedResponse(status, headers=headers, content=body, request=self.request)
-
-    def judge(self, status: int, response: httpx.Response | None) -> bool:
-        return self.first.judge(status, response)
-
-
-def _tls_context(verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if not verify:  # e.g. a staging service with a self-signed certificate
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def serialise_parts(request: httpx.Request) -> tuple[bytes, bytes]:
-    """``(request line and header lines, blank line and body)`` of ``request``."""
-    head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    head += [name + b": " + value + b"\r\n" for name, value in request.headers.raw]
-    return b"".join(head), b"\r\n" + request.read()
-
-
-def serialise(request: httpx.Request) -> bytes:
-    head, tail = serialise_parts(request)
-    return head + tail
-
-
-def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
-    if spec is None:
-        return None
-    module_name, _, attr = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"check: cannot import {spec!r}: {exc}") from None
-
-
-def _error_name(exc: Exception) -> str:
-    if isinstance(exc.__context__, _Refused):
-        return exc.__context__.args[0]
-    if isinstance(exc, httptools.HttpParserUpgrade):
-        return "UnexpectedUpgrade"
-    if isinstance(exc, httptools.HttpParserInvalidStatusError):
-        return "InvalidStatusLine"
-    message = str(exc).lower()
-    if "transfer-encoding" in message and "content-length" in message:
-        return "AmbiguousFraming"
-    for word, name in (
-        ("content-length", "InvalidContentLength"),
-        ("chunk", "InvalidChunk"),
-        ("expected http/", "InvalidStatusLine"),
-        ("status", "InvalidStatusLine"),
-        ("header", "InvalidHeader"),
-    ):
-        if word in message:
-            return name
-    return "InvalidResponse"
-
-
 class HttpConnection(asyncio.Protocol):
     """One connection; the owner gets ``completed(conn, status, response)``, ``failed(conn, error)``
     (the request in flight failed; the connection is dead) and, once per connection, ``lost(conn)``.
 
     ``response`` is what ``endpoint.respond(status, headers, body)`` made of it (an ``httpx.Response``
-    for a ``Prepared``) when the endpoint keeps the body, else None. ``cookies`` is the driving VU's
+    for a flat ``Prepared``) when the endpoint keeps the body, else None. ``cookies`` is the driving VU's
     ``CookieJar`` (None: cookies off): its Cookie line joins a request when it has one for the URL,
     and a response's Set-Cookie values go into it. ``conn.location`` is the Location of a redirect
     just completed (None otherwise), when ``follow_redirects``.
@@ -244,7 +77,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.busy = False
-        self.endpoint: Prepared | None = None
+        self.endpoint: Outgoing | None = None
         self.start = 0.0  # what latency is measured from (the send, or the intended send time)
         self.sent = 0.0  # when the request left, for timeouts
         self.received_at = 0.0  # when the kernel received the bytes being read (0.0: unknown)
@@ -286,7 +119,7 @@ class HttpConnection(asyncio.Protocol):
         self._decoder: BodyDecoder | None = None  # a kept body's Content-Encoding, undone as it arrives
 
     # -- sending ---------------------------------------------------------------------------------
-    def send(self, endpoint: Prepared, start: float, extra_head: bytes = b"") -> None:
+    def send(self, endpoint: Outgoing, start: float, extra_head: bytes = b"") -> None:
         """Send ``endpoint``'s request, with ``extra_head`` (complete header lines) after its headers,
         and the VU's Cookie line when its jar has one for the URL (and the request sets none itself)."""
         self.endpoint, self.start, self.busy = endpoint, start, True
@@ -350,7 +183,7 @@ class HttpConnection(asyncio.Protocol):
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if not self._complete:
-                self.fail(_error_name(exc))
+                self.fail(error_name(exc))
                 return
             if not self.endpoint.no_body:  # bytes after the response: drop the connection after it
                 self._keep_alive = False
@@ -380,13 +213,13 @@ class HttpConnection(asyncio.Protocol):
     # -- httptools callbacks -----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         if self._complete:  # a second response to one request
-            raise _Refused("InvalidResponse")
+            raise Refused("InvalidResponse")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Full parser only (the lean one has no header callback)."""
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > MAX_HEADER_BYTES:
-            raise _Refused("HeadersTooLarge")
+            raise Refused("HeadersTooLarge")
         if not self._head_done:  # not a trailer
             self.headers.append((name, value))
 
@@ -398,12 +231,12 @@ class HttpConnection(asyncio.Protocol):
         self._head_done = True
         self._keep_alive = parser.should_keep_alive()
         # a response kept alive is framed; one that is not may still end before the close
-        self._framed = self._keep_alive or _framed(self._head_lines())
+        self._framed = self._keep_alive or framed(self._head_lines())
         if self._parts is not None:  # a kept body: the full parser read the headers
             self._decoder = BodyDecoder.of(self.headers, self.endpoint.max_body_bytes)
         if self.endpoint.no_body:  # HEAD: whatever the headers say, no body follows
             self._complete = True
-            raise _Refused("HEAD")  # stops this parser here; _finish replaces it
+            raise Refused("HEAD")  # stops this parser here; _finish replaces it
 
     def on_body(self, body: bytes) -> None:
         self._bodied = True
@@ -411,14 +244,14 @@ class HttpConnection(asyncio.Protocol):
         if parts is not None:
             self._kept += len(body)
             if self._kept > self.endpoint.max_body_bytes:
-                raise _Refused("BodyTooLarge")
+                raise Refused("BodyTooLarge")
             if self._decoder is not None:
                 try:
                     body = self._decoder.feed(body)
                 except BodyTooLarge:
-                    raise _Refused("BodyTooLarge") from None
+                    raise Refused("BodyTooLarge") from None
                 except ValueError:
-                    raise _Refused("DecodingError") from None
+                    raise Refused("DecodingError") from None
             parts.append(body)
 
     def on_message_complete(self) -> None:
@@ -465,15 +298,3 @@ class HttpConnection(asyncio.Protocol):
             return self.headers
         head = self._first[: self._first.find(b"\r\n\r\n")]
         return [line.partition(b":")[::2] for line in head.split(b"\r\n")[1:]]
-
-
-def _framed(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the head says where the body ends (Content-Length, or chunked last), not the close."""
-    framed = False
-    for name, value in headers:
-        name = name.strip().lower()
-        if name == b"content-length":
-            framed = True
-        elif name == b"transfer-encoding":
-            framed = value.strip().lower().endswith(b"chunked")
-    return framed
