@@ -43,9 +43,9 @@ def parse_limit_of(kind: str, default_op: str, value: object) -> tuple[str, floa
             raise ValueError("cannot read this limit; write e.g. '< 100ms', '>= 1000/s' or '1%'")
         op, number, unit = match.group(1) or default_op, float(match.group(2)), match.group(3)
     factors = UNITS[kind]
-    if unit not in factors:
-        allowed = ", ".join(repr(u) for u in factors if u)
-        raise ValueError(f"unknown unit {unit!r} for a {kind} metric; use one of {allowed} or a bare number")
+    if unit not in factors:  # the unit is not repeated: the limit may come from a file, which no message quotes
+        units = ", ".join(repr(u) for u in factors if u)
+        raise ValueError(f"unknown unit for a {kind} metric; use {f'one of {units} or ' if units else ''}a bare number")
     limit = number * factors[unit]
     if kind == RATIO and limit > 1.0:
         raise ValueError("a ratio is a fraction between 0 and 1 (or a percentage like '1%')")

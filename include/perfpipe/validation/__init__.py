@@ -7,7 +7,8 @@ Importing this package does not import great_expectations; ``validate`` does, wh
 """
 
 from include.perfpipe.validation.result import ValidationResult
-from include.perfpipe.validation.thresholds import Threshold, ThresholdConfigError, Thresholds, load_thresholds
+from include.perfpipe.validation.threshold_models import ThresholdConfigError
+from include.perfpipe.validation.thresholds import Threshold, Thresholds, load_thresholds
 from include.perfpipe.validation.validate import validate
 from include.perfpipe.validation.verdict import VERDICTS, Verdict, run_verdict
 

@@ -24,8 +24,8 @@ def parse_selector(text: str) -> dict[str, str] | None:
     if stripped.startswith("{"):
         try:
             raw = yaml.safe_load(stripped)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not a selector mapping: {exc}") from None
+        except yaml.YAMLError:  # its text quotes the key over several lines
+            raise ValueError("not a selector mapping; write e.g. {scenario: checkout, group: pay}") from None
         if not isinstance(raw, dict) or not raw:
             raise ValueError("a selector is a non-empty mapping like {scenario: checkout, group: pay}")
         pairs = {str(k): str(v) for k, v in raw.items()}

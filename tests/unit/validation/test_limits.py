@@ -24,8 +24,8 @@ def test_limits_convert_to_the_base_unit_and_default_operator(metric, value, exp
 @pytest.mark.parametrize(
     "metric, value, fragment",
     [
-        ("p95_ms", "100 mins", "unknown unit 'mins'"),
-        ("p95_ms", "5%", "unknown unit '%'"),
+        ("p95_ms", "100 mins", "unknown unit for a latency metric; use one of 'ms'"),
+        ("p95_ms", "5%", "unknown unit for a latency metric"),
         ("error_rate", "2", "fraction"),
         ("p95_ms", "fast", "cannot read"),
         ("p95_ms", True, "a number or a string"),

@@ -7,7 +7,7 @@ import pytest
 from include.perfpipe.metrics import MetricsRecorder
 from include.perfpipe.validation import Verdict, load_thresholds, validate
 from include.perfpipe.validation.selectors import parse_selector
-from include.perfpipe.validation.thresholds import ThresholdConfigError
+from include.perfpipe.validation.threshold_models import ThresholdConfigError
 
 STAGES = [{"start_s": 0.0, "end_s": 10.0, "kind": "hold"}]
 HEALTHY = {"loop_lag_p99_ms": 1.0, "cpu_percent": 20.0, "dropped": 0, "saturated": False, "reasons": []}

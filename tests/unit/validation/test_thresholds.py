@@ -203,3 +203,43 @@ def test_unknown_profile_in_the_file_is_caught(tmp_path):
     (tmp_path / "profiles.yaml").write_text("profiles: {smoke: {}, load: {}}\n")
     err = error_of(tmp_path, MINIMAL.replace("profiles: [load]", "profiles: [laod]"))
     assert (err.field, err.value) == ("suites.capacity.profiles[0]", "laod")
+
+
+def test_every_fault_of_the_file_is_named_at_once_on_one_line(tmp_path):
+    err = error_of(
+        tmp_path,
+        "classes: [api]\nrolling_window: 2 weeks\n"
+        "suites: {s: {windows: [hourly], thresholds: {api: {p95_ms: {limit: 1, abort: true}}}}}\n",
+    )
+    text = str(err)
+    for field in ("rolling_window: ", "suites.s.windows[0]: ", "suites.s.thresholds.api.p95_ms.abort: "):
+        assert field in text
+    assert "\n" not in text and (err.field, err.value) == ("rolling_window", "2 weeks")
+
+
+def test_faults_across_fields_are_named_at_once_without_the_file_values(tmp_path):
+    (tmp_path / "profiles.yaml").write_text("profiles: {smoke: {}, load: {}}\n")
+    planted = "AKIAPLANTED7Q2X"
+    err = error_of(
+        tmp_path,
+        "classes: [api]\nsuites:\n  s:\n    profiles: [laod]\n"
+        f"    thresholds: {{apii: {{p95_ms: 1}}, api: {{p95_ms: 1 {planted}}}}}\n",
+    )
+    text = str(err)
+    assert "suites.s.profiles[0]: unknown profile" in text and "suites.s.thresholds.apii: unknown class" in text
+    assert "suites.s.thresholds.api.p95_ms: unknown unit for a latency metric" in text and planted not in text
+
+
+def test_every_fault_of_the_run_overrides_is_named_with_its_value():
+    """Types and forms first (pydantic), then what needs the file (classes, units), each stage all at once."""
+    with pytest.raises(ThresholdConfigError) as shapes:
+        load_thresholds(overrides={"api": {"p90_ms": {"windows": []}}, "all.error_rate": {"limit": 1, "abort": 1}})
+    assert str(shapes.value) == (
+        "overrides (run parameters): overrides.api.p90_ms.windows = []: must not be empty; "
+        "overrides.all.error_rate.abort: unknown key; allowed: limit, windows, per_endpoint, abort_on_fail; "
+        "overrides.api.p90_ms.limit: required"
+    )
+    with pytest.raises(ThresholdConfigError) as names:
+        load_thresholds(overrides={"apx": {"p95_ms": 1}, "api.p99_ms": "fast"})
+    assert "overrides.apx = 'apx': unknown class" in str(names.value)
+    assert "overrides.api.p99_ms = 'fast': cannot read this limit" in str(names.value)
