@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.loadtest import PREVIOUS_PARSER, ROOT, previous_parser, table
-from include.perfpipe.loadtest.engine import Prepared
+from include.perfpipe.loadtest.clients.endpoints import Prepared
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.spec import Endpoint
 

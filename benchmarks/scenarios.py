@@ -54,7 +54,7 @@ scenarios:
 
 
 def run_one(path: str, url: str) -> dict:
-    from include.perfpipe.loadtest.runner import run_load_test
+    from include.perfpipe.loadtest.run import run_load_test
     from include.perfpipe.loadtest.spec import load_spec
 
     result = run_load_test(load_spec("smoke", url, path, overrides={"circuit_breaker": {}}), processes=1)

@@ -2,7 +2,7 @@
 operator a limit means when it names none, the percentile behind a ``pNN_ms``, and where they can be judged.
 
 Limit parsing (``limits``), the validation frames (``validation.windows``), abort rules
-(``loadtest.spec``, ``loadtest.guard``) and the recorder's stats (``metrics``) all read it from here.
+(``loadtest.spec``, ``loadtest.engine.guard``) and the recorder's stats (``metrics``) all read it from here.
 """
 
 from __future__ import annotations

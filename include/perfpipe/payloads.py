@@ -58,7 +58,7 @@ class PlannedRun(_Payload):
 
 class RunPlan(PlannedRun):
     """preflight's output: the run, the load spec (``LoadSpec.to_dict()``), the engine that runs it
-    (``runs.engines.ENGINES``) and the shards to map over."""
+    (``runs.engine_registry.ENGINES``) and the shards to map over."""
 
     spec: dict[str, Any]
     engine: str = DEFAULT_ENGINE

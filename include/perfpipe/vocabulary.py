@@ -46,7 +46,7 @@ TARGET_HTTP_CONN = "perf_target_http"
 TARGET_DB_CONN = "perf_target_db"
 RESULTS_DB_CONN = "perf_results_db"
 ALLOWLIST_VARIABLE = "perfpipe_target_allowlist"
-DEFAULT_ENGINE = "perfpipe"  # the in-house load engine, the name a plan carries (runs.engines.ENGINES)
+DEFAULT_ENGINE = "perfpipe"  # the in-house load engine, the name a plan carries (runs.engine_registry.ENGINES)
 CONFIG_DIRS_VARIABLE = "perfpipe_config_dirs"
 
 _DSN_DRIVER = re.compile(r"^postgres(?:ql)?\+[a-z0-9_]+://")

@@ -54,7 +54,7 @@ def rerun_load(plan: dict, applied: list[dict] | None) -> dict | None:
     """The same load spec again, with the same credentials, in this one task (shards x processes event
     loops), between statement snapshots."""
     from include.perfpipe.database.tuning import rerun_with_statements
-    from include.perfpipe.loadtest.runner import resolve_processes
+    from include.perfpipe.loadtest.engine.runner import resolve_processes
     from include.perfpipe.runs import engine_named, run_shard
     from include.pipelines.targets import connection_credentials, postgres_dsn, target_allowlist
 

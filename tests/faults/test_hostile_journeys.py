@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from include.perfpipe.loadtest import load_spec, run_load_test
-from include.perfpipe.loadtest.generator import CANCEL_GRACE_S
+from include.perfpipe.loadtest.engine.generator import CANCEL_GRACE_S
 from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration

@@ -91,7 +91,7 @@ def test_worker_processes_get_credentials_on_stdin_only(monkeypatch):
         while thread.is_alive() and len(seen) < 2:  # the workers live ~3 s: read their argv and environment
             for child in psutil.Process().children():  # this run's workers (the session's DAG runner is another)
                 with contextlib.suppress(psutil.Error):
-                    if "loadtest.worker" in (argv := " ".join(child.cmdline())):
+                    if "loadtest.engine.worker" in (argv := " ".join(child.cmdline())):
                         seen[child.pid] = argv + "\n".join(child.environ().values())
         thread.join(30)
     (result,) = runs

@@ -42,7 +42,7 @@ def _workers(pid: int) -> list[psutil.Process]:
     found = []
     for child in psutil.Process(pid).children(recursive=True):
         try:
-            if "loadtest.worker" in " ".join(child.cmdline()):
+            if "loadtest.engine.worker" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.Error:
             pass

@@ -111,4 +111,6 @@ def test_hanging_target_times_requests_out_apart_from_errors_and_the_run_ends_on
     counts = json.loads(total["status_counts"]) if isinstance(total["status_counts"], str) else total["status_counts"]
     assert counts.get("ReadTimeout", 0) >= 3, counts
     assert set(counts) <= {"ReadTimeout"}, counts  # timeouts counted as such, nothing else
-    assert not [p for p in psutil.Process().children(recursive=True) if "loadtest.worker" in " ".join(p.cmdline())]
+    assert not [
+        p for p in psutil.Process().children(recursive=True) if "loadtest.engine.worker" in " ".join(p.cmdline())
+    ]

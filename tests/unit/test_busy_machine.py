@@ -3,7 +3,7 @@
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from include.perfpipe.loadtest.health import generator_health
+from include.perfpipe.loadtest.engine.health import generator_health
 from tests.busy_machine import only_busy_machine, verdict_unless_busy
 
 INVALID = ": the numbers say nothing about the target"  # validate.py's ending of an invalid verdict's reason

@@ -10,17 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "include" / "perfpipe"
 PACKAGE = "include.perfpipe"
 
-# Roles of today's modules (issue 24): the generic engine and the clients that plug into it.
-ENGINE = (
-    "loadtest.generator",
-    "loadtest.runner",
-    "loadtest.worker",
-    "loadtest.vus",
-    "loadtest.executors",
-    "loadtest.health",
-    "loadtest.guard",
-)
-CLIENTS = ("loadtest.engine", "loadtest.scenarios", "loadtest.journey.process", "database.query_client")
+# Roles (issue 24): the generic engine, and the clients that plug into it through its interface
+ENGINE = ("loadtest.engine",)
+CLIENTS = ("loadtest.clients", "database.query_client")
 
 
 def module_name(path: Path) -> str:
@@ -131,10 +123,11 @@ def test_imported_modules_sees_nested_relative_and_from_imports(tmp_path):
 
 
 def test_the_graph_sees_a_cycle_and_a_role_crossing(monkeypatch):
-    monkeypatch.setitem(GRAPH, f"{PACKAGE}.loadtest.generator", {f"{PACKAGE}.loadtest.engine"})
-    monkeypatch.setitem(GRAPH, f"{PACKAGE}.loadtest.engine", {f"{PACKAGE}.loadtest.generator"})
-    assert [f"{PACKAGE}.loadtest.engine", f"{PACKAGE}.loadtest.generator"] in _cycles()
-    assert _offenders(ENGINE, CLIENTS)[f"{PACKAGE}.loadtest.generator"] == [f"{PACKAGE}.loadtest.engine"]
+    generator, flat = f"{PACKAGE}.loadtest.engine.generator", f"{PACKAGE}.loadtest.clients.endpoints"
+    monkeypatch.setitem(GRAPH, generator, {flat})
+    monkeypatch.setitem(GRAPH, flat, {generator})
+    assert [flat, generator] in _cycles()
+    assert _offenders(ENGINE, CLIENTS)[generator] == [flat]
 
 
 def test_validation_imports_nothing_from_the_load_engine():
@@ -153,14 +146,12 @@ def test_only_the_clis_put_runs_together_and_an_engine_sees_only_its_interface()
     assert {m: u for m, u in beyond_the_interface.items() if u and not m.endswith(".cli")} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 24: the engine/ and clients/ folder split is not done yet")
 def test_the_engine_imports_no_client():
     assert _offenders(ENGINE, CLIENTS) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 24: journey/process.py (an HTTP client) still sits in journey/")
 def test_the_scenario_language_imports_no_engine():
-    assert _offenders(("loadtest.journey",), ENGINE + CLIENTS + ("loadtest.http.connection", "loadtest.runner")) == {}
+    assert _offenders(("loadtest.journey",), ENGINE + CLIENTS + ("loadtest.http.connection", "loadtest.run")) == {}
 
 
 @pytest.mark.xfail(strict=True, reason="issue 28: the store still calls regression code (workload_shape, baseline)")
@@ -168,7 +159,6 @@ def test_the_store_imports_nothing_from_regression():
     assert _offenders(("store",), ("regression",)) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 24: connection/spec/journey and engine/journey cycles remain")
 def test_no_import_cycle_lazy_imports_included():
     assert _cycles() == []
 

@@ -3,7 +3,7 @@
 N connections (psycopg 3 async, one event loop) each run the configured queries back to back (closed
 model, the ``constant_vus`` executor), or at a total ``rate`` (open model, ``constant_arrival_rate``)
 with latency measured from each query's intended start (coordinated omission corrected) and queries
-finding every connection busy dropped and counted. The load engine's generator process runs it, so its
+finding every connection busy dropped and counted. The load engine's load generator runs it, so its
 pacing, loop-lag probe, abort rules and health rules are the HTTP load test's; the result is the
 engine's ``LoadResult.to_dict()`` plus ``connections`` and ``connection_cap``.
 """
@@ -25,7 +25,7 @@ from include.perfpipe.errors import ConfigError, kind
 
 from ..loadtest.result import LoadResult
 from .connection import connect, redact
-from .query_client import QuerySpec, make_query_process, query_executor, with_connections
+from .query_client import QuerySpec, query_executor, query_generator, with_connections
 from .statements import read_snapshot
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def run_query_benchmark(
         duration_s,
         [q["name"] for q in spec_queries],
     )
-    process = make_query_process(spec, dsn, progress)
+    process = query_generator(spec, dsn, progress)
 
     async def main() -> LoadResult:
         try:

@@ -1,11 +1,12 @@
-"""The DB query client of the load engine: coroutine VUs (``loadtest.vus``) that each own one psycopg
+"""The DB query client of the load engine: coroutine VUs (``loadtest.engine.vus``) that each own one psycopg
 ``AsyncConnection`` and run one weighted query per iteration, recorded into the engine's recorder as an
 HTTP request is (class ``db``, name = the query's label, status ``OK`` or the SQLSTATE).
 
-The load engine's generator process runs it (control loop, loop-lag probe, abort rules, per-second
-sealing, drain, ``health()`` from ``loadtest/health.py``, ``LoadResult``): closed model (constant VUs, one
-connection each, queries back to back) or open model (constant arrival rate, ``max_vus`` connections,
-latency from each arrival's intended start, an arrival finding every connection busy dropped and counted).
+The load engine's load generator (``loadtest.engine.generator``) runs it (control loop, loop-lag probe,
+abort rules, per-second sealing, drain, ``health()`` from ``loadtest/engine/health.py``, ``LoadResult``):
+closed model (constant VUs, one connection each, queries back to back) or open model (constant arrival
+rate, ``max_vus`` connections, latency from each arrival's intended start, an arrival finding every
+connection busy dropped and counted).
 
 ``QuerySpec`` is the DB run's spec. It has no HTTP target, endpoints, allowlist or headers: the run reaches
 one database through the DSN handed to the process (never stored in the spec, it may hold a password);
@@ -25,10 +26,10 @@ import psycopg
 from psycopg import AsyncConnection
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
+from include.perfpipe.loadtest.engine.vus import OK, RESTART, ClosedVUs, CoroutineVUs, OpenVUs
 from include.perfpipe.loadtest.executors import ConstantArrivalRate, ConstantVUs, ExecutorConfig
-from include.perfpipe.loadtest.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.spec import MODELS, Staged
-from include.perfpipe.loadtest.vus import OK, RESTART, ClosedVUs, CoroutineVUProcess, OpenVUs
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 from .connection import APPLICATION_NAME, redact
@@ -66,7 +67,7 @@ def with_connections(executor: ExecutorConfig, connections: int) -> ExecutorConf
 @dataclass
 class QuerySpec(Staged):
     """A DB query run, JSON-able (``to_dict``): the queries, the load plan of its executor and the session
-    settings. The engine reads the fields of ``loadtest.generator.EngineSpec``; ``connections`` is what was
+    settings. The engine reads the fields of ``loadtest.engine.generator.EngineSpec``; ``connections`` is what was
     asked for, ``max_vus`` what the connection cap let the run open."""
 
     queries: list[dict]  # [{name, sql, weight}] (benchmark.normalise_queries)
@@ -171,7 +172,7 @@ async def open_session(dsn: str, read_only: bool, statement_timeout_s: float) ->
     return conn
 
 
-class QueryProcess(CoroutineVUProcess):
+class QueryGenerator(CoroutineVUs):
     """The DB client of both models. ``open_connections(n)`` opens connections before the run, which new
     VUs take; a VU without one (a connection failed to open, or was lost) connects on its next iteration."""
 
@@ -303,14 +304,14 @@ class QueryProcess(CoroutineVUProcess):
         return own
 
 
-class ClosedQueryProcess(ClosedVUs, QueryProcess):
+class ClosedQueries(ClosedVUs, QueryGenerator):
     """Closed model: each connection runs the queries back to back."""
 
 
-class OpenQueryProcess(OpenVUs, QueryProcess):
+class OpenQueries(OpenVUs, QueryGenerator):
     """Open model: the queries start at the spec's rate, each on an idle connection."""
 
 
-def make_query_process(spec: QuerySpec, dsn: str, progress=None, should_stop=None, on_abort=None) -> QueryProcess:
-    cls = OpenQueryProcess if spec.model == "open" else ClosedQueryProcess
+def query_generator(spec: QuerySpec, dsn: str, progress=None, should_stop=None, on_abort=None) -> QueryGenerator:
+    cls = OpenQueries if spec.model == "open" else ClosedQueries
     return cls(spec, dsn, 0, 1, progress, should_stop, on_abort)

@@ -1,4 +1,4 @@
-"""k6 as an engine of the composition root (``runs.engines.ENGINES["k6"]``).
+"""k6 as an engine of the composition root (``runs.engine_registry.ENGINES["k6"]``).
 
 ``k6_spec`` (called by ``plan_run``) preflights the script with ``k6 inspect`` and puts what the engine needs
 into the spec's ``k6`` field: the script, the overrides given (``vus``, ``duration``, or the profile's stages

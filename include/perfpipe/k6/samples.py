@@ -24,7 +24,7 @@ from collections.abc import Callable
 import msgspec
 
 from include.perfpipe.custom_metrics import KINDS, CustomMetrics
-from include.perfpipe.loadtest.guard import breached
+from include.perfpipe.loadtest.engine.guard import breached
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.metrics import DEFAULT_SCENARIO, MetricsRecorder
 
@@ -104,7 +104,7 @@ def group_name(path: str) -> str:
 class K6Samples:
     """What a k6 run's samples add up to, timed from ``start`` (epoch seconds, the run's common start).
 
-    At each new second it checks our ``abort_rules`` and circuit ``breaker`` (``loadtest.guard.breached``, as
+    At each new second it checks our ``abort_rules`` and circuit ``breaker`` (``loadtest.engine.guard.breached``, as
     the engine does); the first breach is ``abort_reason``."""
 
     def __init__(

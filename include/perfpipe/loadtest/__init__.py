@@ -3,7 +3,7 @@ connections, HDR-histogram metrics, exact shard merging, abort rules and a targe
 
 from include.perfpipe.loadtest.http.target import TargetNotAllowed, TargetUnreachable, check_target
 from include.perfpipe.loadtest.result import LoadResult, merge_results
-from include.perfpipe.loadtest.runner import run_load_test
+from include.perfpipe.loadtest.run import run_load_test
 from include.perfpipe.loadtest.spec import Endpoint, LoadSpec, load_spec, parse_duration
 
 __all__ = [

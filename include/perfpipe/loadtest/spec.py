@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from include.perfpipe.config_files import Document
 from include.perfpipe.durations import parse_duration
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.abort_rules import abort_rules
+from include.perfpipe.loadtest.engine.abort_rules import abort_rules
 from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.http.target import check_target, parse_allowlist, resolve_allowlist, split_url
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
@@ -545,7 +545,7 @@ def _live_metrics(raw) -> str | None:
     """``HOST:PORT`` of the live Prometheus endpoint, or None (off: unset, empty or false)."""
     if raw in (None, "", False):
         return None
-    from include.perfpipe.loadtest.live_metrics import parse_address
+    from include.perfpipe.loadtest.engine.live_metrics import parse_address
 
     host, port = parse_address(raw)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.runs.engines import DEFAULT_ENGINE, ENGINES
+from include.perfpipe.runs.engine_registry import DEFAULT_ENGINE, ENGINES
 
 if TYPE_CHECKING:
     from include.perfpipe.loadtest.spec import LoadSpec
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Plan:
     """What a run will do: the checked ``spec`` (JSON-able as ``spec.to_dict()``), the ``thresholds`` it is
-    judged by and the name of the ``engine`` that runs it (``runs.engines.ENGINES``)."""
+    judged by and the name of the ``engine`` that runs it (``runs.engine_registry.ENGINES``)."""
 
     spec: LoadSpec
     thresholds: Thresholds

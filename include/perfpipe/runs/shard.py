@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from include.perfpipe.runs.engines import NO_HOOKS, WHOLE_RUN, Engine, PerfpipeEngine, RunHooks, Shard
+from include.perfpipe.runs.engine_registry import PerfpipeEngine
+from include.perfpipe.runs.engines import NO_HOOKS, WHOLE_RUN, Engine, RunHooks, Shard
 
 if TYPE_CHECKING:
     from include.perfpipe.loadtest.result import LoadResult

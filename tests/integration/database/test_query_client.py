@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from include.perfpipe.database import run_query_benchmark
-from include.perfpipe.database.query_client import QuerySpec, make_query_process, query_executor
+from include.perfpipe.database.query_client import QuerySpec, query_executor, query_generator
 from include.perfpipe.metrics import MetricsRecorder
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def test_open_model_drops_what_a_slow_database_cannot_take(db):
 def test_latency_runs_from_the_intended_start(db):
     """An open-model query due 300 ms ago (a late loop) is charged those 300 ms, as wrk2 does."""
     spec = QuerySpec.of(query_executor(1, 1.0, rate=1), [{"name": "one", "sql": "SELECT 1", "weight": 1}], 1)
-    process = make_query_process(spec, db)
+    process = query_generator(spec, db)
 
     async def late_query() -> None:
         process.t0 = perf_counter()

@@ -104,7 +104,7 @@ def test_each_profile_dag_offers_only_its_profile(dag_bag):
 def test_processes_defaults_to_auto_and_takes_a_count_from_1_to_16():
     from airflow.sdk.definitions.param import ParamValidationError
 
-    from include.perfpipe.loadtest.runner import resolve_processes
+    from include.perfpipe.loadtest.engine.runner import resolve_processes
     from include.pipelines.run_form import perf_params
 
     param = perf_params("smoke")["processes"]

@@ -4,15 +4,15 @@ its executors, and the one set of health rules it shares with the HTTP generator
 import pytest
 
 from include.perfpipe.database.query_client import (
-    ClosedQueryProcess,
-    OpenQueryProcess,
+    ClosedQueries,
+    OpenQueries,
     QuerySpec,
-    make_query_process,
     query_executor,
+    query_generator,
     with_connections,
 )
-from include.perfpipe.loadtest.engine import ClosedGeneratorProcess, OpenGeneratorProcess
-from include.perfpipe.loadtest.generator import BaseGeneratorProcess
+from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints, OpenEndpoints
+from include.perfpipe.loadtest.engine.generator import LoadGenerator
 from include.perfpipe.loadtest.spec import Endpoint, LoadSpec
 from include.perfpipe.metrics import new_histogram
 
@@ -28,7 +28,7 @@ def lag_of(ms: float):
 
 def db_process(rate=None, connections=4):
     spec = QuerySpec.of(query_executor(connections, 1.0, rate), QUERIES, connections)
-    return make_query_process(spec, "postgresql://nobody@127.0.0.1:1/none")
+    return query_generator(spec, "postgresql://nobody@127.0.0.1:1/none")
 
 
 def http_process(open_model: bool):
@@ -41,7 +41,7 @@ def http_process(open_model: bool):
         start=stages[0]["target"],
         max_vus=4,
     )
-    return (OpenGeneratorProcess if open_model else ClosedGeneratorProcess)(spec)
+    return (OpenEndpoints if open_model else ClosedEndpoints)(spec)
 
 
 def health_of(process, lag_ms: float, cpu: float, dropped: int = 0):
@@ -51,8 +51,8 @@ def health_of(process, lag_ms: float, cpu: float, dropped: int = 0):
 
 def test_rate_is_a_constant_arrival_rate_and_no_rate_constant_vus():
     closed, open_ = db_process(), db_process(rate=40)
-    assert isinstance(closed, ClosedQueryProcess) and isinstance(open_, OpenQueryProcess)
-    assert isinstance(closed, BaseGeneratorProcess)  # the engine's generator process runs it
+    assert isinstance(closed, ClosedQueries) and isinstance(open_, OpenQueries)
+    assert isinstance(closed, LoadGenerator)  # the engine's load generator runs it
     assert (closed.spec.executor, closed.spec.model, closed.spec.max_vus) == ("constant_vus", "closed", 4)
     assert (open_.spec.executor, open_.spec.model, open_.spec.max_vus, open_.spec.rate) == (
         "constant_arrival_rate",

@@ -2,7 +2,7 @@
 
 import sys
 
-from include.perfpipe.loadtest import worker
+from include.perfpipe.loadtest.engine import worker
 
 if __name__ == "__main__":
     print("{not json, printed by a library", flush=True)

@@ -5,7 +5,7 @@ import json
 import sys
 import time
 
-from include.perfpipe.loadtest import worker
+from include.perfpipe.loadtest.engine import worker
 
 
 class _Replay(io.TextIOBase):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.perfpipe.loadtest.engine import Prepared
+from include.perfpipe.loadtest.clients.endpoints import Prepared
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, serialise

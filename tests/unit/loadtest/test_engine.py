@@ -16,10 +16,11 @@ from include.perfpipe.loadtest import (
     load_spec,
     merge_results,
     run_load_test,
-    runner,
 )
-from include.perfpipe.loadtest.generator import RUN_GC_YOUNG, gc_after_run, gc_for_run
-from include.perfpipe.loadtest.runner import run_part
+from include.perfpipe.loadtest.clients.choice import HttpClients
+from include.perfpipe.loadtest.engine import runner
+from include.perfpipe.loadtest.engine.generator import RUN_GC_YOUNG, gc_after_run, gc_for_run
+from include.perfpipe.loadtest.engine.runner import run_part
 from tests.busy_machine import only_busy_machine
 from tests.unit.loadtest.server import LoopbackServer
 
@@ -94,7 +95,7 @@ def test_shards_merge_exactly(server):
     start_at, results = time.time() + 0.5, [None, None]
 
     def run(index):
-        results[index] = run_part(spec, index, 2, start_at)
+        results[index] = run_part(spec, HttpClients, index, 2, start_at)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
@@ -306,9 +307,9 @@ def test_responses_read_in_one_loop_pass_share_the_pass_clock():
     """A burst of responses read in one pass is timed to the pass, not to each one's callback."""
     import asyncio
 
-    from include.perfpipe.loadtest.engine import ClosedGeneratorProcess
+    from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints
 
-    process = ClosedGeneratorProcess(load_spec("smoke", "http://127.0.0.1:9/"))
+    process = ClosedEndpoints(load_spec("smoke", "http://127.0.0.1:9/"))
 
     async def passes():
         process.loop = asyncio.get_running_loop()

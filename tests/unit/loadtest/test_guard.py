@@ -1,7 +1,7 @@
 """Live abort checks judge exactly the window they name, from merged per-second histograms."""
 
-from include.perfpipe.loadtest.abort_rules import abort_rules
-from include.perfpipe.loadtest.guard import breached, window_stats
+from include.perfpipe.loadtest.engine.abort_rules import abort_rules
+from include.perfpipe.loadtest.engine.guard import breached, window_stats
 from include.perfpipe.metrics import MetricsRecorder
 
 

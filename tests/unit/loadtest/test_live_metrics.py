@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from include.perfpipe.loadtest import load_spec, run_load_test
-from include.perfpipe.loadtest.live_metrics import parse_address
+from include.perfpipe.loadtest.engine.live_metrics import parse_address
 from tests.unit.loadtest.journey.server import JourneyServer
 
 SCENARIO = """

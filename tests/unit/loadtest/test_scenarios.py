@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from include.perfpipe.loadtest.runner import run_load_test
+from include.perfpipe.loadtest.run import run_load_test
 from include.perfpipe.loadtest.spec import load_spec
 from tests.unit.loadtest.server import LoopbackServer
 

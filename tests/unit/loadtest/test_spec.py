@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from include.perfpipe.loadtest import LoadSpec, TargetNotAllowed, check_target, load_spec, parse_duration
-from include.perfpipe.loadtest.engine import ArrivalSchedule, share
+from include.perfpipe.loadtest.engine.generator import ArrivalSchedule, share
 
 DEMO = Path(__file__).resolve().parents[3] / "include" / "config" / "scenarios" / "demo.yaml"
 TARGET = "http://127.0.0.1:8000"

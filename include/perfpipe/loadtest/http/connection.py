@@ -9,7 +9,7 @@ connection, so nothing left in the buffer can be read as the next response. Head
 ``MAX_HEADER_BYTES``; a body is kept only when the endpoint needs the response (a check), up to its
 ``max_body_bytes``; other bodies are counted and dropped as they stream. No futures, tasks or pools
 per request: the connection calls its owner back. It adds its VU's Cookie line, feeds Set-Cookie to
-the VU's jar and leaves a redirect's Location for its owner (``engine.GeneratorProcess.redirect``).
+the VU's jar and leaves a redirect's Location for its owner (``engine.HttpGenerator.redirect``).
 """
 
 from __future__ import annotations

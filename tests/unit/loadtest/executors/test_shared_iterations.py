@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from include.perfpipe.loadtest.engine import share
+from include.perfpipe.loadtest.engine.generator import share
 from include.perfpipe.loadtest.executors.shared_iterations import SharedIterations, part_iterations
 
 

@@ -1,4 +1,4 @@
-"""Named scenarios side by side on one event loop: one generator process per scenario (its executor, journey and
+"""Named scenarios side by side on one event loop: one load generator per scenario (its executor, journey and
 recorder), started together from the common start, merged into one result.
 
 Each scenario's shard takes part ``index`` of ``count`` of that scenario's VUs, arrivals and shared
@@ -14,12 +14,21 @@ from include.perfpipe.loadtest.result import LoadResult, merge_results
 from include.perfpipe.loadtest.spec import LoadSpec
 
 
-class ScenariosProcess:
-    def __init__(
-        self, spec: LoadSpec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None
-    ):
-        from include.perfpipe.loadtest.engine import make_generator_process
+class NamedScenarios:
+    """``spec.scenarios`` run together; ``generator_for`` builds each scenario's own generator (the HTTP
+    clients' choice, handed in so that this module imports none of them)."""
 
+    def __init__(
+        self,
+        spec: LoadSpec,
+        generator_for,
+        index=0,
+        count=1,
+        progress=None,
+        should_stop=None,
+        on_abort=None,
+        secret_headers=None,
+    ):
         self.spec, self.progress, self.stop_reason = spec, progress, None
         self.latest: dict[int, dict] = {}
         self.last_emit = 0.0
@@ -34,7 +43,7 @@ class ScenariosProcess:
                     on_abort(reason)
 
         self.parts = [
-            make_generator_process(part, index, count, self._progress_of(i), stop, aborted, secret_headers)
+            generator_for(part, index, count, self._progress_of(i), stop, aborted, secret_headers)
             for i, part in enumerate(spec.scenario_specs())
         ]
 

@@ -1,6 +1,7 @@
 """A load generator worker process, driven by ``runner._run_processes`` over JSON lines.
 
-stdin: ``{"spec", "index", "count", "secret_headers"}`` (credentials travel on this pipe only), then
+stdin: ``{"client", "spec", "index", "count", "secret_headers"}`` (``client``: the ``engine.client.Client``'s
+importable name; credentials travel on this pipe only), then
 ``{"start_at"}``, then possibly ``{"stop": true, "reason"}`` (``reason`` optional: the stopped part's
 ``abort_reason``).
 stdout: ``{"kind": "ready"}``, ``{"kind": "progress", ...}``, ``{"kind": "aborted", "reason"}`` and finally
@@ -22,11 +23,12 @@ def _emit(message: dict) -> None:
 def main(stdin=None) -> None:
     stdin = stdin or sys.stdin
     try:
-        from include.perfpipe.loadtest.runner import run_part
-        from include.perfpipe.loadtest.spec import LoadSpec
+        from include.perfpipe.loadtest.engine.client import client_named
+        from include.perfpipe.loadtest.engine.runner import run_part
 
         job = json.loads(stdin.readline())
-        spec = LoadSpec.from_dict(job["spec"])
+        client = client_named(job["client"])
+        spec = client.spec_from_dict(job["spec"])
         _emit({"kind": "ready"})
         start = json.loads(stdin.readline())
         if "start_at" not in start:
@@ -43,6 +45,7 @@ def main(stdin=None) -> None:
         threading.Thread(target=watch_stdin, daemon=True).start()
         result = run_part(
             spec,
+            client,
             job["index"],
             job["count"],
             start["start_at"],

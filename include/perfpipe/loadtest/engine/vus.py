@@ -1,10 +1,10 @@
-"""Virtual users as coroutines on the generator process, whatever they send (Locust's User with its own
+"""Virtual users as coroutines on the load generator, whatever they send (Locust's User with its own
 ``client``): the VU lifecycle of the closed model, the arrival schedule of the open model, iteration
 budgets, pacing, pauses the end of the run wakes, and leaving within the drain time.
 
-A client subclasses ``CoroutineVUProcess`` and says what a VU is (``new_session``) and what one
-iteration does (``one_iteration``), recording each request it times into the process's recorder;
-``ClosedVUs`` and ``OpenVUs`` then run it. The HTTP journey (``journey.process``) and the DB query
+A client subclasses ``CoroutineVUs`` and says what a VU is (``new_session``) and what one
+iteration does (``one_iteration``), recording each request it times into the generator's recorder;
+``ClosedVUs`` and ``OpenVUs`` then run it. The HTTP journey (``clients.journeys``) and the DB query
 benchmark (``database.query_client``) are the two clients.
 
 Closed model: the profile's VUs each start (``start_vu``), then run iterations until the test ends, they
@@ -24,14 +24,14 @@ import math
 from abc import abstractmethod
 from time import perf_counter
 
+from include.perfpipe.loadtest.engine.generator import ArrivalSchedule, LoadGenerator, drain_s, share
 from include.perfpipe.loadtest.executors.shared_iterations import part_iterations
-from include.perfpipe.loadtest.generator import ArrivalSchedule, BaseGeneratorProcess, drain_s, share
 
 OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"  # what one iteration ended with
 log = logging.getLogger("perfpipe.loadtest")
 
 
-class CoroutineVUProcess(BaseGeneratorProcess):
+class CoroutineVUs(LoadGenerator):
     """What both models share: a VU's task, its pauses, when it must stop, and the drain that lets it leave."""
 
     pacing_s = 0.0  # closed model: a VU starts an iteration at most this often
@@ -139,7 +139,7 @@ class CoroutineVUProcess(BaseGeneratorProcess):
         await super().drain(give_up)
 
 
-class ClosedVUs(CoroutineVUProcess):
+class ClosedVUs(CoroutineVUs):
     """Closed model: each VU runs iterations until the test ends, it is ramped down, or it stops."""
 
     def begin(self) -> None:
@@ -207,7 +207,7 @@ class ClosedVUs(CoroutineVUProcess):
         await self.leave(session)
 
 
-class OpenVUs(CoroutineVUProcess):
+class OpenVUs(CoroutineVUs):
     """Open model: the profile's rate is iterations per second, each run by an idle VU."""
 
     def begin(self) -> None:

@@ -1,5 +1,6 @@
-"""Journeys on the engine: the HTTP client of the coroutine VUs (``loadtest.vus``). Every VU is a task
-running its session over its own keep-alive connection, through the generator process's recorder,
+"""Journeys on the engine: the HTTP client of the coroutine VUs (``loadtest.engine.vus``). Every VU is a task
+running its session (YAML steps compiled by ``journey/``, or a Python journey) over its own keep-alive
+connection, through the load generator's recorder,
 timeouts, allowlist, abort rules and health checks.
 
 Closed model: the profile's VUs each run setup, then iterations. Open model: each arrival is one
@@ -15,7 +16,9 @@ import logging
 from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
-from include.perfpipe.loadtest.engine import CONNECT_BACKOFF_S, GeneratorProcess
+from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
+from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
+from include.perfpipe.loadtest.engine.vus import ENDED, OK, RESTART, STOP, ClosedVUs, CoroutineVUs, OpenVUs
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.credentials import unless_set
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS
@@ -32,7 +35,6 @@ from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
-from include.perfpipe.loadtest.vus import ENDED, OK, RESTART, STOP, ClosedVUs, CoroutineVUProcess, OpenVUs
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import holds
 
@@ -50,7 +52,7 @@ def scenario_metrics(scenario: ScenarioFile) -> tuple[CustomMetrics, dict[str, l
     return metrics, group_trends
 
 
-class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
+class JourneyGenerator(CoroutineVUs, HttpGenerator):
     """The journey client of both models: sending a step for a session, and running setup, steps and teardown."""
 
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
@@ -307,16 +309,16 @@ class JourneyProcess(CoroutineVUProcess, GeneratorProcess):
         return self.run_python(session) if self.python is not None else self.iterate(session)
 
 
-class ClosedJourneyProcess(ClosedVUs, JourneyProcess):
+class ClosedJourneys(ClosedVUs, JourneyGenerator):
     """Closed model: each VU runs its journey until the test ends, it is ramped down, or it stops."""
 
 
-class OpenJourneyProcess(OpenVUs, JourneyProcess):
+class OpenJourneys(OpenVUs, JourneyGenerator):
     """Open model: the profile's rate is iterations per second, each run by an idle VU."""
 
 
-def make_journey_process(
+def journey_generator(
     spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None
-) -> JourneyProcess:
-    cls = OpenJourneyProcess if spec.model == "open" else ClosedJourneyProcess
+) -> JourneyGenerator:
+    cls = OpenJourneys if spec.model == "open" else ClosedJourneys
     return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)

@@ -1,11 +1,12 @@
-"""The engine's generator process, whatever its client sends: one part of one shard of a run on one event loop.
+"""The engine's load generator, whatever its client sends: one part of one shard of a run on one event loop.
 
 A run is split into ``count`` equal parts (Airflow shards x processes); part ``index`` runs its share of
 the VUs or of the arrivals from the common start ``t0``, records into its own ``MetricsRecorder`` and
-watches itself: event-loop lag, CPU, dropped sends, abort rules. ``BaseGeneratorProcess`` is that control
-loop with its drain, health and result; its clients are the HTTP generator (``engine.GeneratorProcess``:
+watches itself: event-loop lag, CPU, dropped sends, abort rules. ``LoadGenerator`` is that control
+loop with its drain, health and result; its clients are the HTTP generator (``clients.http_generator``:
 flat endpoints and journeys) and the DB query benchmark (``database.query_client``), the VUs of both
-models as coroutines in ``loadtest.vus``.
+models as coroutines in ``engine.vus``. The class is not an OS process: a worker process (``worker``)
+runs one, as the parent process does when a shard has one part.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from typing import Protocol
 
 from hdrh.histogram import HdrHistogram
 
-from include.perfpipe.loadtest.guard import breached, window_stats
-from include.perfpipe.loadtest.health import generator_health
+from include.perfpipe.loadtest.engine.guard import breached, window_stats
+from include.perfpipe.loadtest.engine.health import generator_health
 from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.metrics import MetricsRecorder
 
@@ -154,7 +155,7 @@ class ArrivalSchedule:
                 return t + 2 * dc / (r0 + math.sqrt(max(r0 * r0 + 4 * a * dc, 0.0)))
         return None
 
-    async def arrive(self, part: BaseGeneratorProcess, arrival: Callable[[float, float], None]) -> None:
+    async def arrive(self, part: LoadGenerator, arrival: Callable[[float, float], None]) -> None:
         """The open model's one arrival loop, whatever the client: part ``index`` of ``count`` takes arrivals
         ``index``, ``index + count``, ... and calls ``arrival(start, due)`` for each until the schedule ends or
         the part stops. ``start`` is when the arrival is timed from: an early one from when it left, a late
@@ -174,7 +175,7 @@ class ArrivalSchedule:
                 await asyncio.sleep(0)  # never starve the responses while catching up
 
 
-class BaseGeneratorProcess(ABC):
+class LoadGenerator(ABC):
     """Runs part ``index`` of ``count`` of a spec, whatever its client sends; ``run(t0_epoch)`` returns
     its ``LoadResult``. What every client shares: the control loop (stages, active VUs, loop-lag probe,
     abort rules, per-second sealing, progress), the drain, ``health()`` and the result. A client records
@@ -358,7 +359,7 @@ class BaseGeneratorProcess(ABC):
         (open model only) full CPU. In the closed model full CPU is the expected state against a fast
         target and only a note (``cpu_bound``): loop lag says whether it delayed what was measured;
         validation then refuses only a failed capacity (``rps >=``) check. One rule set
-        (``loadtest/health.py``) for every client."""
+        (``loadtest/engine/health.py``) for every client."""
         own = self.client_reasons()
         if start_delay > LATE_START_S:
             own.append(f"part {self.index} started {start_delay:.1f} s after the common start_at")

@@ -1,18 +1,14 @@
-"""The HTTP client of the load engine: flat weighted endpoints in the closed (VU) and open (arrival-rate)
-models, on the generator process of ``loadtest.generator`` (control loop, abort rules, drain, health).
+"""Flat weighted endpoints, the fast path: each request a pre-built ``Prepared`` picked by weight, sent on a
+keep-alive connection by the callbacks of ``HttpGenerator``; no task or future per request.
 
-Each part of a run records into its own ``MetricsRecorder``; the connections are ``asyncio.Protocol``s
-(``loadtest.http.connection``) that call back into the process: ``completed``, ``failed``, ``lost``.
+Closed model (``ClosedEndpoints``): each VU sends, waits for the response, thinks, and sends again. Open model
+(``OpenEndpoints``): the arrivals of ``ArrivalSchedule.arrive`` take an idle connection, a new one, or are dropped.
 """
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import importlib
 import random
-import ssl
-from abc import abstractmethod
 from bisect import bisect
 from collections.abc import Callable
 from time import perf_counter
@@ -20,16 +16,17 @@ from time import perf_counter
 import httpx
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.generator import CONNECT_BACKOFF_S, ArrivalSchedule, BaseGeneratorProcess, share
+from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
+from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S, ArrivalSchedule, share
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
-from include.perfpipe.loadtest.http.credentials import for_origin, resolve, unless_set
+from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
 from include.perfpipe.loadtest.http.decoding import DecodedResponse
 from include.perfpipe.loadtest.http.framing import serialise_parts
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS, check_headers, octets
-from include.perfpipe.loadtest.http.redirects import Hop, RedirectRefused, next_request
+from include.perfpipe.loadtest.http.redirects import Hop
 from include.perfpipe.loadtest.http.target import split_url
-from include.perfpipe.loadtest.http.transport import open_connection, tls_context
+from include.perfpipe.loadtest.http.transport import tls_context
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint, LoadSpec
@@ -109,14 +106,8 @@ def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
         raise ConfigError(f"check: cannot import {spec!r}: {exc}") from None
 
 
-# a connect failing with these ran out of the generator's own descriptors or ports, not the target's
-GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
-
-
-class GeneratorProcess(BaseGeneratorProcess):
-    """The HTTP client of the engine: ``spec.endpoints`` (or a journey's steps) over keep-alive
-    connections, with redirects, cookies, TLS and read timeouts. ``secret_headers`` are the values of
-    ``spec.secret_headers`` (credentials)."""
+class FlatEndpoints(HttpGenerator):
+    """``spec.endpoints``, each ``Prepared`` once and picked by weight for every request."""
 
     def __init__(
         self,
@@ -128,8 +119,7 @@ class GeneratorProcess(BaseGeneratorProcess):
         on_abort: Callable[[str], None] | None = None,
         secret_headers: dict[str, str] | None = None,
     ):
-        super().__init__(spec, index, count, progress, should_stop, on_abort)
-        self.secret_headers = resolve(spec.secret_headers, secret_headers)
+        super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
         self.endpoints = [
             Prepared(e, spec.verify_tls, spec.max_body_bytes, for_origin(self.secret_headers, e.url, spec.target))
             for e in spec.endpoints
@@ -139,149 +129,12 @@ class GeneratorProcess(BaseGeneratorProcess):
         self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
         for e in spec.endpoints:
             self.rec.label(e.name, e.group, {**spec.tags, **e.tags})
-        self.live: set[HttpConnection] = set()
-        self.connecting = 0
-        self.unopened = 0  # connects the generator's own limits refused (GENERATOR_LIMITS)
         self.think = think_sampler(ThinkTime.model_validate(spec.think_time))
-        self._pass_began: float | None = None  # see ``response_clock``
-        self._tls: dict[str, ssl.SSLContext] = {}
 
-    # -- shared by both models ---------------------------------------------------------------------
     def pick(self) -> Prepared:
         if len(self.endpoints) == 1:
             return self.endpoints[0]
         return self.endpoints[bisect(self.cumulative, random.random() * self.cumulative[-1])]
-
-    def tls(self, scheme: str) -> ssl.SSLContext | None:
-        """The shard's one TLS context for ``https`` (None for ``http``)."""
-        if scheme != "https":
-            return None
-        if scheme not in self._tls:
-            self._tls[scheme] = tls_context(self.spec.verify_tls)
-        return self._tls[scheme]
-
-    def new_jar(self) -> CookieJar | None:
-        """A virtual user's cookie jar, or None when the scenario turned cookies off."""
-        return CookieJar() if self.spec.cookies else None
-
-    async def connect(self, endpoint: Prepared, cookies: CookieJar | None = None) -> HttpConnection:
-        follow = self.spec.max_redirects > 0
-        _, conn = await asyncio.wait_for(
-            open_connection(
-                self.loop, lambda: HttpConnection(self, cookies, follow), endpoint.host, endpoint.port, endpoint.ssl
-            ),
-            self.spec.timeout_s,
-        )
-        conn.origin = (endpoint.host, endpoint.port)
-        self.live.add(conn)
-        return conn
-
-    def completed(self, conn: HttpConnection, status: int, response) -> None:
-        if conn.location is not None:  # a redirect, and redirects are followed
-            self.redirect(conn, status)
-        else:
-            self.record_response(conn, status, response)
-
-    def redirect(self, conn: HttpConnection, status: int) -> None:
-        """Follow the redirect just answered (``follow``), or fail the request naming why not."""
-        endpoint = conn.endpoint
-        try:
-            if endpoint.hops >= self.spec.max_redirects:
-                raise RedirectRefused("TooManyRedirects")
-            request = next_request(
-                endpoint.raw, endpoint.url, status, conn.location, self.spec.allowlist, self.secret_headers
-            )
-        except RedirectRefused as exc:
-            self.failed(conn, exc.args[0])
-            return
-        first = endpoint.first if isinstance(endpoint, Hop) else endpoint
-        self.follow(conn, Hop(first, endpoint.hops + 1, request, self.tls(request.url.scheme)))
-
-    def response_clock(self) -> float:
-        """When the loop pass now handing over responses began, for a response read without the kernel's
-        receive time. Every response read in one pass was ready when the poll returned, so each is timed
-        to the pass's first reading: the last of a burst of N responses is not charged for the N - 1
-        callbacks run before its own."""
-        began = self._pass_began
-        if began is None:
-            began = self._pass_began = perf_counter()
-            self.loop.call_soon(self._end_pass)  # runs after this pass's callbacks, before the next poll
-        return began
-
-    def _end_pass(self) -> None:
-        self._pass_began = None
-
-    def record_response(self, conn: HttpConnection, status: int, response) -> None:
-        now = conn.received_at
-        if now < conn.sent:  # not known (TLS, not Linux), or from a clock stepped back
-            now = self.response_clock()
-        endpoint = conn.endpoint
-        try:
-            ok = endpoint.judge(status, response)
-        except Exception:  # a user check that raises is a failed check, not a crashed generator
-            ok, status = False, "CheckError"
-        self.requests += 1
-        if not ok:
-            self.errors += 1
-        self.rec.record(endpoint.name, endpoint.class_name, now - conn.start, ok, status, now - self.t0)
-        self.after(conn)
-
-    def connect_failed(self, endpoint: Prepared, start: float, exc: Exception) -> None:
-        if isinstance(exc, OSError) and exc.errno in GENERATOR_LIMITS:
-            self.unopened += 1
-        self.record_error(
-            endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
-        )
-
-    def record_error(self, endpoint: Prepared, start: float, error: str) -> None:
-        now = perf_counter()
-        self.requests += 1
-        self.errors += 1
-        self.rec.record(endpoint.name, endpoint.class_name, now - start, False, error, now - self.t0)
-
-    def failed(self, conn: HttpConnection, error: str) -> None:
-        self.record_error(conn.endpoint, conn.start, error)
-        self.after(conn)
-
-    def lost(self, conn: HttpConnection) -> None:
-        self.live.discard(conn)
-
-    async def watch_timeouts(self) -> None:
-        period = min(1.0, self.spec.timeout_s / 4)
-        while True:
-            await asyncio.sleep(period)
-            deadline = perf_counter() - self.spec.timeout_s
-            for conn in [c for c in self.live if c.busy and c.sent < deadline]:
-                conn.fail("ReadTimeout")
-
-    # -- client hooks ------------------------------------------------------------------------------
-    def client_reasons(self) -> list[str]:
-        own = []
-        if self.dropped:
-            own.append(
-                f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
-                "generator were busy (raise max_vus or add processes/shards)"
-            )
-        if self.unopened:
-            own.append(f"{self.unopened} connections could not be opened for the generator's own file or port limits")
-        return own
-
-    def in_flight(self) -> int:
-        return sum(1 for c in self.live if c.busy) + self.connecting
-
-    def cut(self) -> None:
-        for conn in list(self.live):
-            conn.busy = False
-            conn.close()
-
-    # -- model hooks -------------------------------------------------------------------------------
-    @abstractmethod
-    def after(self, conn: HttpConnection) -> None:
-        """``conn`` has its response: send again, think, or hand the connection back."""
-
-    @abstractmethod
-    def follow(self, conn: HttpConnection, hop: Hop) -> None:
-        """``conn`` answered with a redirect to follow: send ``hop`` next, timed from ``conn.start``."""
 
 
 class _VU:
@@ -295,7 +148,7 @@ class _VU:
         self.hop_start = 0.0
 
 
-class ClosedGeneratorProcess(GeneratorProcess):
+class ClosedEndpoints(FlatEndpoints):
     """Closed model: each virtual user sends, waits for the response, thinks, and sends again."""
 
     def begin(self) -> None:
@@ -364,7 +217,7 @@ class ClosedGeneratorProcess(GeneratorProcess):
         self.loop.call_soon(self.send_next, vu)
 
 
-class OpenGeneratorProcess(GeneratorProcess):
+class OpenEndpoints(FlatEndpoints):
     """Open model: requests leave at the profile's arrival rate whatever the responses do; latency runs
     from the intended send time (coordinated omission corrected, as wrk2); with every connection
     busy the send is dropped and counted (k6 dropped_iterations)."""
@@ -428,24 +281,3 @@ class OpenGeneratorProcess(GeneratorProcess):
         pool = self.idle.get(conn.origin)
         if pool and conn in pool:
             pool.remove(conn)
-
-
-def make_generator_process(
-    spec: LoadSpec,
-    index: int = 0,
-    count: int = 1,
-    progress=None,
-    should_stop=None,
-    on_abort=None,
-    secret_headers: dict[str, str] | None = None,
-) -> GeneratorProcess:
-    if spec.scenarios:
-        from include.perfpipe.loadtest.scenarios import ScenariosProcess
-
-        return ScenariosProcess(spec, index, count, progress, should_stop, on_abort, secret_headers)
-    if spec.journey is not None:
-        from include.perfpipe.loadtest.journey.process import make_journey_process
-
-        return make_journey_process(spec, index, count, progress, should_stop, on_abort, secret_headers)
-    cls = OpenGeneratorProcess if spec.model == "open" else ClosedGeneratorProcess
-    return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)

@@ -1,7 +1,7 @@
 """Abort rules: what stops a load test before its end, typed as the run contract carries them.
 
 validation's ``Thresholds.abort_rules()`` writes one per ``abort_on_fail`` threshold and window; the engine's
-guard and k6's sample reader check them every second (``loadtest.guard.breached``). The test passes while
+guard and k6's sample reader check them every second (``loadtest.engine.guard.breached``). The test passes while
 ``metric operator limit`` holds.
 """
 

@@ -1,8 +1,9 @@
-"""Run a load test: check the target, then one uvloop event loop per process, all from a common start.
+"""Run one shard's parts: one uvloop event loop per process, all from a common start, whatever the client.
 
 An Airflow task runs shard ``shard_index`` of ``shard_count`` (dynamic task mapping) and may split
 its share over ``processes`` local processes; every part runs ``1 / (shard_count * processes)`` of
-the VUs or arrivals from the same ``start_at`` and the parts' results merge exactly.
+the VUs or arrivals from the same ``start_at`` and the parts' results merge exactly. What a part sends
+is its ``Client``'s (``engine.client``); the HTTP load test's checks before the run are ``loadtest.run``'s.
 """
 
 from __future__ import annotations
@@ -18,105 +19,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from include.perfpipe.custom_metrics import combine_snapshots
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.engine import Prepared, make_generator_process
-from include.perfpipe.loadtest.generator import drain_s, run_to_end
-from include.perfpipe.loadtest.http.credentials import for_origin, looks_secret, resolve
-from include.perfpipe.loadtest.http.target import check_target, probe_target, split_url
-from include.perfpipe.loadtest.live_metrics import LIVE_INTERVAL_S, serving
+from include.perfpipe.loadtest.engine.client import Client, name_of
+from include.perfpipe.loadtest.engine.generator import EngineSpec, drain_s, run_to_end
+from include.perfpipe.loadtest.http.credentials import looks_secret
 from include.perfpipe.loadtest.result import LoadResult, merge_results
-from include.perfpipe.loadtest.spec import LoadSpec
 
 log = logging.getLogger("perfpipe.loadtest")
 STARTUP_TIMEOUT_S = 120.0
 RUN_GRACE_S = 10.0  # past the duration and the drain: time for the workers to hand in their results
-WORKER_MODULE = "include.perfpipe.loadtest.worker"
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+WORKER_MODULE = "include.perfpipe.loadtest.engine.worker"
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
 _DATABASE_URL = re.compile(r"DB_URL|DSN|DATABASE_URL|SQL_ALCHEMY_CONN", re.IGNORECASE)
-
-
-def run_load_test(
-    spec: LoadSpec | dict,
-    processes: int | str = "auto",
-    shard_index: int = 0,
-    shard_count: int = 1,
-    start_at: float | None = None,
-    progress: Callable[[dict], None] | None = None,
-    *,
-    should_stop: Callable[[], str | bool | None] | None = None,
-    on_abort: Callable[[str], None] | None = None,
-    secret_headers: dict[str, str] | None = None,
-) -> LoadResult:
-    """Run this shard's part of ``spec`` and return its ``LoadResult``.
-
-    ``processes``: event loops (one worker process each when more than one); ``"auto"`` is one per core
-    this process may use (``os.sched_getaffinity``). The parent ends workers still running at the run's
-    deadline (start + duration + drain + ``RUN_GRACE_S``) and reports them in ``health.reasons``.
-    ``start_at`` (epoch seconds) is the run's common start; None means as soon as every process is
-    ready. Disallowed targets raise ``TargetNotAllowed``, unreachable ones ``TargetUnreachable`` and
-    headers with CR or LF ``ValueError``, before a single request. ``progress`` gets ``{elapsed_s, vus,
-    rps, p95_ms, requests, errors, dropped}`` every ``spec.progress_interval_s``.
-
-    The other shards of the run reach this one through two hooks (``store.AbortSignal`` provides
-    both): ``should_stop()``, polled every 0.1 s (every second by the parent of several processes)
-    and so never allowed to block, stops every process once truthy, and a string becomes their
-    ``abort_reason``; ``on_abort(reason)`` is called when this shard's own abort rules stop it.
-
-    ``secret_headers`` holds the values of ``spec.secret_headers`` (exactly those names): credentials,
-    handed to worker processes over their stdin pipe, never through argv, the environment or a file.
-    """
-    if isinstance(spec, dict):
-        spec = LoadSpec.from_dict(spec)
-    if not isinstance(shard_count, int) or shard_count < 1:
-        raise ConfigError(f"shard_count: expected an integer >= 1, got {shard_count!r}")
-    processes = resolve_processes(processes, peak_vus(spec) // shard_count)
-    if not isinstance(shard_index, int) or not 0 <= shard_index < shard_count:
-        raise ConfigError(f"shard_index: expected 0 <= shard_index < {shard_count}, got {shard_index!r}")
-    for url in spec.urls():
-        check_target(url, spec.allowlist)
-    secret_headers = resolve(spec.secret_headers, secret_headers)
-    for endpoint in spec.endpoints:  # refuses bad headers and unimportable checks before any request
-        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes, for_origin(secret_headers, endpoint.url, spec.target))
-    for url in {split_url(url): url for url in spec.urls()}.values():
-        probe_target(url)
-    parts = shard_count * processes
-    if spec.live_metrics:
-        spec = replace(spec, progress_interval_s=min(spec.progress_interval_s, LIVE_INTERVAL_S))
-    with serving(spec.live_metrics, shard_index) as live:
-        if live is not None:
-            progress = _both(live, progress)
-        if processes == 1:
-            return run_part(
-                spec,
-                shard_index,
-                parts,
-                start_at or time.time() + 0.05,
-                progress,
-                should_stop,
-                on_abort,
-                secret_headers,
-            )
-        return _run_processes(
-            spec, processes, shard_index * processes, parts, start_at, progress, should_stop, on_abort, secret_headers
-        )
-
-
-def _both(first: Callable[[dict], None], then: Callable[[dict], None] | None) -> Callable[[dict], None]:
-    def progress(snapshot: dict) -> None:
-        first(snapshot)
-        if then is not None:
-            then(snapshot)
-
-    return progress
-
-
-def peak_vus(spec: LoadSpec) -> int:
-    """The most VUs the run holds at once: its scenarios' together, else the spec's own."""
-    return sum(int(s.get("max_vus") or 0) for s in spec.scenarios) if spec.scenarios else spec.max_vus
 
 
 def resolve_processes(processes: int | str, vus: int | None = None) -> int:
@@ -130,8 +47,30 @@ def resolve_processes(processes: int | str, vus: int | None = None) -> int:
     return processes
 
 
+def run_shard_parts(
+    spec: EngineSpec,
+    client: type[Client],
+    processes: int,
+    shard_index: int,
+    shard_count: int,
+    start_at: float | None,
+    progress: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], str | bool | None] | None = None,
+    on_abort: Callable[[str], None] | None = None,
+    secret_headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """Run shard ``shard_index`` of ``shard_count`` as ``processes`` parts (one in this process, or one worker
+    process each) and merge their results; the hooks are ``runs.engines.RunHooks``'."""
+    parts = shard_count * processes
+    hooks = (progress, should_stop, on_abort, secret_headers)
+    if processes == 1:
+        return run_part(spec, client, shard_index, parts, start_at or time.time() + 0.05, *hooks)
+    return _run_processes(spec, client, processes, shard_index * processes, parts, start_at, *hooks)
+
+
 def run_part(
-    spec: LoadSpec,
+    spec: EngineSpec,
+    client: type[Client],
     index: int,
     count: int,
     start_at: float,
@@ -144,8 +83,8 @@ def run_part(
     import uvloop
 
     _raise_file_limit()
-    shard = make_generator_process(spec, index, count, progress, should_stop, on_abort, secret_headers)
-    return run_to_end(shard.run(start_at), uvloop.new_event_loop)
+    part = client.generator(spec, index, count, progress, should_stop, on_abort, secret_headers)
+    return run_to_end(part.run(start_at), uvloop.new_event_loop)
 
 
 def _raise_file_limit() -> None:
@@ -155,7 +94,8 @@ def _raise_file_limit() -> None:
 
 
 def _run_processes(
-    spec: LoadSpec,
+    spec: EngineSpec,
+    client: type[Client],
     processes: int,
     first: int,
     count: int,
@@ -165,7 +105,7 @@ def _run_processes(
     on_abort=None,
     secret_headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """Run parts ``first .. first + processes - 1`` in worker subprocesses (``loadtest.worker``).
+    """Run parts ``first .. first + processes - 1`` in worker subprocesses (``loadtest.engine.worker``).
 
     Subprocesses rather than multiprocessing: nothing of the caller's ``__main__`` is re-imported and
     it works inside daemonic worker processes (Celery). Every worker says when it is ready; the
@@ -189,9 +129,8 @@ def _run_processes(
     ]
     messages: queue_module.Queue = queue_module.Queue()
     for p, worker in enumerate(workers):
-        _send(
-            worker, {"spec": spec.to_dict(), "index": first + p, "count": count, "secret_headers": secret_headers or {}}
-        )
+        job = {"client": name_of(client), "spec": spec.to_dict(), "index": first + p, "count": count}
+        _send(worker, {**job, "secret_headers": secret_headers or {}})
         threading.Thread(target=_read_lines, args=(p, worker, messages), daemon=True).start()
     ready, results, latest, failure = set(), {}, {}, None
     rounds, emitted, stopped, garbled = [0] * processes, 0, False, 0

@@ -1,0 +1,182 @@
+"""The HTTP side of a load generator, for flat endpoints and journeys alike: keep-alive connections opened
+within the spec's timeout, redirects followed within the allowlist, cookies and TLS, read timeouts, and each
+response judged and recorded into the generator's recorder (``LoadGenerator.rec``).
+
+The connections (``http.connection``) call back into it: ``completed``, ``failed``, ``lost``; the models
+(``endpoints.ClosedEndpoints`` / ``OpenEndpoints``, ``journeys``) say what happens after a response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ssl
+from abc import abstractmethod
+from collections.abc import Callable
+from time import perf_counter
+
+from include.perfpipe.loadtest.engine.generator import LoadGenerator
+from include.perfpipe.loadtest.http.connection import HttpConnection, Outgoing
+from include.perfpipe.loadtest.http.cookies import CookieJar
+from include.perfpipe.loadtest.http.credentials import resolve
+from include.perfpipe.loadtest.http.redirects import Hop, RedirectRefused, next_request
+from include.perfpipe.loadtest.http.transport import open_connection, tls_context
+from include.perfpipe.loadtest.spec import LoadSpec
+
+# a connect failing with these ran out of the generator's own descriptors or ports, not the target's
+GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
+
+
+class HttpGenerator(LoadGenerator):
+    """A load generator sending HTTP (flat endpoints or a journey's steps) over keep-alive connections,
+    with redirects, cookies, TLS and read timeouts. ``secret_headers`` are the values of
+    ``spec.secret_headers`` (credentials)."""
+
+    def __init__(
+        self,
+        spec: LoadSpec,
+        index: int = 0,
+        count: int = 1,
+        progress: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], str | bool | None] | None = None,
+        on_abort: Callable[[str], None] | None = None,
+        secret_headers: dict[str, str] | None = None,
+    ):
+        super().__init__(spec, index, count, progress, should_stop, on_abort)
+        self.secret_headers = resolve(spec.secret_headers, secret_headers)
+        self.live: set[HttpConnection] = set()
+        self.connecting = 0
+        self.unopened = 0  # connects the generator's own limits refused (GENERATOR_LIMITS)
+        self._pass_began: float | None = None  # see ``response_clock``
+        self._tls: dict[str, ssl.SSLContext] = {}
+
+    def tls(self, scheme: str) -> ssl.SSLContext | None:
+        """The shard's one TLS context for ``https`` (None for ``http``)."""
+        if scheme != "https":
+            return None
+        if scheme not in self._tls:
+            self._tls[scheme] = tls_context(self.spec.verify_tls)
+        return self._tls[scheme]
+
+    def new_jar(self) -> CookieJar | None:
+        """A virtual user's cookie jar, or None when the scenario turned cookies off."""
+        return CookieJar() if self.spec.cookies else None
+
+    async def connect(self, endpoint: Outgoing, cookies: CookieJar | None = None) -> HttpConnection:
+        follow = self.spec.max_redirects > 0
+        _, conn = await asyncio.wait_for(
+            open_connection(
+                self.loop, lambda: HttpConnection(self, cookies, follow), endpoint.host, endpoint.port, endpoint.ssl
+            ),
+            self.spec.timeout_s,
+        )
+        conn.origin = (endpoint.host, endpoint.port)
+        self.live.add(conn)
+        return conn
+
+    def completed(self, conn: HttpConnection, status: int, response) -> None:
+        if conn.location is not None:  # a redirect, and redirects are followed
+            self.redirect(conn, status)
+        else:
+            self.record_response(conn, status, response)
+
+    def redirect(self, conn: HttpConnection, status: int) -> None:
+        """Follow the redirect just answered (``follow``), or fail the request naming why not."""
+        endpoint = conn.endpoint
+        try:
+            if endpoint.hops >= self.spec.max_redirects:
+                raise RedirectRefused("TooManyRedirects")
+            request = next_request(
+                endpoint.raw, endpoint.url, status, conn.location, self.spec.allowlist, self.secret_headers
+            )
+        except RedirectRefused as exc:
+            self.failed(conn, exc.args[0])
+            return
+        first = endpoint.first if isinstance(endpoint, Hop) else endpoint
+        self.follow(conn, Hop(first, endpoint.hops + 1, request, self.tls(request.url.scheme)))
+
+    def response_clock(self) -> float:
+        """When the loop pass now handing over responses began, for a response read without the kernel's
+        receive time. Every response read in one pass was ready when the poll returned, so each is timed
+        to the pass's first reading: the last of a burst of N responses is not charged for the N - 1
+        callbacks run before its own."""
+        began = self._pass_began
+        if began is None:
+            began = self._pass_began = perf_counter()
+            self.loop.call_soon(self._end_pass)  # runs after this pass's callbacks, before the next poll
+        return began
+
+    def _end_pass(self) -> None:
+        self._pass_began = None
+
+    def record_response(self, conn: HttpConnection, status: int, response) -> None:
+        now = conn.received_at
+        if now < conn.sent:  # not known (TLS, not Linux), or from a clock stepped back
+            now = self.response_clock()
+        endpoint = conn.endpoint
+        try:
+            ok = endpoint.judge(status, response)
+        except Exception:  # a user check that raises is a failed check, not a crashed generator
+            ok, status = False, "CheckError"
+        self.requests += 1
+        if not ok:
+            self.errors += 1
+        self.rec.record(endpoint.name, endpoint.class_name, now - conn.start, ok, status, now - self.t0)
+        self.after(conn)
+
+    def connect_failed(self, endpoint: Outgoing, start: float, exc: Exception) -> None:
+        if isinstance(exc, OSError) and exc.errno in GENERATOR_LIMITS:
+            self.unopened += 1
+        self.record_error(
+            endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
+        )
+
+    def record_error(self, endpoint: Outgoing, start: float, error: str) -> None:
+        now = perf_counter()
+        self.requests += 1
+        self.errors += 1
+        self.rec.record(endpoint.name, endpoint.class_name, now - start, False, error, now - self.t0)
+
+    def failed(self, conn: HttpConnection, error: str) -> None:
+        self.record_error(conn.endpoint, conn.start, error)
+        self.after(conn)
+
+    def lost(self, conn: HttpConnection) -> None:
+        self.live.discard(conn)
+
+    async def watch_timeouts(self) -> None:
+        period = min(1.0, self.spec.timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            deadline = perf_counter() - self.spec.timeout_s
+            for conn in [c for c in self.live if c.busy and c.sent < deadline]:
+                conn.fail("ReadTimeout")
+
+    # -- client hooks ------------------------------------------------------------------------------
+    def client_reasons(self) -> list[str]:
+        own = []
+        if self.dropped:
+            own.append(
+                f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
+                "generator were busy (raise max_vus or add processes/shards)"
+            )
+        if self.unopened:
+            own.append(f"{self.unopened} connections could not be opened for the generator's own file or port limits")
+        return own
+
+    def in_flight(self) -> int:
+        return sum(1 for c in self.live if c.busy) + self.connecting
+
+    def cut(self) -> None:
+        for conn in list(self.live):
+            conn.busy = False
+            conn.close()
+
+    # -- model hooks -------------------------------------------------------------------------------
+    @abstractmethod
+    def after(self, conn: HttpConnection) -> None:
+        """``conn`` has its response: send again, think, or hand the connection back."""
+
+    @abstractmethod
+    def follow(self, conn: HttpConnection, hop: Hop) -> None:
+        """``conn`` answered with a redirect to follow: send ``hop`` next, timed from ``conn.start``."""
