@@ -39,6 +39,7 @@ from pathlib import Path
 from benchmarks.loadtest import (
     ROOT,
     SERVICE_TIMES,
+    bare_metrics,
     ensure_locust,
     ensure_tools,
     pinned,
@@ -172,8 +173,6 @@ def engine(kind: str, url: str, users: int, seconds: float) -> dict:
 
 
 def k6_run(url: str, users: int, seconds: float, workdir: Path) -> dict:
-    from benchmarks.k6 import bare_metrics
-
     script = workdir / "journey.js"
     script.write_text(K6_SCRIPT)
     flags = ["--summary-trend-stats", "med,p(99)"]

