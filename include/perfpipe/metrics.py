@@ -22,6 +22,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
@@ -101,6 +102,24 @@ def record_us(hist: HdrHistogram, value: int) -> None:
         hist.max_value = value
 
 
+def record_many_us(hist: HdrHistogram, values: np.ndarray) -> None:
+    """``record_us`` of each of ``values`` (int64, each in the histogram's range) in a few numpy passes: the
+    same bucket arithmetic (``np.frexp``'s exponent is ``int.bit_length`` below 2**53), counts added in place
+    to hdrh's own ``counts`` array."""
+    if not len(values):
+        return
+    half, unit = hist.sub_bucket_half_count_magnitude, hist.unit_magnitude
+    bucket = np.frexp((values | hist.sub_bucket_mask).astype(np.float64))[1] - unit - half - 1
+    index = ((bucket + 1) << half) + ((values >> (bucket + unit)) - hist.sub_bucket_half_count)
+    np.add.at(np.ctypeslib.as_array(hist.counts), index, 1)
+    hist.total_count += len(values)
+    low, high = int(values.min()), int(values.max())
+    if low < hist.min_value:
+        hist.min_value = low
+    if high > hist.max_value:
+        hist.max_value = high
+
+
 @dataclass
 class EndpointTotals:
     class_name: str
@@ -162,6 +181,26 @@ class MetricsRecorder:
         if not ok:
             totals.errors += 1
             second.errors += 1
+
+    def record_many(
+        self, name: str, class_name: str, latencies_s: np.ndarray, ok: bool, status: int | str, second: int
+    ) -> None:
+        """``record`` of each latency (seconds, a float array), all with one outcome and in one second: what
+        k6's reader gathers per chunk, for a numpy pass per histogram instead of two Python calls a request."""
+        totals = self.endpoints.get((self.scenario, name))
+        if totals is None:
+            totals = self._totals(name, class_name)
+        values = np.clip((latencies_s * 1_000_000).astype(np.int64), 1, _MAX_US)  # ``_to_us`` of each
+        count = len(values)
+        record_many_us(totals.hist, values)
+        totals.count += count
+        totals.statuses[status] += count
+        bucket = self._bucket(second, class_name)
+        record_many_us(bucket.hist, values)
+        bucket.requests += count
+        if not ok:
+            totals.errors += count
+            bucket.errors += count
 
     def record_iteration(self) -> None:
         """One iteration of this recorder's scenario ran (to its end or restarted)."""

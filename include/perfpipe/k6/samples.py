@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import partial
 
 import msgspec
+import numpy as np
 
 from include.perfpipe.custom_metrics import KINDS, CustomMetrics
 from include.perfpipe.loadtest.engine.guard import breached
@@ -176,12 +177,15 @@ class K6Samples:
         self.journey = JourneyStats()
         self.dropped: Counter[str] = Counter()  # scenario -> dropped iterations
         self.bytes_read = 0
+        self.cpu_s = 0.0  # the reading thread's CPU seconds, set by the runner when k6's output ends
         self.lag_max_s = 0.0  # the reader's largest backlog: wall clock minus a sample's time
         self.first_request_s: float | None = None  # the earliest request's time from ``start``
         # the metrics read, in k6's order of declaration: name -> what reads a batch of its samples
         self._readers: dict[str, Callable[[list[bytes]], None]] = {}
         self._seconds: dict[str, float] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch second
         self._labelled: set[tuple[str, str]] = set()
+        # (scenario, name, class, status, ok, second) -> durations (ms) read but not yet recorded
+        self._pending: dict[tuple, list[float]] = {}
 
     # -- reading --------------------------------------------------------------------------
     def read(self, stream) -> None:
@@ -236,6 +240,7 @@ class K6Samples:
         second = self._seconds.get(whole)
         if second is None:
             second = self._seconds[whole] = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+            self._record_pending()  # the rules below see every request read so far
             self.lag_max_s = max(self.lag_max_s, time.time() - second - 1.0)
             current = int(second - self.start)
             self._seal(current - SEAL_AFTER_S)
@@ -247,27 +252,41 @@ class K6Samples:
         return second + (float(fraction) if fraction else 0.0) - self.start
 
     def _requests(self, parts: list[bytes]) -> None:
-        """``http_req_duration``: one request each, into the recorder (labelled at an endpoint's first request)."""
-        recorder, elapsed_of, labelled = self.recorder, self._elapsed, self._labelled
+        """``http_req_duration``: one request each. Requests of one endpoint, outcome and second are gathered
+        and recorded together (``MetricsRecorder.record_many``) at the chunk's end or a new second's start."""
+        pending, elapsed_of, labelled = self._pending, self._elapsed, self._labelled
         first = self.first_request_s
         for index, sample in enumerate(_samples.decode(_array(parts))):
             tags, elapsed = sample.tags, elapsed_of(sample.time)
             scenario, name = tags.scenario, tags.name or tags.url
-            recorder.scenario = scenario
             if (scenario, name) not in labelled:
                 labelled.add((scenario, name))
                 everything = _all_tags.decode(parts[index]).tags
                 own = {k: v for k, v in everything.items() if k not in SYSTEM_TAGS}
-                recorder.label(name, group_name(tags.group), own)
+                self.recorder.scenario = scenario
+                self.recorder.label(name, group_name(tags.group), own)
             status = tags.status
             status = f"k6 error {tags.error_code}" if status == "0" else int(status)
             ok = tags.expected_response == "true"
             if first is None or elapsed < first:
                 first = elapsed
-            recorder.record(name, tags.class_name, sample.value / 1000.0, ok, status, elapsed)
+            key = (scenario, name, tags.class_name, status, ok, int(elapsed))
+            durations = pending.get(key)
+            if durations is None:
+                pending[key] = [sample.value]
+            else:
+                durations.append(sample.value)
             self.requests += 1  # counted per request: progress reads them at a new second, mid-batch
             self.errors += not ok
         self.first_request_s = first
+        self._record_pending()
+
+    def _record_pending(self) -> None:
+        recorder = self.recorder
+        for (scenario, name, class_name, status, ok, second), durations_ms in self._pending.items():
+            recorder.scenario = scenario
+            recorder.record_many(name, class_name, np.asarray(durations_ms) / 1000.0, ok, status, second)
+        self._pending.clear()
 
     def _checks(self, parts: list[bytes]) -> None:
         add = self.journey.checks.add
