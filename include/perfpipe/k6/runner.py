@@ -40,7 +40,7 @@ import psutil
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
-from include.perfpipe.k6.samples import CHUNK_BYTES, K6Samples
+from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6Samples
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.result import LoadResult
@@ -465,7 +465,7 @@ def _read_fifo(fifo: Path, samples: K6Samples) -> None:
     with open(fifo, "rb", buffering=CHUNK_BYTES) as stream:
         with contextlib.suppress(OSError):  # a 1 MiB pipe (Linux's default ceiling): k6 blocks 16x less often
             fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
-        samples.read(stream)
+        samples.read(stream, FILL_WAIT_S)
     samples.cpu_s = time.thread_time()  # this thread's CPU: the reader's cost beside k6's
 
 

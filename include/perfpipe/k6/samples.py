@@ -35,6 +35,7 @@ DEFAULT_CLASS = "api"
 # (a later one reopens its sealed second, exactly)
 SEAL_AFTER_S = 3
 CHUNK_BYTES = 1 << 20  # one read of the FIFO; k6 flushes its output every 200 ms
+FILL_WAIT_S = 0.05  # after a short read, for the pipe to fill (``K6Samples.read``); at most this much backlog
 DECLARATION = b'{"type":"Metric",'
 SKIPPED = frozenset(
     {
@@ -188,8 +189,11 @@ class K6Samples:
         self._pending: dict[tuple, list[float]] = {}
 
     # -- reading --------------------------------------------------------------------------
-    def read(self, stream) -> None:
-        """Read ``stream`` (binary, with ``read1``) until its end, in chunks: k6 closes the output when it exits."""
+    def read(self, stream, fill_wait_s: float = 0.0) -> None:
+        """Read ``stream`` (binary, with ``read1``) until its end, in chunks: k6 closes the output when it exits.
+        After a read of less than half a chunk, wait ``fill_wait_s`` for the pipe to fill: k6 writes its output
+        in pieces of a few KB, and a reader woken for each costs k6 and itself a switch of the core they share
+        (median read 2-16 KB without the wait, 0.5-0.9 MB with 50 ms; the reader's CPU a request 25 % less)."""
         rest = b""
         while chunk := stream.read1(CHUNK_BYTES):
             data = rest + chunk
@@ -197,6 +201,8 @@ class K6Samples:
             if cut:
                 self.feed(data[:cut])
             rest = data[cut:]
+            if fill_wait_s and len(chunk) < CHUNK_BYTES // 2:
+                time.sleep(fill_wait_s)
         if rest.strip():
             self.feed(rest)
 

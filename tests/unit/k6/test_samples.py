@@ -176,3 +176,14 @@ def test_our_abort_rules_are_checked_each_second_as_the_engine_does():
     assert samples.abort_reason is None  # no whole 2 s window yet
     samples.read(stream(request(1.0, at="08:00:02.500000000", name="a")))
     assert samples.abort_reason.startswith("abort_on_fail: error_rate of class all was 1 over 0-2 s")
+
+
+def test_after_a_short_read_the_reader_waits_for_the_pipe_to_fill(monkeypatch):
+    waits = []
+    monkeypatch.setattr("include.perfpipe.k6.samples.time.sleep", waits.append)
+    samples = K6Samples(START)
+    samples.read(stream(*BUILTINS, request(1.0, name="a"), request(2.0, name="a")), fill_wait_s=0.05)
+    assert samples.requests == 2 and waits and set(waits) == {0.05}  # every read of 7 bytes was short
+    waits.clear()
+    K6Samples(START).read(stream(*BUILTINS, request(1.0, name="a")))
+    assert not waits  # no wait unless asked (the runner asks)
