@@ -233,6 +233,9 @@ class MetricsRecorder:
         for (t, _, _), bucket in self.seconds.items():
             if self._sealed_before <= t < second and bucket.encoded is None:
                 bucket.encoded = _encode(bucket.hist)
+                # hdrh's histogram and its encoder refer to each other: cut, the histogram (26 KB of counts) is
+                # freed now, not at the next full collection (the k6 reader's RSS grew 38 KB a second without)
+                bucket.hist.encoder = None
                 bucket.hist = None
         self._sealed_before = max(self._sealed_before, second)
 

@@ -1,6 +1,8 @@
 """The recorder's inlined histogram recording is hdrh's own, value for value."""
 
+import gc
 import random
+import weakref
 
 import numpy as np
 import pytest
@@ -58,3 +60,16 @@ def test_record_many_equals_record_one_at_a_time():
     many.record_many("a", "api", np.asarray(latencies), False, 503, 7)
     assert one.stats_frame(8.0).equals(many.stats_frame(8.0))
     assert one.timeseries_frame().equals(many.timeseries_frame())
+
+
+def test_a_sealed_seconds_histogram_is_freed_at_once_without_the_cycle_collector():
+    recorder = MetricsRecorder()
+    recorder.record("a", "api", 0.002, True, 200, 0.5)
+    freed = weakref.ref(recorder.seconds[(0, "api", "default")].hist)
+    gc.disable()
+    try:
+        recorder.seal_before(1)
+        assert freed() is None
+    finally:
+        gc.enable()
+    assert recorder.timeseries_frame().query("class_name == 'all'").set_index("t").loc[0, "p50_ms"] > 0  # encoded
