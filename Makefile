@@ -30,9 +30,10 @@ lint: $(STAMP)  ## fix what ruff can fix, then format
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey and Locust, custom-metrics memory; journeys vs Locust: `python -m benchmarks.journey` (docs/benchmarks.md)
+bench: $(STAMP)  ## load-engine benchmark against nginx, wrk, hey, Locust and k6, custom-metrics memory, k6 through perfpipe against bare k6; journeys vs Locust and k6: `python -m benchmarks.journey` (docs/benchmarks.md)
 	$(PY) -m benchmarks.loadtest
 	$(PY) -m benchmarks.custom_metrics
+	$(PY) -m benchmarks.k6
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-celery.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "perfpipe needs Python 3.11+")'
