@@ -90,7 +90,7 @@ def from_validation(error: ValidationError, file: object = None, prefix: str = "
 def problem_text(problem: dict, document=None, prefix: str = "", *, unknown: str = "unknown field") -> str:
     """One pydantic problem as ``message (got <kind>; line L, column C)``: never the value itself."""
     message = without_value(problem["msg"].removeprefix("Value error, "))
-    if problem["type"] == "extra_forbidden":
+    if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's, a dataclass's
         message = unknown
     notes = [] if problem["type"] == "missing" else [f"got {kind(problem.get('input'))}"]
     if document is not None:

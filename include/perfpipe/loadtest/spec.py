@@ -2,21 +2,26 @@
 
 ``load_spec`` turns a profile (``include/config/profiles.yaml``), an optional scenario file
 (``include/config/scenarios/*.yaml``) and overrides (DAG Params, CLI flags) into a ``LoadSpec``:
-a plain, JSON-able description that every shard and process rebuilds its work from.
+the run contract, a JSON-able description that every shard and process rebuilds its work from.
+``LoadSpec`` and ``Endpoint`` are pydantic dataclasses: a spec is checked when it is built and when it is
+received (``from_dict``: an XCom, a worker's stdin), every wrong field named at once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+from typing_extensions import TypedDict  # pydantic needs it for a TypedDict before Python 3.12
 
 from include.perfpipe.config_files import Document
 from include.perfpipe.durations import parse_duration
-from include.perfpipe.errors import ConfigError
+from include.perfpipe.errors import ConfigError, from_validation
 from include.perfpipe.loadtest.engine.abort_rules import abort_rules
 from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
 from include.perfpipe.loadtest.http.target import check_target, parse_allowlist, resolve_allowlist, split_url
@@ -33,6 +38,7 @@ from include.perfpipe.loadtest.profiles import load_profiles
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 MODELS = ("closed", "open")
+_CONTRACT = ConfigDict(extra="forbid")  # a field the engine does not know is refused, not dropped
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
 MAX_TIMEOUT_S = 600.0
 
@@ -53,7 +59,7 @@ def _number(value, field_name: str, minimum: float = 0.0) -> float:
     return number
 
 
-@dataclass
+@dataclass(config=_CONTRACT)
 class Endpoint:
     """One request of the scenario. ``url`` is absolute; ``check`` is an optional ``"module:function"``
     taking the ``httpx.Response`` and returning True when the response is good."""
@@ -70,6 +76,16 @@ class Endpoint:
     check: str | None = None
     group: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+
+
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Level(TypedDict):
+    """One stage: ramp linearly to ``target`` (VUs, or iterations per second) over ``duration_s``."""
+
+    duration_s: NonNegative
+    target: NonNegative
 
 
 class Staged:
@@ -105,7 +121,7 @@ class Staged:
         return windows
 
 
-@dataclass
+@dataclass(config=_CONTRACT)
 class LoadSpec(Staged):
     """A complete, JSON-able load test description (``to_dict`` / ``from_dict``).
 
@@ -114,11 +130,11 @@ class LoadSpec(Staged):
     """
 
     target: str
-    model: str
-    stages: list[dict]  # [{"duration_s": float, "target": float}]
+    model: Literal["closed", "open", "scenarios"]  # "scenarios": each named scenario brings its own
+    stages: list[Level]
     endpoints: list[Endpoint]
-    start: float = 0.0
-    max_vus: int = 0
+    start: NonNegative = 0.0
+    max_vus: Annotated[int, Field(ge=0)] = 0
     profile: str | None = None
     think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
     journey: dict | None = None  # a ScenarioFile with a journey (journey.scenario.to_dict); None: endpoints
@@ -151,10 +167,7 @@ class LoadSpec(Staged):
 
     def scenario_specs(self) -> list[LoadSpec]:
         """One spec per named scenario: this one with the scenario's load, requests and labels."""
-        return [
-            replace(self, **{**part, "endpoints": [Endpoint(**e) for e in part["endpoints"]]}, scenarios=[])
-            for part in self.scenarios
-        ]
+        return [replace(self, **part, scenarios=[]) for part in self.scenarios]
 
     def urls(self) -> list[str]:
         """Every URL the test may send to (each is checked against the allowlist before it runs)."""
@@ -178,15 +191,19 @@ class LoadSpec(Staged):
         return super().stage_windows()
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        return data
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> LoadSpec:
-        """The spec ``to_dict`` gave (a scenario's endpoints stay dicts until ``scenario_specs``)."""
-        data = dict(data)
-        data["endpoints"] = [Endpoint(**e) for e in data["endpoints"]]
-        return cls(**data)
+        """The spec ``to_dict`` gave, checked on receipt (a scenario's endpoints stay dicts until
+        ``scenario_specs``); a wrong shape is one ``ConfigError`` naming every wrong field (``spec.max_vus``)."""
+        try:
+            return _RECEIVED.validate_python(data)
+        except ValidationError as exc:
+            raise from_validation(exc, prefix="spec") from None
+
+
+_RECEIVED = TypeAdapter(LoadSpec)
 
 
 def combined_windows(parts: list[LoadSpec]) -> list[dict]:
@@ -511,7 +528,7 @@ def load_spec(
         }
     spec = LoadSpec(
         target=target,
-        model=model,
+        model="scenarios" if named else model,
         stages=stages,
         endpoints=endpoints,
         start=start,
@@ -534,8 +551,6 @@ def load_spec(
         live_metrics=_live_metrics(overrides.get("live_metrics")),
         scenarios=named,
     )
-    if named:
-        spec.model = "scenarios"
     for url in spec.urls():
         check_target(url, allowed)
     return spec

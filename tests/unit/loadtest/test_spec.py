@@ -77,6 +77,18 @@ def test_spec_round_trips_through_json():
     assert (again.secret_headers, again.credentials_conn_id) == (["Authorization"], "perf_target_http")
 
 
+def test_a_received_spec_of_the_wrong_shape_is_refused_naming_every_field():
+    data = load_spec("smoke", TARGET).to_dict()
+    data |= {"max_vus": "many", "stages": [{"duration_s": 1, "target": -1}], "retries": 3}
+    data["endpoints"][0]["weight"] = "heavy"
+    with pytest.raises(ValueError) as refused:
+        LoadSpec.from_dict(data)
+    text = str(refused.value)
+    for field in ("spec.stages[0].target", "spec.endpoints[0].weight", "spec.max_vus", "spec.retries"):
+        assert field in text
+    assert "\n" not in text and "heavy" not in text
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
