@@ -9,9 +9,7 @@ received (``from_dict``: an XCom, a worker's stdin), every wrong field named at 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,13 +17,10 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 from typing_extensions import TypedDict  # pydantic needs it for a TypedDict before Python 3.12
 
-from include.perfpipe.config_files import Document
-from include.perfpipe.durations import parse_duration
 from include.perfpipe.errors import ConfigError, from_validation
-from include.perfpipe.loadtest.engine.abort_rules import abort_rules
-from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS, MAX_REDIRECTS
+from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS
 from include.perfpipe.loadtest.http.target import check_target, parse_allowlist, resolve_allowlist, split_url
-from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime, describe
+from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime
 from include.perfpipe.loadtest.journey.scenario import (
     feeder_columns,
     feeder_rows,
@@ -35,28 +30,12 @@ from include.perfpipe.loadtest.journey.scenario import (
     to_dict,
 )
 from include.perfpipe.loadtest.profiles import load_profiles
+from include.perfpipe.loadtest.run_settings import MAX_TIMEOUT_S, check_timeout, load_overrides, profile_of
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 MODELS = ("closed", "open")
 _CONTRACT = ConfigDict(extra="forbid")  # a field the engine does not know is refused, not dropped
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # a body kept for a check; larger ones fail BodyTooLarge
-MAX_TIMEOUT_S = 600.0
-
-
-def _flag(value, field_name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{field_name}: expected true or false, got {value!r}")
-    return value
-
-
-def _number(value, field_name: str, minimum: float = 0.0) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{field_name}: expected a number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number < minimum:
-        raise ConfigError(f"{field_name}: expected a number >= {minimum:g}, got {value!r}")
-    return number
 
 
 @dataclass(config=_CONTRACT)
@@ -138,7 +117,7 @@ class LoadSpec(Staged):
     profile: str | None = None
     think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
     journey: dict | None = None  # a ScenarioFile with a journey (journey.scenario.to_dict); None: endpoints
-    timeout_s: float = 30.0  # per request, 0 < timeout_s <= MAX_TIMEOUT_S
+    timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] = 30.0  # per request
     max_redirects: int = DEFAULT_MAX_REDIRECTS  # followed in a row, every hop's host in the allowlist; 0: none
     cookies: bool = True  # one cookie jar per virtual user
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -226,44 +205,6 @@ def combined_windows(parts: list[LoadSpec]) -> list[dict]:
         else:
             combined.append({"start_s": begin, "end_s": end, "kind": kind})
     return combined
-
-
-def _checked(parse, value, field_name: str, expected: str, document: Document | None):
-    """``parse(value, field_name)``; for a value of the profiles file (``document``) the error names its line
-    and its kind, not the value."""
-    try:
-        return parse(value, field_name)
-    except ConfigError:
-        if document is None:
-            raise
-        raise document.error(field_name, expected, value) from None
-
-
-def _stages(raw, where: str, document: Document | None = None) -> list[dict]:
-    """Checked ``[{duration, target}]``; ``where`` prefixes the field names (``profiles.smoke``)."""
-    field_name = f"{where}.stages".lstrip(".")
-    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
-        if document is not None:
-            raise document.error(field_name, "expected a non-empty list of {duration, target}", raw)
-        raise ConfigError(f"{field_name}: expected a non-empty list of {{duration, target}}, got {raw!r}")
-    stages = []
-    for i, stage in enumerate(raw):
-        item = f"{field_name}[{i}]"
-        if set(stage) - {"duration", "target"} or "duration" not in stage:
-            if document is not None:
-                raise document.error(item, "expected {duration, target}", stage)
-            raise ConfigError(f"{item}: expected {{duration, target}}, got {stage!r}")
-        duration = _checked(parse_duration, stage["duration"], f"{item}.duration", "expected a duration", document)
-        target = _checked(_number, stage.get("target", 0), f"{item}.target", "expected a number >= 0", document)
-        stages.append({"duration_s": duration, "target": target})
-    return stages
-
-
-def _think_time(raw) -> ThinkTime:
-    try:
-        return ThinkTime.model_validate(raw or 0)
-    except ValidationError as exc:
-        raise ConfigError(describe(exc, "think_time").replace("think_time: scenario: ", "think_time: ")) from None
 
 
 def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict | None, dict]:
@@ -402,69 +343,27 @@ def load_spec(
     headers (from ``credentials_conn_id`` or the CLI) the worker adds to every request; a header the
     scenario sets itself wins. Their values never enter the spec (``include.perfpipe.loadtest.http.credentials``).
     """
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    asked, given = load_overrides(overrides or {})
     config = load_profiles(profiles_file)
-    profiles, limits, document = config["profiles"], config["limits"], config["document"]
-    if profile not in profiles:
-        raise ConfigError(f"profile: unknown profile {profile!r}; known: {sorted(profiles)}")
-    raw = profiles[profile]
-    if not isinstance(raw, dict) or set(raw) - {"model", "start", "stages", "max_vus"}:
-        raise document.error(f"profiles.{profile}", "expected a mapping of model, start, stages, max_vus", raw)
-    unknown = set(overrides) - {
-        "vus",
-        "duration",
-        "rate",
-        "max_vus",
-        "stages",
-        "start",
-        "model",
-        "think_time",
-        "timeout",
-        "abort_rules",
-        "circuit_breaker",
-        "loop_lag_bound_ms",
-        "progress_interval",
-        "verify_tls",
-        "max_body_bytes",
-        "live_metrics",
-        "max_redirects",
-        "cookies",
-    }
-    if unknown:
-        raise ConfigError(f"overrides: unknown field(s) {sorted(unknown)}")
-    model = overrides.get("model") or ("open" if "rate" in overrides else raw.get("model", "closed"))
-    if model not in MODELS and not overrides.get("model"):
-        raise document.error(f"profiles.{profile}.model", f"expected one of {MODELS}", model)
-    if model not in MODELS:
-        raise ConfigError(f"model: expected one of {MODELS}, got {model!r}")
-    if "stages" in overrides:
-        stages = _stages(overrides["stages"], "")
-    else:
-        stages = _stages(raw.get("stages"), f"profiles.{profile}", document)
-    if "start" in overrides or "stages" in overrides:
-        start = _number(overrides.get("start", 0), "start")
-    else:
-        start = _checked(_number, raw.get("start", 0), f"profiles.{profile}.start", "expected a number >= 0", document)
-    duration = overrides.get("duration")
-    duration_s = parse_duration(duration, "duration") if duration is not None else None
-    level_key = "rate" if model == "open" else "vus"
-    if level_key in overrides:
-        level = _number(overrides[level_key], level_key)
-        start, stages = level, [{"duration_s": duration_s or sum(s["duration_s"] for s in stages), "target": level}]
-    elif duration_s is not None:
-        stages = _scaled(stages, duration_s)
+    limits = config["limits"]
+    chosen = profile_of(config["profiles"], profile, config["document"])
+    model = asked.model or ("open" if asked.rate is not None else chosen.model)
+    stages = [stage.level() for stage in asked.stages or chosen.stages]
+    start = (asked.start or 0.0) if given & {"start", "stages"} else chosen.start
+    level = asked.rate if model == "open" else asked.vus
+    if level is not None:
+        start, stages = level, [{"duration_s": asked.duration or sum(s["duration_s"] for s in stages), "target": level}]
+    elif asked.duration is not None:
+        stages = _scaled(stages, asked.duration)
     if sum(s["duration_s"] for s in stages) <= 0:
-        got = f"{duration!r}" if duration is not None else f"stages {stages!r}"
+        got = f"{overrides['duration']!r}" if "duration" in given else f"stages {stages!r}"
         raise ConfigError(f"duration: the test must last longer than 0 s, got {got}")
 
-    max_vus = overrides.get("max_vus", overrides.get("vus") if model == "open" else None)
     if model == "open":
-        if max_vus is not None:
-            max_vus = int(_number(max_vus, "max_vus", 1))
-        else:
-            field_name, expected = f"profiles.{profile}.max_vus", "expected a number >= 1"
-            at_least_one = partial(_number, minimum=1)
-            max_vus = int(_checked(at_least_one, raw.get("max_vus", 100), field_name, expected, document))
+        in_flight = next(v for v in (asked.max_vus, asked.vus, chosen.max_vus) if v is not None)
+        if in_flight < 1:
+            raise ConfigError(f"max_vus: expected a number >= 1, got {in_flight:g}")
+        max_vus = int(in_flight)
     else:
         max_vus = int(max([start] + [s["target"] for s in stages]))
     cap_vus, cap_rate, cap_duration = limits.max_vus, limits.max_rate, limits.max_duration_s
@@ -486,7 +385,7 @@ def load_spec(
     if scenario is not None:
         endpoints, journey, settings = load_scenario(scenario, target)
         if not endpoints and journey is None:  # named scenarios: each brings its own executor
-            load = sorted({"vus", "rate", "stages", "model", "start", "duration"} & set(overrides))
+            load = sorted({"vus", "rate", "stages", "model", "start", "duration"} & given)
             if load or class_name is not None:
                 raise ConfigError(
                     f"{scenario}: its scenarios set their own load; {load or ['class']} cannot override it"
@@ -511,21 +410,9 @@ def load_spec(
         allowed = resolve_allowlist(profiles=config.get("target_allowlist"))
     else:
         allowed = parse_allowlist(allowlist)
-    think = (
-        _think_time(overrides["think_time"])
-        if "think_time" in overrides
-        else (settings.get("think_time") or ThinkTime(kind="constant"))
-    )
-    if journey is not None and "think_time" in overrides:
+    think = asked.think_time if "think_time" in given else settings.get("think_time") or ThinkTime(kind="constant")
+    if journey is not None and "think_time" in given:
         journey["think_time"] = think.model_dump()
-
-    breaker = overrides.get("circuit_breaker", LoadSpec.__dataclass_fields__["circuit_breaker"].default_factory())
-    if breaker:
-        breaker = {
-            "error_rate": _number(breaker.get("error_rate", 0.5), "circuit_breaker.error_rate"),
-            "window_s": parse_duration(breaker.get("window_s", breaker.get("window", 10)), "circuit_breaker.window_s"),
-            "min_requests": int(_number(breaker.get("min_requests", 50), "circuit_breaker.min_requests")),
-        }
     spec = LoadSpec(
         target=target,
         model="scenarios" if named else model,
@@ -536,19 +423,19 @@ def load_spec(
         profile=profile,
         think_time=think.model_dump(),
         journey=journey,
-        timeout_s=_timeout(overrides.get("timeout", settings.get("timeout") or 30)),
-        max_body_bytes=int(_number(overrides.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES), "max_body_bytes", 1)),
-        verify_tls=_flag(overrides.get("verify_tls", True), "verify_tls"),
-        max_redirects=_redirects(overrides.get("max_redirects", settings.get("max_redirects", DEFAULT_MAX_REDIRECTS))),
-        cookies=_flag(overrides.get("cookies", settings.get("cookies", True)), "cookies"),
-        abort_rules=abort_rules(overrides.get("abort_rules", [])),
-        circuit_breaker=breaker or None,
+        timeout_s=asked.timeout if asked.timeout is not None else _scenario_timeout(settings.get("timeout"), scenario),
+        max_body_bytes=int(asked.max_body_bytes or DEFAULT_MAX_BODY_BYTES),
+        verify_tls=asked.verify_tls,
+        max_redirects=_first(asked.max_redirects, settings.get("max_redirects"), DEFAULT_MAX_REDIRECTS),
+        cookies=_first(asked.cookies, settings.get("cookies"), True),
+        abort_rules=[rule.normalised() for rule in asked.abort_rules],
+        circuit_breaker=asked.circuit_breaker.to_dict() if asked.circuit_breaker else None,
         allowlist=allowed,
-        loop_lag_bound_ms=_number(overrides.get("loop_lag_bound_ms", 50), "loop_lag_bound_ms"),
-        progress_interval_s=parse_duration(overrides.get("progress_interval", 5), "progress_interval"),
+        loop_lag_bound_ms=asked.loop_lag_bound_ms,
+        progress_interval_s=asked.progress_interval,
         credentials_conn_id=credentials_conn_id,
         secret_headers=list(secret_headers or []),
-        live_metrics=_live_metrics(overrides.get("live_metrics")),
+        live_metrics=_live_metrics(asked.live_metrics),
         scenarios=named,
     )
     for url in spec.urls():
@@ -566,14 +453,15 @@ def _live_metrics(raw) -> str | None:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _redirects(raw) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_REDIRECTS:
-        raise ConfigError(f"max_redirects: expected a whole number from 0 to {MAX_REDIRECTS}, got {raw!r}")
-    return raw
+def _first(*values):
+    return next(value for value in values if value is not None)
 
 
-def _timeout(raw) -> float:
-    timeout = parse_duration(raw, "timeout")
-    if not 0 < timeout <= MAX_TIMEOUT_S:
-        raise ConfigError(f"timeout: expected more than 0 s and at most {MAX_TIMEOUT_S:g} s, got {raw!r}")
-    return timeout
+def _scenario_timeout(timeout: float | None, scenario: str | Path | None) -> float:
+    """The scenario's ``timeout`` (default 30 s), within what a run allows."""
+    if timeout is None:
+        return 30.0
+    try:
+        return check_timeout(timeout)
+    except ValueError as exc:
+        raise ConfigError(f"{scenario}: timeout: {exc}, got {timeout:g} s") from None
