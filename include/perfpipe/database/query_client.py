@@ -26,10 +26,10 @@ import psycopg
 from psycopg import AsyncConnection
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.contract import MODELS, Staged
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.engine.vus import OK, RESTART, ClosedVUs, CoroutineVUs, OpenVUs
 from include.perfpipe.loadtest.executors import ConstantArrivalRate, ConstantVUs, ExecutorConfig
-from include.perfpipe.loadtest.spec import MODELS, Staged
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 from .connection import APPLICATION_NAME, redact
