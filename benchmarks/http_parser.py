@@ -18,8 +18,8 @@ from pathlib import Path
 
 from benchmarks.loadtest import PREVIOUS_PARSER, ROOT, previous_parser, table
 from include.perfpipe.loadtest.clients.endpoints import Prepared
+from include.perfpipe.loadtest.contract import Endpoint
 from include.perfpipe.loadtest.http.cookies import CookieJar
-from include.perfpipe.loadtest.spec import Endpoint
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Wed, 02 Dec 2026 14:00:00 GMT\r\n"

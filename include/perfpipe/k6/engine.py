@@ -20,8 +20,8 @@ from include.perfpipe.k6.stages import stage_windows
 from include.perfpipe.loadtest.http.target import check_target, probe_target
 
 if TYPE_CHECKING:
+    from include.perfpipe.loadtest.contract import LoadSpec
     from include.perfpipe.loadtest.result import LoadResult
-    from include.perfpipe.loadtest.spec import LoadSpec
     from include.perfpipe.runs.engines import RunHooks, Shard
 
 SHARD_KEY = "k6_shard_"  # + index: a shard's {"exit_code", "summary"} in LoadResult.extra

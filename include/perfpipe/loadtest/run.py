@@ -11,12 +11,12 @@ from dataclasses import replace
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.clients.choice import HttpClients
 from include.perfpipe.loadtest.clients.endpoints import Prepared
+from include.perfpipe.loadtest.contract import LoadSpec
 from include.perfpipe.loadtest.engine.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.engine.runner import resolve_processes, run_shard_parts
 from include.perfpipe.loadtest.http.credentials import for_origin, resolve
 from include.perfpipe.loadtest.http.target import check_target, probe_target, split_url
 from include.perfpipe.loadtest.result import LoadResult
-from include.perfpipe.loadtest.spec import LoadSpec
 
 
 def run_load_test(

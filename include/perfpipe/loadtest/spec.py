@@ -16,8 +16,6 @@ from include.perfpipe.loadtest.profiles import load_profiles
 from include.perfpipe.loadtest.run_settings import check_timeout, load_overrides, profile_of
 from include.perfpipe.loadtest.scenario_parts import load_scenario, scenario_specs
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Endpoint", "LoadSpec", "load_spec"]  # the contract, where callers find it
-
 
 def _scaled(stages: list[dict], duration_s: float) -> list[dict]:
     total = sum(s["duration_s"] for s in stages)

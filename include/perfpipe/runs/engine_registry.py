@@ -14,8 +14,8 @@ from include.perfpipe.runs.engines import Engine, RunHooks, Shard
 from include.perfpipe.vocabulary import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
+    from include.perfpipe.loadtest.contract import LoadSpec
     from include.perfpipe.loadtest.result import LoadResult
-    from include.perfpipe.loadtest.spec import LoadSpec
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from include.perfpipe.loadtest.contract import LoadSpec
     from include.perfpipe.loadtest.result import LoadResult
-    from include.perfpipe.loadtest.spec import LoadSpec
 
 
 @dataclass(frozen=True)

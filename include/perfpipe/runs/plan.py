@@ -12,7 +12,7 @@ from include.perfpipe.errors import ConfigError
 from include.perfpipe.runs.engine_registry import DEFAULT_ENGINE, ENGINES
 
 if TYPE_CHECKING:
-    from include.perfpipe.loadtest.spec import LoadSpec
+    from include.perfpipe.loadtest.contract import LoadSpec
     from include.perfpipe.validation.thresholds import Thresholds
 
 

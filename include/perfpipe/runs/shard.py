@@ -9,8 +9,8 @@ from include.perfpipe.runs.engine_registry import PerfpipeEngine
 from include.perfpipe.runs.engines import NO_HOOKS, WHOLE_RUN, Engine, RunHooks, Shard
 
 if TYPE_CHECKING:
+    from include.perfpipe.loadtest.contract import LoadSpec
     from include.perfpipe.loadtest.result import LoadResult
-    from include.perfpipe.loadtest.spec import LoadSpec
 
 CredentialSource = Callable[[str | None], Mapping[str, str]]
 """The credential headers of a spec's ``credentials_conn_id`` (None when it names no connection)."""
@@ -40,9 +40,9 @@ def run_shard(
     """
     from dataclasses import replace
 
+    from include.perfpipe.loadtest.contract import LoadSpec
     from include.perfpipe.loadtest.http.credentials import resolve
     from include.perfpipe.loadtest.http.target import check_target, parse_allowlist
-    from include.perfpipe.loadtest.spec import LoadSpec
 
     if isinstance(spec, dict):
         spec = LoadSpec.from_dict(spec)

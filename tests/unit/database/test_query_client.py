@@ -12,8 +12,8 @@ from include.perfpipe.database.query_client import (
     with_connections,
 )
 from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints, OpenEndpoints
+from include.perfpipe.loadtest.contract import Endpoint, LoadSpec
 from include.perfpipe.loadtest.engine.generator import LoadGenerator
-from include.perfpipe.loadtest.spec import Endpoint, LoadSpec
 from include.perfpipe.metrics import new_histogram
 
 QUERIES = [{"name": "one", "sql": "SELECT 1", "weight": 1}]

@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from include.perfpipe.loadtest.clients.endpoints import Prepared
+from include.perfpipe.loadtest.contract import Endpoint
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, serialise
-from include.perfpipe.loadtest.spec import Endpoint
 from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
 
 CHECKED = "tests.unit.loadtest.test_connection:any_response"

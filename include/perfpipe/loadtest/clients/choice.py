@@ -9,7 +9,7 @@ from __future__ import annotations
 from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints, OpenEndpoints
 from include.perfpipe.loadtest.clients.journeys import journey_generator
 from include.perfpipe.loadtest.clients.scenarios import NamedScenarios
-from include.perfpipe.loadtest.spec import LoadSpec
+from include.perfpipe.loadtest.contract import LoadSpec
 
 
 class HttpClients:

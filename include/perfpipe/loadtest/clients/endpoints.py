@@ -17,6 +17,7 @@ import httpx
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
+from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, Endpoint, LoadSpec
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S, ArrivalSchedule, share
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
@@ -29,7 +30,6 @@ from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.http.transport import tls_context
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
-from include.perfpipe.loadtest.spec import DEFAULT_MAX_BODY_BYTES, Endpoint, LoadSpec
 
 
 class Prepared:

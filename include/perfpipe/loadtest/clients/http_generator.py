@@ -15,13 +15,13 @@ from abc import abstractmethod
 from collections.abc import Callable
 from time import perf_counter
 
+from include.perfpipe.loadtest.contract import LoadSpec
 from include.perfpipe.loadtest.engine.generator import LoadGenerator
 from include.perfpipe.loadtest.http.connection import HttpConnection, Outgoing
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import resolve
 from include.perfpipe.loadtest.http.redirects import Hop, RedirectRefused, next_request
 from include.perfpipe.loadtest.http.transport import open_connection, tls_context
-from include.perfpipe.loadtest.spec import LoadSpec
 
 # a connect failing with these ran out of the generator's own descriptors or ports, not the target's
 GENERATOR_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})

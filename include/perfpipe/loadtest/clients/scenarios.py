@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from include.perfpipe.loadtest.contract import LoadSpec
 from include.perfpipe.loadtest.result import LoadResult, merge_results
-from include.perfpipe.loadtest.spec import LoadSpec
 
 
 class NamedScenarios:
