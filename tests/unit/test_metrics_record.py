@@ -1,4 +1,4 @@
-"""The recorder's inlined histogram recording is hdrh's own, value for value."""
+"""The recorder's inlined histogram recording and its vectorised percentiles and mean are hdrh's own, exactly."""
 
 import gc
 import random
@@ -11,7 +11,9 @@ from include.perfpipe.metrics import (
     _MAX_US,
     _SECOND_DIGITS,
     _TOTAL_DIGITS,
+    HdrHistogram,
     MetricsRecorder,
+    latency_us,
     new_histogram,
     record_many_us,
     record_us,
@@ -73,3 +75,24 @@ def test_a_sealed_seconds_histogram_is_freed_at_once_without_the_cycle_collector
     finally:
         gc.enable()
     assert recorder.timeseries_frame().query("class_name == 'all'").set_index("t").loc[0, "p50_ms"] > 0  # encoded
+
+
+@pytest.mark.parametrize("digits", [_TOTAL_DIGITS, _SECOND_DIGITS])
+@pytest.mark.parametrize("values", [[7], [1, _MAX_US], "latencies", "spread"])
+def test_latency_us_is_hdrh_percentile_mean_and_max(digits, values):
+    rng = random.Random(digits)
+    if values == "latencies":
+        values = [int(rng.lognormvariate(10, 0.5)) + 1 for _ in range(3_000)]
+    elif values == "spread":
+        values = [rng.randint(1, _MAX_US) for _ in range(3_000)]
+    hist = new_histogram(digits)
+    for value in values:
+        record_us(hist, min(value, _MAX_US))
+    hist = HdrHistogram.decode(hist.encode())  # what the store and the recorder's sealed seconds read back
+    percentiles = {"p1": 1, "p50": 50, "p95": 95, "p99.9": 99.9, "p100": 100}
+    got = latency_us(hist, percentiles)
+    assert {name: got[name] for name in percentiles} == {
+        n: hist.get_value_at_percentile(p) for n, p in percentiles.items()
+    }
+    assert got["mean"] == hist.get_mean_value()
+    assert got["max"] == hist.get_max_value()

@@ -25,8 +25,12 @@ from include.perfpipe.metrics import (
     SCENARIO_STATS_COLUMNS,
     STATS_COLUMNS,
     MetricsRecorder,
+    bucket_latency_us,
+    histogram_counts,
+    histogram_layout,
     new_histogram,
     overall,
+    us_to_ms,
 )
 from include.perfpipe.validation.thresholds import SECOND, STEADY, WHOLE, window_seconds
 
@@ -233,16 +237,12 @@ class _WindowMerger:
 
 def _latency(counts: np.ndarray) -> dict:
     """Percentiles (as ``HdrHistogram.get_value_at_percentile``), mean and max in ms, from bucket counts."""
-    highest, median = _index_values()
-    cumulative = np.cumsum(counts)
-    total = int(cumulative[-1])
-    row = {}
-    for col, p in PERCENTILES.items():
-        target = max(int(p * total / 100 + 0.5), 1)
-        row[col] = round(int(highest[np.searchsorted(cumulative, target)]) / 1000.0, 3)
-    row["mean_ms"] = round(float(counts.astype(np.float64) @ median) / total / 1000.0, 3)
-    row["max_ms"] = round(int(highest[np.flatnonzero(counts)[-1]]) / 1000.0, 3)
-    return row
+    us = bucket_latency_us(counts, PERCENTILES, histogram_layout(_WINDOW_DIGITS))
+    return {
+        **{col: us_to_ms(us[col]) for col in PERCENTILES},
+        "mean_ms": us_to_ms(us["mean"]),
+        "max_ms": us_to_ms(us["max"]),
+    }
 
 
 def _counts(hist: HdrHistogram) -> np.ndarray:
@@ -251,19 +251,9 @@ def _counts(hist: HdrHistogram) -> np.ndarray:
         into = new_histogram(_WINDOW_DIGITS)
         into.add(hist)
         hist = into
-    return np.ctypeslib.as_array(hist.counts)[: hist.counts_len].astype(np.int64)
+    return histogram_counts(hist)
 
 
 @functools.cache
 def _counts_len() -> int:
     return new_histogram(_WINDOW_DIGITS).counts_len
-
-
-@functools.cache
-def _index_values() -> tuple[np.ndarray, np.ndarray]:
-    """Per counts index of a merged window histogram: highest and median equivalent value (µs)."""
-    hist = new_histogram(_WINDOW_DIGITS)
-    lowest = [hist.get_value_from_index(i) for i in range(hist.counts_len)]
-    highest = np.array([hist.get_highest_equivalent_value(v) for v in lowest], dtype=np.int64)
-    median = np.array(lowest, dtype=np.int64) + ((highest - np.array(lowest, dtype=np.int64) + 1) >> 1)
-    return highest, median.astype(np.float64)
