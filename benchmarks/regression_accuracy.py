@@ -136,6 +136,7 @@ def play(history: dict, dsn: str) -> dict:
     """Save one history night by night; the answers after each of the last ``ASKED`` nights."""
     from include.perfpipe.cli import main as cli
     from include.perfpipe.regression.analysis import record_run
+    from include.perfpipe.regression.baseline import shape_of
     from include.perfpipe.store import ResultsStore
 
     store, target = ResultsStore(dsn), f"http://history-{history['index']:02d}.test"
@@ -151,7 +152,7 @@ def play(history: dict, dsn: str) -> dict:
         }
         bundle = {"run": run, "loadtest": night_result(history, night)}
         if night < history["nights"] - ASKED:
-            store.save_bundle(bundle, "pass", "thresholds met")
+            store.save_bundle(bundle, "pass", "thresholds met", shape=shape_of(bundle["loadtest"]))
             continue
         section = record_run(store, bundle, "pass", "thresholds met", fail_on_regression=True)["regression"]
         gate = section["gate"]

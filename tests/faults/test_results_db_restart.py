@@ -59,7 +59,7 @@ def _counts(dsn: str, run_id: str) -> dict[str, int]:
 def test_a_write_cut_by_a_restart_is_retried_and_recorded_once(cluster, load):
     store = ResultsStore(cluster["dsn"])
     store.migrate()
-    store.save_bundle(_bundle(load, "undisturbed"), "pass", "")
+    store.save_bundle(_bundle(load, "undisturbed"), "pass", "", shape=None)
     expected = _counts(cluster["dsn"], "undisturbed")
     assert expected["runs"] == 1 and expected["endpoint_stats"] > 0 and expected["timeseries"] > 0
 
@@ -81,12 +81,12 @@ def test_a_write_cut_by_a_restart_is_retried_and_recorded_once(cluster, load):
     assert not writer.is_alive() and not errors, errors
     assert _counts(cluster["dsn"], "restarted") == expected
 
-    store.save_bundle(_bundle(load, "restarted"), "pass", "")  # the task retried or re-run: still once
+    store.save_bundle(_bundle(load, "restarted"), "pass", "", shape=None)  # the task retried or re-run: still once
     assert _counts(cluster["dsn"], "restarted") == expected
 
 
 def _save(store: ResultsStore, bundle: dict, errors: list) -> None:
     try:
-        store.save_bundle(bundle, "pass", "")
+        store.save_bundle(bundle, "pass", "", shape=None)
     except Exception as exc:  # the test reads it
         errors.append(exc)

@@ -154,7 +154,6 @@ def test_the_scenario_language_imports_no_engine():
     assert _offenders(("loadtest.journey",), ENGINE + CLIENTS + ("loadtest.http.connection", "loadtest.run")) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 28: the store still calls regression code (workload_shape, baseline)")
 def test_the_store_imports_nothing_from_regression():
     assert _offenders(("store",), ("regression",)) == {}
 

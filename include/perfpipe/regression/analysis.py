@@ -99,7 +99,9 @@ def record_run(
     if section and section["trend"]:
         section["trend"][-1]["verdict"] = verdict  # as the store records it, so `regression --run` reproduces it
     added = {**added, "regression": section, "verdict": verdict, "reason": reason}
-    store.save_bundle({**bundle, **added}, verdict, reason, report_url=bundle["run"].get("report_url"))
+    store.save_bundle(
+        {**bundle, **added}, verdict, reason, shape=shape_of(bundle.get("loadtest")), report_url=run.get("report_url")
+    )
     if accepted:
         store.mark_baseline(run["dag_id"], run["run_id"])
     elif mark_baseline:

@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
             store = ResultsStore(args.results_db)
             store.migrate()
-            bundle.update(find_baseline(store, bundle["run"], shape_of(bundle.get("loadtest")), limit=args.history))
-            store.save_bundle(bundle, *run_verdict(bundle))
+            shape = shape_of(bundle.get("loadtest"))
+            bundle.update(find_baseline(store, bundle["run"], shape, limit=args.history))
+            store.save_bundle(bundle, *run_verdict(bundle), shape=shape)
         paths = render_report(bundle, args.out)
     except (KeyError, ValueError) as exc:
         print(f"perfpipe report: bad bundle {str(args.bundle)!r}: {exc}")

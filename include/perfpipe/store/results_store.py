@@ -237,10 +237,13 @@ class ResultsStore:
                 row,
             )
 
-    def save_stage(self, dag_id: str, run_id: str, stage: str, map_index: int, bundle_part: dict) -> dict[str, int]:
-        """Replace the rows of one (dag_id, run_id, stage, map_index); returns rows written per table."""
+    def save_stage(
+        self, dag_id: str, run_id: str, stage: str, map_index: int, bundle_part: dict, shape: dict | None = None
+    ) -> dict[str, int]:
+        """Replace the rows of one (dag_id, run_id, stage, map_index); returns rows written per table. ``shape``:
+        a load test's workload shape, which later runs must match to be compared with it."""
         key = _key(dag_id, run_id, stage, map_index)
-        tables, summary = stage_rows(stage, bundle_part)
+        tables, summary = stage_rows(stage, bundle_part, shape)
         key_sql = "dag_id = %s AND run_id = %s AND stage = %s AND map_index = %s"
         written = {}
         with self._connect() as conn, conn.transaction():
@@ -367,9 +370,13 @@ class ResultsStore:
                 (target, profile, *exclude, started_before, started_before, limit),
             ).fetchall()
 
-    def save_bundle(self, bundle: dict, verdict: str, reason: str, report_url: str | None = None) -> None:
+    def save_bundle(
+        self, bundle: dict, verdict: str, reason: str, *, shape: dict | None, report_url: str | None = None
+    ) -> None:
         """Save a whole run bundle (each present stage under map index -1) and then its run row; each write is
-        retried while the server is lost (``WRITE_RETRY_DELAYS_S``)."""
+        retried while the server is lost (``WRITE_RETRY_DELAYS_S``). ``shape``: the load test's workload shape
+        (``regression.baseline.shape_of``; None without one), kept so that only runs of the same shape are
+        compared."""
         run = bundle["run"]
         parts = {"loadtest": bundle.get("loadtest"), "validation": bundle.get("validation")}
         database = dict(bundle.get("database") or {})
@@ -379,7 +386,9 @@ class ResultsStore:
             if part:
                 self._retrying(
                     f"saving stage {stage}",
-                    lambda stage=stage, part=part: self.save_stage(run["dag_id"], run["run_id"], stage, -1, part),
+                    lambda stage=stage, part=part: self.save_stage(
+                        run["dag_id"], run["run_id"], stage, -1, part, shape if stage == "loadtest" else None
+                    ),
                 )
         section = bundle.get("regression") or {}
         row = {

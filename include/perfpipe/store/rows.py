@@ -11,7 +11,6 @@ from typing import Any
 
 from include.perfpipe.custom_metrics import METRIC_COLUMNS, CustomMetrics
 from include.perfpipe.metrics import STATS_COLUMNS, TIMESERIES_COLUMNS, MetricsRecorder
-from include.perfpipe.regression.baseline import shape_of
 
 SEVERITIES = ("critical", "warning", "info")
 DATA_TABLES = (
@@ -140,8 +139,9 @@ def validation_rows(results: list) -> list[dict]:
     return rows
 
 
-def stage_rows(stage: str, part: dict) -> tuple[dict[str, list[dict]], dict]:
-    """Rows per table and the small summary kept in ``stage_writes`` for one stage result."""
+def stage_rows(stage: str, part: dict, shape: dict | None = None) -> tuple[dict[str, list[dict]], dict]:
+    """Rows per table and the small summary kept in ``stage_writes`` for one stage result; ``shape``: the load
+    test's workload shape (``regression.baseline.workload_shape``), kept in its summary."""
     tables: dict[str, list[dict]] = {}
     if stage in ("loadtest", "db_benchmark"):
         stats, series = latency_rows(part, stage)
@@ -152,7 +152,7 @@ def stage_rows(stage: str, part: dict) -> tuple[dict[str, list[dict]], dict]:
             k: part.get(k)
             for k in ("started_at", "ended_at", "duration_s", "stages", "health", "aborted", "abort_reason")
         }
-        summary["shape"] = shape_of(part)  # what a later run must match to be compared with this one
+        summary["shape"] = shape  # what a later run must match to be compared with this one
     elif stage == "database":
         if not isinstance(part, dict):
             raise ValueError(f"database result must be a dict, got {type(part).__name__}")

@@ -89,11 +89,13 @@ def published(tmp_path_factory, results_dsn):
         old = synthetic.bundle(run_id=f"scheduled__{i}", fail=False)
         old["loadtest"] = synthetic.load_result(seed=i, slow=slow)
         old["run"]["started_at"] = f"2026-11-2{i}T11:00:00+00:00"
-        store.save_bundle(old, "pass", "all thresholds met")
+        store.save_bundle(old, "pass", "all thresholds met", shape=shape_of(old["loadtest"]))
     bundle.update(find_baseline(store, bundle["run"], shape_of(bundle["loadtest"])))
     out_dir = reports / "perf_load" / "manual__browser_check"
     paths = render_report(bundle, out_dir)
-    store.save_bundle(bundle, *run_verdict(bundle), report_url=paths["html"].as_uri())
+    store.save_bundle(
+        bundle, *run_verdict(bundle), shape=shape_of(bundle["loadtest"]), report_url=paths["html"].as_uri()
+    )
     return reports, bundle
 
 
@@ -237,6 +239,7 @@ def one_dag_reader(published, results_dsn):
     from perfpipe_reports.app import create_app
     from perfpipe_reports_plugin import readable_dags
 
+    from include.perfpipe.regression.baseline import shape_of
     from include.perfpipe.reporting import render_report
     from include.perfpipe.store import ResultsStore
     from include.perfpipe.validation.verdict import run_verdict
@@ -248,7 +251,9 @@ def one_dag_reader(published, results_dsn):
     smoke = synthetic.bundle(run_id=run_id, fail=False)
     smoke["run"]["dag_id"] = "perf_smoke"
     paths = render_report(smoke, reports / "perf_smoke" / run_id)
-    ResultsStore(results_dsn).save_bundle(smoke, *run_verdict(smoke), report_url=paths["html"].as_uri())
+    ResultsStore(results_dsn).save_bundle(
+        smoke, *run_verdict(smoke), shape=shape_of(smoke.get("loadtest")), report_url=paths["html"].as_uri()
+    )
     try:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AIRFLOW__CORE__AUTH_MANAGER", "tests.integration.plugin.one_dag_auth.OneDagAuthManager")

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from include.perfpipe.regression.baseline import shape_of
 from include.perfpipe.store.results_store import ResultsStore
 from tests.unit.regression.synthetic import SLOWER_API, synthetic_run
 
@@ -38,7 +39,7 @@ def store_dsn(scratch_db):
             "started_at": began.isoformat(),
             "ended_at": (began + timedelta(seconds=40)).isoformat(),
         }
-        store.save_bundle({"run": run, "loadtest": result}, "pass", "thresholds met")
+        store.save_bundle({"run": run, "loadtest": result}, "pass", "thresholds met", shape=shape_of(result))
     return dsn
 
 

@@ -28,7 +28,7 @@ def test_publish_task_and_cli_give_the_same_section(store_dsn, tmp_path, capsys)
     bundle = {"run": run, "loadtest": nightly_result(RUNS)}
     bundle.update(find_baseline(store, run, shape_of(bundle["loadtest"])))  # as publish_run does
     published = section_for(store, bundle, "pass")
-    store.save_bundle(bundle, "pass", "thresholds met")
+    store.save_bundle(bundle, "pass", "thresholds met", shape=shape_of(bundle["loadtest"]))
     try:
         out = tmp_path / "section.json"
         code = main(

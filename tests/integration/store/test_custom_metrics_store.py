@@ -26,8 +26,8 @@ def test_custom_metrics_are_stored_and_compared_with_the_baseline(scratch_dsn):
     store = ResultsStore(scratch_dsn)
     store.migrate()
     run = {"dag_id": "perf_load", "run_id": "base", "profile": "smoke", "target": "demo"}
-    store.save_bundle({"run": run, "loadtest": _load(300, 100.0)}, "pass", "ok")
-    store.save_bundle({"run": run, "loadtest": _load(300, 100.0)}, "pass", "ok")  # a retry replaces, never doubles
+    store.save_bundle({"run": run, "loadtest": _load(300, 100.0)}, "pass", "ok", shape=None)
+    store.save_bundle({"run": run, "loadtest": _load(300, 100.0)}, "pass", "ok", shape=None)  # a retry: replaced
     rows = store.stage_rows("perf_load", "base", "custom_metrics")
     assert sorted(r["name"] for r in rows) == ["checkout", "orders_created"]
     baseline = store.run_frames("perf_load", "base")

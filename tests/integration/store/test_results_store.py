@@ -213,7 +213,7 @@ def test_comparison_chooses_the_baseline_among_runs_of_the_same_workload(store):
             "target": "shape-target",
             "started_at": f"2026-11-2{len(run_id)}T10:00:00+00:00",
         }
-        store.save_bundle({"run": run, "loadtest": load}, verdict, "")
+        store.save_bundle({"run": run, "loadtest": load}, verdict, "", shape=shape_of(load))
         return run, load
 
     save("long60", 60)
