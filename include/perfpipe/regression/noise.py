@@ -24,6 +24,7 @@ predictive sigmas), not tuned on a benchmark; ``benchmarks/regression_accuracy.p
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -32,10 +33,11 @@ import numpy as np
 MIN_REFERENCE = 6  # fewer comparable runs before a tail: the noise is not known
 REFERENCE_RUNS = 30  # the reference is at most the 30 runs before a tail
 TRIM = 3.5  # differences beyond 3.5 robust sigmas (a step, an outlier night) are left out of the noise
-CLIP = 3.0  # one run adds at most 3 sigmas to a tail's sum
-THRESHOLD = 3.5  # |T| of a tail that is a shift (one-sided p 2.3e-4 under no change)
-CONFIRM_Z = 1.5  # the lower median of a tail (its smaller run when two) must lie this far out
-OUTLIER_Z = 3.0  # the judged run alone this far out (prediction interval): an outlier
+SHIFT_P = 2.3e-4  # one-sided p of a tail that is a shift (|T| beyond 3.5 were the noise known exactly)
+CONFIRM_P = 0.01  # the tail without its most extreme run must still be off at this p (2.33 for a known noise)
+OUTLIER_P = 1.35e-3  # the judged run alone this far out (3 predictive sigmas for a known noise): an outlier
+CONFIRM_Z = 1.5  # the lower median of a tail (its smaller run when two) must lie this far out...
+REFERENCE_SHARE = 0.9  # ...and beyond the reference's own upper decile (lower for an improvement)
 NOISE_FLOOR = 0.005  # 0.5 %: a perfectly steady history does not make a 0.1 % change significant
 ERROR_RATE_FLOOR = 0.005  # error rates are judged as they are (often 0), with half a point of noise at least
 _MEDIAN_VARIANCE = math.pi / 2  # variance of a median of n normal values: pi/2 * sigma**2 / n
@@ -80,31 +82,38 @@ def judge_series(
     sigma = run_to_run_noise(y[:-1], floor=NOISE_FLOOR if log_scale else ERROR_RATE_FLOOR)
     allowed = np.asarray(reference_ok, dtype=bool)[present]
     first = int(np.argmax(allowed)) if allowed.any() else len(y) - 1
+    if sigma is None or (len(y) - 1 - first) < MIN_REFERENCE:
+        return SeriesVerdict("unknown", sigma, max(0, len(y) - 1 - first))
+    shift_t, confirm_t, outlier_t = (critical(p, len(y) - 2) for p in (SHIFT_P, CONFIRM_P, OUTLIER_P))
     sign = -1.0 if higher_is_better else 1.0  # positive z = worse
     best: dict[bool, tuple] = {}
     outlier = None
     for m in range(1, len(y) - first + 1):
         tail = np.arange(len(y) - m, len(y))
         reference = np.flatnonzero(allowed[: len(y) - m])[-REFERENCE_RUNS:]
-        if len(reference) < MIN_REFERENCE or sigma is None:
+        if len(reference) < MIN_REFERENCE:
             break
         mu = float(np.median(y[reference]))
         z = sign * (y[tail] - mu) / sigma
-        share = m * _MEDIAN_VARIANCE / len(reference)
         change = _change(float(np.median(y[tail])) - mu, log_scale)
         if m == 1:
-            score = float(z[0]) / math.sqrt(1 + share)
-            if abs(score) > OUTLIER_Z and abs(change) >= min_change:
+            score = float(z[0]) / math.sqrt(1 + _median_share(1, len(reference)))
+            if abs(score) > outlier_t and abs(change) >= min_change:
                 outlier = SeriesVerdict("outlier", sigma, len(reference), change, int(present[-1]), score, score > 0)
             continue
-        score = float(np.clip(z, -CLIP, CLIP).sum()) / math.sqrt(m * (1 + share))
+        z = np.clip(z, -outlier_t, outlier_t)  # one run adds at most what makes it an outlier
+        score = _tail_score(z, len(reference))
         worse = score > 0
-        lower_median = np.sort(z if worse else -z)[(m - 1) // 2]
-        shifted = abs(score) > THRESHOLD and lower_median > CONFIRM_Z and abs(change) >= min_change
+        off = np.sort(z if worse else -z)  # how far out each run of the tail is, in the shift's direction
+        spread = sign * (y[reference] - mu) / sigma * (1 if worse else -1)
+        shifted = (
+            abs(score) > shift_t
+            and _tail_score(off[:-1], len(reference)) > confirm_t  # not one extreme night carrying the tail
+            and off[(m - 1) // 2] > max(CONFIRM_Z, float(np.quantile(spread, REFERENCE_SHARE)))
+            and abs(change) >= min_change
+        )
         if shifted and (worse not in best or abs(score) > abs(best[worse][0])):
             best[worse] = (score, change, int(present[tail[0]]), len(reference))
-    if sigma is None or (len(y) - 1 - first) < MIN_REFERENCE:
-        return SeriesVerdict("unknown", sigma, max(0, len(y) - 1 - first))
     for worse, status in ((True, "regression"), (False, "improvement")):
         if worse in best:
             score, change, since, n = best[worse]
@@ -113,6 +122,26 @@ def judge_series(
         return outlier
     n = len(np.flatnonzero(allowed[:-1])[-REFERENCE_RUNS:])
     return SeriesVerdict("unchanged", sigma, n)
+
+
+def _tail_score(z: np.ndarray, reference_runs: int) -> float:
+    """``T`` of a tail of ``len(z)`` runs: about N(0, 1) under no change, the median of the reference included."""
+    return float(z.sum()) / math.sqrt(len(z) * (1 + _median_share(len(z), reference_runs)))
+
+
+def _median_share(m: int, reference_runs: int) -> float:
+    return m * _MEDIAN_VARIANCE / reference_runs
+
+
+@functools.lru_cache(maxsize=256)
+def critical(p: float, differences: int) -> float:
+    """The one-sided ``p`` critical value of a score whose noise was read from ``differences`` successive
+    differences: Student's t with 2/3 of them as degrees of freedom (the efficiency of a noise read from
+    differences), so a history whose noise is known from few runs needs a larger change (at 29 differences,
+    3.5 becomes 4.0)."""
+    from scipy.stats import t
+
+    return float(t.isf(p, max(2 * differences / 3, 1.0)))
 
 
 def run_to_run_noise(y: np.ndarray, floor: float) -> float | None:
@@ -128,10 +157,10 @@ def run_to_run_noise(y: np.ndarray, floor: float) -> float | None:
 
 
 def detectable(sigma: float, reference_runs: int, log_scale: bool = True) -> float:
-    """The change two runs in a row must show to be told apart from the noise (``T_2`` at ``THRESHOLD``):
-    % for log series, points for error rate."""
-    share = 2 * _MEDIAN_VARIANCE / max(reference_runs, 1)
-    return _change(THRESHOLD * sigma * math.sqrt(2 * (1 + share)) / 2, log_scale)
+    """The change two runs in a row must show to be told apart from the noise (``T_2`` at ``SHIFT_P``, the
+    noise read from the reference's differences): % for log series, points for error rate."""
+    share = _median_share(2, max(reference_runs, 1))
+    return _change(critical(SHIFT_P, max(reference_runs - 1, 1)) * sigma * math.sqrt(2 * (1 + share)) / 2, log_scale)
 
 
 def _change(difference: float, log_scale: bool) -> float:
