@@ -7,7 +7,7 @@ import numpy as np
 
 from include.perfpipe.metrics import ALL
 from include.perfpipe.regression.compare import HIGHER_IS_BETTER
-from include.perfpipe.regression.noise import SeriesVerdict, detectable, judge_series
+from include.perfpipe.regression.noise import SeriesVerdict, detectable, judge_series, runs_needed
 
 ERROR_RATE_MIN_POINTS = 1.0  # an error rate must move by a point (1 %) at least
 
@@ -16,7 +16,7 @@ def history_gate(runs: list[dict], series: dict, min_change_pct: float = 5.0) ->
     """``{"status", "regressed", "reason", "shifts", "noise"}`` of the last of ``runs`` (oldest first, each with
     ``run_id``, optional ``regression``, the gate's stored outcome, and ``is_baseline``); ``series``:
     ``{(metric, class_name): values aligned with runs}``. ``status`` is ``unknown`` while fewer than
-    ``noise.MIN_REFERENCE`` comparable runs precede it."""
+    ``noise.runs_needed()`` comparable runs precede it."""
     reference_ok = np.array([run.get("regression") != "regression" for run in runs], dtype=bool)
     marked = [i for i, run in enumerate(runs[:-1]) if run.get("is_baseline")]
     if marked:  # the marked baseline is the new normal: nothing before it is a reference
@@ -102,7 +102,7 @@ def _fingerprint(known: dict, earlier_runs: int) -> dict:
         f"this target's p95 varies ±{p95['noise']:.1f} % night to night ({p95['reference_runs']} runs); changes "
         f"under {p95['detectable']:.0f} % cannot be told apart from it within two nights"
         if p95
-        else f"the noise is not known yet: {earlier_runs} earlier comparable run(s), 6 needed"
+        else f"the noise is not known yet: {earlier_runs} earlier comparable run(s), {runs_needed()} needed"
     )
     return {"headline": headline, "series": rows}
 

@@ -82,7 +82,7 @@ def judge_series(
     sigma = run_to_run_noise(y[:-1], floor=NOISE_FLOOR if log_scale else ERROR_RATE_FLOOR)
     allowed = np.asarray(reference_ok, dtype=bool)[present]
     first = int(np.argmax(allowed)) if allowed.any() else len(y) - 1
-    if sigma is None or (len(y) - 1 - first) < MIN_REFERENCE:
+    if sigma is None or (len(y) - 1 - first) < runs_needed():
         return SeriesVerdict("unknown", sigma, max(0, len(y) - 1 - first))
     shift_t, confirm_t, outlier_t = (critical(p, len(y) - 2) for p in (SHIFT_P, CONFIRM_P, OUTLIER_P))
     sign = -1.0 if higher_is_better else 1.0  # positive z = worse
@@ -131,6 +131,19 @@ def _tail_score(z: np.ndarray, reference_runs: int) -> float:
 
 def _median_share(m: int, reference_runs: int) -> float:
     return m * _MEDIAN_VARIANCE / reference_runs
+
+
+@functools.cache
+def runs_needed() -> int:
+    """The fewest earlier comparable runs whose noise can tell a shift of two nights at all: two runs at the
+    outlier's score (the most one run adds) beyond ``SHIFT_P``, the noise read from their differences (17 runs;
+    with fewer, the within-run comparison with the baseline decides)."""
+    runs = MIN_REFERENCE
+    while 2 * critical(OUTLIER_P, runs - 1) <= critical(SHIFT_P, runs - 1) * math.sqrt(
+        2 * (1 + _median_share(2, min(REFERENCE_RUNS, runs - 1)))
+    ):
+        runs += 1
+    return runs
 
 
 @functools.lru_cache(maxsize=256)

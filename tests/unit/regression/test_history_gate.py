@@ -99,7 +99,7 @@ def test_a_marked_baseline_is_the_new_normal():
 def test_too_short_a_history_leaves_the_noise_unknown_and_the_comparison_decides(regressed_comparison):
     section = regression_section(regressed_comparison, nightly(noisy(6, 0.03, 5)))
     assert section["gate"]["regressed"] is True
-    assert "the noise is not known yet: 4 earlier comparable run(s), 6 needed" in section["gate"]["reason"]
+    assert "the noise is not known yet: 4 earlier comparable run(s), 17 needed" in section["gate"]["reason"]
 
 
 def test_the_noise_comes_from_successive_runs_so_a_step_or_an_outlier_does_not_inflate_it():
