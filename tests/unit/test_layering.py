@@ -4,8 +4,6 @@ no Airflow, data flowing one way, and no import cycle."""
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "include" / "perfpipe"
 PACKAGE = "include.perfpipe"
