@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt re
 .PHONY: demo test lint airflow cluster cluster-stop bench clean
 
 DAG ?= perf_smoke
+# pytest-xdist: the Airflow tests mostly wait, so 3 workers on 2 cores; each module runs whole on one worker (its
+# module fixtures once), in collection order; PYTEST_WORKERS=-n0 runs serially
+PYTEST_WORKERS ?= --numprocesses 3 --dist loadscope --no-loadscope-reorder
 
 demo: $(STAMP)  ## set up, then run a pipeline DAG (perf_smoke) once with `airflow dags test`
 	$(PY) -m tools.devstack demo --dag $(DAG) $(if $(CONF),--conf '$(CONF)')
@@ -15,7 +18,7 @@ test: $(STAMP)  ## set up (Python and Debian packages), then run every test
 	bash tools/install_system_packages.sh tests/system-packages.txt
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 airflow: $(STAMP)  ## set up, then serve airflow standalone on :8080 with the demo wired in
 	$(PY) -m tools.devstack airflow

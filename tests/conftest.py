@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import subprocess
@@ -55,6 +56,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_db_was_running = pytest.StashKey[bool]()
+
+
+def pytest_sessionstart(session) -> None:
+    """Under pytest-xdist (make test) the workers share the embedded cluster: whichever needs it first starts it,
+    and the controller, after the last worker, stops it if it was not running before."""
+    if session.config.pluginmanager.has_plugin("dsession") and not os.environ.get("PERFPIPE_DB_URL"):
+        from include.perfpipe import embedded_db
+
+        session.config.stash[_db_was_running] = embedded_db.is_running(embedded_db.default_port(ROOT / ".pgdata"))
+
+
+def pytest_sessionfinish(session) -> None:
+    if session.config.stash.get(_db_was_running, True) is False:
+        from include.perfpipe import embedded_db
+
+        embedded_db.stop_embedded_postgres(ROOT / ".pgdata")
+
+
 @pytest.fixture(scope="session")
 def db_server_url() -> str:
     """URL of a database on a real server: $PERFPIPE_DB_URL, else the embedded cluster (started if needed)."""
@@ -64,7 +84,14 @@ def db_server_url() -> str:
         return
     from include.perfpipe import embedded_db
 
-    was_running = embedded_db.is_running(embedded_db.default_port(ROOT / ".pgdata"))
+    port = embedded_db.default_port(ROOT / ".pgdata")
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker at a time starts it (and initdb, on a fresh clone)
+        with open(Path(tempfile.gettempdir()) / f"perfpipe-pgdata-{port}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            url = embedded_db.ensure_embedded_postgres(ROOT / ".pgdata")
+        yield url
+        return
+    was_running = embedded_db.is_running(port)
     url = embedded_db.ensure_embedded_postgres(ROOT / ".pgdata")
     yield url
     if not was_running:
