@@ -10,6 +10,7 @@ ramps, a hold while some hold and none ramps. An iteration-based executor (``per
 from __future__ import annotations
 
 from include.perfpipe.k6.runner import seconds
+from include.perfpipe.loadtest.contract import side_by_side
 
 _HOLDS = ("constant-vus", "constant-arrival-rate")
 _RAMPS = {"ramping-vus": "startVUs", "ramping-arrival-rate": "startRate"}
@@ -24,18 +25,7 @@ def stage_windows(options: dict) -> list[dict]:
         if part is None:
             return []
         parts.append(part)
-    edges = sorted({edge for part in parts for start, end, _ in part for edge in (start, end)})
-    windows: list[dict] = []
-    for start, end in zip(edges, edges[1:], strict=False):
-        kinds = {kind for part in parts for s, e, kind in part if s <= start and end <= e}
-        if not kinds:
-            continue
-        kind = "ramp" if "ramp" in kinds else "hold"
-        if windows and windows[-1]["kind"] == kind and windows[-1]["end_s"] == start:
-            windows[-1]["end_s"] = end
-        else:
-            windows.append({"start_s": start, "end_s": end, "kind": kind})
-    return windows
+    return side_by_side([{"start_s": start, "end_s": end, "kind": kind} for part in parts for start, end, kind in part])
 
 
 def _scenario_windows(scenario: dict) -> list[tuple[float, float, str]] | None:

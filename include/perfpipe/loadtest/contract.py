@@ -181,6 +181,13 @@ def combined_windows(parts: list[LoadSpec]) -> list[dict]:
         for w in part.stage_windows()
         if w["end_s"] > part.start_time_s  # the wait before a scenario starts is no stage of it
     ]
+    return side_by_side(windows)
+
+
+def side_by_side(windows: list[dict]) -> list[dict]:
+    """Stage windows ``[{start_s, end_s, kind}]`` of scenarios run side by side, as one timeline: a stretch is
+    a ramp while any window over it ramps, a hold while some hold and none ramps; neighbours of one kind are
+    joined and a stretch no window covers is left out (the engine's named scenarios, k6's scenarios)."""
     edges = sorted({e for w in windows for e in (w["start_s"], w["end_s"])})
     combined: list[dict] = []
     for begin, end in zip(edges, edges[1:], strict=False):
