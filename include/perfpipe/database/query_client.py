@@ -177,6 +177,8 @@ class QueryGenerator(CoroutineVUs):
     VUs take; a VU without one (a connection failed to open, or was lost) connects on its next iteration."""
 
     unit = "q/s"
+    sends = "queries"
+    when_dropped = "raise connections or lower the rate"
 
     def __init__(self, spec: QuerySpec, dsn: str, index=0, count=1, progress=None, should_stop=None, on_abort=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort)
@@ -293,12 +295,7 @@ class QueryGenerator(CoroutineVUs):
         self.unfinished = [vu.conn for vu in self.querying if vu.conn is not None]
 
     def client_reasons(self) -> list[str]:
-        own = []
-        if self.dropped:
-            own.append(
-                f"{self.dropped} queries dropped: all {self.max_conns()} connections were busy "
-                "(raise connections or lower the rate)"
-            )
+        own = super().client_reasons()  # dropped queries, VUs that crashed
         if self.lost:
             own.append(f"{self.lost} connection(s) lost during the run")
         return own

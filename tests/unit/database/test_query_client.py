@@ -135,7 +135,15 @@ def test_a_lagging_loop_a_lost_connection_or_a_dropped_query_is_saturated_either
     dropped = health_of(db_process(rate=rate), 0.4, cpu=20.0, dropped=3)
     assert dropped["saturated"] and dropped["dropped"] == 3
     assert dropped["reasons"] == [
-        "3 queries dropped: all 4 connections were busy (raise connections or lower the rate)"
+        "3 queries dropped: all 4 connections of this generator were busy (raise connections or lower the rate)"
+    ]
+
+
+def test_a_vu_that_crashed_is_a_reason_of_the_db_client_too():
+    crashed = db_process()
+    crashed.crashed["RuntimeError"] = 2
+    assert health_of(crashed, 0.4, cpu=20.0)["reasons"] == [
+        "2 VU(s) stopped on an unexpected RuntimeError (logged): fewer VUs than asked"
     ]
 
 

@@ -30,10 +30,10 @@ class HttpClients:
         secret_headers: dict[str, str] | None = None,
     ):
         """Part ``index`` of ``count`` of ``spec``: anything with ``async run(t0_epoch) -> LoadResult``."""
-        hooks = (progress, should_stop, on_abort, secret_headers)
+        hooks = (progress, should_stop, on_abort)
         if spec.scenarios:
-            return NamedScenarios(spec, HttpClients.generator, index, count, *hooks)
+            return NamedScenarios(spec, HttpClients.generator, index, count, *hooks, secret_headers)
         if spec.journey is not None:
-            return journey_generator(spec, index, count, *hooks)
+            return journey_generator(spec, index, count, *hooks, secret_headers)
         cls = OpenEndpoints if spec.model == "open" else ClosedEndpoints
-        return cls(spec, index, count, *hooks)
+        return cls(spec, index, count, *hooks, secret_headers=secret_headers)

@@ -17,13 +17,12 @@ import httpx
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
-from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, Endpoint, LoadSpec
+from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, Endpoint
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S, ArrivalSchedule, share
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
-from include.perfpipe.loadtest.http.decoding import DecodedResponse
-from include.perfpipe.loadtest.http.framing import serialise_parts
+from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS, check_headers, octets
 from include.perfpipe.loadtest.http.redirects import Hop
 from include.perfpipe.loadtest.http.target import split_url
@@ -32,31 +31,11 @@ from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
 
 
-class Prepared:
-    """An endpoint ready to send: raw request bytes, where to connect, and how to judge the response.
+class Prepared(PreparedRequest):
+    """A flat endpoint ready to send (serialised once, its credentials for its own origin only) and how its
+    response is judged: the expected statuses, then the endpoint's ``check``."""
 
-    ``raw`` is ``head + tail``: ``head`` ends with the last header line's CRLF, ``tail`` is the blank
-    line and the body, so per-VU lines (a Cookie) can be sent between them without re-serialising.
-    ``keep_body`` says that the response must be built (a check, or anything else reading it).
-    """
-
-    __slots__ = (
-        "name",
-        "class_name",
-        "url",
-        "raw",
-        "head",
-        "tail",
-        "host",
-        "port",
-        "ssl",
-        "expect",
-        "check",
-        "request",
-        "no_body",
-        "keep_body",
-        "max_body_bytes",
-    )
+    __slots__ = ("expect", "check")
 
     def __init__(
         self,
@@ -65,30 +44,19 @@ class Prepared:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         secret_headers: dict[str, str] | None = None,
     ) -> None:
-        self.name, self.class_name, self.url = endpoint.name, endpoint.class_name, endpoint.url
         headers = {**DEFAULT_HEADERS, **unless_set(secret_headers or {}, endpoint.headers), **endpoint.headers}
         check_headers(headers, f"endpoint {endpoint.name!r}")
         try:
-            self.request = httpx.Request(
+            request = httpx.Request(
                 endpoint.method, endpoint.url, headers=octets(headers), json=endpoint.json, content=endpoint.body
             )
         except httpx.InvalidURL as exc:
             raise ConfigError(f"endpoint {endpoint.name!r}.url: {exc}") from None
-        self.head, self.tail = serialise_parts(self.request)
-        self.raw = self.head + self.tail
-        scheme, self.host, self.port = split_url(endpoint.url)
-        self.ssl = tls_context(verify_tls) if scheme == "https" else None
         self.expect = frozenset(endpoint.expect_status)
         self.check = _resolve_check(endpoint.check)
-        self.no_body = endpoint.method == "HEAD"
-        self.keep_body = self.check is not None
-        self.max_body_bytes = max_body_bytes
-
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        """The kept response (its body decoded as it arrived), as the check reads it."""
-        return DecodedResponse(status, headers=headers, content=body, request=self.request)
-
-    hops = 0  # redirects followed to reach this request
+        tls = tls_context(verify_tls) if split_url(endpoint.url)[0] == "https" else None
+        keep_body = self.check is not None
+        super().__init__(endpoint.name, endpoint.class_name, endpoint.url, request, tls, keep_body, max_body_bytes)
 
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         if status not in self.expect:
@@ -109,17 +77,9 @@ def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
 class FlatEndpoints(HttpGenerator):
     """``spec.endpoints``, each ``Prepared`` once and picked by weight for every request."""
 
-    def __init__(
-        self,
-        spec: LoadSpec,
-        index: int = 0,
-        count: int = 1,
-        progress: Callable[[dict], None] | None = None,
-        should_stop: Callable[[], str | bool | None] | None = None,
-        on_abort: Callable[[str], None] | None = None,
-        secret_headers: dict[str, str] | None = None,
-    ):
-        super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        spec = self.spec
         self.endpoints = [
             Prepared(e, spec.verify_tls, spec.max_body_bytes, for_origin(self.secret_headers, e.url, spec.target))
             for e in spec.endpoints

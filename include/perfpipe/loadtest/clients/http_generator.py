@@ -12,10 +12,8 @@ import asyncio
 import errno
 import ssl
 from abc import abstractmethod
-from collections.abc import Callable
 from time import perf_counter
 
-from include.perfpipe.loadtest.contract import LoadSpec
 from include.perfpipe.loadtest.engine.generator import LoadGenerator
 from include.perfpipe.loadtest.http.connection import HttpConnection, Outgoing
 from include.perfpipe.loadtest.http.cookies import CookieJar
@@ -32,18 +30,9 @@ class HttpGenerator(LoadGenerator):
     with redirects, cookies, TLS and read timeouts. ``secret_headers`` are the values of
     ``spec.secret_headers`` (credentials)."""
 
-    def __init__(
-        self,
-        spec: LoadSpec,
-        index: int = 0,
-        count: int = 1,
-        progress: Callable[[dict], None] | None = None,
-        should_stop: Callable[[], str | bool | None] | None = None,
-        on_abort: Callable[[str], None] | None = None,
-        secret_headers: dict[str, str] | None = None,
-    ):
-        super().__init__(spec, index, count, progress, should_stop, on_abort)
-        self.secret_headers = resolve(spec.secret_headers, secret_headers)
+    def __init__(self, *args, secret_headers: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)  # LoadGenerator's: spec, index, count, progress, should_stop, on_abort
+        self.secret_headers = resolve(self.spec.secret_headers, secret_headers)
         self.live: set[HttpConnection] = set()
         self.connecting = 0
         self.unopened = 0  # connects the generator's own limits refused (GENERATOR_LIMITS)
@@ -154,12 +143,7 @@ class HttpGenerator(LoadGenerator):
 
     # -- client hooks ------------------------------------------------------------------------------
     def client_reasons(self) -> list[str]:
-        own = []
-        if self.dropped:
-            own.append(
-                f"{self.dropped} sends dropped: all {self.max_conns()} connections of this "
-                "generator were busy (raise max_vus or add processes/shards)"
-            )
+        own = super().client_reasons()
         if self.unopened:
             own.append(f"{self.unopened} connections could not be opened for the generator's own file or port limits")
         return own

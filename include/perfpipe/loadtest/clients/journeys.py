@@ -56,7 +56,7 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
     """The journey client of both models: sending a step for a session, and running setup, steps and teardown."""
 
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
-        super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers)
+        super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers=secret_headers)
         scenario = ScenarioFile.model_validate(spec.journey)
         rows = feeder_rows(scenario)
         self.feeders = {

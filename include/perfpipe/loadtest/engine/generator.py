@@ -188,6 +188,8 @@ class LoadGenerator(ABC):
     """
 
     unit = "req/s"  # what the client sends per second, for health notes
+    sends = "sends"  # what it drops when every connection is busy
+    when_dropped = "raise max_vus or add processes/shards"  # what to do about it
 
     def __init__(
         self,
@@ -387,8 +389,12 @@ class LoadGenerator(ABC):
 
     # -- client hooks ------------------------------------------------------------------------------
     def client_reasons(self) -> list[str]:
-        """Why the client's own limits invalidate its numbers (dropped sends, lost connections, ...)."""
-        return []
+        """Why the client's own limits invalidate its numbers: dropped sends here, a client adds its own
+        (connections it could not open or lost, ...)."""
+        if not self.dropped:
+            return []
+        busy = f"all {self.max_conns()} connections of this generator were busy"
+        return [f"{self.dropped} {self.sends} dropped: {busy} ({self.when_dropped})"]
 
     def in_flight(self) -> int:
         """Requests (and connects) in flight now: the drain waits for them."""

@@ -29,10 +29,9 @@ from include.perfpipe.loadtest.http.redirects import REDIRECT_STATUSES
 
 
 class Outgoing(Protocol):
-    """What a connection reads of the request it sends: a flat endpoint's ``Prepared``, a redirect's
-    ``redirects.Hop`` or a journey's ``Exchange``. ``raw`` is ``head + tail``: ``head`` ends with the last
-    header line's CRLF, ``tail`` is the blank line and the body, so per-VU lines (a Cookie) go between
-    them without re-serialising; ``keep_body`` says that the response must be built (``respond``)."""
+    """What a connection reads of the request it sends: a ``framing.PreparedRequest`` (a flat endpoint's
+    ``Prepared``, a redirect's ``redirects.Hop``) or a journey's ``Exchange``; ``raw``, ``head`` and ``tail`` as
+    ``PreparedRequest`` says, and ``respond`` builds the response when ``keep_body``."""
 
     name: str
     class_name: str

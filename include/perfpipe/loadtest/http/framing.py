@@ -1,10 +1,15 @@
-"""HTTP/1.1 framing outside the connection: a request serialised to bytes, and what llhttp's verdicts on a
-response are recorded as (``RESPONSE_ERRORS``, ``error_name``, ``framed``)."""
+"""HTTP/1.1 framing outside the connection: a request serialised to bytes once (``PreparedRequest``), and what
+llhttp's verdicts on a response are recorded as (``RESPONSE_ERRORS``, ``error_name``, ``framed``)."""
 
 from __future__ import annotations
 
+import ssl
+
 import httptools
 import httpx
+
+from include.perfpipe.loadtest.http.decoding import DecodedResponse
+from include.perfpipe.loadtest.http.target import split_url
 
 MAX_HEADER_BYTES = 64 * 1024
 # what a failed request is recorded as (its status in the results), besides ReadTimeout, ReadError,
@@ -26,6 +31,52 @@ RESPONSE_ERRORS = {
 
 class Refused(Exception):
     """Raised inside a parser callback: the response breaks a bound; ``args[0]`` names the error."""
+
+
+class PreparedRequest:
+    """A request serialised once, where it goes and how much of its answer to keep: the fields a connection
+    reads (``connection.Outgoing``). ``raw`` is ``head + tail``: ``head`` ends with the last header line's CRLF,
+    ``tail`` is the blank line and the body, so per-VU lines (a Cookie) go between them without
+    re-serialising. ``keep_body`` says that the response must be built (``respond``); ``judge`` is the
+    subclass's (a flat endpoint's ``Prepared``, a redirect's ``Hop``)."""
+
+    __slots__ = (
+        "name",
+        "class_name",
+        "url",
+        "request",
+        "raw",
+        "head",
+        "tail",
+        "host",
+        "port",
+        "ssl",
+        "no_body",
+        "keep_body",
+        "max_body_bytes",
+    )
+    hops = 0  # redirects followed to reach this request
+
+    def __init__(
+        self,
+        name: str,
+        class_name: str,
+        url: str,
+        request: httpx.Request,
+        tls: ssl.SSLContext | None,
+        keep_body: bool,
+        max_body_bytes: int,
+    ) -> None:
+        self.name, self.class_name, self.url, self.request, self.ssl = name, class_name, url, request, tls
+        self.head, self.tail = serialise_parts(request)
+        self.raw = self.head + self.tail
+        _, self.host, self.port = split_url(url)
+        self.no_body = request.method == "HEAD"
+        self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
+        """The kept response (its body decoded as it arrived), as a check reads it."""
+        return DecodedResponse(status, headers=headers, content=body, request=self.request)
 
 
 def serialise_parts(request: httpx.Request) -> tuple[bytes, bytes]:

@@ -15,9 +15,8 @@ import ssl
 import httpx
 
 from include.perfpipe.loadtest.http.credentials import looks_secret
-from include.perfpipe.loadtest.http.decoding import DecodedResponse
-from include.perfpipe.loadtest.http.framing import serialise_parts
-from include.perfpipe.loadtest.http.target import TargetNotAllowed, check_target, split_url
+from include.perfpipe.loadtest.http.framing import PreparedRequest
+from include.perfpipe.loadtest.http.target import TargetNotAllowed, check_target
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_MAX_REDIRECTS = 10
@@ -69,40 +68,16 @@ def next_request(
     return httpx.Request(method, target, headers=headers, content=body or None)
 
 
-class Hop:
+class Hop(PreparedRequest):
     """A redirect's next request on behalf of ``first`` (a ``Prepared``), named, judged and recorded
     as it; timed from the first request's send."""
 
-    __slots__ = (
-        "first",
-        "hops",
-        "name",
-        "class_name",
-        "url",
-        "raw",
-        "head",
-        "tail",
-        "host",
-        "port",
-        "ssl",
-        "request",
-        "no_body",
-        "keep_body",
-        "max_body_bytes",
-    )
+    __slots__ = ("first", "hops")
 
     def __init__(self, first, hops: int, request: httpx.Request, tls: ssl.SSLContext | None) -> None:
-        self.first, self.hops, self.request, self.ssl = first, hops, request, tls
-        self.name, self.class_name = first.name, first.class_name
-        self.keep_body, self.max_body_bytes = first.keep_body, first.max_body_bytes
-        self.url = str(request.url)
-        self.head, self.tail = serialise_parts(request)
-        self.raw = self.head + self.tail
-        _, self.host, self.port = split_url(self.url)
-        self.no_body = request.method == "HEAD"
-
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        return DecodedResponse(status, headers=headers, content=body, request=self.request)
+        self.first, self.hops = first, hops
+        url = str(request.url)
+        super().__init__(first.name, first.class_name, url, request, tls, first.keep_body, first.max_body_bytes)
 
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         return self.first.judge(status, response)
