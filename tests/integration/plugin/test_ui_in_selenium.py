@@ -1,7 +1,7 @@
 """The Airflow UI as a user meets it, in headless Chromium driven by Selenium, against one `airflow standalone`.
 
-The form triggers with its defaults, the run's "Performance report" tab shows the report, Browse ->
-Performance reports opens a report inside the UI, a bad duration is refused naming the field, and a run
+The form triggers with its defaults (but a 5 s duration), the run's "Performance report" tab shows the report,
+Browse -> Performance reports opens a report inside the UI, a bad duration is refused naming the field, and a run
 with a nonexistent scenario shows the preflight error in its report. Screenshots: reports/screenshots/ui-*.png.
 """
 
@@ -53,6 +53,13 @@ def failed_run(airflow_ui):
     client = api(airflow_ui)
     body = {"logical_date": None, "conf": {"scenario": "/nonexistent.yaml", "db_stage": False}}
     return client.post("/dags/perf_load/dagRuns", json=body).json()["dag_run_id"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run() -> dict:
+    """The form-triggered smoke run (``run_id``, ``verdict``), for the tests that open its report: kept in the module,
+    not pytest's cache, which `-p no:cacheprovider` turns off and which outlives the session."""
+    return {}
 
 
 def _wait(check, timeout_s: float = 30, what: str = "the page"):
@@ -147,25 +154,34 @@ def test_a_bad_duration_is_refused_with_a_message_naming_the_field(airflow_ui, b
     assert api(airflow_ui).get("/dags/perf_smoke/dagRuns").json()["total_entries"] == 0  # nothing started
 
 
-def test_the_form_triggers_with_its_defaults_and_the_run_succeeds(airflow_ui, browser, request):
+def test_the_form_triggers_with_its_defaults_and_the_run_succeeds(airflow_ui, browser, smoke_run):
+    from selenium.webdriver.common.by import By
+
+    from include.pipelines.run_form import perf_params
+
     trigger = _open_trigger_form(browser, airflow_ui["url"], "perf_smoke")
     _shot(browser, "trigger-form")
     assert trigger.is_enabled()  # no field counts as required and empty
-    trigger.click()
+    # every default but the smoke profile's own 60 s of load (142 s of this test): 5 s run the same tasks and report
+    browser.find_element(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Load']").click()
+    _wait(lambda: browser.find_elements(By.ID, "element_duration"), what="the Duration field")[0].send_keys("5s")
+    browser.find_element(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Trigger']").click()  # re-rendered
     run_page = _wait(lambda: "/runs/" in browser.current_url and browser.current_url, what="the new run's page")
     run_id = unquote(run_page.rsplit("/runs/", 1)[1].split("/")[0])
+    conf = api(airflow_ui).get(f"/dags/perf_smoke/dagRuns/{run_id}").json()["conf"]
+    defaults = {name: param.value for name, param in perf_params("smoke").items()}
+    assert conf == {**defaults, "duration": "5s"}
     state = _wait_for_run(airflow_ui, "perf_smoke", run_id)
     publication = _publication(airflow_ui, "perf_smoke", run_id)
     passed = verdict_unless_busy(publication["verdict"], publication["reason"], "pass")
     assert state == dag_state(passed), airflow_ui["log"]
-    request.config.cache.set("perfpipe/ui_smoke_run", run_id)
-    request.config.cache.set("perfpipe/ui_smoke_verdict", publication["verdict"].upper())
+    smoke_run.update(run_id=run_id, verdict=publication["verdict"].upper())
 
 
-def test_the_run_page_shows_its_performance_report(airflow_ui, browser, request):
+def test_the_run_page_shows_its_performance_report(airflow_ui, browser, smoke_run):
     from selenium.webdriver.common.by import By
 
-    run_id = request.config.cache.get("perfpipe/ui_smoke_run", None)
+    run_id = smoke_run.get("run_id")
     assert run_id, "the trigger test did not record its run"
     _errors(browser)
     verdict = _open_report_tab(browser, airflow_ui["url"], "perf_smoke", run_id)
@@ -175,15 +191,16 @@ def test_the_run_page_shows_its_performance_report(airflow_ui, browser, request)
     headline = verdict.text
     browser.switch_to.default_content()
     _shot(browser, "run-report-tab")
-    assert charts and headline.startswith(request.config.cache.get("perfpipe/ui_smoke_verdict", "PASS"))
+    assert charts and headline.startswith(smoke_run["verdict"])
     assert browser.current_url.endswith("/plugin/perfpipe-run-report")  # still the run's page in Airflow
     assert _errors(browser) == []
 
 
-def test_the_reports_list_opens_a_report_inside_the_ui(airflow_ui, browser, request):
+def test_the_reports_list_opens_a_report_inside_the_ui(airflow_ui, browser, smoke_run):
     from selenium.webdriver.common.by import By
 
-    run_id = request.config.cache.get("perfpipe/ui_smoke_run", None)
+    run_id = smoke_run.get("run_id")
+    assert run_id, "the trigger test did not record its run"
     browser.get(airflow_ui["url"])
     _wait(lambda: browser.find_elements(By.XPATH, "//button[normalize-space()='Browse']"), what="Browse")[0].click()
     _wait(
@@ -197,7 +214,7 @@ def test_the_reports_list_opens_a_report_inside_the_ui(airflow_ui, browser, requ
     )[0]
     row.find_element(By.LINK_TEXT, "report").click()
     verdict = _wait(lambda: browser.find_elements(By.ID, "verdict"), what="the report opened from the list")[0]
-    assert verdict.text.startswith(request.config.cache.get("perfpipe/ui_smoke_verdict", "PASS"))
+    assert verdict.text.startswith(smoke_run["verdict"])
     assert browser.execute_script("return location.pathname").endswith("/report.html")
     browser.switch_to.default_content()
     _shot(browser, "list-report")
