@@ -1,5 +1,6 @@
 """The demo service answers every endpoint class with real queries on its seeded database."""
 
+import contextlib
 import re
 import time
 
@@ -63,8 +64,9 @@ def test_tool_execution_lasts_the_requested_time(demo_service):
 def _service_process(base_url: str) -> psutil.Process:
     port = base_url.rsplit(":", 1)[1]
     for child in psutil.Process().children(recursive=True):
-        if child.cmdline()[-4:-2] == ["--port", port]:
-            return child
+        with contextlib.suppress(psutil.ZombieProcess):  # an exited child of another test, not reaped yet
+            if child.cmdline()[-4:-2] == ["--port", port]:
+                return child
     raise AssertionError(f"no demo service child process on port {port}")
 
 
