@@ -18,7 +18,7 @@ import httpx
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
 from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, Endpoint
-from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S, ArrivalSchedule, share
+from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S, share
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
@@ -186,7 +186,7 @@ class OpenEndpoints(FlatEndpoints):
         self.idle: dict[tuple, list[HttpConnection]] = {}
         self.conns = 0  # open or opening
         self.limit = self.max_conns()
-        self.spawn(ArrivalSchedule(self.spec).arrive(self, self.arrival))
+        self.send_arrivals(self.arrival)
 
     def active(self) -> int:
         return self.conns - sum(len(v) for v in self.idle.values())
@@ -226,9 +226,9 @@ class OpenEndpoints(FlatEndpoints):
             return
         finally:
             self.connecting -= 1
-        if self.stopping:
+        if self.abort_reason is not None:
             conn.close()
-        else:
+        else:  # an arrival due before the end goes, even on a connection the end of the run found opening
             conn.send(endpoint, start)
 
     def after(self, conn: HttpConnection) -> None:

@@ -24,7 +24,7 @@ import math
 from abc import abstractmethod
 from time import perf_counter
 
-from include.perfpipe.loadtest.engine.generator import ArrivalSchedule, LoadGenerator, drain_s, share
+from include.perfpipe.loadtest.engine.generator import LoadGenerator, drain_s, share
 from include.perfpipe.loadtest.executors.shared_iterations import part_iterations
 
 OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"  # what one iteration ended with
@@ -215,7 +215,7 @@ class OpenVUs(CoroutineVUs):
         self.sessions = 0
         self.busy = 0
         self.limit = self.max_conns()
-        self.spawn(ArrivalSchedule(self.spec).arrive(self, self.start_one))
+        self.send_arrivals(self.start_one)
 
     def active(self) -> int:
         return self.busy
