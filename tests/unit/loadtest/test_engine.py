@@ -62,8 +62,13 @@ def test_closed_model_ramps_vus(server):
 def test_open_model_sends_every_arrival(server):
     spec = load_spec("smoke", server.url("/sleep/5"), overrides={"rate": 100, "duration": "2s", "max_vus": 20})
     result = run_load_test(spec, processes=1)
-    assert _total(result)["count"] == server.requests == 200  # 100/s for 2 s, none dropped
-    assert result.health["dropped"] == 0 and all(only_busy_machine(reason) for reason in result.health["reasons"])
+    total, dropped, reasons = _total(result)["count"], result.health["dropped"], result.health["reasons"]
+    assert total + dropped == 200 and total == server.requests  # 100/s for 2 s: each sent (late ones too) or dropped
+    # 20 reused connections carry 100/s of 5 ms requests: none dropped, unless the engine saw its own loop held up
+    # (a busy machine) long enough to bunch the arrivals
+    held_up = any(only_busy_machine(reason) for reason in reasons)
+    assert dropped == 0 or held_up
+    assert all(only_busy_machine(reason) or (held_up and "sends dropped" in reason) for reason in reasons)
 
 
 def test_open_model_counts_dropped_sends(server):
@@ -72,7 +77,11 @@ def test_open_model_counts_dropped_sends(server):
     result = run_load_test(spec, processes=1)
     total, dropped = _total(result)["count"], result.health["dropped"]
     assert total + dropped == 200 and 100 <= dropped < 200 and total == server.requests
-    assert result.health["saturated"] and "dropped" in result.health["reasons"][0]
+    reasons = result.health["reasons"]  # a busy machine's loop lag comes first
+    assert result.health["saturated"] and [r for r in reasons if not only_busy_machine(r)] == [
+        f"{dropped} sends dropped: all 2 connections of this generator were busy (raise max_vus or add "
+        "processes/shards)"
+    ]
     assert result.timeseries_frame().query("class_name == 'all'").dropped.sum() == dropped
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from include.perfpipe.loadtest.run import run_load_test
 from include.perfpipe.loadtest.spec import load_spec
+from tests.busy_machine import only_busy_machine
 from tests.unit.loadtest.server import LoopbackServer
 
 SCENARIOS = """
@@ -71,11 +72,15 @@ def test_four_scenarios_with_their_own_executors_across_two_processes(server, tm
     path.write_text(SCENARIOS)
     spec = load_spec("smoke", server.url(""), path, overrides={"circuit_breaker": {}})
     result = run_load_test(spec, processes=2)
-    counts = server.by_tag
+    counts, series = server.by_tag, result.timeseries_frame()
     assert counts["checkout"] == 25 * 2  # shared iterations: exactly once in all, over both processes
     assert counts["signup"] == 3 * 4  # per-VU iterations: VUs x N
-    assert 36 <= counts["probes"] <= 42  # 20/s for 2 s
-    assert counts["browse"] > 20  # 2 VUs, 50 ms think time, for 2 s
+    probes = series[(series["scenario"] == "probes") & (series["class_name"] == "all")]
+    assert counts["probes"] + probes["dropped"].sum() == 40  # 20/s for 2 s: each sent, or dropped and counted
+    # none dropped: 2 connections a process carry 10/s each, unless the machine held a loop up (reported)
+    assert probes["dropped"].sum() == 0 or any(only_busy_machine(reason) for reason in result.health["reasons"])
+    browse = series[(series["scenario"] == "browse") & (series["class_name"] == "all") & (series["requests"] > 0)]
+    assert {0, 1} <= set(browse["t"]) and counts["browse"] <= 2 * 2 / 0.05 + 2  # 2 VUs for 2 s, 50 ms think time
     stats = result.stats_frame()
     rows = {(r["scope"], r["scenario"], r["name"]): r for r in stats.to_dict("records")}
     for scenario in ("browse", "checkout", "signup", "probes"):
@@ -83,9 +88,9 @@ def test_four_scenarios_with_their_own_executors_across_two_processes(server, tm
     assert rows[("group", "checkout", "pay")]["count"] == 50
     assert rows[("tag", "all", "money=yes")]["count"] == 25
     assert rows[("tag", "all", "flow=browse")]["count"] == counts["browse"]
-    assert 17 <= rows[("scenario", "probes", "probes")]["rps"] <= 22
+    assert 2.0 <= result.duration_s < 10  # the 2 s scenarios', not checkout's 10 s limit
+    assert rows[("scenario", "probes", "probes")]["rps"] == pytest.approx(counts["probes"] / result.duration_s)
     assert result.metrics.iterations["checkout"] == 25 and result.metrics.iterations["signup"] == 12
-    series = result.timeseries_frame()
     signup = series[(series["scenario"] == "signup") & (series["class_name"] == "all") & (series["requests"] > 0)]
     assert signup["t"].min() >= 0  # started after its start_time, recorded on the run's clock
     assert result.health["processes"] == 2

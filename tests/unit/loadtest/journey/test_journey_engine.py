@@ -276,4 +276,6 @@ def test_a_python_journey_request_that_does_not_encode_is_a_failed_request(serve
     text = "journey: 'tests.unit.loadtest.journey.journeys:unencodable_header'"
     rows = _rows(_run(server, _scenario(tmp_path, text), vus=1, duration="500ms"))
     assert set(json.loads(rows.loc["tokyo", "status_counts"])) == {"EncodeError"}
-    assert rows.loc["after", "errors"] == 0 and rows.loc["after", "count"] == rows.loc["tokyo", "count"] > 0
+    # each failed request is followed by the plain one; only the last iteration's may fall after the run's end
+    tokyo, after = rows.loc["tokyo", "count"], rows.loc["after", "count"]
+    assert rows.loc["after", "errors"] == 0 and after > 0 and tokyo - after in (0, 1)
