@@ -78,10 +78,8 @@ def test_open_model_counts_dropped_sends(server):
     total, dropped = _total(result)["count"], result.health["dropped"]
     assert total + dropped == 200 and 100 <= dropped < 200 and total == server.requests
     reasons = result.health["reasons"]  # a busy machine's loop lag comes first
-    assert result.health["saturated"] and [r for r in reasons if not only_busy_machine(r)] == [
-        f"{dropped} sends dropped: all 2 connections of this generator were busy (raise max_vus or add "
-        "processes/shards)"
-    ]
+    others = [reason for reason in reasons if not only_busy_machine(reason)]
+    assert result.health["saturated"] and len(others) == 1 and others[0].startswith(f"{dropped} sends dropped")
     assert result.timeseries_frame().query("class_name == 'all'").dropped.sum() == dropped
 
 
