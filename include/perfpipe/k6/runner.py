@@ -40,7 +40,7 @@ import psutil
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
-from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6Samples
+from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, K6Samples
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.result import LoadResult
@@ -62,25 +62,6 @@ SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 # script names itself (its ``systemTags`` or a threshold's selector); each tag k6 drops is ~20 bytes off
 # each of its 13 JSON lines per request, which k6 writes and our reader scans (docs/k6.md, "Measured")
 NEEDED_SYSTEM_TAGS = ("check", "error_code", "expected_response", "group", "name", "scenario", "status")
-# k6's own default ``systemTags`` (what ``k6 inspect`` reports when a script does not set them)
-K6_DEFAULT_SYSTEM_TAGS = frozenset(
-    [
-        "check",
-        "error",
-        "error_code",
-        "expected_response",
-        "group",
-        "method",
-        "name",
-        "proto",
-        "scenario",
-        "service",
-        "status",
-        "subproto",
-        "tls_version",
-        "url",
-    ]
-)
 _SELECTOR_TAG = re.compile(r"[{,]\s*([A-Za-z_][\w.-]*)\s*:")
 # k6's Go collector runs 4x less often than its default (GOGC=100), capped by GOMEMLIMIT at a quarter of the
 # machine's memory; an operator's own GOGC or GOMEMLIMIT wins (docs/k6.md, "Measured")

@@ -52,11 +52,10 @@ SKIPPED = frozenset(
         "vus_max",
     }
 )
-# k6's system tags that say where a sample came from; the others a request carries are the script's own
-SYSTEM_TAGS = frozenset(
-    {
+# k6's own default ``systemTags`` (what ``k6 inspect`` reports when a script does not set them)
+K6_DEFAULT_SYSTEM_TAGS = frozenset(
+    [
         "check",
-        "class",
         "error",
         "error_code",
         "expected_response",
@@ -70,8 +69,10 @@ SYSTEM_TAGS = frozenset(
         "subproto",
         "tls_version",
         "url",
-    }
+    ]
 )
+# k6's system tags that say where a sample came from; the others a request carries are the script's own
+SYSTEM_TAGS = K6_DEFAULT_SYSTEM_TAGS | {"class"}
 
 
 class _Tags(msgspec.Struct):

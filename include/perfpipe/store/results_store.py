@@ -37,7 +37,7 @@ STATEMENT_TIMEOUT_S = 120  # a write or migration queued behind a lock held else
 
 STAGES = ("loadtest", "database", "db_benchmark", "validation")
 _JSON_COLUMNS = {"status_counts", "evidence", "tags"}
-_RUN_COLUMNS = (
+_RUN_FIELDS = (  # what a run row says of itself, in the history query's order
     "dag_id",
     "run_id",
     "profile",
@@ -48,20 +48,10 @@ _RUN_COLUMNS = (
     "verdict",
     "reason",
     "report_url",
-    "regression",
-    "noise",
 )
+_RUN_COLUMNS = (*_RUN_FIELDS, "regression", "noise")
 HISTORY_COLUMNS = [
-    "dag_id",
-    "run_id",
-    "profile",
-    "target",
-    "version",
-    "started_at",
-    "ended_at",
-    "verdict",
-    "reason",
-    "report_url",
+    *_RUN_FIELDS,
     "is_baseline",
     "regression",
     "requests",
