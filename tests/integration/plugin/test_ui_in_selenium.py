@@ -62,7 +62,9 @@ def smoke_run() -> dict:
     return {}
 
 
-def _wait(check, timeout_s: float = 30, what: str = "the page"):
+def _wait(check, timeout_s: float = 120, what: str = "the page"):
+    """``check()``'s first truthy value. The deadline is generous and costs nothing when the page is quick: Airflow's
+    first page of a session took over 30 s to render its Trigger button under make test's 3 workers (load 13)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = check()
