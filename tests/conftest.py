@@ -98,6 +98,14 @@ def db_server_url() -> str:
         embedded_db.stop_embedded_postgres(ROOT / ".pgdata")
 
 
+def query_rows(dsn: str, query: str, params: list | None = None) -> list[tuple]:
+    """The rows one query answers on ``dsn``, on a connection of its own."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
 @pytest.fixture(scope="session")
 def scratch_db(db_server_url: str):
     """A factory of empty databases on the test server (as URLs), dropped at the end of the session."""

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from include.perfpipe.database import apply_recommendations
+from tests.conftest import query_rows
 
 pytestmark = pytest.mark.integration
 INDEX = "orders_customer_idx"
@@ -37,10 +38,9 @@ def db(scratch_db):
 
 
 def _invalid(url: str) -> list[str]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid"
-        ).fetchall()
+    rows = query_rows(
+        url, "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid"
+    )
     return [name for (name,) in rows]
 
 
@@ -86,11 +86,9 @@ def test_a_killed_index_build_is_dropped_and_rebuilt_on_the_retry(db):
     assert row["status"] == "applied", row
     assert f"public.{INDEX}" in row["message"]  # said what it dropped
     assert _invalid(db) == []
-    with psycopg.connect(db) as conn:
-        (valid,) = conn.execute(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
-            [INDEX],
-        ).fetchone()
+    [(valid,)] = query_rows(
+        db, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [INDEX]
+    )
     assert valid
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from include.perfpipe.store.rows import DATA_TABLES
 from tests.busy_machine import dag_state, verdict_unless_busy
+from tests.conftest import query_rows
 from tests.faults.conftest import dag_log, run_smoke, started_tasks
 from tests.unit.loadtest.server import LoopbackServer
 
@@ -58,11 +59,11 @@ def _store_counts(dsn: str, run_id: str) -> dict[str, int]:
 
 
 def _recorded_requests(dsn: str, run_id: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        (count,) = conn.execute(
-            "SELECT count FROM perfpipe.endpoint_stats WHERE run_id = %s AND stage = 'loadtest' AND scope = 'total'",
-            [run_id],
-        ).fetchone()
+    [(count,)] = query_rows(
+        dsn,
+        "SELECT count FROM perfpipe.endpoint_stats WHERE run_id = %s AND stage = 'loadtest' AND scope = 'total'",
+        [run_id],
+    )
     return count
 
 

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from include.perfpipe.database import inspect_database
+from tests.conftest import query_rows
 from tests.integration.database.conftest import by_check
 
 pytestmark = pytest.mark.integration
@@ -55,11 +56,10 @@ def airflow_db(scratch_db, tmp_path_factory):
 
 
 def _server_settings_off(dsn: str) -> set[str]:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT name FROM pg_settings WHERE name IN ('autovacuum', 'track_counts') AND setting = 'off'"
-        ).fetchall()
-    return {r[0] for r in rows}
+    rows = query_rows(
+        dsn, "SELECT name FROM pg_settings WHERE name IN ('autovacuum', 'track_counts') AND setting = 'off'"
+    )
+    return {name for (name,) in rows}
 
 
 def test_warnings_are_the_real_problems_only(airflow_db):
