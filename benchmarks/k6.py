@@ -4,7 +4,9 @@ numbers are k6's.
 ``python -m benchmarks.k6 [--seconds 8] [--vus 50] [--rounds 4]``
 ``python -m benchmarks.k6 --reader-memory 600 --rate 5000``: the reader's memory over 600 simulated seconds of
 k6 output at 5,000 requests/s (a flat GET's lines, every one k6 writes), printed every 60 s.
-``python -m benchmarks.k6 --reader FILE``: the reader's CPU per request over a recorded ``--out json`` file.
+``python -m benchmarks.k6 --reader FILE``: the reader's CPU per request over a recorded ``--out json`` file, with
+the timing phases skipped and carried.
+``python -m benchmarks.k6 --record FILE``: record such a file (bare k6, perfpipe's system tags, 20 VUs, 3 s).
 
 nginx (one worker, core 1) serves ``return 200``; k6 runs a flat GET script **on core 0** in these ways, in
 rounds (every way once per round, back to back, so a busy moment of this shared machine hits each alike):
@@ -129,19 +131,43 @@ def reader_memory(seconds: int, rate: int) -> None:
             print(f"| {second + 1} | {process.memory_info().rss / 1e6:.0f} |", flush=True)
 
 
+def record(path: Path, vus: int = 20, seconds: float = 3.0) -> None:
+    """Bare k6 (flat GET against nginx, core 0) writing ``--out json`` with perfpipe's system tags to ``path``."""
+    from include.perfpipe.k6.runner import NEEDED_SYSTEM_TAGS
+
+    ensure_tools()
+    workdir = Path(tempfile.mkdtemp(prefix="perfpipe-k6-record-"))
+    nginx, url = start_nginx(workdir)
+    try:
+        script = workdir / "flat.js"
+        script.write_text(K6_FLAT_SCRIPT)
+        flags = ["--out", f"json={path}", "--system-tags", ",".join(NEEDED_SYSTEM_TAGS)]
+        metrics = bare_metrics(url.rstrip("/"), script, vus, seconds, workdir / "summary.json", flags)
+        count = metrics["http_reqs"]["count"]
+    finally:
+        nginx.terminate()
+        nginx.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{count:,} requests into {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 def reader_cpu(path: Path, rounds: int = 5) -> None:
-    """The reader's CPU per request over a recorded ``--out json`` file (read from memory; best of ``rounds``)."""
-    from include.perfpipe.k6.samples import K6Samples
+    """The reader's CPU per request over a recorded ``--out json`` file (read from memory; best of ``rounds``),
+    skipping the timing phases (the default) and carrying them (a threshold names them), alternated."""
+    from include.perfpipe.k6.samples import TIMING_PHASES, K6Samples
 
     data = path.read_bytes()
-    best = float("inf")
+    ways = {"timing phases skipped": (), "timing phases carried": TIMING_PHASES}
+    best = dict.fromkeys(ways, float("inf"))
     for _ in range(rounds):
-        samples = K6Samples(time.time())
-        began = time.process_time()
-        samples.read(io.BufferedReader(io.BytesIO(data)))
-        best = min(best, time.process_time() - began)
-    per_request = best * 1e6 / samples.requests
-    print(f"{samples.requests:,} requests, {len(data) / 1e6:.1f} MB: {per_request:.2f} CPU-us a request")
+        for way, carried in ways.items():
+            samples = K6Samples(time.time(), carried=carried)
+            began = time.process_time()
+            samples.read(io.BufferedReader(io.BytesIO(data)))
+            best[way] = min(best[way], (time.process_time() - began) * 1e6 / samples.requests)
+    print(f"{samples.requests:,} requests, {len(data) / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
+    for way, per_request in best.items():
+        print(f"{way}: {per_request:.2f} CPU-us a request")
 
 
 def main() -> None:
@@ -152,9 +178,13 @@ def main() -> None:
     parser.add_argument("--reader-memory", type=int, metavar="SECONDS")
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--reader", type=Path, metavar="FILE")
+    parser.add_argument("--record", type=Path, metavar="FILE")
     args = parser.parse_args()
     if args.reader_memory:
         reader_memory(args.reader_memory, args.rate)
+        return
+    if args.record:
+        record(args.record)
         return
     if args.reader:
         reader_cpu(args.reader)

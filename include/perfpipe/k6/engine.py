@@ -54,7 +54,8 @@ def k6_spec(
         stages=stages,
         secret_env=tuple(secret_env_name(name) for name in spec.secret_headers),
     )
-    options = preflight(plan).options
+    checked = preflight(plan)
+    options = checked.options
     return replace(
         spec,
         k6={
@@ -63,6 +64,7 @@ def k6_spec(
             "duration": plan.duration,
             "stages": [list(stage) for stage in plan.stages],
             "options": {key: options.get(key) for key in KEPT_OPTIONS},
+            "carried": list(checked.carried),
         },
     )
 
@@ -99,6 +101,7 @@ def plan_of(spec: LoadSpec, shard_count: int) -> K6Plan:
         secret_env=tuple(secret_env_name(name) for name in spec.secret_headers),
         shard_count=shard_count,
         options=k6.get("options") or {},
+        carried=tuple(k6.get("carried") or ()),
     )
 
 

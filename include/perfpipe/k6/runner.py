@@ -40,7 +40,7 @@ import psutil
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
-from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, K6Samples
+from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, WHEN_NAMED, K6Samples
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.result import LoadResult
@@ -100,6 +100,7 @@ class K6Plan:
     shard_count: int = 1
     deadline_s: float | None = None  # None: k6's own total duration plus RUN_GRACE_S
     options: dict = field(default_factory=dict)  # k6's consolidated options, from preflight
+    carried: tuple[str, ...] = ()  # metrics read only when named (``named_metrics``), from preflight
 
     def to_spec(self) -> dict:
         """The run's spec (no secret values: names only)."""
@@ -115,6 +116,7 @@ class K6Plan:
             "shards": self.shard_count,
             "k6_thresholds": self.options.get("thresholds") or {},
             "k6_scenarios": sorted((self.options.get("scenarios") or {}).keys()),
+            "k6_carried": list(self.carried),
         }
 
 
@@ -171,7 +173,16 @@ def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
     if done.returncode != 0:
         message = k6_message(done.stderr or done.stdout)
         raise K6ScriptError(f"k6 refused {plan.script.name}: {message}", field="k6_script")
-    return K6Plan(**{**plan.__dict__, "options": json.loads(done.stdout)})
+    options = json.loads(done.stdout)
+    return K6Plan(**{**plan.__dict__, "options": options, "carried": named_metrics(options, plan.script)})
+
+
+def named_metrics(options: dict, script: Path) -> tuple[str, ...]:
+    """The metrics of ``samples.WHEN_NAMED`` (the timing phases, ``data_sent``, ...) a threshold or the script's
+    own text names: the reader carries those as custom metrics, the others it skips (docs/k6.md, "Measured")."""
+    thresholds = {key.split("{", 1)[0].strip() for key in options.get("thresholds") or {}}
+    text = script.read_text(errors="replace")
+    return tuple(m for m in sorted(WHEN_NAMED) if m in thresholds or re.search(rf"\b{m}\b", text))
 
 
 def k6_message(output: str) -> str:
@@ -299,7 +310,9 @@ def run_shard(
         fifo, summary_path = Path(tmp) / "samples.json", Path(tmp) / SUMMARY_FILE
         os.mkfifo(fifo, 0o600)
         start = start_at if paused else time.time()
-        samples = K6Samples(start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S, abort_rules, breaker)
+        samples = K6Samples(
+            start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S, abort_rules, breaker, plan.carried
+        )
         reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
         reader.start()
         try:

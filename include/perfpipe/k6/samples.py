@@ -10,8 +10,9 @@ Each ``Point`` line lands where the issue's table puts it (docs/k6.md):
   a custom metric of the kind its ``Metric`` line declares.
 
 Skipped without being decoded: ``http_reqs`` and ``http_req_failed`` (one each per ``http_req_duration``,
-which carries the same facts), the six HTTP timing phases, ``data_sent``/``data_received`` and ``vus_max``:
-10 of the 14 lines k6 writes per request, so the reader keeps up with k6 on one core (docs/k6.md).
+which carries the same facts), and unless ``carried`` names them (a threshold or the script does:
+``runner.named_metrics``) the six HTTP timing phases, ``data_sent``/``data_received`` and ``vus_max``:
+10 of the 13 lines k6 writes per request, so the reader keeps up with k6 on one core (docs/k6.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import msgspec
@@ -37,21 +38,17 @@ SEAL_AFTER_S = 3
 CHUNK_BYTES = 1 << 20  # one read of the FIFO; k6 flushes its output every 200 ms
 FILL_WAIT_S = 0.05  # after a short read, for the pipe to fill (``K6Samples.read``); at most this much backlog
 DECLARATION = b'{"type":"Metric",'
-SKIPPED = frozenset(
-    {
-        "http_reqs",
-        "http_req_failed",
-        "http_req_blocked",
-        "http_req_connecting",
-        "http_req_tls_handshaking",
-        "http_req_sending",
-        "http_req_waiting",
-        "http_req_receiving",
-        "data_sent",
-        "data_received",
-        "vus_max",
-    }
+REDUNDANT = frozenset({"http_reqs", "http_req_failed"})  # http_req_duration carries their facts: never read
+TIMING_PHASES = (
+    "http_req_blocked",
+    "http_req_connecting",
+    "http_req_tls_handshaking",
+    "http_req_sending",
+    "http_req_waiting",
+    "http_req_receiving",
 )
+# read as custom metrics only when carried: the six phases more than double the reader's CPU (docs/k6.md)
+WHEN_NAMED = frozenset({*TIMING_PHASES, "data_sent", "data_received", "vus_max"})
 # k6's own default ``systemTags`` (what ``k6 inspect`` reports when a script does not set them)
 K6_DEFAULT_SYSTEM_TAGS = frozenset(
     [
@@ -158,7 +155,8 @@ class K6Samples:
     """What a k6 run's samples add up to, timed from ``start`` (epoch seconds, the run's common start).
 
     At each new second it checks our ``abort_rules`` and circuit ``breaker`` (``loadtest.engine.guard.breached``, as
-    the engine does); the first breach is ``abort_reason``."""
+    the engine does); the first breach is ``abort_reason``. ``carried``: metrics of ``WHEN_NAMED`` to read as
+    custom metrics (the timing phases as trends, so they can be thresholded and charted)."""
 
     def __init__(
         self,
@@ -167,8 +165,10 @@ class K6Samples:
         progress_interval_s: float = 5.0,
         abort_rules: list[dict] | None = None,
         breaker: dict | None = None,
+        carried: Iterable[str] = (),
     ) -> None:
         self.start = start
+        self._skipped = REDUNDANT | (WHEN_NAMED - set(carried))
         self.progress, self.progress_interval_s = progress, progress_interval_s
         self.abort_rules, self.breaker = list(abort_rules or []), breaker
         self.abort_reason: str | None = None
@@ -224,7 +224,7 @@ class K6Samples:
 
     def _declare(self, info: _MetricInfo) -> None:
         name = info.name
-        if name in self._readers or name in SKIPPED:
+        if name in self._readers or name in self._skipped:
             return
         mapped = {
             "http_req_duration": self._requests,

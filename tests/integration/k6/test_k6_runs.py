@@ -156,7 +156,8 @@ def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
         tmp_path,
         "http.get(`${__ENV.BASE_URL}/sleep/2`, { tags: { name: 'sleep' } });",
         "{ scenarios: { fixed: { executor: 'shared-iterations', vus: 4, iterations: 120 } },"
-        " thresholds: { http_req_duration: ['p(99)<10000', 'p(50)<0.001'], http_reqs: ['count==120'] } }",
+        " thresholds: { http_req_duration: ['p(99)<10000', 'p(50)<0.001'], http_reqs: ['count==120'],"
+        " http_req_waiting: ['p(99)<10000'] } }",
     )
     parts, result = shards_of(path, server.url(""), 2)
     served = server.hits["/sleep/2"] - before
@@ -176,6 +177,11 @@ def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
     assert rows["http_reqs count"]["observed"] == 120  # each shard alone saw 60 and crossed it
     assert all(s["metrics"]["http_reqs"]["thresholds"]["count==120"] for s in summaries)
     assert not rows["http_req_duration p(50)"]["success"] and rows["http_req_duration p(99)"]["success"]
+    # the phase a threshold names is carried (as a custom trend of both shards, merged) and judged globally
+    waiting = result.journey.metrics.metrics["http_req_waiting"]
+    assert result.spec["k6"]["carried"] == ["http_req_waiting"] and waiting.samples == 120
+    assert "http_req_blocked" not in result.journey.metrics.metrics
+    assert rows["http_req_waiting p(99)"]["class_name"] == "global" and rows["http_req_waiting p(99)"]["success"]
 
 
 def test_abort_on_fail_stops_every_shard(tmp_path, server):

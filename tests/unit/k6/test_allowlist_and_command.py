@@ -15,6 +15,7 @@ from include.perfpipe.k6.runner import (
     environment,
     go_runtime,
     k6_message,
+    named_metrics,
     run_command,
     segment_flags,
     system_tags,
@@ -117,3 +118,13 @@ def test_a_missing_k6_binary_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("PERFPIPE_K6", str(tmp_path / "no-k6-here"))
     with pytest.raises(ConfigError, match=r"k6: k6 is not installed at .*no-k6-here"):
         preflight(K6Plan(script, "http://127.0.0.1:1/", ("127.0.0.1",)))
+
+
+def test_timing_phases_are_carried_only_when_a_threshold_or_the_script_names_them(tmp_path):
+    script = tmp_path / "t.js"
+    script.write_text("export function handleSummary(d) { return { x: d.metrics.http_req_connecting }; }\n")
+    thresholds = {"http_req_waiting{name:home}": ["p(95)<100"], "http_req_duration": ["p(95)<100"]}
+    assert named_metrics({"thresholds": thresholds}, script) == ("http_req_connecting", "http_req_waiting")
+    script.write_text("// my_http_req_waiting_ms and http_req_sendings are other names\n")
+    assert named_metrics({"thresholds": {"data_received": ["count>0"]}}, script) == ("data_received",)
+    assert named_metrics({}, script) == ()

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from include.perfpipe.custom_metrics import CustomMetrics
-from include.perfpipe.k6.samples import K6Samples, group_name
+from include.perfpipe.k6.samples import TIMING_PHASES, K6Samples, group_name
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -125,6 +125,17 @@ def test_lines_it_does_not_need_are_skipped_undecoded():
     samples = read(*lines)
     assert samples.bytes_read == sum(len(line) for line in (*BUILTINS, *lines))
     assert samples.requests == 1 and "http_req_waiting" not in samples.journey.metrics.metrics
+
+
+def test_timing_phases_named_by_the_run_become_custom_trends():
+    lines = [declare(phase, "trend", "time") for phase in TIMING_PHASES] + [declare("data_sent", "counter", "data")]
+    lines += [point(phase, 2.5 * (i + 1)) for i, phase in enumerate(TIMING_PHASES)] + [point("data_sent", 90)]
+    samples = K6Samples(START, carried=("http_req_waiting", "http_req_blocked"))
+    samples.read(stream(*BUILTINS, *lines, request(3.0)))
+    frame = samples.journey.metrics.frame(2.0).set_index("name")
+    assert sorted(frame.index) == ["http_req_blocked", "http_req_waiting"] and samples.requests == 1
+    assert (frame.loc["http_req_waiting", "kind"], frame.loc["http_req_waiting", "unit"]) == ("trend", "ms")
+    assert frame.loc["http_req_waiting", "max"] == 12.5 and frame.loc["http_req_blocked", "max"] == 2.5
 
 
 def test_a_custom_trend_read_in_a_batch_equals_one_sample_at_a_time():
