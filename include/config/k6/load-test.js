@@ -14,26 +14,23 @@ const errorRate = new Rate('error_rate');
 const orderDuration = new Trend('order_duration', true);
 const requestCount = new Counter('request_count');
 
+// browse and buy alike: up to their level over 1 m, held for 3 m, down over 1 m
+function rampingTo(exec, vus) {
+  return {
+    executor: 'ramping-vus',
+    exec,
+    stages: [
+      { duration: '1m', target: vus },
+      { duration: '3m', target: vus },
+      { duration: '1m', target: 0 },
+    ],
+  };
+}
+
 export const options = {
   scenarios: {
-    browse: {
-      executor: 'ramping-vus',
-      exec: 'browse',
-      stages: [
-        { duration: '1m', target: 150 },
-        { duration: '3m', target: 150 },
-        { duration: '1m', target: 0 },
-      ],
-    },
-    buy: {
-      executor: 'ramping-vus',
-      exec: 'buy',
-      stages: [
-        { duration: '1m', target: 50 },
-        { duration: '3m', target: 50 },
-        { duration: '1m', target: 0 },
-      ],
-    },
+    browse: rampingTo('browse', 150),
+    buy: rampingTo('buy', 50),
     health: {
       executor: 'constant-arrival-rate',
       exec: 'health',
