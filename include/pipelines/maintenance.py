@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from include.perfpipe.vocabulary import TARGET_DB_CONN
+from include.pipelines.form_fields import switch
 from include.pipelines.perf_dag import DAG_DEFAULTS
 from include.pipelines.pools import MAINTENANCE_POOL
 
@@ -17,17 +18,9 @@ def maintenance_params() -> dict[str, Param]:
             title="Database connection",
             description="Postgres connection of the database to maintain.",
         ),
-        "vacuum": Param(
-            True,
-            type="boolean",
-            title="VACUUM (ANALYZE)",
-            description="Vacuum and analyze every table, skipping locked ones.",
-        ),
-        "apply_recommendations": Param(
-            False,
-            type="boolean",
-            title="Apply recommendations",
-            description="Run allow-listed index changes (CONCURRENTLY). Off: advice only.",
+        "vacuum": switch(True, "VACUUM (ANALYZE)", "Vacuum and analyze every table, skipping locked ones."),
+        "apply_recommendations": switch(
+            False, "Apply recommendations", "Run allow-listed index changes (CONCURRENTLY). Off: advice only."
         ),
     }
 

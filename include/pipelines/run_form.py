@@ -12,6 +12,7 @@ from airflow.sdk import Param
 from include.perfpipe.config_files import CONFIG_DIR
 from include.perfpipe.durations import DURATION_PATTERN
 from include.perfpipe.vocabulary import TARGET_DB_CONN, TARGET_HTTP_CONN
+from include.pipelines.form_fields import switch
 from include.pipelines.tuning import tuning_params
 
 DEFAULT_SCENARIO = "scenarios/demo.yaml"
@@ -117,14 +118,13 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             "Empty: our engine runs the scenario.",
             section="Load",
         ),
-        "profile_stages": Param(
+        "profile_stages": switch(
             False,
-            type="boolean",
-            title="k6: the profile's stages",
-            description="With a k6 script: run this profile's stages (scaled to Duration, or held at Virtual "
+            "k6: the profile's stages",
+            "With a k6 script: run this profile's stages (scaled to Duration, or held at Virtual "
             "users) instead of the script's own scenarios, as k6 run --stage does; closed-model profiles only. "
             "Off: the script's own scenarios and stages.",
-            section="Load",
+            "Load",
         ),
         "shards": Param(
             1,
@@ -203,20 +203,18 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             '{"api": {"p95_ms": 300}}. Empty {}: the file\'s thresholds.',
             section="Validation",
         ),
-        "db_stage": Param(
+        "db_stage": switch(
             True,
-            type="boolean",
-            title="Database stage",
-            description="Snapshot pg_stat_statements before the load, then inspect the target DB and "
+            "Database stage",
+            "Snapshot pg_stat_statements before the load, then inspect the target DB and "
             "VACUUM (ANALYZE) it table by table.",
-            section="Database",
+            "Database",
         ),
-        "db_benchmark": Param(
+        "db_benchmark": switch(
             False,
-            type="boolean",
-            title="DB query benchmark",
-            description="Run the query-latency benchmark after the load test.",
-            section="Database",
+            "DB query benchmark",
+            "Run the query-latency benchmark after the load test.",
+            "Database",
         ),
         "db_queries": Param(
             DEFAULT_DB_QUERIES,
@@ -256,29 +254,26 @@ def perf_params(profile: str, fail_on_regression: bool = False) -> dict[str, Par
             "counted). Empty: back to back.",
             section="Database",
         ),
-        "apply_recommendations": Param(
+        "apply_recommendations": switch(
             False,
-            type="boolean",
-            title="Apply DB recommendations",
-            description="Run the recommended index changes (CONCURRENTLY) on objects in the "
+            "Apply DB recommendations",
+            "Run the recommended index changes (CONCURRENTLY) on objects in the "
             "perfpipe_db_apply_allowlist Variable. Off: advice only.",
-            section="Database",
+            "Database",
         ),
         **tuning_params(),
-        "mark_baseline": Param(
+        "mark_baseline": switch(
             False,
-            type="boolean",
-            title="Mark as baseline",
-            description="Accept this run as the new normal: if it meets its thresholds it becomes the baseline even "
+            "Mark as baseline",
+            "Accept this run as the new normal: if it meets its thresholds it becomes the baseline even "
             "when it is worse than the runs before it (the regression gate does not fail it), and later runs of the "
             "same target, profile and workload are judged against it.",
-            section="Regression",
+            "Regression",
         ),
-        "fail_on_regression": Param(
+        "fail_on_regression": switch(
             fail_on_regression,
-            type="boolean",
-            title="Fail on regression",
-            description="Fail the run when it is significantly worse than its baseline (a comparable earlier run).",
-            section="Regression",
+            "Fail on regression",
+            "Fail the run when it is significantly worse than its baseline (a comparable earlier run).",
+            "Regression",
         ),
     }

@@ -11,18 +11,18 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, get_current_context, task, task_group
 
+from include.pipelines.form_fields import switch
 from include.pipelines.pools import LOAD_POOL, MAINTENANCE_POOL
 
 
 def tuning_params() -> dict[str, Param]:
     return {
-        "tune": Param(
+        "tune": switch(
             False,
-            type="boolean",
-            title="Tune: apply verified indexes and re-run",
-            description="Create the indexes HypoPG verified (allow-listed tables only, CONCURRENTLY), "
-            "re-run the same load and report the before/after delta.",
-            section="Database",
+            "Tune: apply verified indexes and re-run",
+            "Create the indexes HypoPG verified (allow-listed tables only, CONCURRENTLY), re-run the same load and "
+            "report the before/after delta.",
+            "Database",
         ),
     }
 
