@@ -18,7 +18,7 @@ from time import perf_counter
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
-from include.perfpipe.loadtest.engine.vus import ENDED, OK, RESTART, STOP, ClosedVUs, CoroutineVUs, OpenVUs
+from include.perfpipe.loadtest.engine.vus import ENDED, OK, RESTART, STOP, UNSTARTED, ClosedVUs, CoroutineVUs, OpenVUs
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.credentials import unless_set
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS
@@ -245,10 +245,12 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
                     return False
         return True
 
-    async def run_steps(self, session: Session, steps: list[CompiledStep]) -> str:
+    async def run_steps(self, session: Session, steps: list[CompiledStep], first: bool = False) -> str:
+        """The steps in turn; ``first``: they begin the iteration (the run ending before them is UNSTARTED)."""
         for step in steps:
             if self.over(session):
-                return ENDED
+                return UNSTARTED if first else ENDED
+            first = False
             ok = await self.send_step(session, step)
             if step.think is not None and not self.over(session):
                 await self.pause(session, step.think())
@@ -258,15 +260,18 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
 
     async def iterate(self, session: Session) -> str:
         """One iteration (after setup, when the session has not done it yet); OK, RESTART, STOP or ENDED."""
+        first = True
         if not session.ready:
-            outcome = await self.run_steps(session, self.journey.setup)
+            outcome = await self.run_steps(session, self.journey.setup, first)
             if outcome != OK:
                 return outcome
-            session.ready = True
+            session.ready, first = True, not self.journey.setup
         if not self.draw(session, "iteration"):
             return STOP
         steps = [self.journey.pick()] if self.journey.weights else self.journey.steps
-        outcome = await self.run_steps(session, steps)
+        outcome = await self.run_steps(session, steps, first)
+        if outcome == UNSTARTED:
+            return outcome
         if outcome == OK:
             self.stats.iterations += 1
         elif outcome == RESTART:
@@ -288,7 +293,7 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
         try:
             await self.python(vu)
         except TestEnded:
-            return ENDED
+            return ENDED if vu.began else UNSTARTED
         except FeederExhausted:
             return STOP
         except Exception as exc:

@@ -27,7 +27,8 @@ from time import perf_counter
 from include.perfpipe.loadtest.engine.generator import LoadGenerator, drain_s, share
 from include.perfpipe.loadtest.executors.shared_iterations import part_iterations
 
-OK, RESTART, STOP, ENDED = "ok", "restart", "stop", "ended"  # what one iteration ended with
+# what one iteration ended with; UNSTARTED: the run had ended before it sent anything (the open model drops it)
+OK, RESTART, STOP, ENDED, UNSTARTED = "ok", "restart", "stop", "ended", "unstarted"
 log = logging.getLogger("perfpipe.loadtest")
 
 
@@ -50,9 +51,10 @@ class CoroutineVUs(LoadGenerator):
 
     @abstractmethod
     def one_iteration(self, session, start: float):
-        """A coroutine running one iteration, returning OK, RESTART (failed, go on), STOP (this VU stops)
-        or ENDED (the run ended during it). ``start`` is when the iteration was due (open model: the
-        arrival's intended time, for latency without coordinated omission) or began (closed model)."""
+        """A coroutine running one iteration, returning OK, RESTART (failed, go on), STOP (this VU stops),
+        ENDED (the run ended during it) or UNSTARTED (the run had ended before it sent anything). ``start``
+        is when the iteration was due (open model: the arrival's intended time, for latency without
+        coordinated omission) or began (closed model)."""
 
     def start_vu(self, session) -> bool:
         """Before a VU's first iteration; False stops it at once (e.g. a feeder drawn per VU ran out)."""
@@ -197,7 +199,7 @@ class ClosedVUs(CoroutineVUs):
             if outcome == STOP:
                 self.vu_stopped(session)
                 break
-            if outcome == ENDED:
+            if outcome in (ENDED, UNSTARTED):
                 break
             wait = pacing - (perf_counter() - started)
             if wait > 0 and not self.over(session):
@@ -227,19 +229,22 @@ class OpenVUs(CoroutineVUs):
         """The next iteration: on an idle VU, a new one, or (all busy) dropped."""
         if self.idle:
             session = self.idle.pop()
-            self.spawn_session(session, self.run_one(session, start))
+            self.spawn_session(session, self.run_one(session, start, due))
         elif self.sessions < self.limit:
             session = self.new_session(self.sessions)
             self.sessions += 1
             if self.start_vu(session):
-                self.spawn_session(session, self.run_one(session, start))
+                self.spawn_session(session, self.run_one(session, start, due))
             else:
                 self.vu_stopped(session)
         else:
-            self.dropped += 1
-            self.rec.record_dropped(*self.dropped_label(), due)
+            self.drop(due)
 
-    async def run_one(self, session, start: float) -> None:
+    def drop(self, due: float) -> None:
+        self.dropped += 1
+        self.rec.record_dropped(*self.dropped_label(), due)
+
+    async def run_one(self, session, start: float, due: float) -> None:
         self.busy += 1
         try:
             outcome = await self.one_iteration(session, start)
@@ -247,10 +252,12 @@ class OpenVUs(CoroutineVUs):
             self.busy -= 1
         if outcome in (OK, RESTART):
             self.rec.record_iteration()
+        elif outcome == UNSTARTED:  # due before the end, reached after it (a loop held up): counted, not lost
+            self.drop(due)
         if outcome == STOP:
             self.vu_stopped(session)
             await self.leave(session)
-        elif self.stopping or outcome == ENDED:
+        elif self.stopping or outcome in (ENDED, UNSTARTED):
             await self.leave(session)
         else:
             self.idle.append(session)

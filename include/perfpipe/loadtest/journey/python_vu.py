@@ -47,6 +47,7 @@ class PythonVU:
 
     def __init__(self, shard, session) -> None:
         self._shard, self._session = shard, session
+        self.began = False  # asked for a request or a pause before the run ended (else the iteration is UNSTARTED)
 
     @property
     def number(self) -> int:
@@ -72,6 +73,7 @@ class PythonVU:
     async def sleep(self, seconds: float) -> None:
         """Think time; the end of the test cuts it short and ends the journey (``TestEnded``)."""
         shard, session = self._shard, self._session
+        self.began = self.began or not shard.over(session)
         await shard.pause(session, seconds)
         if shard.over(session):
             await self._ended()
@@ -109,6 +111,7 @@ class PythonVU:
         shard, session = self._shard, self._session
         if shard.over(session):
             await self._ended()
+        self.began = True
         url = path if path.startswith(("http://", "https://")) else shard.base_url + path
         target = locate(shard.base_url, path)
         scheme, host, port = origin = target[:3]

@@ -23,6 +23,10 @@ async def shop(vu):
     await vu.sleep(0.01)
 
 
+async def one_ok(vu):
+    await vu.get("/ok", name="ok")
+
+
 async def broken(vu):
     await vu.get("/status/500", name="fails")  # recorded as an error, the journey goes on
     raise LookupError("no such thing")

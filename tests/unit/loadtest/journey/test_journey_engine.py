@@ -12,6 +12,8 @@ import time
 import pytest
 
 from include.perfpipe.loadtest import load_spec, run_load_test
+from include.perfpipe.loadtest.clients.choice import HttpClients
+from include.perfpipe.loadtest.engine.runner import run_part
 from tests.unit.loadtest.journey.server import JourneyServer
 
 SHOP = """
@@ -206,6 +208,25 @@ def test_open_model_journeys_are_iterations_per_second(server, tmp_path):
     result = run_load_test(spec, processes=1)
     assert 36 <= result.summary()["journey"]["iterations"] <= 40
     assert _rows(result).loc["again", "count"] == result.summary()["journey"]["iterations"]
+
+
+@pytest.mark.parametrize(
+    "text", ["journey: {steps: [{name: ok, path: /ok}]}", "journey: tests.unit.loadtest.journey.journeys:one_ok"]
+)
+def test_open_model_counts_an_arrival_the_run_ended_before_as_dropped(server, tmp_path, text):
+    spec = load_spec(
+        "smoke", server.url(""), _scenario(tmp_path, text), overrides={"rate": 40, "duration": "1s", "max_vus": 10}
+    )
+    start_at, held = time.time() + 0.3, []
+
+    def hold_the_loop_over_the_end():  # a busy machine: the loop is held from 0.8 s to 1.2 s into the run
+        if not held and time.time() >= start_at + 0.8:
+            held.append(time.sleep(0.4))
+
+    result = run_part(spec, HttpClients, 0, 1, start_at, should_stop=hold_the_loop_over_the_end)
+    iterations, dropped = result.summary()["journey"]["iterations"], result.health["dropped"]
+    assert held and iterations + dropped == 40 and dropped > 0  # the 40 arrivals due in 1 s: each run or dropped
+    assert iterations == [path for _, path, _, _ in server.log].count("/ok")
 
 
 def test_python_journey_runs_on_the_same_engine(server, tmp_path):
