@@ -2,7 +2,8 @@
 
 ``k6_spec`` (called by ``plan_run``) preflights the script with ``k6 inspect`` and puts what the engine needs
 into the spec's ``k6`` field: the script, the overrides given (``vus``, ``duration``, or the profile's stages
-when the run asks for them) and k6's consolidated options (thresholds, scenarios, total duration).
+when the run asks for them), k6's consolidated options (thresholds, scenarios, total duration) and the metrics
+the reader carries only when named (``carried``: ``runner.named_metrics``).
 ``K6Engine.run`` then runs one shard of it; the shard's k6 summary export and exit code travel in the
 result's ``extra`` (``k6_shard_<index>``) to ``summary.judge_k6``.
 """

@@ -40,6 +40,7 @@ import psutil
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
+from include.perfpipe.k6.figures import base_name
 from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, WHEN_NAMED, K6Samples
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
@@ -180,7 +181,7 @@ def preflight(plan: K6Plan, secrets: Mapping[str, str] | None = None) -> K6Plan:
 def named_metrics(options: dict, script: Path) -> tuple[str, ...]:
     """The metrics of ``samples.WHEN_NAMED`` (the timing phases, ``data_sent``, ...) a threshold or the script's
     own text names: the reader carries those as custom metrics, the others it skips (docs/k6.md, "Measured")."""
-    thresholds = {key.split("{", 1)[0].strip() for key in options.get("thresholds") or {}}
+    thresholds = {base_name(key) for key in options.get("thresholds") or {}}
     text = script.read_text(errors="replace")
     return tuple(m for m in sorted(WHEN_NAMED) if m in thresholds or re.search(rf"\b{m}\b", text))
 

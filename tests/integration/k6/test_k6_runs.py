@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from include.perfpipe.cli import main
@@ -19,10 +20,14 @@ from include.perfpipe.k6 import runner
 from include.perfpipe.k6.cli import run_shards_here
 from include.perfpipe.k6.engine import plan_of
 from include.perfpipe.k6.runner import K6ScriptError
+from include.perfpipe.k6.summary import judge_k6
 from include.perfpipe.loadtest.result import merge_results
 from include.perfpipe.metrics import new_histogram
 from include.perfpipe.runs import plan_run
 from include.perfpipe.validation import load_thresholds
+from include.perfpipe.validation.gx_checkpoint import RESULT_COLUMNS
+from include.perfpipe.validation.result import ValidationResult
+from include.perfpipe.validation.verdict import Verdict
 from tests.unit.loadtest.server import LoopbackServer
 
 pytestmark = pytest.mark.integration
@@ -182,6 +187,16 @@ def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
     assert result.spec["k6"]["carried"] == ["http_req_waiting"] and waiting.samples == 120
     assert "http_req_blocked" not in result.journey.metrics.metrics
     assert rows["http_req_waiting p(99)"]["class_name"] == "global" and rows["http_req_waiting p(99)"]["success"]
+    # one k6 summary for the whole run: counts the shards' sum, percentiles from the merged histogram
+    judge_k6(ValidationResult(Verdict.PASS, "ok", pd.DataFrame(columns=RESULT_COLUMNS)), result, tmp_path)
+    whole = json.loads((tmp_path / "k6-summary.json").read_text())["metrics"]
+    assert whole["http_reqs"]["count"] == sum(s["metrics"]["http_reqs"]["count"] for s in summaries) == 120
+    assert whole["iterations"]["count"] == 120
+    duration = whole["http_req_duration"]
+    assert duration["p(99)"] == merged.hist.get_value_at_percentile(99) / 1000
+    assert duration["med"] == merged.hist.get_value_at_percentile(50) / 1000
+    assert duration["thresholds"] == {"p(99)<10000": False, "p(50)<0.001": True}
+    assert whole["http_req_waiting"]["p(99)"] == pytest.approx(waiting.hist.get_value_at_percentile(99) / 1000)
 
 
 def test_abort_on_fail_stops_every_shard(tmp_path, server):
