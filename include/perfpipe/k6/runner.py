@@ -5,7 +5,8 @@
   scenarios by one ``default`` scenario; ``vus`` alone leaves scenarios alone). Preflight reads the same
   overrides from k6's ``K6_*`` variables, so the consolidated options are k6's own reading of them.
 - The target reaches the script as ``__ENV.BASE_URL``; secrets (``secret_env``) only through k6's
-  environment, never argv, the spec or a file, and are masked in the k6 output logged.
+  environment, never argv, the spec or a file; masked (``secret_forms``) in the k6 output logged, in the
+  samples read (a secret in a URL, a check's name, a tag) and in k6's summary export.
 - Addresses outside the allowlist are blocked (``allowlist.blacklist_ips``).
 - Shards start together: k6 starts ``--paused`` (its REST API on a loopback port of its own), initialises its
   VUs while the common start approaches, and is resumed through that API at ``start_at``.
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import psutil
 
@@ -312,7 +314,13 @@ def run_shard(
         os.mkfifo(fifo, 0o600)
         start = start_at if paused else time.time()
         samples = K6Samples(
-            start, partial(_log_progress, index, progress), PROGRESS_INTERVAL_S, abort_rules, breaker, plan.carried
+            start,
+            partial(_log_progress, index, progress),
+            PROGRESS_INTERVAL_S,
+            abort_rules,
+            breaker,
+            plan.carried,
+            secret_forms(secrets),
         )
         reader = threading.Thread(target=_read_fifo, args=(fifo, samples), daemon=True)
         reader.start()
@@ -342,7 +350,7 @@ def run_shard(
         reader.join(KILL_GRACE_S)
         for thread in streams:
             thread.join(KILL_GRACE_S)
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        summary = json.loads(masked(summary_path.read_text())) if summary_path.is_file() else {}
     ended = time.time()
     code = process.returncode
     aborted_by_threshold = bool(threshold_abort)
@@ -471,11 +479,23 @@ def _release(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
+def secret_forms(secrets: Mapping[str, str] | None) -> list[str]:
+    """Each secret value as k6 may write it: as is, escaped in its JSON output (Go escapes ``<>&`` too) and
+    URL-encoded (a script may put it in a query string); longest first, so a longer form is masked whole."""
+    forms = set()
+    for value in (v for v in (secrets or {}).values() if v):
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            escaped = escaped.replace(char, code)
+        forms |= {value, escaped, quote(value, safe=""), quote(value), quote_plus(value)}
+    return sorted(forms, key=len, reverse=True)
+
+
 def _masker(secrets: Mapping[str, str] | None) -> Callable[[str], str]:
-    values = sorted((v for v in (secrets or {}).values() if v), key=len, reverse=True)
-    if not values:
+    forms = secret_forms(secrets)
+    if not forms:
         return lambda line: line
-    pattern = re.compile("|".join(re.escape(v) for v in values))
+    pattern = re.compile("|".join(re.escape(form) for form in forms))
     return lambda line: pattern.sub("***", line)
 
 

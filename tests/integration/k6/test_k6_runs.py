@@ -103,7 +103,11 @@ def test_recorded_requests_equal_the_servers_and_secrets_reach_no_artefact(tmp_p
     guarded = LoopbackServer(require_headers=(f"Authorization: {SECRET}",))
     path = script(
         tmp_path,
-        "if (__ITER === 0) { console.log('token ' + __ENV.AUTHORIZATION); }\n"
+        "if (__ITER === 0) { console.log('token ' + __ENV.AUTHORIZATION);\n"
+        # a script that puts the secret in a URL and a check's name: masked in the rows, checks and k6's summary
+        "  const leak = http.get(`${__ENV.BASE_URL}/status/204?key=${encodeURIComponent(__ENV.AUTHORIZATION)}`,"
+        " { headers: { Authorization: __ENV.AUTHORIZATION } });\n"
+        "  check(leak, { ['sees ' + __ENV.AUTHORIZATION]: (r) => r.status === 204 }); }\n"
         "const res = http.get(`${__ENV.BASE_URL}/ok`, { headers: { Authorization: __ENV.AUTHORIZATION },"
         " tags: { name: 'ok', class: 'health' } });\n"
         "check(res, { 'is 200': (r) => r.status === 200 });\n"
@@ -124,12 +128,16 @@ def test_recorded_requests_equal_the_servers_and_secrets_reach_no_artefact(tmp_p
     assert "p(99)" in k6 and k6_summary(result)["metrics"]["http_reqs"]["count"] == guarded.requests
     for ours, theirs in (("p50_ms", "med"), ("p95_ms", "p(95)"), ("max_ms", "max")):
         assert rows.loc["all", ours] == pytest.approx(k6[theirs], rel=0.03)
+    assert rows.loc[guarded.url("/status/204?key=***"), "count"] == 2 and result.journey.checks.counts["sees ***"]
     result.write(out)
     (out / "result.json").write_text(json.dumps(result.to_dict()))
+    judge_k6(ValidationResult(Verdict.PASS, "ok", pd.DataFrame(columns=RESULT_COLUMNS)), result, out)
     assert "token ***" in caplog.text and SECRET not in caplog.text
+    token = SECRET.split()[1]  # what stays the same when the secret is URL-encoded
+    assert (out / "k6-summary.json").is_file()
     for artefact in out.rglob("*"):
-        assert artefact.is_dir() or SECRET.encode() not in artefact.read_bytes(), artefact
-    assert SECRET not in json.dumps(result.to_dict())
+        assert artefact.is_dir() or token.encode() not in artefact.read_bytes(), artefact
+    assert token not in json.dumps(result.to_dict())
 
 
 def test_nothing_reaches_an_address_outside_the_allowlist(tmp_path, server):

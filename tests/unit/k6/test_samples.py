@@ -2,6 +2,7 @@
 
 import io
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -136,6 +137,19 @@ def test_timing_phases_named_by_the_run_become_custom_trends():
     assert sorted(frame.index) == ["http_req_blocked", "http_req_waiting"] and samples.requests == 1
     assert (frame.loc["http_req_waiting", "kind"], frame.loc["http_req_waiting", "unit"]) == ("trend", "ms")
     assert frame.loc["http_req_waiting", "max"] == 12.5 and frame.loc["http_req_blocked", "max"] == 2.5
+
+
+def test_a_secret_in_a_url_check_or_tag_is_masked_before_it_is_read():
+    from include.perfpipe.k6.runner import secret_forms
+
+    secret = "Bearer s3cret<&>"
+    samples = K6Samples(START, secrets=secret_forms({"Authorization": secret}))
+    lines = [request(3.0, url=f"http://x/?key={quote(secret, safe='')}", owner=secret)]
+    lines += [point("checks", 1, group="", check=f"sees {secret}")]
+    samples.read(stream(*BUILTINS, *lines))
+    [row] = samples.metrics().endpoints.values()
+    assert row.name == "http://x/?key=***" and json.dumps(samples.metrics().to_dict()).count("s3cret") == 0
+    assert samples.journey.checks.counts == {"sees ***": [1, 0]} and samples.requests == 1
 
 
 def test_a_custom_trend_read_in_a_batch_equals_one_sample_at_a_time():
