@@ -103,23 +103,40 @@ def judge_k6(validation: ValidationResult, load: LoadResult, out_dir: Path) -> V
     """``validation`` with k6's thresholds judged (``k6_rows``) and an error for a k6 that failed otherwise;
     writes ``k6-summary.json`` (k6's summary export; with several shards one merged in its shape,
     ``export.merged_export``) and saves ``validation.json`` again."""
-    shards = sorted((int(key[len(SHARD_KEY) :]), part) for key, part in load.extra.items() if key.startswith(SHARD_KEY))
+    shards = shard_parts(load.extra)
     summaries = [part["summary"] for _, part in shards]
-    thresholds = ((load.spec.get("k6") or {}).get("options") or {}).get("thresholds") or {}
-    rows = k6_rows(thresholds, summaries, load)
+    rows = k6_rows(_thresholds(load), summaries, load)
     validation = judge(validation, rows)
     failed = [(index + 1, part["exit_code"]) for index, part in shards if part["exit_code"] not in JUDGED_EXIT_CODES]
     if failed:
         validation.verdict = Verdict.ERROR
         validation.reason = "k6 failed: " + ", ".join(f"shard {i} exited with code {code}" for i, code in failed)
-    out_dir = Path(out_dir)
+    (Path(out_dir) / SUMMARY_FILE).write_text(json.dumps(summary_document(load, rows), indent=2) + "\n")
+    validation.save(out_dir)
+    return validation
+
+
+def shard_parts(extra: dict) -> list[tuple[int, dict]]:
+    """``(index, {"exit_code", "summary"})`` of each k6 shard in a result's ``extra``, in shard order."""
+    return sorted((int(key[len(SHARD_KEY) :]), part) for key, part in extra.items() if key.startswith(SHARD_KEY))
+
+
+def summary_document(load: LoadResult, rows: list[dict] | None = None) -> dict:
+    """``k6-summary.json``: one shard's export as k6 wrote it; several shards' merged into one for the whole
+    run (``export.merged_export``), with the global verdicts (``rows``, judged here when not given)."""
+    summaries = [part["summary"] for _, part in shard_parts(load.extra)]
+    if len(summaries) == 1:
+        return summaries[0]
+    thresholds = _thresholds(load)
+    rows = rows if rows is not None else k6_rows(thresholds, summaries, load)
     crossed: dict[str, dict[str, bool]] = {}
     for (key, expression), row in zip(expressions(thresholds), rows, strict=True):
         crossed.setdefault(key, {})[expression] = not row["success"]  # k6 marks a crossed threshold true
-    document = summaries[0] if len(summaries) == 1 else merged_export(summaries, load, crossed)
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(document, indent=2) + "\n")
-    validation.save(out_dir)
-    return validation
+    return merged_export(summaries, load, crossed)
+
+
+def _thresholds(load: LoadResult) -> dict:
+    return ((load.spec.get("k6") or {}).get("options") or {}).get("thresholds") or {}
 
 
 def _holds(parsed: re.Match, observed: float) -> bool:
