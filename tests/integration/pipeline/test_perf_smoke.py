@@ -80,3 +80,19 @@ def test_bad_benchmark_input_fails_preflight_at_once(airflow_env, demo_service, 
         line.split("task_id=")[1].split()[0] for line in log.splitlines() if "[DAG TEST] starting task_id=" in line
     ]
     assert started.count("preflight") == 1 and "load_test" not in started and "db_benchmark" not in started
+
+
+def test_a_k6_script_is_the_load_stage_of_perf_smoke(airflow_env, demo_service):
+    """The ``k6_script`` Param: the bundled smoke script runs through the DAG; k6's thresholds join the verdict
+    as suite k6 and its summary (with p(99)) is kept in the run folder, counting what our frames recorded."""
+    conf = {"k6_script": "k6/load-test-smoke.js", "vus": 2, "duration": "3s", "db_stage": False}
+    outcome, run_dir = run_smoke(airflow_env, demo_service, conf)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    verdict = summary["verdict"]
+    passed = verdict_unless_busy(verdict["verdict"], verdict["reason"], "pass")
+    assert outcome["state"] == dag_state(passed), (verdict, run_dir.parent.parent / "dag_test.log")
+    k6_rows = [c for c in summary["thresholds"] if c["suite"] == "k6"]
+    assert {c["metric"] for c in k6_rows} == {"http_req_duration p(95)", "http_req_failed rate", "checks rate"}
+    export = json.loads((run_dir / "k6-summary.json").read_text())["metrics"]
+    assert "p(99)" in export["http_req_duration"] and export["http_reqs"]["count"] == summary["total"]["count"] > 0
+    assert "k6 end-of-test summary" in (run_dir / "report.html").read_text()
