@@ -44,6 +44,7 @@ from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
 from include.perfpipe.k6.figures import base_name
 from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, WHEN_NAMED, K6Samples
+from include.perfpipe.loadtest.engine.health import CPU_BOUND_PERCENT
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.result import LoadResult
@@ -58,6 +59,7 @@ READY_TIMEOUT_S = 60.0  # for a paused k6's VUs to be initialised, past the comm
 READY_POLL_S = 0.05
 PAUSED_BEFORE_RUN = 4  # k6's execution status once its VUs are initialised and it waits to be resumed
 _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # k6's REST API: never through a proxy
+READER_BEHIND_S = 5.0  # the reader's backlog past which the health section notes it (k6 flushes every 200 ms)
 LATE_START_S = 1.0  # a shard whose first request came later than this after start_at gets a health note
 SUMMARY_FILE = "k6-summary.json"
 SUMMARY_TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
@@ -365,7 +367,8 @@ def run_shard(
         on_abort(abort_reason)
     abort_reason = abort_reason or stop_reason
     resumed_s = None if resumed is None else resumed - start
-    health = _health(samples, warnings, cpu_s, ended - start, interrupted, reader.is_alive(), resumed_s)
+    cores = len(os.sched_getaffinity(0))  # k6 inherits this process's cores
+    health = k6_health(samples, warnings, cpu_s, ended - start, interrupted, reader.is_alive(), resumed_s, cores)
     result = LoadResult(
         spec=spec if spec is not None else plan.to_spec(),
         started_at=_iso(start),
@@ -513,7 +516,7 @@ def _log_lines(stream, masked: Callable[[str], str], warnings: Counter, threshol
             threshold_abort.append(k6_message(line))
 
 
-def _health(
+def k6_health(
     samples: K6Samples,
     warnings: Counter,
     cpu_s: float,
@@ -521,11 +524,23 @@ def _health(
     interrupted: bool,
     stuck: bool,
     resumed_s: float | None,
+    cores: int = 1,
 ) -> dict:
     """Our health section from what k6 said and did: its warnings, CPU, dropped iterations, the reader's lag,
-    and, with a common start, when k6 was resumed and sent its first request (seconds after ``start_at``)."""
+    and, with a common start, when k6 was resumed and sent its first request (seconds after ``start_at``).
+    k6 at ``CPU_BOUND_PERCENT`` of the ``cores`` it may use is ``cpu_bound``, as our engine at full CPU: its
+    req/s is k6's ceiling, so a failed capacity check is not judged (``validation.validate``); a reader
+    ``READER_BEHIND_S`` behind k6 is a note (the samples keep their own times, our abort rules acted late)."""
     reasons, notes = [], []
     cpu_percent = 100.0 * cpu_s / wall_s if wall_s > 0 else 0.0
+    cpu_bound = cpu_percent >= CPU_BOUND_PERCENT * cores
+    if cpu_bound:
+        notes.append(
+            f"k6 CPU {cpu_percent:.0f}% of {cores} core(s), at or above {CPU_BOUND_PERCENT:g}% each: req/s is "
+            "k6's ceiling, a floor of the target's"
+        )
+    if samples.lag_max_s > READER_BEHIND_S:
+        notes.append(f"the sample reader fell {samples.lag_max_s:.1f} s behind k6: our abort rules acted that late")
     first_s = 0.0
     if resumed_s is not None:
         first_s = samples.first_request_s if samples.first_request_s is not None else resumed_s
@@ -555,7 +570,7 @@ def _health(
         "processes": 1,
         "saturated": bool(reasons),
         "reasons": reasons,
-        "cpu_bound": False,
+        "cpu_bound": cpu_bound,
         "notes": notes,
         "reader_lag_max_s": round(samples.lag_max_s, 3),
         "reader_cpu_s": round(samples.cpu_s, 3),

@@ -128,3 +128,19 @@ def test_timing_phases_are_carried_only_when_a_threshold_or_the_script_names_the
     script.write_text("// my_http_req_waiting_ms and http_req_sendings are other names\n")
     assert named_metrics({"thresholds": {"data_received": ["count>0"]}}, script) == ("data_received",)
     assert named_metrics({}, script) == ()
+
+
+def test_k6_at_full_cpu_of_its_cores_is_cpu_bound_and_a_reader_far_behind_is_noted():
+    from collections import Counter
+
+    from include.perfpipe.k6.runner import READER_BEHIND_S, k6_health
+    from include.perfpipe.k6.samples import K6Samples
+
+    samples = K6Samples(0.0)
+    full = k6_health(samples, Counter(), 19.2, 10.0, False, False, None, cores=2)  # 192 % of 2 cores
+    half = k6_health(samples, Counter(), 19.2, 10.0, False, False, None, cores=4)
+    assert full["cpu_bound"] and "k6 CPU 192% of 2 core(s)" in full["notes"][0] and not full["saturated"]
+    assert not half["cpu_bound"] and not any("behind" in note for note in half["notes"])
+    samples.lag_max_s = READER_BEHIND_S + 1
+    behind = k6_health(samples, Counter(), 1.0, 10.0, False, False, None)
+    assert any("fell 6.0 s behind k6" in note for note in behind["notes"]) and not behind["saturated"]
