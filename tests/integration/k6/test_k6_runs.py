@@ -66,10 +66,10 @@ class ConnectionCounter:
         self.sock.close()
 
 
-def script(tmp_path: Path, body: str, options: str, name: str = "test.js") -> Path:
+def script(tmp_path: Path, body: str, options: str, name: str = "test.js", prelude: str = "") -> Path:
     path = tmp_path / name
     path.write_text(
-        "import http from 'k6/http';\nimport { check, group } from 'k6';\n"
+        f"import http from 'k6/http';\nimport {{ check, group }} from 'k6';\n{prelude}"
         f"export const options = {options};\nexport default function () {{\n{body}\n}}\n"
     )
     return path
@@ -148,8 +148,14 @@ def test_nothing_reaches_an_address_outside_the_allowlist(tmp_path, server):
             tmp_path,
             "http.get(`${__ENV.BASE_URL}/ok`, { tags: { name: 'allowed' } });\n"
             f"http.get('{elsewhere}/direct', {{ tags: {{ name: 'direct' }} }});\n"
-            f"http.get(`${{__ENV.BASE_URL}}/redirect?to={elsewhere}/hop`, {{ tags: {{ name: 'redirected' }} }});",
+            f"http.get(`${{__ENV.BASE_URL}}/redirect?to={elsewhere}/hop`, {{ tags: {{ name: 'redirected' }} }});\n"
+            # k6's other protocols dial through the same blocklist
+            "if (__ITER === 0) {\n"
+            f"  ws.connect('ws://127.0.0.2:{outside.port}/', null, (socket) => socket.close());\n"
+            f"  try {{ grpcClient.connect('127.0.0.2:{outside.port}',"
+            " { plaintext: true, reflect: true, timeout: '300ms' }); } catch (e) { console.log('grpc refused'); }\n}",
             "{ vus: 1, iterations: 5 }",
+            prelude="import ws from 'k6/ws';\nimport grpc from 'k6/net/grpc';\nconst grpcClient = new grpc.Client();\n",
         )
         _, result = shards_of(path, server.url(""))
     finally:
@@ -159,6 +165,10 @@ def test_nothing_reaches_an_address_outside_the_allowlist(tmp_path, server):
     assert rows.loc["allowed", "errors"] == 0 and rows.loc["allowed", "count"] == 5
     assert rows.loc["direct", "errors"] == rows.loc["direct", "count"] == 5
     assert rows.loc["redirected", "errors"] == 5  # the hop out of the allowlist failed
+    # WebSocket metrics, k6 built-ins our frames have no table for, are custom metrics of the kind k6 declares
+    custom = result.journey.metrics.metrics
+    assert custom["ws_sessions"].kind == "counter" and custom["ws_sessions"].total == 1
+    assert custom["ws_connecting"].kind == "trend" and custom["ws_connecting"].unit == "ms"
 
 
 def test_two_shards_merge_exactly_and_are_judged_once(tmp_path, server):
