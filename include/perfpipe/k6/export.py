@@ -11,8 +11,9 @@ says it once. Each figure is merged exactly from the shards' exports or computed
   ``http_reqs``, ``iteration_duration`` by ``iterations``), else the merged frames'.
 
 A figure neither gives exactly (a percentile of a timing phase the reader skipped, a submetric on
-``expected_response``) is left out and named in ``perfpipe.not_merged``; thresholds carry the global
-verdicts; ``root_group``'s checks add up; each shard's own export stays under ``shards``.
+``expected_response`` where an endpoint had both outcomes) is left out and named in ``perfpipe.not_merged``;
+thresholds carry the global verdicts; ``root_group``'s checks add up; each shard's own export stays under
+``shards``.
 """
 
 from __future__ import annotations

@@ -26,9 +26,14 @@ def evaluate(result: LoadResult, key: str, aggregation: str, percentile: str | N
     tags = dict(pair.split(":", 1) for pair in selector.split(",")) if selector else {}
     tags = {k.strip(): v.strip().strip("'\"") for k, v in tags.items()}
     if name in ("http_req_duration", "http_req_failed", "http_reqs"):
+        expected = tags.pop("expected_response", None)
         if set(tags) - _ENDPOINT_TAGS:
             return math.nan
         chosen = [t for t in result.metrics.endpoints.values() if _matches(t, tags)]
+        if expected is not None:
+            chosen = _of_outcome(chosen, expected == "true")
+            if chosen is None:
+                return math.nan
         return _request_stat(name, chosen, aggregation, percentile, result.duration_s)
     if tags:
         return math.nan
@@ -43,6 +48,20 @@ def evaluate(result: LoadResult, key: str, aggregation: str, percentile: str | N
     if journey is None or name not in journey.metrics.metrics:
         return math.nan
     return _custom_stat(journey.metrics.metrics[name], aggregation, percentile, result.duration_s)
+
+
+def _of_outcome(chosen: list[EndpointTotals], expected: bool) -> list[EndpointTotals] | None:
+    """The endpoints whose requests all had ``expected_response`` ``expected`` (an endpoint with none such
+    drops out); None when one had both, since an endpoint's histogram holds both outcomes. k6 always reports
+    ``http_req_duration{expected_response:true}``: exact over the merge for a run without errors."""
+    kept = []
+    for totals in chosen:
+        errors = totals.errors if expected else totals.count - totals.errors  # requests of the other outcome
+        if errors == 0:
+            kept.append(totals)
+        elif errors != totals.count:
+            return None
+    return kept
 
 
 def _matches(totals: EndpointTotals, tags: dict[str, str]) -> bool:

@@ -3,7 +3,7 @@
 One shard: k6 judged the whole run itself; its ``--summary-export`` says which thresholds were crossed.
 Several shards: each k6 judged only its segment, so every threshold is judged again here over the exactly
 merged result (``figures.evaluate``); an expression this cannot evaluate from our frames (a submetric on
-a tag our frames do not split by, e.g. ``{expected_response:true}``) keeps the shards' verdict: crossed if
+a tag our frames do not split by, e.g. ``{method:GET}``) keeps the shards' verdict: crossed if
 any shard crossed it, and says so. Either way the rows join validation's results as suite ``k6`` and a
 crossed one fails the run.
 """

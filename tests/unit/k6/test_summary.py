@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from include.perfpipe.custom_metrics import CustomMetrics
+from include.perfpipe.k6.figures import evaluate
 from include.perfpipe.k6.summary import expressions, judge, k6_rows
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.result import LoadResult
@@ -18,6 +19,7 @@ THRESHOLDS = {
     "http_req_duration": ["p(95)<35", {"threshold": "avg<1000", "abortOnFail": True}],
     "http_req_duration{scenario:buyers}": ["max<=20"],
     "http_req_duration{expected_response:true}": ["p(90)<100"],
+    "http_req_duration{method:GET}": ["p(90)<100"],
     "http_req_failed": ["rate<0.3"],
     "http_reqs": ["count>=4"],
     "checks": ["rate>0.9"],
@@ -51,7 +53,7 @@ def test_expressions_of_strings_and_objects():
 
 
 def test_several_shards_are_judged_over_the_merged_result():
-    crossed_by_a_shard = {"metrics": {"http_req_duration{expected_response:true}": {"thresholds": {"p(90)<100": True}}}}
+    crossed_by_a_shard = {"metrics": {"http_req_duration{method:GET}": {"thresholds": {"p(90)<100": True}}}}
     rows = {r["metric"]: r for r in k6_rows(THRESHOLDS, [crossed_by_a_shard, {}], merged_result())}
     observed = {name: r["observed"] for name, r in rows.items()}
     assert observed["http_req_duration p(95)"] == pytest.approx(40.0, rel=1e-2)
@@ -61,9 +63,20 @@ def test_several_shards_are_judged_over_the_merged_result():
     assert observed["http_reqs count"] == 4 and observed["checks rate"] == 0.5 and not rows["checks rate"]["success"]
     assert observed["orders count"] == 3 and rows["orders count"]["success"]
     assert observed["wait p(50)"] == pytest.approx(200, rel=1e-2) and not rows["wait med"]["success"]
-    kept = rows["http_req_duration{expected_response:true} p(90)"]
+    kept = rows["http_req_duration{method:GET} p(90)"]
     assert kept["class_name"].startswith("per shard") and not kept["success"]
-    assert all(r["class_name"] == "global" for name, r in rows.items() if "expected_response" not in name)
+    assert all(r["class_name"] == "global" for name, r in rows.items() if "method" not in name)
+    assert observed["http_req_duration{expected_response:true} p(90)"] == pytest.approx(30.0, rel=1e-2)  # browse
+
+
+def test_expected_response_is_exact_only_where_an_endpoint_had_one_outcome():
+    result = merged_result()
+    assert evaluate(result, "http_req_duration{expected_response:true}", "max") == pytest.approx(30.0, rel=1e-2)
+    assert evaluate(result, "http_reqs{expected_response:false}", "count") == 1  # pay's one error
+    result.metrics.scenario = "buyers"
+    result.metrics.record("pay", "api", 0.005, True, 200, 0.5)  # pay now has both outcomes in one histogram
+    assert math.isnan(evaluate(result, "http_req_duration{expected_response:true}", "max"))
+    assert evaluate(result, "http_req_duration{expected_response:true,scenario:shoppers}", "count") == 3
 
 
 def test_one_shard_keeps_k6s_own_verdict_and_figures():
