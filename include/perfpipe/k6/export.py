@@ -6,7 +6,8 @@ says it once. Each figure is merged exactly from the shards' exports or computed
 - gauge: ``min``/``max`` the shards' lowest/highest; ``vus`` and ``vus_max`` the shards' sums (each runs
   its segment of the VUs at the same time); a custom gauge's ``value`` the merged frames' latest;
 - trend: ``min``/``max`` the shards' lowest/highest; ``med`` and ``p(N)`` from the merged histogram
-  (``http_req_duration`` and its submetrics on scenario, name, group or class; carried custom trends);
+  (``http_req_duration`` and its submetrics on scenario, name, group or class; ``group_duration``; carried
+  custom trends);
   ``avg`` the shards' weighted by their sample counts where k6 gives them (a ``http_req_*`` trend by
   ``http_reqs``, ``iteration_duration`` by ``iterations``), else the merged frames'.
 

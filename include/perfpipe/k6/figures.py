@@ -7,6 +7,7 @@ import math
 import re
 
 from include.perfpipe.custom_metrics import SCALE
+from include.perfpipe.k6.samples import group_name
 from include.perfpipe.loadtest.result import LoadResult
 from include.perfpipe.metrics import EndpointTotals, new_histogram
 
@@ -35,9 +36,13 @@ def evaluate(result: LoadResult, key: str, aggregation: str, percentile: str | N
             if chosen is None:
                 return math.nan
         return _request_stat(name, chosen, aggregation, percentile, result.duration_s)
+    journey = result.journey
+    if name == "group_duration" and journey is not None and not set(tags) - {"group"}:
+        group = group_name(tags["group"]) if "group" in tags else None
+        chosen = [t for t in journey.groups.endpoints.values() if group is None or t.name == group]
+        return _request_stat(name, chosen, aggregation, percentile, result.duration_s)  # as requests: seconds
     if tags:
         return math.nan
-    journey = result.journey
     if name == "checks" and aggregation == "rate" and journey is not None:
         passed = sum(p for p, _ in journey.checks.counts.values())
         total = sum(p + f for p, f in journey.checks.counts.values())

@@ -101,3 +101,13 @@ def test_either_verdict_failing_fails_the_run():
     passed = judge(_validation(Verdict.PASS, "all 3 checks met"), met)
     assert passed.verdict == Verdict.PASS and passed.reason.endswith("all 1 k6 thresholds met")
     assert list(passed.results["suite"]) == ["k6"]
+
+
+def test_group_durations_come_from_the_merged_group_histograms():
+    result = merged_result()
+    for name, ms in (("shop", 10), ("shop", 30), ("cart", 50)):
+        result.journey.record_group(name, ms / 1000, True, 0.5)
+    assert evaluate(result, "group_duration", "max") == pytest.approx(50.0, rel=1e-2)
+    assert evaluate(result, "group_duration{group:::shop}", "p(99)", "99") == pytest.approx(30.0, rel=1e-2)
+    assert evaluate(result, "group_duration", "count") == 3
+    assert math.isnan(evaluate(result, "group_duration{scenario:x}", "max"))
