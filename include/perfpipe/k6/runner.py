@@ -5,8 +5,8 @@
   scenarios by one ``default`` scenario; ``vus`` alone leaves scenarios alone). Preflight reads the same
   overrides from k6's ``K6_*`` variables, so the consolidated options are k6's own reading of them.
 - The target reaches the script as ``__ENV.BASE_URL``; secrets (``secret_env``) only through k6's
-  environment, never argv, the spec or a file; masked (``secret_forms``) in the k6 output logged, in the
-  samples read (a secret in a URL, a check's name, a tag) and in k6's summary export.
+  environment, never argv, the spec or a file; masked (``secrets.secret_forms``) in the k6 output logged,
+  in the samples read (a secret in a URL, a check's name, a tag) and in k6's summary export.
 - Addresses outside the allowlist are blocked (``allowlist.blacklist_ips``).
 - Shards start together: k6 starts ``--paused`` (its REST API on a loopback port of its own), initialises its
   VUs while the common start approaches, and is resumed through that API at ``start_at``.
@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import psutil
 
@@ -44,6 +43,7 @@ from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.allowlist import blacklist_ips
 from include.perfpipe.k6.figures import base_name
 from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, WHEN_NAMED, K6Samples
+from include.perfpipe.k6.secrets import masked_document, masker, secret_forms
 from include.perfpipe.loadtest.engine.health import CPU_BOUND_PERCENT
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
@@ -352,7 +352,7 @@ def run_shard(
         reader.join(KILL_GRACE_S)
         for thread in streams:
             thread.join(KILL_GRACE_S)
-        summary = json.loads(masked(summary_path.read_text())) if summary_path.is_file() else {}
+        summary = masked_document(json.loads(summary_path.read_text()), masked) if summary_path.is_file() else {}
     ended = time.time()
     code = process.returncode
     aborted_by_threshold = bool(threshold_abort)
@@ -482,24 +482,8 @@ def _release(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
-def secret_forms(secrets: Mapping[str, str] | None) -> list[str]:
-    """Each secret value as k6 may write it: as is, escaped in its JSON output (Go escapes ``<>&`` too) and
-    URL-encoded (a script may put it in a query string); longest first, so a longer form is masked whole."""
-    forms = set()
-    for value in (v for v in (secrets or {}).values() if v):
-        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-        for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-            escaped = escaped.replace(char, code)
-        forms |= {value, escaped, quote(value, safe=""), quote(value), quote_plus(value)}
-    return sorted(forms, key=len, reverse=True)
-
-
 def _masker(secrets: Mapping[str, str] | None) -> Callable[[str], str]:
-    forms = secret_forms(secrets)
-    if not forms:
-        return lambda line: line
-    pattern = re.compile("|".join(re.escape(form) for form in forms))
-    return lambda line: pattern.sub("***", line)
+    return masker(secret_forms(secrets)) or (lambda line: line)
 
 
 def _log_lines(stream, masked: Callable[[str], str], warnings: Counter, threshold_abort: list[str]) -> None:

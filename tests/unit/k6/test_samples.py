@@ -8,6 +8,7 @@ import pytest
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.k6.samples import TIMING_PHASES, K6Samples, group_name
+from include.perfpipe.k6.secrets import masked_document, masker, secret_forms
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -139,17 +140,30 @@ def test_timing_phases_named_by_the_run_become_custom_trends():
     assert frame.loc["http_req_waiting", "max"] == 12.5 and frame.loc["http_req_blocked", "max"] == 2.5
 
 
-def test_a_secret_in_a_url_check_or_tag_is_masked_before_it_is_read():
-    from include.perfpipe.k6.runner import secret_forms
-
+def test_a_secret_in_a_url_check_or_tag_is_masked_once_read():
     secret = "Bearer s3cret<&>"
     samples = K6Samples(START, secrets=secret_forms({"Authorization": secret}))
-    lines = [request(3.0, url=f"http://x/?key={quote(secret, safe='')}", owner=secret)]
+    lines = [request(3.0, url=f"http://x/?key={quote(secret, safe='')}", owner=secret, group=f"::{secret}")]
     lines += [point("checks", 1, group="", check=f"sees {secret}")]
     samples.read(stream(*BUILTINS, *lines))
     [row] = samples.metrics().endpoints.values()
-    assert row.name == "http://x/?key=***" and json.dumps(samples.metrics().to_dict()).count("s3cret") == 0
+    assert (row.name, row.group, row.tags) == ("http://x/?key=***", "***", (("owner", "***"),))
+    assert json.dumps(samples.metrics().to_dict()).count("s3cret") == 0
     assert samples.journey.checks.counts == {"sees ***": [1, 0]} and samples.requests == 1
+
+
+def test_a_secret_that_is_a_common_word_cannot_cut_what_is_read():
+    """Masked after decoding: a secret found in k6's own JSON (keys, numbers, metric names) changes nothing."""
+    samples = K6Samples(START, secrets=secret_forms({"Authorization": "e"}))
+    samples.read(stream(*BUILTINS, request(3.0, name="home"), point("checks", 1, group="", check="ok")))
+    [row] = samples.metrics().endpoints.values()
+    assert (row.name, row.count, samples.requests) == ("hom***", 1, 1) and samples.journey.checks.counts == {
+        "ok": [1, 0]
+    }
+    document = {"metrics": {"http_req_duration{name:e}": {"p(95)": 1.0, "thresholds": {"p(95)<5": False}}}}
+    assert masked_document(document, masker(["e"])) == {
+        "metrics": {"http_r***q_duration{nam***:***}": {"p(95)": 1.0, "thresholds": {"p(95)<5": False}}}
+    }
 
 
 def test_a_custom_trend_read_in_a_batch_equals_one_sample_at_a_time():
