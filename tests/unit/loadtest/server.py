@@ -49,6 +49,7 @@ class LoopbackServer:
         self.require_headers = [line.encode().lower() for line in require_headers]  # else 401
         self.last_head = b""  # the latest request's line and headers
         self.unauthorised = 0  # requests answered 401 (a require_headers line missing)
+        self.answering = self.peak_answering = 0  # requests being answered now, and the most at once
         self.ssl_context = ssl_context
         self.stall_every_s, self.stall_s, self.stall_offset_s = stall_every_s, stall_s, stall_offset_s
         self._ready = threading.Event()
@@ -98,8 +99,13 @@ class LoopbackServer:
                 path = head.split(b" ")[1].decode()
                 self.hits[path.partition("?")[0]] += 1
                 self.targets[path] += 1
-                if not await self._respond(path, writer, head, body):
-                    break
+                self.answering += 1
+                self.peak_answering = max(self.peak_answering, self.answering)
+                try:
+                    if not await self._respond(path, writer, head, body):
+                        break
+                finally:
+                    self.answering -= 1
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

@@ -41,7 +41,10 @@ def test_closed_model_counts_every_response(server):
     result = run_load_test(spec, processes=1, progress=progress.append)
     total = _total(result)
     assert total["count"] == server.requests > 0 and total["errors"] == 0
-    assert 20 <= total["p50_ms"] <= 60 and 40 <= total["rps"] <= 200  # 4 VUs at ~20 ms each: ~160/s
+    # closed model, whatever the machine's speed: a VU sends again only once answered, so the server never
+    # answers more than the 4 at once, none faster than its 20 ms, and 4 VUs fit at most 2 s / 20 ms each
+    # (+ 1 in flight at the end)
+    assert server.peak_answering <= 4 and total["min_ms"] >= 20 and total["count"] <= 4 * (2 / 0.020 + 1)
     series = result.timeseries_frame()
     assert set(series[(series.class_name == "all") & (series.t < 2)].active_vus) == {4}
     assert progress and {"elapsed_s", "vus", "rps", "p95_ms", "errors", "dropped"} <= set(progress[0])
@@ -49,14 +52,13 @@ def test_closed_model_counts_every_response(server):
 
 
 def test_closed_model_ramps_vus(server):
-    spec = load_spec(
-        "smoke",
-        server.url("/sleep/10"),
-        overrides={"stages": [{"duration": "2s", "target": 6}], "progress_interval": 10},
-    )
+    stages = [{"duration": "2s", "target": 6}, {"duration": "1s", "target": 6}]  # 0 -> 6 over 2 s, then held
+    spec = load_spec("smoke", server.url("/sleep/10"), overrides={"stages": stages, "progress_interval": 10})
     series = run_load_test(spec, processes=1).timeseries_frame()
     vus = series[series.class_name == "all"].set_index("t").active_vus
-    assert 1 <= vus[0] <= 3 and vus[1] == 6  # 0 -> 6 over 2 s; the sample is the second's maximum
+    # a second's sample is its highest level: at most the ramp's level at that second's end (3 at 1 s); the
+    # held second gives the 6 even when a busy machine delays the ticks near the ramp's top
+    assert vus[0] <= 3 and vus.max() == 6 and server.peak_answering <= 6
 
 
 def test_open_model_sends_every_arrival(server):
@@ -117,10 +119,11 @@ def test_shards_merge_exactly(server):
 def test_abort_on_fail_stops_early(server):
     rule = {"class_name": "all", "metric": "p95_ms", "operator": "<", "limit": 10, "window_s": 1, "delay_s": 1}
     spec = load_spec("smoke", server.url("/sleep/30"), overrides={"vus": 2, "duration": "20s", "abort_rules": [rule]})
-    started, reasons = time.monotonic(), []
+    reasons = []
     result = run_load_test(spec, processes=1, on_abort=reasons.append)
     assert result.aborted and "p95_ms" in result.abort_reason and "< 10" in result.abort_reason
-    assert result.duration_s < 5 and time.monotonic() - started < 10
+    # on the engine's clock: delay + window + a tick and a half, held up at most by the loop lag it measured
+    assert result.duration_s <= 1 + 1 + 1.5 + result.health["loop_lag_max_ms"] / 1000, result.duration_s
     assert reasons == [result.abort_reason]
 
 
