@@ -472,8 +472,20 @@ def _read_fifo(fifo: Path, samples: K6Samples) -> None:
     with open(fifo, "rb", buffering=CHUNK_BYTES) as stream:
         with contextlib.suppress(OSError):  # a 1 MiB pipe (Linux's default ceiling): k6 blocks 16x less often
             fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
-        samples.read(stream, FILL_WAIT_S)
+        read_all(stream, samples, FILL_WAIT_S)
     samples.cpu_s = time.thread_time()  # this thread's CPU: the reader's cost beside k6's
+
+
+def read_all(stream, samples: K6Samples, fill_wait_s: float = 0.0) -> None:
+    """Read k6's output to its end. A line the reader cannot take (k6 killed mid-line, an output it does not
+    know) stops the reading, not k6: the rest is drained so k6 never blocks on a full pipe, and the failure
+    (``samples.failure``) makes the run invalid (``k6_health``), since samples are missing from then on."""
+    try:
+        samples.read(stream, fill_wait_s)
+    except Exception as exc:  # any failure: k6 must not wait on us
+        samples.failure = f"{type(exc).__name__}: {exc}"
+        while stream.read1(CHUNK_BYTES):
+            pass
 
 
 def _release(fifo: Path) -> None:
@@ -538,6 +550,8 @@ def k6_health(
         reasons.append("k6 did not finish by the run deadline and was interrupted")
     if stuck:
         reasons.append("the sample reader did not finish: some samples may be missing")
+    if samples.failure:
+        reasons.append(f"the sample reader failed ({samples.failure}): samples from then on are missing")
     if warnings.get("request_timeouts"):
         notes.append(f"k6 logged {warnings['request_timeouts']} request timeout(s)")
     notes.append(

@@ -188,6 +188,7 @@ class K6Samples:
         self.cpu_s = 0.0  # the reading thread's CPU seconds, set by the runner when k6's output ends
         self.lag_max_s = 0.0  # the reader's largest backlog: wall clock minus a sample's time
         self.first_request_s: float | None = None  # the earliest request's time from ``start``
+        self.failure: str | None = None  # why reading stopped early (``runner.read_all``)
         # the metrics read, in k6's order of declaration: name -> what reads a batch of its samples
         self._readers: dict[str, Callable[[list[bytes]], None]] = {}
         self._seconds: dict[str, float] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its epoch second

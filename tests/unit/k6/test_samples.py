@@ -226,3 +226,19 @@ def test_after_a_short_read_the_reader_waits_for_the_pipe_to_fill(monkeypatch):
     waits.clear()
     K6Samples(START).read(stream(*BUILTINS, request(1.0, name="a")))
     assert not waits  # no wait unless asked (the runner asks)
+
+
+def test_a_line_the_reader_cannot_take_stops_the_reading_not_k6():
+    """The rest is drained (k6 never blocks on a full pipe) and the run is invalid: samples are missing."""
+    from collections import Counter
+
+    from include.perfpipe.k6.runner import k6_health, read_all
+
+    broken = b'{"metric":"http_req_duration","type":"Point","data":{"time":"2027-01-15T08:00:01.2Z","val\n'
+    after = [request(3.0, at="08:00:02.000000000") for _ in range(2000)]
+    source = stream(*BUILTINS, request(1.0), broken, *after)
+    samples = K6Samples(START)
+    read_all(source, samples)
+    assert source.read() == b"" and samples.failure.startswith("DecodeError")
+    health = k6_health(samples, Counter(), 1.0, 10.0, False, False, None)
+    assert health["saturated"] and "the sample reader failed (DecodeError" in health["reasons"][0]
