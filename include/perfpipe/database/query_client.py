@@ -27,9 +27,11 @@ from psycopg import AsyncConnection
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.contract import MODELS, Staged
+from include.perfpipe.loadtest.engine.client import OK, RESTART
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
-from include.perfpipe.loadtest.engine.vus import OK, RESTART, ClosedVUs, CoroutineVUs, OpenVUs
+from include.perfpipe.loadtest.engine.vus import CoroutineVUs
 from include.perfpipe.loadtest.executors import ConstantArrivalRate, ConstantVUs, ExecutorConfig
+from include.perfpipe.loadtest.executors.runs import executor_for
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 from .connection import APPLICATION_NAME, redact
@@ -144,14 +146,13 @@ class QuerySpec(Staged):
 class QueryVU:
     """One virtual user: its connection and its own random pick of queries."""
 
-    __slots__ = ("number", "iteration", "conn", "rng", "retired", "running", "leaving", "pause")
+    __slots__ = ("number", "iteration", "conn", "rng", "retired", "leaving", "pause")
 
     def __init__(self, number: int) -> None:
         self.number, self.iteration = number, 0
         self.conn: AsyncConnection | None = None
         self.rng = random.Random(number)
         self.retired = False
-        self.running = True
         self.leaving = False
         self.pause = None
 
@@ -182,6 +183,7 @@ class QueryGenerator(CoroutineVUs):
 
     def __init__(self, spec: QuerySpec, dsn: str, index=0, count=1, progress=None, should_stop=None, on_abort=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort)
+        self.executor = executor_for(self)
         self.dsn = dsn
         self.names = [q["name"] for q in spec.queries]
         self.sql = [q["sql"] for q in spec.queries]
@@ -231,7 +233,7 @@ class QueryGenerator(CoroutineVUs):
         self.spare.clear()
 
     # -- the VU ------------------------------------------------------------------------------------
-    def new_session(self, i: int) -> QueryVU:
+    def new_vu(self, i: int) -> QueryVU:
         vu = QueryVU(self.vu_number(i))
         if self.spare:
             vu.conn = self.spare.pop()
@@ -280,8 +282,7 @@ class QueryGenerator(CoroutineVUs):
             self.errors += 1
         self.rec.record(name, KLASS, now - start, ok, status, now - self.t0)
 
-    async def leave(self, vu: QueryVU) -> None:
-        vu.running = False
+    async def leave_session(self, vu: QueryVU) -> None:
         conn, vu.conn = vu.conn, None
         if conn is not None:
             self.conns.discard(conn)
@@ -301,14 +302,5 @@ class QueryGenerator(CoroutineVUs):
         return own
 
 
-class ClosedQueries(ClosedVUs, QueryGenerator):
-    """Closed model: each connection runs the queries back to back."""
-
-
-class OpenQueries(OpenVUs, QueryGenerator):
-    """Open model: the queries start at the spec's rate, each on an idle connection."""
-
-
 def query_generator(spec: QuerySpec, dsn: str, progress=None, should_stop=None, on_abort=None) -> QueryGenerator:
-    cls = OpenQueries if spec.model == "open" else ClosedQueries
-    return cls(spec, dsn, 0, 1, progress, should_stop, on_abort)
+    return QueryGenerator(spec, dsn, 0, 1, progress, should_stop, on_abort)

@@ -75,7 +75,7 @@ def test_latency_runs_from_the_intended_start(db):
         process.t0 = perf_counter()
         await process.open_connections(1)
         try:
-            vu = process.new_session(0)
+            vu = process.new_vu(0)
             await process.one_iteration(vu, perf_counter() - 0.3)
         finally:
             await process.close_connections()

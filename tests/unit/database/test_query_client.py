@@ -4,16 +4,16 @@ its executors, and the one set of health rules it shares with the HTTP generator
 import pytest
 
 from include.perfpipe.database.query_client import (
-    ClosedQueries,
-    OpenQueries,
     QuerySpec,
     query_executor,
     query_generator,
     with_connections,
 )
-from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints, OpenEndpoints
+from include.perfpipe.loadtest.clients.endpoints import FlatEndpoints
 from include.perfpipe.loadtest.contract import Endpoint, LoadSpec
 from include.perfpipe.loadtest.engine.generator import LoadGenerator
+from include.perfpipe.loadtest.executors.arrival_loop import ArrivalLoop
+from include.perfpipe.loadtest.executors.vu_lifecycle import VULifecycle
 from include.perfpipe.metrics import new_histogram
 
 QUERIES = [{"name": "one", "sql": "SELECT 1", "weight": 1}]
@@ -41,7 +41,7 @@ def http_process(open_model: bool):
         start=stages[0]["target"],
         max_vus=4,
     )
-    return (OpenEndpoints if open_model else ClosedEndpoints)(spec)
+    return FlatEndpoints(spec)
 
 
 def health_of(process, lag_ms: float, cpu: float, dropped: int = 0):
@@ -51,7 +51,7 @@ def health_of(process, lag_ms: float, cpu: float, dropped: int = 0):
 
 def test_rate_is_a_constant_arrival_rate_and_no_rate_constant_vus():
     closed, open_ = db_process(), db_process(rate=40)
-    assert isinstance(closed, ClosedQueries) and isinstance(open_, OpenQueries)
+    assert isinstance(closed.executor, VULifecycle) and isinstance(open_.executor, ArrivalLoop)
     assert isinstance(closed, LoadGenerator)  # the engine's load generator runs it
     assert (closed.spec.executor, closed.spec.model, closed.spec.max_vus) == ("constant_vus", "closed", 4)
     assert (open_.spec.executor, open_.spec.model, open_.spec.max_vus, open_.spec.rate) == (

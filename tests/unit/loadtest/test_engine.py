@@ -317,9 +317,9 @@ def test_responses_read_in_one_loop_pass_share_the_pass_clock():
     """A burst of responses read in one pass is timed to the pass, not to each one's callback."""
     import asyncio
 
-    from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints
+    from include.perfpipe.loadtest.clients.endpoints import FlatEndpoints
 
-    process = ClosedEndpoints(load_spec("smoke", "http://127.0.0.1:9/"))
+    process = FlatEndpoints(load_spec("smoke", "http://127.0.0.1:9/"))
 
     async def passes():
         process.loop = asyncio.get_running_loop()

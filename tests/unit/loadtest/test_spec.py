@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from include.perfpipe.loadtest import LoadSpec, TargetNotAllowed, check_target, load_spec, parse_duration
-from include.perfpipe.loadtest.engine.generator import ArrivalSchedule, share
+from include.perfpipe.loadtest.engine.generator import share
+from include.perfpipe.loadtest.executors.arrival_loop import ArrivalSchedule
 
 DEMO = Path(__file__).resolve().parents[3] / "include" / "config" / "scenarios" / "demo.yaml"
 TARGET = "http://127.0.0.1:8000"

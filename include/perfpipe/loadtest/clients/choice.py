@@ -6,7 +6,7 @@ process finds it again by its importable name. The engine imports no client.
 
 from __future__ import annotations
 
-from include.perfpipe.loadtest.clients.endpoints import ClosedEndpoints, OpenEndpoints
+from include.perfpipe.loadtest.clients.endpoints import FlatEndpoints
 from include.perfpipe.loadtest.clients.journeys import journey_generator
 from include.perfpipe.loadtest.clients.scenarios import NamedScenarios
 from include.perfpipe.loadtest.contract import LoadSpec
@@ -35,5 +35,4 @@ class HttpClients:
             return NamedScenarios(spec, HttpClients.generator, index, count, *hooks, secret_headers)
         if spec.journey is not None:
             return journey_generator(spec, index, count, *hooks, secret_headers)
-        cls = OpenEndpoints if spec.model == "open" else ClosedEndpoints
-        return cls(spec, index, count, *hooks, secret_headers=secret_headers)
+        return FlatEndpoints(spec, index, count, *hooks, secret_headers=secret_headers)

@@ -1,8 +1,8 @@
 """Flat weighted endpoints, the fast path: each request a pre-built ``Prepared`` picked by weight, sent on a
 keep-alive connection by the callbacks of ``HttpGenerator``; no task or future per request.
 
-Closed model (``ClosedEndpoints``): each VU sends, waits for the response, thinks, and sends again. Open model
-(``OpenEndpoints``): the arrivals of ``ArrivalSchedule.arrive`` take an idle connection, a new one, or are dropped.
+Its executor (``loadtest.executors``) runs the VUs: in the closed model each VU sends, waits for the response,
+thinks, and sends again; in the open model each arrival takes an idle VU, a new one, or is dropped.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import importlib
 import random
 from bisect import bisect
 from collections.abc import Callable
-from time import perf_counter
 
 import httpx
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
 from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, Endpoint
-from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S, share
+from include.perfpipe.loadtest.engine.client import ENDED, OK
+from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
@@ -75,7 +75,8 @@ def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
 
 
 class FlatEndpoints(HttpGenerator):
-    """``spec.endpoints``, each ``Prepared`` once and picked by weight for every request."""
+    """``spec.endpoints``, each ``Prepared`` once and picked by weight for every request. A VU's iteration is
+    one request (its redirects followed) and, in the closed model, its think time."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,57 +90,40 @@ class FlatEndpoints(HttpGenerator):
         self.cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
         for e in spec.endpoints:
             self.rec.label(e.name, e.group, {**spec.tags, **e.tags})
-        self.think = think_sampler(ThinkTime.model_validate(spec.think_time))
+        closed = spec.model == "closed"
+        self.think = think_sampler(ThinkTime.model_validate(spec.think_time)) if closed else None
+        self.connect_backoff_s = CONNECT_BACKOFF_S if closed else 0.0  # an open model's arrivals are not held up
 
     def pick(self) -> Prepared:
         if len(self.endpoints) == 1:
             return self.endpoints[0]
         return self.endpoints[bisect(self.cumulative, random.random() * self.cumulative[-1])]
 
+    # -- what the executor drives ------------------------------------------------------------------
+    def new_vu(self, _i: int) -> _VU:
+        return _VU(self.new_jar())
 
-class _VU:
-    __slots__ = ("conn", "retired", "cookies", "hop", "hop_start")
+    def enter(self, _vu: _VU) -> bool:
+        return True
 
-    def __init__(self, cookies: CookieJar | None) -> None:
-        self.conn: HttpConnection | None = None
-        self.retired = False
-        self.cookies = cookies
-        self.hop: Hop | None = None  # a redirect to follow next, timed from hop_start
-        self.hop_start = 0.0
+    def vu_stopped(self, _vu: _VU) -> None:
+        """A flat VU never stops itself."""
 
+    def dropped_label(self) -> tuple[str, str]:
+        endpoint = self.pick()
+        return endpoint.name, endpoint.class_name
 
-class ClosedEndpoints(FlatEndpoints):
-    """Closed model: each virtual user sends, waits for the response, thinks, and sends again."""
+    def iterate(self, vu: _VU, start: float, due: float) -> None:
+        self.send(vu, self.pick(), start)
 
-    def begin(self) -> None:
-        self.vus: list[_VU] = []
-        self.adjust(0.0)
+    def leave(self, vu: _VU) -> None:
+        if vu.conn is not None:
+            vu.conn.close()
 
-    def adjust(self, elapsed: float) -> None:
-        self.ramp(elapsed, self.vus, self.start_vu)
-
-    def start_vu(self, _number: int) -> _VU:
-        vu = _VU(self.new_jar())
-        self.send_next(vu)
-        return vu
-
-    def active(self) -> int:
-        return len(self.vus)
-
-    def max_conns(self) -> int:
-        return share(self.spec.max_vus, self.index, self.count)
-
-    def send_next(self, vu: _VU) -> None:
-        """The VU's next request, on its open connection when it goes to the same host; none once stopped."""
-        conn, hop = vu.conn, vu.hop
-        if self.stopping or (hop is None and (vu.retired or perf_counter() >= self.t_end)):
-            if conn is not None:
-                conn.close()
-            return
-        if hop is not None:  # a retired VU, or one past the end, still finishes the request it began
-            vu.hop, endpoint, start = None, hop, vu.hop_start
-        else:
-            endpoint, start = self.pick(), perf_counter()
+    # -- one request -------------------------------------------------------------------------------
+    def send(self, vu: _VU, endpoint: Prepared | Hop, start: float) -> None:
+        """Send on the VU's open connection when it goes to the same host, else on a new one."""
+        conn = vu.conn
         if conn is not None and not conn.closed and conn.origin == (endpoint.host, endpoint.port):
             conn.send(endpoint, start)
         else:
@@ -148,96 +132,46 @@ class ClosedEndpoints(FlatEndpoints):
             vu.conn = None
             self.spawn(self.connect_and_send(vu, endpoint, start))
 
-    async def connect_and_send(self, vu: _VU, endpoint: Prepared, start: float) -> None:
+    async def connect_and_send(self, vu: _VU, endpoint: Prepared | Hop, start: float) -> None:
         self.connecting += 1
         try:
             conn = await self.connect(endpoint, vu.cookies)
         except (TimeoutError, OSError) as exc:
             self.connect_failed(endpoint, start, exc)
-            self.loop.call_later(CONNECT_BACKOFF_S, self.send_next, vu)
+            self.loop.call_later(self.connect_backoff_s, self.executor.ended, vu, OK)
             return
         finally:
             self.connecting -= 1
         conn.vu, vu.conn = vu, conn
-        if vu.retired or self.stopping:
+        if vu.retired or self.abort_reason is not None:
             conn.close()
-        else:
+            self.executor.ended(vu, ENDED)
+        else:  # an iteration that began before the end goes, even on a connection the end found opening
             conn.send(endpoint, start)
 
     def after(self, conn: HttpConnection) -> None:
         vu = conn.vu
         if self.think is not None and not (vu.retired or self.stopping):
-            self.loop.call_later(self.think(), self.send_next, vu)
-        else:  # after this loop pass: every response already read is timed before any new send
-            self.loop.call_soon(self.send_next, vu)
-
-    def follow(self, conn: HttpConnection, hop: Hop) -> None:
-        vu = conn.vu
-        vu.hop, vu.hop_start = hop, conn.start
-        self.loop.call_soon(self.send_next, vu)
-
-
-class OpenEndpoints(FlatEndpoints):
-    """Open model: requests leave at the profile's arrival rate whatever the responses do; latency runs
-    from the intended send time (coordinated omission corrected, as wrk2); with every connection
-    busy the send is dropped and counted (k6 dropped_iterations)."""
-
-    def begin(self) -> None:
-        self.idle: dict[tuple, list[HttpConnection]] = {}
-        self.conns = 0  # open or opening
-        self.limit = self.max_conns()
-        self.send_arrivals(self.arrival)
-
-    def active(self) -> int:
-        return self.conns - sum(len(v) for v in self.idle.values())
-
-    def max_conns(self) -> int:
-        return max(1, share(self.spec.max_vus, self.index, self.count))
-
-    def arrival(self, start: float, due: float) -> None:
-        self.dispatch(self.pick(), start, due)
-
-    def dispatch(self, endpoint: Prepared | Hop, start: float, due: float) -> None:
-        """Send on an idle connection to the endpoint's host, a new one, or (all busy) drop the send."""
-        pool = self.idle.get((endpoint.host, endpoint.port))
-        if pool:
-            pool.pop().send(endpoint, start)
-        elif self.conns < self.limit:
-            self.conns += 1
-            self.spawn(self.connect_and_send(endpoint, start))
+            self.loop.call_later(self.think(), self.executor.ended, vu, OK)
         else:
-            self.dropped += 1
-            self.rec.record_dropped(endpoint.name, endpoint.class_name, due)
+            self.executor.ended(vu, OK)
 
     def follow(self, conn: HttpConnection, hop: Hop) -> None:
-        """The hop goes like a new arrival (the same connection when it stays on its host), timed from
-        the first request's send; the connection's jar is the VU's: a hop to another host has its own."""
-        self.after(conn)
-        if not self.stopping:
-            self.loop.call_soon(self.dispatch, hop, conn.start, conn.start - self.t0)
+        """The hop goes next in the same iteration, timed from the first request's send; a hop to another
+        host goes on a new connection with the VU's jar."""
+        vu = conn.vu
+        if self.stopping:
+            self.executor.ended(vu, ENDED)
+        else:
+            self.loop.call_soon(self.send, vu, hop, conn.start)
 
-    async def connect_and_send(self, endpoint: Prepared, start: float) -> None:
-        self.connecting += 1
-        try:
-            conn = await self.connect(endpoint, self.new_jar())  # each connection is one VU
-        except (TimeoutError, OSError) as exc:
-            self.conns -= 1
-            self.connect_failed(endpoint, start, exc)
-            return
-        finally:
-            self.connecting -= 1
-        if self.abort_reason is not None:
-            conn.close()
-        else:  # an arrival due before the end goes, even on a connection the end of the run found opening
-            conn.send(endpoint, start)
 
-    def after(self, conn: HttpConnection) -> None:
-        if not conn.closed and not self.stopping:
-            self.idle.setdefault(conn.origin, []).append(conn)
+class _VU:
+    """A virtual user: its connection (to one host at a time) and its cookie jar."""
 
-    def lost(self, conn: HttpConnection) -> None:
-        super().lost(conn)
-        self.conns -= 1
-        pool = self.idle.get(conn.origin)
-        if pool and conn in pool:
-            pool.remove(conn)
+    __slots__ = ("conn", "retired", "cookies")
+
+    def __init__(self, cookies: CookieJar | None) -> None:
+        self.conn: HttpConnection | None = None
+        self.retired = False
+        self.cookies = cookies

@@ -2,8 +2,8 @@
 within the spec's timeout, redirects followed within the allowlist, cookies and TLS, read timeouts, and each
 response judged and recorded into the generator's recorder (``LoadGenerator.rec``).
 
-The connections (``http.connection``) call back into it: ``completed``, ``failed``, ``lost``; the models
-(``endpoints.ClosedEndpoints`` / ``OpenEndpoints``, ``journeys``) say what happens after a response.
+The connections (``http.connection``) call back into it: ``completed``, ``failed``, ``lost``; the clients
+(``endpoints``, ``journeys``) say what happens after a response, and its executor when a VU sends again.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from abc import abstractmethod
 from time import perf_counter
 
 from include.perfpipe.loadtest.engine.generator import LoadGenerator
+from include.perfpipe.loadtest.executors.runs import executor_for
 from include.perfpipe.loadtest.http.connection import HttpConnection, Outgoing
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import resolve
@@ -32,6 +33,7 @@ class HttpGenerator(LoadGenerator):
 
     def __init__(self, *args, secret_headers: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)  # LoadGenerator's: spec, index, count, progress, should_stop, on_abort
+        self.executor = executor_for(self)
         self.secret_headers = resolve(self.spec.secret_headers, secret_headers)
         self.live: set[HttpConnection] = set()
         self.connecting = 0

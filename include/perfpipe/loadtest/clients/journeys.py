@@ -1,12 +1,12 @@
-"""Journeys on the engine: the HTTP client of the coroutine VUs (``loadtest.engine.vus``). Every VU is a task
-running its session (YAML steps compiled by ``journey/``, or a Python journey) over its own keep-alive
-connection, through the load generator's recorder,
-timeouts, allowlist, abort rules and health checks.
+"""Journeys on the engine: the HTTP client of the coroutine VUs (``loadtest.engine.vus``). Each iteration of a
+VU is a task running its session (YAML steps compiled by ``journey/``, or a Python journey) over its own
+keep-alive connection, through the load generator's recorder, timeouts, allowlist, abort rules and health checks.
 
-Closed model: the profile's VUs each run setup, then iterations. Open model: each arrival is one
-iteration by an idle VU (a new VU, up to ``max_vus``, runs its setup first); with every VU busy the
-iteration is dropped and counted. Teardown runs once per VU that ran setup, when it leaves: ramped
-down, stopped, or at the end of the run (duration over, abort, stop signal) within the drain time.
+The executor says when iterations run (``loadtest.executors``). Closed model: the profile's VUs each run
+setup, then iterations. Open model: each arrival is one iteration by an idle VU (a new VU, up to
+``max_vus``, runs its setup first); with every VU busy the iteration is dropped and counted. Teardown runs
+once per VU that ran setup, when it leaves: ramped down, stopped, or at the end of the run (duration over,
+abort, stop signal) within the drain time.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from time import perf_counter
 
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.loadtest.clients.http_generator import HttpGenerator
+from include.perfpipe.loadtest.engine.client import ENDED, OK, RESTART, STOP, UNSTARTED
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
-from include.perfpipe.loadtest.engine.vus import ENDED, OK, RESTART, STOP, UNSTARTED, ClosedVUs, CoroutineVUs, OpenVUs
+from include.perfpipe.loadtest.engine.vus import CoroutineVUs
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.credentials import unless_set
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS
@@ -68,7 +69,6 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
             None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows), self.secret_headers)
         )
         self.pacing_s = self.journey.pacing_s if self.journey else 0.0
-        self.iteration_yields = self.python is None  # a YAML iteration always awaits its requests
         self.variables = self.journey.variables if self.journey else {}
         self.headers = dict(scenario.headers)
         self.base_url = spec.target.rstrip("/")  # a Python journey's paths are under it
@@ -219,10 +219,10 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
                 metrics.add(feed.metric, value, now - self.t0)
 
     # -- a session's life --------------------------------------------------------------------------
-    def new_session(self, i: int) -> Session:
+    def new_vu(self, i: int) -> Session:
         return Session(self.vu_number(i), self.variables, self.new_jar())
 
-    def start_vu(self, session: Session) -> bool:
+    def enter(self, session: Session) -> bool:
         return self.draw(session, "vu")
 
     def vu_stopped(self, session: Session) -> None:
@@ -258,7 +258,7 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
                 return RESTART if step.on_failure == "restart" else STOP
         return OK
 
-    async def iterate(self, session: Session) -> str:
+    async def run_yaml(self, session: Session) -> str:
         """One iteration (after setup, when the session has not done it yet); OK, RESTART, STOP or ENDED."""
         first = True
         if not session.ready:
@@ -279,9 +279,8 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
         session.iteration += 1
         return outcome
 
-    async def leave(self, session: Session) -> None:
+    async def leave_session(self, session: Session) -> None:
         """Teardown, once, when the VU ran setup; then close its connection."""
-        session.running = False
         if session.ready and not session.leaving and self.journey is not None and self.journey.teardown:
             session.leaving = True
             await self.run_steps(session, self.journey.teardown)
@@ -311,19 +310,10 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
         return OK
 
     def one_iteration(self, session: Session, start: float):
-        return self.run_python(session) if self.python is not None else self.iterate(session)
-
-
-class ClosedJourneys(ClosedVUs, JourneyGenerator):
-    """Closed model: each VU runs its journey until the test ends, it is ramped down, or it stops."""
-
-
-class OpenJourneys(OpenVUs, JourneyGenerator):
-    """Open model: the profile's rate is iterations per second, each run by an idle VU."""
+        return self.run_python(session) if self.python is not None else self.run_yaml(session)
 
 
 def journey_generator(
     spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None
 ) -> JourneyGenerator:
-    cls = OpenJourneys if spec.model == "open" else ClosedJourneys
-    return cls(spec, index, count, progress, should_stop, on_abort, secret_headers)
+    return JourneyGenerator(spec, index, count, progress, should_stop, on_abort, secret_headers)

@@ -3,10 +3,11 @@
 A run is split into ``count`` equal parts (Airflow shards x processes); part ``index`` runs its share of
 the VUs or of the arrivals from the common start ``t0``, records into its own ``MetricsRecorder`` and
 watches itself: event-loop lag, CPU, dropped sends, abort rules. ``LoadGenerator`` is that control
-loop with its drain, health and result; its clients are the HTTP generator (``clients.http_generator``:
-flat endpoints and journeys) and the DB query benchmark (``database.query_client``), the VUs of both
-models as coroutines in ``engine.vus``. The class is not an OS process: a worker process (``worker``)
-runs one, as the parent process does when a shard has one part.
+loop with its drain, health and result. Its executor (``loadtest.executors``: the VU lifecycle of the closed
+model or the arrival loop of the open one) applies the load by driving the client's VUs (``client.VUs``); its
+clients are the HTTP generator (``clients.http_generator``: flat endpoints and journeys) and the DB query
+benchmark (``database.query_client``), the last two with coroutine VUs (``engine.vus``). The class is not an
+OS process: a worker process (``worker``) runs one, as the parent process does when a shard has one part.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import math
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
 from time import perf_counter
@@ -128,54 +127,33 @@ def share(total: int, index: int, count: int) -> int:
     return total // count + (1 if index < total % count else 0)
 
 
-class ArrivalSchedule:
-    """Intended send times of an arrival-rate profile: arrival ``j`` is due when the integral of the
-    (piecewise linear) rate reaches ``j``."""
+class Executor(Protocol):
+    """How a part's load is applied (``loadtest.executors``: the VU lifecycle or the arrival loop), handed to
+    the generator by its client as ``executor``."""
 
-    def __init__(self, spec: EngineSpec) -> None:
-        self.segments = []  # (t_begin, duration, rate_begin, rate_end, count_begin, count_end)
-        t, rate, count = 0.0, spec.start, 0.0
-        for stage in spec.stages:
-            d, target = stage["duration_s"], stage["target"]
-            added = (rate + target) / 2 * d
-            if d > 0:
-                self.segments.append((t, d, rate, target, count, count + added))
-            t, rate, count = t + d, target, count + added
-        self.total = count
+    def begin(self) -> None:
+        """Start: the first VUs, or the arrival loop."""
 
-    def time_of(self, j: float) -> float | None:
-        for t, d, r0, r1, c0, c1 in self.segments:
-            if c0 <= j < c1:
-                dc = j - c0
-                if dc == 0:
-                    return t
-                if r0 == r1:
-                    return t + dc / r0
-                a = (r1 - r0) / (2 * d)
-                return t + 2 * dc / (r0 + math.sqrt(max(r0 * r0 + 4 * a * dc, 0.0)))
-        return None
+    def adjust(self, elapsed: float) -> None:
+        """Follow the plan ``elapsed`` s into the run (the closed model's VU count)."""
 
-    async def arrive(self, part: LoadGenerator, arrival: Callable[[float, float], None]) -> None:
-        """The open model's one arrival loop, whatever the client: part ``index`` of ``count`` takes arrivals
-        ``index``, ``index + count``, ... and calls ``arrival(start, due)`` for each until the schedule ends or
-        the part stops. ``start`` is when the arrival is timed from: an early one from when it left, a late
-        one from when it was due (coordinated omission corrected)."""
-        j, step, t0 = part.index, part.count, part.t0
-        while not part.stopping:
-            due = self.time_of(j)
-            if due is None or due >= part.spec.duration_s:
-                return
-            now = perf_counter()
-            if t0 + due > now + 0.001:  # ahead: wait, waking a little early rather than late
-                await asyncio.sleep(t0 + due - now - 0.0005)
-                continue
-            arrival(min(t0 + due, now), due)
-            j += step
-            if j % 64 < step:
-                await asyncio.sleep(0)  # never starve the responses while catching up
+    def active(self) -> int:
+        """VUs (closed) or iterations in flight (open) now."""
+
+    def max_conns(self) -> int:
+        """The most VUs, so connections, this part may open."""
+
+    def finished(self) -> bool:
+        """The work is done before the duration (an iterations executor's VUs all left)."""
+
+    async def sent(self) -> None:
+        """Once the duration is over: what fell due before the end has gone (the open model's arrivals)."""
+
+    def end(self) -> None:
+        """The run ends: VUs no iteration drives (idle, pacing) leave."""
 
 
-class LoadGenerator(ABC):
+class LoadGenerator:
     """Runs part ``index`` of ``count`` of a spec, whatever its client sends; ``run(t0_epoch)`` returns
     its ``LoadResult``. What every client shares: the control loop (stages, active VUs, loop-lag probe,
     abort rules, per-second sealing, progress), the drain, ``health()`` and the result. A client records
@@ -187,6 +165,8 @@ class LoadGenerator(ABC):
     part's own abort rules stop it.
     """
 
+    executor: Executor  # set by the client (``loadtest.executors.executor_for``)
+    pacing_s = 0.0  # a VU starts an iteration at most this often (a journey's pacing)
     unit = "req/s"  # what the client sends per second, for health notes
     sends = "sends"  # what it drops when every connection is busy
     when_dropped = "raise max_vus or add processes/shards"  # what to do about it
@@ -215,29 +195,12 @@ class LoadGenerator(ABC):
         self._tasks: set[asyncio.Task] = set()
         self.t0 = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.arrivals: asyncio.Task | None = None  # the open model's arrival loop
-
-    # -- shared by every client and model ----------------------------------------------------------
-    def ramp(self, elapsed: float, vus: list, start: Callable[[int], object]) -> None:
-        """The closed model's ramp: grow ``vus`` to this part's share of the level at ``elapsed`` with
-        ``start(i)`` (the part's i-th VU, started), or retire the newest (each finishes its request in
-        flight, then stops)."""
-        want = share(int(round(self.spec.level_at(elapsed))), self.index, self.count)
-        while len(vus) < want:
-            vus.append(start(len(vus)))
-        while len(vus) > want:
-            vus.pop().retired = True
 
     def spawn(self, coro) -> asyncio.Task:
         task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def send_arrivals(self, arrival: Callable[[float, float], None]) -> None:
-        """Start the open model's arrival loop (``ArrivalSchedule.arrive`` calling ``arrival``); a run that
-        reaches its end waits for it to send what fell due before the end."""
-        self.arrivals = self.spawn(ArrivalSchedule(self.spec).arrive(self, arrival))
 
     # -- the run -----------------------------------------------------------------------------------
     async def run(self, t0_epoch: float) -> LoadResult:
@@ -251,15 +214,14 @@ class LoadGenerator(ABC):
         cpu0, wall0 = time.process_time(), perf_counter()
         gc_for_run()
         try:
-            self.begin()
+            self.executor.begin()
             watchdog = self.loop.create_task(self.watch_timeouts())
             await self.control()
             sending_s = min(perf_counter() - self.t0, self.spec.duration_s)
-            if self.arrivals is not None and self.abort_reason is None:
-                # a loop the machine held up near the end still owes the arrivals due before it: stopping
-                # at once lost them uncounted (9 of 200 at load 10-15), now they go late (or are dropped)
-                await asyncio.wait([self.arrivals])
+            if self.abort_reason is None:
+                await self.executor.sent()
             self.stopping = True
+            self.executor.end()
             await self.drain()
             watchdog.cancel()
         finally:
@@ -303,8 +265,8 @@ class LoadGenerator(ABC):
                 self.abort_reason = stop if isinstance(stop, str) else "stopped: another part of this run aborted"
                 log.warning("load test stopped at %.1f s: %s", elapsed, self.abort_reason)
                 return
-            self.adjust(elapsed)
-            self.rec.set_active_vus(elapsed, self.active())
+            self.executor.adjust(elapsed)
+            self.rec.set_active_vus(elapsed, self.executor.active())
             second = int(elapsed)
             if second > done_second:
                 done_second = second
@@ -336,7 +298,7 @@ class LoadGenerator(ABC):
         stats = window_stats(self.rec, int(elapsed) - 1, int(elapsed), metric="p95_ms")  # the last whole second
         snapshot = {
             "elapsed_s": round(elapsed, 1),
-            "vus": self.active(),
+            "vus": self.executor.active(),
             "rps": round((self.requests - requests_then) / max(elapsed - since, 1e-9), 1),
             "p95_ms": round(stats.get("p95_ms", float("nan")), 2),
             "requests": self.requests,
@@ -404,38 +366,22 @@ class LoadGenerator(ABC):
         (connections it could not open or lost, ...)."""
         if not self.dropped:
             return []
-        busy = f"all {self.max_conns()} connections of this generator were busy"
+        busy = f"all {self.executor.max_conns()} connections of this generator were busy"
         return [f"{self.dropped} {self.sends} dropped: {busy} ({self.when_dropped})"]
 
     def in_flight(self) -> int:
         """Requests (and connects) in flight now: the drain waits for them."""
         return 0
 
-    def cut(self) -> None:  # noqa: B027 (a hook a client without connections of its own leaves alone)
+    def cut(self) -> None:
         """At the end of the drain, before the tasks are cancelled: drop what is still in flight."""
 
-    async def watch_timeouts(self) -> None:  # noqa: B027 (a hook only a client with its own timeouts needs)
+    async def watch_timeouts(self) -> None:
         """Fail requests the client's own timeout ran out for (HTTP: read timeouts); none by default."""
 
-    # -- model hooks -------------------------------------------------------------------------------
     def finished(self) -> bool:
-        """True once the work is done before the duration (an iterations executor's VUs all ended)."""
-        return False
-
-    @abstractmethod
-    def begin(self) -> None:
-        """Start sending (the first VUs, or the arrival schedule)."""
-
-    def adjust(self, elapsed: float) -> None:  # noqa: B027 (a hook only the closed model needs)
-        """Follow the stage plan ``elapsed`` s into the run (the closed model's VU count); none by default."""
-
-    @abstractmethod
-    def active(self) -> int:
-        """VUs (closed) or requests in flight (open) now."""
-
-    @abstractmethod
-    def max_conns(self) -> int:
-        """The most connections this part may open."""
+        """True once the work is done before the duration (an iterations executor's VUs all left)."""
+        return self.executor.finished()
 
 
 def _iso(epoch: float) -> str:

@@ -22,7 +22,6 @@ class Session:
         "waiter",
         "pause",
         "retired",
-        "running",
         "ready",
         "leaving",
         "cookies",
@@ -37,7 +36,6 @@ class Session:
         self.waiter = None  # the future the VU awaits while its request is in flight
         self.pause = None  # the future it awaits while it thinks or paces (the test's end wakes it)
         self.retired = False  # ramped down: finish the request in flight, run teardown, stop
-        self.running = True
         self.ready = False  # setup done
         self.leaving = False  # running its teardown
         self.told_ended = False  # a Python journey was told the test ended (``TestEnded``)
