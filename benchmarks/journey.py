@@ -1,7 +1,7 @@
 """Benchmark of user journeys: our engine (a YAML journey, a Python journey) against Locust and k6, one core each.
 
 ``python -m benchmarks.journey [--seconds 5] [--users 50,500] [--repeat 1] [--no-locust] [--no-k6]
-[--only throughput,fidelity]``
+[--only throughput,fidelity] [--previous COMMIT]``
 
 1. Throughput: nginx (one worker, core 1) serves a 4-step journey from ``location`` blocks with fixed
    JSON bodies, the token checked by a ``map`` (401 without it): ``POST /login`` once per user, then
@@ -12,6 +12,9 @@
    ``.json()`` and a random id, a check on the 201); each on core 0, at each user count. Iterations/s:
    completed iterations (ours, k6's ``iterations`` rate), the ``POST /orders`` rate (Locust's, one per
    iteration). k6's p50/p99 are of every request (its ``http_req_duration``), as ours are.
+   ``--previous COMMIT`` adds the YAML and Python journeys of that commit's engine (``yaml-old``,
+   ``python-old``, from a temporary ``git worktree``) to every round, and a table of new / old
+   iterations/s and iterations per generator CPU-second (the medians of the rounds' ratios).
 2. Fidelity: a templated step (path, query and a header templated per VU and iteration) against
    ``benchmarks.timed_server`` (20 ms fixed, then 10-30 ms uniform); the engine's p50/p95/p99 are
    compared with the server's own service times over the same requests.
@@ -33,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +47,7 @@ from benchmarks.loadtest import (
     ensure_locust,
     ensure_tools,
     pinned,
+    previous_parser,
     run_locust,
     server_stats,
     start_nginx,
@@ -164,9 +169,11 @@ def run_engine(kind: str, url: str, users: int, seconds: float) -> dict:
     }
 
 
-def engine(kind: str, url: str, users: int, seconds: float) -> dict:
+def engine(kind: str, url: str, users: int, seconds: float, tree: Path = ROOT) -> dict:
+    """One engine run of the checkout ``tree`` (ours, or ``--previous``'s worktree), pinned to core 0."""
     cmd = [sys.executable, "-m", "benchmarks.journey", "run", kind, url, str(users), str(seconds)]
-    done = subprocess.run(pinned(0, cmd), capture_output=True, text=True, timeout=seconds + 120, cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # import ``include`` from ``tree``
+    done = subprocess.run(pinned(0, cmd), capture_output=True, text=True, timeout=seconds + 120, cwd=tree, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"engine {kind} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -192,10 +199,11 @@ def locust_run(locust: Path, url: str, users: int, seconds: float, workdir: Path
 
 
 # -- the parent: measurements and tables ----------------------------------------------------------
-def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
+def throughput(args, url: str, locust: Path | None, workdir: Path, old_tree: Path | None = None) -> str:
     """Rounds of every client at every level back to back (the shared machine's load drifts); each
     round's ratios are taken within the round, and the table shows the medians over rounds."""
-    clients = ["yaml", "python"] + (["locust"] if locust else []) + ([] if args.no_k6 else ["k6"])
+    clients = ["yaml", "python"] + (["yaml-old", "python-old"] if old_tree else [])
+    clients += (["locust"] if locust else []) + ([] if args.no_k6 else ["k6"])
     runs: dict = {}
     for round_ in range(args.repeat):
         for users in args.users:
@@ -205,6 +213,8 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
                         figures = locust_run(locust, url, users, args.seconds, workdir)
                     elif client == "k6":
                         figures = k6_run(url, users, args.seconds, workdir)
+                    elif client.endswith("-old"):
+                        figures = engine(client.removesuffix("-old"), url, users, args.seconds, old_tree)
                     else:
                         figures = engine(client, url, users, args.seconds)
                 except Exception as exc:  # one failing client must not hide the others
@@ -250,7 +260,7 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
                 f"{middle['errors']}" if "errors" in middle else "",
             ]
         )
-    return table(
+    text = table(
         [
             "client (1 core)",
             "users",
@@ -263,6 +273,32 @@ def throughput(args, url: str, locust: Path | None, workdir: Path) -> str:
             "generator CPU %",
             "errors",
         ],
+        rows,
+    )
+    return text + ("\n\n" + against_previous(runs, args) if old_tree else "")
+
+
+def against_previous(runs: dict, args) -> str:
+    """This engine against ``--previous``'s, per journey kind and level: the medians of the rounds'
+    new / old iterations/s and iterations per generator CPU-second."""
+    rows = []
+    for kind in ("yaml", "python"):
+        for users in args.users:
+            pairs = [
+                (new, old)
+                for new, old in zip(runs.get((kind, users), []), runs.get((f"{kind}-old", users), []), strict=True)
+                if "iterations_per_s" in new and "iterations_per_s" in old
+            ]
+            if not pairs:
+                continue
+            rate = [new["iterations_per_s"] / old["iterations_per_s"] for new, old in pairs]
+            per_cpu = [
+                (new["iterations_per_s"] / new["cpu_percent"]) / (old["iterations_per_s"] / old["cpu_percent"])
+                for new, old in pairs
+            ]
+            rows.append([kind, users, len(pairs), f"{_median(rate):.3f}", f"{_median(per_cpu):.3f}"])
+    return table(
+        [f"journey (vs {args.previous[:7]})", "users", "rounds", "new / old iterations/s", "new / old per CPU-s"],
         rows,
     )
 
@@ -297,6 +333,7 @@ def main() -> None:
     parser.add_argument("--no-k6", action="store_true")
     parser.add_argument("--locust-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "locust-venv"))
     parser.add_argument("--only", default="throughput,fidelity")
+    parser.add_argument("--previous", default="", help="a commit whose journeys run beside ours in every round")
     args = parser.parse_args()
     args.users = [int(u) for u in args.users.split(",")]
     only = set(args.only.split(","))
@@ -311,7 +348,9 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="perfpipe-bench-"))
         nginx, url = start_nginx(workdir, NGINX_LOCATIONS, NGINX_HTTP)
         try:
-            text = throughput(args, url.rstrip("/"), locust, workdir)
+            with ExitStack() as stack:
+                old = stack.enter_context(previous_parser(args.previous, workdir)) if args.previous else None
+                text = throughput(args, url.rstrip("/"), locust, workdir, old)
         finally:
             nginx.terminate()
             nginx.wait()

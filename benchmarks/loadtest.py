@@ -287,7 +287,7 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 @contextmanager
 def previous_parser(commit: str, workdir: Path):
-    """A temporary ``git worktree`` of ``commit`` (the engine before llhttp), removed afterwards."""
+    """A temporary ``git worktree`` of ``commit`` (an earlier engine, measured beside ours), removed afterwards."""
     tree = workdir / f"engine-{commit[:7]}"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), commit], check=True)
     try:
