@@ -1,6 +1,6 @@
 """Benchmark: does a load test scale out with shards? One shard against two, each pinned to its own core.
 
-    .venv/bin/python -m benchmarks.shard_scaling [--seconds 10] [--users 50] [--repeat 3]
+    .venv/bin/python -m benchmarks.shard_scaling [--seconds 10] [--users 50] [--repeat 3] [--same-core]
 
 nginx (one worker, pinned to core 1, ``return 200``) is the target. Each shard is its own engine process pinned
 with taskset (shard i on core i), coordinated as the DAG's mapped ``load_test`` tasks are: the same spec,
@@ -11,6 +11,10 @@ does not flatter the ratio), and requests per generator CPU-second (all shards' 
 time: what a request costs, whatever share of its core the machine left it) of the two shards over the mean of
 the two one-shard runs (the two-shard run has a shard on each of those cores; the core shared with nginx gave
 one shard 61k against 49k on the other in one round); repeats the rounds ``--repeat`` times.
+``--same-core``: what sharding itself costs a request, which two cores can show: one shard with ``--users`` VUs
+on core 0, then two shards with half of them each, both on core 0, so the load is the same, nginx keeps core 1
+to itself and every run saturates core 0 (across two cores the two-shard run waits on nginx, which shares a
+core with a shard, and a generator below 100 % of its core pays more wake-ups a request).
 Figures: docs/benchmarks.md. Goals: req/s ratio >= 1.8 (needs a core per shard and one for the target),
 per CPU-second ratio >= 0.95 (issue 24).
 """
@@ -48,7 +52,7 @@ def sharded_run(url: str, users: int, seconds: float, cores: list[int]) -> dict:
     procs = [
         subprocess.Popen(
             pinned(
-                i,
+                core,
                 [sys.executable, "-m", "benchmarks.shard_scaling", "--shard", url, str(users), str(seconds)]
                 + [str(i), str(count), repr(start_at)],
             ),
@@ -78,11 +82,33 @@ def sharded_run(url: str, users: int, seconds: float, cores: list[int]) -> dict:
     }
 
 
+def same_core(url: str, args) -> None:
+    """One shard against two on core 0 with the same VUs in all: requests per generator CPU-second."""
+    print(
+        "| round | 1 shard req/s (CPU %) | 2 shards req/s (CPU % each) | 1 shard req per CPU-s "
+        "| 2 shards req per CPU-s "
+        "| per CPU-s ratio | errors |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for round_no in range(1, args.repeat + 1):
+        one = sharded_run(url, args.users, args.seconds, [0])
+        two = sharded_run(url, args.users // 2, args.seconds, [0, 0])
+        ratios.append(two["per_cpu"] / one["per_cpu"])
+        cpus = " + ".join(f"{s['cpu']:.0f}" for s in two["shards"])
+        print(
+            f"| {round_no} | {one['rps']:,.0f} ({one['shards'][0]['cpu']:.0f}) | {two['rps']:,.0f} ({cpus}) "
+            f"| {one['per_cpu']:,.0f} | {two['per_cpu']:,.0f} | {ratios[-1]:.2f}x | {one['errors'] + two['errors']} |"
+        )
+    print(f"\nmedian per CPU-s ratio {sorted(ratios)[len(ratios) // 2]:.2f}x (goal >= 0.95x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=50, help="VUs per shard (default 50)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--same-core", action="store_true", help="one shard against two on core 0 (same VUs)")
     parser.add_argument("--shard", nargs=6, metavar=("URL", "USERS", "SECONDS", "INDEX", "COUNT", "START_AT"))
     args = parser.parse_args()
     if args.shard:
@@ -93,6 +119,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="perfpipe-shards-") as workdir:
         nginx, url = start_nginx(Path(workdir))
         try:
+            if args.same_core:
+                same_core(url, args)
+                return
             print(
                 "| round | 1 shard req/s | 2 shards req/s (shard 0 + shard 1) | ratio | CPU % of the shards "
                 "| 1 shard req per CPU-s | 2 shards req per CPU-s | per CPU-s ratio (to the mean) | errors |"
