@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.loadtest import PREVIOUS_PARSER, ROOT, previous_parser, table
-from include.perfpipe.loadtest.clients.endpoints import Prepared
+from include.perfpipe.loadtest.clients.endpoints import FlatEndpoint
 from include.perfpipe.loadtest.contract import Endpoint
 from include.perfpipe.loadtest.http.cookies import CookieJar
 
@@ -29,7 +29,7 @@ PER_ROUND = 40_000
 
 
 class _Owner:
-    def completed(self, conn, status, response) -> None: ...
+    def completed(self, conn, status, body) -> None: ...
     def lost(self, conn) -> None: ...
 
     def failed(self, conn, error) -> None:
@@ -55,8 +55,10 @@ def _connections(module, count: int, **kwargs) -> tuple[list, object]:
         conn = module.HttpConnection(_Owner(), **kwargs)
         conn.connection_made(_Transport())
         conns.append(conn)
-    prepare = getattr(module, "Prepared", Prepared)  # in connection.py before the folder split
-    return conns, prepare(Endpoint(name="e", url="http://127.0.0.1:1/"))
+    endpoint = Endpoint(name="e", url="http://127.0.0.1:1/")
+    if hasattr(module, "Prepared"):  # in connection.py before the folder split
+        return conns, module.Prepared(endpoint)
+    return conns, FlatEndpoint(endpoint).request
 
 
 def _round(conns: list, endpoint) -> float:

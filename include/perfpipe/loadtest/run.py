@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.clients.choice import HttpClients
-from include.perfpipe.loadtest.clients.endpoints import Prepared
+from include.perfpipe.loadtest.clients.endpoints import FlatEndpoint
 from include.perfpipe.loadtest.contract import LoadSpec
 from include.perfpipe.loadtest.engine.live_metrics import LIVE_INTERVAL_S, serving
 from include.perfpipe.loadtest.engine.runner import resolve_processes, run_shard_parts
@@ -60,7 +60,8 @@ def run_load_test(
         check_target(url, spec.allowlist)
     secret_headers = resolve(spec.secret_headers, secret_headers)
     for endpoint in spec.endpoints:  # refuses bad headers and unimportable checks before any request
-        Prepared(endpoint, spec.verify_tls, spec.max_body_bytes, for_origin(secret_headers, endpoint.url, spec.target))
+        own = for_origin(secret_headers, endpoint.url, spec.target)
+        FlatEndpoint(endpoint, spec.verify_tls, spec.max_body_bytes, own)
     for url in {split_url(url): url for url in spec.urls()}.values():
         probe_target(url)
     if spec.live_metrics:

@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.perfpipe.loadtest.clients.endpoints import Prepared
+from include.perfpipe.loadtest.clients.endpoints import FlatEndpoint
 from include.perfpipe.loadtest.contract import Endpoint
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
-from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, serialise
+from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, PreparedRequest, serialise
 from tests.unit.loadtest.framing import HOSTILE, UNTIL_CLOSE, VALID
 
 CHECKED = "tests.unit.loadtest.test_connection:any_response"
@@ -23,8 +23,8 @@ class Owner:
     def __init__(self):
         self.events = []
 
-    def completed(self, conn, status, response):
-        self.events.append(("completed", status, None if response is None else response.content))
+    def completed(self, conn, status, body):
+        self.events.append(("completed", status, body))
 
     def failed(self, conn, error):
         self.events.append(("failed", error))
@@ -47,7 +47,7 @@ class Transport:
 
 
 def _endpoint(**kwargs):
-    return Prepared(Endpoint(name="e", url="http://127.0.0.1:1/x", **kwargs))
+    return FlatEndpoint(Endpoint(name="e", url="http://127.0.0.1:1/x", **kwargs)).request
 
 
 def _conn(endpoint=None, cookies=None, follow_redirects=False):
@@ -128,21 +128,21 @@ def test_the_lean_and_the_full_parser_agree(name):
 def test_a_vus_cookies_go_with_its_next_requests_and_only_when_it_has_some():
     jar = CookieJar()
     owner, conn = _conn(_endpoint(), jar)
-    assert conn.transport.written == [conn.endpoint.raw]  # an empty jar: the pre-built bytes untouched
+    assert conn.transport.written == [conn.request.raw]  # an empty jar: the pre-built bytes untouched
     conn.data_received(b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 0\r\n\r\n")
-    conn.send(conn.endpoint, 0.0)
-    assert conn.transport.written[-1] == conn.endpoint.head + b"Cookie: sid=1\r\n" + conn.endpoint.tail
+    conn.send(conn.request, 0.0)
+    assert conn.transport.written[-1] == conn.request.head + b"Cookie: sid=1\r\n" + conn.request.tail
     conn.data_received(b"HTTP/1.1 200 OK\r\nSET-COOKIE: sid=2\r\nContent-Length: 0\r\n\r\n")  # any case
-    conn.send(conn.endpoint, 0.0)
-    assert conn.transport.written[-1] == conn.endpoint.head + b"Cookie: sid=2\r\n" + conn.endpoint.tail
+    conn.send(conn.request, 0.0)
+    assert conn.transport.written[-1] == conn.request.head + b"Cookie: sid=2\r\n" + conn.request.tail
     owner, other = _conn(_endpoint(), CookieJar())
     other.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-    other.send(other.endpoint, 0.0)
-    assert other.transport.written[-1] == other.endpoint.raw  # another VU's jar: nothing of the first
+    other.send(other.request, 0.0)
+    assert other.transport.written[-1] == other.request.raw  # another VU's jar: nothing of the first
     owner, off = _conn(_endpoint())  # cookies off
     off.data_received(b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: 0\r\n\r\n")
-    off.send(off.endpoint, 0.0)
-    assert off.transport.written[-1] == off.endpoint.raw
+    off.send(off.request, 0.0)
+    assert off.transport.written[-1] == off.request.raw
 
 
 def test_a_redirect_leaves_its_location_only_when_redirects_are_followed():
@@ -156,7 +156,7 @@ def test_a_redirect_leaves_its_location_only_when_redirects_are_followed():
 def test_two_responses_in_a_row_on_one_connection():
     owner, conn = _conn(_endpoint())
     conn.data_received(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
-    conn.send(conn.endpoint, 0.0)
+    conn.send(conn.request, 0.0)
     conn.data_received(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
     assert owner.events == [("completed", 201, None), ("completed", 503, None)] and not conn.closed
 
@@ -172,9 +172,9 @@ def test_bytes_beyond_the_response_drop_the_connection_after_it():
 
 
 def test_head_has_no_body_and_the_connection_stays_usable():
-    owner, conn = _conn(Prepared(Endpoint(name="h", url="http://127.0.0.1:1/", method="HEAD")))
+    owner, conn = _conn(FlatEndpoint(Endpoint(name="h", url="http://127.0.0.1:1/", method="HEAD")).request)
     conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n")
-    conn.send(conn.endpoint, 0.0)
+    conn.send(conn.request, 0.0)
     conn.data_received(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n")
     assert owner.events == [("completed", 200, None), ("completed", 404, None)] and not conn.closed
 
@@ -193,8 +193,8 @@ def test_headers_are_capped_in_lines_and_in_one_endless_line():
 
 
 def test_a_kept_body_is_capped_and_other_bodies_are_not_kept():
-    checked = Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", check=CHECKED), max_body_bytes=1000)
-    owner, conn = _conn(checked)
+    checked = FlatEndpoint(Endpoint(name="c", url="http://127.0.0.1:1/", check=CHECKED), max_body_bytes=1000)
+    owner, conn = _conn(checked.request)
     conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
     conn.data_received(b"a" * 999)
     assert owner.events == [] and conn._kept == 999
@@ -219,15 +219,27 @@ def test_failures_are_reported_once():
 
 
 def test_expected_status_and_checks_judge_success():
-    plain = Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", expect_status=[201, 202]))
+    plain = FlatEndpoint(Endpoint(name="c", url="http://127.0.0.1:1/", expect_status=[201, 202]))
     assert plain.judge(202, None) and not plain.judge(200, None)
-    checked = Prepared(
+    checked = FlatEndpoint(
         Endpoint(name="c", url="http://127.0.0.1:1/", check="tests.unit.loadtest.test_connection:is_hello")
     )
     ok = httpx.Response(200, content=b"hello")
     assert checked.judge(200, ok) and not checked.judge(200, httpx.Response(200, content=b"bye"))
     with pytest.raises(ValueError, match=r"check: cannot import 'nowhere:fn'"):
-        Prepared(Endpoint(name="c", url="http://127.0.0.1:1/", check="nowhere:fn"))
+        FlatEndpoint(Endpoint(name="c", url="http://127.0.0.1:1/", check="nowhere:fn"))
+
+
+def test_every_client_sends_one_request_shape_that_judges_nothing():
+    """A flat endpoint's request and one built from bytes (a journey's) are one type; the judging is the
+    client's (``FlatEndpoint.judge``, ``journey.session.Exchange``), not the request's."""
+    raw = b"HEAD /a?b=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    built = PreparedRequest("s", "api", raw, "127.0.0.1", 8, None, ("HEAD", "http://127.0.0.1:8/a?b=1"), True, 10)
+    assert (
+        built.no_body and built.head == raw[:-2] and built.tail == b"\r\n" and built.url == "http://127.0.0.1:8/a?b=1"
+    )
+    assert type(_endpoint()) is type(built) is PreparedRequest
+    assert [name for name in ("judge", "respond", "expect", "check") if hasattr(built, name)] == []
 
 
 def is_hello(response: httpx.Response) -> bool:
@@ -246,7 +258,7 @@ def is_hello(response: httpx.Response) -> bool:
 )
 def test_cr_or_lf_in_a_header_is_refused_naming_it(headers, named):
     with pytest.raises(ValueError, match=f"endpoint 'e'.*{named}"):
-        Prepared(Endpoint(name="e", url="http://127.0.0.1:1/", headers=headers))
+        FlatEndpoint(Endpoint(name="e", url="http://127.0.0.1:1/", headers=headers))
 
 
 def test_sending_on_a_connection_the_server_closed_fails_at_once():

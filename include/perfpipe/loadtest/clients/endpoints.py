@@ -1,5 +1,6 @@
-"""Flat weighted endpoints, the fast path: each request a pre-built ``Prepared`` picked by weight, sent on a
-keep-alive connection by the callbacks of ``HttpGenerator``; no task or future per request.
+"""Flat weighted endpoints, the fast path: each endpoint's request serialised once (``FlatEndpoint``), picked
+by weight and sent on a keep-alive connection by the callbacks of ``HttpGenerator``; no task or future per
+request. The VU keeps the endpoint it sent, and its response (or a redirect's) is judged by it.
 
 Its executor (``loadtest.executors``) runs the VUs: in the closed model each VU sends, waits for the response,
 thinks, and sends again; in the open model each arrival takes an idle VU, a new one, or is dropped.
@@ -22,20 +23,20 @@ from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
+from include.perfpipe.loadtest.http.decoding import DecodedResponse
 from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS, check_headers, octets
-from include.perfpipe.loadtest.http.redirects import Hop
 from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.http.transport import tls_context
 from include.perfpipe.loadtest.journey.compiled import think_sampler
 from include.perfpipe.loadtest.journey.models import ThinkTime
 
 
-class Prepared(PreparedRequest):
-    """A flat endpoint ready to send (serialised once, its credentials for its own origin only) and how its
-    response is judged: the expected statuses, then the endpoint's ``check``."""
+class FlatEndpoint:
+    """A flat endpoint: its ``request``, serialised once with its credentials for its own origin only, and
+    how its response is judged: the expected statuses, then the endpoint's ``check`` (its body is kept)."""
 
-    __slots__ = ("expect", "check")
+    __slots__ = ("request", "expect", "check")
 
     def __init__(
         self,
@@ -56,7 +57,9 @@ class Prepared(PreparedRequest):
         self.check = _resolve_check(endpoint.check)
         tls = tls_context(verify_tls) if split_url(endpoint.url)[0] == "https" else None
         keep_body = self.check is not None
-        super().__init__(endpoint.name, endpoint.class_name, endpoint.url, request, tls, keep_body, max_body_bytes)
+        self.request = PreparedRequest.of(
+            endpoint.name, endpoint.class_name, request, tls, keep_body, max_body_bytes, url=endpoint.url
+        )
 
     def judge(self, status: int, response: httpx.Response | None) -> bool:
         if status not in self.expect:
@@ -75,14 +78,14 @@ def _resolve_check(spec: str | None) -> Callable[[httpx.Response], bool] | None:
 
 
 class FlatEndpoints(HttpGenerator):
-    """``spec.endpoints``, each ``Prepared`` once and picked by weight for every request. A VU's iteration is
+    """``spec.endpoints``, each a ``FlatEndpoint`` once and picked by weight for every request. A VU's iteration is
     one request (its redirects followed) and, in the closed model, its think time."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         spec = self.spec
         self.endpoints = [
-            Prepared(e, spec.verify_tls, spec.max_body_bytes, for_origin(self.secret_headers, e.url, spec.target))
+            FlatEndpoint(e, spec.verify_tls, spec.max_body_bytes, for_origin(self.secret_headers, e.url, spec.target))
             for e in spec.endpoints
             if e.weight > 0
         ]
@@ -94,7 +97,7 @@ class FlatEndpoints(HttpGenerator):
         self.think = think_sampler(ThinkTime.model_validate(spec.think_time)) if closed else None
         self.connect_backoff_s = CONNECT_BACKOFF_S if closed else 0.0  # an open model's arrivals are not held up
 
-    def pick(self) -> Prepared:
+    def pick(self) -> FlatEndpoint:
         if len(self.endpoints) == 1:
             return self.endpoints[0]
         return self.endpoints[bisect(self.cumulative, random.random() * self.cumulative[-1])]
@@ -110,34 +113,35 @@ class FlatEndpoints(HttpGenerator):
         """A flat VU never stops itself."""
 
     def dropped_label(self) -> tuple[str, str]:
-        endpoint = self.pick()
-        return endpoint.name, endpoint.class_name
+        request = self.pick().request
+        return request.name, request.class_name
 
     def iterate(self, vu: _VU, start: float, due: float) -> None:
-        self.send(vu, self.pick(), start)
+        endpoint = vu.endpoint = self.pick()
+        self.send(vu, endpoint.request, start)
 
     def leave(self, vu: _VU) -> None:
         if vu.conn is not None:
             vu.conn.close()
 
     # -- one request -------------------------------------------------------------------------------
-    def send(self, vu: _VU, endpoint: Prepared | Hop, start: float) -> None:
+    def send(self, vu: _VU, request: PreparedRequest, start: float) -> None:
         """Send on the VU's open connection when it goes to the same host, else on a new one."""
         conn = vu.conn
-        if conn is not None and not conn.closed and conn.origin == (endpoint.host, endpoint.port):
-            conn.send(endpoint, start)
+        if conn is not None and not conn.closed and conn.origin == (request.host, request.port):
+            conn.send(request, start)
         else:
             if conn is not None:
                 conn.close()
             vu.conn = None
-            self.spawn(self.connect_and_send(vu, endpoint, start))
+            self.spawn(self.connect_and_send(vu, request, start))
 
-    async def connect_and_send(self, vu: _VU, endpoint: Prepared | Hop, start: float) -> None:
+    async def connect_and_send(self, vu: _VU, request: PreparedRequest, start: float) -> None:
         self.connecting += 1
         try:
-            conn = await self.connect(endpoint, vu.cookies)
+            conn = await self.connect(request, vu.cookies)
         except (TimeoutError, OSError) as exc:
-            self.connect_failed(endpoint, start, exc)
+            self.connect_failed(request, start, exc)
             self.loop.call_later(self.connect_backoff_s, self.executor.ended, vu, OK)
             return
         finally:
@@ -147,7 +151,22 @@ class FlatEndpoints(HttpGenerator):
             conn.close()
             self.executor.ended(vu, ENDED)
         else:  # an iteration that began before the end goes, even on a connection the end found opening
-            conn.send(endpoint, start)
+            conn.send(request, start)
+
+    def record_response(self, conn: HttpConnection, status: int, body: bytes | None) -> None:
+        """Judged by the endpoint the VU sent (a redirect's hop too); a kept body as an ``httpx.Response``."""
+        endpoint = conn.vu.endpoint
+        if endpoint.check is None:  # the status judges it: one call fewer a response, 0.1 of 4.5 µs in process
+            self.record_answer(conn, status in endpoint.expect, status)
+            return
+        try:
+            response = None
+            if body is not None:
+                response = DecodedResponse(status, headers=conn.headers, content=body, request=conn.request.request)
+            ok = endpoint.judge(status, response)
+        except Exception:  # a user check that raises is a failed check, not a crashed generator
+            ok, status = False, "CheckError"
+        self.record_answer(conn, ok, status)
 
     def after(self, conn: HttpConnection) -> None:
         vu = conn.vu
@@ -156,7 +175,7 @@ class FlatEndpoints(HttpGenerator):
         else:
             self.executor.ended(vu, OK)
 
-    def follow(self, conn: HttpConnection, hop: Hop) -> None:
+    def follow(self, conn: HttpConnection, hop: PreparedRequest) -> None:
         """The hop goes next in the same iteration, timed from the first request's send; a hop to another
         host goes on a new connection with the VU's jar."""
         vu = conn.vu
@@ -167,11 +186,12 @@ class FlatEndpoints(HttpGenerator):
 
 
 class _VU:
-    """A virtual user: its connection (to one host at a time) and its cookie jar."""
+    """A virtual user: its connection (to one host at a time), its cookie jar and the endpoint it sent last."""
 
-    __slots__ = ("conn", "retired", "cookies")
+    __slots__ = ("conn", "retired", "cookies", "endpoint")
 
     def __init__(self, cookies: CookieJar | None) -> None:
         self.conn: HttpConnection | None = None
+        self.endpoint: FlatEndpoint | None = None
         self.retired = False
         self.cookies = cookies

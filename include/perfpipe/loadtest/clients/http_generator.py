@@ -3,7 +3,8 @@ within the spec's timeout, redirects followed within the allowlist, cookies and 
 response judged and recorded into the generator's recorder (``LoadGenerator.rec``).
 
 The connections (``http.connection``) call back into it: ``completed``, ``failed``, ``lost``; the clients
-(``endpoints``, ``journeys``) say what happens after a response, and its executor when a VU sends again.
+(``endpoints``, ``journeys``) judge a response, say what happens after it, and its executor when a VU sends
+again. Every request is a ``framing.PreparedRequest``; a redirect's next hop is one too.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from time import perf_counter
 
 from include.perfpipe.loadtest.engine.generator import LoadGenerator
 from include.perfpipe.loadtest.executors.runs import executor_for
-from include.perfpipe.loadtest.http.connection import HttpConnection, Outgoing
+from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.credentials import resolve
-from include.perfpipe.loadtest.http.redirects import Hop, RedirectRefused, next_request
+from include.perfpipe.loadtest.http.framing import PreparedRequest
+from include.perfpipe.loadtest.http.redirects import RedirectRefused, next_request
 from include.perfpipe.loadtest.http.transport import open_connection, tls_context
 
 # a connect failing with these ran out of the generator's own descriptors or ports, not the target's
@@ -53,38 +55,44 @@ class HttpGenerator(LoadGenerator):
         """A virtual user's cookie jar, or None when the scenario turned cookies off."""
         return CookieJar() if self.spec.cookies else None
 
-    async def connect(self, endpoint: Outgoing, cookies: CookieJar | None = None) -> HttpConnection:
+    async def connect(self, request: PreparedRequest, cookies: CookieJar | None = None) -> HttpConnection:
         follow = self.spec.max_redirects > 0
         _, conn = await asyncio.wait_for(
             open_connection(
-                self.loop, lambda: HttpConnection(self, cookies, follow), endpoint.host, endpoint.port, endpoint.ssl
+                self.loop, lambda: HttpConnection(self, cookies, follow), request.host, request.port, request.ssl
             ),
             self.spec.timeout_s,
         )
-        conn.origin = (endpoint.host, endpoint.port)
+        conn.origin = (request.host, request.port)
         self.live.add(conn)
         return conn
 
-    def completed(self, conn: HttpConnection, status: int, response) -> None:
+    def completed(self, conn: HttpConnection, status: int, body: bytes | None) -> None:
         if conn.location is not None:  # a redirect, and redirects are followed
             self.redirect(conn, status)
         else:
-            self.record_response(conn, status, response)
+            self.record_response(conn, status, body)
 
     def redirect(self, conn: HttpConnection, status: int) -> None:
         """Follow the redirect just answered (``follow``), or fail the request naming why not."""
-        endpoint = conn.endpoint
+        sent = conn.request
         try:
-            if endpoint.hops >= self.spec.max_redirects:
+            if sent.hops >= self.spec.max_redirects:
                 raise RedirectRefused("TooManyRedirects")
-            request = next_request(
-                endpoint.raw, endpoint.url, status, conn.location, self.spec.allowlist, self.secret_headers
-            )
+            request = next_request(sent.raw, sent.url, status, conn.location, self.spec.allowlist, self.secret_headers)
         except RedirectRefused as exc:
             self.failed(conn, exc.args[0])
             return
-        first = endpoint.first if isinstance(endpoint, Hop) else endpoint
-        self.follow(conn, Hop(first, endpoint.hops + 1, request, self.tls(request.url.scheme)))
+        hop = PreparedRequest.of(
+            sent.name,
+            sent.class_name,
+            request,
+            self.tls(request.url.scheme),
+            sent.keep_body,
+            sent.max_body_bytes,
+            sent.hops + 1,
+        )
+        self.follow(conn, hop)
 
     def response_clock(self) -> float:
         """When the loop pass now handing over responses began, for a response read without the kernel's
@@ -100,36 +108,34 @@ class HttpGenerator(LoadGenerator):
     def _end_pass(self) -> None:
         self._pass_began = None
 
-    def record_response(self, conn: HttpConnection, status: int, response) -> None:
+    def record_answer(self, conn: HttpConnection, ok: bool, status: int | str) -> None:
+        """Record the response ``conn`` just had, as the client judged it (``status``: the code, or why it
+        failed), then ``after``."""
         now = conn.received_at
         if now < conn.sent:  # not known (TLS, not Linux), or from a clock stepped back
             now = self.response_clock()
-        endpoint = conn.endpoint
-        try:
-            ok = endpoint.judge(status, response)
-        except Exception:  # a user check that raises is a failed check, not a crashed generator
-            ok, status = False, "CheckError"
+        request = conn.request
         self.requests += 1
         if not ok:
             self.errors += 1
-        self.rec.record(endpoint.name, endpoint.class_name, now - conn.start, ok, status, now - self.t0)
+        self.rec.record(request.name, request.class_name, now - conn.start, ok, status, now - self.t0)
         self.after(conn)
 
-    def connect_failed(self, endpoint: Outgoing, start: float, exc: Exception) -> None:
+    def connect_failed(self, request: PreparedRequest, start: float, exc: Exception) -> None:
         if isinstance(exc, OSError) and exc.errno in GENERATOR_LIMITS:
             self.unopened += 1
-        self.record_error(
-            endpoint, start, "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
-        )
+        error = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
+        self.record_error(request.name, request.class_name, start, error)
 
-    def record_error(self, endpoint: Outgoing, start: float, error: str) -> None:
+    def record_error(self, name: str, class_name: str, start: float, error: str) -> None:
+        """A request that had no response: a failed sample of ``name`` whose status is ``error``."""
         now = perf_counter()
         self.requests += 1
         self.errors += 1
-        self.rec.record(endpoint.name, endpoint.class_name, now - start, False, error, now - self.t0)
+        self.rec.record(name, class_name, now - start, False, error, now - self.t0)
 
     def failed(self, conn: HttpConnection, error: str) -> None:
-        self.record_error(conn.endpoint, conn.start, error)
+        self.record_error(conn.request.name, conn.request.class_name, conn.start, error)
         self.after(conn)
 
     def lost(self, conn: HttpConnection) -> None:
@@ -160,9 +166,14 @@ class HttpGenerator(LoadGenerator):
 
     # -- model hooks -------------------------------------------------------------------------------
     @abstractmethod
+    def record_response(self, conn: HttpConnection, status: int, body: bytes | None) -> None:
+        """Judge the response ``conn`` just had (``body``: kept, else None; ``conn.headers``), then
+        ``record_answer``."""
+
+    @abstractmethod
     def after(self, conn: HttpConnection) -> None:
         """``conn`` has its response: send again, think, or hand the connection back."""
 
     @abstractmethod
-    def follow(self, conn: HttpConnection, hop: Hop) -> None:
+    def follow(self, conn: HttpConnection, hop: PreparedRequest) -> None:
         """``conn`` answered with a redirect to follow: send ``hop`` next, timed from ``conn.start``."""

@@ -22,6 +22,7 @@ from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.engine.vus import CoroutineVUs
 from include.perfpipe.loadtest.http.connection import HttpConnection
 from include.perfpipe.loadtest.http.credentials import unless_set
+from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS
 from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.journey.answer import Answer
@@ -114,22 +115,24 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
         return result
 
     # -- connection callbacks ----------------------------------------------------------------------
-    def record_response(self, conn: HttpConnection, status: int, response) -> None:
-        exchange = conn.endpoint
-        exchange.evaluate(status, response)
+    def record_response(self, conn: HttpConnection, status: int, body: bytes | None) -> None:
+        """Judged by the session's exchange in flight; a kept body as an ``Answer``."""
+        exchange = conn.vu.exchange
+        request = conn.request
+        exchange.evaluate(status, None if body is None else Answer(status, conn.headers, body, request.request))
         step = exchange.step
         if step is not None and step.checks:
             failed = exchange.checks_failed
-            self.rec.record_checks(exchange.name, exchange.class_name, len(step.checks) - failed, failed)
-        super().record_response(conn, exchange.label or status, response)
+            self.rec.record_checks(request.name, request.class_name, len(step.checks) - failed, failed)
+        self.record_answer(conn, exchange.ok, exchange.label or status)
 
-    def follow(self, conn: HttpConnection, hop) -> None:
-        """``exchange`` sends the hop next (on a connection to its host), timed from the first send."""
-        conn.endpoint.hop = hop
+    def follow(self, conn: HttpConnection, hop: PreparedRequest) -> None:
+        """The session's exchange sends the hop next (on a connection to its host), timed from the first send."""
+        conn.vu.exchange.hop = hop
         self.after(conn)
 
     def failed(self, conn: HttpConnection, error: str) -> None:
-        conn.endpoint.label = error
+        conn.vu.exchange.label = error
         super().failed(conn, error)
 
     def after(self, conn: HttpConnection) -> None:
@@ -141,21 +144,22 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
 
     # -- one request -------------------------------------------------------------------------------
     async def exchange(self, session: Session, exchange: Exchange) -> bool:
-        """Send ``exchange`` on the session's connection (opening one when needed), and each redirect
-        hop after it; True when the final answer is ok. Latency runs from the first send."""
+        """Send ``exchange``'s request on the session's connection (opening one when needed), and each
+        redirect hop after it; True when the final answer is ok. Latency runs from the first send."""
         start = perf_counter()
+        session.exchange = exchange
         while True:
-            conn = session.conn
-            if conn is None or conn.closed or conn.origin != (exchange.host, exchange.port):
+            request, conn = exchange.request, session.conn
+            if conn is None or conn.closed or conn.origin != (request.host, request.port):
                 if conn is not None:
                     conn.close()
                 session.conn = None
                 self.connecting += 1
                 try:
-                    conn = await self.connect(exchange, session.cookies)
+                    conn = await self.connect(request, session.cookies)
                 except (TimeoutError, OSError) as exc:
                     exchange.label = "ConnectTimeout" if isinstance(exc, asyncio.TimeoutError) else "ConnectError"
-                    self.record_error(exchange, start, exchange.label)
+                    self.record_error(request.name, request.class_name, start, exchange.label)
                     await asyncio.sleep(CONNECT_BACKOFF_S)
                     return False
                 finally:
@@ -165,17 +169,17 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
                     conn.close()
                     return False
             waiter = session.waiter = self.loop.create_future()
-            conn.send(exchange, start)
+            conn.send(request, start)
             await waiter
             if exchange.hop is None:
                 return exchange.ok
-            exchange.move_to(exchange.hop)
+            exchange.request, exchange.hop = exchange.hop, None
 
-    def unsendable(self, request, error: TemplateError, where: str) -> None:
-        """``request`` (a step or an exchange) could not be built: a failed request whose status names
-        why (``TemplateError``, ``EncodeError``), logged once per kind."""
+    def unsendable(self, name: str, class_name: str, error: TemplateError, where: str) -> None:
+        """Request ``name`` could not be built: a failed request whose status names why (``TemplateError``,
+        ``EncodeError``), logged once per kind."""
         kind = type(error).__name__
-        self.record_error(request, perf_counter(), kind)
+        self.record_error(name, class_name, perf_counter(), kind)
         if kind not in self.logged_kinds:
             self.logged_kinds.add(kind)
             log.warning("%s: %s (a failed request of status %s; later ones are not logged)", where, error, kind)
@@ -184,9 +188,9 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
         try:
             raw = step.request.build(session)
         except TemplateError as exc:
-            self.unsendable(step, exc, step.where)
+            self.unsendable(step.name, step.class_name, exc, step.where)
             return False
-        exchange = Exchange(
+        request = PreparedRequest(
             step.name,
             step.class_name,
             raw,
@@ -194,14 +198,10 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
             step.port,
             self.tls(step.scheme),
             step.model,
-            step.expect,
-            step.no_body,
             step.keep_body,
             self.spec.max_body_bytes,
-            step,
-            session,
-            self.stats.checks,
         )
+        exchange = Exchange(request, step.expect, step, session, self.stats.checks)
         if not step.feeds:
             return await self.exchange(session, exchange)
         start = perf_counter()

@@ -1,15 +1,16 @@
 """The hot path: one keep-alive HTTP/1.1 connection as an asyncio Protocol sending pre-built requests.
 
-A client hands it a request to send already serialised (``raw``, ``head`` and ``tail``, where to connect,
-whether to keep the body); sending is one ``transport.write``. Responses are framed by llhttp (``httptools``), RFC 9112:
+A client hands it a ``framing.PreparedRequest`` (the request serialised once, where it goes, whether to keep
+the body); sending is one ``transport.write``. Responses are framed by llhttp (``httptools``), RFC 9112:
 ``Connection`` token lists, Transfer-Encoding with Content-Length refused, chunk extensions and
 trailers, 1xx responses skipped, no body for HEAD, 204 and 304, read-until-close bodies. A response
 the parser rejects fails its request with a named error (``framing.RESPONSE_ERRORS``) and drops the
 connection, so nothing left in the buffer can be read as the next response. Headers are capped at
-``MAX_HEADER_BYTES``; a body is kept only when the endpoint needs the response (a check), up to its
+``MAX_HEADER_BYTES``; a body is kept only when the request asks (``keep_body``: a check), up to its
 ``max_body_bytes``; other bodies are counted and dropped as they stream. No futures, tasks or pools
-per request: the connection calls its owner back. It adds its VU's Cookie line, feeds Set-Cookie to
-the VU's jar and leaves a redirect's Location for its owner (``engine.HttpGenerator.redirect``).
+per request: the connection calls its owner back with the status and the kept body, and the client judges
+them. It adds its VU's Cookie line, feeds Set-Cookie to the VU's jar and leaves a redirect's Location for
+its owner (``clients.http_generator.HttpGenerator.redirect``).
 """
 
 from __future__ import annotations
@@ -18,33 +19,13 @@ import asyncio
 import re
 import types
 from time import perf_counter
-from typing import Protocol
 
 import httptools
 
 from include.perfpipe.loadtest.http.cookies import CookieJar
 from include.perfpipe.loadtest.http.decoding import BodyDecoder, BodyTooLarge
-from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, Refused, error_name, framed
+from include.perfpipe.loadtest.http.framing import MAX_HEADER_BYTES, PreparedRequest, Refused, error_name, framed
 from include.perfpipe.loadtest.http.redirects import REDIRECT_STATUSES
-
-
-class Outgoing(Protocol):
-    """What a connection reads of the request it sends: a ``framing.PreparedRequest`` (a flat endpoint's
-    ``Prepared``, a redirect's ``redirects.Hop``) or a journey's ``Exchange``; ``raw``, ``head`` and ``tail`` as
-    ``PreparedRequest`` says, and ``respond`` builds the response when ``keep_body``."""
-
-    name: str
-    class_name: str
-    url: str
-    raw: bytes
-    head: bytes
-    tail: bytes
-    no_body: bool
-    keep_body: bool
-    max_body_bytes: int
-
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes): ...
-
 
 _WATCHED = {  # (cookies on, redirects followed): the headers that need the full parser
     (True, True): re.compile(rb"\n(?:set-cookie|location)[ \t]*:", re.IGNORECASE),
@@ -55,11 +36,11 @@ _WATCHED = {  # (cookies on, redirects followed): the headers that need the full
 
 
 class HttpConnection(asyncio.Protocol):
-    """One connection; the owner gets ``completed(conn, status, response)``, ``failed(conn, error)``
+    """One connection; the owner gets ``completed(conn, status, body)``, ``failed(conn, error)``
     (the request in flight failed; the connection is dead) and, once per connection, ``lost(conn)``.
 
-    ``response`` is what ``endpoint.respond(status, headers, body)`` made of it (an ``httpx.Response``
-    for a flat ``Prepared``) when the endpoint keeps the body, else None. ``cookies`` is the driving VU's
+    ``body`` is the response body (decoded) when the request keeps it, else None; ``conn.headers`` are the
+    response's header pairs then. ``cookies`` is the driving VU's
     ``CookieJar`` (None: cookies off): its Cookie line joins a request when it has one for the URL,
     and a response's Set-Cookie values go into it. ``conn.location`` is the Location of a redirect
     just completed (None otherwise), when ``follow_redirects``.
@@ -76,7 +57,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.busy = False
-        self.endpoint: Outgoing | None = None
+        self.request: PreparedRequest | None = None
         self.start = 0.0  # what latency is measured from (the send, or the intended send time)
         self.sent = 0.0  # when the request left, for timeouts
         self.received_at = 0.0  # when the kernel received the bytes being read (0.0: unknown)
@@ -118,24 +99,24 @@ class HttpConnection(asyncio.Protocol):
         self._decoder: BodyDecoder | None = None  # a kept body's Content-Encoding, undone as it arrives
 
     # -- sending ---------------------------------------------------------------------------------
-    def send(self, endpoint: Outgoing, start: float, extra_head: bytes = b"") -> None:
-        """Send ``endpoint``'s request, with ``extra_head`` (complete header lines) after its headers,
+    def send(self, request: PreparedRequest, start: float, extra_head: bytes = b"") -> None:
+        """Send ``request``, with ``extra_head`` (complete header lines) after its headers,
         and the VU's Cookie line when its jar has one for the URL (and the request sets none itself)."""
-        self.endpoint, self.start, self.busy = endpoint, start, True
+        self.request, self.start, self.busy = request, start, True
         self.sent = perf_counter()
         if self.closed:  # the server closed it between connect and send
             self.busy = False
             self.owner.failed(self, "RemoteProtocolError")
             return
         self._reset()
-        if endpoint.keep_body:
+        if request.keep_body:
             self._parts = []
         cookies = self.cookies
         if cookies is not None and cookies.has_any:
-            head = endpoint.head
+            head = request.head
             if b"\ncookie:" not in head.lower():
-                extra_head += cookies.header_line(endpoint.url)
-        self.transport.write(endpoint.head + extra_head + endpoint.tail if extra_head else endpoint.raw)
+                extra_head += cookies.header_line(request.url)
+        self.transport.write(request.head + extra_head + request.tail if extra_head else request.raw)
 
     def close(self) -> None:
         self.closed = True
@@ -184,7 +165,7 @@ class HttpConnection(asyncio.Protocol):
             if not self._complete:
                 self.fail(error_name(exc))
                 return
-            if not self.endpoint.no_body:  # bytes after the response: drop the connection after it
+            if not self.request.no_body:  # bytes after the response: drop the connection after it
                 self._keep_alive = False
         self._first = b""
         if self._complete:
@@ -199,7 +180,7 @@ class HttpConnection(asyncio.Protocol):
     def _choose_parser(self, data: bytes) -> httptools.HttpResponseParser:
         """The lean parser when this first piece holds the whole head of a final response with none
         of the watched headers, and the request keeps no body; else the full one."""
-        if self.endpoint.keep_body:
+        if self.request.keep_body:
             return self._full
         end = data.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
         if end < 0 or data[9:10] == b"1":  # a head in pieces, or a 1xx first
@@ -232,8 +213,8 @@ class HttpConnection(asyncio.Protocol):
         # a response kept alive is framed; one that is not may still end before the close
         self._framed = self._keep_alive or framed(self._head_lines())
         if self._parts is not None:  # a kept body: the full parser read the headers
-            self._decoder = BodyDecoder.of(self.headers, self.endpoint.max_body_bytes)
-        if self.endpoint.no_body:  # HEAD: whatever the headers say, no body follows
+            self._decoder = BodyDecoder.of(self.headers, self.request.max_body_bytes)
+        if self.request.no_body:  # HEAD: whatever the headers say, no body follows
             self._complete = True
             raise Refused("HEAD")  # stops this parser here; _finish replaces it
 
@@ -242,7 +223,7 @@ class HttpConnection(asyncio.Protocol):
         parts = self._parts
         if parts is not None:
             self._kept += len(body)
-            if self._kept > self.endpoint.max_body_bytes:
+            if self._kept > self.request.max_body_bytes:
                 raise Refused("BodyTooLarge")
             if self._decoder is not None:
                 try:
@@ -261,24 +242,24 @@ class HttpConnection(asyncio.Protocol):
 
     # -- completion --------------------------------------------------------------------------------
     def _finish(self) -> None:
-        status, endpoint, headers = self.status, self.endpoint, self.headers
-        if endpoint.no_body:
+        status, request, headers = self.status, self.request, self.headers
+        if request.no_body:
             if self._parser is self._full:
                 self._full = httptools.HttpResponseParser(self)
             else:
                 self._lean = self._lean_parser()
         if headers and self._watch is not None:
-            self._read_watched(status, headers, endpoint)
-        response, parts, self._parts = None, self._parts, None
+            self._read_watched(status, headers, request)
+        body, parts, self._parts = None, self._parts, None
         if parts is not None:
-            response = endpoint.respond(status, headers, b"".join(parts))
+            body = b"".join(parts)
         keep_alive = self._keep_alive
         self.busy = False
         if not keep_alive:
             self.close()
-        self.owner.completed(self, status, response)
+        self.owner.completed(self, status, body)
 
-    def _read_watched(self, status: int, headers: list[tuple[bytes, bytes]], endpoint) -> None:
+    def _read_watched(self, status: int, headers: list[tuple[bytes, bytes]], request) -> None:
         cookies, set_cookies = self.cookies, []
         for name, value in headers:
             size = len(name)
@@ -287,7 +268,7 @@ class HttpConnection(asyncio.Protocol):
             elif size == 8 and status in REDIRECT_STATUSES and name.lower() == b"location":
                 self.location = value
         if set_cookies:
-            cookies.store(endpoint.url, set_cookies)
+            cookies.store(request.url, set_cookies)
         if not self._follow:
             self.location = None  # redirects are off: a Location is only a header
 

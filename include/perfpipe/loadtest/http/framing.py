@@ -1,4 +1,4 @@
-"""HTTP/1.1 framing outside the connection: a request serialised to bytes once (``PreparedRequest``), and what
+"""HTTP/1.1 framing outside the connection: the one shape of a request to send (``PreparedRequest``), and what
 llhttp's verdicts on a response are recorded as (``RESPONSE_ERRORS``, ``error_name``, ``framed``)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import ssl
 import httptools
 import httpx
 
-from include.perfpipe.loadtest.http.decoding import DecodedResponse
 from include.perfpipe.loadtest.http.target import split_url
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -34,61 +33,103 @@ class Refused(Exception):
 
 
 class PreparedRequest:
-    """A request serialised once, where it goes and how much of its answer to keep: the fields a connection
-    reads (``connection.Outgoing``). ``raw`` is ``head + tail``: ``head`` ends with the last header line's CRLF,
-    ``tail`` is the blank line and the body, so per-VU lines (a Cookie) go between them without
-    re-serialising. ``keep_body`` says that the response must be built (``respond``); ``judge`` is the
-    subclass's (a flat endpoint's ``Prepared``, a redirect's ``Hop``)."""
+    """One request to send, serialised, and where it goes: the one shape every client hands a connection (a
+    flat endpoint's, a redirect's next hop, a journey step's, a Python journey's). Nothing here judges the
+    response: the client that sent the request does (``clients.endpoints.FlatEndpoint``, ``journey.session.Exchange``).
+
+    ``raw`` is the whole request; ``head`` ends with the last header line's CRLF and ``tail`` is the blank
+    line and the body, so per-VU lines (a Cookie) go between them without re-serialising. ``keep_body``: the
+    response body is kept, up to ``max_body_bytes``, for the client's judge; ``request`` is what a kept
+    response's ``request`` is (an ``httpx.Request``, or a ``(method, url)`` pair built into one when read);
+    ``hops``: the redirects followed to reach this request; ``name`` and ``class_name`` label its samples.
+    ``url`` is read from the request line when not given (a journey's templated path)."""
 
     __slots__ = (
         "name",
         "class_name",
-        "url",
-        "request",
         "raw",
-        "head",
-        "tail",
         "host",
         "port",
         "ssl",
-        "no_body",
+        "request",
         "keep_body",
         "max_body_bytes",
+        "hops",
+        "no_body",
+        "_url",
     )
-    hops = 0  # redirects followed to reach this request
 
     def __init__(
         self,
         name: str,
         class_name: str,
-        url: str,
+        raw: bytes,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        request: httpx.Request | tuple[str, str],
+        keep_body: bool,
+        max_body_bytes: int,
+        hops: int = 0,
+        url: str | None = None,
+    ) -> None:
+        # one statement a slot: a journey builds one per request, and a tuple assignment of six costs more
+        self.name = name
+        self.class_name = class_name
+        self.raw = raw
+        self.host = host
+        self.port = port
+        self.ssl = tls
+        self.request = request
+        self.keep_body = keep_body
+        self.max_body_bytes = max_body_bytes
+        self.hops = hops
+        self.no_body = raw.startswith(b"HEAD ")
+        self._url = url
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        class_name: str,
         request: httpx.Request,
         tls: ssl.SSLContext | None,
         keep_body: bool,
         max_body_bytes: int,
-    ) -> None:
-        self.name, self.class_name, self.url, self.request, self.ssl = name, class_name, url, request, tls
-        self.head, self.tail = serialise_parts(request)
-        self.raw = self.head + self.tail
-        _, self.host, self.port = split_url(url)
-        self.no_body = request.method == "HEAD"
-        self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
+        hops: int = 0,
+        url: str | None = None,
+    ) -> PreparedRequest:
+        """``request`` serialised once; ``url`` as the caller wrote it (default: the request's)."""
+        url = url or str(request.url)
+        _, host, port = split_url(url)
+        return cls(name, class_name, serialise(request), host, port, tls, request, keep_body, max_body_bytes, hops, url)
 
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
-        """The kept response (its body decoded as it arrived), as a check reads it."""
-        return DecodedResponse(status, headers=headers, content=body, request=self.request)
+    @property
+    def head(self) -> bytes:
+        raw = self.raw
+        return raw[: raw.index(b"\r\n\r\n") + 2]
 
+    @property
+    def tail(self) -> bytes:
+        raw = self.raw
+        return raw[raw.index(b"\r\n\r\n") + 2 :]
 
-def serialise_parts(request: httpx.Request) -> tuple[bytes, bytes]:
-    """``(request line and header lines, blank line and body)`` of ``request``."""
-    head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    head += [name + b": " + value + b"\r\n" for name, value in request.headers.raw]
-    return b"".join(head), b"\r\n" + request.read()
+    @property
+    def url(self) -> str:
+        """Where the request goes (for cookies and redirects)."""
+        if self._url is None:
+            raw = self.raw
+            target = raw[raw.index(b" ") + 1 : raw.index(b" HTTP/1.1\r\n")].decode("latin-1")
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            self._url = f"{'https' if self.ssl else 'http'}://{host}:{self.port}{target}"
+        return self._url
 
 
 def serialise(request: httpx.Request) -> bytes:
-    head, tail = serialise_parts(request)
-    return head + tail
+    """The request line, header lines, blank line and body of ``request``."""
+    head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+    head += [name + b": " + value + b"\r\n" for name, value in request.headers.raw]
+    return b"".join(head) + b"\r\n" + request.read()
 
 
 def error_name(exc: Exception) -> str:

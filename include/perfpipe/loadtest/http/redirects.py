@@ -10,12 +10,9 @@ VU's jar for each hop's own URL.
 
 from __future__ import annotations
 
-import ssl
-
 import httpx
 
 from include.perfpipe.loadtest.http.credentials import looks_secret
-from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.http.target import TargetNotAllowed, check_target
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -66,18 +63,3 @@ def next_request(
         if name.lower() not in dropped and not (leaving and looks_secret(name.decode("latin-1"))):
             headers.append((name, value.strip()))
     return httpx.Request(method, target, headers=headers, content=body or None)
-
-
-class Hop(PreparedRequest):
-    """A redirect's next request on behalf of ``first`` (a ``Prepared``), named, judged and recorded
-    as it; timed from the first request's send."""
-
-    __slots__ = ("first", "hops")
-
-    def __init__(self, first, hops: int, request: httpx.Request, tls: ssl.SSLContext | None) -> None:
-        self.first, self.hops = first, hops
-        url = str(request.url)
-        super().__init__(first.name, first.class_name, url, request, tls, first.keep_body, first.max_body_bytes)
-
-    def judge(self, status: int, response: httpx.Response | None) -> bool:
-        return self.first.judge(status, response)

@@ -58,7 +58,6 @@ class CompiledStep:
         "scheme",
         "expect",
         "keep_body",
-        "no_body",
         "extractors",
         "checks",
         "check",
@@ -93,7 +92,6 @@ class CompiledStep:
         self.scheme, self.host, self.port = split_url(url)
         self.expect = frozenset(step.expect_status)
         self.keep_body = step.keeps_body
-        self.no_body = step.method == "HEAD"
         self.extractors = {name: Extractor(model) for name, model in step.extract.items()}
         self.checks = [CheckRule(model, step.name) for model in step.checks]
         self.check = resolve_function(step.check, f"{where}.check") if step.check else None

@@ -10,6 +10,7 @@ from time import perf_counter
 import httpx
 
 from include.perfpipe.errors import ConfigError
+from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.http.target import check_target
 from include.perfpipe.loadtest.journey.python_request import build, locate
 from include.perfpipe.loadtest.journey.session import Exchange
@@ -119,27 +120,18 @@ class PythonVU:
             check_target(url, shard.spec.allowlist)
             shard.allowed_origins.add(origin)
         method = method.upper()
-        expect = frozenset([expect_status] if isinstance(expect_status, int) else expect_status)
-        exchange = Exchange(
-            name or f"{method} {path.split('?')[0]}",
-            klass,
-            b"",
-            host,
-            port,
-            shard.tls(scheme),
-            (method, url),
-            expect,
-            method == "HEAD",
-            True,
-            shard.spec.max_body_bytes,
-        )
+        name = name or f"{method} {path.split('?')[0]}"
         try:
             base = shard.header_base if origin == shard.target_origin else shard.foreign_header_base
-            exchange.raw = build(method, target, base, headers, json, content)
+            raw = build(method, target, base, headers, json, content)
         except (ConfigError, UnicodeEncodeError) as exc:  # a header with a line break or outside Latin-1
             error = EncodeError(str(exc) if isinstance(exc, ConfigError) else "the request does not encode")
-            shard.unsendable(exchange, error, f"journey request {exchange.name!r}")
+            shard.unsendable(name, klass, error, f"journey request {name!r}")
             raise RequestFailed("EncodeError") from None
+        request = PreparedRequest(
+            name, klass, raw, host, port, shard.tls(scheme), (method, url), True, shard.spec.max_body_bytes
+        )
+        exchange = Exchange(request, frozenset([expect_status] if isinstance(expect_status, int) else expect_status))
         await shard.exchange(session, exchange)
         if exchange.response is None:
             if shard.over(session):

@@ -1,14 +1,16 @@
 """One virtual user's session and one request in flight.
 
 A ``Session`` is what templates read (``number``, ``iteration``, ``vars``, ``rows``) plus the VU's
-connection; an ``Exchange`` is what a connection sends (the endpoint-like fields it reads) and how
-the answer is judged: expected status, declarative checks, the Python check, then extraction.
+connection and the ``Exchange`` in flight; an ``Exchange`` is the request a connection sends (a
+``framing.PreparedRequest``) and how its answer is judged: expected status, declarative checks, the Python
+check, then extraction.
 """
 
 from __future__ import annotations
 
 import httpx
 
+from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.journey.answer import Answer
 
 
@@ -26,6 +28,7 @@ class Session:
         "leaving",
         "cookies",
         "told_ended",
+        "exchange",
     )
 
     def __init__(self, number: int, variables: dict, cookies=None) -> None:
@@ -39,96 +42,25 @@ class Session:
         self.ready = False  # setup done
         self.leaving = False  # running its teardown
         self.told_ended = False  # a Python journey was told the test ended (``TestEnded``)
+        self.exchange: Exchange | None = None  # the request in flight, judged when its answer comes
 
 
 class Exchange:
-    """One request: ``raw`` bytes to ``host:port`` (the fields ``HttpConnection.send`` reads, as a
-    ``Prepared`` has them); ``evaluate`` decides ok and fills the session."""
+    """One request of a session and its outcome: ``request``, the ``PreparedRequest`` in flight (a redirect's
+    next ``hop`` takes its place), and how the answer is judged (``evaluate``): ``ok``, ``label`` (why not,
+    when the status does not say), the ``answer`` kept and ``checks_failed``."""
 
-    __slots__ = (
-        "name",
-        "class_name",
-        "raw",
-        "host",
-        "port",
-        "ssl",
-        "keep_body",
-        "max_body_bytes",
-        "no_body",
-        "request",
-        "expect",
-        "step",
-        "session",
-        "checks",
-        "ok",
-        "label",
-        "answer",
-        "hops",
-        "hop",
-        "_url",
-        "checks_failed",
-    )
+    __slots__ = ("request", "expect", "step", "session", "checks", "ok", "label", "answer", "hop", "checks_failed")
 
-    def __init__(
-        self,
-        name: str,
-        class_name: str,
-        raw: bytes,
-        host: str,
-        port: int,
-        ssl,
-        request: httpx.Request,
-        expect: frozenset,
-        no_body: bool,
-        keep_body: bool,
-        max_body_bytes: int,
-        step=None,
-        session=None,
-        checks=None,
-    ):
-        self.name, self.class_name, self.raw, self.host, self.port, self.ssl = name, class_name, raw, host, port, ssl
-        self.request, self.expect, self.no_body = request, expect, no_body
-        self.keep_body, self.max_body_bytes = keep_body, max_body_bytes
-        self.step, self.session, self.checks = step, session, checks
-        self.ok, self.label, self.answer = False, None, None
+    def __init__(self, request: PreparedRequest, expect: frozenset, step=None, session=None, checks=None) -> None:
+        self.request, self.expect, self.step, self.session, self.checks = request, expect, step, session, checks
+        self.ok, self.label, self.answer, self.hop = False, None, None, None
         self.checks_failed = 0  # declarative checks of the step that failed on this response
-        self.hops, self.hop, self._url = 0, None, None  # redirects followed; the next one to send
-
-    @property
-    def url(self) -> str:
-        """The URL this request goes to (for cookies and redirects), read from its request line."""
-        if self._url is None:
-            target = self.raw[self.raw.index(b" ") + 1 : self.raw.index(b" HTTP/1.1\r\n")].decode("latin-1")
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            self._url = f"{'https' if self.ssl else 'http'}://{host}:{self.port}{target}"
-        return self._url
-
-    def move_to(self, hop) -> None:
-        """Become the redirect's next request (a ``connection.Hop``): same name, step and verdict."""
-        self.raw, self.host, self.port, self.ssl = hop.raw, hop.host, hop.port, hop.ssl
-        self.request, self.no_body, self.hops = hop.request, hop.no_body, hop.hops
-        self.hop, self._url = None, hop.url
-
-    @property
-    def head(self) -> bytes:
-        """The request line and headers, up to the last header's CRLF (per-VU lines go after it)."""
-        return self.raw[: self.raw.index(b"\r\n\r\n") + 2]
-
-    @property
-    def tail(self) -> bytes:
-        return self.raw[self.raw.index(b"\r\n\r\n") + 2 :]
 
     @property
     def response(self) -> httpx.Response | None:
         """The kept response as an ``httpx.Response`` (built on first use), or None."""
         return None if self.answer is None else self.answer.response()
-
-    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Answer:
-        return Answer(status, headers, body, self.request)
-
-    def judge(self, status, response) -> bool:
-        """The verdict ``evaluate`` reached (the shard evaluates first, to record ``label`` if set)."""
-        return self.ok
 
     def evaluate(self, status: int, answer: Answer | None) -> None:
         """ok when the status is expected and neither a ``fail_request`` check nor the step's check

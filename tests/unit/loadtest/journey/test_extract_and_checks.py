@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.journey.answer import NOT_JSON, Answer
 from include.perfpipe.loadtest.journey.checks import CheckRule, CheckTally
 from include.perfpipe.loadtest.journey.compiled import CompiledJourney
@@ -109,8 +110,9 @@ def _judged_by(check: str, tmp_path):
     (tmp_path / "s.yaml").write_text(f"journey: {{steps: [{{name: s, path: /x, check: '{check}'}}]}}")
     scenario = read_scenario(tmp_path / "s.yaml")
     step = CompiledJourney(scenario, "http://127.0.0.1:1", {}).steps[0]
-    exchange = Exchange("s", "api", b"", "127.0.0.1", 1, None, step.model, step.expect, False, True, 1000, step)
-    exchange.evaluate(200, exchange.respond(200, [(b"Content-Type", b"application/json")], b'{"ok": true}'))
+    request = PreparedRequest("s", "api", b"GET /x HTTP/1.1\r\n\r\n", "127.0.0.1", 1, None, step.model, True, 1000)
+    exchange = Exchange(request, step.expect, step)
+    exchange.evaluate(200, Answer(200, [(b"Content-Type", b"application/json")], b'{"ok": true}', step.model))
     return exchange
 
 
