@@ -1,23 +1,24 @@
 """The run contract: ``LoadSpec``, what a load test does (target, load model and stages, endpoints or a journey,
 limits and abort rules), JSON-able, built by ``load_spec`` and handed to every shard and process.
 
-``LoadSpec`` and ``Endpoint`` are pydantic dataclasses: a spec is checked when it is built and when it is
-received (``from_dict``: an XCom, a worker's stdin), every wrong field named at once.
+``LoadSpec``, ``Endpoint`` and ``ScenarioPart`` are pydantic dataclasses, and a journey is the scenario language's
+``ScenarioFile``: a spec is checked when it is built and when it is received (``from_dict``: an XCom, a worker's
+stdin), every wrong field named at once (``spec.journey.journey.steps.0.path: ...``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, field, replace
+from dataclasses import field, fields, replace
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_serializer
 from pydantic.dataclasses import dataclass
 from typing_extensions import TypedDict  # pydantic needs it for a TypedDict before Python 3.12
 
 from include.perfpipe.errors import from_validation
 from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS
 from include.perfpipe.loadtest.journey.models import ScenarioFile
-from include.perfpipe.loadtest.journey.scenario import step_urls
+from include.perfpipe.loadtest.journey.scenario import step_urls, to_dict
 from include.perfpipe.loadtest.run_settings import MAX_TIMEOUT_S
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
@@ -89,6 +90,31 @@ class Staged:
 
 
 @dataclass(config=_CONTRACT)
+class ScenarioPart(Staged):
+    """One named scenario of a run (``LoadSpec.scenarios``): the fields its own spec takes from it
+    (``LoadSpec.scenario_specs``), its executor's load, its requests and its labels."""
+
+    model: Literal["closed", "open"]
+    stages: list[Level]
+    max_vus: Annotated[int, Field(ge=0)]
+    scenario: str
+    start: NonNegative = 0.0
+    endpoints: list[Endpoint] = field(default_factory=list)
+    journey: ScenarioFile | None = None
+    think_time: dict = field(default_factory=lambda: {"kind": "constant"})
+    executor: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    start_time_s: NonNegative = 0.0
+    per_vu_iterations: int | None = None
+    shared_iterations: int | None = None
+    vu_offset: Annotated[int, Field(ge=0)] = 0
+
+    @field_serializer("journey")
+    def _journey_json(self, journey: ScenarioFile | None) -> dict | None:
+        return None if journey is None else to_dict(journey)
+
+
+@dataclass(config=_CONTRACT)
 class LoadSpec(Staged):
     """A complete, JSON-able load test description (``to_dict`` / ``from_dict``).
 
@@ -104,7 +130,7 @@ class LoadSpec(Staged):
     max_vus: Annotated[int, Field(ge=0)] = 0
     profile: str | None = None
     think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
-    journey: dict | None = None  # a ScenarioFile with a journey (journey.scenario.to_dict); None: endpoints
+    journey: ScenarioFile | None = None  # a journey (JSON: journey.scenario.to_dict); None: endpoints
     timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] = 30.0  # per request
     max_redirects: int = DEFAULT_MAX_REDIRECTS  # followed in a row, every hop's host in the allowlist; 0: none
     cookies: bool = True  # one cookie jar per virtual user
@@ -121,8 +147,7 @@ class LoadSpec(Staged):
     credentials_conn_id: str | None = None  # the Airflow connection the worker resolves secret_headers from
     secret_headers: list[str] = field(default_factory=list)  # names only; values: run_load_test(secret_headers=)
     live_metrics: str | None = None  # "HOST:PORT" of a Prometheus endpoint while the run goes (live_metrics.py)
-    # named scenarios (docs/scenarios.md): each item the fields of one scenario's own spec (scenario_specs)
-    scenarios: list[dict] = field(default_factory=list)
+    scenarios: list[ScenarioPart] = field(default_factory=list)  # named scenarios (docs/scenarios.md)
     scenario: str = DEFAULT_SCENARIO  # what this spec's requests are recorded under
     executor: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # on every request of this scenario
@@ -134,7 +159,10 @@ class LoadSpec(Staged):
 
     def scenario_specs(self) -> list[LoadSpec]:
         """One spec per named scenario: this one with the scenario's load, requests and labels."""
-        return [replace(self, **part, scenarios=[]) for part in self.scenarios]
+        return [
+            replace(self, **{name: getattr(part, name) for name in _PART_FIELDS}, scenarios=[])
+            for part in self.scenarios
+        ]
 
     def urls(self) -> list[str]:
         """Every URL the test may send to (each is checked against the allowlist before it runs)."""
@@ -142,12 +170,12 @@ class LoadSpec(Staged):
             return [url for part in self.scenario_specs() for url in part.urls()]
         if self.journey is None:
             return [e.url for e in self.endpoints]
-        return step_urls(ScenarioFile.model_validate(self.journey), self.target)
+        return step_urls(self.journey, self.target)
 
     @property
     def duration_s(self) -> float:
         if self.scenarios:
-            return max(sum(stage["duration_s"] for stage in part["stages"]) for part in self.scenarios)
+            return max(part.duration_s for part in self.scenarios)
         return super().duration_s
 
     def stage_windows(self) -> list[dict]:
@@ -157,13 +185,18 @@ class LoadSpec(Staged):
             return combined_windows(self.scenario_specs())
         return super().stage_windows()
 
+    @field_serializer("journey")
+    def _journey_json(self, journey: ScenarioFile | None) -> dict | None:
+        return None if journey is None else to_dict(journey)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-able; ``from_dict`` gives the same spec back."""
+        return _RECEIVED.dump_python(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> LoadSpec:
-        """The spec ``to_dict`` gave, checked on receipt (a scenario's endpoints stay dicts until
-        ``scenario_specs``); a wrong shape is one ``ConfigError`` naming every wrong field (``spec.max_vus``)."""
+        """The spec ``to_dict`` gave, checked on receipt; a wrong shape is one ``ConfigError`` naming every
+        wrong field and its value (``spec.max_vus``, ``spec.journey.journey.steps.0.path``)."""
         try:
             return _RECEIVED.validate_python(data)
         except ValidationError as exc:
@@ -171,6 +204,7 @@ class LoadSpec(Staged):
 
 
 _RECEIVED = TypeAdapter(LoadSpec)
+_PART_FIELDS = tuple(f.name for f in fields(ScenarioPart))
 
 
 def combined_windows(parts: list[LoadSpec]) -> list[dict]:

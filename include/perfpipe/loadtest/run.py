@@ -94,4 +94,4 @@ def _both(first: Callable[[dict], None], then: Callable[[dict], None] | None) ->
 
 def peak_vus(spec: LoadSpec) -> int:
     """The most VUs the run holds at once: its scenarios' together, else the spec's own."""
-    return sum(int(s.get("max_vus") or 0) for s in spec.scenarios) if spec.scenarios else spec.max_vus
+    return sum(part.max_vus for part in spec.scenarios) if spec.scenarios else spec.max_vus

@@ -3,25 +3,24 @@ compiling it, or the parts of ``LoadSpec.scenarios`` for named scenarios (each w
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.contract import Endpoint
+from include.perfpipe.loadtest.contract import Endpoint, ScenarioPart
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime
-from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows, is_plain, read_scenario, to_dict
+from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows, is_plain, read_scenario
 
 
-def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], dict | None, dict]:
+def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], ScenarioFile | None, dict]:
     """``(endpoints, journey, settings)`` of a scenario file: a plain flat list becomes today's
-    endpoints (one pre-built request each) and no journey; anything else a journey dict for the
-    engine (``journey.scenario.to_dict``), compiled once here so every error shows before the run."""
+    endpoints (one pre-built request each) and no journey; anything else the journey the engine runs,
+    compiled once here so every error shows before the run."""
     return scenario_parts(read_scenario(path), str(path), target)
 
 
 def scenario_parts(
     scenario: ScenarioFile, where: str, target: str, as_journey: bool = False
-) -> tuple[list[Endpoint], dict | None, dict]:
+) -> tuple[list[Endpoint], ScenarioFile | None, dict]:
     """``load_scenario`` of a validated file (``as_journey``: a plain list runs as a weighted journey)."""
     from include.perfpipe.loadtest.journey.compiled import CompiledJourney, resolve_function, step_names
 
@@ -62,10 +61,10 @@ def scenario_parts(
             CompiledJourney(scenario, target, feeder_columns(rows))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    return [], to_dict(scenario), settings
+    return [], scenario, settings
 
 
-def scenario_specs(path: str | Path, target: str, caps: dict) -> list[dict]:
+def scenario_specs(path: str | Path, target: str, caps: dict) -> list[ScenarioPart]:
     """The parts of ``LoadSpec.scenarios`` for a file with named scenarios (each compiled and capped)."""
     from include.perfpipe.loadtest.journey.models import Scenario
 
@@ -88,29 +87,29 @@ def scenario_specs(path: str | Path, target: str, caps: dict) -> list[dict]:
             raise ConfigError(f"scenarios.{name}: {peak:g} iterations/s exceeds the cap of {caps['rate']:g}")
         think = settings.get("think_time") or ThinkTime(kind="constant")
         if journey is not None:
-            journey["think_time"] = think.model_dump()
+            journey = journey.model_copy(update={"think_time": think})
         parts.append(
-            {
-                "model": plan.model,
-                "start": start,
-                "stages": stages,
-                "max_vus": plan.max_vus,
-                "endpoints": [asdict(e) for e in endpoints],
-                "journey": journey,
-                "think_time": think.model_dump(),
-                "scenario": name,
-                "executor": scenario.executor.executor,
-                "tags": dict(scenario.tags),
-                "start_time_s": scenario.start_time,
-                "per_vu_iterations": plan.per_vu_iterations,
-                "shared_iterations": plan.shared_iterations,
-                "vu_offset": offset,
-            }
+            ScenarioPart(
+                model=plan.model,
+                start=start,
+                stages=stages,
+                max_vus=plan.max_vus,
+                endpoints=endpoints,
+                journey=journey,
+                think_time=think.model_dump(),
+                scenario=name,
+                executor=scenario.executor.executor,
+                tags=dict(scenario.tags),
+                start_time_s=scenario.start_time,
+                per_vu_iterations=plan.per_vu_iterations,
+                shared_iterations=plan.shared_iterations,
+                vu_offset=offset,
+            )
         )
         offset += plan.max_vus
     if offset > caps["vus"]:
         raise ConfigError(f"scenarios: {offset} VUs in all exceed the cap of {caps['vus']} (limits.max_vus)")
-    longest = max(sum(s["duration_s"] for s in part["stages"]) for part in parts)
+    longest = max(part.duration_s for part in parts)
     if longest > caps["duration"]:
         raise ConfigError(f"scenarios: {longest:g} s exceeds the cap of {caps['duration']:g} s (limits.max_duration)")
     return parts

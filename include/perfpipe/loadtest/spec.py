@@ -118,7 +118,7 @@ def load_spec(
         allowed = parse_allowlist(allowlist)
     think = asked.think_time if "think_time" in given else settings.get("think_time") or ThinkTime(kind="constant")
     if journey is not None and "think_time" in given:
-        journey["think_time"] = think.model_dump()
+        journey = journey.model_copy(update={"think_time": think})
     spec = LoadSpec(
         target=target,
         model="scenarios" if named else model,

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest import LoadSpec, TargetNotAllowed, check_target, load_spec, parse_duration
 from include.perfpipe.loadtest.engine.generator import share
 from include.perfpipe.loadtest.executors.arrival_loop import ArrivalSchedule
+from include.perfpipe.loadtest.journey.models import ScenarioFile
 
 DEMO = Path(__file__).resolve().parents[3] / "include" / "config" / "scenarios" / "demo.yaml"
 TARGET = "http://127.0.0.1:8000"
@@ -52,10 +54,9 @@ def test_single_url_is_get_of_that_exact_url():
 
 def test_demo_scenario_is_a_journey_of_every_class():
     spec = load_spec("smoke", TARGET, DEMO, secret_headers=["X-Run"])
-    assert spec.endpoints == [] and "X-Run" not in spec.journey["headers"] and spec.secret_headers == ["X-Run"]
-    steps = spec.journey["journey"]["steps"]
-    assert {s.get("class", "api") for s in steps} == {"health", "api", "tool"}
-    assert spec.journey["feeders"]["users"]["file"] == "include/config/scenarios/demo_users.csv"
+    assert spec.endpoints == [] and "X-Run" not in spec.journey.headers and spec.secret_headers == ["X-Run"]
+    assert {s.class_name for s in spec.journey.journey.steps} == {"health", "api", "tool"}
+    assert spec.journey.feeders["users"].file == "include/config/scenarios/demo_users.csv"
 
 
 def test_flat_scenario_class_filter_and_headers(tmp_path):
@@ -88,6 +89,18 @@ def test_a_received_spec_of_the_wrong_shape_is_refused_naming_every_field():
     for field in ("spec.stages[0].target", "spec.endpoints[0].weight", "spec.max_vus", "spec.retries"):
         assert field in text
     assert "\n" not in text and "heavy" not in text
+
+
+def test_a_received_journey_and_named_scenarios_are_typed_and_a_bad_one_is_refused_on_one_line():
+    data = load_spec("smoke", TARGET, DEMO).to_dict()
+    assert isinstance(LoadSpec.from_dict(data).journey, ScenarioFile)
+    data["journey"]["journey"]["steps"][0]["path"] = 5
+    data["scenarios"] = [{"model": "sideways", "stages": [], "max_vus": 1, "scenario": "a"}]
+    with pytest.raises(ConfigError) as refused:
+        LoadSpec.from_dict(data)
+    text = str(refused.value)
+    assert "spec.journey.journey" in text and "steps[0].path" in text and "spec.scenarios[0].model" in text
+    assert "\n" not in text
 
 
 @pytest.mark.parametrize(

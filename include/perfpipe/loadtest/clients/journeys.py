@@ -59,7 +59,7 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
 
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers=secret_headers)
-        scenario = ScenarioFile.model_validate(spec.journey)
+        scenario = spec.journey
         rows = feeder_rows(scenario)
         self.feeders = {
             name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
@@ -300,7 +300,7 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
                 return ENDED
             name = "RequestFailed" if isinstance(exc, RequestFailed) else type(exc).__name__
             if name not in self.stats.errors:
-                log.warning("journey %s raised %s: %s", self.spec.journey["journey"], name, exc)
+                log.warning("journey %s raised %s: %s", self.spec.journey.python, name, exc)
             self.stats.errors[name] += 1
             self.stats.failed_iterations += 1
             session.iteration += 1

@@ -46,7 +46,7 @@ def _write(tmp_path, text, users="username,password\nu1,p1\nu2,p2\n"):
 
 def test_a_journey_scenario_becomes_a_spec_that_round_trips(tmp_path):
     spec = load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), secret_headers=["X-Env"])
-    assert spec.endpoints == [] and spec.journey["journey"]["pacing"] == 2.0
+    assert spec.endpoints == [] and spec.journey.journey.pacing == 2.0
     again = LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
     scenario = ScenarioFile.model_validate(again.journey)
