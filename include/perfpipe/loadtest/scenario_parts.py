@@ -1,5 +1,6 @@
-"""What a scenario file makes of a run: a flat list of fixed requests (``Endpoint``), a journey checked by
-compiling it, or the parts of ``LoadSpec.scenarios`` for named scenarios (each with its executor's load)."""
+"""What a scenario file makes of a run: a flat list of fixed requests (``Endpoint``), a journey compiled once
+(``check_journey``: the run in this process takes that compile), or the parts of ``LoadSpec.scenarios`` for
+named scenarios (each with its executor's load)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.contract import Endpoint, ScenarioPart
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime
-from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows, is_plain, read_scenario
+from include.perfpipe.loadtest.journey.scenario import is_plain, read_scenario
+from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 
 def load_scenario(path: str | Path, target: str) -> tuple[list[Endpoint], ScenarioFile | None, dict]:
     """``(endpoints, journey, settings)`` of a scenario file: a plain flat list becomes today's
-    endpoints (one pre-built request each) and no journey; anything else the journey the engine runs,
-    compiled once here so every error shows before the run."""
+    endpoints (one pre-built request each) and no journey; anything else the journey the engine runs
+    (``check_journey`` it once its run settings are in)."""
     return scenario_parts(read_scenario(path), str(path), target)
 
 
@@ -22,7 +24,7 @@ def scenario_parts(
     scenario: ScenarioFile, where: str, target: str, as_journey: bool = False
 ) -> tuple[list[Endpoint], ScenarioFile | None, dict]:
     """``load_scenario`` of a validated file (``as_journey``: a plain list runs as a weighted journey)."""
-    from include.perfpipe.loadtest.journey.compiled import CompiledJourney, resolve_function, step_names
+    from include.perfpipe.loadtest.journey.compiled import step_names
 
     settings = {
         "think_time": scenario.think_time,
@@ -53,15 +55,18 @@ def scenario_parts(
             )
         ]
         return endpoints, None, settings
+    return [], scenario, settings
+
+
+def check_journey(journey: ScenarioFile, where: str, target: str, scenario_name: str = DEFAULT_SCENARIO) -> None:
+    """Compile ``journey`` for the run, once (``journey.compiled.compiled_journey``: the run's clients in this
+    process take the same one), so every error shows before the run, as a ``ConfigError`` naming ``where``."""
+    from include.perfpipe.loadtest.journey.compiled import compiled_journey
+
     try:
-        rows = feeder_rows(scenario)
-        if scenario.python is not None:
-            resolve_function(scenario.python, "journey")
-        else:
-            CompiledJourney(scenario, target, feeder_columns(rows))
+        compiled_journey(journey, target, scenario_name)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    return [], scenario, settings
 
 
 def scenario_specs(path: str | Path, target: str, caps: dict) -> list[ScenarioPart]:
@@ -88,6 +93,7 @@ def scenario_specs(path: str | Path, target: str, caps: dict) -> list[ScenarioPa
         think = settings.get("think_time") or ThinkTime(kind="constant")
         if journey is not None:
             journey = journey.model_copy(update={"think_time": think})
+            check_journey(journey, f"{path}: scenarios.{name}", target, name)
         parts.append(
             ScenarioPart(
                 model=plan.model,

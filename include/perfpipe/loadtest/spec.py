@@ -14,7 +14,7 @@ from include.perfpipe.loadtest.http.target import check_target, parse_allowlist,
 from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.profiles import load_profiles
 from include.perfpipe.loadtest.run_settings import check_timeout, load_overrides, profile_of
-from include.perfpipe.loadtest.scenario_parts import load_scenario, scenario_specs
+from include.perfpipe.loadtest.scenario_parts import check_journey, load_scenario, scenario_specs
 
 
 def _scaled(stages: list[dict], duration_s: float) -> list[dict]:
@@ -119,6 +119,8 @@ def load_spec(
     think = asked.think_time if "think_time" in given else settings.get("think_time") or ThinkTime(kind="constant")
     if journey is not None and "think_time" in given:
         journey = journey.model_copy(update={"think_time": think})
+    if journey is not None:
+        check_journey(journey, str(scenario), target)
     spec = LoadSpec(
         target=target,
         model="scenarios" if named else model,

@@ -26,18 +26,16 @@ from include.perfpipe.loadtest.http.framing import PreparedRequest
 from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS
 from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.journey.answer import Answer
-from include.perfpipe.loadtest.journey.compiled import CompiledJourney, CompiledStep, resolve_function
+from include.perfpipe.loadtest.journey.compiled import CompiledStep, compiled_journey
 from include.perfpipe.loadtest.journey.feeders import Feeder, FeederExhausted
 from include.perfpipe.loadtest.journey.metric_feeds import SKIP
 from include.perfpipe.loadtest.journey.models import ScenarioFile
 from include.perfpipe.loadtest.journey.python_request import HeaderBase
 from include.perfpipe.loadtest.journey.python_vu import PythonVU, RequestFailed, TestEnded
-from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows
 from include.perfpipe.loadtest.journey.session import Exchange, Session
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.loadtest.journey.template import TemplateError
 from include.perfpipe.loadtest.result import LoadResult
-from include.perfpipe.metrics import DEFAULT_SCENARIO
 from include.perfpipe.vocabulary import holds
 
 log = logging.getLogger("perfpipe.loadtest")
@@ -60,15 +58,13 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
     def __init__(self, spec, index=0, count=1, progress=None, should_stop=None, on_abort=None, secret_headers=None):
         super().__init__(spec, index, count, progress, should_stop, on_abort, secret_headers=secret_headers)
         scenario = spec.journey
-        rows = feeder_rows(scenario)
+        compiled = compiled_journey(scenario, spec.target, spec.scenario)  # the plan's, when it ran in this process
         self.feeders = {
-            name: (config.per, Feeder(rows[name], config.strategy, config.when_exhausted, index, count))
+            name: (config.per, Feeder(compiled.rows[name], config.strategy, config.when_exhausted, index, count))
             for name, config in scenario.feeders.items()
         }
-        self.python = resolve_function(scenario.python, "journey") if scenario.python else None
-        self.journey = (
-            None if self.python else CompiledJourney(scenario, spec.target, feeder_columns(rows), self.secret_headers)
-        )
+        self.python = compiled.python
+        self.journey = None if self.python else compiled.with_credentials(self.secret_headers)
         self.pacing_s = self.journey.pacing_s if self.journey else 0.0
         self.variables = self.journey.variables if self.journey else {}
         self.headers = dict(scenario.headers)
@@ -87,9 +83,6 @@ class JourneyGenerator(CoroutineVUs, HttpGenerator):
         ]
         for step in self.journey.all_steps if self.journey else []:
             self.rec.label(step.name, step.group, {**spec.tags, **step.tags})
-            if spec.scenario != DEFAULT_SCENARIO:  # check rows stay apart across scenarios
-                for rule in step.checks:
-                    rule.key = f"{spec.scenario}: {rule.key}"
         self.allowed_origins: set[tuple] = set()  # (scheme, host, port) a Python journey may reach
         self.logged_kinds: set[str] = set()  # the kinds of unsendable request already logged
 

@@ -1,10 +1,17 @@
-"""A validated scenario compiled for sending: request templates, extractors, checks, think times,
-and a load-time check that every template names something that is set by then."""
+"""A validated scenario compiled for sending: request templates, extractors, checks, think times, the
+feeders' rows, and a load-time check that every template names something that is set by then.
+
+``compiled_journey`` compiles a scenario once per process: the plan compiles it to show every error before
+the run, and the run's clients in the same process take that one; a worker process, handed the spec as
+JSON, compiles it once. The run's credentials are added per client (``CompiledJourney.with_credentials``),
+never compiled in, since a plan holds their names only."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import random
+import weakref
 from bisect import bisect
 from collections.abc import Callable
 from itertools import accumulate
@@ -13,13 +20,16 @@ import httpx
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.http.credentials import for_origin, unless_set
+from include.perfpipe.loadtest.http.headers import check_headers, octets
 from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.journey.checks import CheckRule
 from include.perfpipe.loadtest.journey.extract import Extractor
 from include.perfpipe.loadtest.journey.metric_feeds import FeedRule
 from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, Step, ThinkTime
 from include.perfpipe.loadtest.journey.request import RequestTemplate
+from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows
 from include.perfpipe.loadtest.journey.template import TemplateError
+from include.perfpipe.metrics import DEFAULT_SCENARIO
 
 
 def think_sampler(think: ThinkTime | None) -> Callable[[], float] | None:
@@ -45,13 +55,16 @@ def resolve_function(reference: str, where: str) -> Callable:
 
 
 class CompiledStep:
-    """A step ready to send from any VU: its request template, where to connect and how to judge."""
+    """A step ready to send from any VU: its request template, where to connect and how to judge.
+    ``header_names`` are those the step sets itself (lower case): a credential of the same name is not added."""
 
     __slots__ = (
         "name",
         "class_name",
         "where",
         "request",
+        "url",
+        "header_names",
         "model",
         "host",
         "port",
@@ -77,13 +90,14 @@ class CompiledStep:
         default_think,
         on_failure: str,
         kinds: dict[str, str] | None = None,
-        secret_headers: dict[str, str] | None = None,
+        check_rows: str = "",
     ) -> None:
+        """``check_rows``: what the rows of its checks' tally begin with (a named scenario's ``"name: "``)."""
         self.name, self.class_name, self.where = step.name, step.class_name, where
         self.group, self.tags = step.group, dict(step.tags)
-        url = step.url or target.rstrip("/") + step.path
+        self.url = url = step.url or target.rstrip("/") + step.path
         headers = {**headers, **step.headers}
-        headers = {**unless_set(for_origin(secret_headers or {}, url, target), headers), **headers}
+        self.header_names = frozenset(name.lower() for name in headers)
         try:
             self.request = RequestTemplate(step.method, url, headers, step.json_body, step.body)
         except TemplateError as exc:
@@ -93,29 +107,49 @@ class CompiledStep:
         self.expect = frozenset(step.expect_status)
         self.keep_body = step.keeps_body
         self.extractors = {name: Extractor(model) for name, model in step.extract.items()}
-        self.checks = [CheckRule(model, step.name) for model in step.checks]
+        self.checks = [CheckRule(model, check_rows + step.name) for model in step.checks]
         self.check = resolve_function(step.check, f"{where}.check") if step.check else None
         self.think = think_sampler(step.think_time) if step.think_time is not None else default_think
         self.on_failure = step.on_failure or on_failure
         self.feeds = [FeedRule(name, feed, (kinds or {})[name]) for name, feed in step.metrics.items()]
 
+    def with_credentials(self, secret_headers: dict[str, str], target: str) -> CompiledStep:
+        """This step, sending ``secret_headers`` too when it goes to ``target``'s own origin (those it does not
+        set itself)."""
+        own = unless_set(for_origin(secret_headers, self.url, target), dict.fromkeys(self.header_names))
+        if not own:
+            return self
+        check_headers(own, "secret_headers")
+        step = copy.copy(self)
+        step.request = self.request.with_header_lines(
+            b"".join(name.encode("latin-1") + b": " + value + b"\r\n" for name, value in octets(own).items())
+        )
+        return step
+
 
 class CompiledJourney:
     """``setup``, ``steps`` (in order, or one picked by weight when ``weights`` is set) and
-    ``teardown``; ``variables`` each VU starts with; ``pacing_s`` between iteration starts."""
+    ``teardown``; ``variables`` each VU starts with; ``pacing_s`` between iteration starts; ``rows``, each
+    feeder's rows. A Python journey has its function (``python``) and no steps. ``scenario_name`` is the
+    named scenario it runs in (the rows of its checks' tally begin with it)."""
 
-    def __init__(
-        self,
-        scenario: ScenarioFile,
-        target: str,
-        feeder_columns: dict[str, set[str]],
-        secret_headers: dict[str, str] | None = None,
-    ) -> None:
-        """``secret_headers``: the run's credentials, added to the steps to ``target``'s own origin."""
+    def __init__(self, scenario: ScenarioFile, target: str, scenario_name: str = DEFAULT_SCENARIO) -> None:
+        self.target = target
+        self.rows = feeder_rows(scenario)
+        self.python = resolve_function(scenario.python, "journey") if scenario.python else None
+        self.setup: list[CompiledStep] = []
+        self.steps: list[CompiledStep] = []
+        self.teardown: list[CompiledStep] = []
+        self.weights: list[float] | None = None
+        self.variables: dict = {}
+        self.pacing_s = 0.0
+        if self.python is None:
+            self._compile(scenario, "" if scenario_name == DEFAULT_SCENARIO else f"{scenario_name}: ")
+            self._check_references(feeder_columns(self.rows))
+
+    def _compile(self, scenario: ScenarioFile, check_rows: str) -> None:
         headers = scenario.headers
         default_think = think_sampler(scenario.think_time)
-        self.feeders = scenario.feeders
-        self.weights: list[float] | None = None
         if scenario.endpoints is not None:
             journey = Journey(steps=scenario.endpoints)
             self.weights = list(accumulate(e.weight for e in scenario.endpoints))
@@ -131,12 +165,12 @@ class CompiledJourney:
                 CompiledStep(
                     step.model_copy(update={"name": names[(part, i)]}),
                     _label(part, i, flat),
-                    target,
+                    self.target,
                     step_headers,
                     default_think,
                     journey.on_failure,
                     kinds,
-                    secret_headers,
+                    check_rows,
                 )
                 for i, step in enumerate(getattr(journey, part))
             ]
@@ -146,7 +180,17 @@ class CompiledJourney:
         self.teardown = compile_steps("teardown", {**headers, **journey.headers})
         self.variables = dict(journey.variables)
         self.pacing_s = journey.pacing or 0.0
-        self._check_references(feeder_columns)
+
+    def with_credentials(self, secret_headers: dict[str, str]) -> CompiledJourney:
+        """This journey with the run's credentials on the steps to the target's own origin (itself when
+        there are none): each client of the run adds them to the one compiled journey."""
+        if not secret_headers:
+            return self
+        journey = copy.copy(self)
+        for part in ("setup", "steps", "teardown"):
+            steps = [step.with_credentials(secret_headers, self.target) for step in getattr(self, part)]
+            setattr(journey, part, steps)
+        return journey
 
     @property
     def all_steps(self) -> list[CompiledStep]:
@@ -181,6 +225,20 @@ class CompiledJourney:
                         "the extract of an earlier step"
                     )
             defined |= set(step.extractors)
+
+
+_COMPILED: dict[tuple[int, str, str], CompiledJourney] = {}  # (id of the scenario, target, scenario name)
+
+
+def compiled_journey(scenario: ScenarioFile, target: str, scenario_name: str = DEFAULT_SCENARIO) -> CompiledJourney:
+    """``scenario`` compiled for ``target``, once per process while the scenario lives (the plan's compile is
+    the run's when both happen in one process; ``ConfigError`` on the first use when it does not compile)."""
+    key = (id(scenario), target, scenario_name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = CompiledJourney(scenario, target, scenario_name)
+        weakref.finalize(scenario, _COMPILED.pop, key, None)  # its id may be reused once it is gone
+    return compiled
 
 
 def _label(part: str, i: int, flat: bool) -> str:

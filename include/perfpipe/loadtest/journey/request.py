@@ -3,6 +3,7 @@ byte segments with the request line, the templated headers and Content-Length sp
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from urllib.parse import urlsplit
@@ -62,6 +63,14 @@ class RequestTemplate:
         self.raw: bytes | None = None
         if self.static:
             self.raw = self.build(None)
+
+    def with_header_lines(self, lines: bytes) -> RequestTemplate:
+        """This template with ``lines`` (complete header lines, the run's credentials) after its fixed headers."""
+        template = copy.copy(self)
+        template._head, template.raw = self._head + lines, None
+        if template.static:
+            template.raw = template.build(None)
+        return template
 
     def build(self, session) -> bytes:
         """The request bytes for ``session`` (its variables, feeder rows, VU and iteration numbers)."""

@@ -109,7 +109,7 @@ def test_an_answer_reads_the_decoded_body_and_headers_in_any_case():
 def _judged_by(check: str, tmp_path):
     (tmp_path / "s.yaml").write_text(f"journey: {{steps: [{{name: s, path: /x, check: '{check}'}}]}}")
     scenario = read_scenario(tmp_path / "s.yaml")
-    step = CompiledJourney(scenario, "http://127.0.0.1:1", {}).steps[0]
+    step = CompiledJourney(scenario, "http://127.0.0.1:1").steps[0]
     request = PreparedRequest("s", "api", b"GET /x HTTP/1.1\r\n\r\n", "127.0.0.1", 1, None, step.model, True, 1000)
     exchange = Exchange(request, step.expect, step)
     exchange.evaluate(200, Answer(200, [(b"Content-Type", b"application/json")], b'{"ok": true}', step.model))

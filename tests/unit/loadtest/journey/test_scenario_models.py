@@ -6,9 +6,10 @@ import textwrap
 import pytest
 
 from include.perfpipe.loadtest import LoadSpec, TargetNotAllowed, load_spec
-from include.perfpipe.loadtest.journey.compiled import CompiledJourney, think_sampler
-from include.perfpipe.loadtest.journey.models import ScenarioFile, ThinkTime
-from include.perfpipe.loadtest.journey.scenario import feeder_columns, feeder_rows, read_scenario
+from include.perfpipe.loadtest.clients.choice import HttpClients
+from include.perfpipe.loadtest.journey.compiled import CompiledJourney, compiled_journey, think_sampler
+from include.perfpipe.loadtest.journey.models import ThinkTime
+from include.perfpipe.loadtest.journey.scenario import feeder_rows, read_scenario
 
 TARGET = "http://127.0.0.1:8000"
 JOURNEY = """
@@ -49,8 +50,7 @@ def test_a_journey_scenario_becomes_a_spec_that_round_trips(tmp_path):
     assert spec.endpoints == [] and spec.journey.journey.pacing == 2.0
     again = LoadSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
-    scenario = ScenarioFile.model_validate(again.journey)
-    journey = CompiledJourney(scenario, TARGET, feeder_columns(feeder_rows(scenario)))
+    journey = CompiledJourney(again.journey, TARGET)
     assert [s.name for s in journey.all_steps] == ["login", "list", "order"]
     login, listing, order = journey.all_steps
     assert "Authorization" not in str(login.request._head) and login.request.refs == {
@@ -59,7 +59,7 @@ def test_a_journey_scenario_becomes_a_spec_that_round_trips(tmp_path):
     }
     assert listing.request.refs == {"token"} and order.on_failure == "restart" and order.keep_body
     assert [c.key for c in order.checks] == ["order: $.id exists", "order: status in [201]"]
-    assert scenario.headers == {} and again.secret_headers == ["X-Env"]  # credentials: names only, values at run time
+    assert again.journey.headers == {} and again.secret_headers == ["X-Env"]  # credentials: names only, values later
     assert spec.urls() == [
         TARGET + "/auth/login",
         TARGET + "/items?offset={{ random_int(0, 100) }}",
@@ -125,13 +125,23 @@ def test_absolute_step_urls_pass_the_allowlist(tmp_path):
         load_spec("smoke", TARGET, _write(tmp_path, JOURNEY.replace("path: /orders", "url: http://example.com/o")))
 
 
+def test_a_journey_is_compiled_once_from_plan_to_run_and_gets_the_run_s_credentials_there(tmp_path, monkeypatch):
+    made, compile_once = [], CompiledJourney.__init__
+    monkeypatch.setattr(CompiledJourney, "__init__", lambda self, *args: made.append(args) or compile_once(self, *args))
+    spec = load_spec("smoke", TARGET, _write(tmp_path, JOURNEY), secret_headers=["X-Env"])
+    run = HttpClients.generator(spec, secret_headers={"X-Env": "prod"})  # the run's client, in the plan's process
+    assert len(made) == 1
+    assert b"X-Env: prod\r\n" in run.journey.steps[0].request._head  # to the target's own origin only
+    assert b"X-Env" not in compiled_journey(spec.journey, TARGET).steps[0].request._head  # the plan has names only
+    assert len(made) == 1
+
+
 def test_templated_flat_endpoints_become_a_weighted_journey_and_plain_ones_stay_fast(tmp_path):
     plain = load_spec("smoke", TARGET, _write(tmp_path, "endpoints: [{path: /a, weight: 2}, {path: /b}]"))
     assert [e.url for e in plain.endpoints] == [TARGET + "/a", TARGET + "/b"] and plain.journey is None
     assert [e.name for e in plain.endpoints] == ["endpoint_0", "endpoint_1"]
     templated = load_spec("smoke", TARGET, _write(tmp_path, "endpoints: [{name: a, path: '/a/{{ vu }}'}, {path: /b}]"))
-    scenario = ScenarioFile.model_validate(templated.journey)
-    journey = CompiledJourney(scenario, TARGET, {})
+    journey = CompiledJourney(templated.journey, TARGET)
     assert journey.weights == [1.0, 2.0] and {journey.pick().name for _ in range(100)} == {"a", "endpoint_1"}
 
 
