@@ -27,6 +27,7 @@ from psycopg import AsyncConnection
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest.contract import MODELS, Staged
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker, stop_rules
 from include.perfpipe.loadtest.engine.client import OK, RESTART
 from include.perfpipe.loadtest.engine.generator import CONNECT_BACKOFF_S
 from include.perfpipe.loadtest.engine.vus import CoroutineVUs
@@ -87,10 +88,8 @@ class QuerySpec(Staged):
     server_version: int | None = None
     profile: str | None = None
     kind: str = KIND
-    abort_rules: list[dict] = field(default_factory=list)
-    circuit_breaker: dict | None = field(
-        default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50}
-    )
+    abort_rules: list[AbortRule] = field(default_factory=list)  # normalised (AbortRule.normalised)
+    circuit_breaker: CircuitBreaker | None = field(default_factory=CircuitBreaker)
     loop_lag_bound_ms: float = 50.0
     cpu_bound_percent: float = 95.0
     progress_interval_s: float = 5.0
@@ -115,6 +114,8 @@ class QuerySpec(Staged):
         if not isinstance(self.read_only, bool):
             raise ConfigError(f"read_only: expected true or false, got {self.read_only!r}")
         _positive(self.statement_timeout_s, "statement_timeout_s")
+        # a spec rebuilt from its dict (``to_dict``) gets its typed rules back, as ``LoadSpec.from_dict`` does
+        self.abort_rules, self.circuit_breaker = stop_rules(self.abort_rules, self.circuit_breaker)
 
     @classmethod
     def of(cls, executor: ExecutorConfig, queries: list[dict], connections: int, **settings) -> QuerySpec:
@@ -140,7 +141,13 @@ class QuerySpec(Staged):
         return self.statement_timeout_s
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "duration_s": self.duration_s}
+        breaker = self.circuit_breaker
+        return {
+            **asdict(self),
+            "abort_rules": [rule.model_dump() for rule in self.abort_rules],
+            "circuit_breaker": None if breaker is None else breaker.model_dump(),
+            "duration_s": self.duration_s,
+        }
 
 
 class QueryVU:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.k6.runner import K6Plan, preflight, run_shard
 from include.perfpipe.k6.stages import stage_windows
+from include.perfpipe.loadtest.contract import K6Run
 from include.perfpipe.loadtest.http.target import check_target, probe_target
 
 if TYPE_CHECKING:
@@ -59,14 +60,14 @@ def k6_spec(
     options = checked.options
     return replace(
         spec,
-        k6={
-            "script": str(plan.script),
-            "vus": plan.vus,
-            "duration": plan.duration,
-            "stages": [list(stage) for stage in plan.stages],
-            "options": {key: options.get(key) for key in KEPT_OPTIONS},
-            "carried": list(checked.carried),
-        },
+        k6=K6Run(
+            script=str(plan.script),
+            vus=plan.vus,
+            duration=plan.duration,
+            stages=list(plan.stages),
+            options={key: options.get(key) for key in KEPT_OPTIONS},
+            carried=list(checked.carried),
+        ),
     )
 
 
@@ -93,16 +94,16 @@ def plan_of(spec: LoadSpec, shard_count: int) -> K6Plan:
     """The k6 run a spec's ``k6`` field describes, for ``shard_count`` shards."""
     k6 = spec.k6
     return K6Plan(
-        Path(k6["script"]),
+        Path(k6.script),
         spec.target,
         tuple(spec.allowlist),
-        vus=k6.get("vus"),
-        duration=k6.get("duration"),
-        stages=tuple((duration, target) for duration, target in k6.get("stages") or ()),
+        vus=k6.vus,
+        duration=k6.duration,
+        stages=tuple(k6.stages),
         secret_env=tuple(secret_env_name(name) for name in spec.secret_headers),
         shard_count=shard_count,
-        options=k6.get("options") or {},
-        carried=tuple(k6.get("carried") or ()),
+        options=k6.options,
+        carried=tuple(k6.carried),
     )
 
 
@@ -130,6 +131,6 @@ class K6Engine:
             abort_rules=spec.abort_rules,
             breaker=spec.circuit_breaker,
         )
-        part.result.stages = stage_windows(spec.k6.get("options") or {})
+        part.result.stages = stage_windows(spec.k6.options)
         part.result.extra[f"{SHARD_KEY}{shard.index}"] = {"exit_code": part.exit_code, "summary": part.summary}
         return part.result

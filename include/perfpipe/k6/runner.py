@@ -44,6 +44,7 @@ from include.perfpipe.k6.allowlist import blacklist_ips
 from include.perfpipe.k6.figures import base_name
 from include.perfpipe.k6.samples import CHUNK_BYTES, FILL_WAIT_S, K6_DEFAULT_SYSTEM_TAGS, WHEN_NAMED, K6Samples
 from include.perfpipe.k6.secrets import masked_document, masker, secret_forms
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker
 from include.perfpipe.loadtest.engine.health import CPU_BOUND_PERCENT
 from include.perfpipe.loadtest.engine.runner import engine_environment
 from include.perfpipe.loadtest.http.target import check_target
@@ -302,8 +303,8 @@ def run_shard(
     should_stop: Callable[[], str | bool | None] | None = None,
     on_abort: Callable[[str], None] | None = None,
     progress: Callable[[dict], None] | None = None,
-    abort_rules: list[dict] | None = None,
-    breaker: dict | None = None,
+    abort_rules: list[AbortRule] | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> K6Shard:
     """Run shard ``index`` of ``plan.shard_count`` (a preflighted plan) from ``start_at`` (epoch seconds);
     ``spec`` is the result's (default ``plan.to_spec()``); progress is logged every ``PROGRESS_INTERVAL_S`` and

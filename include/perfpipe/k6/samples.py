@@ -28,6 +28,7 @@ import numpy as np
 
 from include.perfpipe.custom_metrics import KINDS, CustomMetrics
 from include.perfpipe.k6.secrets import masker
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker
 from include.perfpipe.loadtest.engine.guard import breached
 from include.perfpipe.loadtest.journey.stats import JourneyStats
 from include.perfpipe.metrics import DEFAULT_SCENARIO, MetricsRecorder
@@ -166,8 +167,8 @@ class K6Samples:
         start: float,
         progress: Callable[[dict], None] | None = None,
         progress_interval_s: float = 5.0,
-        abort_rules: list[dict] | None = None,
-        breaker: dict | None = None,
+        abort_rules: list[AbortRule] | None = None,
+        breaker: CircuitBreaker | None = None,
         carried: Iterable[str] = (),
         secrets: Iterable[str] = (),
     ) -> None:

@@ -1,23 +1,25 @@
 """The run contract: ``LoadSpec``, what a load test does (target, load model and stages, endpoints or a journey,
 limits and abort rules), JSON-able, built by ``load_spec`` and handed to every shard and process.
 
-``LoadSpec``, ``Endpoint`` and ``ScenarioPart`` are pydantic dataclasses, and a journey is the scenario language's
-``ScenarioFile``: a spec is checked when it is built and when it is received (``from_dict``: an XCom, a worker's
+``LoadSpec``, ``Endpoint``, ``ScenarioPart`` and ``K6Run`` are pydantic; a journey is the scenario language's
+``ScenarioFile``, a think time its ``ThinkTime``, the abort rules and circuit breaker the engine's ``AbortRule`` and
+``CircuitBreaker``. A spec is checked when it is built and when it is received (``from_dict``: an XCom, a worker's
 stdin), every wrong field named at once (``spec.journey.journey.steps.0.path: ...``).
 """
 
 from __future__ import annotations
 
 from dataclasses import field, fields, replace
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_serializer
 from pydantic.dataclasses import dataclass
 from typing_extensions import TypedDict  # pydantic needs it for a TypedDict before Python 3.12
 
 from include.perfpipe.errors import from_validation
+from include.perfpipe.loadtest.engine.abort_rules import CircuitBreaker, NormalisedRule
 from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS
-from include.perfpipe.loadtest.journey.models import ScenarioFile
+from include.perfpipe.loadtest.journey.models import ScenarioFile, ThinkTime
 from include.perfpipe.loadtest.journey.scenario import step_urls, to_dict
 from include.perfpipe.loadtest.run_settings import MAX_TIMEOUT_S
 from include.perfpipe.metrics import DEFAULT_SCENARIO
@@ -46,6 +48,25 @@ class Endpoint:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+class K6Run(BaseModel):
+    """What the k6 engine runs (``k6.engine.k6_spec``): the script, the overrides given (``vus``, ``duration``,
+    ``stages`` as k6's ``--stage``), k6's consolidated options from ``k6 inspect`` and the metrics the reader
+    carries only when named. ``options`` stays a plain mapping: it is k6's own schema, opaque to us."""
+
+    model_config = _CONTRACT
+    script: str
+    vus: int | None = None
+    duration: str | None = None
+    stages: list[tuple[str, int]] = []  # (duration, target VUs)
+    options: dict[str, Any] = {}
+    carried: list[str] = []
+
+    @field_serializer("stages")
+    def _stages_json(self, stages: list[tuple[str, int]]) -> list[list]:
+        return [list(stage) for stage in stages]  # JSON has no tuple: an XCom gives lists back
+
+
+NO_PAUSE = ThinkTime(kind="constant")
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -101,7 +122,7 @@ class ScenarioPart(Staged):
     start: NonNegative = 0.0
     endpoints: list[Endpoint] = field(default_factory=list)
     journey: ScenarioFile | None = None
-    think_time: dict = field(default_factory=lambda: {"kind": "constant"})
+    think_time: ThinkTime = NO_PAUSE
     executor: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     start_time_s: NonNegative = 0.0
@@ -129,17 +150,15 @@ class LoadSpec(Staged):
     start: NonNegative = 0.0
     max_vus: Annotated[int, Field(ge=0)] = 0
     profile: str | None = None
-    think_time: dict = field(default_factory=lambda: {"kind": "constant"})  # a ThinkTime, dumped
+    think_time: ThinkTime = NO_PAUSE
     journey: ScenarioFile | None = None  # a journey (JSON: journey.scenario.to_dict); None: endpoints
     timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] = 30.0  # per request
     max_redirects: int = DEFAULT_MAX_REDIRECTS  # followed in a row, every hop's host in the allowlist; 0: none
     cookies: bool = True  # one cookie jar per virtual user
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verify_tls: bool = True
-    abort_rules: list[dict] = field(default_factory=list)  # see abort_rules.AbortRule
-    circuit_breaker: dict | None = field(
-        default_factory=lambda: {"error_rate": 0.5, "window_s": 10.0, "min_requests": 50}
-    )
+    abort_rules: list[NormalisedRule] = field(default_factory=list)
+    circuit_breaker: CircuitBreaker | None = CircuitBreaker()  # None: off
     allowlist: list[str] = field(default_factory=list)
     loop_lag_bound_ms: float = 50.0
     cpu_bound_percent: float = 95.0
@@ -155,7 +174,7 @@ class LoadSpec(Staged):
     per_vu_iterations: int | None = None  # each VU runs exactly this many iterations
     shared_iterations: int | None = None  # the scenario's VUs share this many iterations in all
     vu_offset: int = 0  # VU numbers of this scenario start after the earlier scenarios' VUs
-    k6: dict | None = None  # the k6 engine's script, overrides and options (include/perfpipe/k6/engine.py)
+    k6: K6Run | None = None  # what the k6 engine runs (include/perfpipe/k6/engine.py)
 
     def scenario_specs(self) -> list[LoadSpec]:
         """One spec per named scenario: this one with the scenario's load, requests and labels."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from include.perfpipe.config_files import Document
 from include.perfpipe.durations import Seconds
 from include.perfpipe.errors import ConfigError, from_validation, without_value
-from include.perfpipe.loadtest.engine.abort_rules import AbortRule
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker
 from include.perfpipe.loadtest.http.redirects import MAX_REDIRECTS
 from include.perfpipe.loadtest.journey.models import ThinkTime
 
@@ -84,18 +84,6 @@ def _flag(value: object) -> bool:
 
 Flag = Annotated[StrictBool, BeforeValidator(_flag)]
 Redirects = Annotated[int, BeforeValidator(_redirects)]
-
-
-class CircuitBreaker(BaseModel):
-    """Stops a run whose errors exceed ``error_rate`` over ``window_s`` with at least ``min_requests`` requests."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    error_rate: Level = 0.5
-    window_s: Seconds = Field(10.0, alias="window")
-    min_requests: Level = 50
-
-    def to_dict(self) -> dict:
-        return {"error_rate": self.error_rate, "window_s": self.window_s, "min_requests": int(self.min_requests)}
 
 
 class LoadOverrides(BaseModel):

@@ -102,7 +102,7 @@ def scenario_specs(path: str | Path, target: str, caps: dict) -> list[ScenarioPa
                 max_vus=plan.max_vus,
                 endpoints=endpoints,
                 journey=journey,
-                think_time=think.model_dump(),
+                think_time=think,
                 scenario=name,
                 executor=scenario.executor.executor,
                 tags=dict(scenario.tags),

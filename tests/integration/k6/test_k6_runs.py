@@ -297,7 +297,7 @@ def test_the_bundled_scripts_have_the_shapes_they_promise(server):
     shapes = {}
     for name in ("load-test.js", "load-test-smoke.js", "load-test-stress.js"):
         spec = planned(K6_SCRIPTS / name, server.url(""))
-        options = spec.k6["options"]
+        options = spec.k6.options
         shapes[name] = (options["maxVUs"], sorted(options["scenarios"]), sorted(options["thresholds"]))
     assert shapes["load-test.js"][0] >= 200 and shapes["load-test.js"][1] == ["browse", "buy", "health"]
     assert {"error_rate", "order_duration", "http_req_duration{scenario:buy}"} <= set(shapes["load-test.js"][2])

@@ -43,14 +43,14 @@ def test_an_open_model_profile_is_refused_in_one_line():
 def test_k6_reads_the_profiles_stages_in_place_of_the_scripts_scenarios_only_when_asked():
     spec = load_spec("load", TARGET, None, {"duration": "27s"}, allowlist=["127.0.0.1"])
     own = k6_spec(spec, SCRIPT)
-    assert set(own.k6["options"]["scenarios"]) == {"browse", "buy", "health"} and own.k6["stages"] == []
+    assert set(own.k6.options["scenarios"]) == {"browse", "buy", "health"} and own.k6.stages == []
 
     staged = k6_spec(spec, SCRIPT, {"duration": "27s"}, profile_stages=True)
-    scenario = staged.k6["options"]["scenarios"]["default"]  # k6's own consolidation of K6_STAGES
-    assert set(staged.k6["options"]["scenarios"]) == {"default"} and scenario["executor"] == "ramping-vus"
+    scenario = staged.k6.options["scenarios"]["default"]  # k6's own consolidation of K6_STAGES
+    assert set(staged.k6.options["scenarios"]) == {"default"} and scenario["executor"] == "ramping-vus"
     assert scenario["startVUs"] == 0 and [s["target"] for s in scenario["stages"]] == [100, 100, 200, 200, 0]
-    assert staged.k6["options"]["thresholds"] == own.k6["options"]["thresholds"]  # the script keeps the rest
-    assert stage_windows(staged.k6["options"]) == spec.stage_windows()  # the windows our engine would judge
+    assert staged.k6.options["thresholds"] == own.k6.options["thresholds"]  # the script keeps the rest
+    assert stage_windows(staged.k6.options) == spec.stage_windows()  # the windows our engine would judge
 
     argv = run_command(plan_of(staged, 1), 0, Path("samples.fifo"), Path("k6-summary.json"))
     assert _flags(argv, "--stage") == ["3s:100", "6s:100", "3s:200", "12s:200", "3s:0"]

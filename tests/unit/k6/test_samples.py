@@ -9,6 +9,7 @@ import pytest
 from include.perfpipe.custom_metrics import CustomMetrics
 from include.perfpipe.k6.samples import TIMING_PHASES, K6Samples, group_name
 from include.perfpipe.k6.secrets import masked_document, masker, secret_forms
+from include.perfpipe.loadtest.engine.abort_rules import abort_rules
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -209,7 +210,7 @@ def test_past_seconds_are_sealed_so_memory_stays_flat_and_late_samples_still_cou
 
 def test_our_abort_rules_are_checked_each_second_as_the_engine_does():
     rule = {"suite": "errors", "class_name": "all", "metric": "error_rate", "operator": "<", "limit": 0.01}
-    samples = K6Samples(START, abort_rules=[{**rule, "window_s": 2, "delay_s": 0}])
+    samples = K6Samples(START, abort_rules=abort_rules([{**rule, "window_s": 2, "delay_s": 0}]))
     failing = (request(1.0, at=f"08:00:0{s}.5", name="a", status="500", expected_response="false") for s in (0, 1))
     samples.read(stream(*BUILTINS, *failing))
     assert samples.abort_reason is None  # no whole 2 s window yet

@@ -1,6 +1,6 @@
 """Live abort checks judge exactly the window they name, from merged per-second histograms."""
 
-from include.perfpipe.loadtest.engine.abort_rules import abort_rules
+from include.perfpipe.loadtest.engine.abort_rules import CircuitBreaker, abort_rules
 from include.perfpipe.loadtest.engine.guard import breached, window_stats
 from include.perfpipe.metrics import MetricsRecorder
 
@@ -45,6 +45,6 @@ def test_rules_breach_only_over_a_full_window_past_the_delay():
 
 def test_circuit_breaker_needs_the_rate_and_enough_requests():
     rec = _recorder()  # 5 % errors on api, 2.5 % overall
-    assert breached(rec, 10, [], {"error_rate": 0.02, "window_s": 10, "min_requests": 50}).startswith("circuit breaker")
-    assert breached(rec, 10, [], {"error_rate": 0.05, "window_s": 10, "min_requests": 50}) is None
-    assert breached(rec, 10, [], {"error_rate": 0.02, "window_s": 10, "min_requests": 5000}) is None
+    assert breached(rec, 10, [], CircuitBreaker(error_rate=0.02, min_requests=50)).startswith("circuit breaker")
+    assert breached(rec, 10, [], CircuitBreaker(error_rate=0.05, min_requests=50)) is None
+    assert breached(rec, 10, [], CircuitBreaker(error_rate=0.02, min_requests=5000)) is None

@@ -1,15 +1,18 @@
 """Profiles, scenarios and overrides become a LoadSpec; bad input is refused naming field and value."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from include.perfpipe.errors import ConfigError
 from include.perfpipe.loadtest import LoadSpec, TargetNotAllowed, check_target, load_spec, parse_duration
+from include.perfpipe.loadtest.contract import K6Run
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker
 from include.perfpipe.loadtest.engine.generator import share
 from include.perfpipe.loadtest.executors.arrival_loop import ArrivalSchedule
-from include.perfpipe.loadtest.journey.models import ScenarioFile
+from include.perfpipe.loadtest.journey.models import ScenarioFile, ThinkTime
 
 DEMO = Path(__file__).resolve().parents[3] / "include" / "config" / "scenarios" / "demo.yaml"
 TARGET = "http://127.0.0.1:8000"
@@ -101,6 +104,37 @@ def test_a_received_journey_and_named_scenarios_are_typed_and_a_bad_one_is_refus
     text = str(refused.value)
     assert "spec.journey.journey" in text and "steps[0].path" in text and "spec.scenarios[0].model" in text
     assert "\n" not in text
+
+
+def test_received_stop_rules_think_time_and_k6_run_are_typed_and_round_trip():
+    spec = load_spec(
+        "smoke",
+        TARGET,
+        overrides={"abort_rules": [{"metric": "p95_ms", "limit": 100, "window_s": 0.5}], "think_time": ["1s", "2s"]},
+    )
+    spec = replace(spec, k6=K6Run(script="load.js", vus=2, stages=[("10s", 5)], options={"thresholds": {}}))
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert data["k6"]["stages"] == [["10s", 5]] and data["circuit_breaker"]["window_s"] == 10.0
+    again = LoadSpec.from_dict(data)
+    assert again == spec
+    assert again.abort_rules == [AbortRule(metric="p95_ms", limit=100, window_s=1.0, delay_s=1.0)]  # normalised
+    assert again.circuit_breaker == CircuitBreaker() and again.think_time == ThinkTime(kind="uniform", max_s=2, min_s=1)
+    assert again.k6.options == {"thresholds": {}}
+
+
+def test_a_received_bad_abort_rule_breaker_think_time_or_k6_run_is_refused_on_one_line():
+    data = load_spec("smoke", TARGET).to_dict()
+    data |= {
+        "abort_rules": [{"metric": "p42_ms", "limit": 1}],
+        "circuit_breaker": {"error_rate": "often"},
+        "think_time": {"kind": "sometimes"},
+        "k6": {"script": 3},
+    }
+    with pytest.raises(ConfigError) as refused:
+        LoadSpec.from_dict(data)
+    text = str(refused.value)
+    named = ("spec.abort_rules[0].metric", "spec.circuit_breaker.error_rate", "spec.think_time.kind", "spec.k6.script")
+    assert all(field in text for field in named) and "\n" not in text
 
 
 @pytest.mark.parametrize(

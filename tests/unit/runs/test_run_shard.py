@@ -49,7 +49,7 @@ def test_a_plan_names_the_credentials_and_takes_its_abort_rules_from_the_thresho
     assert plan.spec.secret_headers == list(SECRETS) and plan.spec.credentials_conn_id == CONN_ID
     assert SECRETS["X-Api-Key"] not in recorded and SECRETS["Authorization"] not in recorded
     rules = [(r["suite"], r["class_name"], r["metric"], r["limit"]) for r in plan.thresholds.abort_rules()]
-    assert [(r["suite"], r["class_name"], r["metric"], r["limit"]) for r in plan.spec.abort_rules] == rules != []
+    assert [(r.suite, r.class_name, r.metric, r.limit) for r in plan.spec.abort_rules] == rules != []
     assert plan.engine == "perfpipe" and plan.spec.allowlist == ["127.0.0.1"]
 
 

@@ -29,7 +29,6 @@ from include.perfpipe.loadtest.http.headers import DEFAULT_HEADERS, check_header
 from include.perfpipe.loadtest.http.target import split_url
 from include.perfpipe.loadtest.http.transport import tls_context
 from include.perfpipe.loadtest.journey.compiled import think_sampler
-from include.perfpipe.loadtest.journey.models import ThinkTime
 
 
 class FlatEndpoint:
@@ -94,7 +93,7 @@ class FlatEndpoints(HttpGenerator):
         for e in spec.endpoints:
             self.rec.label(e.name, e.group, {**spec.tags, **e.tags})
         closed = spec.model == "closed"
-        self.think = think_sampler(ThinkTime.model_validate(spec.think_time)) if closed else None
+        self.think = think_sampler(spec.think_time) if closed else None
         self.connect_backoff_s = CONNECT_BACKOFF_S if closed else 0.0  # an open model's arrivals are not held up
 
     def pick(self) -> FlatEndpoint:

@@ -1,6 +1,7 @@
-"""Abort rules: what stops a load test before its end, typed as the run contract carries them.
+"""Abort rules and the circuit breaker: what stops a load test before its end, typed as the run contract
+(``LoadSpec``, ``QuerySpec``) carries them.
 
-validation's ``Thresholds.abort_rules()`` writes one per ``abort_on_fail`` threshold and window; the engine's
+validation's ``Thresholds.abort_rules()`` writes one rule per ``abort_on_fail`` threshold and window; the engine's
 guard and k6's sample reader check them every second (``loadtest.engine.guard.breached``). The test passes while
 ``metric operator limit`` holds.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from include.perfpipe.durations import Seconds
 from include.perfpipe.errors import ConfigError, kind, without_value
@@ -23,6 +24,9 @@ def _not_a_flag(value):
     return value
 
 
+Figure = Annotated[float, BeforeValidator(_not_a_flag), Field(ge=0, allow_inf_nan=False)]
+
+
 class AbortRule(BaseModel):
     """One rule. ``window_s`` None: everything since the start, else a trailing window of at least 1 s;
     ``delay_s`` (default: the window) before it is first judged."""
@@ -33,28 +37,47 @@ class AbortRule(BaseModel):
     class_name: Annotated[str, BeforeValidator(str)] = "all"
     metric: Literal[LIVE_METRICS]
     operator: Literal[OPERATORS] = "<"
-    limit: Annotated[float, BeforeValidator(_not_a_flag), Field(ge=0, allow_inf_nan=False)]
+    limit: Figure
     window_s: Seconds | None = None
     delay_s: Seconds | None = None
 
-    def normalised(self) -> dict:
+    def normalised(self) -> AbortRule:
+        """The rule as the guard judges it: a window of at least 1 s, ``delay_s`` set (the window, or 0)."""
         window_s = None if self.window_s is None else max(1.0, self.window_s)
         delay_s = (window_s or 0.0) if self.delay_s is None else self.delay_s
-        return {**self.model_dump(), "window_s": window_s, "delay_s": delay_s}
+        return self.model_copy(update={"window_s": window_s, "delay_s": delay_s})
 
 
-class _AbortRules(BaseModel):
-    abort_rules: list[AbortRule]
+NormalisedRule = Annotated[AbortRule, AfterValidator(AbortRule.normalised)]  # the run contract's form
 
 
-def abort_rules(rules: list[dict]) -> list[dict]:
-    """Checked abort rules as plain dicts (``{suite, class_name, metric, operator, limit, window_s, delay_s}``);
-    every wrong field in one ConfigError line."""
+class CircuitBreaker(BaseModel):
+    """Stops a run whose errors exceed ``error_rate`` over ``window_s`` with at least ``min_requests`` requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    error_rate: Figure = 0.5
+    window_s: Seconds = Field(10.0, alias="window")
+    min_requests: Figure = 50
+
+
+class _StopRules(BaseModel):
+    abort_rules: list[NormalisedRule] = []
+    circuit_breaker: CircuitBreaker | None = None
+
+
+def stop_rules(rules: list, breaker: object) -> tuple[list[AbortRule], CircuitBreaker | None]:
+    """Abort rules (checked, normalised) and circuit breaker from dicts or models; every wrong field in one
+    ConfigError line."""
     try:
-        checked = _AbortRules.model_validate({"abort_rules": rules}).abort_rules
+        checked = _StopRules.model_validate({"abort_rules": rules, "circuit_breaker": breaker})
     except ValidationError as exc:
         raise ConfigError("; ".join(_problem(problem) for problem in exc.errors())) from None
-    return [rule.normalised() for rule in checked]
+    return checked.abort_rules, checked.circuit_breaker
+
+
+def abort_rules(rules: list) -> list[AbortRule]:
+    """``stop_rules`` without a breaker."""
+    return stop_rules(rules, None)[0]
 
 
 def _problem(problem: dict) -> str:

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker
 from include.perfpipe.loadtest.engine.guard import breached, window_stats
 from include.perfpipe.loadtest.engine.health import generator_health
 from include.perfpipe.loadtest.result import LoadResult
@@ -78,8 +79,8 @@ class EngineSpec(Protocol):
     stages: list[dict]  # [{"duration_s", "target"}]
     max_vus: int
     timeout_s: float  # bounds the drain (drain_s)
-    abort_rules: list[dict]
-    circuit_breaker: dict | None
+    abort_rules: list[AbortRule]
+    circuit_breaker: CircuitBreaker | None
     loop_lag_bound_ms: float
     cpu_bound_percent: float
     progress_interval_s: float
@@ -242,15 +243,9 @@ class LoadGenerator:
 
     async def control(self) -> None:
         """Every tick: ramp, sample active VUs and loop lag; every second: abort checks, sealing, progress."""
-        keep = (
-            int(
-                max(
-                    [r["window_s"] or 0 for r in self.spec.abort_rules]
-                    + [(self.spec.circuit_breaker or {}).get("window_s", 0), self.spec.progress_interval_s]
-                )
-            )
-            + 2
-        )
+        breaker = self.spec.circuit_breaker
+        windows = [r.window_s or 0 for r in self.spec.abort_rules] + [breaker.window_s if breaker else 0]
+        keep = int(max([*windows, self.spec.progress_interval_s])) + 2
         done_second, last_progress, last_requests = 0, 0.0, 0
         expected = perf_counter()
         while True:

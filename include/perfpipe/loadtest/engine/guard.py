@@ -6,6 +6,7 @@ per-second HDR histograms (exact, never averaged percentiles).
 
 from __future__ import annotations
 
+from include.perfpipe.loadtest.engine.abort_rules import AbortRule, CircuitBreaker
 from include.perfpipe.metric_names import LATENCIES, PERCENTILES
 from include.perfpipe.metrics import ALL, MetricsRecorder, _decode, new_histogram
 from include.perfpipe.vocabulary import holds
@@ -58,43 +59,45 @@ def _figures(hist, requests: int, errors: int, metric: str | None) -> dict:
     return stats
 
 
-def breached(recorder: MetricsRecorder, second: int, rules: list[dict], breaker: dict | None) -> str | None:
+def breached(
+    recorder: MetricsRecorder, second: int, rules: list[AbortRule], breaker: CircuitBreaker | None
+) -> str | None:
     """Why the test must stop now (``second`` = the first second not yet complete), or None.
 
-    A rule ``{class_name, metric, operator, limit, window_s, delay_s}`` breaches when ``metric operator
-    limit`` fails over the last ``window_s`` whole seconds (None: since the start), judged from
-    ``delay_s`` and only once a full window has passed. The breaker trips when the error rate over
-    its window exceeds ``error_rate`` with at least ``min_requests`` requests.
+    A rule (normalised: ``AbortRule.normalised``) breaches when ``metric operator limit`` fails over the last
+    ``window_s`` whole seconds (None: since the start), judged from ``delay_s`` and only once a full window has
+    passed. The breaker trips when the error rate over its window exceeds ``error_rate`` with at least
+    ``min_requests`` requests.
     """
     for rule in rules:
-        window = rule["window_s"]
-        if second < max(rule["delay_s"], window or 1):
+        window = rule.window_s
+        if second < max(rule.delay_s or 0.0, window or 1):
             continue
         first = 0 if window is None else second - int(window)
         if window is None:
-            stats = totals_stats(recorder, rule["class_name"], rule["metric"])
+            stats = totals_stats(recorder, rule.class_name, rule.metric)
         else:
-            stats = window_stats(recorder, first, second, rule["class_name"], rule["metric"])
+            stats = window_stats(recorder, first, second, rule.class_name, rule.metric)
         stats["rps"] = stats["requests"] / (second - first)
         stats["peak_vus"] = max((v for t, v in recorder.active_vus.items() if first <= t < second), default=0)
-        observed = stats.get(rule["metric"])
+        observed = stats.get(rule.metric)
         if (
             observed is not None
-            and (stats["requests"] or rule["metric"] in ("rps", "peak_vus"))
-            and not holds(rule["operator"], observed, rule["limit"])
+            and (stats["requests"] or rule.metric in ("rps", "peak_vus"))
+            and not holds(rule.operator, observed, rule.limit)
         ):
             return (
-                f"abort_on_fail: {rule['metric']} of class {rule['class_name']} was {observed:.4g} over "
-                f"{first}-{second} s, breaking '{rule['operator']} {rule['limit']:g}'"
-                + (f" (suite {rule['suite']})" if rule.get("suite") else "")
+                f"abort_on_fail: {rule.metric} of class {rule.class_name} was {observed:.4g} over "
+                f"{first}-{second} s, breaking '{rule.operator} {rule.limit:g}'"
+                + (f" (suite {rule.suite})" if rule.suite else "")
             )
     if breaker:
-        window = int(breaker["window_s"])
+        window = int(breaker.window_s)
         if second >= window:
             stats = window_stats(recorder, second - window, second)
-            if stats["requests"] >= breaker["min_requests"] and stats["error_rate"] > breaker["error_rate"]:
+            if stats["requests"] >= breaker.min_requests and stats["error_rate"] > breaker.error_rate:
                 return (
                     f"circuit breaker: error rate {stats['error_rate']:.1%} over {second - window}-{second} s "
-                    f"({stats['errors']}/{stats['requests']}), above {breaker['error_rate']:.0%}"
+                    f"({stats['errors']}/{stats['requests']}), above {breaker.error_rate:.0%}"
                 )
     return None
