@@ -66,7 +66,7 @@ class K6Run(BaseModel):
         return [list(stage) for stage in stages]  # JSON has no tuple: an XCom gives lists back
 
 
-NO_PAUSE = ThinkTime(kind="constant")
+NO_PAUSE = ThinkTime(kind="constant")  # the default think time: none
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.contract import Endpoint, ScenarioPart
-from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile, ThinkTime
+from include.perfpipe.loadtest.contract import NO_PAUSE, Endpoint, ScenarioPart
+from include.perfpipe.loadtest.journey.models import Journey, ScenarioFile
 from include.perfpipe.loadtest.journey.scenario import is_plain, read_scenario
 from include.perfpipe.metrics import DEFAULT_SCENARIO
 
@@ -90,7 +90,7 @@ def scenario_specs(path: str | Path, target: str, caps: dict) -> list[ScenarioPa
         peak = max([plan.start] + [s["target"] for s in plan.stages])
         if plan.model == "open" and peak > caps["rate"]:
             raise ConfigError(f"scenarios.{name}: {peak:g} iterations/s exceeds the cap of {caps['rate']:g}")
-        think = settings.get("think_time") or ThinkTime(kind="constant")
+        think = settings.get("think_time") or NO_PAUSE
         if journey is not None:
             journey = journey.model_copy(update={"think_time": think})
             check_journey(journey, f"{path}: scenarios.{name}", target, name)

@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from include.perfpipe.errors import ConfigError
-from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, Endpoint, LoadSpec
+from include.perfpipe.loadtest.contract import DEFAULT_MAX_BODY_BYTES, NO_PAUSE, Endpoint, LoadSpec
 from include.perfpipe.loadtest.http.redirects import DEFAULT_MAX_REDIRECTS
 from include.perfpipe.loadtest.http.target import check_target, parse_allowlist, resolve_allowlist, split_url
-from include.perfpipe.loadtest.journey.models import ThinkTime
 from include.perfpipe.loadtest.profiles import load_profiles
 from include.perfpipe.loadtest.run_settings import check_timeout, load_overrides, profile_of
 from include.perfpipe.loadtest.scenario_parts import check_journey, load_scenario, scenario_specs
@@ -116,7 +115,7 @@ def load_spec(
         allowed = resolve_allowlist(profiles=config.get("target_allowlist"))
     else:
         allowed = parse_allowlist(allowlist)
-    think = asked.think_time if "think_time" in given else settings.get("think_time") or ThinkTime(kind="constant")
+    think = asked.think_time if "think_time" in given else settings.get("think_time") or NO_PAUSE
     if journey is not None and "think_time" in given:
         journey = journey.model_copy(update={"think_time": think})
     if journey is not None:
