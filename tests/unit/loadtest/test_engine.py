@@ -274,7 +274,9 @@ def test_the_parent_ends_a_worker_that_overruns_the_run_deadline(server, monkeyp
     # the stuck part sleeps an hour and ignores stop requests: only the parent's deadline ends the run this soon
     assert time.monotonic() - started < 60
     assert result.health["saturated"] and result.health["processes"] == 1
-    assert result.health["reasons"] == ["part 1 did not finish by the run deadline and was ended: its share is missing"]
+    # a busy machine may add a loop-lag reason; the deadline's must be there, and be the only one about a part
+    deadline = "part 1 did not finish by the run deadline and was ended: its share is missing"
+    assert [reason for reason in result.health["reasons"] if reason.startswith("part ")] == [deadline]
     assert _total(result)["count"] > 0
 
 
