@@ -13,8 +13,9 @@ the two one-shard runs (the two-shard run has a shard on each of those cores; th
 one shard 61k against 49k on the other in one round); repeats the rounds ``--repeat`` times.
 ``--same-core``: what sharding itself costs a request, which two cores can show: one shard with ``--users`` VUs
 on core 0, then two shards with half of them each, both on core 0, so the load is the same, nginx keeps core 1
-to itself and every run saturates core 0 (across two cores the two-shard run waits on nginx, which shares a
-core with a shard, and a generator below 100 % of its core pays more wake-ups a request).
+to itself and every run saturates core 0; and, as the control, two unsharded runs of half the VUs each on core
+0 (two processes sharing a core's caches, with no sharding). Across two cores the two-shard run waits on nginx,
+which shares a core with a shard, and a generator below 100 % of its core pays more wake-ups a request.
 Figures: docs/benchmarks.md. Goals: req/s ratio >= 1.8 (needs a core per shard and one for the target),
 per CPU-second ratio >= 0.95 (issue 24).
 """
@@ -44,17 +45,18 @@ def run_shard(url: str, users: int, seconds: float, index: int, count: int, star
     print(json.dumps(result.to_dict()))
 
 
-def sharded_run(url: str, users: int, seconds: float, cores: list[int]) -> dict:
-    """One pinned shard process per core in ``cores``, one common start; their merged figures and each shard's."""
+def sharded_run(url: str, users: int, seconds: float, cores: list[int], sharded: bool = True) -> dict:
+    """One pinned shard process per core in ``cores``, one common start; their merged figures and each shard's.
+    ``sharded=False``: the same processes, each a whole unsharded run (the control for what sharding costs)."""
     from include.perfpipe.loadtest.result import LoadResult, merge_results
 
-    start_at, count = time.time() + START_DELAY_S, len(cores)
+    start_at, count = time.time() + START_DELAY_S, len(cores) if sharded else 1
     procs = [
         subprocess.Popen(
             pinned(
                 core,
                 [sys.executable, "-m", "benchmarks.shard_scaling", "--shard", url, str(users), str(seconds)]
-                + [str(i), str(count), repr(start_at)],
+                + [str(i if sharded else 0), str(count), repr(start_at)],
             ),
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -83,24 +85,32 @@ def sharded_run(url: str, users: int, seconds: float, cores: list[int]) -> dict:
 
 
 def same_core(url: str, args) -> None:
-    """One shard against two on core 0 with the same VUs in all: requests per generator CPU-second."""
+    """One shard against two on core 0 with the same VUs in all, and, as the control, two unsharded runs of half
+    the VUs side by side on core 0: requests per generator CPU-second."""
     print(
-        "| round | 1 shard req/s (CPU %) | 2 shards req/s (CPU % each) | 1 shard req per CPU-s "
-        "| 2 shards req per CPU-s "
-        "| per CPU-s ratio | errors |"
+        "| round | 1 shard req/s (CPU %) | 2 shards req/s (CPU % each) | 2 unsharded runs req/s "
+        "| 1 shard req per CPU-s | 2 shards req per CPU-s | 2 unsharded runs req per CPU-s | 2 shards / 1 "
+        "| 2 shards / 2 unsharded | errors |"
     )
-    print("|---|---|---|---|---|---|---|")
-    ratios = []
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ratios, controls = [], []
     for round_no in range(1, args.repeat + 1):
         one = sharded_run(url, args.users, args.seconds, [0])
         two = sharded_run(url, args.users // 2, args.seconds, [0, 0])
+        apart = sharded_run(url, args.users // 2, args.seconds, [0, 0], sharded=False)
         ratios.append(two["per_cpu"] / one["per_cpu"])
+        controls.append(two["per_cpu"] / apart["per_cpu"])
         cpus = " + ".join(f"{s['cpu']:.0f}" for s in two["shards"])
+        errors = one["errors"] + two["errors"] + apart["errors"]
         print(
             f"| {round_no} | {one['rps']:,.0f} ({one['shards'][0]['cpu']:.0f}) | {two['rps']:,.0f} ({cpus}) "
-            f"| {one['per_cpu']:,.0f} | {two['per_cpu']:,.0f} | {ratios[-1]:.2f}x | {one['errors'] + two['errors']} |"
+            f"| {apart['rps']:,.0f} | {one['per_cpu']:,.0f} | {two['per_cpu']:,.0f} | {apart['per_cpu']:,.0f} "
+            f"| {ratios[-1]:.2f}x | {controls[-1]:.2f}x | {errors} |"
         )
-    print(f"\nmedian per CPU-s ratio {sorted(ratios)[len(ratios) // 2]:.2f}x (goal >= 0.95x)")
+    print(f"\nmedian per CPU-s ratio, 2 shards / 1 shard {sorted(ratios)[len(ratios) // 2]:.2f}x (goal >= 0.95x)")
+    print(
+        f"median per CPU-s ratio, 2 shards / 2 unsharded runs on the core {sorted(controls)[len(controls) // 2]:.2f}x"
+    )
 
 
 def main() -> None:
