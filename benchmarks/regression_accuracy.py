@@ -17,6 +17,13 @@ Otava (E-Divisive with a t-test, ``compute_change_points`` at its defaults) runs
 each night, and flags a history where it finds an upward change point. A flag is a hit when its change starts
 within 2 runs of the true step (for a drift: from 2 runs before its start to the end). FPR is the share of
 no-change histories flagged; delay is runs from the step to the first night flagged at the right place.
+
+``--replay`` is for trying a change to the gate: each night's class stats (what the store's class history
+returns for it) are computed in-process and kept in ``--cache-dir`` with Otava's answers, once per seed; then
+every asked night is judged by ``history_gate`` alone over the same 30 earlier runs, with the statuses it gave
+before as the store keeps them. No PostgreSQL, store, baseline comparison or CLI: the 60 histories in about a
+minute once cached, the same answers as the full run while the gate knows the noise (it does after 17 runs, and
+every asked night has 18 or more). The published figures come from the full run.
 """
 
 from __future__ import annotations
@@ -155,16 +162,7 @@ def play(history: dict, dsn: str) -> dict:
             store.save_bundle(bundle, "pass", "thresholds met", shape=shape_of(bundle["loadtest"]))
             continue
         section = record_run(store, bundle, "pass", "thresholds met", fail_on_regression=True)["regression"]
-        gate = section["gate"]
-        shifts = [s for s in section["shifts"] if s["status"] == "regression"]
-        answers.append(
-            {
-                "night": night,
-                "status": gate["status"],
-                "since": sorted({_night(s["since_run_id"]) for s in shifts}),
-                "reason": gate["reason"],
-            }
-        )
+        answers.append(_answer(night, section["gate"], section["shifts"]))
         p95.append(_p95_window(store, target, run))
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "section.json"
@@ -177,6 +175,72 @@ def play(history: dict, dsn: str) -> dict:
         same = json.loads(out.read_text()) == json.loads(json.dumps(section, allow_nan=False))
     noise = (section.get("noise") or {}).get("headline")
     return {**_label(history), "answers": answers, "p95": p95, "cli_same": same, "fingerprint": noise}
+
+
+def _answer(night: int, gate: dict, shifts: list[dict]) -> dict:
+    regressions = [s for s in shifts if s["status"] == "regression"]
+    since = sorted({_night(s["since_run_id"]) for s in regressions})
+    return {"night": night, "status": gate["status"], "since": since, "reason": gate["reason"]}
+
+
+def night_stats(history: dict, night: int) -> dict:
+    """``{class_name: {metric: value}}`` of one night, the total as ``all``: what the store's class history holds."""
+    from include.perfpipe.regression.frames import run_frames
+    from include.perfpipe.regression.section import TREND_METRICS
+
+    stats = run_frames(night_result(history, night))["stats"]
+    rows = stats[stats["scope"].isin(["class", "total"])]
+    return {row["class_name"]: {m: float(row[m]) for m in TREND_METRICS} for row in rows.to_dict("records")}
+
+
+def history_stats(history: dict) -> list[dict]:
+    return [night_stats(history, night) for night in range(history["nights"])]
+
+
+def replay(history: dict, nights: list[dict]) -> dict:
+    """``play`` without the store: each asked night judged by ``history_gate`` over the same earlier runs and
+    series as ``analyse_run`` reads, each night's status kept for the next as the store keeps it."""
+    from include.perfpipe.regression.analysis import HISTORY_RUNS
+    from include.perfpipe.regression.history_gate import history_gate
+    from include.perfpipe.regression.section import TREND_METRICS
+
+    runs = [{"run_id": f"night{n:03d}", "regression": None} for n in range(history["nights"])]
+    classes = sorted(nights[0])
+    answers, p95 = [], []
+    for night in range(history["nights"] - ASKED, history["nights"]):
+        window = range(max(0, night - HISTORY_RUNS), night + 1)
+        series = {(m, k): np.array([nights[i][k][m] for i in window]) for m in TREND_METRICS for k in classes}
+        gate = history_gate([runs[i] for i in window], series)
+        runs[night]["regression"] = gate["status"]
+        answers.append(_answer(night, gate, gate["shifts"]))
+        shown = range(max(0, night + 1 - OTAVA_WINDOW), night + 1)
+        p95.append({"runs": list(shown), "series": {k: [nights[i][k]["p95_ms"] for i in shown] for k in classes}})
+    return {**_label(history), "answers": answers, "p95": p95}
+
+
+def replayed(histories: list[dict], args) -> list[dict]:
+    """Every history replayed from the stats cached in ``args.cache_dir`` (made on first use), with Otava's
+    answers (cached too: they do not depend on perfpipe's)."""
+    cache = Path(args.cache_dir) / f"regression-accuracy-seed{args.seed}.json"
+    cached = json.loads(cache.read_text()) if cache.exists() else {"stats": {}, "otava": {}}
+    missing = [h for h in histories if str(h["index"]) not in cached["stats"]]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for history, nights in zip(missing, pool.map(history_stats, missing), strict=True):
+            cached["stats"][str(history["index"])] = nights
+    results = [replay(h, cached["stats"][str(h["index"])]) for h in histories]
+    unasked = [r for r in results if str(r["index"]) not in cached["otava"]]
+    if unasked:
+        otava_answers(unasked, Path(args.otava_venv))
+        cached["otava"].update({str(r["index"]): r["otava"] for r in unasked})
+    for result in results:
+        result["otava"] = cached["otava"][str(result["index"])]
+    unknown = sum(a["status"] == "unknown" for r in results for a in r["answers"])
+    if unknown:  # the full run would have asked the within-run comparison, which the replay leaves out
+        print(f"{unknown} asked night(s) with the noise unknown: replayed as unknown", file=sys.stderr)
+    if missing or unasked:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(cached))
+    return results
 
 
 def _p95_window(store, target: str, run: dict) -> dict:
@@ -313,8 +377,19 @@ def main() -> None:
     )
     parser.add_argument("--otava-venv", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench", "otava-venv"))
     parser.add_argument("--json", help="write every answer here")
+    parser.add_argument(
+        "--replay", action="store_true", help="judge with history_gate alone from cached nightly stats (see above)"
+    )
+    parser.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "perfpipe-bench"))
     args = parser.parse_args()
     histories = make_histories(args.seed, args.histories)
+    if args.replay:
+        started = time.perf_counter()
+        results = replayed(histories, args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+        _print(results, args, time.perf_counter() - started)
+        return
     dsn, drop = scratch_database(args.results_db)
     started = time.perf_counter()
     try:
@@ -335,10 +410,14 @@ def main() -> None:
 
 
 def _print(results: list[dict], args, played: float) -> None:
+    how = (
+        "replayed from cached stats (history_gate alone)"
+        if args.replay
+        else f"CLI answer equal to the publish answer: {sum(r['cli_same'] for r in results)}/{len(results)}"
+    )
     print(
         f"{len(results)} histories (seed {args.seed}), {sum(r['nights'] for r in results)} nights, "
-        f"played in {played:.0f} s; CLI answer equal to the publish answer: "
-        f"{sum(r['cli_same'] for r in results)}/{len(results)}"
+        f"played in {played:.0f} s; {how}"
     )
     print(
         "\n| last run's answer | precision | recall | F1 | FPR | nightly FPR | improvements flagged | delay mean, max |"
