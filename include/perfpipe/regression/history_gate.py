@@ -1,5 +1,6 @@
-"""The regression gate over a run's history: every (metric, class) series judged by ``noise.judge_series``,
-summed up as one status, a reason a person can act on, and the history's noise fingerprint."""
+"""The regression gate over a run's history: every (metric, class) series judged by ``noise.judge_series``, and each
+class's latency against the other classes' (``contrast``), summed up as one status, a reason a person can act on,
+and the history's noise fingerprint."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 
 from include.perfpipe.metrics import ALL
 from include.perfpipe.regression.compare import HIGHER_IS_BETTER
+from include.perfpipe.regression.contrast import AGAINST, contrast_verdicts
 from include.perfpipe.regression.noise import SeriesVerdict, detectable, judge_series, runs_needed
 
 ERROR_RATE_MIN_POINTS = 1.0  # an error rate must move by a point (1 %) at least
@@ -39,6 +41,8 @@ def history_gate(runs: list[dict], series: dict, min_change_pct: float = 5.0) ->
     shifts = [
         _shift(key, v, runs) for key, v in deciding.items() if v.status in ("regression", "improvement", "outlier")
     ]
+    contrasts = contrast_verdicts(series, reference_ok, min_change_pct)
+    shifts += [_shift(key, v, runs, against=AGAINST) for key, v in contrasts.items()]
     shifts.sort(key=lambda s: (_rank(s), s["metric"] != "p95_ms", -abs(s["score"])))  # p95 first: users read it
     status = shifts[0]["status"] if shifts else "unchanged"
     return {
@@ -67,12 +71,13 @@ def _rank(shift: dict) -> int:
     return 0 if shift["status"] == "regression" else 2
 
 
-def _shift(key: tuple[str, str], verdict: SeriesVerdict, runs: list[dict]) -> dict:
+def _shift(key: tuple[str, str], verdict: SeriesVerdict, runs: list[dict], against: str | None = None) -> dict:
     metric, class_name = key
     return {
         "status": verdict.status,
         "metric": metric,
         "class_name": class_name,
+        "against": against,  # None: the class's own series; else judged against these (contrast.py)
         "since_index": verdict.since,
         "since_run_id": runs[verdict.since]["run_id"],
         "runs": len(runs) - verdict.since,
@@ -118,7 +123,8 @@ def _reason(status: str, shifts: list[dict], noise: dict) -> str:
     listed = "; ".join(
         f"{'total' if s['class_name'] == ALL else s['class_name']} {s['metric']} {s['change']:+.1f} {s['unit']}"
         + (f" since {s['since_run_id']} ({s['runs']} runs)" if status != "outlier" else "")
-        + f", noise ±{s['noise']:.1f} {s['unit']}"
+        + (f", noise ±{s['noise']:.1f} {s['unit']}" if s["against"] is None else "")
+        + (f", against {s['against']} (noise ±{s['noise']:.1f} {s['unit']})" if s["against"] else "")
         for s in shown
     )
     if status == "outlier":

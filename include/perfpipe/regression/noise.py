@@ -129,6 +129,24 @@ def judge_series(
     return SeriesVerdict("unchanged", sigma, n)
 
 
+def tail_shift(values: np.ndarray, reference_ok: np.ndarray, since: int) -> tuple[float, float]:
+    """``(T, change %)`` of the runs of a log series (``values`` > 0, NaN where a run has none) from index ``since``
+    to the last, against the reference before them, scored as ``judge_series`` scores a tail."""
+    values = np.asarray(values, dtype=float)
+    present = np.flatnonzero(np.isfinite(values) & (values > 0))
+    y = np.log(values[present])
+    sigma = run_to_run_noise(y[:-1], floor=NOISE_FLOOR)
+    tail = present >= since
+    allowed = np.asarray(reference_ok, dtype=bool)[present] & ~tail
+    reference = np.flatnonzero(allowed)[-REFERENCE_RUNS:]
+    if sigma is None or len(reference) < MIN_REFERENCE or not tail.any():
+        return 0.0, math.nan
+    mu = float(np.median(y[reference]))
+    cap = critical(OUTLIER_P, len(y) - 2)
+    z = np.clip((y[tail] - mu) / sigma, -cap, cap)
+    return _tail_score(z, len(reference)), _change(float(np.median(y[tail])) - mu, log_scale=True)
+
+
 def _tail_score(z: np.ndarray, reference_runs: int) -> float:
     """``T`` of a tail of ``len(z)`` runs: about N(0, 1) under no change, the median of the reference included."""
     return float(z.sum()) / math.sqrt(len(z) * (1 + _median_share(len(z), reference_runs)))
