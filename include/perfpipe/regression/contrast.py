@@ -14,11 +14,20 @@ share their noise, the difference is noisier than the class and adds little.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
 from include.perfpipe.metrics import ALL
-from include.perfpipe.regression.noise import CONFIRM_P, SeriesVerdict, critical, judge_series, tail_shift
+from include.perfpipe.regression.noise import (
+    CONFIRM_P,
+    NOISE_FLOOR,
+    SeriesVerdict,
+    critical,
+    judge_series,
+    run_to_run_noise,
+    tail_shift,
+)
 
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")  # throughput and errors are not slowed by the host's night alike
 AGAINST = "the other classes"
@@ -30,16 +39,35 @@ def contrast_verdicts(series: dict, reference_ok: np.ndarray, min_change: float)
     (regression or improvement only); empty with fewer than two classes. ``series`` as ``history_gate``'s."""
     verdicts = {}
     for metric in LATENCY_METRICS:
-        own = {k: np.asarray(v, dtype=float) for (m, k), v in series.items() if m == metric and k != ALL}
-        if len(own) < 2:
-            continue
-        logs = {k: np.log(np.where(v > 0, v, np.nan)) for k, v in own.items()}
-        for class_name, values in own.items():
-            rest = np.exp(np.median(np.vstack([y for k, y in logs.items() if k != class_name]), axis=0))
-            verdict = judge_contrast(values, rest, reference_ok, min_change)
+        for class_name, (own, rest) in _against_rest(series, metric).items():
+            verdict = judge_contrast(own, rest, reference_ok, min_change)
             if verdict is not None:
                 verdicts[(metric, class_name)] = verdict
     return verdicts
+
+
+def ratio_noise(series: dict, metric: str = "p95_ms") -> float | None:
+    """The largest run-to-run noise (%) of a class's ``metric`` against the other classes', the judged (last) run
+    left out as ``judge_series`` leaves it; None with fewer than two classes or too few runs."""
+    noises = []
+    for own, rest in _against_rest(series, metric).values():
+        ratio = own / rest
+        y = np.log(ratio[np.isfinite(ratio) & (ratio > 0)])
+        sigma = run_to_run_noise(y[:-1], floor=NOISE_FLOOR)
+        if sigma is not None:
+            noises.append(math.expm1(sigma) * 100)
+    return max(noises) if noises else None
+
+
+def _against_rest(series: dict, metric: str) -> dict:
+    """``{class_name: (its values, the other classes' median per run)}`` of ``metric``; empty under two classes."""
+    own = {k: np.asarray(v, dtype=float) for (m, k), v in series.items() if m == metric and k != ALL}
+    if len(own) < 2:
+        return {}
+    logs = {k: np.log(np.where(v > 0, v, np.nan)) for k, v in own.items()}
+    return {
+        k: (v, np.exp(np.median(np.vstack([y for o, y in logs.items() if o != k]), axis=0))) for k, v in own.items()
+    }
 
 
 def judge_contrast(

@@ -8,7 +8,7 @@ import numpy as np
 
 from include.perfpipe.metrics import ALL
 from include.perfpipe.regression.compare import HIGHER_IS_BETTER
-from include.perfpipe.regression.contrast import AGAINST, contrast_verdicts
+from include.perfpipe.regression.contrast import AGAINST, contrast_verdicts, ratio_noise
 from include.perfpipe.regression.noise import SeriesVerdict, detectable, judge_series, runs_needed
 
 ERROR_RATE_MIN_POINTS = 1.0  # an error rate must move by a point (1 %) at least
@@ -34,7 +34,7 @@ def history_gate(runs: list[dict], series: dict, min_change_pct: float = 5.0) ->
         for key, values in series.items()
     }
     known = {k: v for k, v in verdicts.items() if v.status != "unknown"}
-    noise = _fingerprint(known, len(runs) - 1)
+    noise = _fingerprint(known, len(runs) - 1, ratio_noise(series))
     if not known:
         return {"status": "unknown", "regressed": False, "reason": None, "shifts": [], "noise": noise}
     deciding = _deciding(known)
@@ -89,8 +89,9 @@ def _shift(key: tuple[str, str], verdict: SeriesVerdict, runs: list[dict], again
     }
 
 
-def _fingerprint(known: dict, earlier_runs: int) -> dict:
-    """Per series: its noise and the smallest change two runs in a row must show, and a headline for p95."""
+def _fingerprint(known: dict, earlier_runs: int, ratio: float | None = None) -> dict:
+    """Per series: its noise and the smallest change two runs in a row must show, and a headline for p95 (with
+    ``ratio``, the noise of one class's p95 against the other classes', in which a change of one class shows)."""
     rows = [
         {
             "metric": metric,
@@ -109,6 +110,8 @@ def _fingerprint(known: dict, earlier_runs: int) -> dict:
         if p95
         else f"the noise is not known yet: {earlier_runs} earlier comparable run(s), {runs_needed()} needed"
     )
+    if p95 and ratio is not None:
+        headline += f"; a class's p95 against the other classes' varies ±{ratio:.1f} %, where one class's change shows"
     return {"headline": headline, "series": rows}
 
 

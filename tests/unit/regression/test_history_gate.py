@@ -141,6 +141,9 @@ def test_a_class_step_hidden_in_the_hosts_noise_is_found_against_the_other_class
     assert {s["class_name"] for s in against} == {"api"}
     assert all(abs(s["since_index"] - NIGHTS) <= 1 for s in against)
     assert "api p95_ms" in section["gate"]["reason"] and "against the other classes" in section["gate"]["reason"]
+    # the headline says how much less one class varies against the others (sampling noise 1.5 % on each side)
+    ratio = float(section["noise"]["headline"].split("against the other classes' varies ±")[1].split(" %")[0])
+    assert 1.2 < ratio < 4.0
 
 
 def test_another_class_improving_on_a_slow_night_is_no_regression_of_this_class():
