@@ -20,8 +20,10 @@ def _advice(status: str, check: str = "index_advice", name: str = INDEX["name"])
     }
 
 
-def _load(search_ms: float, seed: int, seconds: int = 30) -> dict:
+def _load(search_ms: float, seed: int, seconds: int = 30, login_ms: float | None = None) -> dict:
     rng, rec = random.Random(seed), MetricsRecorder()
+    for _vu in range(5 if login_ms else 0):  # once a VU, as a journey's setup
+        rec.record("login", "auth", login_ms * rng.uniform(0.9, 1.1) / 1000, True, 200, rng.random())
     for t in range(seconds):
         rec.set_active_vus(t, 5)
         for _ in range(20):
@@ -101,6 +103,26 @@ def test_outcome_reports_query_endpoint_and_class_deltas():
     view = tuning_view(outcome)
     assert view["latency"][0].keys() >= {"p95_before_ms", "p95_after_ms", "ratio", "verdict"}
     assert view["applied"][0]["status"] == "applied"
+
+
+APPLIED = [{"check": "index_advice", "object": "public.items_category_price_idx", "status": "applied"}]
+
+
+def test_headline_names_the_endpoint_with_the_most_time_saved_not_a_rare_requests_ratio():
+    # search 8 -> 3 ms on ~200 requests (2.7x); a login made once a VU 9 -> 2.6 ms on 5 (3.4x, as CI saw)
+    before = {"load": _load(8.0, 1, login_ms=9.0), "statements_window": _window(9.0)}
+    after = {"load": _load(3.0, 2, login_ms=2.6), "statements_window": _window(0.08)}
+    outcome = tuning_outcome([_advice("verified")], APPLIED, before, after)
+    rows = {(r["scope"], r["name"]): r["p95"] for r in outcome["latency"]}
+    assert rows[("endpoint", "login")]["ratio"] > rows[("endpoint", "search_items")]["ratio"]
+    assert outcome["headline"].startswith("index items_category_price_idx cut search_items p95 from ")
+
+
+def test_no_endpoint_beyond_the_noise_band_is_said_not_credited():
+    before = {"load": _load(3.0, 1), "statements_window": _window(0.1)}
+    after = {"load": _load(3.0, 2), "statements_window": _window(0.08)}
+    outcome = tuning_outcome([_advice("verified")], APPLIED, before, after)
+    assert outcome["headline"] == "index items_category_price_idx: no endpoint's p95 changed beyond the noise band"
 
 
 def test_nothing_applied_means_no_rerun_and_no_headline():
