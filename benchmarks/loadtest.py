@@ -301,30 +301,33 @@ def throughput(args, url: str, locust: Path | None, workdir: Path, old_tree: Pat
     tools += (["locust"] if locust else []) + ([] if args.no_k6 else ["k6"]) + ["aiohttp", "httpx"]
     results: dict = {}
     for users in args.users:
-        for tool in tools:
-            if tool == "httpx" and users != args.users[0]:
-                continue  # plain httpx collapses; one level shows it
-            runs = []
-            for _ in range(args.repeat):
+        level = [
+            t for t in tools if t != "httpx" or users == args.users[0]
+        ]  # plain httpx collapses; one level shows it
+        runs: dict[str, list[dict]] = {tool: [] for tool in level}
+        for _ in range(args.repeat):  # rounds interleave the clients, so a drift of the machine hits each alike
+            for tool in level:
                 try:
                     if tool == "wrk":
-                        runs.append(run_wrk(url, users, args.seconds))
+                        runs[tool].append(run_wrk(url, users, args.seconds))
                     elif tool == "hey":
-                        runs.append(run_hey(url, users, args.seconds))
+                        runs[tool].append(run_hey(url, users, args.seconds))
                     elif tool == "locust":
-                        runs.append(run_locust(locust, url, users, args.seconds, workdir))
+                        runs[tool].append(run_locust(locust, url, users, args.seconds, workdir))
                     elif tool == "k6":
-                        runs.append(run_k6(url, users, args.seconds, workdir))
+                        runs[tool].append(run_k6(url, users, args.seconds, workdir))
                     elif tool == "engine-old":
-                        runs.append(run_python("engine", url, users, args.seconds, tree=old_tree))
+                        runs[tool].append(run_python("engine", url, users, args.seconds, tree=old_tree))
                     else:
-                        runs.append(run_python(tool, url, users, args.seconds))
+                        runs[tool].append(run_python(tool, url, users, args.seconds))
                 except Exception as exc:  # one failing peer must not hide the others
-                    runs.append({"error": str(exc)[:200]})
-            good = sorted((r for r in runs if "rps" in r), key=lambda r: r["rps"])
-            figures = good[len(good) // 2] if good else runs[0]  # the median run by req/s
+                    runs[tool].append({"error": str(exc)[:200]})
+        for tool in level:
+            good = sorted((r for r in runs[tool] if "rps" in r), key=lambda r: r["rps"])
+            figures = good[len(good) // 2] if good else runs[tool][0]  # the median run by req/s
             results[(tool, users)] = figures
-            print(f"  {tool:8} {users:4} users: {figures}", file=sys.stderr)
+            rounds = ", ".join(f"{r['rps']:.0f}" if "rps" in r else "error" for r in runs[tool])
+            print(f"  {tool:8} {users:4} users: {figures} (req/s by round: {rounds})", file=sys.stderr)
     rows = []
     for (tool, users), f in results.items():
         if "error" in f:
