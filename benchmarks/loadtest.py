@@ -301,9 +301,8 @@ def throughput(args, url: str, locust: Path | None, workdir: Path, old_tree: Pat
     tools += (["locust"] if locust else []) + ([] if args.no_k6 else ["k6"]) + ["aiohttp", "httpx"]
     results: dict = {}
     for users in args.users:
-        level = [
-            t for t in tools if t != "httpx" or users == args.users[0]
-        ]  # plain httpx collapses; one level shows it
+        # plain httpx collapses; one level shows it
+        level = [t for t in tools if t != "httpx" or users == args.users[0]]
         runs: dict[str, list[dict]] = {tool: [] for tool in level}
         for _ in range(args.repeat):  # rounds interleave the clients, so a drift of the machine hits each alike
             for tool in level:
