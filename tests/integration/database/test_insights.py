@@ -78,7 +78,7 @@ def problems(server):
             with pytest.raises(psycopg.errors.UniqueViolation):  # leaves twins_x_key invalid
                 conn.execute("CREATE UNIQUE INDEX CONCURRENTLY twins_x_key ON twins (x)")
         run_and_close(dsn, [f"SELECT count(*) FROM orders WHERE customer = {n}" for n in range(120)])
-        # one connection each: a backend flushes its statistics at most once a second (and when it closes), so
+        # one connection each: a backend flushes its statistics at most once a second (run_and_close forces it), so
         # counts of an INSERT flushed after the ANALYZE of the same session would count as changes since it
         run_and_close(dsn, ["CREATE TABLE settled (id int, v int) WITH (autovacuum_enabled = false)"])
         run_and_close(dsn, ["INSERT INTO settled SELECT g, g FROM generate_series(1, 100) g"])
@@ -90,7 +90,7 @@ def problems(server):
 @pytest.fixture(scope="module")
 def clean(server):
     with server.scratch("clean", CLEAN) as dsn:
-        # after the setup's connection closed and flushed its counts: else the inserts count as changes since
+        # after the setup's connection flushed its counts: else the inserts count as changes since
         run_and_close(dsn, ["VACUUM ANALYZE accounts", "VACUUM ANALYZE small"])
         if server.statements:
             run_and_close(dsn, ["CREATE EXTENSION pg_stat_statements"])
